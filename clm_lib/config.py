@@ -1,0 +1,17 @@
+"""All paths of the workbench, derived in one place (cookiecutter-data-science style)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+DATA_DIR = REPO_ROOT / "data"
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+REPORTS_DIR = REPO_ROOT / "reports"
+BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
+
+#: Bundled sample data (see data/README.md for origin, citation and hashes).
+CDNOW_MASTER = DATA_DIR / "cdnow_master.csv"
+CDNOW_SAMPLE = DATA_DIR / "cdnow_sample.csv"
+TELCO_CHURN = DATA_DIR / "telco_churn.csv"
+DONATIONS = DATA_DIR / "donations.csv"

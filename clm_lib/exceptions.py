@@ -1,0 +1,76 @@
+"""The package's exceptions and warnings: one base class, specific subclasses with fields."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class ClmError(Exception):
+    """Base class of every error raised by ``clm_lib``."""
+
+
+class DataContractError(ClmError, ValueError):
+    """Input data break the data contract.
+
+    The message names the column, the reason, the number of offending rows and at most
+    five row numbers (0-based positions in the input); raw values are never included,
+    since they may be customer data.
+    """
+
+    def __init__(self, column: str | None, reason: str, n_rows: int = 0,
+                 rows: Sequence[int] = ()):
+        self.column = column
+        self.reason = reason
+        self.n_rows = int(n_rows)
+        self.rows = [int(r) for r in list(rows)[:5]]
+        where = f"column '{column}'" if column is not None else "input"
+        msg = f"{where}: {reason}"
+        if self.n_rows:
+            msg += f" ({self.n_rows} row{'s' if self.n_rows != 1 else ''}"
+            if self.rows:
+                msg += f", e.g. rows {', '.join(map(str, self.rows))}"
+            msg += ")"
+        super().__init__(msg)
+
+
+class MissingColumnsError(DataContractError):
+    """Required columns are absent; names what is missing and what was found."""
+
+    def __init__(self, missing: Sequence[str], found: Sequence[str], what: str = "input"):
+        self.missing = list(missing)
+        self.found = list(found)
+        ClmError.__init__(
+            self,
+            f"{what} lacks required column(s) {self.missing}; found {self.found}",
+        )
+        self.column = self.missing[0] if self.missing else None
+        self.reason = "missing column"
+        self.n_rows = 0
+        self.rows = []
+
+
+class InsufficientDataError(ClmError, ValueError):
+    """Too little data to compute or fit what was asked for."""
+
+
+class ConvergenceError(ClmError, RuntimeError):
+    """A model fit did not converge or landed on a degenerate boundary."""
+
+
+class ParameterError(ClmError, ValueError):
+    """A study parameter is unknown or has an invalid value."""
+
+
+class StudyNotFoundError(ClmError, KeyError):
+    """No study of that name exists."""
+
+
+class ClmWarning(UserWarning):
+    """Base class of the package's warnings."""
+
+
+class DataQualityWarning(ClmWarning):
+    """Something in the data deserves attention but was kept (e.g. identical rows)."""
+
+
+class ConvergenceWarning(ClmWarning):
+    """A fit converged with a caveat (e.g. a parameter near a boundary)."""

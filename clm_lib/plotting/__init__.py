@@ -1,0 +1,5 @@
+"""Plotting: one module per study; functions draw what compute functions return.
+
+Every function has the form ``plot_x(data, *, ax=None, **kwargs) -> Axes`` and sets a
+title and axis labels with units; none computes a model or calls ``plt.show()``.
+"""
