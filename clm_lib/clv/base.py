@@ -1,0 +1,212 @@
+"""Maximum-likelihood base class shared by every customer-base model in ``clm_lib.clv``.
+
+In the spirit of statsmodels' ``GenericLikelihoodModel`` and lifelines' fitters, a model
+declares only
+
+* ``param_names``: the papers' parameter names, all strictly positive;
+* ``required_columns``: the columns of the (reduced) data its likelihood needs;
+* ``_loglik(params, data)``: a *pure, vectorised* per-observation log-likelihood, where
+  ``params`` is a 1-d array in the order of ``param_names`` and ``data`` a dict of
+  1-d float arrays keyed by column name;
+* optionally ``_initial_params(data)``: start values.
+
+The base class fits on log-parameters with a gradient-based optimiser (L-BFGS-B, with
+finite-difference gradients of the summed log-likelihood), computes standard errors
+from the observed information (numerical Hessian in the natural parameters), and
+provides ``summary``, ``AIC_``, ``BIC_`` and parameter draws for intervals. ``fit``
+returns ``self``; fitted attributes end in ``_``.
+
+Weights (``weights=`` a column name or array) let identical rows be fitted once with a
+count — the compressed fit equals the uncompressed one exactly, since the log-likelihood
+is a sum over customers.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+from statsmodels.tools.numdiff import approx_hess3
+
+from clm_lib.exceptions import (
+    ConvergenceError,
+    ConvergenceWarning,
+    InsufficientDataError,
+    MissingColumnsError,
+)
+
+#: Log-parameters beyond these bounds mean the fit ran off to a degenerate boundary.
+_LOG_BOUND = np.log(1e-8), np.log(1e8)
+
+
+class MLEModel:
+    """Base class: subclasses set ``param_names``, ``required_columns`` and ``_loglik``."""
+
+    param_names: tuple[str, ...] = ()
+    required_columns: tuple[str, ...] = ()
+    #: Short name used in metrics (e.g. "bgnbd").
+    name: str = "model"
+
+    # ---- to be provided by subclasses ------------------------------------------------
+    @staticmethod
+    def _loglik(params: np.ndarray, data: Mapping[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _initial_params(self, data: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.ones(len(self.param_names))
+
+    # ---- data handling ---------------------------------------------------------------
+    def _prepare(self, data: pd.DataFrame | Mapping, weights=None):
+        cols = list(data.columns) if isinstance(data, pd.DataFrame) else list(data)
+        missing = [c for c in self.required_columns if c not in cols]
+        if missing:
+            raise MissingColumnsError(missing, cols, what=f"{type(self).__name__} data")
+        arrays = {c: np.asarray(data[c], dtype=float) for c in self.required_columns}
+        n = len(next(iter(arrays.values()))) if arrays else 0
+        if isinstance(weights, str):
+            w = np.asarray(data[weights], dtype=float)
+        elif weights is None:
+            w = np.ones(n)
+        else:
+            w = np.asarray(weights, dtype=float)
+        if n == 0 or w.sum() <= 0:
+            raise InsufficientDataError(f"{type(self).__name__}: no observations to fit")
+        return arrays, w
+
+    # ---- fitting ---------------------------------------------------------------------
+    def fit(self, data: pd.DataFrame, *, weights=None, initial_params=None,
+            tol: float = 1e-10, maxiter: int = 2000) -> "MLEModel":
+        """Fit by maximum likelihood; returns ``self``.
+
+        Parameters
+        ----------
+        data : DataFrame
+            Must contain ``required_columns`` (see the subclass).
+        weights : str or array-like, optional
+            Column name or array of counts per row (compressed data).
+        initial_params : array-like, optional
+            Start values in the natural scale, in the order of ``param_names``.
+
+        Raises
+        ------
+        ConvergenceError
+            The optimiser failed, the log-likelihood is not finite, or a parameter ran off
+            to a degenerate boundary (below 1e-8 or above 1e8).
+        """
+        arrays, w = self._prepare(data, weights)
+        x0 = np.asarray(
+            initial_params if initial_params is not None else self._initial_params(arrays),
+            dtype=float,
+        )
+
+        def negll(logp: np.ndarray) -> float:
+            ll = self._loglik(np.exp(logp), arrays)
+            total = float(np.dot(w, ll))
+            return -total if np.isfinite(total) else 1e300
+
+        res = optimize.minimize(negll, np.log(x0), method="L-BFGS-B",
+                                options={"maxiter": maxiter, "ftol": tol, "gtol": 1e-8})
+        # A polish step from the optimum guards against early L-BFGS-B stops on flat
+        # likelihoods; it costs little once at the optimum.
+        res2 = optimize.minimize(negll, res.x, method="BFGS", options={"gtol": 1e-7})
+        if np.isfinite(res2.fun) and res2.fun <= res.fun:
+            res = res2
+        logp = res.x
+        if not np.isfinite(res.fun) or res.fun >= 1e299:
+            raise ConvergenceError(f"{type(self).__name__}: log-likelihood not finite at the optimum")
+        if np.any(logp < _LOG_BOUND[0]) or np.any(logp > _LOG_BOUND[1]):
+            bad = [n for n, v in zip(self.param_names, logp)
+                   if v < _LOG_BOUND[0] or v > _LOG_BOUND[1]]
+            raise ConvergenceError(
+                f"{type(self).__name__}: parameter(s) {bad} ran off to a degenerate boundary; "
+                "the model does not fit these data"
+            )
+        grad = optimize.approx_fprime(logp, negll, 1e-7)
+        if not res.success and np.max(np.abs(grad)) > 1e-2 * max(1.0, abs(res.fun)) ** 0.5:
+            raise ConvergenceError(f"{type(self).__name__}: optimiser did not converge ({res.message})")
+
+        self._data_ = arrays
+        self._weights_ = w
+        self.n_obs_ = float(w.sum())
+        self.params_ = pd.Series(np.exp(logp), index=list(self.param_names), name="estimate")
+        self.loglik_ = -float(res.fun)
+        self.AIC_ = 2 * len(self.param_names) - 2 * self.loglik_
+        self.BIC_ = len(self.param_names) * np.log(self.n_obs_) - 2 * self.loglik_
+        self.converged_ = True
+        self._compute_covariance(negll, logp)
+        return self
+
+    def _compute_covariance(self, negll, logp: np.ndarray) -> None:
+        # Observed information in log-parameters, then the delta method to the natural
+        # scale: cov(theta) = J cov(log theta) J with J = diag(theta).
+        hess = approx_hess3(logp, negll)
+        try:
+            cov_log = np.linalg.inv(hess)
+        except np.linalg.LinAlgError:
+            cov_log = np.full_like(hess, np.nan)
+        if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) <= 0):
+            warnings.warn(f"{type(self).__name__}: information matrix is singular; "
+                          "standard errors are not available", ConvergenceWarning, stacklevel=3)
+            cov_log = np.full_like(hess, np.nan)
+        theta = np.exp(logp)
+        self.cov_log_params_ = pd.DataFrame(cov_log, index=self.param_names, columns=self.param_names)
+        cov = cov_log * np.outer(theta, theta)
+        self.variance_matrix_ = pd.DataFrame(cov, index=self.param_names, columns=self.param_names)
+        self.se_ = pd.Series(np.sqrt(np.diag(cov)), index=list(self.param_names), name="se")
+
+    # ---- results -----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise AttributeError(f"{type(self).__name__} is not fitted yet: call fit() first")
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Estimates, standard errors and 95 % intervals (computed on the log scale, so
+        that they stay positive)."""
+        self._check_fitted()
+        z = stats.norm.ppf(0.975)
+        se_log = np.sqrt(np.diag(self.cov_log_params_.to_numpy()))
+        est = self.params_.to_numpy()
+        return pd.DataFrame(
+            {
+                "estimate": est,
+                "se": self.se_.to_numpy(),
+                "lower 95%": est * np.exp(-z * se_log),
+                "upper 95%": est * np.exp(z * se_log),
+            },
+            index=pd.Index(self.param_names, name="parameter"),
+        )
+
+    def sample_params(self, n: int, seed: int | None = 0) -> np.ndarray:
+        """Draw ``n`` parameter vectors from the asymptotic normal of the log-parameters.
+
+        Returns an ``(n, k)`` array in the natural scale; used for intervals of
+        forecasts and per-customer values.
+        """
+        self._check_fitted()
+        rng = np.random.default_rng(seed)
+        mean = np.log(self.params_.to_numpy())
+        cov = self.cov_log_params_.to_numpy()
+        if not np.all(np.isfinite(cov)):
+            raise ConvergenceError(f"{type(self).__name__}: no covariance to sample from")
+        return np.exp(rng.multivariate_normal(mean, cov, size=n, method="cholesky"))
+
+    def to_metrics(self) -> dict:
+        """JSON-ready ``{"params", "se", "loglik", "aic", "bic", "n"}``."""
+        self._check_fitted()
+        return {
+            "params": {k: float(v) for k, v in self.params_.items()},
+            "se": {k: (None if not np.isfinite(v) else float(v)) for k, v in self.se_.items()},
+            "loglik": self.loglik_,
+            "aic": self.AIC_,
+            "bic": self.BIC_,
+            "n": self.n_obs_,
+        }
+
+    def __repr__(self) -> str:
+        if hasattr(self, "params_"):
+            ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+            return f"<{type(self).__name__}: {ps}, loglik={self.loglik_:.2f}>"
+        return f"<{type(self).__name__}: not fitted>"
