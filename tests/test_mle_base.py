@@ -1,0 +1,73 @@
+"""The shared maximum-likelihood base class, on a toy negative-binomial (gamma-Poisson)
+model whose estimates can be checked by simulation."""
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import gammaln
+
+from clm_lib.clv.base import MLEModel
+from clm_lib.exceptions import ConvergenceError, InsufficientDataError, MissingColumnsError
+
+
+class _NBD(MLEModel):
+    param_names = ("r", "alpha")
+    required_columns = ("x", "t")
+
+    @staticmethod
+    def _loglik(p, d):
+        r, a = p
+        x, t = d["x"], d["t"]
+        return (gammaln(r + x) - gammaln(r) - gammaln(x + 1)
+                + r * np.log(a / (a + t)) + x * np.log(t / (a + t)))
+
+
+@pytest.fixture(scope="module")
+def nbd_data():
+    rng = np.random.default_rng(7)
+    lam = rng.gamma(shape=0.5, scale=1 / 2.0, size=40_000)
+    return pd.DataFrame({"x": rng.poisson(lam * 4.0), "t": 4.0})
+
+
+def test_recovers_simulated_parameters_with_honest_intervals(nbd_data):
+    m = _NBD().fit(nbd_data)
+    assert m.params_["r"] == pytest.approx(0.5, rel=0.05)
+    assert m.params_["alpha"] == pytest.approx(2.0, rel=0.07)
+    s = m.summary
+    assert (s["lower 95%"] < [0.5, 2.0]).all() and (s["upper 95%"] > [0.5, 2.0]).all()
+    assert m.AIC_ == pytest.approx(4 - 2 * m.loglik_)
+
+
+def test_compressed_fit_equals_uncompressed(nbd_data):
+    full = _NBD().fit(nbd_data)
+    compressed = nbd_data.groupby(["x", "t"]).size().rename("n").reset_index()
+    comp = _NBD().fit(compressed, weights="n")
+    assert len(compressed) < len(nbd_data) / 100
+    np.testing.assert_allclose(comp.params_, full.params_, rtol=1e-6)
+    assert comp.loglik_ == pytest.approx(full.loglik_, rel=1e-10)
+    np.testing.assert_allclose(comp.se_, full.se_, rtol=1e-3)
+
+
+def test_parameter_draws_centre_on_the_estimate(nbd_data):
+    m = _NBD().fit(nbd_data)
+    draws = m.sample_params(4000, seed=1)
+    assert draws.shape == (4000, 2)
+    np.testing.assert_allclose(np.median(draws, axis=0), m.params_, rtol=0.01)
+
+
+def test_degenerate_fit_raises_named_error():
+    # All-zero counts push r/alpha to the boundary: the model cannot be identified.
+    data = pd.DataFrame({"x": np.zeros(100), "t": 4.0})
+    with pytest.raises(ConvergenceError, match="boundary|converge|finite"):
+        _NBD().fit(data)
+
+
+def test_missing_columns_and_empty_data_are_named():
+    with pytest.raises(MissingColumnsError, match="'t'"):
+        _NBD().fit(pd.DataFrame({"x": [1, 2]}))
+    with pytest.raises(InsufficientDataError):
+        _NBD().fit(pd.DataFrame({"x": [], "t": []}))
+
+
+def test_results_before_fit_say_so():
+    with pytest.raises(AttributeError, match="not fitted"):
+        _NBD().summary
