@@ -1,0 +1,285 @@
+"""Customer-base overview: every figure checked against answers computed by hand."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clm_lib.exceptions import InsufficientDataError, MissingColumnsError
+from clm_lib.overview import (
+    customer_base_summary,
+    format_money,
+    format_share,
+    interpurchase_times,
+    key_figures,
+    monthly_activity,
+    orders_per_customer,
+    revenue_concentration,
+    segment_summary,
+    summary_lines,
+)
+
+
+def make_tx(rows, **extra) -> pd.DataFrame:
+    cid, ts, amt = zip(*rows)
+    df = pd.DataFrame({"customer_id": pd.array(cid, dtype="string"),
+                       "timestamp": pd.to_datetime(list(ts)),
+                       "amount": np.asarray(amt, dtype=float)})
+    for k, v in extra.items():
+        df[k] = v
+    return df
+
+
+@pytest.fixture
+def tx() -> pd.DataFrame:
+    # a: two orders on 1 Jan (same-day repeat), a free item on 11 Jan, 20 on 10 Feb
+    # b: one order; c: two orders in Feb; d: one order in March.
+    return make_tx([
+        ("a", "2020-01-01", 10.0),
+        ("a", "2020-01-01", 5.0),
+        ("a", "2020-01-11", 0.0),
+        ("a", "2020-02-10", 20.0),
+        ("b", "2020-01-05", 30.0),
+        ("c", "2020-02-03", 40.0),
+        ("c", "2020-02-13", 10.0),
+        ("d", "2020-03-01", 35.0),
+    ], channel=["web", "web", "web", "shop", "shop", "web", "web", None])
+
+
+# ----------------------------------------------------------------- customer_base_summary
+def test_summary_by_hand(tx):
+    s = customer_base_summary(tx)
+    assert s["customers"] == 4
+    assert s["orders"] == 8  # the same-day repeat and the free item are orders
+    assert s["revenue"] == pytest.approx(150.0)
+    assert s["first_date"] == pd.Timestamp("2020-01-01")
+    assert s["last_date"] == pd.Timestamp("2020-03-01")
+    # zero-amount order is not a spend observation: 150 / 7 paid orders
+    assert s["average_order_value"] == pytest.approx(150 / 7)
+    assert s["zero_amount_orders"] == 1
+    assert s["orders_per_customer"] == pytest.approx(2.0)
+    assert s["one_time_buyer_share"] == pytest.approx(0.5)  # b and d
+    assert s["repeat_customer_share"] == pytest.approx(0.5)
+    # revenues a 35, b 30, c 50, d 35; top ceil(0.4) = 1 customer: c
+    assert s["top10_revenue_share"] == pytest.approx(50 / 150)
+    # gaps: a 10, 30 (same-day repeat adds none); c 10
+    assert s["median_days_between_purchases"] == pytest.approx(10.0)
+    assert s["mean_days_between_purchases"] == pytest.approx(50 / 3)
+
+
+def test_summary_does_not_mutate_input(tx):
+    before = tx.copy()
+    customer_base_summary(tx)
+    pd.testing.assert_frame_equal(tx, before)
+
+
+def test_identical_rows_are_two_orders_but_no_gap():
+    t = make_tx([("a", "2020-01-01", 10.0), ("a", "2020-01-01", 10.0),
+                 ("b", "2020-01-02", 5.0)])
+    s = customer_base_summary(t)
+    assert s["orders"] == 3
+    assert s["one_time_buyer_share"] == pytest.approx(0.5)  # a is a repeat customer
+    assert math.isnan(s["median_days_between_purchases"])  # nobody came back another day
+    assert len(interpurchase_times(t)) == 0
+
+
+def test_order_id_groups_rows_per_customer():
+    t = make_tx([("x", "2020-01-01", 10.0), ("x", "2020-01-01", 5.0),
+                 ("x", "2020-01-03", 7.0), ("y", "2020-01-02", 3.0),
+                 ("y", "2020-01-04", 4.0)],
+                order_id=["o1", "o1", "o2", "o1", None])
+    s = customer_base_summary(t)
+    # x: o1 (15) and o2 (7); y: o1 (3) and one row without an id (an order of its own)
+    assert s["orders"] == 4
+    assert s["revenue"] == pytest.approx(29.0)
+    assert s["average_order_value"] == pytest.approx(29 / 4)
+    assert s["one_time_buyer_share"] == 0.0
+    assert sorted(interpurchase_times(t).tolist()) == [2, 2]
+
+
+def test_top10_share_with_ties_is_deterministic():
+    # 11 customers with equal revenue: top ceil(1.1) = 2 customers -> 2/11 whatever the order
+    rows = [(f"c{i:02d}", "2020-01-01", 5.0) for i in range(11)]
+    t1 = make_tx(rows)
+    t2 = make_tx(rows[::-1])
+    s1, s2 = customer_base_summary(t1), customer_base_summary(t2)
+    assert s1["top10_revenue_share"] == pytest.approx(2 / 11)
+    assert s1["top10_revenue_share"] == s2["top10_revenue_share"]
+    # 20 customers: one big (100), then ties at 10 -> top 2 = 100 + 10 of 290
+    rows = [("big", "2020-01-01", 100.0)] + [(f"t{i:02d}", "2020-01-01", 10.0)
+                                             for i in range(19)]
+    assert customer_base_summary(make_tx(rows))["top10_revenue_share"] == \
+        pytest.approx(110 / 290)
+
+
+def test_missing_columns_named(tx):
+    with pytest.raises(MissingColumnsError) as err:
+        customer_base_summary(tx.drop(columns="amount"))
+    assert err.value.missing == ["amount"]
+    assert "customer_id" in err.value.found
+    for fn in (monthly_activity, orders_per_customer, interpurchase_times,
+               revenue_concentration):
+        with pytest.raises(MissingColumnsError):
+            fn(tx.drop(columns="timestamp"))
+
+
+def test_empty_frame_is_insufficient(tx):
+    with pytest.raises(InsufficientDataError):
+        customer_base_summary(tx.iloc[:0])
+    with pytest.raises(InsufficientDataError):
+        revenue_concentration(tx.iloc[:0])
+
+
+# ----------------------------------------------------------------- monthly_activity
+def test_monthly_activity_by_hand(tx):
+    m = monthly_activity(tx)
+    assert m["period"].tolist() == ["2020-01", "2020-02", "2020-03"]
+    assert m["period_start"].tolist() == list(pd.to_datetime(
+        ["2020-01-01", "2020-02-01", "2020-03-01"]))
+    assert m["new_customers"].tolist() == [2, 1, 1]       # a, b | c | d
+    assert m["active_customers"].tolist() == [2, 2, 1]    # a, b | a, c | d
+    assert m["orders"].tolist() == [4, 3, 1]
+    assert m["revenue"].tolist() == pytest.approx([45.0, 70.0, 35.0])
+    assert m["revenue_new"].tolist() == pytest.approx([45.0, 50.0, 35.0])
+    assert m["revenue_returning"].tolist() == pytest.approx([0.0, 20.0, 0.0])
+
+
+def test_monthly_activity_fills_empty_months(tx):
+    t = pd.concat([tx, make_tx([("e", "2020-05-20", 8.0)])], ignore_index=True)
+    m = monthly_activity(t)
+    assert m["period"].tolist() == ["2020-01", "2020-02", "2020-03", "2020-04", "2020-05"]
+    apr = m.iloc[3]
+    assert (apr["orders"], apr["new_customers"], apr["active_customers"]) == (0, 0, 0)
+    assert apr["revenue"] == 0.0
+    assert m["orders"].sum() == 9
+
+
+def test_quarterly_activity(tx):
+    m = monthly_activity(tx, freq="Q")
+    assert m["period"].tolist() == ["2020Q1"]
+    assert m["new_customers"].tolist() == [4]
+    assert m["revenue_returning"].tolist() == [0.0]
+
+
+# ----------------------------------------------------------------- orders_per_customer
+def test_orders_per_customer_by_hand(tx):
+    d = orders_per_customer(tx, cap=3)
+    assert d["orders"].tolist() == ["1", "2", "3+"]
+    assert d["customers"].tolist() == [2, 1, 1]   # b, d | c | a (4 orders)
+    assert d["share"].tolist() == pytest.approx([0.5, 0.25, 0.25])
+
+
+def test_orders_per_customer_default_cap_keeps_empty_classes(tx):
+    d = orders_per_customer(tx)
+    assert d["orders"].tolist() == [str(i) for i in range(1, 10)] + ["10+"]
+    assert d["customers"].sum() == 4
+    assert d.set_index("orders").loc["4", "customers"] == 1
+    assert d.set_index("orders").loc["10+", "customers"] == 0
+    with pytest.raises(ValueError):
+        orders_per_customer(tx, cap=1)
+
+
+# ----------------------------------------------------------------- interpurchase_times
+def test_interpurchase_times_by_hand(tx):
+    g = interpurchase_times(tx)
+    assert g.name == "days_between_purchases"
+    assert g.tolist() == [10, 30, 10]
+    assert list(g.index) == ["a", "a", "c"]
+
+
+def test_interpurchase_times_truncate_to_day():
+    t = make_tx([("a", "2020-01-01 23:00", 1.0), ("a", "2020-01-02 01:00", 1.0),
+                 ("a", "2020-01-02 22:00", 1.0)])
+    assert interpurchase_times(t).tolist() == [1]
+
+
+# ----------------------------------------------------------------- revenue_concentration
+def test_revenue_concentration_by_hand(tx):
+    rc = revenue_concentration(tx)
+    assert rc.customers == 4
+    assert rc.curve["customer_share"].tolist() == pytest.approx([0, .25, .5, .75, 1])
+    assert rc.curve["revenue_share"].tolist() == pytest.approx(
+        [0, 50 / 150, 85 / 150, 120 / 150, 1])
+    assert rc.top10_share == pytest.approx(50 / 150)
+    # mean absolute difference: sum over ordered pairs 120 / (2 * 16 * 37.5) = 0.1
+    assert rc.gini == pytest.approx(0.1)
+
+
+def test_revenue_concentration_equal_spend_and_thinning():
+    t = make_tx([(f"c{i:04d}", "2020-01-01", 2.0) for i in range(5000)])
+    rc = revenue_concentration(t, max_points=101)
+    assert len(rc.curve) <= 101
+    assert rc.curve.iloc[0].tolist() == [0.0, 0.0]
+    assert rc.curve.iloc[-1].tolist() == pytest.approx([1.0, 1.0])
+    assert rc.gini == pytest.approx(0.0, abs=1e-12)
+    assert rc.top10_share == pytest.approx(0.1)
+
+
+# ----------------------------------------------------------------- segment_summary
+def test_segment_summary_by_hand(tx):
+    seg = segment_summary(tx, "channel").set_index("segment")
+    # web: a 10+5+0, c 40+10 -> 65, orders 5 (4 paid); shop: a 20, b 30 -> 50; missing: d 35
+    assert seg.index.tolist() == ["web", "shop", "(missing)"]
+    assert seg["customers"].tolist() == [2, 2, 1]
+    assert seg["orders"].tolist() == [5, 2, 1]
+    assert seg["revenue"].tolist() == pytest.approx([65, 50, 35])
+    assert seg["revenue_share"].tolist() == pytest.approx([65 / 150, 50 / 150, 35 / 150])
+    assert seg.loc["web", "average_order_value"] == pytest.approx(65 / 4)
+    with pytest.raises(MissingColumnsError):
+        segment_summary(tx, "country")
+
+
+# ----------------------------------------------------------------- wording
+def test_formatting():
+    assert format_money(2_500_315.63) == "$2.50 M"
+    assert format_money(393_155.0) == "$393.2 k"
+    assert format_money(35.9349) == "$35.93"
+    assert format_money(1234.5, "€") == "€1,234.50"
+    assert format_money(float("nan")) == "n/a"
+    assert format_share(0.5052) == "51 %"
+    assert format_share(0.5052, 1) == "50.5 %"
+
+
+def test_summary_lines_use_computed_numbers(tx):
+    s = customer_base_summary(tx)
+    lines = summary_lines(s, monthly_activity(tx), currency="€")
+    text = " ".join(lines)
+    assert lines[0] == ("4 customers placed 8 orders worth €150.00 between January 2020 "
+                        "and March 2020.")
+    assert lines[1] == ("50 % of customers bought only once; the top 10 % of customers "
+                        "brought 33 % of revenue.")
+    assert "€21.43" in text            # average order value 150 / 7
+    assert "median of 10 days" in text
+    assert "mean 17 days" in text
+    assert "New customers arrived in every month; the most (2) in Jan 2020." in lines
+    assert ("Revenue peaked at €70.00 in Feb 2020 and was €35.00 in Mar 2020, the last "
+            "month observed.") in lines
+    assert "$" not in text
+
+
+def test_summary_lines_single_acquisition_window(tx):
+    # only a, b, c: new customers in Jan and Feb; add a March order from a returning buyer
+    t = pd.concat([tx[tx["customer_id"] != "d"], make_tx([("b", "2020-03-15", 12.0)])],
+                  ignore_index=True)
+    lines = summary_lines(customer_base_summary(t), monthly_activity(t))
+    assert any(line.startswith("New customers were acquired only in Jan–Feb 2020; all later")
+               for line in lines)
+
+
+def test_summary_lines_without_repeat_days():
+    t = make_tx([("a", "2020-01-01", 1.0), ("b", "2020-01-02", 3.0)])
+    lines = summary_lines(customer_base_summary(t))
+    assert lines[0].startswith("2 customers placed 2 orders worth $4.00")
+    assert lines[1].startswith("100 % of customers bought only once")
+    assert "no customer bought on two different days" in lines[2]
+
+
+def test_key_figures_table(tx):
+    kf = key_figures(customer_base_summary(tx)).set_index("Measure")["Value"]
+    assert kf["Customers"] == "4"
+    assert kf["Orders"] == "8"
+    assert kf["Revenue"] == "$150.00"
+    assert kf["One-time buyers (share of customers)"] == "50.0 %"
+    assert kf["Time between purchases, median"] == "10 days"
