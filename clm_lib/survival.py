@@ -1,0 +1,813 @@
+"""Survival-based churn: durations, Kaplan-Meier, Cox and AFT models, holdout checks, risk.
+
+Everything here works on a *durations frame*: one row per customer with the canonical
+columns ``customer_id``, ``duration`` (float, in periods of ``time_unit``) and ``event``
+(bool, True = churned, False = right-censored at ``as_of``), plus covariates. Such a frame
+comes from :func:`clm_lib.data.subscription_durations` (subscriptions) or from
+:func:`inactivity_durations` (transactions, churn by inactivity).
+
+Models are real lifelines fitters (``KaplanMeierFitter``, ``CoxPHFitter``,
+``WeibullAFTFitter``, ``LogNormalAFTFitter``, ``LogLogisticAFTFitter``); the functions
+below choose their options, prepare their input and read their results into tables.
+The one estimator lifelines lacks, the integrated Brier score with inverse probability of
+censoring weights (Graf et al. 1999), is implemented here.
+
+References
+----------
+Kaplan & Meier (1958); Cox (1972); Harrell et al. (1982) for the concordance index;
+Graf, Schmoor, Sauerbrei & Schumacher (1999), Statistics in Medicine 18, 2529-2545.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from lifelines import (
+    CoxPHFitter,
+    KaplanMeierFitter,
+    LogLogisticAFTFitter,
+    LogNormalAFTFitter,
+    WeibullAFTFitter,
+)
+from lifelines.statistics import (
+    StatisticalResult,
+    multivariate_logrank_test,
+    pairwise_logrank_test,
+    proportional_hazard_test,
+)
+from lifelines.utils import concordance_index, median_survival_times
+
+from clm_lib.exceptions import (
+    DataContractError,
+    InsufficientDataError,
+    MissingColumnsError,
+    ParameterError,
+)
+from clm_lib.quality import DataQuality
+
+__all__ = [
+    "TIME_UNIT_DAYS",
+    "inactivity_durations",
+    "prepare_durations",
+    "encode_covariates",
+    "split_holdout",
+    "kaplan_meier",
+    "km_summary",
+    "rmst_km",
+    "logrank_tests",
+    "fit_cox",
+    "hazard_ratio_table",
+    "check_proportional_hazards",
+    "fit_aft_models",
+    "compare_models",
+    "predict_survival",
+    "brier_score",
+    "integrated_brier_score",
+    "calibration_table",
+    "customer_risk_table",
+    "segment_value",
+]
+
+#: Length of one period in days (a month is 365.25 / 12 days, a year 365.25 days).
+TIME_UNIT_DAYS: dict[str, float] = {
+    "day": 1.0,
+    "week": 7.0,
+    "month": 365.25 / 12.0,
+    "year": 365.25,
+}
+
+#: Row count above which :func:`fit_cox` asks lifelines for its batch algorithm.
+COX_BATCH_THRESHOLD = 20_000
+
+
+def _require(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise MissingColumnsError(missing, list(df.columns), what=what)
+
+
+def _period_days(time_unit: str) -> float:
+    try:
+        return TIME_UNIT_DAYS[time_unit]
+    except KeyError:
+        raise ParameterError(
+            f"time_unit must be one of {sorted(TIME_UNIT_DAYS)}; got {time_unit!r}") from None
+
+
+# ---------------------------------------------------------------------------------------
+# Durations
+# ---------------------------------------------------------------------------------------
+
+def inactivity_durations(tx: pd.DataFrame, *, as_of, inactivity_days: float,
+                         time_unit: str = "month") -> tuple[pd.DataFrame, DataQuality]:
+    """Durations and churn events from a purchase log, churn defined by inactivity.
+
+    Definition. A customer's life starts at the first purchase. The customer *churns* when
+    ``inactivity_days`` pass without a purchase; the churn time is the date the rule fires,
+    ``last purchase + inactivity_days``. By ``as_of`` we observe:
+
+    * ``last purchase + inactivity_days <= as_of``: churned, ``event=True``,
+      ``duration = last purchase + inactivity_days - first purchase``;
+    * otherwise: still active, ``event=False``, censored at
+      ``duration = as_of - first purchase`` (we only know the rule has not fired yet).
+
+    Observed and censored durations thus run on the same clock (observed time =
+    min(churn time, as_of - first purchase)), which is what right censoring requires;
+    taking ``last - first`` for churners but ``as_of - first`` for the censored would
+    inflate the censored durations by up to a window. Every churned duration is at least
+    ``inactivity_days``, so one-time buyers have positive durations.
+
+    Parameters
+    ----------
+    tx : DataFrame
+        Canonical transactions (:func:`clm_lib.data.load_transactions`): ``customer_id``,
+        ``timestamp`` (datetime64), ``amount`` (float); ``quantity`` is used if present.
+    as_of : str or Timestamp
+        End of observation. Purchases after it are ignored (counted in the record).
+    inactivity_days : float
+        Length of the inactivity window, in days (> 0).
+    time_unit : {"day", "week", "month", "year"}
+        Unit of the returned durations (a month is 365.25/12 days).
+
+    Returns
+    -------
+    durations : DataFrame
+        One row per customer: ``customer_id``, ``first_purchase``, ``last_purchase``,
+        ``n_purchases``, ``total_amount``, ``first_amount`` (spend on the first purchase
+        day), ``first_quantity`` (if ``quantity`` given), ``churn_date`` (NaT if censored),
+        ``duration`` (float, periods), ``event`` (bool), ``spend_per_period`` (total amount /
+        duration, in currency per period).
+    quality : DataQuality
+        Rows in = purchases; rows used = purchases on or before ``as_of``.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"customer_id": pd.array(["a", "a"], dtype="string"),
+    ...                    "timestamp": pd.to_datetime(["2020-01-01", "2020-01-11"]),
+    ...                    "amount": [1.0, 2.0]})
+    >>> d, _ = inactivity_durations(tx, as_of="2020-03-01", inactivity_days=30, time_unit="day")
+    >>> float(d["duration"].iloc[0]), bool(d["event"].iloc[0])
+    (40.0, True)
+    """
+    _require(tx, ["customer_id", "timestamp", "amount"], "transactions")
+    if as_of is None:
+        raise ParameterError("as_of is required for churn by inactivity (the observation end)")
+    if not inactivity_days or inactivity_days <= 0:
+        raise ParameterError(f"inactivity_days must be > 0; got {inactivity_days!r}")
+    days = _period_days(time_unit)
+    as_of = pd.Timestamp(as_of)
+    dq = DataQuality(source="transactions -> inactivity durations", rows_in=len(tx))
+    ts = pd.to_datetime(tx["timestamp"])
+    bad_ts = ts.isna()
+    if bad_ts.any():
+        raise DataContractError("timestamp", "missing timestamp", int(bad_ts.sum()),
+                                np.flatnonzero(bad_ts.to_numpy()))
+    keep = ts <= as_of
+    dq.drop("purchase after as_of", int((~keep).sum()))
+    t = tx.loc[keep, ["customer_id", "amount"] + (["quantity"] if "quantity" in tx else [])].copy()
+    t["timestamp"] = ts[keep]
+    dq.rows_used = len(t)
+    dq.check()
+    if t.empty:
+        raise InsufficientDataError(f"no purchase on or before as_of={as_of.date()}")
+    g = t.groupby("customer_id", sort=True, observed=True)
+    out = pd.DataFrame({
+        "first_purchase": g["timestamp"].min(),
+        "last_purchase": g["timestamp"].max(),
+        "n_purchases": g.size(),
+        "total_amount": g["amount"].sum(),
+    })
+    first_day = t["timestamp"].dt.normalize() == t["customer_id"].map(
+        out["first_purchase"].dt.normalize())
+    out["first_amount"] = t[first_day.to_numpy()].groupby("customer_id")["amount"].sum()
+    if "quantity" in t:
+        out["first_quantity"] = (t[first_day.to_numpy()].groupby("customer_id")["quantity"]
+                                 .sum().astype(float))
+    window = pd.Timedelta(days=float(inactivity_days))
+    fired = out["last_purchase"] + window
+    event = fired <= as_of
+    end = fired.where(event, as_of)
+    out["churn_date"] = fired.where(event)
+    out["duration"] = (end - out["first_purchase"]) / pd.Timedelta(days=1) / days
+    out["event"] = event.astype(bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["spend_per_period"] = np.where(out["duration"] > 0,
+                                           out["total_amount"] / out["duration"], np.nan)
+    dq.notes.append(
+        f"Churn = no purchase for {inactivity_days:g} days; churn time = last purchase + "
+        f"{inactivity_days:g} days; customers whose window has not elapsed by "
+        f"{as_of.date()} are censored at as_of. Durations in {time_unit}s "
+        f"({days:g} days each).")
+    out = out.reset_index()
+    out["customer_id"] = out["customer_id"].astype("string")
+    return out, dq
+
+
+def prepare_durations(df: pd.DataFrame, *, covariates: Sequence[str] = (),
+                      segment: str | None = None, zero_duration: float = 0.5,
+                      source: str = "durations") -> tuple[pd.DataFrame, DataQuality]:
+    """Model-ready durations: counted drops, zero durations shifted.
+
+    * Rows with a missing ``duration``/``event`` or a missing covariate/segment value are
+      dropped, counted by column.
+    * Negative durations break the contract: :class:`DataContractError`.
+    * Durations of exactly 0 (e.g. Telco customers in their first month, tenure 0) are set
+      to ``zero_duration`` periods (default half a period, the mid-point of the first
+      period), counted as a warning: parametric AFT models need durations > 0.
+
+    Parameters
+    ----------
+    df : DataFrame
+        ``duration`` (periods), ``event`` (bool), the ``covariates`` and ``segment``.
+    covariates : sequence of str
+        Columns the models will use.
+    segment : str, optional
+        Column that splits the Kaplan-Meier curves.
+    zero_duration : float
+        Replacement for zero durations, in periods (> 0).
+
+    Returns
+    -------
+    frame, quality : DataFrame, DataQuality
+    """
+    need = ["duration", "event", *covariates] + ([segment] if segment else [])
+    _require(df, list(dict.fromkeys(need)), "durations frame")
+    if zero_duration <= 0:
+        raise ParameterError("zero_duration must be > 0")
+    dq = DataQuality(source=source, rows_in=len(df))
+    out = df.copy()
+    mask = pd.Series(True, index=out.index)
+    for col in dict.fromkeys(need):
+        miss = out[col].isna() & mask
+        dq.drop(f"missing {col}", int(miss.sum()))
+        mask &= ~out[col].isna()
+    out = out[mask].copy()
+    out["duration"] = out["duration"].astype(float)
+    neg = out["duration"] < 0
+    if neg.any():
+        raise DataContractError("duration", "negative duration", int(neg.sum()),
+                                np.flatnonzero(neg.to_numpy()))
+    out["event"] = out["event"].astype(bool)
+    zero = out["duration"] == 0
+    if zero.any():
+        out.loc[zero, "duration"] = float(zero_duration)
+        dq.warn(f"duration 0 set to {zero_duration:g} period", int(zero.sum()))
+        dq.notes.append(
+            f"{int(zero.sum())} customer(s) with duration 0 (first period not completed) "
+            f"were given a duration of {zero_duration:g} period so that parametric models "
+            "can use them.")
+    dq.rows_used = len(out)
+    dq.check()
+    return out, dq
+
+
+def encode_covariates(df: pd.DataFrame, covariates: Sequence[str], *,
+                      baselines: Mapping[str, object] | None = None,
+                      strata: Sequence[str] = ()) -> tuple[pd.DataFrame, dict]:
+    """Design frame for lifelines: ``duration``, ``event`` and numeric covariates.
+
+    Categorical covariates (non-numeric dtype) become one indicator column per level
+    except the baseline, named ``"<column>: <level>"``; the baseline is
+    ``baselines[column]`` if given, else the most frequent level. Booleans become 0/1.
+    ``strata`` columns are passed through unencoded (lifelines stratifies on them).
+
+    Parameters
+    ----------
+    df : DataFrame
+        ``duration``, ``event``, the ``covariates`` and ``strata`` columns, no missing values
+        (see :func:`prepare_durations`).
+    covariates : sequence of str
+    baselines : mapping, optional
+        Reference level per categorical covariate.
+    strata : sequence of str
+
+    Returns
+    -------
+    design : DataFrame
+        Same index as ``df``.
+    baselines : dict
+        ``{categorical column: baseline level}`` actually used.
+    """
+    _require(df, ["duration", "event", *covariates, *strata], "durations frame")
+    baselines = dict(baselines or {})
+    cols = {"duration": df["duration"].astype(float), "event": df["event"].astype(bool)}
+    used = {}
+    for c in covariates:
+        if c in strata:
+            continue
+        s = df[c]
+        if pd.api.types.is_bool_dtype(s):
+            cols[c] = s.astype(float)
+        elif pd.api.types.is_numeric_dtype(s):
+            cols[c] = s.astype(float)
+        else:
+            s = s.astype("string")
+            levels = s.value_counts()
+            base = baselines.get(c, levels.index[0])
+            if base not in set(levels.index):
+                raise ParameterError(f"baseline {base!r} is not a level of {c!r}")
+            used[c] = base
+            for level in sorted(levels.index):
+                if level != base:
+                    cols[f"{c}: {level}"] = (s == level).astype(float)
+    for c in strata:
+        cols[c] = df[c].astype("string")
+    design = pd.DataFrame(cols, index=df.index)
+    return design, used
+
+
+def split_holdout(df: pd.DataFrame, fraction: float = 0.3, *, seed: int = 42
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Random train/holdout split (seeded), stratified by ``event`` so both keep the churn rate."""
+    if not 0 < fraction < 1:
+        raise ParameterError(f"holdout fraction must be in (0, 1); got {fraction!r}")
+    _require(df, ["event"], "durations frame")
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(df), dtype=bool)
+    ev = df["event"].to_numpy(dtype=bool)
+    for flag in (True, False):
+        idx = np.flatnonzero(ev == flag)
+        k = int(round(fraction * len(idx)))
+        test[rng.choice(idx, size=k, replace=False)] = True
+    return df[~test], df[test]
+
+
+# ---------------------------------------------------------------------------------------
+# Kaplan-Meier, RMST, log-rank
+# ---------------------------------------------------------------------------------------
+
+def kaplan_meier(df: pd.DataFrame, *, segment: str | None = None, alpha: float = 0.05,
+                 min_size: int = 1) -> dict[str, KaplanMeierFitter]:
+    """Kaplan-Meier fitters: ``"All"`` plus one per value of ``segment``.
+
+    Parameters
+    ----------
+    df : DataFrame
+        ``duration`` (periods), ``event`` (bool) and ``segment``.
+    segment : str, optional
+    alpha : float
+        1 - confidence level of the bands (exponential Greenwood, lifelines' default).
+    min_size : int
+        Segments with fewer customers are skipped.
+
+    Returns
+    -------
+    dict[str, KaplanMeierFitter]
+    """
+    _require(df, ["duration", "event"] + ([segment] if segment else []), "durations frame")
+    if df.empty:
+        raise InsufficientDataError("no customers to fit a Kaplan-Meier curve on")
+    out = {"All": KaplanMeierFitter(alpha=alpha).fit(df["duration"], df["event"], label="All")}
+    if segment:
+        for value, g in df.groupby(segment, sort=True, observed=True):
+            if len(g) >= min_size:
+                out[str(value)] = KaplanMeierFitter(alpha=alpha).fit(
+                    g["duration"], g["event"], label=str(value))
+    return out
+
+
+def rmst_km(kmf: KaplanMeierFitter, horizon: float) -> tuple[float, float]:
+    """Restricted mean survival time of a Kaplan-Meier curve up to ``horizon``, with its SE.
+
+    RMST = integral of the KM step function from 0 to ``horizon``. Its variance is the
+    Greenwood-type estimator (Klein & Moeschberger 2003, section 4.5):
+    ``sum over event times t_i <= horizon of A_i**2 * d_i / (n_i * (n_i - d_i))`` with
+    ``A_i`` the area under the curve between ``t_i`` and ``horizon``.
+
+    Returns
+    -------
+    (rmst, standard error), both in periods.
+    """
+    sf = kmf.survival_function_.iloc[:, 0]
+    times = sf.index.to_numpy(dtype=float)
+    values = sf.to_numpy(dtype=float)
+    # the step function on [0, horizon]
+    knots = np.concatenate([[0.0], times[(times > 0) & (times < horizon)], [horizon]])
+    idx = np.searchsorted(times, knots[:-1], side="right") - 1
+    level = np.where(idx >= 0, values[np.clip(idx, 0, None)], 1.0)
+    widths = np.diff(knots)
+    pieces = level * widths
+    rmst = float(pieces.sum())
+    et = kmf.event_table
+    ev = et[(et["observed"] > 0) & (et.index <= horizon) & (et.index > 0)]
+    var = 0.0
+    for t_i, row in ev.iterrows():
+        n_i, d_i = float(row["at_risk"]), float(row["observed"])
+        if n_i - d_i <= 0:
+            continue  # the curve falls to 0: no variance contribution defined
+        a_i = float(pieces[knots[:-1] >= t_i].sum())
+        var += a_i ** 2 * d_i / (n_i * (n_i - d_i))
+    return rmst, float(np.sqrt(var))
+
+
+def km_summary(kmfs: Mapping[str, KaplanMeierFitter], *, horizon: float,
+               alpha: float = 0.05) -> pd.DataFrame:
+    """Per curve: customers, churn events, median lifetime and RMST with intervals.
+
+    Parameters
+    ----------
+    kmfs : mapping
+        Output of :func:`kaplan_meier`.
+    horizon : float
+        RMST horizon, in periods.
+
+    Returns
+    -------
+    DataFrame indexed by segment: ``customers``, ``churned``, ``median`` (NaN where the
+    curve never falls to 50 %), ``median_ci_low``, ``median_ci_high`` (inf = unbounded),
+    ``rmst``, ``rmst_ci_low``, ``rmst_ci_high`` (normal approximation).
+    """
+    from scipy.stats import norm
+
+    z = norm.ppf(1 - alpha / 2)
+    rows = {}
+    for name, kmf in kmfs.items():
+        med = float(kmf.median_survival_time_)
+        ci = median_survival_times(kmf.confidence_interval_)
+        lo, hi = (float(ci.iloc[0, 0]), float(ci.iloc[0, 1])) if ci.shape[1] == 2 else (np.nan,) * 2
+        rm, se = rmst_km(kmf, horizon)
+        rows[name] = {
+            "customers": int(kmf.event_table["entrance"].sum()),
+            "churned": int(kmf.event_observed.sum()),
+            "median": med if np.isfinite(med) else np.nan,
+            # lifelines' CI columns are (lower, upper) of S: the median of the upper band is
+            # the upper limit of the median
+            "median_ci_low": min(lo, hi), "median_ci_high": max(lo, hi),
+            "rmst": rm, "rmst_ci_low": rm - z * se, "rmst_ci_high": min(rm + z * se, horizon),
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "segment"
+    return out
+
+
+def logrank_tests(df: pd.DataFrame, segment: str
+                  ) -> tuple[StatisticalResult, StatisticalResult]:
+    """Multivariate log-rank test across all values of ``segment`` and pairwise tests.
+
+    Returns the two lifelines ``StatisticalResult`` objects (``.p_value``, ``.summary``).
+    """
+    _require(df, ["duration", "event", segment], "durations frame")
+    if df[segment].nunique() < 2:
+        raise InsufficientDataError(f"log-rank test needs two or more values of {segment!r}")
+    groups = df[segment].astype("string")
+    multi = multivariate_logrank_test(df["duration"], groups, df["event"])
+    pair = pairwise_logrank_test(df["duration"], groups, df["event"])
+    return multi, pair
+
+
+# ---------------------------------------------------------------------------------------
+# Regression models
+# ---------------------------------------------------------------------------------------
+
+def fit_cox(design: pd.DataFrame, *, strata: Sequence[str] | None = None,
+            penalizer: float = 0.0, batch_mode: bool | None | str = "auto",
+            alpha: float = 0.05) -> CoxPHFitter:
+    """Cox proportional-hazards model (Breslow/Efron as in lifelines) on a design frame.
+
+    ``batch_mode="auto"`` uses lifelines' batch algorithm from
+    :data:`COX_BATCH_THRESHOLD` rows on, and lifelines' own choice below: its heuristic
+    picks the per-row algorithm for large frames with mostly distinct durations, which is
+    an order of magnitude slower there (see ``benchmarks/bench_cox.py``).
+
+    Parameters
+    ----------
+    design : DataFrame
+        Output of :func:`encode_covariates`: ``duration``, ``event``, numeric covariates,
+        and the ``strata`` columns.
+    strata : sequence of str, optional
+        Columns to stratify on (separate baseline hazards, no coefficient).
+    """
+    _require(design, ["duration", "event", *(strata or [])], "design frame")
+    if batch_mode == "auto":
+        batch_mode = True if len(design) >= COX_BATCH_THRESHOLD else None
+    cph = CoxPHFitter(penalizer=penalizer, alpha=alpha, strata=list(strata) if strata else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        cph.fit(design, duration_col="duration", event_col="event", batch_mode=batch_mode)
+    return cph
+
+
+def hazard_ratio_table(cph: CoxPHFitter) -> pd.DataFrame:
+    """Hazard ratios of a fitted Cox model: ``hr``, ``ci_low``, ``ci_high``, ``p`` per covariate."""
+    s = cph.summary
+    lo = [c for c in s.columns if c.startswith("exp(coef) lower")][0]
+    hi = [c for c in s.columns if c.startswith("exp(coef) upper")][0]
+    out = pd.DataFrame({"hr": s["exp(coef)"], "ci_low": s[lo], "ci_high": s[hi], "p": s["p"]})
+    out.index = [str(i) for i in out.index]
+    out.index.name = "covariate"
+    return out
+
+
+def check_proportional_hazards(cph: CoxPHFitter, design: pd.DataFrame, *,
+                               alpha: float = 0.01) -> pd.DataFrame:
+    """Schoenfeld-residual test of proportional hazards (time transform: KM rank).
+
+    Returns
+    -------
+    DataFrame indexed by design column: ``statistic``, ``p``, ``violated`` (p < alpha),
+    ``covariate`` (the source column: ``"Contract"`` for ``"Contract: Two year"``).
+    """
+    res = proportional_hazard_test(cph, design, time_transform="rank")
+    s = res.summary
+    out = pd.DataFrame({"statistic": s["test_statistic"].to_numpy(),
+                        "p": s["p"].to_numpy()}, index=[str(i) for i in s.index])
+    out["violated"] = out["p"] < alpha
+    out["covariate"] = [i.split(": ", 1)[0] for i in out.index]
+    out.index.name = "term"
+    return out
+
+
+AFT_MODELS = {
+    "Weibull AFT": WeibullAFTFitter,
+    "Log-normal AFT": LogNormalAFTFitter,
+    "Log-logistic AFT": LogLogisticAFTFitter,
+}
+
+
+def fit_aft_models(design: pd.DataFrame, *, penalizer: float = 0.0
+                   ) -> dict[str, WeibullAFTFitter | LogNormalAFTFitter | LogLogisticAFTFitter]:
+    """Weibull, log-normal and log-logistic AFT models on a design frame (durations > 0).
+
+    Models that fail to converge are left out with a warning naming them.
+    """
+    _require(design, ["duration", "event"], "design frame")
+    if (design["duration"] <= 0).any():
+        raise DataContractError("duration", "AFT models need durations > 0 "
+                                "(see prepare_durations)", int((design["duration"] <= 0).sum()))
+    num = design.select_dtypes(include=[np.number, bool])
+    out = {}
+    for name, cls in AFT_MODELS.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=RuntimeWarning)
+                out[name] = cls(penalizer=penalizer).fit(num, "duration", "event")
+        except Exception as exc:  # lifelines raises ConvergenceError of its own
+            from clm_lib.exceptions import ConvergenceWarning
+            warnings.warn(f"{name} did not converge ({type(exc).__name__}); left out",
+                          ConvergenceWarning, stacklevel=2)
+    return out
+
+
+def predict_survival(model, design: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
+    """Survival probabilities, index = ``times`` (periods), one column per row of ``design``."""
+    times = np.asarray(times, dtype=float)
+    sf = model.predict_survival_function(design, times=times)
+    sf.columns = design.index
+    return sf
+
+
+def _risk_score(model, design: pd.DataFrame) -> np.ndarray:
+    """A score that grows with expected lifetime (for the concordance index)."""
+    if isinstance(model, CoxPHFitter):
+        return -np.asarray(model.predict_log_partial_hazard(design), dtype=float)
+    return np.asarray(model.predict_median(design), dtype=float)
+
+
+def compare_models(models: Mapping[str, object], train: pd.DataFrame,
+                   test: pd.DataFrame | None = None, *,
+                   ibs_times: Sequence[float] | None = None) -> pd.DataFrame:
+    """AIC, concordance (train and holdout) and integrated Brier score per model.
+
+    Cox's AIC is the partial-likelihood AIC (``AIC_partial_``), not comparable with the
+    full-likelihood AIC of the AFT models; rank the AFT models by AIC and all models by
+    concordance and Brier score.
+
+    Parameters
+    ----------
+    models : mapping name -> fitted lifelines regression fitter (fitted on ``train``)
+    train, test : design frames
+    ibs_times : sequence of float, optional
+        Grid for the integrated Brier score on ``test``; default: 20 points from the 5th to
+        the 80th percentile of holdout durations.
+    """
+    rows = {}
+    if test is not None and ibs_times is None:
+        q = np.quantile(test["duration"], [0.05, 0.8])
+        ibs_times = np.linspace(max(q[0], 1e-9), q[1], 20)
+    for name, m in models.items():
+        if isinstance(m, CoxPHFitter):
+            aic, kind = m.AIC_partial_, "partial"
+        else:
+            aic, kind = m.AIC_, "full"
+        r = {"AIC": float(aic), "AIC_kind": kind,
+             "concordance_train": float(m.concordance_index_)}
+        if test is not None:
+            r["concordance_holdout"] = float(concordance_index(
+                test["duration"], _risk_score(m, test), test["event"]))
+            sf = predict_survival(m, test, ibs_times)
+            r["integrated_brier_score"] = integrated_brier_score(
+                sf, test["duration"], test["event"],
+                censoring_durations=train["duration"], censoring_events=train["event"])
+        rows[name] = r
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "model"
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Brier score (Graf et al. 1999)
+# ---------------------------------------------------------------------------------------
+
+def _censoring_survival(durations, events):
+    """KM estimate G of the censoring distribution (censoring = the 'event')."""
+    kmf = KaplanMeierFitter().fit(np.asarray(durations, float),
+                                  ~np.asarray(events, bool))
+    sf = kmf.survival_function_.iloc[:, 0]
+    times = sf.index.to_numpy(float)
+    vals = sf.to_numpy(float)
+
+    def G(t, left=False):
+        t = np.asarray(t, float)
+        side = "left" if left else "right"
+        idx = np.searchsorted(times, t, side=side) - 1
+        return np.where(idx >= 0, vals[np.clip(idx, 0, None)], 1.0)
+
+    return G
+
+
+def brier_score(survival: pd.DataFrame, durations, events, *,
+                censoring_durations=None, censoring_events=None) -> pd.Series:
+    """Brier score at each time with inverse probability of censoring weights.
+
+    Graf et al. (1999), eq. (5): for time ``t`` and subjects ``i = 1..n``::
+
+        BS(t) = 1/n * sum_i [ S_i(t)**2 * 1{T_i <= t, event_i} / G(T_i-)
+                              + (1 - S_i(t))**2 * 1{T_i > t} / G(t) ]
+
+    where ``S_i`` is the predicted survival and ``G`` the Kaplan-Meier estimate of the
+    censoring survival function (``G(T_i-)`` its left limit). Subjects censored before
+    ``t`` contribute 0 but count in ``n``.
+
+    Parameters
+    ----------
+    survival : DataFrame
+        Predicted survival, index = times (periods), one column per subject (in the order
+        of ``durations``).
+    durations, events : array-like
+        Observed durations (periods) and churn flags of the same subjects.
+    censoring_durations, censoring_events : array-like, optional
+        Sample for ``G`` (e.g. the training set); default: the evaluated subjects.
+
+    Returns
+    -------
+    Series indexed by time.
+    """
+    T = np.asarray(durations, float)
+    E = np.asarray(events, bool)
+    S = survival.to_numpy(float)
+    if S.shape[1] != len(T):
+        raise ParameterError(f"survival has {S.shape[1]} columns for {len(T)} subjects")
+    G = _censoring_survival(T if censoring_durations is None else censoring_durations,
+                            E if censoring_events is None else censoring_events)
+    g_ti = G(T, left=True)
+    out = []
+    for k, t in enumerate(survival.index.to_numpy(float)):
+        s = S[k]
+        died = (T <= t) & E
+        alive = T > t
+        g_t = float(G(t))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.where(died, s ** 2 / g_ti, 0.0)
+            b = np.where(alive, (1 - s) ** 2 / g_t, 0.0) if g_t > 0 else np.zeros_like(s)
+        out.append(float(np.sum(a + b) / len(T)))
+    return pd.Series(out, index=survival.index, name="brier_score")
+
+
+def integrated_brier_score(survival: pd.DataFrame, durations, events, **kwargs) -> float:
+    """Integrated Brier score: trapezoid integral of :func:`brier_score` over the times of
+    ``survival``, divided by the length of that interval (Graf et al. 1999, eq. 6 with
+    uniform weight). 0 is perfect; 0.25 is what predicting 50 % for everyone scores.
+    """
+    bs = brier_score(survival, durations, events, **kwargs)
+    t = bs.index.to_numpy(float)
+    if len(t) < 2 or t[-1] <= t[0]:
+        raise ParameterError("the integrated Brier score needs two or more distinct times")
+    v = bs.to_numpy()
+    return float(np.sum((v[1:] + v[:-1]) / 2 * np.diff(t)) / (t[-1] - t[0]))
+
+
+# ---------------------------------------------------------------------------------------
+# Calibration, per-customer risk and value
+# ---------------------------------------------------------------------------------------
+
+def calibration_table(model, test: pd.DataFrame, horizons: Sequence[float], *,
+                      n_bins: int = 5) -> pd.DataFrame:
+    """Predicted vs observed churn within each horizon, by bins of predicted risk.
+
+    Holdout customers are cut into ``n_bins`` equal-size bins of predicted
+    P(churn within h); the observed churn is 1 - Kaplan-Meier(h) within the bin, which
+    accounts for censoring.
+
+    Returns
+    -------
+    DataFrame: ``horizon``, ``bin`` (1 = lowest risk), ``customers``, ``predicted``,
+    ``observed``.
+    """
+    _require(test, ["duration", "event"], "design frame")
+    sf = predict_survival(model, test, horizons)
+    rows = []
+    for h in horizons:
+        p = 1 - sf.loc[float(h)].to_numpy()
+        bins = pd.qcut(pd.Series(p).rank(method="first"), n_bins, labels=False) + 1
+        for b in range(1, n_bins + 1):
+            sel = (bins == b).to_numpy()
+            if not sel.any():
+                continue
+            kmf = KaplanMeierFitter().fit(test["duration"].to_numpy()[sel],
+                                          test["event"].to_numpy()[sel])
+            obs = 1 - float(kmf.survival_function_at_times(float(h)).iloc[0])
+            rows.append({"horizon": float(h), "bin": b, "customers": int(sel.sum()),
+                         "predicted": float(p[sel].mean()), "observed": obs})
+    return pd.DataFrame(rows)
+
+
+def customer_risk_table(model, active: pd.DataFrame, *, horizons: Sequence[float] = (1, 3, 6),
+                        margin: str | float | None = None, discount_rate: float = 0.01,
+                        tier_thresholds: tuple[float, float] = (0.2, 0.5),
+                        tier_horizon: float | None = None,
+                        max_horizon: float = 240.0) -> pd.DataFrame:
+    """Per active customer: survival given tenure so far, churn risk, remaining life, value.
+
+    For a customer with tenure ``t`` (the ``duration`` of a censored row):
+
+    * ``p_churn_<h>`` = 1 - S(t + h) / S(t), the probability of churning within ``h``
+      periods given survival to ``t`` (lifelines' ``conditional_after``);
+    * ``expected_remaining`` = integral of S(t + u) / S(t) for u in [0, ``max_horizon``]
+      (periods; restricted mean, since heavy-tailed models have long tails);
+    * ``risk_tier`` = "high" if P(churn within ``tier_horizon``) >= the upper threshold,
+      "medium" if >= the lower one, else "low"; ``tier_horizon`` defaults to the longest
+      horizon;
+    * ``value`` = margin * sum over k = 1..``max_horizon`` of S(t + k | t) / (1 + d)**k:
+      margin per period earned at the end of each period the customer survives, discounted
+      at ``discount_rate`` per period (discounted expected residual lifetime times margin).
+
+    Parameters
+    ----------
+    model : fitted lifelines regression fitter
+    active : DataFrame
+        Design frame of the active (censored) customers, ``duration`` = tenure so far; a
+        ``customer_id`` column, if present, is carried over; ``margin`` column if named.
+    margin : str, float or None
+        Column of margin per period, or one number for all; None: no value column.
+
+    Returns
+    -------
+    DataFrame with one row per active customer, same index as ``active``.
+    """
+    _require(active, ["duration"] + ([margin] if isinstance(margin, str) else []),
+             "active customers")
+    if discount_rate < 0:
+        raise ParameterError("discount_rate must be >= 0")
+    lo, hi = tier_thresholds
+    if not 0 < lo < hi < 1:
+        raise ParameterError("tier_thresholds must satisfy 0 < low < high < 1")
+    horizons = [float(h) for h in horizons]
+    tier_h = float(tier_horizon) if tier_horizon is not None else max(horizons)
+    grid = np.arange(0.0, float(max_horizon) + 1.0, 1.0)
+    times = np.unique(np.concatenate([grid, horizons, [tier_h]]))
+    t0 = active["duration"].to_numpy(float)
+    X = active.drop(columns=[c for c in ("customer_id",) if c in active.columns])
+    sf = model.predict_survival_function(X, times=times, conditional_after=t0)
+    S = sf.to_numpy(float)  # times x customers
+    out = pd.DataFrame(index=active.index)
+    if "customer_id" in active.columns:
+        out["customer_id"] = active["customer_id"]
+    out["tenure"] = t0
+    pos = {t: i for i, t in enumerate(times)}
+    for h in horizons:
+        out[f"p_churn_{h:g}"] = 1 - S[pos[h]]
+    g = [pos[t] for t in grid]
+    Sg = S[g]
+    out["expected_remaining"] = np.sum((Sg[1:] + Sg[:-1]) / 2 * np.diff(grid)[:, None], axis=0)
+    p_tier = 1 - S[pos[tier_h]]
+    out["risk_tier"] = pd.Categorical(
+        np.where(p_tier >= hi, "high", np.where(p_tier >= lo, "medium", "low")),
+        categories=["low", "medium", "high"], ordered=True)
+    if margin is not None:
+        m = active[margin].to_numpy(float) if isinstance(margin, str) else float(margin)
+        disc = (1.0 + discount_rate) ** -grid[1:]
+        out["discounted_lifetime"] = (Sg[1:] * disc[:, None]).sum(axis=0)
+        out["value"] = m * out["discounted_lifetime"]
+    return out
+
+
+def segment_value(risk: pd.DataFrame, segment: pd.Series) -> pd.DataFrame:
+    """Active customers, mean churn risk, mean remaining lifetime and value per segment.
+
+    ``segment`` is aligned on the index of ``risk`` (one value per active customer).
+    """
+    df = risk.copy()
+    df["_segment"] = segment.reindex(df.index).astype("string").fillna("(missing)")
+    agg = {"customers": ("tenure", "size"),
+           "expected_remaining": ("expected_remaining", "mean")}
+    for c in df.columns:
+        if c.startswith("p_churn_"):
+            agg[c] = (c, "mean")
+    if "value" in df:
+        agg["mean_value"] = ("value", "mean")
+        agg["total_value"] = ("value", "sum")
+    out = df.groupby("_segment", observed=True).agg(**agg)
+    out.index.name = "segment"
+    return out
