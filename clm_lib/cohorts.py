@@ -1,0 +1,765 @@
+"""Acquisition cohorts, retention matrices, revenue retention and churn rates.
+
+Definitions used throughout (and stated in the cohort-retention report):
+
+* **Cohort**: the calendar period (ISO week, month, quarter or year) of a customer's first
+  purchase (transactions) or subscription start (subscriptions). Labels are ISO strings:
+  ``"1997-W02"`` (ISO week, Monday-based), ``"1997-01"``, ``"1997-Q1"``, ``"1997"``.
+* **k**: periods since acquisition; ``k = 0`` is the acquisition period itself.
+* **Active in a period**: made at least one purchase in it (transactions), or the
+  subscription interval ``[start, end)`` overlaps it (subscriptions; ``end`` NaT = still
+  active).
+* **Bounded retention** at ``k``: share of the cohort active in *exactly* period ``k``
+  ("N-day/N-month retention").
+* **Unbounded retention** at ``k``: share of the cohort active in period ``k`` *or any later
+  observed period* (Amplitude's/Mixpanel's "unbounded" or "rolling" retention); it is
+  non-increasing in ``k``. For subscriptions (contiguous activity) both coincide.
+* **Observability**: data are used up to and including ``as_of`` (inclusive date). Only
+  periods that are complete by ``as_of`` are reported; cells ``(cohort, k)`` whose period is
+  not complete are NaN, never 0. The last observable ``k`` of a cohort is
+  ``last_complete_period(as_of) - cohort``.
+* **Snapshot subscriptions** (``tenure`` in periods + ``churned``, no dates, e.g. Telco):
+  all customers form one synthetic cohort labelled :data:`SYNTHETIC_COHORT`; survival at
+  ``k`` is the Kaplan-Meier estimate over tenure (customers still subscribed are censored
+  at their tenure), so "counts" are cohort size × survival.
+
+Engines: ``"pandas"`` (default; in memory) and ``"duckdb"`` (SQL; accepts a DataFrame or
+a Parquet/CSV path, for large inputs). Both return identical tables.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from clm_lib.exceptions import (
+    DataContractError,
+    InsufficientDataError,
+    MissingColumnsError,
+    ParameterError,
+)
+
+COHORT_PERIODS = ("week", "month", "quarter", "year")
+SYNTHETIC_COHORT = "all (by tenure)"
+_WEEK_EPOCH = np.datetime64("1970-01-05", "D")  # a Monday: ISO weeks start on Mondays
+_TX_COLUMNS = ("customer_id", "timestamp")
+_INTERVAL_COLUMNS = ("customer_id", "start", "end")
+_SNAPSHOT_COLUMNS = ("customer_id", "tenure", "churned")
+
+
+# ---------------------------------------------------------------------------------------
+# Period arithmetic: every period is an integer code, consecutive periods differ by 1.
+# ---------------------------------------------------------------------------------------
+def _check_period(cohort_period: str) -> str:
+    if cohort_period not in COHORT_PERIODS:
+        raise ParameterError(f"cohort_period must be one of {COHORT_PERIODS}, got {cohort_period!r}")
+    return cohort_period
+
+
+def period_codes(timestamps, cohort_period: str = "month") -> np.ndarray:
+    """Integer code of the calendar period containing each timestamp.
+
+    Month: ``12*year + month - 1``; quarter: ``4*year + quarter - 1``; year: ``year``;
+    week: ISO weeks (Monday-based) counted from 1970-01-05. NaT gives ``-1``... never: NaT
+    raises, callers drop missing dates first.
+    """
+    _check_period(cohort_period)
+    ts = pd.DatetimeIndex(pd.to_datetime(timestamps))
+    if ts.hasnans:
+        raise DataContractError("timestamp", "missing dates", int(ts.isna().sum()),
+                                np.flatnonzero(ts.isna()))
+    if cohort_period == "month":
+        return (ts.year.to_numpy() * 12 + ts.month.to_numpy() - 1).astype(np.int64)
+    if cohort_period == "quarter":
+        return (ts.year.to_numpy() * 4 + (ts.month.to_numpy() - 1) // 3).astype(np.int64)
+    if cohort_period == "year":
+        return ts.year.to_numpy().astype(np.int64)
+    days = ts.to_numpy().astype("datetime64[D]") - _WEEK_EPOCH
+    return np.floor_divide(days.astype(np.int64), 7)
+
+
+def period_start(codes, cohort_period: str = "month") -> pd.DatetimeIndex:
+    """First day (00:00) of the periods with the given codes."""
+    _check_period(cohort_period)
+    c = np.asarray(codes, dtype=np.int64)
+    if cohort_period == "month":
+        y, m = np.divmod(c, 12)
+    elif cohort_period == "quarter":
+        y, q = np.divmod(c, 4)
+        m = 3 * q
+    elif cohort_period == "year":
+        y, m = c, np.zeros_like(c)
+    else:
+        return pd.DatetimeIndex(_WEEK_EPOCH + (7 * c).astype("timedelta64[D]"))
+    months = ((y - 1970) * 12 + m).astype("datetime64[M]")
+    return pd.DatetimeIndex(months.astype("datetime64[ns]"))
+
+
+def period_labels(codes, cohort_period: str = "month") -> list[str]:
+    """ISO labels: ``"1997-01"``, ``"1997-W02"``, ``"1997-Q1"``, ``"1997"``."""
+    _check_period(cohort_period)
+    c = np.asarray(codes, dtype=np.int64)
+    if cohort_period == "month":
+        y, m = np.divmod(c, 12)
+        return [f"{a:04d}-{b + 1:02d}" for a, b in zip(y, m)]
+    if cohort_period == "quarter":
+        y, q = np.divmod(c, 4)
+        return [f"{a:04d}-Q{b + 1}" for a, b in zip(y, q)]
+    if cohort_period == "year":
+        return [f"{a:04d}" for a in c]
+    iso = period_start(c, "week").isocalendar()
+    return [f"{a:04d}-W{b:02d}" for a, b in zip(iso["year"], iso["week"])]
+
+
+def last_complete_period(as_of, cohort_period: str = "month") -> int:
+    """Code of the last period complete by ``as_of`` (an inclusive date: the day
+    ``as_of`` counts as observed)."""
+    day_after = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    code = int(period_codes([day_after], cohort_period)[0])
+    # the period containing the day after as_of is complete only if it starts that day
+    return code - 1
+
+
+def _require(df: pd.DataFrame, cols, what: str) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise ParameterError(f"{what} must be a DataFrame")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise MissingColumnsError(missing, list(df.columns), what=what)
+
+
+def data_form(data) -> str:
+    """``"transactions"``, ``"intervals"`` or ``"snapshot"`` from the canonical columns."""
+    if isinstance(data, (str, Path)):
+        return "transactions"
+    cols = set(data.columns)
+    if {"timestamp"} <= cols:
+        return "transactions"
+    if {"start"} <= cols:
+        return "intervals"
+    if {"tenure", "churned"} <= cols:
+        return "snapshot"
+    raise MissingColumnsError(["timestamp (transactions) or start, end (subscriptions) or "
+                               "tenure, churned (snapshot subscriptions)"], list(cols),
+                              what="cohort input")
+
+
+# ---------------------------------------------------------------------------------------
+# Reduction: one row per (customer, active period)
+# ---------------------------------------------------------------------------------------
+def customer_periods(data, cohort_period: str = "month", *, as_of, engine: str = "pandas",
+                     segment: str | None = None) -> pd.DataFrame:
+    """One row per customer and period in which the customer was active.
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        Transactions with ``customer_id``, ``timestamp`` (and optionally ``amount``), or
+        subscriptions in interval form ``customer_id``, ``start``, ``end`` (NaT: still
+        active). With ``engine="duckdb"`` transactions may also be a Parquet/CSV path.
+    cohort_period : {"week", "month", "quarter", "year"}
+    as_of : date-like
+        Last observed day (inclusive). Rows after it are ignored; only periods complete by
+        ``as_of`` are kept.
+    engine : {"pandas", "duckdb"}
+    segment : str, optional
+        A column whose value at acquisition (first row of the customer) is attached.
+
+    Returns
+    -------
+    DataFrame with ``customer_id``, ``cohort`` (code), ``period`` (code), ``k``
+    (``period - cohort``), ``revenue`` (sum of ``amount`` in the period, 0 if no amount
+    column or subscriptions) and ``segment`` if asked; sorted by cohort, customer, period.
+    Customers whose acquisition period is not complete by ``as_of`` are excluded.
+    """
+    _check_period(cohort_period)
+    if as_of is None:
+        raise ParameterError("as_of is required (the last observed day, inclusive)")
+    form = data_form(data)
+    last = last_complete_period(as_of, cohort_period)
+    if engine == "duckdb" and form == "transactions":
+        return _customer_periods_duckdb(data, cohort_period, as_of, last, segment)
+    if engine not in ("pandas", "duckdb"):
+        raise ParameterError(f"engine must be 'pandas' or 'duckdb', got {engine!r}")
+    if form == "transactions":
+        _require(data, _TX_COLUMNS + ((segment,) if segment else ()), "transactions")
+        cutoff = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+        d = data.loc[data["timestamp"] < cutoff]
+        p = period_codes(d["timestamp"], cohort_period)
+        keep = p <= last
+        amount = (d["amount"].to_numpy(dtype=float) if "amount" in d.columns
+                  else np.zeros(len(d)))
+        frame = pd.DataFrame({"customer_id": d["customer_id"].to_numpy()[keep],
+                              "period": p[keep], "revenue": amount[keep]})
+        out = frame.groupby(["customer_id", "period"], sort=False, as_index=False,
+                            observed=True)["revenue"].sum()
+    elif form == "intervals":
+        _require(data, _INTERVAL_COLUMNS + ((segment,) if segment else ()), "subscriptions")
+        cutoff = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+        d = data.loc[pd.to_datetime(data["start"]) < cutoff]
+        start = period_codes(d["start"], cohort_period)
+        end = pd.to_datetime(d["end"])
+        # [start, end): the last active period contains the last instant before `end`
+        end_code = np.where(end.isna().to_numpy(), last,
+                            period_codes(end.fillna(pd.Timestamp("1970-01-05"))
+                                         - pd.Timedelta(nanoseconds=1), cohort_period))
+        end_code = np.minimum(end_code, last)
+        bad = end.notna().to_numpy() & (end.to_numpy() < pd.to_datetime(d["start"]).to_numpy())
+        if bad.any():
+            raise DataContractError("end", "subscription ends before it starts",
+                                    int(bad.sum()), np.flatnonzero(bad))
+        # zero-length subscriptions (end == start) still count as acquired in their period
+        end_code = np.maximum(end_code, np.minimum(start, last))
+        ok = start <= last
+        start, end_code = start[ok], end_code[ok]
+        n = end_code - start + 1
+        ids = np.repeat(d["customer_id"].to_numpy()[ok], n)
+        offs = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        frame = pd.DataFrame({"customer_id": ids, "period": np.repeat(start, n) + offs})
+        out = frame.drop_duplicates().assign(revenue=0.0)
+    else:
+        raise ParameterError("snapshot subscriptions have no calendar periods; use "
+                             "retention_tables(), which builds a synthetic tenure cohort")
+    cohort = out.groupby("customer_id", sort=False)["period"].transform("min")
+    out["cohort"] = cohort.to_numpy(dtype=np.int64)
+    out["k"] = out["period"].to_numpy(dtype=np.int64) - out["cohort"].to_numpy()
+    if segment:
+        first = _segment_at_acquisition(data, segment, form)
+        out["segment"] = out["customer_id"].map(first)
+    out = out.sort_values(["cohort", "customer_id", "period"], kind="stable").reset_index(drop=True)
+    cols = ["customer_id", "cohort", "period", "k", "revenue"] + (["segment"] if segment else [])
+    return out[cols]
+
+
+def _segment_at_acquisition(data: pd.DataFrame, segment: str, form: str) -> pd.Series:
+    key = "timestamp" if form == "transactions" else "start"
+    d = data[["customer_id", key, segment]].sort_values(["customer_id", key], kind="stable")
+    return d.drop_duplicates("customer_id").set_index("customer_id")[segment]
+
+
+def _duckdb_period_sql(col: str, cohort_period: str) -> str:
+    if cohort_period == "month":
+        return f"(year({col}) * 12 + month({col}) - 1)"
+    if cohort_period == "quarter":
+        return f"(year({col}) * 4 + (month({col}) - 1) // 3)"
+    if cohort_period == "year":
+        return f"year({col})"
+    return f"floor(datediff('day', DATE '1970-01-05', CAST({col} AS DATE)) / 7)"
+
+
+def _customer_periods_duckdb(data, cohort_period, as_of, last, segment) -> pd.DataFrame:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("PRAGMA threads=2")
+        if isinstance(data, (str, Path)):
+            path = str(data)
+            src = (f"read_parquet('{path}')" if path.endswith(".parquet")
+                   else f"read_csv_auto('{path}')")
+            cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+        else:
+            con.register("tx", data)
+            src = "tx"
+            cols = list(data.columns)
+        missing = [c for c in _TX_COLUMNS + ((segment,) if segment else ()) if c not in cols]
+        if missing:
+            raise MissingColumnsError(missing, cols, what="transactions")
+        amount = "amount" if "amount" in cols else "0.0"
+        cutoff = (pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+        p = _duckdb_period_sql("timestamp", cohort_period)
+        seg_sql = ""
+        if segment:
+            seg_sql = (f", first({segment} ORDER BY timestamp) OVER (PARTITION BY customer_id)"
+                       " AS segment")
+        q = f"""
+            WITH a AS (
+                SELECT customer_id, CAST({p} AS BIGINT) AS period,
+                       SUM(CAST({amount} AS DOUBLE)) AS revenue
+                FROM {src}
+                WHERE timestamp < TIMESTAMP '{cutoff}'
+                GROUP BY 1, 2
+                HAVING CAST({p} AS BIGINT) <= {int(last)}
+            )
+            SELECT customer_id, MIN(period) OVER (PARTITION BY customer_id) AS cohort,
+                   period, revenue
+            FROM a
+        """
+        out = con.execute(q).df()
+        if segment:
+            seg = con.execute(
+                f"SELECT customer_id, arg_min({segment}, timestamp) AS segment FROM {src} "
+                f"WHERE timestamp < TIMESTAMP '{cutoff}' GROUP BY 1").df()
+            out = out.merge(seg, on="customer_id", how="left")
+    finally:
+        con.close()
+    out["cohort"] = out["cohort"].astype(np.int64)
+    out["period"] = out["period"].astype(np.int64)
+    out["k"] = out["period"] - out["cohort"]
+    out = out.sort_values(["cohort", "customer_id", "period"], kind="stable").reset_index(drop=True)
+    cols = ["customer_id", "cohort", "period", "k", "revenue"] + (["segment"] if segment else [])
+    return out[cols]
+
+
+# ---------------------------------------------------------------------------------------
+# Retention tables
+# ---------------------------------------------------------------------------------------
+@dataclass
+class CohortTables:
+    """Retention tables of one cohort study; every matrix has cohorts (ISO labels) as
+    rows and ``k`` (periods since acquisition) as columns, NaN where not observable.
+
+    Attributes
+    ----------
+    cohort_period : str
+    as_of : pd.Timestamp
+    form : str
+        ``"transactions"``, ``"intervals"`` or ``"snapshot"``.
+    sizes : Series
+        Customers acquired per cohort.
+    last_k : Series
+        Last observable ``k`` per cohort.
+    bounded_counts, unbounded_counts : DataFrame
+        Customers active in exactly period ``k`` / in ``k`` or later.
+    revenue : DataFrame or None
+        Revenue of the cohort in period ``k`` (transactions with ``amount`` only).
+    """
+
+    cohort_period: str
+    as_of: pd.Timestamp
+    form: str
+    sizes: pd.Series
+    last_k: pd.Series
+    bounded_counts: pd.DataFrame
+    unbounded_counts: pd.DataFrame
+    revenue: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+    #: snapshot form only: one row per customer, ``t`` (tenure) and ``churned``
+    snapshot_rows: pd.DataFrame | None = None
+
+    @property
+    def bounded_rates(self) -> pd.DataFrame:
+        """Bounded retention: share of the cohort active in exactly period ``k``."""
+        return self.bounded_counts.div(self.sizes, axis=0)
+
+    @property
+    def unbounded_rates(self) -> pd.DataFrame:
+        """Unbounded retention: share of the cohort active in period ``k`` or later."""
+        return self.unbounded_counts.div(self.sizes, axis=0)
+
+    @property
+    def revenue_retention(self) -> pd.DataFrame | None:
+        """Revenue in period ``k`` / revenue in period 0, per cohort."""
+        if self.revenue is None:
+            return None
+        return self.revenue.div(self.revenue[0].replace(0, np.nan), axis=0)
+
+    @property
+    def value_curves(self) -> pd.DataFrame | None:
+        """Cumulative revenue per acquired customer up to and including period ``k``
+        (cohort value curves; currency units per customer)."""
+        if self.revenue is None:
+            return None
+        cum = self.revenue.cumsum(axis=1).where(self.revenue.notna())
+        return cum.div(self.sizes, axis=0)
+
+
+def _mask_unobservable(mat: pd.DataFrame, last_k: pd.Series) -> pd.DataFrame:
+    k = np.asarray(mat.columns, dtype=np.int64)[None, :]
+    lk = last_k.reindex(mat.index).to_numpy()[:, None]
+    return mat.where(k <= lk)
+
+
+def tables_from_customer_periods(cp: pd.DataFrame, cohort_period: str, *, as_of,
+                                 form: str = "transactions",
+                                 has_revenue: bool = True) -> CohortTables:
+    """Retention tables from the reduced table of :func:`customer_periods`."""
+    _require(cp, ("customer_id", "cohort", "k"), "customer periods")
+    last = last_complete_period(as_of, cohort_period)
+    if cp.empty:
+        raise InsufficientDataError("no customer was acquired in a complete period by as_of")
+    cohorts = np.sort(cp["cohort"].unique())
+    labels = period_labels(cohorts, cohort_period)
+    lab = dict(zip(cohorts, labels))
+    last_k = pd.Series(last - cohorts, index=pd.Index(labels, name="cohort"), name="last_k")
+    K = int(last_k.max())
+    ks = pd.RangeIndex(K + 1, name="k")
+    cl = cp["cohort"].map(lab)
+    bounded = (pd.crosstab(cl, cp["k"]).reindex(index=labels, columns=ks, fill_value=0)
+               .astype(float))
+    bounded.index.name = "cohort"
+    # unbounded: count customers by the last k at which they were active, then a reverse
+    # cumulative sum over k (active at k or later <=> last active k >= k)
+    lastk = cp.groupby("customer_id", sort=False).agg(cohort=("cohort", "first"), k=("k", "max"))
+    ub = (pd.crosstab(lastk["cohort"].map(lab), lastk["k"])
+          .reindex(index=labels, columns=ks, fill_value=0))
+    unbounded = ub.iloc[:, ::-1].cumsum(axis=1).iloc[:, ::-1].astype(float)
+    unbounded.index.name = "cohort"
+    sizes = bounded[0].rename("customers").astype(np.int64)
+    revenue = None
+    if has_revenue and "revenue" in cp.columns:
+        revenue = (cp.assign(cohort_label=cl).pivot_table(index="cohort_label", columns="k",
+                                                          values="revenue", aggfunc="sum")
+                   .reindex(index=labels, columns=ks).fillna(0.0))
+        revenue.index.name = "cohort"
+        revenue = _mask_unobservable(revenue, last_k)
+    return CohortTables(cohort_period, pd.Timestamp(as_of), form, sizes, last_k,
+                        _mask_unobservable(bounded, last_k),
+                        _mask_unobservable(unbounded, last_k), revenue)
+
+
+def snapshot_survival(subs: pd.DataFrame) -> pd.DataFrame:
+    """Kaplan-Meier survival by tenure for snapshot subscriptions.
+
+    Parameters
+    ----------
+    subs : DataFrame
+        ``customer_id``, ``tenure`` (whole periods completed, >= 0) and ``churned`` (bool;
+        True: lost after ``tenure`` periods, False: still active, censored at ``tenure``).
+
+    Returns
+    -------
+    DataFrame indexed by ``k`` (periods of tenure) with ``at_risk`` (tenure >= k),
+    ``churned`` (lost at k), ``survival`` (share still subscribed after k periods).
+    """
+    _require(subs, _SNAPSHOT_COLUMNS, "snapshot subscriptions")
+    t = pd.to_numeric(subs["tenure"], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(t) | (t < 0)
+    if bad.any():
+        raise DataContractError("tenure", "missing or negative tenure", int(bad.sum()),
+                                np.flatnonzero(bad))
+    t = np.floor(t).astype(np.int64)
+    c = subs["churned"].astype(bool).to_numpy()
+    K = int(t.max())
+    ks = np.arange(K + 1)
+    at_risk = np.array([(t >= k).sum() for k in ks], dtype=float)
+    # churn recorded at tenure 0 is treated as churn during the first period
+    d = np.bincount(np.maximum(t[c], 1), minlength=K + 2)[: K + 1].astype(float)
+    haz = np.divide(d, at_risk, out=np.zeros_like(d), where=at_risk > 0)
+    surv = np.cumprod(1 - haz)
+    return pd.DataFrame({"at_risk": at_risk, "churned": d, "survival": surv},
+                        index=pd.Index(ks, name="k"))
+
+
+def retention_tables(data, cohort_period: str = "month", *, as_of,
+                     engine: str = "pandas") -> CohortTables:
+    """All retention tables of a cohort study (see the module docstring for definitions).
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        Transactions (``customer_id``, ``timestamp``, optional ``amount``), interval
+        subscriptions (``customer_id``, ``start``, ``end``) or snapshot subscriptions
+        (``customer_id``, ``tenure``, ``churned``: one synthetic cohort, ``k`` = tenure in
+        the data's own unit, as_of is then only recorded).
+    cohort_period : {"week", "month", "quarter", "year"}
+    as_of : date-like
+        Last observed day (inclusive).
+    engine : {"pandas", "duckdb"}
+
+    Returns
+    -------
+    CohortTables
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b"],
+    ...                    "timestamp": pd.to_datetime(["2020-01-05", "2020-03-01", "2020-01-09"]),
+    ...                    "amount": [10.0, 5.0, 7.0]})
+    >>> t = retention_tables(tx, "month", as_of="2020-03-31")
+    >>> t.bounded_counts.loc["2020-01"].tolist(), t.unbounded_counts.loc["2020-01"].tolist()
+    ([2.0, 0.0, 1.0], [2.0, 1.0, 1.0])
+    """
+    form = data_form(data)
+    if form == "snapshot":
+        km = snapshot_survival(data)
+        n = float(len(data))
+        label = pd.Index([SYNTHETIC_COHORT], name="cohort")
+        ks = pd.RangeIndex(len(km), name="k")
+        counts = pd.DataFrame([km["survival"].to_numpy() * n], index=label, columns=ks)
+        return CohortTables(cohort_period, pd.Timestamp(as_of), form,
+                            pd.Series([int(n)], index=label, name="customers"),
+                            pd.Series([len(km) - 1], index=label, name="last_k"),
+                            counts, counts.copy(), None,
+                            snapshot_rows=pd.DataFrame({
+                                "t": np.floor(pd.to_numeric(data["tenure"]).to_numpy(float)),
+                                "churned": data["churned"].astype(bool).to_numpy()}),
+                            notes=["Snapshot data (tenure, churned; no dates): one synthetic "
+                                   "cohort; survival by tenure is the Kaplan-Meier estimate."])
+    cp = customer_periods(data, cohort_period, as_of=as_of, engine=engine)
+    has_rev = form == "transactions" and (
+        isinstance(data, (str, Path)) or "amount" in data.columns)
+    return tables_from_customer_periods(cp, cohort_period, as_of=as_of, form=form,
+                                        has_revenue=has_rev)
+
+
+# ---------------------------------------------------------------------------------------
+# Average curve, segments, churn rate
+# ---------------------------------------------------------------------------------------
+def average_retention(counts: pd.DataFrame, sizes: pd.Series, *, level: float = 0.95,
+                      min_cohorts: int = 1) -> pd.DataFrame:
+    """Cohort-size-weighted average retention curve with a confidence band.
+
+    At each ``k`` the estimate is ``sum_c n_ck / sum_c N_c`` over the cohorts observable
+    at ``k``. The band is a normal interval whose standard error treats cohorts as
+    clusters (ratio estimator: ``sqrt(m/(m-1) * sum_c (n_ck - r N_c)^2) / sum_c N_c``,
+    which captures cohort-to-cohort variation); with a single cohort, the binomial
+    standard error. Clipped to [0, 1].
+
+    Parameters
+    ----------
+    counts : DataFrame
+        Cohorts × ``k`` retained counts (NaN: not observable), e.g. ``bounded_counts``.
+    sizes : Series
+        Cohort sizes, same index.
+
+    Returns
+    -------
+    DataFrame indexed by ``k`` with ``retention``, ``lower``, ``upper``, ``cohorts`` (m),
+    ``customers`` (sum of N_c).
+    """
+    z = stats.norm.ppf(0.5 + level / 2)
+    N = sizes.reindex(counts.index).to_numpy(dtype=float)
+    rows = []
+    for k in counts.columns:
+        n = counts[k].to_numpy(dtype=float)
+        ok = ~np.isnan(n) & (N > 0)
+        m = int(ok.sum())
+        if m < min_cohorts or m == 0:
+            rows.append((k, np.nan, np.nan, np.nan, m, 0.0))
+            continue
+        tot = N[ok].sum()
+        r = n[ok].sum() / tot
+        if m >= 2:
+            se = np.sqrt(m / (m - 1) * np.sum((n[ok] - r * N[ok]) ** 2)) / tot
+        else:
+            se = np.sqrt(r * (1 - r) / tot)
+        rows.append((k, r, max(r - z * se, 0.0), min(r + z * se, 1.0), m, tot))
+    out = pd.DataFrame(rows, columns=["k", "retention", "lower", "upper", "cohorts",
+                                      "customers"]).set_index("k")
+    return out
+
+
+def retention_by_segment(data, segment: str, cohort_period: str = "month", *, as_of,
+                         kind: str = "bounded", engine: str = "pandas",
+                         level: float = 0.95) -> pd.DataFrame:
+    """Average retention curve per value of ``segment`` (value at acquisition).
+
+    Parameters
+    ----------
+    data : DataFrame
+        As for :func:`retention_tables`, plus the ``segment`` column.
+    segment : str
+        Column; a customer belongs to the value on their first row (transactions: first
+        purchase; subscriptions: first start; snapshot: their row).
+    kind : {"bounded", "unbounded"}
+
+    Returns
+    -------
+    Long DataFrame: ``segment``, ``k``, ``retention``, ``lower``, ``upper``, ``cohorts``,
+    ``customers``. Missing segment values form the segment ``"(missing)"``.
+    """
+    if kind not in ("bounded", "unbounded"):
+        raise ParameterError("kind must be 'bounded' or 'unbounded'")
+    form = data_form(data)
+    req = {"transactions": _TX_COLUMNS, "intervals": _INTERVAL_COLUMNS,
+           "snapshot": _SNAPSHOT_COLUMNS}[form] + (segment,)
+    _require(data, req, "cohort input")
+    if form == "snapshot":
+        parts = []
+        for val, g in data.groupby(data[segment].astype("string").fillna("(missing)")):
+            km = snapshot_survival(g)
+            parts.append(pd.DataFrame({"segment": val, "k": km.index,
+                                       "retention": km["survival"].to_numpy(),
+                                       "lower": np.nan, "upper": np.nan, "cohorts": 1,
+                                       "customers": km["at_risk"].to_numpy()}))
+        return pd.concat(parts, ignore_index=True)
+    cp = customer_periods(data, cohort_period, as_of=as_of, engine=engine, segment=segment)
+    cp["segment"] = cp["segment"].astype("string").fillna("(missing)")
+    parts = []
+    for val, g in cp.groupby("segment", sort=True):
+        t = tables_from_customer_periods(g.drop(columns="segment"), cohort_period,
+                                         as_of=as_of, form=form, has_revenue=False)
+        counts = t.bounded_counts if kind == "bounded" else t.unbounded_counts
+        avg = average_retention(counts, t.sizes, level=level).reset_index()
+        avg.insert(0, "segment", val)
+        parts.append(avg)
+    return pd.concat(parts, ignore_index=True)
+
+
+def churn_rate(data, cohort_period: str = "month", *, as_of,
+               inactivity_periods: int = 3, engine: str = "pandas") -> pd.DataFrame:
+    """Churn rate per calendar period: customers lost during the period / customers
+    active at its start.
+
+    Rules
+    -----
+    * Subscriptions (interval form): a loss is a cancellation (``end`` inside the period);
+      active at the start = started before the period and not ended before it. A
+      subscription that starts and ends within the same period is not counted.
+    * Transactions (``N = inactivity_periods``): a customer is **lost in period p** when
+      they bought in period ``p - 1`` and then made no purchase in ``p, ..., p + N - 1``
+      (N whole periods of silence). A later purchase is a reactivation. **Active at the
+      start of p** = acquired before ``p`` and not lost since their latest purchase. Period
+      ``p`` is reported only when its window is over (``p + N - 1 <=`` last complete
+      period); later periods are left out, not reported as 0.
+    * Snapshot subscriptions: per tenure period ``k``: churned at ``k`` / at risk at ``k``.
+
+    Returns
+    -------
+    DataFrame indexed by ``period`` (ISO label; for snapshots ``k``) with ``active_start``,
+    ``lost``, ``churn_rate``.
+    """
+    form = data_form(data)
+    if form == "snapshot":
+        km = snapshot_survival(data).iloc[1:]
+        out = pd.DataFrame({"active_start": km["at_risk"], "lost": km["churned"]})
+        out["churn_rate"] = out["lost"] / out["active_start"]
+        out.index.name = "period"
+        return out
+    if int(inactivity_periods) < 1:
+        raise ParameterError("inactivity_periods must be >= 1")
+    last = last_complete_period(as_of, cohort_period)
+    N = int(inactivity_periods)
+    if form == "intervals":
+        _require(data, _INTERVAL_COLUMNS, "subscriptions")
+        cutoff = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+        d = data.loc[pd.to_datetime(data["start"]) < cutoff]
+        s = period_codes(d["start"], cohort_period)
+        end = pd.to_datetime(d["end"])
+        has_end = end.notna().to_numpy() & (end < cutoff).to_numpy()
+        e = np.full(len(d), last + 1, dtype=np.int64)
+        if has_end.any():
+            e[has_end] = period_codes(end[has_end], cohort_period)
+        first = int(s.min())
+        periods = np.arange(first + 1, last + 1)
+        # active at start of p: s < p and (no end or e >= p), i.e. the end is in p or later
+        # (an end exactly at the period start is a loss in that period)
+        active = np.array([np.sum((s < p) & (e >= p)) for p in periods], dtype=float)
+        lost = np.array([np.sum((s < p) & (e == p) & has_end) for p in periods], dtype=float)
+    else:
+        cp = customer_periods(data, cohort_period, as_of=as_of, engine=engine)
+        cp = cp.sort_values(["customer_id", "period"], kind="stable")
+        q = cp["period"].to_numpy(dtype=np.int64)
+        same = cp["customer_id"].to_numpy()[1:] == cp["customer_id"].to_numpy()[:-1]
+        q_next = np.full(len(q), last + 1, dtype=np.int64)
+        q_next[:-1] = np.where(same, q[1:], last + 1)
+        gap = q_next - q
+        first = int(q.min())
+        periods = np.arange(first + 1, last + 2)
+        off = periods[0]
+        size = len(periods) + 1
+        # lost in q+1 when the gap exceeds N; otherwise active at the start of q+1..q_next
+        lost_flag = gap > N
+        end_active = np.where(lost_flag, q + 1, q_next)
+        diff = np.zeros(size + 1)
+        np.add.at(diff, np.clip(q + 1 - off, 0, size), 1)
+        np.add.at(diff, np.clip(end_active + 1 - off, 0, size), -1)
+        active = np.cumsum(diff)[: len(periods)]
+        lost = np.bincount(np.clip(q[lost_flag] + 1 - off, 0, size), minlength=size)[: len(periods)]
+        lost = lost.astype(float)
+        ok = periods + N - 1 <= last
+        periods, active, lost = periods[ok], active[ok], lost[ok]
+    out = pd.DataFrame({"active_start": active, "lost": lost},
+                       index=pd.Index(period_labels(periods, cohort_period), name="period"))
+    out["churn_rate"] = np.where(out["active_start"] > 0,
+                                 out["lost"] / out["active_start"].where(out["active_start"] > 0),
+                                 np.nan)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# sBG on cohort counts
+# ---------------------------------------------------------------------------------------
+def survival_counts(tables: CohortTables) -> pd.DataFrame:
+    """Survivor counts for the sBG model: unbounded counts (= bounded for subscriptions),
+    which are non-increasing in ``k`` by construction."""
+    return tables.unbounded_counts
+
+
+def fit_sbg(tables: CohortTables, *, holdout_periods: int = 0, censor_last: int = 0):
+    """Fit the shifted-beta-geometric model to the cohorts' survivor counts.
+
+    Parameters
+    ----------
+    tables : CohortTables
+    holdout_periods : int, default 0
+        Calendar holdout: the last ``holdout_periods`` observed periods of every cohort are
+        left out of the fit (cohorts with fewer than 2 remaining periods do not contribute).
+    censor_last : int, default 0
+        Further periods dropped at the end of each cohort because their status is not
+        settled (transactions: the inactivity window ``N``).
+
+    Returns
+    -------
+    ShiftedBetaGeometric, fitted.
+    """
+    from clm_lib.clv.sbg import ShiftedBetaGeometric, sbg_data_from_counts
+
+    cut = int(holdout_periods) + int(censor_last)
+    if tables.form == "snapshot":
+        # exact customer-level likelihood: churn at tenure t, or still active at tenure t
+        rows = tables.snapshot_rows
+        t = rows["t"].to_numpy(dtype=float)
+        c = rows["churned"].to_numpy(dtype=bool)
+        t = np.where(c, np.maximum(t, 1), t)
+        tmax = float(t.max()) - cut
+        c = c & (t <= tmax)
+        t = np.minimum(t, tmax)
+        data = (pd.DataFrame({"t": t, "churned": c.astype(int)})
+                .loc[lambda d: d["t"] > 0]
+                .groupby(["t", "churned"], as_index=False).size()
+                .rename(columns={"size": "weights"}))
+    else:
+        data = sbg_data_from_counts(survival_counts(tables), censor_last=cut)
+    if data.empty or data["churned"].sum() == 0:
+        raise InsufficientDataError("sBG: no churn observed in the calibration periods")
+    return ShiftedBetaGeometric().fit(data, weights="weights")
+
+
+def sbg_holdout(model, tables: CohortTables, *, holdout_periods: int, horizon: int,
+                censor_last: int = 0) -> pd.DataFrame:
+    """Fitted vs actual retention by ``k``, marking the periods held out of the fit.
+
+    Actual = pooled survivors / pooled cohort size over cohorts observable at ``k``
+    (unbounded counts). ``in_fit`` is True where at least one cohort's cell at ``k`` was
+    used for the fit. Columns: ``actual``, ``fitted`` (``S(k)``), ``lower``, ``upper``
+    (parameter band), ``in_fit``, ``cohorts``; index ``k = 0..max(horizon, last k)``.
+    """
+    counts = survival_counts(tables)
+    if censor_last:
+        # the last `censor_last` periods of each cohort are not settled: not "actual" yet
+        k = np.asarray(counts.columns, dtype=np.int64)[None, :]
+        lk = (tables.last_k.reindex(counts.index).to_numpy() - int(censor_last))[:, None]
+        counts = counts.where(k <= lk)
+    avg = average_retention(counts, tables.sizes)
+    K = max(int(horizon), int(counts.columns.max()))
+    proj = model.projection(K)
+    used_k = (tables.last_k - int(holdout_periods) - int(censor_last)).clip(lower=-1)
+    max_fit_k = int(used_k.max())
+    out = pd.DataFrame({"actual": avg["retention"].reindex(proj.index),
+                        "fitted": proj["survival"],
+                        "lower": proj["survival_lower"], "upper": proj["survival_upper"]})
+    out["in_fit"] = out.index <= max_fit_k
+    out["cohorts"] = avg["cohorts"].reindex(proj.index).fillna(0).astype(int)
+    return out
+
+
+def holdout_error(model, tables: CohortTables, *, holdout_periods: int,
+                  censor_last: int = 0) -> dict:
+    """Expected vs actual survivors summed over the held-out cells (each cohort's last
+    ``holdout_periods`` observed periods before ``censor_last``): ``actual``, ``expected``,
+    ``relative_error`` = expected/actual - 1, ``cells``."""
+    counts = survival_counts(tables).to_numpy(dtype=float)
+    N = tables.sizes.reindex(tables.unbounded_counts.index).to_numpy(dtype=float)
+    lk = tables.last_k.reindex(tables.unbounded_counts.index).to_numpy() - int(censor_last)
+    k = np.arange(counts.shape[1])[None, :]
+    mask = (k > (lk - int(holdout_periods))[:, None]) & (k <= lk[:, None]) & (k >= 1)
+    expected = (N[:, None] * model.survival(np.arange(counts.shape[1]))[None, :])[mask].sum()
+    actual = np.nansum(counts[mask])
+    return {"actual": float(actual), "expected": float(expected),
+            "relative_error": float(expected / actual - 1) if actual > 0 else float("nan"),
+            "cells": int(mask.sum())}
