@@ -88,7 +88,6 @@ its name ends in ``id`` or a value has a leading zero (codes and identifiers sta
 """
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -162,13 +161,13 @@ def _separator(path: Path) -> str:
     if name.endswith(".tsv"):
         return "\t"
     if name.endswith(".txt"):
-        with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-            head = fh.read(16384)
-        try:
-            sep = csv.Sniffer().sniff(head, delimiters=",;\t| ").delimiter
-        except csv.Error:
-            return ","
-        return r"\s+" if sep == " " else sep
+        # The header line decides: the first of , \t ; | found, else runs of whitespace.
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            header = fh.readline()
+        for sep in (",", "\t", ";", "|"):
+            if sep in header:
+                return sep
+        return r"\s+" if header.strip().split() != [header.strip()] else ","
     return ","
 
 
@@ -668,7 +667,7 @@ def _churn_flags(s: pd.Series, churn_values: Mapping[Any, bool] | None
     txt, missing = _text(s)
     mapped = txt.astype(str).str.lower().map(table)
     unknown = ~missing & mapped.isna().to_numpy()
-    flags = mapped.fillna(False).to_numpy(dtype=bool)
+    flags = mapped.eq(True).to_numpy(dtype=bool)
     return flags, missing, unknown
 
 
