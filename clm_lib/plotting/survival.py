@@ -1,0 +1,152 @@
+"""Figures of the survival churn study; each draws what :mod:`clm_lib.survival` returns.
+
+Every function has the form ``plot_x(data, *, ax=None, **kwargs) -> Axes``, sets a title
+and axis labels with units, and never calls ``plt.show()``.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.ticker import PercentFormatter
+
+from clm_lib.exceptions import MissingColumnsError
+
+__all__ = [
+    "plot_km_curves",
+    "plot_hazard_ratios",
+    "plot_calibration",
+    "plot_risk_tiers",
+    "plot_value_by_segment",
+]
+
+_TIER_COLOURS = {"low": "#4daf4a", "medium": "#ff7f00", "high": "#e41a1c"}
+
+
+def _need(df: pd.DataFrame, cols, what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise MissingColumnsError(missing, list(map(str, df.columns)), what=what)
+
+
+def _axes(ax: Axes | None, figsize=(9, 5)) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_km_curves(kmfs: Mapping, *, ax: Axes | None = None, time_unit: str = "month",
+                   ci: bool = True, at_risk: bool = True, include_all: bool | None = None,
+                   title: str = "Share of customers still active (Kaplan-Meier)") -> Axes:
+    """Kaplan-Meier curves with confidence bands and an at-risk table below the axes.
+
+    Parameters
+    ----------
+    kmfs : mapping name -> fitted ``KaplanMeierFitter`` (:func:`clm_lib.survival.kaplan_meier`)
+    include_all : bool, optional
+        Draw the "All" curve; default: only when it is the sole curve.
+    """
+    ax = _axes(ax)
+    items = dict(kmfs)
+    if include_all is None:
+        include_all = len(items) == 1
+    if not include_all and len(items) > 1:
+        items.pop("All", None)
+    for kmf in items.values():
+        kmf.plot_survival_function(ax=ax, ci_show=ci)
+    if at_risk:
+        from lifelines.plotting import add_at_risk_counts
+
+        add_at_risk_counts(*items.values(), ax=ax, rows_to_show=["At risk"])
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(f"Time since start ({time_unit}s)")
+    ax.set_ylabel("Still active (% of customers)")
+    ax.set_title(title)
+    ax.legend(title=None, loc="lower left")
+    return ax
+
+
+def plot_hazard_ratios(hr: pd.DataFrame, *, ax: Axes | None = None,
+                       title: str = "Hazard ratios of churn (Cox model, 95 % intervals)") -> Axes:
+    """Forest plot of hazard ratios on a log scale, reference line at 1.
+
+    ``hr`` is :func:`clm_lib.survival.hazard_ratio_table` (``hr``, ``ci_low``, ``ci_high``).
+    """
+    _need(hr, ["hr", "ci_low", "ci_high"], "hazard-ratio table")
+    ax = _axes(ax, figsize=(8, 0.45 * len(hr) + 1.5))
+    y = np.arange(len(hr))[::-1]
+    err = np.vstack([hr["hr"] - hr["ci_low"], hr["ci_high"] - hr["hr"]])
+    colours = np.where(hr["hr"] > 1, "#e41a1c", "#377eb8")
+    ax.errorbar(hr["hr"], y, xerr=err, fmt="none", ecolor="grey", capsize=3)
+    ax.scatter(hr["hr"], y, c=colours, zorder=3)
+    ax.axvline(1.0, color="black", lw=1, ls="--")
+    ax.set_xscale("log")
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(i) for i in hr.index])
+    ax.set_xlabel("Hazard ratio vs baseline (log scale; > 1 = churns faster)")
+    ax.set_ylabel("Covariate")
+    ax.set_title(title)
+    return ax
+
+
+def plot_calibration(cal: pd.DataFrame, *, ax: Axes | None = None, time_unit: str = "month",
+                     title: str = "Calibration on the holdout: predicted vs observed churn"
+                     ) -> Axes:
+    """Predicted vs observed (Kaplan-Meier) churn by risk bin, one series per horizon.
+
+    ``cal`` is :func:`clm_lib.survival.calibration_table`.
+    """
+    _need(cal, ["horizon", "predicted", "observed"], "calibration table")
+    ax = _axes(ax, figsize=(6, 6))
+    top = float(max(cal["predicted"].max(), cal["observed"].max(), 0.01)) * 1.05
+    ax.plot([0, top], [0, top], color="black", lw=1, ls="--", label="perfect calibration")
+    for h, g in cal.groupby("horizon", sort=True):
+        ax.plot(g["predicted"], g["observed"], marker="o",
+                label=f"within {h:g} {time_unit}{'s' if h != 1 else ''}")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("Predicted churn probability (% of customers, mean of bin)")
+    ax.set_ylabel("Observed churn (% of customers, Kaplan-Meier)")
+    ax.set_title(title)
+    ax.legend(loc="upper left")
+    return ax
+
+
+def plot_risk_tiers(risk: pd.DataFrame, *, ax: Axes | None = None, horizon_label: str = "",
+                    title: str = "Active customers by churn-risk tier") -> Axes:
+    """Bar chart of active customers per risk tier (``risk_tier`` column of the risk table)."""
+    _need(risk, ["risk_tier"], "risk table")
+    ax = _axes(ax, figsize=(6, 4))
+    counts = risk["risk_tier"].value_counts(sort=False)
+    order = [t for t in ("low", "medium", "high") if t in counts.index]
+    counts = counts.reindex(order)
+    bars = ax.bar(order, counts.to_numpy(), color=[_TIER_COLOURS[t] for t in order])
+    ax.bar_label(bars, labels=[f"{int(v):,}" for v in counts.to_numpy()])
+    ax.set_xlabel(f"Risk tier{(' (' + horizon_label + ')') if horizon_label else ''}")
+    ax.set_ylabel("Active customers (count)")
+    ax.set_title(title)
+    return ax
+
+
+def plot_value_by_segment(value: pd.DataFrame, *, ax: Axes | None = None,
+                          currency: str = "", time_unit: str = "month",
+                          title: str = "Expected remaining value per active customer") -> Axes:
+    """Mean discounted remaining value per active customer, by segment.
+
+    ``value`` is :func:`clm_lib.survival.segment_value` (``mean_value`` column).
+    """
+    _need(value, ["mean_value"], "segment value table")
+    ax = _axes(ax, figsize=(7, 4))
+    v = value["mean_value"].sort_values()
+    ax.barh([str(i) for i in v.index], v.to_numpy(), color="#377eb8")
+    ax.set_xlabel(f"Discounted remaining value per customer ({currency or 'currency units'}; "
+                  f"margin per {time_unit} x survival)")
+    ax.set_ylabel("Segment")
+    ax.set_title(title)
+    return ax
