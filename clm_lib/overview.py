@@ -52,7 +52,9 @@ __all__ = [
     "interpurchase_times",
     "key_figures",
     "monthly_activity",
+    "monthly_table",
     "orders_per_customer",
+    "overview_metrics",
     "revenue_concentration",
     "segment_summary",
     "summary_lines",
@@ -547,3 +549,73 @@ def key_figures(summary: dict, currency: str = "$") -> pd.DataFrame:
         ("Time between purchases, mean", _days(s["mean_days_between_purchases"])),
     ]
     return pd.DataFrame(rows, columns=["Measure", "Value"])
+
+
+def monthly_table(monthly: pd.DataFrame, currency: str = "$") -> pd.DataFrame:
+    """:func:`monthly_activity` for display: readable column names, values formatted as
+    text with thousands separators (revenue rounded to whole currency units).
+
+    Parameters
+    ----------
+    monthly : DataFrame
+        The result of :func:`monthly_activity`.
+    currency : str
+        Currency symbol used in the revenue column names.
+    """
+    _check(monthly, ("period", "new_customers", "active_customers", "orders", "revenue",
+                     "revenue_new", "revenue_returning"), what="monthly activity")
+
+    def fmt(col: str) -> list[str]:
+        return [f"{v:,.0f}" for v in monthly[col].astype(float)]
+
+    return pd.DataFrame({
+        "Period": monthly["period"].astype(str).tolist(),
+        "New customers": fmt("new_customers"),
+        "Active customers": fmt("active_customers"),
+        "Orders": fmt("orders"),
+        f"Revenue ({currency})": fmt("revenue"),
+        f"from new customers ({currency})": fmt("revenue_new"),
+        f"from returning customers ({currency})": fmt("revenue_returning"),
+    })
+
+
+def overview_metrics(summary: dict, monthly: pd.DataFrame,
+                     concentration: RevenueConcentration | None = None, *,
+                     currency: str = "$") -> dict:
+    """The study's ``metrics.json`` content (without ``data_quality``).
+
+    Keys: ``customers``, ``orders``, ``revenue``, ``first_date``, ``last_date`` (ISO
+    dates), ``average_order_value``, ``one_time_buyer_share``, ``repeat_customer_share``,
+    ``top10_revenue_share``, ``median_days_between_purchases``,
+    ``mean_days_between_purchases`` (days), ``gini`` (when ``concentration`` is given),
+    ``monthly`` (one dict per period, ``period_start`` as ISO date) and ``headline``
+    (4 formatted entries for the index page).
+    """
+    s = summary
+    rows = monthly.assign(period_start=pd.to_datetime(monthly["period_start"])
+                          .dt.strftime("%Y-%m-%d"))
+    money = [c for c in ("revenue", "revenue_new", "revenue_returning") if c in rows]
+    rows[money] = rows[money].round(2)  # cents; avoids float noise such as 0.7800000003
+    out = {
+        "customers": int(s["customers"]),
+        "orders": int(s["orders"]),
+        "revenue": float(s["revenue"]),
+        "first_date": pd.Timestamp(s["first_date"]).strftime("%Y-%m-%d"),
+        "last_date": pd.Timestamp(s["last_date"]).strftime("%Y-%m-%d"),
+        "average_order_value": float(s["average_order_value"]),
+        "one_time_buyer_share": float(s["one_time_buyer_share"]),
+        "repeat_customer_share": float(s["repeat_customer_share"]),
+        "top10_revenue_share": float(s["top10_revenue_share"]),
+        "median_days_between_purchases": float(s["median_days_between_purchases"]),
+        "mean_days_between_purchases": float(s["mean_days_between_purchases"]),
+        "monthly": rows.to_dict("records"),
+        "headline": {
+            "Customers": f"{s['customers']:,}",
+            "Revenue": format_money(s["revenue"], currency),
+            "One-time buyers": format_share(s["one_time_buyer_share"]),
+            "Revenue from top 10 % of customers": format_share(s["top10_revenue_share"]),
+        },
+    }
+    if concentration is not None:
+        out["gini"] = float(concentration.gini)
+    return out

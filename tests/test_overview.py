@@ -1,6 +1,7 @@
 """Customer-base overview: every figure checked against answers computed by hand."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -15,7 +16,9 @@ from clm_lib.overview import (
     interpurchase_times,
     key_figures,
     monthly_activity,
+    monthly_table,
     orders_per_customer,
+    overview_metrics,
     revenue_concentration,
     segment_summary,
     summary_lines,
@@ -283,3 +286,109 @@ def test_key_figures_table(tx):
     assert kf["Revenue"] == "$150.00"
     assert kf["One-time buyers (share of customers)"] == "50.0 %"
     assert kf["Time between purchases, median"] == "10 days"
+
+
+def test_monthly_table_formats_for_display(tx):
+    t = monthly_table(monthly_activity(tx), currency="€")
+    assert t.columns.tolist() == ["Period", "New customers", "Active customers", "Orders",
+                                  "Revenue (€)", "from new customers (€)",
+                                  "from returning customers (€)"]
+    assert t.iloc[1].tolist() == ["2020-02", "1", "2", "3", "70", "50", "20"]
+    big = monthly_activity(make_tx([("a", "2020-01-01", 1234567.4)]))
+    assert monthly_table(big).iloc[0]["Revenue ($)"] == "1,234,567"
+
+
+def test_overview_metrics_json_ready(tx):
+    s = customer_base_summary(tx)
+    m = monthly_activity(tx)
+    out = overview_metrics(s, m, revenue_concentration(tx), currency="€")
+    assert out["customers"] == 4 and out["orders"] == 8
+    assert out["revenue"] == pytest.approx(150.0)
+    assert out["one_time_buyer_share"] == pytest.approx(0.5)
+    assert out["top10_revenue_share"] == pytest.approx(1 / 3)
+    assert out["average_order_value"] == pytest.approx(150 / 7)
+    assert out["median_days_between_purchases"] == 10.0
+    assert out["gini"] == pytest.approx(0.1)
+    assert out["first_date"] == "2020-01-01" and out["last_date"] == "2020-03-01"
+    assert out["monthly"][1] == {"period": "2020-02", "period_start": "2020-02-01",
+                                 "new_customers": 1, "active_customers": 2, "orders": 3,
+                                 "revenue": 70.0, "revenue_new": 50.0,
+                                 "revenue_returning": 20.0}
+    assert out["headline"] == {"Customers": "4", "Revenue": "€150.00",
+                               "One-time buyers": "50 %",
+                               "Revenue from top 10 % of customers": "33 %"}
+    json.dumps(out)  # serialisable as is
+
+
+# ----------------------------------------------------------------- the notebook, end to end
+NOTEBOOK = "00_overview.ipynb"
+
+
+def _run_notebook(tmp_path, **parameters):
+    import papermill as pm
+
+    from clm_lib.config import NOTEBOOKS_DIR
+
+    out = tmp_path / "executed.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS_DIR / NOTEBOOK), str(out), parameters=parameters,
+                        cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
+    import nbformat
+
+    nb = nbformat.read(out, as_version=4)
+    text = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            text.append(str(data.get("text/html", "")) + str(data.get("text/markdown", "")))
+    return nb, "\n".join(text)
+
+
+@pytest.mark.slow
+def test_notebook_on_cdnow_master(tmp_path):
+    import time
+
+    out_dir = tmp_path / "overview"
+    start = time.perf_counter()
+    nb, html_text = _run_notebook(tmp_path, output_dir=str(out_dir))
+    elapsed = time.perf_counter() - start
+    assert elapsed < 20, f"overview notebook took {elapsed:.1f} s"
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["customers"] == 23570
+    assert metrics["orders"] == 69659
+    assert metrics["revenue"] == pytest.approx(2_500_315.63)
+    assert metrics["one_time_buyer_share"] == pytest.approx(11908 / 23570)
+    assert 0 < metrics["top10_revenue_share"] < 1
+    assert metrics["median_days_between_purchases"] > 0
+    assert len(metrics["monthly"]) == 18
+    assert sum(m["new_customers"] for m in metrics["monthly"]) == 23570
+    assert 3 <= len(metrics["headline"]) <= 4
+    dq = metrics["data_quality"]
+    assert dq["rows_in"] == dq["rows_used"] + sum(dq["dropped"].values()) == 69659
+    assert (out_dir / "exports" / "monthly_activity.csv").exists()
+    assert (out_dir / "exports" / "orders_per_customer.csv").exists()
+    assert "23,570 customers placed 69,659 orders" in html_text
+    # the first cell is the report title; the first code cell is tagged parameters
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert "parameters" in first_code.metadata.get("tags", [])
+
+
+@pytest.mark.slow
+def test_notebook_with_segment_and_own_columns(tmp_path):
+    src = tmp_path / "shop.csv"
+    pd.DataFrame({
+        "client": ["007", "007", "012", "031"],
+        "day": ["03/01/2021", "20/02/2021", "05/01/2021", "09/03/2021"],
+        "value": [10.0, 20.0, 5.5, 7.25],
+        "channel": ["web", "shop", "web", "web"],
+    }).to_csv(src, index=False)
+    out_dir = tmp_path / "overview"
+    _, html_text = _run_notebook(
+        tmp_path, transactions=str(src), output_dir=str(out_dir),
+        columns={"client": "customer_id", "day": "timestamp", "value": "amount"},
+        as_of="2021-03-31", date_format="%d/%m/%Y", currency="€", segment="channel")
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["customers"] == 3 and metrics["orders"] == 4
+    assert metrics["headline"]["Revenue"] == "€42.75"
+    assert "Customers and revenue by channel" in html_text
+    assert ">007<" not in html_text and "012" not in html_text  # no raw customer ids

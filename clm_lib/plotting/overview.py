@@ -171,6 +171,7 @@ def plot_interpurchase_times(gaps: pd.Series, *, ax: Axes | None = None,
         ax.axvline(med, color="black", linestyle="--", linewidth=1,
                    label=f"median: {med:,.0f} days")
         ax.legend(frameon=False)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
     if max_days is not None:
         ax.set_xlim(0, max_days)
     unit = "week" if binwidth == 7 else f"{binwidth:g} day{'s' if binwidth != 1 else ''}"
@@ -205,7 +206,7 @@ def plot_revenue_concentration(conc, *, ax: Axes | None = None, **kwargs) -> Axe
         ax.plot([10, 10, 0], [0, top * 100, top * 100], color="black", linestyle="--",
                 linewidth=1)
         ax.annotate(f"top 10 % of customers: {top * 100:.0f} % of revenue",
-                    xy=(10, top * 100), xytext=(18, max(top * 100 - 12, 5)),
+                    xy=(10, top * 100), xytext=(38, 24),
                     fontsize=9, arrowprops={"arrowstyle": "->", "lw": 0.8})
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 100)
