@@ -275,13 +275,34 @@ def _error(column: str | None, reason: str, mask) -> DataContractError:
 
 
 # --------------------------------------------------------------------------- parsing
+def _factor(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct stripped texts of a column: (codes, uniques, uniques-missing mask).
+
+    String work (strip, parse, match) is done once per distinct value and mapped back
+    through ``codes`` (-1 = null), which is what keeps loading fast on long files.
+    """
+    codes, uniq = pd.factorize(s.astype(object), use_na_sentinel=True)
+    u_txt = pd.Series(uniq, dtype=object).astype(str).str.strip()
+    u_missing = u_txt.str.lower().isin(_MISSING_TOKENS).to_numpy()
+    return codes, u_txt.to_numpy(dtype=object), u_missing
+
+
+def _expand(codes: np.ndarray, u_values: np.ndarray, fill) -> np.ndarray:
+    """Map per-unique values back to rows; ``fill`` where the row is null."""
+    if len(u_values) == 0:
+        return np.full(len(codes), fill, dtype=np.asarray(u_values).dtype if fill is not None else object)
+    out = np.asarray(u_values)[np.maximum(codes, 0)]
+    if (codes < 0).any():
+        out = out.copy() if out.dtype != object else out
+        out[codes < 0] = fill
+    return out
+
+
 def _text(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Stripped text (object dtype) and the missing mask of a text-like column."""
-    obj = s.astype(object)
-    isna = obj.isna().to_numpy()
-    txt = obj.where(isna, obj.astype(str).str.strip()) if not isna.all() else obj
-    lowered = txt.str.lower()
-    missing = isna | lowered.isin(_MISSING_TOKENS).to_numpy()
+    """Stripped text (object dtype, None where null) and the missing mask of a column."""
+    codes, u_txt, u_missing = _factor(s)
+    txt = pd.Series(_expand(codes, u_txt, None), index=s.index, dtype=object)
+    missing = _expand(codes, u_missing, True).astype(bool)
     return txt, missing
 
 
@@ -312,12 +333,12 @@ def _numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         vals = s.to_numpy(dtype="float64", na_value=np.nan)
         missing = np.isnan(vals)
     else:
-        txt, missing = _text(s)
-        vals = np.full(len(s), np.nan)
-        present = ~missing
-        if present.any():
-            vals[present] = pd.to_numeric(txt[present], errors="coerce").to_numpy(
-                dtype="float64", na_value=np.nan)
+        codes, u_txt, u_missing = _factor(s)
+        u_vals = pd.to_numeric(pd.Series(u_txt, dtype=object), errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan)
+        u_vals[u_missing] = np.nan
+        vals = _expand(codes, u_vals, np.nan).astype("float64")
+        missing = _expand(codes, u_missing, True).astype(bool)
     bad = ~missing & ~np.isfinite(vals)
     vals = np.where(bad, np.nan, vals)
     return vals, missing, bad
@@ -341,45 +362,37 @@ def _dates(s: pd.Series, column: str, *, date_format: str | None,
         missing = parsed.isna().to_numpy()
         return parsed, missing, np.zeros(n, dtype=bool)
 
-    txt, missing = _text(s)
+    codes, u_txt, u_missing = _factor(s)
+    missing = _expand(codes, u_missing, True).astype(bool)
     present = ~missing
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     bad = np.zeros(n, dtype=bool)
     if not present.any():
-        return out, missing, bad
-    values = txt[present]
-    non_text = ~values.map(lambda v: isinstance(v, str)).to_numpy() if values.dtype == object else None
-    if non_text is not None and non_text.any():
-        # DataFrame input holding Python datetimes/dates: let pandas convert them.
-        try:
-            parsed = pd.to_datetime(s[present], errors="coerce")
-        except (ValueError, TypeError):
-            parsed = pd.to_datetime(s[present], errors="coerce", utc=True)
+        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]"), missing, bad
+    u_present = ~u_missing
+    u_values = pd.Series(u_txt[u_present], dtype=object)
+    if date_format:
+        aware = "%z" in date_format or "%Z" in date_format
     else:
-        values = values.astype(str)
-        if date_format:
-            aware = "%z" in date_format or "%Z" in date_format
-        else:
-            aware_mask = values.str.contains(_AWARE_RE, regex=True).to_numpy()
-            n_aware = int(aware_mask.sum())
-            if 0 < n_aware < len(values):
-                mixed = np.zeros(n, dtype=bool)
-                mixed[np.flatnonzero(present)[~aware_mask]] = True
-                raise _error(column, "mix of time-zone-aware and naive timestamps; "
-                                     "naive rows lack a UTC offset", mixed)
-            aware = n_aware > 0
-        parsed = pd.to_datetime(values, format=date_format or "ISO8601", errors="coerce",
-                                utc=aware)
-    if not isinstance(parsed.dtype, pd.DatetimeTZDtype) and not pd.api.types.is_datetime64_dtype(parsed.dtype):
-        parsed = pd.to_datetime(parsed, errors="coerce", utc=True)
+        u_aware = np.zeros(len(u_txt), dtype=bool)
+        u_aware[u_present] = u_values.str.contains(_AWARE_RE, regex=True).to_numpy(dtype=bool)
+        row_aware = _expand(codes, u_aware, False).astype(bool)
+        n_aware = int(row_aware.sum())
+        if 0 < n_aware < int(present.sum()):
+            raise _error(column, "mix of time-zone-aware and naive timestamps; "
+                                 "naive rows lack a UTC offset", present & ~row_aware)
+        aware = n_aware > 0
+    parsed = pd.to_datetime(u_values, format=date_format or "ISO8601", errors="coerce",
+                            utc=aware)
     parsed = _to_naive(parsed, tz)
-    bad[present] = parsed.isna().to_numpy()
+    u_parsed = np.full(len(u_txt), np.datetime64("NaT"), dtype="datetime64[ns]")
+    u_parsed[u_present] = parsed.to_numpy()
+    values = _expand(codes, u_parsed, np.datetime64("NaT"))
+    bad = present & np.isnat(values)
     if bad[present].all():
         hint = (f"with date_format {date_format!r}" if date_format
                 else "as ISO 8601 dates; pass date_format, e.g. '%d/%m/%Y'")
         raise _error(column, f"no value could be read {hint}", bad)
-    out[present] = parsed.to_numpy()
-    return out, missing, bad
+    return pd.Series(values, index=s.index, dtype="datetime64[ns]"), missing, bad
 
 
 def _as_of(as_of: Any, tz: str | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
@@ -396,6 +409,12 @@ def _as_of(as_of: Any, tz: str | None) -> tuple[pd.Timestamp | None, pd.Timestam
         ts = ts.tz_convert(tz or "UTC").tz_localize(None)
     cutoff = ts + pd.Timedelta(days=1) if ts == ts.normalize() else ts + pd.Timedelta(1, "ns")
     return ts, cutoff
+
+
+def _when(as_of_ts: pd.Timestamp) -> str:
+    if as_of_ts == as_of_ts.normalize():
+        return f"{as_of_ts:%Y-%m-%d} (that whole day included)"
+    return f"{as_of_ts:%Y-%m-%d %H:%M:%S}"
 
 
 def _check_tz(tz: str | None) -> None:
@@ -632,7 +651,7 @@ def load_transactions(
     dq.notes.append(_date_note(date_format))
     dq.notes.append(_tz_note(tz))
     if as_of_ts is not None:
-        dq.notes.append(f"Observation end (as_of): {as_of_ts:%Y-%m-%d %H:%M}; later rows dropped.")
+        dq.notes.append(f"Observation end (as_of): {_when(as_of_ts)}; later rows dropped.")
     dq.notes.append("Each row was dropped for at most one reason (the first that applied).")
 
     out = out.sort_values(["customer_id", "timestamp"], kind="stable").reset_index(drop=True)
@@ -757,7 +776,7 @@ def load_subscriptions(
             late = (end >= cutoff).to_numpy() & d.alive
             dq.warn("end after as_of (treated as active at as_of, censored)", int(late.sum()))
             end = end.mask(late)
-            dq.notes.append(f"Observation end (as_of): {as_of_ts:%Y-%m-%d %H:%M}; subscriptions "
+            dq.notes.append(f"Observation end (as_of): {_when(as_of_ts)}; subscriptions "
                             "starting later were dropped, ends after it count as still active.")
         df["start"] = start
         df["end"] = end
@@ -769,12 +788,13 @@ def load_subscriptions(
         out = out.loc[~exact].copy()
         dq.warn("customer with more than one subscription (each kept as its own spell)",
                 int(out["customer_id"].duplicated(keep=False).sum()))
-        dq.warn("active subscription (no end)", int(out["end"].isna().sum()))
+        n_active = int(out["end"].isna().sum())
         out = _infer_numeric(out, {"customer_id", "start", "end"}, dq)
         out = out.sort_values(["customer_id", "start"], kind="stable").reset_index(drop=True)
         out["start"] = out["start"].astype("datetime64[ns]")
         out["end"] = out["end"].astype("datetime64[ns]")
-        dq.notes.append("Form: intervals (start, end); an empty end means active.")
+        dq.notes.append(f"Form: intervals (start, end); an empty end means active "
+                        f"({n_active} active, censored at as_of in durations).")
         dq.notes.append("Identical rows were dropped as double-recorded; a customer may hold "
                         "several subscriptions, each kept as its own spell.")
         dq.notes.append(_date_note(date_format))
