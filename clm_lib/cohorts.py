@@ -763,3 +763,243 @@ def holdout_error(model, tables: CohortTables, *, holdout_periods: int,
     return {"actual": float(actual), "expected": float(expected),
             "relative_error": float(expected / actual - 1) if actual > 0 else float("nan"),
             "cells": int(mask.sum())}
+
+
+# ---------------------------------------------------------------------------------------
+# The study: everything the cohort-retention report shows, computed once
+# ---------------------------------------------------------------------------------------
+@dataclass
+class CohortStudy:
+    """Results of :func:`cohort_study` (all pure data; the notebook only displays them)."""
+
+    tables: CohortTables
+    churn: pd.DataFrame
+    churn_rule: str
+    average_bounded: pd.DataFrame
+    average_unbounded: pd.DataFrame
+    segments: pd.DataFrame | None
+    model: object | None
+    holdout_model: object | None
+    holdout: pd.DataFrame | None
+    holdout_error: dict | None
+    projection: pd.DataFrame | None
+    sbg_error: str | None
+    parameters: dict
+
+    @property
+    def unit(self) -> str:
+        return self.tables.cohort_period
+
+
+def churn_rule_text(form: str, inactivity_periods: int, unit: str) -> str:
+    """The churn-rate rule in plain language (stated in the report)."""
+    if form == "intervals":
+        return (f"a customer is lost in the {unit} in which their subscription ends; the rate "
+                f"is losses / subscriptions active at the start of the {unit}")
+    if form == "snapshot":
+        return (f"per {unit} of tenure: customers who cancelled after that many {unit}s / "
+                f"customers who reached it (no calendar dates in snapshot data)")
+    n = int(inactivity_periods)
+    return (f"a customer is lost in a {unit} when they bought in the previous {unit} and then "
+            f"not at all for {n} {unit}{'s' if n != 1 else ''} (a later purchase is a "
+            f"reactivation); the rate is losses / customers active at the start of the "
+            f"{unit}; the last {n - 1} {unit}{'s' if n - 1 != 1 else ''} are not reported "
+            "because their window is not over")
+
+
+def cohort_study(data, cohort_period: str = "month", *, as_of, inactivity_periods: int = 3,
+                 holdout_periods: int = 3, horizon_periods: int = 12,
+                 discount_rate: float = 0.01, segment: str | None = None,
+                 engine: str = "pandas") -> CohortStudy:
+    """Compute the cohort-retention study.
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        Canonical transactions, interval subscriptions or snapshot subscriptions (see
+        :func:`retention_tables`).
+    cohort_period : {"week", "month", "quarter", "year"}
+    as_of : date-like
+        Last observed day (inclusive).
+    inactivity_periods : int
+        Transactions: ``N`` of the churn rule (see :func:`churn_rate`); also the number of
+        final periods per cohort whose survival is not settled and is left out of the sBG fit.
+    holdout_periods : int
+        Last observed periods per cohort held out of the sBG validation fit.
+    horizon_periods : int
+        Projection horizon in periods beyond the last observed ``k``.
+    discount_rate : float
+        Per period, for the discounted expected lifetime (DEL) of a new customer.
+    segment : str, optional
+        Column for the segment split.
+    engine : {"pandas", "duckdb"}
+    """
+    from clm_lib.exceptions import ClmError
+
+    tables = retention_tables(data, cohort_period, as_of=as_of, engine=engine)
+    form = tables.form
+    censor = int(inactivity_periods) if form == "transactions" else 0
+    churn = churn_rate(data, cohort_period, as_of=as_of, inactivity_periods=inactivity_periods,
+                       engine=engine)
+    avg_b = average_retention(tables.bounded_counts, tables.sizes)
+    avg_u = average_retention(tables.unbounded_counts, tables.sizes)
+    segs = None
+    if segment is not None:
+        segs = retention_by_segment(data, segment, cohort_period, as_of=as_of, engine=engine,
+                                    kind="bounded" if form == "transactions" else "unbounded")
+    model = hmodel = holdout = herr = proj = None
+    err = None
+    try:
+        model = fit_sbg(tables, censor_last=censor)
+        K = int(tables.last_k.max())
+        proj = model.projection(K + int(horizon_periods))
+        if holdout_periods:
+            hmodel = fit_sbg(tables, holdout_periods=holdout_periods, censor_last=censor)
+            holdout = sbg_holdout(hmodel, tables, holdout_periods=holdout_periods,
+                                  horizon=K, censor_last=censor)
+            herr = holdout_error(hmodel, tables, holdout_periods=holdout_periods,
+                                 censor_last=censor)
+    except ClmError as exc:  # reported in the notebook, not hidden
+        err = f"{type(exc).__name__}: {exc}"
+    params = {"cohort_period": cohort_period, "as_of": str(pd.Timestamp(as_of).date()),
+              "inactivity_periods": int(inactivity_periods),
+              "holdout_periods": int(holdout_periods), "horizon_periods": int(horizon_periods),
+              "discount_rate": float(discount_rate), "segment": segment, "form": form,
+              "sbg_censored_final_periods": censor}
+    return CohortStudy(tables, churn, churn_rule_text(form, inactivity_periods, cohort_period),
+                       avg_b, avg_u, segs, model, hmodel, holdout, herr, proj, err, params)
+
+
+def _pretty(label: str, unit: str) -> str:
+    if unit == "month" and label != SYNTHETIC_COHORT:
+        try:
+            return pd.Period(label, "M").strftime("%B %Y")
+        except ValueError:
+            return label
+    return label
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.1f} %"
+
+
+def summary_lines(study: CohortStudy) -> list[str]:
+    """Plain-language findings computed from the results (no hand-written numbers)."""
+    t, u = study.tables, study.unit
+    lines = []
+    active = "bought" if t.form == "transactions" else "were still subscribed"
+    if t.form == "snapshot":
+        lines.append(f"{int(t.sizes.iloc[0]):,} subscribers with tenure up to "
+                     f"{int(t.last_k.iloc[0])} {u}s form one synthetic cohort (snapshot data "
+                     "have no start dates).")
+    else:
+        lines.append(f"{int(t.sizes.sum()):,} customers were acquired in {len(t.sizes)} "
+                     f"{u}ly cohorts from {_pretty(t.sizes.index[0], u)} to "
+                     f"{_pretty(t.sizes.index[-1], u)} (data up to {study.parameters['as_of']}).")
+    first = t.sizes.index[0]
+    if t.last_k.iloc[0] >= 1:
+        b1 = t.bounded_rates.loc[first, 1]
+        u1 = t.unbounded_rates.loc[first, 1]
+        who = (f"Of the customers acquired in {_pretty(first, u)} ({int(t.sizes.iloc[0]):,})"
+               if t.form != "snapshot" else "Of all subscribers")
+        if t.form == "transactions":
+            lines.append(f"{who}, {_pct(b1)} bought again in their second {u} and "
+                         f"{_pct(u1)} bought in their second {u} or later.")
+        else:
+            lines.append(f"{who}, {_pct(b1)} {active} in their second {u}.")
+        K = int(t.last_k.iloc[0])
+        lines.append(f"{K} {u}s after acquisition (k = {K}, the latest observed), "
+                     f"{_pct(t.bounded_rates.loc[first, K])} of "
+                     f"{'that cohort were active' if t.form == 'transactions' else 'them were still subscribed'}.")
+    obs1 = t.bounded_rates[1].dropna() if 1 in t.bounded_rates.columns else pd.Series(dtype=float)
+    if len(obs1) >= 2:
+        new, old = obs1.iloc[-1], obs1.iloc[0]
+        trend = ("better" if new > old + 0.01 else "worse" if new < old - 0.01
+                 else "about as well")
+        lines.append(f"Newer cohorts retain {trend}: {_pct(new)} of the {_pretty(obs1.index[-1], u)} "
+                     f"cohort were active in their second {u}, against {_pct(old)} for "
+                     f"{_pretty(obs1.index[0], u)}.")
+    cr = study.churn["churn_rate"].dropna()
+    if len(cr):
+        where = "tenure " + u if t.form == "snapshot" else u
+        lines.append(f"Churn rate: {_pct(cr.mean())} per {u} on average over {len(cr)} "
+                     f"{u}s (latest settled {where} {cr.index[-1]}: {_pct(cr.iloc[-1])}).")
+    if study.model is not None and study.projection is not None:
+        H = int(study.projection.index.max())
+        p = study.projection.loc[H]
+        m = study.model
+        lines.append(f"The shifted-beta-geometric model projects that {_pct(p['survival'])} of "
+                     f"a new cohort will still be active after {H} {u}s (95 % band "
+                     f"{_pct(p['survival_lower'])} to {_pct(p['survival_upper'])}); a new "
+                     f"customer's discounted expected lifetime at "
+                     f"{100 * study.parameters['discount_rate']:.1f} % per {u} is "
+                     f"{m.del_(study.parameters['discount_rate']):.1f} {u}s.")
+        if study.holdout_error:
+            e = study.holdout_error
+            lines.append(f"Checked on the last {study.parameters['holdout_periods']} {u}s held "
+                         f"out of the fit, the model expected {e['expected']:,.0f} active "
+                         f"customer-{u}s against {e['actual']:,.0f} observed "
+                         f"({100 * e['relative_error']:+.1f} %).")
+    elif study.sbg_error:
+        lines.append(f"The retention projection could not be fitted ({study.sbg_error}).")
+    return lines
+
+
+def _rates_dict(mat: pd.DataFrame) -> dict:
+    return {str(i): [None if not np.isfinite(v) else float(v) for v in row]
+            for i, row in zip(mat.index, mat.to_numpy(dtype=float))}
+
+
+def cohort_metrics(study: CohortStudy) -> dict:
+    """The study's ``metrics.json`` content (without ``data_quality``).
+
+    Keys: ``cohort_period``, ``as_of``, ``form``, ``cohort_sizes`` {label: n},
+    ``retention_bounded`` / ``retention_unbounded`` {label: [rate for k = 0, 1, ...], None
+    where not observable}, ``average_retention`` [{k, retention, lower, upper}],
+    ``churn_rate`` {period: rate}, ``churn_rule``, ``sbg`` {params, se, loglik, aic,
+    projection [{k, survival, lower, upper}], holdout, del, expected_lifetime_horizon,
+    error}, ``headline``.
+    """
+    t, u = study.tables, study.unit
+    sbg: dict = {"error": study.sbg_error}
+    if study.model is not None:
+        m = study.model
+        d = study.parameters["discount_rate"]
+        H = int(study.parameters["horizon_periods"])
+        sbg.update(m.to_metrics())
+        sbg["projection"] = [
+            {"k": int(k), "survival": float(r["survival"]),
+             "lower": None if not np.isfinite(r["survival_lower"]) else float(r["survival_lower"]),
+             "upper": None if not np.isfinite(r["survival_upper"]) else float(r["survival_upper"])}
+            for k, r in study.projection.iterrows()]
+        sbg["del"] = m.del_(d)
+        sbg["derl_after_first_period"] = m.derl(d, renewals=1)
+        sbg["expected_lifetime_horizon"] = m.expected_lifetime(horizon=H)
+        sbg["expected_lifetime"] = m.expected_lifetime()
+        if study.holdout_error:
+            sbg["holdout"] = {**study.holdout_error,
+                              "params": {k: float(v) for k, v in study.holdout_model.params_.items()}}
+    avg = study.average_bounded
+    cr = study.churn["churn_rate"]
+    headline = {"Customers in cohorts": f"{int(t.sizes.sum()):,}"}
+    if 1 in avg.index and np.isfinite(avg.loc[1, "retention"]):
+        headline[f"Active in 2nd {u} (avg)"] = _pct(avg.loc[1, "retention"])
+    if cr.notna().any():
+        headline[f"Churn rate per {u} (avg)"] = _pct(cr.dropna().mean())
+    if study.model is not None:
+        H = int(study.projection.index.max())
+        headline[f"Projected survival after {H} {u}s"] = _pct(study.projection.loc[H, "survival"])
+    return {
+        "cohort_period": u, "as_of": study.parameters["as_of"], "form": t.form,
+        "parameters": study.parameters,
+        "cohort_sizes": {str(k): int(v) for k, v in t.sizes.items()},
+        "retention_bounded": _rates_dict(t.bounded_rates),
+        "retention_unbounded": _rates_dict(t.unbounded_rates),
+        "average_retention": [{"k": int(k), "retention": float(r["retention"]),
+                               "lower": float(r["lower"]), "upper": float(r["upper"])}
+                              for k, r in avg.dropna(subset=["retention"]).iterrows()],
+        "churn_rate": {str(k): None if not np.isfinite(v) else float(v) for k, v in cr.items()},
+        "churn_rule": study.churn_rule,
+        "sbg": sbg,
+        "headline": headline,
+    }
