@@ -88,7 +88,7 @@ its name ends in ``id`` or a value has a leading zero (codes and identifiers sta
 """
 from __future__ import annotations
 
-import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -113,8 +113,6 @@ __all__ = [
     "NEGATIVE_AMOUNT_POLICIES",
     "TIME_UNITS",
 ]
-
-log = logging.getLogger(__name__)
 
 #: Accepted values of ``negative_amounts``.
 NEGATIVE_AMOUNT_POLICIES = ("drop", "net", "error")
@@ -440,10 +438,16 @@ def _date_note(date_format: str | None) -> str:
     return "Dates were read as ISO 8601 (year-month-day)."
 
 
+def _looks_like_id(name: str) -> bool:
+    """``id``, ``store_id``, ``order-id``, ``customerID``, ``userId``; not ``paid``."""
+    return bool(re.search(r"(?:^|[\W_])id$", name, re.IGNORECASE)
+                or re.search(r"[a-z0-9](?:ID|Id)$", name))
+
+
 def _infer_numeric(df: pd.DataFrame, skip: set[str], dq: DataQuality) -> pd.DataFrame:
     """Convert text columns whose values all read as numbers; count blanks as warnings."""
     for col in df.columns:
-        if col in skip or col.lower().endswith("id"):
+        if col in skip or _looks_like_id(col):
             continue
         s = df[col]
         if s.dtype != object and not isinstance(s.dtype, pd.StringDtype):
@@ -453,8 +457,6 @@ def _infer_numeric(df: pd.DataFrame, skip: set[str], dq: DataQuality) -> pd.Data
         if not present.any():
             continue
         values = txt[present]
-        if not values.map(lambda v: isinstance(v, str)).all():
-            continue
         if values.str.match(r"^[+-]?0\d").any():
             continue  # leading zeros: a code, keep as text
         num = pd.to_numeric(values, errors="coerce")
@@ -889,8 +891,9 @@ def subscription_durations(subs: pd.DataFrame, *, as_of: Any = None,
     --------
     >>> subs = pd.DataFrame({"customer_id": ["a"], "start": pd.to_datetime(["2020-01-01"]),
     ...                      "end": pd.to_datetime(["2020-01-08"])})
-    >>> subscription_durations(subs, time_unit="week")[["duration", "event"]].iloc[0].tolist()
-    [1.0, True]
+    >>> d = subscription_durations(subs, time_unit="week")
+    >>> float(d["duration"].iloc[0]), bool(d["event"].iloc[0])
+    (1.0, True)
     """
     if time_unit not in TIME_UNITS:
         raise ParameterError(f"time_unit must be one of {tuple(TIME_UNITS)}, not {time_unit!r}")

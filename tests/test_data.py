@@ -257,7 +257,7 @@ def test_conflicting_order_id_is_an_error():
 def test_quantity_and_other_columns():
     df = tx(customer_id=["1", "2", "3"], timestamp=["2020-01-01"] * 3, amount=["5", "5", "5"],
             quantity=["2", "two", ""], store_id=["01", "02", "03"], zip=["01234", "10001", "99"],
-            weight=["1.5", "", "2"])
+            weight=["1.5", "", "2"], amount_paid=["1", "2", "3"], userId=["1", "2", "3"])
     out, dq = load_transactions(df)
     assert out["quantity"].tolist()[:1] == [2.0] and out["quantity"].isna().sum() == 2
     assert dq.warnings["non-numeric quantity (kept, value NaN)"] == 1
@@ -265,6 +265,8 @@ def test_quantity_and_other_columns():
     assert out["store_id"].tolist() == ["01", "02", "03"]  # *_id stays text
     assert out["zip"].tolist() == ["01234", "10001", "99"]  # leading zeros stay text
     assert out["weight"].dtype == "float64"
+    assert out["amount_paid"].dtype == "int64"
+    assert out["userId"].tolist() == ["1", "2", "3"]
     assert dq.warnings["blank values in numeric column 'weight' (kept, value NaN)"] == 1
     assert dq.rows_used == 3
 
@@ -296,10 +298,13 @@ def test_non_numeric_amount_column_is_an_error():
     assert "$" not in str(exc.value) and "1,000" not in str(exc.value)
 
 
-def test_all_ids_missing_is_an_error():
-    df = tx(customer_id=["", None], timestamp=["2020-01-01"] * 2, amount=["1", "2"])
-    with pytest.raises(DataContractError, match="customer_id"):
+@pytest.mark.parametrize("column", ["customer_id", "timestamp", "amount"])
+def test_entirely_missing_column_is_an_error(column):
+    df = tx(customer_id=["1", "2"], timestamp=["2020-01-01"] * 2, amount=["1", "2"])
+    df[column] = ["", None]
+    with pytest.raises(DataContractError) as exc:
         load_transactions(df)
+    assert exc.value.column == column and exc.value.n_rows == 2
 
 
 def test_error_rows_capped_at_five_and_values_hidden():
