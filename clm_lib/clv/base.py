@@ -8,7 +8,10 @@ declares only
 * ``_loglik(params, data)``: a *pure, vectorised* per-observation log-likelihood, where
   ``params`` is a 1-d array in the order of ``param_names`` and ``data`` a dict of
   1-d float arrays keyed by column name;
-* optionally ``_initial_params(data)``: start values.
+* optionally ``_initial_params(data)``: start values;
+* optionally ``_loglik_grad(params, data)``: the per-observation gradient of ``_loglik``
+  in the natural parameters, shape ``(n, k)``; when given, the optimiser, the Newton polish
+  and the information matrix use it (far fewer likelihood evaluations on large data).
 
 The base class fits on log-parameters with a gradient-based optimiser (L-BFGS-B, with
 finite-difference gradients of the summed log-likelihood), computes standard errors
@@ -116,13 +119,27 @@ class MLEModel:
             # with the number of customers, so 1k and 1M customers converge alike.
             return negll(logp) / n_total
 
+        grad_fn = getattr(self, "_loglik_grad", None)
+        mean_negll_grad = None
+        if grad_fn is not None:
+            # Optional analytic gradient: per-observation d loglik / d theta, shape (n, k);
+            # chain rule to the log-parameters.
+            def mean_negll_grad(logp: np.ndarray) -> np.ndarray:
+                theta = np.exp(logp)
+                g = np.asarray(w @ grad_fn(theta, arrays), dtype=float) * theta
+                return -g / n_total if np.all(np.isfinite(g)) else np.zeros_like(g)
+
         res = optimize.minimize(mean_negll, np.log(x0), method="L-BFGS-B",
+                                jac=mean_negll_grad,
                                 options={"maxiter": maxiter, "ftol": tol, "gtol": 1e-9})
         # Newton polish with central-difference derivatives: quasi-Newton stops with
         # finite-difference gradients leave ~1e-5 relative error in the estimates; two or
         # three Newton steps reach the optimum to ~1e-9, so that e.g. a fit on compressed
         # data equals the uncompressed fit.
-        res.x = self._newton_polish(mean_negll, res.x)
+        if mean_negll_grad is None:
+            res.x = self._newton_polish(mean_negll, res.x)
+        else:
+            res.x = self._newton_polish(mean_negll, res.x, grad=mean_negll_grad)
         logp = res.x
         res.fun = negll(logp)
         if not np.isfinite(res.fun) or res.fun >= 1e299:
@@ -135,7 +152,8 @@ class MLEModel:
                 f"(outside {_BOUNDS[0]:g}..{_BOUNDS[1]:g}); the model does not fit these data, "
                 "or their time unit is unsuitable"
             )
-        grad = optimize.approx_fprime(logp, mean_negll, 1e-7)
+        grad = (optimize.approx_fprime(logp, mean_negll, 1e-7) if mean_negll_grad is None
+                else mean_negll_grad(logp))
         if not res.success and np.max(np.abs(grad)) > 1e-4:
             raise ConvergenceError(f"{type(self).__name__}: optimiser did not converge ({res.message})")
 
@@ -147,17 +165,21 @@ class MLEModel:
         self.AIC_ = 2 * len(self.param_names) - 2 * self.loglik_
         self.BIC_ = len(self.param_names) * np.log(self.n_obs_) - 2 * self.loglik_
         self.converged_ = True
-        self._compute_covariance(negll, logp)
+        self._compute_covariance(negll, logp, grad=mean_negll_grad, scale=n_total)
         return self
 
     @staticmethod
-    def _newton_polish(f, x: np.ndarray, max_steps: int = 4) -> np.ndarray:
+    def _newton_polish(f, x: np.ndarray, max_steps: int = 4, grad=None) -> np.ndarray:
         fx = f(x)
         for _ in range(max_steps):
-            grad = approx_fprime(x, f, centered=True)
-            hess = approx_hess3(x, f)
+            if grad is None:
+                g = approx_fprime(x, f, centered=True)
+                hess = approx_hess3(x, f)
+            else:
+                g = grad(x)
+                hess = MLEModel._jacobian_of_grad(grad, x)
             try:
-                step = np.linalg.solve(hess, grad)
+                step = np.linalg.solve(hess, g)
             except np.linalg.LinAlgError:
                 break
             if not np.all(np.isfinite(step)):
@@ -174,10 +196,24 @@ class MLEModel:
                 break
         return x
 
-    def _compute_covariance(self, negll, logp: np.ndarray) -> None:
+    @staticmethod
+    def _jacobian_of_grad(grad, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+        # Central differences of an analytic gradient: 2k gradient calls, symmetrised.
+        k = len(x)
+        hess = np.empty((k, k))
+        for i in range(k):
+            e = np.zeros(k)
+            e[i] = h
+            hess[:, i] = (grad(x + e) - grad(x - e)) / (2 * h)
+        return (hess + hess.T) / 2
+
+    def _compute_covariance(self, negll, logp: np.ndarray, grad=None, scale: float = 1.0) -> None:
         # Observed information in log-parameters, then the delta method to the natural
         # scale: cov(theta) = J cov(log theta) J with J = diag(theta).
-        hess = approx_hess3(logp, negll)
+        if grad is None:
+            hess = approx_hess3(logp, negll)
+        else:
+            hess = self._jacobian_of_grad(grad, logp) * scale
         try:
             cov_log = np.linalg.inv(hess)
         except np.linalg.LinAlgError:

@@ -1,0 +1,225 @@
+"""Reductions of canonical transactions to per-customer summaries for customer-base models.
+
+The recency-frequency-monetary ("RFM") summary of the buy-till-you-die literature
+(Fader, Hardie & Lee 2005, "Counting Your Customers the Easy Way"):
+
+* ``frequency`` (x): number of *repeat* purchase days in the calibration period;
+* ``recency`` (t_x): time from the first purchase to the last purchase;
+* ``T``: time from the first purchase to the end of the calibration period;
+* ``monetary_value``: mean daily spend over the repeat purchase days (0 when there is
+  no repeat spend observation), ``spend_frequency`` the number of days it averages.
+
+Times are in ``time_unit``: ``"day"`` (1 day), ``"week"`` (7 days) or ``"month"``
+(365.25 / 12 = 30.4375 days). Following the literature, all purchases of one customer
+on one calendar day count as a single purchase (their amounts are summed), and times are
+measured in whole days then divided by the unit, e.g. a first purchase on 1997-01-01 and
+a calibration end of 1997-09-30 give ``T = 272 / 7 = 38.86`` weeks, as in Hardie's CDNOW
+summary file.
+
+Zero-amount rule: a day whose summed spend is zero (e.g. free items) *is* a purchase
+(it counts in ``frequency`` and ``recency``) but is *not* a spend observation: it is left
+out of ``monetary_value`` and of ``spend_frequency``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from clm_lib.exceptions import InsufficientDataError, MissingColumnsError, ParameterError
+
+__all__ = ["TIME_UNITS", "unit_days", "summary_data", "compress", "daily_transactions"]
+
+#: Length of each supported time unit in days.
+TIME_UNITS: dict[str, float] = {"day": 1.0, "week": 7.0, "month": 365.25 / 12.0}
+
+
+def unit_days(time_unit: str) -> float:
+    """Length of ``time_unit`` in days (``day`` 1, ``week`` 7, ``month`` 30.4375)."""
+    try:
+        return TIME_UNITS[time_unit]
+    except KeyError:
+        raise ParameterError(
+            f"time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}") from None
+
+
+def _check_columns(df: pd.DataFrame, needed, what: str) -> None:
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise MissingColumnsError(missing, list(df.columns), what=what)
+
+
+def daily_transactions(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Collapse transactions to one row per customer and calendar day.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        Canonical transactions with ``customer_id``, ``timestamp`` (datetime64) and
+        ``amount`` (float, currency units).
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id``, ``day`` (datetime64, midnight), ``amount`` (summed spend of the
+        day), sorted by customer and day.
+    """
+    _check_columns(transactions, ["customer_id", "timestamp", "amount"], "transactions")
+    day = pd.to_datetime(transactions["timestamp"]).dt.normalize()
+    out = (
+        pd.DataFrame({"customer_id": transactions["customer_id"].to_numpy(),
+                      "day": day.to_numpy(),
+                      "amount": transactions["amount"].to_numpy(dtype=float)})
+        .groupby(["customer_id", "day"], sort=True, observed=True)["amount"].sum()
+        .reset_index()
+    )
+    return out
+
+
+def summary_data(
+    transactions: pd.DataFrame,
+    *,
+    as_of: str | pd.Timestamp,
+    calibration_end: str | pd.Timestamp | None = None,
+    time_unit: str = "week",
+) -> pd.DataFrame:
+    """Per-customer frequency / recency / T / monetary value, with an optional holdout.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        Canonical transactions: ``customer_id``, ``timestamp`` (datetime64), ``amount``.
+    as_of : str or Timestamp
+        End of the observation (inclusive, a calendar day). Transactions after it are
+        dropped and counted in ``result.attrs["dropped"]``.
+    calibration_end : str or Timestamp, optional
+        Last day (inclusive) of the calibration period. ``None`` means the calibration
+        runs to ``as_of`` and there is no holdout. Customers whose first purchase is
+        after ``calibration_end`` are not in the calibration cohort; they are excluded
+        and counted in ``attrs["dropped"]``.
+    time_unit : {"day", "week", "month"}
+        Unit of ``recency``, ``T`` and ``duration_holdout`` (week = 7 days,
+        month = 30.4375 days).
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id`` with
+
+    - ``frequency``: repeat purchase days in calibration;
+    - ``recency``: first to last calibration purchase, in ``time_unit``;
+    - ``T``: first purchase to ``calibration_end`` (or ``as_of``), in ``time_unit``;
+    - ``monetary_value``: mean spend per repeat purchase day with non-zero spend
+      (0 if none), currency units; ``spend_frequency``: the number of such days;
+    - ``first_purchase``: date of the first purchase;
+    - with a holdout: ``frequency_holdout`` (purchase days in
+      (calibration_end, as_of]), ``monetary_value_holdout`` (mean spend per holdout
+      purchase day with non-zero spend, 0 if none) and ``duration_holdout`` (length of the
+      holdout, in ``time_unit``).
+
+    ``attrs`` holds ``time_unit``, ``calibration_end``, ``as_of`` and ``dropped``
+    ({reason: count}).
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "a"],
+    ...                    "timestamp": pd.to_datetime(["2020-01-01", "2020-01-01", "2020-01-08"]),
+    ...                    "amount": [1.0, 2.0, 5.0]})
+    >>> summary_data(tx, as_of="2020-01-15", time_unit="week")[["frequency", "recency", "T"]]
+                 frequency  recency    T
+    customer_id
+    a                    1      1.0  2.0
+    """
+    _check_columns(transactions, ["customer_id", "timestamp", "amount"], "transactions")
+    unit = unit_days(time_unit)
+    as_of = pd.Timestamp(as_of).normalize()
+    cal_end = as_of if calibration_end is None else pd.Timestamp(calibration_end).normalize()
+    if cal_end > as_of:
+        raise ParameterError(f"calibration_end {cal_end.date()} is after as_of {as_of.date()}")
+    if len(transactions) == 0:
+        raise InsufficientDataError("summary_data: no transactions")
+    amount = transactions["amount"].to_numpy(dtype=float)
+    if not np.all(np.isfinite(amount)):
+        raise ParameterError("summary_data: amount has non-finite values; load with clm_lib.data")
+
+    daily = daily_transactions(transactions)
+    dropped: dict[str, int] = {}
+    after = daily["day"] > as_of
+    if after.any():
+        dropped["purchase days after as_of"] = int(after.sum())
+        daily = daily.loc[~after]
+
+    cust = daily["customer_id"].to_numpy()
+    # Codes of customers in sorted order (daily is sorted by customer, day).
+    codes, uniques = pd.factorize(cust, sort=False)
+    n = len(uniques)
+    day_num = (daily["day"].to_numpy().astype("datetime64[D]").astype(np.int64))
+    amt = daily["amount"].to_numpy(dtype=float)
+    cal_num = np.datetime64(cal_end.date(), "D").astype(np.int64)
+    as_of_num = np.datetime64(as_of.date(), "D").astype(np.int64)
+
+    first = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first, codes, day_num)
+    in_cal = day_num <= cal_num
+    last = np.full(n, np.iinfo(np.int64).min)
+    np.maximum.at(last, codes[in_cal], day_num[in_cal])
+    n_cal = np.bincount(codes[in_cal], minlength=n)
+    is_first = day_num == first[codes]
+    repeat = in_cal & ~is_first
+    spend_obs = repeat & (amt != 0)
+    spend_n = np.bincount(codes[spend_obs], minlength=n)
+    spend_sum = np.bincount(codes[spend_obs], weights=amt[spend_obs], minlength=n)
+
+    cohort = first <= cal_num
+    n_out = int((~cohort).sum())
+    if n_out:
+        dropped["customers whose first purchase is after calibration_end"] = n_out
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mv = np.where(spend_n > 0, spend_sum / np.maximum(spend_n, 1), 0.0)
+    out = pd.DataFrame(
+        {
+            "frequency": (n_cal - 1).clip(min=0),
+            "recency": (last - first) / unit,
+            "T": (cal_num - first) / unit,
+            "monetary_value": mv,
+            "spend_frequency": spend_n,
+            "first_purchase": first.astype("datetime64[D]").astype("datetime64[ns]"),
+        },
+        index=pd.Index(uniques, name="customer_id"),
+    )
+    if calibration_end is not None:
+        hold = ~in_cal
+        h_n = np.bincount(codes[hold], minlength=n)
+        h_spend = hold & (amt != 0)
+        h_sn = np.bincount(codes[h_spend], minlength=n)
+        h_sum = np.bincount(codes[h_spend], weights=amt[h_spend], minlength=n)
+        out["frequency_holdout"] = h_n
+        out["monetary_value_holdout"] = np.where(h_sn > 0, h_sum / np.maximum(h_sn, 1), 0.0)
+        out["duration_holdout"] = (as_of_num - cal_num) / unit
+    out = out.loc[cohort]
+    out.attrs.update({"time_unit": time_unit, "calibration_end": str(cal_end.date()),
+                      "as_of": str(as_of.date()), "dropped": dropped})
+    return out
+
+
+def compress(summary: pd.DataFrame, columns=("frequency", "recency", "T")) -> pd.DataFrame:
+    """Group identical rows of ``columns`` into one row with a ``weights`` count.
+
+    The log-likelihood of the customer-base models is a sum over customers, so fitting the
+    compressed table with ``weights="weights"`` gives exactly the same estimates, faster.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Output of :func:`summary_data` (or any frame with ``columns``).
+    columns : sequence of str
+        Columns that define identical customers for the model to be fitted.
+
+    Returns
+    -------
+    DataFrame with ``columns`` and ``weights`` (int), one row per distinct combination.
+    """
+    columns = list(columns)
+    _check_columns(summary, columns, "summary")
+    out = (summary[columns].groupby(columns, sort=True, observed=True).size()
+           .rename("weights").reset_index())
+    return out
