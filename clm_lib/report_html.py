@@ -57,6 +57,11 @@ dl.headline dt { color: var(--muted); } dl.headline dd { margin: 0; font-weight:
 .output_area .prompt, .jp-OutputPrompt, .jp-InputPrompt, a.anchor-link { display: none; }
 """
 
+# Published files get the usual permissions (mkstemp creates them 0600); read the umask
+# once, since reading it means setting it, which is process-wide.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 _lock = threading.Lock()
 _exporter = None
 
@@ -260,6 +265,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         try:

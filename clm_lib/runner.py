@@ -41,7 +41,7 @@ converted per study from the notebook's default: when the default is a string (o
 parameter is annotated ``str``), or is ``None`` for one of the text-valued shared names
 (:data:`TEXT_PARAMETERS`), the raw text is kept, so ``00123`` stays ``"00123"`` and
 ``1998-06-30`` stays a date string (``null``/``None`` gives None for the latter). Otherwise
-the text is read as YAML without date conversion: ``5`` -> 5, ``0.5`` -> 0.5, ``true`` ->
+the text is read as YAML without date conversion: ``5`` -> 5 (decimal, also ``010`` -> 10), ``1e-3`` -> 0.001, ``0.5`` -> 0.5, ``true`` ->
 True, ``{a: b}`` -> dict, ``[1, 2]`` -> list; text that is not valid YAML stays text. Values
 given as Python objects through the API are passed unchanged.
 
@@ -55,6 +55,7 @@ import datetime as _dt
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import threading
@@ -117,7 +118,16 @@ _NoDatesLoader.yaml_implicit_resolvers = {
 }
 
 
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
 def _yaml_value(text: str):
+    # Plain decimal integers are read as such: YAML 1.1 would read "010" as octal 8.
+    if _DECIMAL.fullmatch(text.strip()):
+        return int(text.strip(), 10)
+    if _FLOAT.fullmatch(text.strip()):  # YAML 1.1 wants a dot: "1e-3" would stay text
+        return float(text.strip())
     try:
         return yaml.load(text, Loader=_NoDatesLoader)
     except yaml.YAMLError:

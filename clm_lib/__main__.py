@@ -1,0 +1,3 @@
+from clm_lib.cli import main
+
+main()

@@ -1,0 +1,182 @@
+"""The ``clm`` command line: list the studies, run them, validate an input file.
+
+Exit codes: 0 success; 1 a study failed or timed out (``clm run``); 2 bad usage or a
+``clm_lib`` error (unknown study or parameter, data contract broken), shown as one line
+without a traceback.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from clm_lib.exceptions import ClmError
+
+__all__ = ["cli", "main"]
+
+
+class _CleanError(click.ClickException):
+    exit_code = 2
+
+
+def _message(exc: BaseException) -> str:
+    # KeyError subclasses (StudyNotFoundError) would print their message in quotes.
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ClmError as exc:
+            raise _CleanError(f"{type(exc).__name__}: {_message(exc)}") from None
+
+
+_NOTEBOOKS_OPTION = click.option(
+    "--notebooks-dir", type=click.Path(file_okay=False, path_type=Path),
+    envvar="CLM_NOTEBOOKS_DIR", default=None,
+    help="Folder of the study notebooks (default: the workbench's notebooks/).")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+def cli():
+    """Customer-lifecycle workbench: run the study notebooks and publish HTML reports."""
+
+
+def _format_default(param) -> str:
+    return param.default_text
+
+
+@cli.command("list")
+@_NOTEBOOKS_OPTION
+def list_cmd(notebooks_dir):
+    """Show the studies, their titles and their parameters with defaults."""
+    from clm_lib.runner import RESERVED_PARAMETERS
+    from clm_lib.studies import list_studies
+
+    studies = list_studies(notebooks_dir)
+    if not studies:
+        click.echo("No study notebooks (NN_name.ipynb) found.")
+        return
+    for i, study in enumerate(studies):
+        if i:
+            click.echo("")
+        click.echo(f"{study.name}  —  {study.title}")
+        params = [p for p in study.parameters.values() if p.name not in RESERVED_PARAMETERS]
+        if not params:
+            click.echo("    (no parameters)")
+        width = max((len(p.name) for p in params), default=0)
+        for p in params:
+            line = f"    {p.name:<{width}} = {_format_default(p)}"
+            if p.help:
+                line += f"    # {p.help}"
+            click.echo(line)
+
+
+@cli.command("run")
+@click.argument("studies", nargs=-1)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: reports/<timestamp>/, with reports/latest).")
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML file of parameters: shared name: value pairs and per-study sections.")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Set a parameter (repeatable); STUDY.NAME=VALUE sets it for one study.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Studies run at the same time (default: one per available core).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
+              help="Time limit per study in seconds; a stuck kernel is stopped.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@_NOTEBOOKS_OPTION
+def run_cmd(studies, out_dir, config, params, jobs, timeout, quiet, notebooks_dir):
+    """Run STUDIES (all when none is named) and write their reports.
+
+    Prints the path of the run's index.html; exits with 1 if any study failed.
+    """
+    from clm_lib.runner import parse_assignment, run_studies
+
+    assignments = [parse_assignment(p) for p in params]
+    result = run_studies(list(studies) or None, out_dir=out_dir, parameters=assignments,
+                         config=config, jobs=jobs, timeout=timeout,
+                         notebooks_dir=notebooks_dir, progress=not quiet)
+    if not result.ok:
+        click.echo(f"{len(result.failed)} of {len(result.studies)} studies did not succeed: "
+                   f"{', '.join(result.failed)} (details in {result.run_json})", err=True)
+    click.echo(str(result.index))
+    sys.exit(0 if result.ok else 1)
+
+
+def _mapping(pairs) -> dict[str, str] | None:
+    out = {}
+    for pair in pairs:
+        source, sep, canonical = pair.partition("=")
+        if not sep or not source or not canonical:
+            raise click.BadParameter(f"expected source=canonical, got {pair!r}",
+                                     param_hint="-c/--column")
+        out[source] = canonical
+    return out or None
+
+
+def _print_quality(kind: str, dq) -> None:
+    click.echo(f"{dq.source or kind} ({kind})")
+    lines = [("rows in the input", dq.rows_in), ("rows used", dq.rows_used)]
+    lines += [(f"dropped: {r}", n) for r, n in dq.dropped.items()]
+    lines += [(f"kept, with a warning: {r}", n) for r, n in dq.warnings.items()]
+    width = max(len(label) for label, _ in lines)
+    for label, n in lines:
+        click.echo(f"  {label:<{width}}  {int(n):>12,d}")
+    for note in dq.notes:
+        click.echo(f"  note: {note}")
+
+
+@cli.command("validate")
+@click.option("--transactions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Transactions file (CSV or Parquet).")
+@click.option("--subscriptions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Subscriptions file (CSV or Parquet).")
+@click.option("-c", "--column", "columns", multiple=True, metavar="SOURCE=CANONICAL",
+              help="Map a source column to a canonical name (repeatable), e.g. -c dollars=amount.")
+@click.option("--as-of", default=None, help="Observation end (ISO date); later rows are dropped.")
+@click.option("--date-format", default=None, help="strftime format of the date columns.")
+@click.option("--tz", default=None, help="Time zone of naive timestamps in the file.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"rows_in", "rows_used", "dropped"} as JSON.')
+def validate_cmd(transactions, subscriptions, columns, as_of, date_format, tz, as_json):
+    """Check an input file against the data contract and print its data-quality record.
+
+    With both --transactions and --subscriptions, each file is checked (the column
+    mapping applies to both) and --json prints {"transactions": {...}, "subscriptions": {...}}.
+    """
+    from clm_lib.data import validate_file
+
+    if transactions is None and subscriptions is None:
+        raise click.UsageError("give --transactions PATH and/or --subscriptions PATH")
+    mapping = _mapping(columns)
+    kwargs = {k: v for k, v in (("as_of", as_of), ("date_format", date_format), ("tz", tz))
+              if v is not None}
+    results = {}
+    for kind, path in (("transactions", transactions), ("subscriptions", subscriptions)):
+        if path is not None:
+            results[kind] = validate_file(path, kind=kind, columns=mapping, **kwargs)
+    if as_json:
+        out = {k: {"rows_in": int(dq.rows_in), "rows_used": int(dq.rows_used),
+                   "dropped": {str(r): int(n) for r, n in dq.dropped.items()}}
+               for k, dq in results.items()}
+        click.echo(json.dumps(next(iter(out.values())) if len(out) == 1 else out))
+        return
+    for i, (kind, dq) in enumerate(results.items()):
+        if i:
+            click.echo("")
+        _print_quality(kind, dq)
+
+
+def main(argv=None) -> None:
+    """Entry point of the ``clm`` script."""
+    cli.main(args=argv, prog_name="clm")
+
+
+if __name__ == "__main__":
+    main()
