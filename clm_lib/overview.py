@@ -57,6 +57,7 @@ __all__ = [
     "overview_metrics",
     "revenue_concentration",
     "segment_summary",
+    "segment_table",
     "summary_lines",
 ]
 
@@ -568,14 +569,17 @@ def monthly_table(monthly: pd.DataFrame, currency: str = "$") -> pd.DataFrame:
     def fmt(col: str) -> list[str]:
         return [f"{v:,.0f}" for v in monthly[col].astype(float)]
 
+    labels = monthly["period"].astype(str).tolist()
+    is_month = all(len(p) == 7 and p[4] == "-" for p in labels)
+    # short headers keep the table narrow enough that period labels do not wrap
     return pd.DataFrame({
-        "Period": monthly["period"].astype(str).tolist(),
+        "Month" if is_month else "Period": labels,
         "New customers": fmt("new_customers"),
         "Active customers": fmt("active_customers"),
         "Orders": fmt("orders"),
         f"Revenue ({currency})": fmt("revenue"),
-        f"from new customers ({currency})": fmt("revenue_new"),
-        f"from returning customers ({currency})": fmt("revenue_returning"),
+        f"from new ({currency})": fmt("revenue_new"),
+        f"from returning ({currency})": fmt("revenue_returning"),
     })
 
 
@@ -613,9 +617,32 @@ def overview_metrics(summary: dict, monthly: pd.DataFrame,
             "Customers": f"{s['customers']:,}",
             "Revenue": format_money(s["revenue"], currency),
             "One-time buyers": format_share(s["one_time_buyer_share"]),
-            "Revenue from top 10 % of customers": format_share(s["top10_revenue_share"]),
+            "Top 10 % revenue share": format_share(s["top10_revenue_share"]),
         },
     }
     if concentration is not None:
         out["gini"] = float(concentration.gini)
     return out
+
+
+def segment_table(segments: pd.DataFrame, currency: str = "$") -> pd.DataFrame:
+    """:func:`segment_summary` for display: readable names, formatted text values.
+
+    Parameters
+    ----------
+    segments : DataFrame
+        The result of :func:`segment_summary`.
+    currency : str
+        Currency symbol for the money columns.
+    """
+    _check(segments, ("segment", "customers", "orders", "revenue", "revenue_share",
+                      "average_order_value"), what="segment summary")
+    return pd.DataFrame({
+        "Segment": segments["segment"].astype(str).tolist(),
+        "Customers": [f"{v:,.0f}" for v in segments["customers"]],
+        "Orders": [f"{v:,.0f}" for v in segments["orders"]],
+        "Revenue": [format_money(v, currency) for v in segments["revenue"]],
+        "Share of revenue": [format_share(v, 1) for v in segments["revenue_share"]],
+        "Average order value": [format_money(v, currency)
+                                for v in segments["average_order_value"]],
+    })

@@ -21,6 +21,7 @@ from clm_lib.overview import (
     overview_metrics,
     revenue_concentration,
     segment_summary,
+    segment_table,
     summary_lines,
 )
 
@@ -232,6 +233,8 @@ def test_segment_summary_by_hand(tx):
     assert seg.loc["web", "average_order_value"] == pytest.approx(65 / 4)
     with pytest.raises(MissingColumnsError):
         segment_summary(tx, "country")
+    shown = segment_table(segment_summary(tx, "channel"), currency="€")
+    assert shown.iloc[0].tolist() == ["web", "2", "5", "€65.00", "43.3 %", "€16.25"]
 
 
 # ----------------------------------------------------------------- wording
@@ -290,12 +293,12 @@ def test_key_figures_table(tx):
 
 def test_monthly_table_formats_for_display(tx):
     t = monthly_table(monthly_activity(tx), currency="€")
-    assert t.columns.tolist() == ["Period", "New customers", "Active customers", "Orders",
-                                  "Revenue (€)", "from new customers (€)",
-                                  "from returning customers (€)"]
+    assert t.columns.tolist() == ["Month", "New customers", "Active customers", "Orders",
+                                  "Revenue (€)", "from new (€)", "from returning (€)"]
     assert t.iloc[1].tolist() == ["2020-02", "1", "2", "3", "70", "50", "20"]
     big = monthly_activity(make_tx([("a", "2020-01-01", 1234567.4)]))
     assert monthly_table(big).iloc[0]["Revenue ($)"] == "1,234,567"
+    assert monthly_table(monthly_activity(tx, freq="Q")).columns[0] == "Period"
 
 
 def test_overview_metrics_json_ready(tx):
@@ -316,7 +319,7 @@ def test_overview_metrics_json_ready(tx):
                                  "revenue_returning": 20.0}
     assert out["headline"] == {"Customers": "4", "Revenue": "€150.00",
                                "One-time buyers": "50 %",
-                               "Revenue from top 10 % of customers": "33 %"}
+                               "Top 10 % revenue share": "33 %"}
     json.dumps(out)  # serialisable as is
 
 
