@@ -62,12 +62,23 @@ __all__ = [
     "check_proportional_hazards",
     "fit_aft_models",
     "compare_models",
+    "fit_aft",
+    "active_customers",
     "predict_survival",
     "brier_score",
     "integrated_brier_score",
     "calibration_table",
     "customer_risk_table",
     "segment_value",
+    "load_churn_durations",
+    "default_rmst_horizon",
+    "segment_hazard_ratios",
+    "ph_strata",
+    "select_model",
+    "summary_lines",
+    "survival_metrics",
+    "risk_export",
+    "headline",
 ]
 
 #: Length of one period in days (a month is 365.25 / 12 days, a year 365.25 days).
@@ -137,8 +148,10 @@ def inactivity_durations(tx: pd.DataFrame, *, as_of, inactivity_days: float,
         One row per customer: ``customer_id``, ``first_purchase``, ``last_purchase``,
         ``n_purchases``, ``total_amount``, ``first_amount`` (spend on the first purchase
         day), ``first_quantity`` (if ``quantity`` given), ``churn_date`` (NaT if censored),
-        ``duration`` (float, periods), ``event`` (bool), ``spend_per_period`` (total amount /
-        duration, in currency per period).
+        ``duration`` (float, periods), ``event`` (bool), ``min_duration`` (last purchase +
+        window - first purchase, periods: the earliest possible churn time, used by
+        :func:`customer_risk_table`), ``spend_per_period`` (total amount / duration, in
+        currency per period).
     quality : DataQuality
         Rows in = purchases; rows used = purchases on or before ``as_of``.
 
@@ -192,6 +205,8 @@ def inactivity_durations(tx: pd.DataFrame, *, as_of, inactivity_days: float,
     out["churn_date"] = fired.where(event)
     out["duration"] = (end - out["first_purchase"]) / pd.Timedelta(days=1) / days
     out["event"] = event.astype(bool)
+    # the rule cannot fire before last purchase + window: a floor on the churn time
+    out["min_duration"] = (fired - out["first_purchase"]) / pd.Timedelta(days=1) / days
     with np.errstate(divide="ignore", invalid="ignore"):
         out["spend_per_period"] = np.where(out["duration"] > 0,
                                            out["total_amount"] / out["duration"], np.nan)
@@ -536,18 +551,44 @@ def fit_aft_models(design: pd.DataFrame, *, penalizer: float = 0.0
     if (design["duration"] <= 0).any():
         raise DataContractError("duration", "AFT models need durations > 0 "
                                 "(see prepare_durations)", int((design["duration"] <= 0).sum()))
-    num = design.select_dtypes(include=[np.number, bool])
     out = {}
-    for name, cls in AFT_MODELS.items():
+    for name in AFT_MODELS:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", category=RuntimeWarning)
-                out[name] = cls(penalizer=penalizer).fit(num, "duration", "event")
+            out[name] = fit_aft(design, name, penalizer=penalizer)
         except Exception as exc:  # lifelines raises ConvergenceError of its own
             from clm_lib.exceptions import ConvergenceWarning
             warnings.warn(f"{name} did not converge ({type(exc).__name__}); left out",
                           ConvergenceWarning, stacklevel=2)
     return out
+
+
+def fit_aft(design: pd.DataFrame, name: str, *, penalizer: float = 0.0):
+    """One AFT model by name (a key of :data:`AFT_MODELS`) on the numeric design columns."""
+    if name not in AFT_MODELS:
+        raise ParameterError(f"unknown AFT model {name!r}; choose from {list(AFT_MODELS)}")
+    _require(design, ["duration", "event"], "design frame")
+    num = design.select_dtypes(include=[np.number, bool])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        return AFT_MODELS[name](penalizer=penalizer).fit(num, "duration", "event")
+
+
+def active_customers(design: pd.DataFrame, data: pd.DataFrame, *,
+                     margin: str | float | None = None) -> pd.DataFrame:
+    """Design rows of the censored (still active) customers, ready for
+    :func:`customer_risk_table`: adds ``customer_id``, ``min_duration`` (if ``data`` has
+    it) and, when ``margin`` names a column of ``data``, a ``margin`` column (per period). ``design`` and ``data`` share an index.
+    """
+    _require(design, ["duration", "event"], "design frame")
+    _require(data, ["customer_id"] + ([margin] if isinstance(margin, str) else []),
+             "durations frame")
+    act = design.loc[~design["event"].astype(bool)].drop(columns="event")
+    act = act.assign(customer_id=data.loc[act.index, "customer_id"])
+    if "min_duration" in data.columns:
+        act["min_duration"] = data.loc[act.index, "min_duration"].astype(float)
+    if isinstance(margin, str):
+        act["margin"] = data.loc[act.index, margin].astype(float)
+    return act
 
 
 def predict_survival(model, design: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
@@ -727,30 +768,39 @@ def customer_risk_table(model, active: pd.DataFrame, *, horizons: Sequence[float
                         margin: str | float | None = None, discount_rate: float = 0.01,
                         tier_thresholds: tuple[float, float] = (0.2, 0.5),
                         tier_horizon: float | None = None,
-                        max_horizon: float = 240.0) -> pd.DataFrame:
+                        max_horizon: float = 240.0, grid_step: float = 0.25) -> pd.DataFrame:
     """Per active customer: survival given tenure so far, churn risk, remaining life, value.
 
-    For a customer with tenure ``t`` (the ``duration`` of a censored row):
+    For a customer with tenure ``t`` (the ``duration`` of a censored row) known to survive
+    at least to ``t_min = max(t, min_duration)`` (``min_duration`` column, optional: under
+    churn by inactivity the rule cannot fire before last purchase + window), let
+    ``S(t + k | .) = 1`` for ``t + k <= t_min`` and ``S(t + k) / S(t_min)`` after
+    (lifelines' ``conditional_after``). Then
 
-    * ``p_churn_<h>`` = 1 - S(t + h) / S(t), the probability of churning within ``h``
-      periods given survival to ``t`` (lifelines' ``conditional_after``);
-    * ``expected_remaining`` = integral of S(t + u) / S(t) for u in [0, ``max_horizon``]
-      (periods; restricted mean, since heavy-tailed models have long tails);
+    * ``p_churn_<h>`` = 1 - S(t + h | .), the probability of churning within ``h`` periods
+      from now;
+    * ``expected_remaining`` = integral of S(t + u | .) for u in [0, ``max_horizon``]
+      (periods; a restricted mean, since heavy-tailed models have long tails);
     * ``risk_tier`` = "high" if P(churn within ``tier_horizon``) >= the upper threshold,
       "medium" if >= the lower one, else "low"; ``tier_horizon`` defaults to the longest
       horizon;
-    * ``value`` = margin * sum over k = 1..``max_horizon`` of S(t + k | t) / (1 + d)**k:
-      margin per period earned at the end of each period the customer survives, discounted
-      at ``discount_rate`` per period (discounted expected residual lifetime times margin).
+    * ``value`` = margin * ``discounted_lifetime``, with ``discounted_lifetime`` = sum over
+      k = 1..``max_horizon`` of S(t + k | .) / (1 + d)**k: margin per period earned at the
+      end of each period the customer survives, discounted at ``discount_rate`` per period.
+
+    Without ``min_duration`` (or where it does not exceed the tenure) the survival is
+    evaluated exactly at whole periods; otherwise it is interpolated linearly on a grid of
+    ``grid_step`` periods.
 
     Parameters
     ----------
     model : fitted lifelines regression fitter
     active : DataFrame
-        Design frame of the active (censored) customers, ``duration`` = tenure so far; a
-        ``customer_id`` column, if present, is carried over; ``margin`` column if named.
+        Design frame of the active (censored) customers, ``duration`` = tenure so far
+        (periods); ``customer_id`` and ``min_duration`` are carried over / used if present;
+        the ``margin`` column if named.
     margin : str, float or None
-        Column of margin per period, or one number for all; None: no value column.
+        Column of margin per period, or one number for all; None: no value columns.
 
     Returns
     -------
@@ -766,20 +816,31 @@ def customer_risk_table(model, active: pd.DataFrame, *, horizons: Sequence[float
     horizons = [float(h) for h in horizons]
     tier_h = float(tier_horizon) if tier_horizon is not None else max(horizons)
     grid = np.arange(0.0, float(max_horizon) + 1.0, 1.0)
-    times = np.unique(np.concatenate([grid, horizons, [tier_h]]))
+    offsets = np.unique(np.concatenate([grid, horizons, [tier_h]]))  # periods from now
     t0 = active["duration"].to_numpy(float)
-    X = active.drop(columns=[c for c in ("customer_id",) if c in active.columns])
-    sf = model.predict_survival_function(X, times=times, conditional_after=t0)
-    S = sf.to_numpy(float)  # times x customers
+    t_min = t0.copy()
+    if "min_duration" in active.columns:
+        t_min = np.maximum(t0, active["min_duration"].to_numpy(float))
+    X = active.drop(columns=[c for c in ("customer_id", "min_duration") if c in active.columns])
+    lead = t_min - t0
+    if not (lead > 0).any():
+        S = model.predict_survival_function(X, times=offsets, conditional_after=t0).to_numpy(float)
+    else:
+        u = np.unique(np.concatenate([np.arange(0.0, float(max_horizon) + grid_step, grid_step),
+                                      offsets]))
+        C = model.predict_survival_function(X, times=u, conditional_after=t_min).to_numpy(float)
+        S = np.empty((len(offsets), len(t0)))
+        for i in range(len(t0)):
+            S[:, i] = np.where(offsets <= lead[i], 1.0,
+                               np.interp(offsets - lead[i], u, C[:, i]))
     out = pd.DataFrame(index=active.index)
     if "customer_id" in active.columns:
         out["customer_id"] = active["customer_id"]
     out["tenure"] = t0
-    pos = {t: i for i, t in enumerate(times)}
+    pos = {t: i for i, t in enumerate(offsets)}
     for h in horizons:
         out[f"p_churn_{h:g}"] = 1 - S[pos[h]]
-    g = [pos[t] for t in grid]
-    Sg = S[g]
+    Sg = S[[pos[t] for t in grid]]
     out["expected_remaining"] = np.sum((Sg[1:] + Sg[:-1]) / 2 * np.diff(grid)[:, None], axis=0)
     p_tier = 1 - S[pos[tier_h]]
     out["risk_tier"] = pd.Categorical(
@@ -811,3 +872,228 @@ def segment_value(risk: pd.DataFrame, segment: pd.Series) -> pd.DataFrame:
     out = df.groupby("_segment", observed=True).agg(**agg)
     out.index.name = "segment"
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# Study helpers: input, model choice, summary, metrics, export
+# ---------------------------------------------------------------------------------------
+
+def load_churn_durations(subscriptions=None, transactions=None, columns=None, *, as_of=None,
+                         inactivity_days: float = 180, time_unit: str = "month"
+                         ) -> tuple[pd.DataFrame, list[DataQuality], str]:
+    """Durations frame from subscriptions, or from transactions with churn by inactivity.
+
+    ``transactions`` wins when both are given. Subscriptions go through
+    :func:`clm_lib.data.load_subscriptions` and :func:`clm_lib.data.subscription_durations`
+    (churn = end of the subscription); transactions through
+    :func:`clm_lib.data.load_transactions` and :func:`inactivity_durations`.
+
+    Returns
+    -------
+    frame : DataFrame
+        ``customer_id``, ``duration`` (periods of ``time_unit``), ``event``, covariates.
+    qualities : list of DataQuality
+        One per step (loading, then the inactivity rule for transactions).
+    definition : str
+        The churn definition in plain language, for the report.
+    """
+    from clm_lib.data import load_subscriptions, load_transactions, subscription_durations
+
+    _period_days(time_unit)
+    if transactions is not None:
+        tx, dq = load_transactions(transactions, columns, as_of=as_of)
+        frame, dq2 = inactivity_durations(tx, as_of=as_of, inactivity_days=inactivity_days,
+                                          time_unit=time_unit)
+        definition = (
+            f"A customer churns when {inactivity_days:g} days pass without a purchase; the "
+            f"churn date is the last purchase plus {inactivity_days:g} days. Customers whose "
+            f"last purchase is less than {inactivity_days:g} days before {pd.Timestamp(as_of).date()} "
+            "are still active (censored), not churned. Lifetimes run from the first purchase, "
+            f"in {time_unit}s.")
+        return frame, [dq, dq2], definition
+    if subscriptions is None:
+        raise ParameterError("give subscriptions or transactions")
+    subs, dq = load_subscriptions(subscriptions, columns, as_of=as_of)
+    frame = subscription_durations(subs, as_of=as_of, time_unit=time_unit)
+    definition = ("A customer churns when the subscription ends; customers still subscribed at "
+                  "the end of the data are censored (still active), not churned. Lifetimes "
+                  f"are the subscription tenure, in {time_unit}s.")
+    return frame, [dq], definition
+
+
+def default_rmst_horizon(df: pd.DataFrame, segment: str | None = None,
+                         horizon: float | None = None) -> float:
+    """RMST horizon (periods): ``horizon`` capped at the shortest follow-up among segments.
+
+    The Kaplan-Meier curve is undefined beyond a segment's longest duration, so the
+    common horizon is at most the smallest per-segment maximum; without ``horizon`` that
+    cap is used.
+    """
+    _require(df, ["duration"] + ([segment] if segment else []), "durations frame")
+    cap = float(df.groupby(segment, observed=True)["duration"].max().min()) if segment \
+        else float(df["duration"].max())
+    return cap if horizon is None else float(min(horizon, cap))
+
+
+def segment_hazard_ratios(df: pd.DataFrame, segment: str) -> pd.DataFrame:
+    """Unadjusted hazard ratio of each segment against the slowest-churning one.
+
+    A Cox model with the segment as the only covariate, refitted with the
+    lowest-hazard segment as baseline. Returns :func:`hazard_ratio_table` indexed by
+    segment value (the baseline row has HR 1), sorted from fastest to slowest.
+    """
+    _require(df, ["duration", "event", segment], "durations frame")
+    X, base = encode_covariates(df, [segment])
+    hr = hazard_ratio_table(fit_cox(X))
+    slowest = base[segment]
+    if (hr["hr"] < 1).any():
+        slowest = hr["hr"].idxmin().split(": ", 1)[1]
+        X, base = encode_covariates(df, [segment], baselines={segment: slowest})
+        hr = hazard_ratio_table(fit_cox(X))
+    hr.index = [i.split(": ", 1)[1] for i in hr.index]
+    hr.loc[slowest] = {"hr": 1.0, "ci_low": 1.0, "ci_high": 1.0, "p": np.nan}
+    hr.index.name = segment
+    return hr.sort_values("hr", ascending=False)
+
+
+def ph_strata(ph: pd.DataFrame, df: pd.DataFrame) -> list[str]:
+    """Categorical covariates with a proportional-hazards violation: candidates for strata.
+
+    Numeric covariates are not stratified (that would need binning); their violations are
+    reported only.
+    """
+    bad = ph.loc[ph["violated"], "covariate"].unique()
+    return [c for c in bad if c in df.columns and not pd.api.types.is_numeric_dtype(df[c])
+            and not pd.api.types.is_bool_dtype(df[c])]
+
+
+def select_model(comparison: pd.DataFrame) -> str:
+    """The AFT model with the lowest AIC (AIC is comparable among them, not with Cox).
+
+    AFT models are preferred over Cox for per-customer value because they extrapolate the
+    survival curve beyond the longest observed duration.
+    """
+    aft = comparison[comparison["AIC_kind"] == "full"]
+    if aft.empty:
+        raise InsufficientDataError("no AFT model converged")
+    return str(aft["AIC"].idxmin())
+
+
+def _fmt_period(x: float, unit: str) -> str:
+    num = f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+    return f"{num} {unit}{'s' if abs(x) != 1 else ''}"
+
+
+def summary_lines(km: pd.DataFrame, *, time_unit: str, definition: str,
+                  segment_hr: pd.DataFrame | None = None, comparison: pd.DataFrame | None = None,
+                  selected: str | None = None, risk: pd.DataFrame | None = None,
+                  horizon: float | None = None, tier_horizon: float | None = None) -> list[str]:
+    """Plain-language findings computed from the study's results (for ``show_summary``)."""
+    lines = []
+    overall = km.loc["All"]
+    med = overall["median"]
+    lines.append(
+        f"{int(overall['customers']):,} customers, {int(overall['churned']):,} of whom churned "
+        f"({overall['churned'] / overall['customers']:.0%}); the median lifetime is "
+        + (_fmt_period(med, time_unit) if np.isfinite(med) else
+           "not reached (more than half are still active at the end of the data)") + ".")
+    if segment_hr is not None and len(segment_hr) >= 2:
+        fast, slow = segment_hr.index[0], segment_hr.index[-1]
+        fmed = km.loc[str(fast), "median"] if str(fast) in km.index else np.nan
+        lines.append(
+            f"{fast} customers churn {segment_hr.iloc[0]['hr']:.1f} times as fast as {slow} "
+            f"customers (hazard ratio, 95 % interval {segment_hr.iloc[0]['ci_low']:.1f}-"
+            f"{segment_hr.iloc[0]['ci_high']:.1f}); their median lifetime is "
+            + (_fmt_period(fmed, time_unit) if np.isfinite(fmed) else "not reached") + ".")
+    if horizon is not None:
+        lines.append(f"Over the first {_fmt_period(horizon, time_unit)} an average customer "
+                     f"stays {_fmt_period(overall['rmst'], time_unit)} (restricted mean).")
+    if comparison is not None and selected is not None:
+        r = comparison.loc[selected]
+        lines.append(f"Best parametric model: {selected} (lowest AIC); on the holdout it ranks "
+                     f"pairs of customers correctly {r['concordance_holdout']:.0%} of the time "
+                     f"(concordance) with an integrated Brier score of "
+                     f"{r['integrated_brier_score']:.3f}.")
+    if risk is not None and len(risk):
+        high = int((risk["risk_tier"] == "high").sum())
+        h = tier_horizon
+        lines.append(f"Of {len(risk):,} active customers, {high:,} ({high / len(risk):.0%}) are "
+                     f"high risk" + (f" of churning within {_fmt_period(h, time_unit)}" if h else "")
+                     + ".")
+        if "value" in risk:
+            lines.append(f"Their expected discounted remaining value totals "
+                         f"{risk['value'].sum():,.0f} (margin units); "
+                         f"{risk.loc[risk['risk_tier'] == 'high', 'value'].sum():,.0f} "
+                         "of it sits with high-risk customers.")
+    lines.append(definition)
+    return lines
+
+
+def survival_metrics(km: pd.DataFrame, *, horizon: float, logrank=None,
+                     cox: CoxPHFitter | None = None, comparison: pd.DataFrame | None = None,
+                     selected: str | None = None, risk: pd.DataFrame | None = None,
+                     time_unit: str = "month") -> dict:
+    """The study's ``metrics.json`` content (without headline and data quality).
+
+    Keys: ``time_unit``, ``km_median_by_segment`` ({segment: median or None}),
+    ``rmst_by_segment`` ({segment: {rmst, ci_low, ci_high}}), ``rmst_horizon``,
+    ``logrank_p``, ``cox`` ({term: {hr, ci_low, ci_high, p}}), ``selected_model``,
+    ``concordance_holdout`` and ``integrated_brier_score`` (of the selected model),
+    ``model_comparison``, ``risk_tiers`` ({tier: count}).
+    """
+    seg = km.drop(index="All") if len(km) > 1 else km
+    out = {
+        "time_unit": time_unit,
+        "km_median_by_segment": {str(k): (float(v) if np.isfinite(v) else None)
+                                 for k, v in seg["median"].items()},
+        "rmst_horizon": float(horizon),
+        "rmst_by_segment": {str(k): {"rmst": float(r["rmst"]), "ci_low": float(r["rmst_ci_low"]),
+                                     "ci_high": float(r["rmst_ci_high"])}
+                            for k, r in seg.iterrows()},
+        "logrank_p": None if logrank is None else float(logrank.p_value),
+    }
+    if cox is not None:
+        out["cox"] = {k: {"hr": float(r["hr"]), "ci_low": float(r["ci_low"]),
+                          "ci_high": float(r["ci_high"]), "p": float(r["p"])}
+                      for k, r in hazard_ratio_table(cox).iterrows()}
+    if comparison is not None:
+        out["model_comparison"] = {k: {c: (v if isinstance(v, str) else float(v))
+                                       for c, v in r.items()} for k, r in comparison.iterrows()}
+        if selected is not None:
+            out["selected_model"] = selected
+            out["concordance_holdout"] = float(comparison.loc[selected, "concordance_holdout"])
+            out["integrated_brier_score"] = float(
+                comparison.loc[selected, "integrated_brier_score"])
+    if risk is not None:
+        counts = risk["risk_tier"].value_counts()
+        out["risk_tiers"] = {t: int(counts.get(t, 0)) for t in ("low", "medium", "high")}
+    return out
+
+
+def headline(km: pd.DataFrame, *, time_unit: str, segment_hr: pd.DataFrame | None = None,
+             comparison: pd.DataFrame | None = None, selected: str | None = None,
+             risk: pd.DataFrame | None = None) -> dict[str, str]:
+    """Two to four formatted headline numbers for the report index."""
+    med = km.loc["All", "median"]
+    out = {"Median lifetime": _fmt_period(med, time_unit) if np.isfinite(med) else "not reached"}
+    if segment_hr is not None and len(segment_hr) >= 2:
+        out[f"{segment_hr.index[0]} vs {segment_hr.index[-1]}"] = \
+            f"{segment_hr.iloc[0]['hr']:.1f}x churn hazard"
+    if comparison is not None and selected is not None:
+        out["Holdout concordance"] = f"{comparison.loc[selected, 'concordance_holdout']:.2f}"
+    if risk is not None:
+        out["High-risk active customers"] = f"{int((risk['risk_tier'] == 'high').sum()):,}"
+    return out
+
+
+def risk_export(risk: pd.DataFrame, segment: pd.Series | None = None) -> pd.DataFrame:
+    """The per-customer risk table for export, customer ids replaced by pseudonyms."""
+    from clm_lib.reporting import pseudonymise
+
+    out = risk.copy()
+    if "customer_id" in out:
+        out["customer_id"] = pseudonymise(out["customer_id"]).to_numpy()
+    if segment is not None:
+        out.insert(1, "segment", segment.reindex(out.index).astype("string").to_numpy())
+    out["risk_tier"] = out["risk_tier"].astype(str)
+    return out.reset_index(drop=True)

@@ -375,3 +375,35 @@ def test_risk_table_errors_and_segment_value(weibull_fit):
     assert val.loc["a", "customers"] == 2
     assert val.loc["a", "total_value"] == pytest.approx(risk["value"].iloc[:2].sum())
     assert (risk["value"] == risk["discounted_lifetime"] * active["m"]).all()
+
+
+def test_min_duration_floor_on_churn_time(weibull_fit):
+    """Under churn by inactivity the rule cannot fire before last purchase + window."""
+    model, _ = weibull_fit
+    lam = np.exp(model.params_.loc[("lambda_", "Intercept")])
+    rho = np.exp(model.params_.loc[("rho_", "Intercept")])
+
+    def S(t):
+        return np.exp(-(np.asarray(t, float) / lam) ** rho)
+
+    # tenure 10; customer y cannot churn before 12.5; customer z has no floor beyond tenure
+    active = pd.DataFrame({"duration": [10.0, 10.0], "min_duration": [12.5, 4.0]})
+    risk = sv.customer_risk_table(model, active, horizons=[1, 2, 3, 6], margin=1.0,
+                                  discount_rate=0.0, max_horizon=24)
+    y, z = risk.iloc[0], risk.iloc[1]
+    assert y["p_churn_1"] == 0.0 and y["p_churn_2"] == 0.0
+    assert y["p_churn_3"] == pytest.approx(1 - S(13) / S(12.5), rel=1e-3)
+    assert y["p_churn_6"] == pytest.approx(1 - S(16) / S(12.5), rel=1e-3)
+    assert z["p_churn_6"] == pytest.approx(1 - S(16) / S(10), rel=1e-6)
+    k = np.arange(1, 25)
+    sy = np.where(10 + k <= 12.5, 1.0, S(10 + k) / S(12.5))
+    assert y["discounted_lifetime"] == pytest.approx(sy.sum(), rel=1e-3)
+
+
+def test_inactivity_min_duration(tiny_log):
+    d, _ = sv.inactivity_durations(tiny_log, as_of="2020-03-01", inactivity_days=30,
+                                   time_unit="day")
+    d = d.set_index("customer_id")
+    # b: last purchase 02-15 + 30 days = 03-16, 75 days after the first purchase
+    assert d.loc["b", "min_duration"] == pytest.approx(75.0)
+    assert d.loc["a", "min_duration"] == pytest.approx(d.loc["a", "duration"])
