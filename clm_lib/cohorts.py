@@ -856,7 +856,7 @@ def cohort_study(data, cohort_period: str = "month", *, as_of, inactivity_period
         if holdout_periods:
             hmodel = fit_sbg(tables, holdout_periods=holdout_periods, censor_last=censor)
             holdout = sbg_holdout(hmodel, tables, holdout_periods=holdout_periods,
-                                  horizon=K, censor_last=censor)
+                                  horizon=K + int(horizon_periods), censor_last=censor)
             herr = holdout_error(hmodel, tables, holdout_periods=holdout_periods,
                                  censor_last=censor)
     except ClmError as exc:  # reported in the notebook, not hidden

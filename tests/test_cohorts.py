@@ -206,3 +206,66 @@ def test_inputs_not_mutated():
     retention_tables(df, "month", as_of=AS_OF)
     churn_rate(df, "month", as_of=AS_OF)
     pd.testing.assert_frame_equal(df, before)
+
+
+# ----------------------------------------------------------------- the notebook, end to end
+def _run_notebook(tmp_path, **parameters):
+    import time
+
+    import nbformat
+    import papermill as pm
+
+    from clm_lib.config import NOTEBOOKS_DIR
+
+    out = tmp_path / "executed.ipynb"
+    start = time.perf_counter()
+    pm.execute_notebook(str(NOTEBOOKS_DIR / "10_cohort_retention.ipynb"), str(out),
+                        parameters=parameters, cwd=str(NOTEBOOKS_DIR), kernel_name="python3",
+                        progress_bar=False)
+    elapsed = time.perf_counter() - start
+    nb = nbformat.read(out, as_version=4)
+    text = "\n".join(str(o.get("data", {}).get("text/html", ""))
+                     + str(o.get("data", {}).get("text/markdown", ""))
+                     for c in nb.cells for o in c.get("outputs", []))
+    return nb, text, elapsed
+
+
+@pytest.mark.slow
+def test_notebook_on_cdnow(tmp_path):
+    import json
+
+    out_dir = tmp_path / "cohort_retention"
+    nb, text, elapsed = _run_notebook(tmp_path, output_dir=str(out_dir))
+    assert elapsed < 30, f"notebook took {elapsed:.1f} s"
+    m = json.loads((out_dir / "metrics.json").read_text())
+    assert m["cohort_sizes"] == {"1997-01": 7846, "1997-02": 8476, "1997-03": 7248}
+    assert len(m["retention_bounded"]["1997-01"]) == 18  # Jan 1997 .. Jun 1998
+    assert m["retention_bounded"]["1997-03"][-1] is None  # not observable yet
+    assert m["retention_unbounded"]["1997-01"][0] == 1.0
+    assert set(m["sbg"]["params"]) == {"alpha", "beta"} and m["sbg"]["loglik"] < 0
+    assert len(m["sbg"]["projection"]) == 18 + 12
+    assert list(m["churn_rate"])[0] == "1997-02" and list(m["churn_rate"])[-1] == "1998-04"
+    assert 2 <= len(m["headline"]) <= 4
+    assert m["data_quality"]["rows_in"] == 69659
+    assert "Of the customers acquired in January 1997 (7,846)" in text
+    assert (out_dir / "exports" / "retention_bounded.csv").exists()
+    assert nb.cells[0].source.startswith("# ")
+    assert not any(c.cell_type == "code" and ("def " in c.source or "class " in c.source)
+                   for c in nb.cells)
+
+
+@pytest.mark.slow
+def test_notebook_on_telco(tmp_path):
+    import json
+
+    out_dir = tmp_path / "cohort_retention"
+    _, text, elapsed = _run_notebook(
+        tmp_path, output_dir=str(out_dir), subscriptions="../data/telco_churn.csv",
+        columns={"customerID": "customer_id", "Churn": "churned"}, segment="Contract")
+    assert elapsed < 30, f"notebook took {elapsed:.1f} s"
+    m = json.loads((out_dir / "metrics.json").read_text())
+    assert m["form"] == "snapshot" and m["cohort_sizes"] == {SYNTHETIC_COHORT: 7043}
+    assert len(m["retention_bounded"][SYNTHETIC_COHORT]) == 73  # tenure 0..72 months
+    assert m["sbg"]["params"]["alpha"] > 0 and m["sbg"]["holdout"]["cells"] == 3
+    assert "Average retention by Contract" not in text  # figures are images, not text
+    assert "7,043 subscribers" in text
