@@ -407,3 +407,69 @@ def test_inactivity_min_duration(tiny_log):
     # b: last purchase 02-15 + 30 days = 03-16, 75 days after the first purchase
     assert d.loc["b", "min_duration"] == pytest.approx(75.0)
     assert d.loc["a", "min_duration"] == pytest.approx(d.loc["a", "duration"])
+
+
+# ---------------------------------------------------------------------------------------
+# The study notebook, end to end (Telco subscriptions and CDNOW transactions)
+# ---------------------------------------------------------------------------------------
+
+def _run_notebook(tmp_path, **parameters):
+    import json
+    import time
+
+    papermill = pytest.importorskip("papermill")
+    from clm_lib.config import NOTEBOOKS_DIR
+
+    out_dir = tmp_path / "report"
+    start = time.perf_counter()
+    papermill.execute_notebook(
+        str(NOTEBOOKS_DIR / "20_survival_churn.ipynb"), str(tmp_path / "out.ipynb"),
+        parameters={**parameters, "output_dir": str(out_dir)}, cwd=str(NOTEBOOKS_DIR),
+        kernel_name="python3", progress_bar=False)
+    elapsed = time.perf_counter() - start
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    export = pd.read_csv(out_dir / "exports" / "customer_risk.csv", dtype={"customer_id": str})
+    return metrics, export, elapsed
+
+
+_REQUIRED_KEYS = {"km_median_by_segment", "rmst_by_segment", "logrank_p", "cox",
+                  "concordance_holdout", "integrated_brier_score", "risk_tiers", "headline",
+                  "data_quality"}
+
+
+@pytest.mark.slow
+def test_notebook_telco(tmp_path):
+    metrics, export, elapsed = _run_notebook(tmp_path)
+    assert _REQUIRED_KEYS <= set(metrics)
+    assert set(metrics["km_median_by_segment"]) == {"Month-to-month", "One year", "Two year"}
+    assert metrics["km_median_by_segment"]["Two year"] is None  # never falls to 50 %
+    assert metrics["logrank_p"] < 1e-10
+    hr = metrics["cox"]["Contract: Two year"]
+    assert hr["hr"] < 1 and hr["ci_low"] < hr["hr"] < hr["ci_high"]
+    assert 0.75 < metrics["concordance_holdout"] < 0.95
+    assert 0 < metrics["integrated_brier_score"] < 0.25
+    from clm_lib.config import TELCO_CHURN
+
+    raw = pd.read_csv(TELCO_CHURN, usecols=["customerID", "Churn"])
+    assert sum(metrics["risk_tiers"].values()) == (raw["Churn"] == "No").sum() == len(export)
+    assert export["customer_id"].str.startswith("C-").all()
+    assert not export["customer_id"].isin(raw["customerID"]).any()
+    assert metrics["data_quality_steps"][-1]["warnings"] == {"duration 0 set to 0.5 period": 11}
+    assert elapsed < 30
+
+
+@pytest.mark.slow
+def test_notebook_cdnow_inactivity(tmp_path):
+    metrics, export, elapsed = _run_notebook(
+        tmp_path, transactions="../data/cdnow_master.csv",
+        columns={"date": "timestamp", "dollars": "amount", "cds": "quantity"},
+        as_of="1998-06-30", segment=None, covariates=["first_amount", "first_quantity"],
+        margin="spend_per_period")
+    assert _REQUIRED_KEYS <= set(metrics)
+    assert metrics["logrank_p"] is None
+    # half the customers churn when the window first elapses: median = 180 days
+    assert metrics["km_median_by_segment"]["All"] == pytest.approx(180 / (365.25 / 12))
+    assert sum(metrics["risk_tiers"].values()) == len(export) > 1000
+    assert export["customer_id"].str.startswith("C-").all()
+    assert metrics["data_quality"]["rows_in"] == 69659
+    assert elapsed < 30
