@@ -1,0 +1,525 @@
+"""Run the workbench's reductions where the data live: pandas, DuckDB or Spark.
+
+The shared ``engine`` parameter selects where per-customer summaries, cohort counts and
+subscription durations are computed:
+
+* ``"pandas"`` — in memory, with the reference implementations in
+  :mod:`clm_lib.reductions` and :mod:`clm_lib.data` (small data);
+* ``"duckdb"`` — embedded, out of core, multi-threaded; the default for files too large
+  for pandas (Parquet, CSV, a glob of many files);
+* ``"spark"`` — Apache Spark through PySpark, for data in a lake or warehouse.
+
+The DuckDB and Spark reductions are written once, as Ibis expressions
+(:mod:`clm_lib.engines._reductions`), and are tested to give the same results as pandas
+(exact integer counts, floats to 1e-9).
+
+Models only need the reduced data, and the buy-till-you-die likelihoods only depend on
+``(frequency, recency, T)``: :meth:`Engine.compress` groups identical triples with a
+count *in the engine*, so a model is fitted on a small weighted table
+(``model.fit(table, weights="weights")``), and :meth:`Engine.score` computes predictions
+on the unique triples and joins them back in the engine.
+
+Examples
+--------
+>>> from clm_lib.engines import get_engine
+>>> eng = get_engine("duckdb")                                          # doctest: +SKIP
+>>> summ = eng.summary_table("tx/*.parquet", as_of="2024-12-31",
+...                          calibration_end="2024-06-30", time_unit="week")  # doctest: +SKIP
+>>> triples = eng.compress(summ)          # pandas: frequency, recency, T, weights  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clm_lib.exceptions import (
+    DataContractError,
+    InsufficientDataError,
+    MissingColumnsError,
+    ParameterError,
+)
+
+from . import _reductions as red
+from ._backends import (
+    Materialized,
+    connect,
+    java_available,
+    local_spark_session,
+    read_source,
+    table_from_pandas,
+)
+
+__all__ = [
+    "ENGINES",
+    "COHORT_PERIODS",
+    "Engine",
+    "get_engine",
+    "summary_data",
+    "compress",
+    "cohort_activity",
+    "subscription_durations",
+    "cohort_label",
+    "local_spark_session",
+    "java_available",
+]
+
+#: Names accepted by the shared ``engine`` parameter.
+ENGINES = ("pandas", "duckdb", "spark")
+#: Calendar periods for acquisition cohorts.
+COHORT_PERIODS = ("week", "month", "quarter", "year")
+#: Days per time unit; the same as :data:`clm_lib.reductions.TIME_UNITS` plus "year".
+_UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12.0, "year": 365.25}
+TX_COLUMNS = ("customer_id", "timestamp", "amount")
+TRIPLE = ("frequency", "recency", "T")
+
+
+def _unit(time_unit: str, allowed=("day", "week", "month")) -> float:
+    if time_unit not in allowed:
+        raise ParameterError(f"time_unit must be one of {list(allowed)}, got {time_unit!r}")
+    return _UNIT_DAYS[time_unit]
+
+
+def _day(value, name: str) -> dt.date:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} is not a date: {value!r}") from exc
+    if ts is pd.NaT:
+        raise ParameterError(f"{name} is missing")
+    return ts.normalize().date()
+
+
+def cohort_label(index: int, cohort_period: str) -> str:
+    """ISO label of a period index as produced by the engines ("1997-01", "1997-W02", ...)."""
+    index = int(index)
+    if cohort_period == "month":
+        return f"{index // 12}-{index % 12 + 1:02d}"
+    if cohort_period == "quarter":
+        return f"{index // 4}-Q{index % 4 + 1}"
+    if cohort_period == "year":
+        return str(index)
+    if cohort_period == "week":
+        monday = dt.date(1970, 1, 5) + dt.timedelta(weeks=index)
+        iso = monday.isocalendar()
+        return f"{iso[0]}-W{iso[1]:02d}"
+    raise ParameterError(f"cohort_period must be one of {list(COHORT_PERIODS)}, got {cohort_period!r}")
+
+
+def _period_index_pandas(day: pd.Series, cohort_period: str) -> np.ndarray:
+    if cohort_period == "month":
+        return (day.dt.year * 12 + day.dt.month - 1).to_numpy(np.int64)
+    if cohort_period == "quarter":
+        return (day.dt.year * 4 + day.dt.quarter - 1).to_numpy(np.int64)
+    if cohort_period == "year":
+        return day.dt.year.to_numpy(np.int64)
+    if cohort_period == "week":
+        days = day.to_numpy().astype("datetime64[D]").astype(np.int64)
+        return np.floor_divide(days - 4, 7)
+    raise ParameterError(f"cohort_period must be one of {list(COHORT_PERIODS)}, got {cohort_period!r}")
+
+
+class Engine:
+    """Reductions on one engine; create with :func:`get_engine`.
+
+    Attributes
+    ----------
+    name : {"pandas", "duckdb", "spark"}
+    con : Ibis backend (``None`` for pandas)
+    """
+
+    def __init__(self, name: str = "pandas", *, connection: Any = None, spark: Any = None,
+                 threads: int | None = None, memory_limit: str | None = None):
+        if name not in ENGINES:
+            raise ParameterError(f"engine must be one of {list(ENGINES)}, got {name!r}")
+        self.name = name
+        self.con = None if name == "pandas" else connect(
+            name, connection=connection, spark=spark, threads=threads, memory_limit=memory_limit)
+
+    def __repr__(self) -> str:
+        return f"<Engine {self.name}>"
+
+    # ------------------------------------------------------------------ sources
+    def _pandas_transactions(self, source, columns) -> pd.DataFrame:
+        if isinstance(source, pd.DataFrame):
+            df = source.rename(columns=dict(columns)) if columns else source
+            missing = [c for c in TX_COLUMNS if c not in df.columns]
+            if missing:
+                raise MissingColumnsError(missing, list(df.columns), what="transactions")
+            return df
+        from clm_lib.data import load_transactions
+
+        df, _ = load_transactions(source, columns)
+        return df
+
+    def table(self, source, columns: Mapping[str, str] | None = None,
+              required: Sequence[str] = TX_COLUMNS, what: str = "transactions"):
+        """The Ibis table of ``source`` (path, glob, table name, DataFrame or Ibis table)."""
+        self._need_ibis("table")
+        return read_source(self.con, source, columns, tuple(required), what)
+
+    def _need_ibis(self, what: str) -> None:
+        if self.con is None:
+            raise ParameterError(f"{what} needs the duckdb or spark engine")
+
+    # ------------------------------------------------------------------ summaries
+    def summary_table(self, source, *, as_of, calibration_end=None, time_unit: str = "week",
+                      columns: Mapping[str, str] | None = None):
+        """Lazy per-customer summary in the engine (an Ibis table; duckdb/spark only).
+
+        Same columns and semantics as :func:`clm_lib.reductions.summary_data`, with
+        ``customer_id`` a column. Nothing is computed until the table is used; use
+        :meth:`materialize` to keep it in the engine when it is used several times.
+        """
+        self._need_ibis("summary_table")
+        unit = _unit(time_unit)
+        end = _day(as_of, "as_of")
+        cal = end if calibration_end is None else _day(calibration_end, "calibration_end")
+        if cal > end:
+            raise ParameterError(f"calibration_end {cal} is after as_of {end}")
+        t = self.table(source, columns)
+        return red.summary(t, as_of=end, calibration_end=cal, unit_days=unit,
+                           holdout=calibration_end is not None)
+
+    def summary_data(self, source, *, as_of, calibration_end=None, time_unit: str = "week",
+                     columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Per-customer frequency / recency / T / monetary value, computed in the engine.
+
+        Parameters
+        ----------
+        source : path, glob, table name or DataFrame
+            Transactions with ``customer_id``, ``timestamp`` and ``amount`` (after
+            ``columns`` renames source names to these canonical names).
+        as_of, calibration_end, time_unit
+            As in :func:`clm_lib.reductions.summary_data` (calibration end and as_of
+            inclusive calendar days; week = 7 days, month = 30.4375 days).
+        columns : dict, optional
+            Source name -> canonical name.
+
+        Returns
+        -------
+        DataFrame
+            Identical to :func:`clm_lib.reductions.summary_data` on the same data: indexed
+            by ``customer_id`` (sorted), ``attrs`` with ``time_unit``, ``calibration_end``,
+            ``as_of`` and ``dropped``.
+        """
+        if self.name == "pandas":
+            from clm_lib.reductions import summary_data as pandas_summary
+
+            tx = self._pandas_transactions(source, columns)
+            return pandas_summary(tx, as_of=as_of, calibration_end=calibration_end,
+                                  time_unit=time_unit)
+        expr = self.summary_table(source, as_of=as_of, calibration_end=calibration_end,
+                                  time_unit=time_unit, columns=columns)
+        t = self.table(source, columns)
+        if int(t.count().execute()) == 0:
+            raise InsufficientDataError("summary_data: no transactions")
+        end = _day(as_of, "as_of")
+        cal = end if calibration_end is None else _day(calibration_end, "calibration_end")
+        after, late = red.dropped_counts(t, as_of=end, calibration_end=cal)
+        dropped = {}
+        n_after, n_late = int(after.execute()), int(late.execute())
+        if n_after:
+            dropped["purchase days after as_of"] = n_after
+        if n_late:
+            dropped["customers whose first purchase is after calibration_end"] = n_late
+        out = self.to_pandas(expr.order_by("customer_id"))
+        out["first_purchase"] = pd.to_datetime(out["first_purchase"]).astype("datetime64[ns]")
+        out["customer_id"] = out["customer_id"].astype("string")
+        out = out.set_index("customer_id")
+        out.attrs.update({"time_unit": time_unit, "calibration_end": str(cal),
+                          "as_of": str(end), "dropped": dropped})
+        return out
+
+    # ------------------------------------------------------------------ utilities
+    def to_pandas(self, expr) -> pd.DataFrame:
+        """Execute an Ibis expression and return a pandas DataFrame."""
+        return expr.to_pandas() if hasattr(expr, "to_pandas") else expr.execute()
+
+    def materialize(self, expr) -> Materialized:
+        """Compute ``expr`` once and keep it in the engine (DuckDB temp table, Spark
+        persisted view); ``.table`` is the Ibis table, ``.drop()`` releases it."""
+        self._need_ibis("materialize")
+        return Materialized(self.con, expr)
+
+    def from_pandas(self, df: pd.DataFrame):
+        """Register a pandas frame in the engine and return its Ibis table."""
+        self._need_ibis("from_pandas")
+        return table_from_pandas(self.con, df)
+
+    # ------------------------------------------------------------------ compression
+    def compress(self, summary, columns: Sequence[str] = TRIPLE, *,
+                 where: Any = None) -> pd.DataFrame:
+        """Group identical rows of ``columns`` with a ``weights`` count, in the engine.
+
+        Parameters
+        ----------
+        summary : DataFrame or Ibis table
+            A per-customer summary (pandas for the pandas engine; the lazy table of
+            :meth:`summary_table` or a materialised one for duckdb/spark).
+        columns : sequence of str
+            Columns that define identical customers for the model (default the BG/NBD
+            and Pareto/NBD triple ``frequency, recency, T``).
+        where : callable, optional
+            Filter applied first, ``where(table) -> boolean column`` (e.g.
+            ``lambda t: t.frequency > 0`` for the Gamma-Gamma spend model).
+
+        Returns
+        -------
+        DataFrame
+            ``columns`` + ``weights`` (int64), sorted by ``columns``; fit a model with
+            ``model.fit(result, weights="weights")``. The weights sum to the number of
+            customers.
+        """
+        columns = list(columns)
+        if isinstance(summary, pd.DataFrame):
+            missing = [c for c in columns if c not in summary.columns]
+            if missing:
+                raise MissingColumnsError(missing, list(summary.columns), what="summary")
+            s = summary[where(summary)] if where is not None else summary
+            out = (s[columns].groupby(columns, sort=True, observed=True).size()
+                   .rename("weights").reset_index())
+            out["weights"] = out["weights"].astype(np.int64)
+            return out
+        missing = [c for c in columns if c not in summary.columns]
+        if missing:
+            raise MissingColumnsError(missing, list(summary.columns), what="summary")
+        s = summary.filter(where(summary)) if where is not None else summary
+        out = self.to_pandas(red.compress(s, columns))
+        out = out.sort_values(columns, kind="stable").reset_index(drop=True)
+        out["weights"] = out["weights"].astype(np.int64)
+        for c in columns:
+            if out[c].dtype == object:
+                out[c] = pd.to_numeric(out[c])
+        return out
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, summary, predict: Callable[[pd.DataFrame], pd.DataFrame],
+              columns: Sequence[str] = TRIPLE):
+        """Predictions per customer, computed once per distinct ``columns`` row.
+
+        Parameters
+        ----------
+        summary : DataFrame or Ibis table
+            Per-customer summary with ``columns``.
+        predict : callable
+            ``predict(unique) -> DataFrame`` with one row per row of ``unique`` (a pandas
+            frame of the distinct ``columns``), e.g.
+            ``lambda u: pd.DataFrame({"p_alive": model.conditional_probability_alive(...)})``.
+        columns : sequence of str
+            The columns predictions depend on.
+
+        Returns
+        -------
+        Same kind as ``summary`` (pandas DataFrame, or a lazy Ibis table in the engine)
+        with the prediction columns added. Customers are never dropped: the join is on
+        exact values of ``columns`` taken from the same table.
+        """
+        columns = list(columns)
+        unique = self.compress(summary, columns).drop(columns="weights")
+        preds = pd.DataFrame(predict(unique.copy()))
+        if len(preds) != len(unique):
+            raise ParameterError(f"predict returned {len(preds)} rows for {len(unique)} unique rows")
+        clash = [c for c in preds.columns if c in columns or c in summary.columns]
+        if clash:
+            raise ParameterError(f"predict returned columns that already exist: {clash}")
+        table = pd.concat([unique.reset_index(drop=True), preds.reset_index(drop=True)], axis=1)
+        if isinstance(summary, pd.DataFrame):
+            idx_name = summary.index.name
+            merged = summary.reset_index().merge(table, on=columns, how="left", validate="m:1")
+            return merged.set_index(idx_name) if idx_name in merged.columns else merged
+        right = self.from_pandas(table)
+        joined = summary.left_join(right, columns)
+        return joined.select(*[summary[c] for c in summary.columns],
+                             *[right[c] for c in preds.columns])
+
+    # ------------------------------------------------------------------ cohorts
+    def cohort_activity(self, source, *, cohort_period: str = "month", as_of,
+                        columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Active customers and revenue by acquisition cohort and periods since acquisition.
+
+        The aggregated form of :func:`clm_lib.cohorts.customer_periods` (same rules): a
+        customer's cohort is the calendar period (``cohort_period``) of the first
+        purchase; ``period`` k counts calendar periods since then; only periods complete
+        by ``as_of`` are used, so customers acquired in an incomplete period are left out.
+        The result has one row per (cohort, k) with activity, whatever the number of
+        customers, so it is small enough to bring back from DuckDB or Spark.
+
+        Parameters
+        ----------
+        source : path, glob, table name or DataFrame
+            Transactions with ``customer_id``, ``timestamp``, ``amount``.
+        cohort_period : {"week", "month", "quarter", "year"}
+            ISO weeks start on Monday.
+        as_of : date
+            Last observed day (inclusive).
+
+        Returns
+        -------
+        DataFrame
+            ``cohort`` (ISO label: "1997-01", "1997-W02", "1997-Q1", "1997"),
+            ``cohort_index`` (integer period code as in :mod:`clm_lib.cohorts`),
+            ``period`` (k, int64), ``customers`` (customers active in period k: the
+            bounded retention count), ``revenue`` (sum of ``amount``), ``last_active``
+            (customers whose last active period is k: the reverse cumulative sum over k
+            is the unbounded retention count) and ``cohort_size``; sorted by cohort and
+            k. Pairs with no activity are absent.
+        """
+        if cohort_period not in COHORT_PERIODS:
+            raise ParameterError(f"cohort_period must be one of {list(COHORT_PERIODS)}, "
+                                 f"got {cohort_period!r}")
+        if as_of is None:
+            raise ParameterError("as_of is required (the last observed day, inclusive)")
+        end = _day(as_of, "as_of")
+        day_after = pd.Series([pd.Timestamp(end) + pd.Timedelta(days=1)])
+        last = int(_period_index_pandas(day_after, cohort_period)[0]) - 1
+        if self.name == "pandas":
+            from clm_lib.cohorts import customer_periods
+
+            tx = self._pandas_transactions(source, columns)
+            cp = customer_periods(tx, cohort_period, as_of=end, engine="pandas")
+            cp["last"] = cp.groupby("customer_id", sort=False)["period"].transform("max")
+            cp["is_last"] = (cp["period"] == cp["last"]).astype(np.int64)
+            g = cp.groupby(["cohort", "k"], sort=True)
+            raw = pd.DataFrame({"customers": g.size(), "revenue": g["revenue"].sum(),
+                                "last_active": g["is_last"].sum()}).reset_index()
+            raw = raw.rename(columns={"cohort": "cohort_index", "k": "period"})
+        else:
+            t = self.table(source, columns)
+            raw = self.to_pandas(red.cohort_activity(t, cohort_period=cohort_period, as_of=end,
+                                                     last_period=last))
+        raw = raw.sort_values(["cohort_index", "period"]).reset_index(drop=True)
+        size = raw.loc[raw["period"] == 0].set_index("cohort_index")["customers"]
+        labels = {i: cohort_label(i, cohort_period) for i in raw["cohort_index"].unique()}
+        out = pd.DataFrame({
+            "cohort": raw["cohort_index"].map(labels).astype("string"),
+            "cohort_index": raw["cohort_index"].astype(np.int64),
+            "period": raw["period"].astype(np.int64),
+            "customers": raw["customers"].astype(np.int64),
+            "revenue": raw["revenue"].astype(float),
+            "last_active": raw["last_active"].astype(np.int64),
+            "cohort_size": raw["cohort_index"].map(size).astype(np.int64),
+        })
+        out.attrs.update({"cohort_period": cohort_period, "as_of": str(end),
+                          "last_complete_period": last})
+        return out
+
+    # ------------------------------------------------------------------ subscriptions
+    def subscription_durations(self, source, *, as_of=None, time_unit: str = "month",
+                               columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Duration and event per subscription (see :func:`clm_lib.data.subscription_durations`).
+
+        Parameters
+        ----------
+        source : path, table name or DataFrame
+            Interval form (``customer_id``, ``start``, ``end``; null end = active) or
+            snapshot form (``customer_id``, ``tenure``, ``churned`` boolean), after
+            ``columns`` renames. Other columns are carried along as covariates.
+        as_of : date or timestamp, optional
+            Interval form: end of observation (a date alone means the whole day).
+        time_unit : {"day", "week", "month", "year"}
+
+        Returns
+        -------
+        DataFrame ``customer_id``, ``duration`` (float, ``time_unit``), ``event`` (bool),
+        covariates; in the order of the source for pandas, sorted by customer for the
+        other engines.
+        """
+        unit = _unit(time_unit, allowed=tuple(_UNIT_DAYS))
+        if self.name == "pandas":
+            from clm_lib.data import load_subscriptions
+            from clm_lib.data import subscription_durations as pandas_durations
+
+            if isinstance(source, pd.DataFrame):
+                subs = source.rename(columns=dict(columns)) if columns else source
+            else:
+                subs, _ = load_subscriptions(source, columns, as_of=as_of)
+            return pandas_durations(subs, as_of=as_of, time_unit=time_unit)
+        t = self.table(source, columns, required=("customer_id",), what="subscriptions")
+        cols = list(t.columns)
+        if {"start", "end"} <= set(cols):
+            a = None
+            if as_of is not None:
+                ts = pd.Timestamp(as_of)
+                if ts.tzinfo is not None:
+                    ts = ts.tz_convert("UTC").tz_localize(None)
+                a = ts.to_pydatetime()
+            v = self.to_pandas(red.interval_violations(t, as_of=a)).iloc[0]
+            v = {k: int(0 if pd.isna(x) else x) for k, x in v.items()}
+            if v["missing_start"]:
+                raise DataContractError("start", "missing start date", v["missing_start"])
+            if a is None and v["active"]:
+                raise ParameterError(f"as_of is required: {v['active']} subscription(s) are "
+                                     "active (no end) and need an observation end")
+            if v.get("start_after_as_of"):
+                raise DataContractError("start", "subscription starts after as_of",
+                                        v["start_after_as_of"])
+            if v["end_before_start"]:
+                raise DataContractError("end", "end before start", v["end_before_start"])
+            covs = [c for c in cols if c not in ("customer_id", "start", "end", "duration", "event")]
+            expr = red.interval_durations(t, as_of=a, unit_days=unit, covariates=covs)
+        elif {"tenure", "churned"} <= set(cols):
+            covs = [c for c in cols if c not in ("customer_id", "tenure", "churned", "duration", "event")]
+            expr = t.select(customer_id=t.customer_id.cast("string"),
+                            duration=t.tenure.cast("float64"), event=t.churned.cast("boolean"),
+                            **{c: t[c] for c in covs})
+            bad = int(t.filter(t.tenure.isnull() | (t.tenure < 0)).count().execute())
+            if bad:
+                raise DataContractError("tenure", "missing or negative tenure", bad)
+        else:
+            raise MissingColumnsError(["start", "end"], cols,
+                                      what="subscriptions (interval form needs customer_id, start, "
+                                           "end; snapshot form customer_id, tenure, churned)")
+        out = self.to_pandas(expr.order_by("customer_id"))
+        out["customer_id"] = out["customer_id"].astype("string")
+        out["event"] = out["event"].astype(bool)
+        return out
+
+
+_ENGINE_CACHE: dict[str, Engine] = {}
+
+
+def get_engine(name: str | Engine = "pandas", **kwargs) -> Engine:
+    """The :class:`Engine` for ``name`` ("pandas", "duckdb" or "spark").
+
+    Without keyword arguments, one engine per name is created and reused (a Spark
+    session takes seconds to start). Keyword arguments (``connection=`` an Ibis backend,
+    ``spark=`` a SparkSession, ``threads=``, ``memory_limit=`` for DuckDB) create a new one.
+    """
+    if isinstance(name, Engine):
+        return name
+    if kwargs:
+        return Engine(name, **kwargs)
+    if name not in _ENGINE_CACHE:
+        _ENGINE_CACHE[name] = Engine(name)
+    return _ENGINE_CACHE[name]
+
+
+def summary_data(source, *, as_of, calibration_end=None, time_unit: str = "week",
+                 engine: str | Engine = "pandas", columns=None) -> pd.DataFrame:
+    """:meth:`Engine.summary_data` on the engine named by ``engine``."""
+    return get_engine(engine).summary_data(source, as_of=as_of, calibration_end=calibration_end,
+                                           time_unit=time_unit, columns=columns)
+
+
+def compress(summary, columns: Sequence[str] = TRIPLE, *, engine: str | Engine = "pandas",
+             where=None) -> pd.DataFrame:
+    """:meth:`Engine.compress` on the engine named by ``engine``."""
+    return get_engine(engine).compress(summary, columns, where=where)
+
+
+def cohort_activity(source, *, cohort_period: str = "month", as_of,
+                    engine: str | Engine = "pandas", columns=None) -> pd.DataFrame:
+    """:meth:`Engine.cohort_activity` on the engine named by ``engine``."""
+    return get_engine(engine).cohort_activity(source, cohort_period=cohort_period, as_of=as_of,
+                                              columns=columns)
+
+
+def subscription_durations(source, *, as_of=None, time_unit: str = "month",
+                           engine: str | Engine = "pandas", columns=None) -> pd.DataFrame:
+    """:meth:`Engine.subscription_durations` on the engine named by ``engine``."""
+    return get_engine(engine).subscription_durations(source, as_of=as_of, time_unit=time_unit,
+                                                     columns=columns)
