@@ -173,8 +173,20 @@ def validate_cmd(transactions, subscriptions, columns, as_of, date_format, tz, a
         _print_quality(kind, dq)
 
 
+def _skip_slow_optional_imports() -> None:
+    """Keep jsonschema (imported by nbformat) from loading ``rfc3987_syntax``.
+
+    That optional package builds a Lark grammar when imported, which costs 0.5-3 s per
+    process, and is used only for "iri" format checks that notebook validation never
+    makes. Only the ``clm`` process itself does this, never a library import.
+    """
+    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # import now raises ImportError: skipped
+
+
 def main(argv=None) -> None:
     """Entry point of the ``clm`` script."""
+    _skip_slow_optional_imports()
     cli.main(args=argv, prog_name="clm")
 
 

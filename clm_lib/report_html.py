@@ -3,8 +3,8 @@
 Reports are built in-process with nbconvert's ``basic`` template (cell bodies only) inside
 our own small page, so the file loads nothing from the network: no require.js, MathJax,
 Mermaid or web fonts, and every image is embedded as a ``data:`` URI. Code cells, the
-injected-parameters cell, cells tagged ``remove``, error outputs (tracebacks) and stderr
-streams are left out; everything a stakeholder reads is a markdown cell or a displayed
+injected-parameters cell, cells tagged ``remove``, error outputs (tracebacks), stderr
+streams and echoed path objects (a cell ending in ``save_export(...)``) are left out; everything a stakeholder reads is a markdown cell or a displayed
 output. Markdown maths is shown as TeX source (no MathJax).
 
 Every value that comes from parameters, metrics or errors is HTML-escaped here.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import html
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -100,9 +101,18 @@ def display_value(name: str, value: object) -> str:
     return repr(value)
 
 
+# The echo of a cell ending in e.g. ``save_export(...)``: a path object's repr, which
+# would put a full local path into a report.
+_PATH_REPR = re.compile(r"^(?:Posix|Windows|Pure\w*)?Path\(.*\)$", re.S)
+
+
 def _keep_output(output) -> bool:
     if output.get("output_type") == "error":
         return False
+    if output.get("output_type") == "execute_result":
+        data = output.get("data", {})
+        if set(data) == {"text/plain"} and _PATH_REPR.match(str(data["text/plain"]).strip()):
+            return False
     if output.get("output_type") == "stream" and output.get("name") == "stderr":
         return False
     return True

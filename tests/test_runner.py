@@ -153,7 +153,10 @@ def _executed_like_notebook():
                                          "text/plain": "x"}),
         new_output("error", ename="ValueError", evalue="bad", traceback=["Traceback line"]),
     ])
-    nb.cells = [new_markdown_cell("# Title"), params, hidden, body]
+    echo = new_code_cell("save_export(df, 'x', output_dir)", outputs=[
+        new_output("execute_result", data={"text/plain": "PosixPath('/very/secret/x.csv')"},
+                   execution_count=3)])
+    nb.cells = [new_markdown_cell("# Title"), params, hidden, body, echo]
     return nb
 
 
@@ -164,7 +167,8 @@ def test_report_page_drops_code_tracebacks_stderr_and_hidden_cells():
                     "output_dir": "/out/dir"})
     assert "kept text" in page and "<p>kept html</p>" in page
     for absent in ("secret_source", "secret_code", "hidden output", "noisy warning",
-                   "Traceback", "ValueError", "x = 1", "/very/secret", "/out/dir", SCRIPT):
+                   "Traceback", "ValueError", "x = 1", "/very/secret", "/out/dir", SCRIPT,
+                   "PosixPath"):
         assert absent not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "tx.csv" in page and "2026-01-31 09:05 UTC" in page
@@ -287,7 +291,7 @@ def test_report_is_self_contained_and_escaped(cli_run):
     assert "data:image/png;base64," in page
     assert "visible stdout" in page
     for absent in ("noise on stderr", "save_metrics", "import ", SCRIPT, "Traceback",
-                   str(out), "rel/tx.csv"):
+                   str(out), "rel/tx.csv", "PosixPath"):
         assert absent not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;b&gt;bold&lt;/b&gt;" in page  # table values escaped
