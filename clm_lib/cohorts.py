@@ -256,15 +256,7 @@ def _customer_periods_duckdb(data, cohort_period, as_of, last, segment) -> pd.Da
     con = duckdb.connect()
     try:
         con.execute("PRAGMA threads=2")
-        if isinstance(data, (str, Path)):
-            path = str(data)
-            src = (f"read_parquet('{path}')" if path.endswith(".parquet")
-                   else f"read_csv_auto('{path}')")
-            cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
-        else:
-            con.register("tx", data)
-            src = "tx"
-            cols = list(data.columns)
+        src, cols = _duck_source(con, data)
         missing = [c for c in _TX_COLUMNS + ((segment,) if segment else ()) if c not in cols]
         if missing:
             raise MissingColumnsError(missing, cols, what="transactions")
@@ -281,8 +273,8 @@ def _customer_periods_duckdb(data, cohort_period, as_of, last, segment) -> pd.Da
                        SUM(CAST({amount} AS DOUBLE)) AS revenue
                 FROM {src}
                 WHERE timestamp < TIMESTAMP '{cutoff}'
+                  AND CAST({p} AS BIGINT) <= {int(last)}
                 GROUP BY 1, 2
-                HAVING CAST({p} AS BIGINT) <= {int(last)}
             )
             SELECT customer_id, MIN(period) OVER (PARTITION BY customer_id) AS cohort,
                    period, revenue
@@ -489,11 +481,86 @@ def retention_tables(data, cohort_period: str = "month", *, as_of,
                                 "churned": data["churned"].astype(bool).to_numpy()}),
                             notes=["Snapshot data (tenure, churned; no dates): one synthetic "
                                    "cohort; survival by tenure is the Kaplan-Meier estimate."])
+    if engine == "duckdb" and form == "transactions":
+        return _tables_duckdb(data, cohort_period, as_of)
     cp = customer_periods(data, cohort_period, as_of=as_of, engine=engine)
-    has_rev = form == "transactions" and (
-        isinstance(data, (str, Path)) or "amount" in data.columns)
+    has_rev = form == "transactions" and "amount" in data.columns
     return tables_from_customer_periods(cp, cohort_period, as_of=as_of, form=form,
                                         has_revenue=has_rev)
+
+
+def _duck_source(con, data):
+    """Register ``data`` (DataFrame or Parquet/CSV path) and return (FROM clause, columns)."""
+    if isinstance(data, (str, Path)):
+        path = str(data).replace("'", "''")
+        src = (f"read_parquet('{path}')" if path.endswith(".parquet")
+               else f"read_csv_auto('{path}')")
+        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+    else:
+        con.register("tx", data)
+        src, cols = "tx", list(data.columns)
+    return src, cols
+
+
+def _tables_duckdb(data, cohort_period: str, as_of) -> CohortTables:
+    """Retention tables aggregated entirely in DuckDB: only cohort × k cells come back."""
+    import duckdb
+
+    last = last_complete_period(as_of, cohort_period)
+    cutoff = (pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    p = _duckdb_period_sql("timestamp", cohort_period)
+    con = duckdb.connect()
+    try:
+        con.execute("PRAGMA threads=2")
+        src, cols = _duck_source(con, data)
+        missing = [c for c in _TX_COLUMNS if c not in cols]
+        if missing:
+            raise MissingColumnsError(missing, cols, what="transactions")
+        has_rev = "amount" in cols
+        amount = "amount" if has_rev else "0.0"
+        con.execute(f"""
+            CREATE TEMP TABLE cp AS
+            WITH a AS (
+                SELECT customer_id, CAST({p} AS BIGINT) AS period,
+                       SUM(CAST({amount} AS DOUBLE)) AS revenue
+                FROM {src}
+                WHERE timestamp < TIMESTAMP '{cutoff}' AND CAST({p} AS BIGINT) <= {int(last)}
+                GROUP BY 1, 2
+            )
+            SELECT customer_id, period, revenue,
+                   MIN(period) OVER (PARTITION BY customer_id) AS cohort
+            FROM a""")
+        cells = con.execute("""
+            SELECT cohort, period - cohort AS k, COUNT(*) AS n, SUM(revenue) AS revenue
+            FROM cp GROUP BY 1, 2""").df()
+        lastk = con.execute("""
+            SELECT cohort, MAX(period) - cohort AS k FROM cp GROUP BY customer_id, cohort""").df()
+        lastk = con.execute("SELECT cohort, k, COUNT(*) AS n FROM lastk GROUP BY 1, 2").df()
+    finally:
+        con.close()
+    if cells.empty:
+        raise InsufficientDataError("no customer was acquired in a complete period by as_of")
+    cohorts = np.sort(cells["cohort"].unique()).astype(np.int64)
+    labels = period_labels(cohorts, cohort_period)
+    lab = dict(zip(cohorts, labels))
+    last_k = pd.Series(last - cohorts, index=pd.Index(labels, name="cohort"), name="last_k")
+    ks = pd.RangeIndex(int(last_k.max()) + 1, name="k")
+
+    def wide(df, value):
+        m = (df.assign(cohort=df["cohort"].astype(np.int64).map(lab), k=df["k"].astype(np.int64))
+             .pivot(index="cohort", columns="k", values=value)
+             .reindex(index=labels, columns=ks).fillna(0.0).astype(float))
+        m.index.name, m.columns.name = "cohort", "k"
+        return m
+
+    bounded = wide(cells, "n")
+    ub = wide(lastk, "n")
+    unbounded = ub.iloc[:, ::-1].cumsum(axis=1).iloc[:, ::-1]
+    revenue = _mask_unobservable(wide(cells, "revenue"), last_k) if has_rev else None
+    sizes = bounded[0].rename("customers").astype(np.int64)
+    return CohortTables(cohort_period, pd.Timestamp(as_of), "transactions", sizes, last_k,
+                        _mask_unobservable(bounded, last_k),
+                        _mask_unobservable(unbounded, last_k), revenue)
 
 
 # ---------------------------------------------------------------------------------------
