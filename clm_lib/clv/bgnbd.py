@@ -158,17 +158,22 @@ class BetaGeoModel(MLEModel):
                          + (r + x) * (np.log(alpha + T) - np.log(alpha + tx)))
         return np.where(pos, special.expit(-log_ratio), 1.0)
 
-    def conditional_expected_purchases(self, t, data, params=None):
-        """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] (FHL 2005, eq. 10)."""
+    def conditional_expected_purchases_if_alive(self, t, data, params=None):
+        """E[Y(t) | alive at T, x, T]: depends on (x, T) only, not on t_x.
+
+        It is E[X(t)] of a new customer with parameters (r + x, alpha + T, a, b + x)."""
         r, alpha, a, b = self._p(params)
         x, T = _arr(data, "frequency"), _arr(data, "T")
         t = np.asarray(t, dtype=float)
         z = t / (alpha + T + t)
-        # E[X(t)] of a "new" customer with updated parameters, times P(alive)
         hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-        body = (a + b + x - 1) / (a - 1) * (
+        return (a + b + x - 1) / (a - 1) * (
             1 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp)
-        return body * self.p_alive(data, params)
+
+    def conditional_expected_purchases(self, t, data, params=None):
+        """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] (FHL 2005, eq. 10)."""
+        return (self.conditional_expected_purchases_if_alive(t, data, params)
+                * self.p_alive(data, params))
 
     def probability_of_purchases(self, x, t, params=None):
         """P(X(t) = x) for a customer just acquired (FHL 2005, eq. 8).

@@ -105,14 +105,18 @@ class ParetoNBDModel(MLEModel):
         t = np.asarray(t, dtype=float)
         return r * beta / (alpha * (s - 1)) * (1 - (beta / (beta + t)) ** (s - 1))
 
-    def conditional_expected_purchases(self, t, data, params=None):
-        """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] (note 008, eq. 27)."""
+    def conditional_expected_purchases_if_alive(self, t, data, params=None):
+        """E[Y(t) | alive at T, x, T]; depends on (x, T) only."""
         r, alpha, s, beta = self._p(params)
         x, T = _arr(data, "frequency"), _arr(data, "T")
         t = np.asarray(t, dtype=float)
-        body = ((r + x) * (beta + T) / ((alpha + T) * (s - 1))
+        return ((r + x) * (beta + T) / ((alpha + T) * (s - 1))
                 * (1 - np.exp((s - 1) * (np.log(beta + T) - np.log(beta + T + t)))))
-        return body * self.p_alive(data, params)
+
+    def conditional_expected_purchases(self, t, data, params=None):
+        """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] (note 008, eq. 27)."""
+        return (self.conditional_expected_purchases_if_alive(t, data, params)
+                * self.p_alive(data, params))
 
     def probability_of_purchases(self, x, t, params=None):
         """P(X(t) = x) for a customer just acquired (Fader & Hardie 2006, note 012 form of
