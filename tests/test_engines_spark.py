@@ -1,0 +1,115 @@
+"""Spark engine (local[2]): the same reductions as pandas, compression and scoring.
+
+One SparkSession for the module; skipped only when pyspark, Ibis or Java is absent.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("ibis")
+pytest.importorskip("pyspark")
+
+from clm_lib import reductions  # noqa: E402
+from clm_lib.engines import get_engine, java_available, local_spark_session  # noqa: E402
+from clm_lib.engines.synthetic import simulate_transactions, write_parquet  # noqa: E402
+from clm_lib.exceptions import DataContractError  # noqa: E402
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(not java_available(), reason="Spark needs Java"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+]
+
+AS_OF, CAL = "2023-12-31", "2023-06-30"
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = local_spark_session("local[2]", app_name="clm-tests", shuffle_partitions=2)
+    session.sparkContext.setLogLevel("ERROR")
+    yield get_engine("spark", spark=session)
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tx")
+    write_parquet(d, 300, seed=11, chunk_customers=150, start="2022-07-01")
+    df = simulate_transactions(300, seed=11, chunk_customers=150, start="2022-07-01")
+    return df, str(d / "part-*.parquet")
+
+
+@pytest.mark.parametrize("time_unit,calibration_end", [("week", CAL), ("day", None), ("month", CAL)])
+def test_summary_identical_to_pandas(spark, log, time_unit, calibration_end):
+    df, glob = log
+    ref = reductions.summary_data(df, as_of=AS_OF, calibration_end=calibration_end,
+                                  time_unit=time_unit)
+    got = spark.summary_data(glob, as_of=AS_OF, calibration_end=calibration_end,
+                             time_unit=time_unit)
+    pd.testing.assert_frame_equal(got, ref, check_exact=False, rtol=1e-9, atol=1e-9,
+                                  check_index_type=False)
+    np.testing.assert_array_equal(got["frequency"].to_numpy(), ref["frequency"].to_numpy())
+    assert got.attrs == ref.attrs
+    duck = get_engine("duckdb").summary_data(glob, as_of=AS_OF, calibration_end=calibration_end,
+                                             time_unit=time_unit)
+    pd.testing.assert_frame_equal(got, duck, check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+def test_from_pandas_source(spark, log):
+    df, glob = log
+    a = spark.summary_data(df, as_of=AS_OF, calibration_end=CAL)
+    b = reductions.summary_data(df, as_of=AS_OF, calibration_end=CAL)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, check_index_type=False)
+
+
+def test_compress_fit_and_score(spark, log):
+    bgnbd = pytest.importorskip("clm_lib.clv.bgnbd")
+    df, glob = log
+    ref = reductions.summary_data(df, as_of=AS_OF, calibration_end=CAL)
+    mat = spark.materialize(spark.summary_table(glob, as_of=AS_OF, calibration_end=CAL))
+    try:
+        triples = spark.compress(mat.table)
+        pd.testing.assert_frame_equal(triples, reductions.compress(ref), check_dtype=False)
+        full = bgnbd.BetaGeoModel().fit(ref)
+        comp = bgnbd.BetaGeoModel().fit(triples, weights="weights")
+        np.testing.assert_allclose(comp.params_.to_numpy(), full.params_.to_numpy(), rtol=1e-6)
+
+        def predict(u):
+            return pd.DataFrame({"p_alive": comp.p_alive(u)})
+
+        got = spark.score(mat.table, predict).to_pandas().set_index("customer_id").sort_index()
+    finally:
+        mat.drop()
+    assert len(got) == len(ref)
+    np.testing.assert_allclose(got["p_alive"].to_numpy(), predict(ref)["p_alive"].to_numpy(),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("period", ["week", "month", "quarter"])
+def test_cohort_activity_identical(spark, log, period):
+    df, glob = log
+    ref = get_engine("pandas").cohort_activity(df, cohort_period=period, as_of=AS_OF)
+    got = spark.cohort_activity(glob, cohort_period=period, as_of=AS_OF)
+    pd.testing.assert_frame_equal(got, ref, check_exact=False, rtol=1e-9)
+
+
+def test_subscription_durations_identical(spark):
+    from clm_lib.data import subscription_durations as ref_fn
+
+    subs = pd.DataFrame({
+        "customer_id": pd.array(["a", "b", "c", "d"], dtype="string"),
+        "start": pd.to_datetime(["2020-01-01", "2020-01-15 12:00", "2020-03-01", "2020-02-01"],
+                                format="ISO8601"),
+        "end": pd.to_datetime(["2020-02-01", None, "2020-12-01", "2020-03-31 18:00"],
+                              format="ISO8601"),
+        "plan": ["basic", "pro", "basic", "pro"],
+    })
+    ref = ref_fn(subs, as_of="2020-03-31", time_unit="week")
+    got = spark.subscription_durations(subs, as_of="2020-03-31", time_unit="week")
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), ref.reset_index(drop=True),
+                                  check_exact=False, rtol=1e-12, check_dtype=False)
+    with pytest.raises(DataContractError):
+        spark.subscription_durations(subs, as_of="2020-02-15")
