@@ -518,24 +518,22 @@ def _tables_duckdb(data, cohort_period: str, as_of) -> CohortTables:
             raise MissingColumnsError(missing, cols, what="transactions")
         has_rev = "amount" in cols
         amount = "amount" if has_rev else "0.0"
+        # one row per (customer, active period), then per customer the first and last
+        # period; a hash join is cheaper here than a window over customers
         con.execute(f"""
-            CREATE TEMP TABLE cp AS
-            WITH a AS (
-                SELECT customer_id, CAST({p} AS BIGINT) AS period,
-                       SUM(CAST({amount} AS DOUBLE)) AS revenue
-                FROM {src}
-                WHERE timestamp < TIMESTAMP '{cutoff}' AND CAST({p} AS BIGINT) <= {int(last)}
-                GROUP BY 1, 2
-            )
-            SELECT customer_id, period, revenue,
-                   MIN(period) OVER (PARTITION BY customer_id) AS cohort
-            FROM a""")
+            CREATE TEMP TABLE a AS
+            SELECT customer_id, CAST({p} AS BIGINT) AS period,
+                   SUM(CAST({amount} AS DOUBLE)) AS revenue
+            FROM {src}
+            WHERE timestamp < TIMESTAMP '{cutoff}' AND CAST({p} AS BIGINT) <= {int(last)}
+            GROUP BY 1, 2""")
+        con.execute("""CREATE TEMP TABLE f AS SELECT customer_id, MIN(period) AS cohort,
+                       MAX(period) AS lastp FROM a GROUP BY 1""")
         cells = con.execute("""
-            SELECT cohort, period - cohort AS k, COUNT(*) AS n, SUM(revenue) AS revenue
-            FROM cp GROUP BY 1, 2""").df()
-        lastk = con.execute("""
-            SELECT cohort, MAX(period) - cohort AS k FROM cp GROUP BY customer_id, cohort""").df()
-        lastk = con.execute("SELECT cohort, k, COUNT(*) AS n FROM lastk GROUP BY 1, 2").df()
+            SELECT f.cohort, a.period - f.cohort AS k, COUNT(*) AS n, SUM(a.revenue) AS revenue
+            FROM a JOIN f USING (customer_id) GROUP BY 1, 2""").df()
+        lastk = con.execute(
+            "SELECT cohort, lastp - cohort AS k, COUNT(*) AS n FROM f GROUP BY 1, 2").df()
     finally:
         con.close()
     if cells.empty:
