@@ -90,7 +90,7 @@ TIME_UNIT_DAYS: dict[str, float] = {
 }
 
 #: Row count above which :func:`fit_cox` asks lifelines for its batch algorithm.
-COX_BATCH_THRESHOLD = 20_000
+COX_BATCH_THRESHOLD = 50_000
 
 
 def _require(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
