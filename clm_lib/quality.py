@@ -82,6 +82,8 @@ class DataQuality:
 
     def _repr_html_(self) -> str:
         title = f"<p><strong>Data quality: {html.escape(self.source)}</strong></p>"
-        table = self.to_frame().to_html(index=False, escape=True)
+        frame = self.to_frame()
+        frame["rows"] = frame["rows"].map("{:,}".format)
+        table = frame.to_html(index=False, escape=True)
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
         return title + table + (f"<ul>{notes}</ul>" if notes else "")
