@@ -94,7 +94,23 @@ def list_cmd(notebooks_dir):
 def run_cmd(studies, out_dir, config, params, jobs, timeout, quiet, notebooks_dir):
     """Run STUDIES (all when none is named) and write their reports.
 
-    Prints the path of the run's index.html; exits with 1 if any study failed.
+    Prints the path of the run's index.html; exits with 1 if any study failed or hit the
+    time limit, 2 if nothing ran (unknown study or parameter).
+
+    \b
+    Parameters (see `clm list`): -p name=value sets a parameter of every named study
+    (when running all studies: of every study that has it); -p study.name=value sets it
+    for one study. A value is kept as text when the notebook's default is text
+    ("00123" stays "00123"); otherwise it is read as YAML (5, 0.5, true, {a: b}, [1, 2]).
+    Relative paths of transactions/subscriptions/leads are taken from the current folder.
+
+    \b
+    --config FILE.yml holds the same values, shared and per study:
+        as_of: "1998-06-30"
+        transactions: data/tx.csv   # relative to the config file's folder
+        clv:
+          time_unit: week
+    -p values override the config file.
     """
     from clm_lib.runner import parse_assignment, run_studies
 

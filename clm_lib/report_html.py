@@ -83,6 +83,14 @@ def _get_exporter():
     return _exporter
 
 
+def warm_up() -> None:
+    """Build the exporter and compile its templates now (about 0.7 s), e.g. in a thread
+    while the first kernels start, so that the first report does not wait for it."""
+    import nbformat
+
+    notebook_to_html(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# x")]))
+
+
 def esc(value: object) -> str:
     """HTML-escape any value (quotes included)."""
     return html.escape(str(value), quote=True)
@@ -140,7 +148,7 @@ def clean_notebook(nb):
 def notebook_to_html(nb) -> str:
     """The body HTML (cells only) of a cleaned notebook."""
     clean = clean_notebook(nb)
-    with _lock:
+    with _lock:  # one exporter shared by the runner's threads
         body, _ = _get_exporter().from_notebook_node(clean)
     return body
 

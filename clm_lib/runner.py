@@ -97,7 +97,7 @@ KERNEL_NAME = "python3"
 # papermill/nbclient log cell time-outs and kernel messages as errors; the runner reports
 # them itself (progress line, run.json), so keep them off the terminal unless the
 # application configured logging.
-for _name in ("papermill", "traitlets"):
+for _name in ("papermill",):
     if not logging.getLogger(_name).handlers:
         logging.getLogger(_name).addHandler(logging.NullHandler())
 
@@ -565,6 +565,13 @@ def _cancel_pending_tasks() -> None:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
+def _quiet_warm_up() -> None:
+    try:
+        report_html.warm_up()
+    except Exception:  # noqa: BLE001 - a real problem shows up again in the report step
+        pass
+
+
 def _read_metrics(study_dir: Path) -> dict | None:
     try:
         with open(study_dir / "metrics.json", encoding="utf-8") as fh:
@@ -650,6 +657,8 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
     if parameters is not None:
         items = parameters.items() if isinstance(parameters, Mapping) else parameters
         given = {str(k): str(v) if isinstance(v, RawValue) else v for k, v in items}
+    if config is not None and not isinstance(config, Mapping):
+        given["--config"] = str(Path(config).resolve())
     run = RunResult(out_dir=run_dir, started=_now(), finished=None,
                     studies={s.name: StudyResult(name=s.name, title=s.title,
                                                  parameters=values[s.name],
@@ -667,6 +676,8 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
         print(f"Running {len(selected)} stud{'y' if len(selected) == 1 else 'ies'} "
               f"({n_jobs} at a time) into {run_dir}", file=sys.stderr, flush=True)
     write_state()
+    # HTML conversion is set up while the first kernels start rather than after them.
+    threading.Thread(target=_quiet_warm_up, name="clm-warm-up", daemon=True).start()
     with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="clm-study") as pool:
         futures = {pool.submit(_execute, s, values[s.name], run_dir / s.name, timeout,
                                run.started): s for s in selected}

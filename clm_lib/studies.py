@@ -148,7 +148,8 @@ def get_study(name: str, notebooks_dir: str | os.PathLike | None = None) -> Stud
     """
     studies = list_studies(notebooks_dir)
     for study in studies:
-        if study.name == name:
+        # the file stem (``10_cohort_retention``) is accepted too
+        if name in (study.name, study.path.stem, study.path.name):
             return study
     valid = ", ".join(s.name for s in studies) or "(none found)"
     raise StudyNotFoundError(f"unknown study {name!r}; valid studies: {valid}")
