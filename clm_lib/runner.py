@@ -337,6 +337,7 @@ class StudyResult:
     error: dict | None = None
     parameters: dict = field(default_factory=dict)
     output_dir: Path | None = None
+    started: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -350,6 +351,7 @@ class StudyResult:
         return {
             "title": self.title,
             "status": self.status,
+            "started": self.started,
             "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
             "error": self.error,
             "parameters": _jsonable(self.parameters),
@@ -474,7 +476,7 @@ def _execute(study: Study, values: dict, study_dir: Path, timeout: float,
     from papermill.exceptions import PapermillExecutionError
 
     result = StudyResult(name=study.name, title=study.title, parameters=dict(values),
-                         output_dir=study_dir)
+                         output_dir=study_dir, started=_now())
     study_dir.mkdir(parents=True, exist_ok=True)
     _clear_previous(study_dir)
     nb_path = study_dir / "notebook.ipynb"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -244,6 +245,13 @@ def test_run_writes_every_file_and_exits_non_zero(cli_run):
     assert run["ok"] is False and run["started"] <= run["finished"]
     assert run["studies"]["ok"]["status"] == "ok"
     assert run["studies"]["ok"]["duration_s"] > 0
+    # progress lines on the terminal, one per finished study
+    for name, status in (("ok", "ok"), ("failing", "failed"), ("slow", "timeout")):
+        assert re.search(rf"^\[[123]/3\] {name} {status} \d+\.\d s", result.output, re.M)
+    # two studies at a time: the run took less than the studies one after the other
+    t = [datetime.fromisoformat(run[k].replace("Z", "+00:00")) for k in ("started", "finished")]
+    durations = sum(i["duration_s"] for i in run["studies"].values())
+    assert (t[1] - t[0]).total_seconds() <= durations - 1.5
 
 
 @pytest.mark.slow
