@@ -298,7 +298,7 @@ class Engine:
 
     # ------------------------------------------------------------------ scoring
     def score(self, summary, predict: Callable[[pd.DataFrame], pd.DataFrame],
-              columns: Sequence[str] = TRIPLE):
+              columns: Sequence[str] = TRIPLE, *, distinct_from=None):
         """Predictions per customer, computed once per distinct ``columns`` row.
 
         Parameters
@@ -311,6 +311,10 @@ class Engine:
             ``lambda u: pd.DataFrame({"p_alive": model.conditional_probability_alive(...)})``.
         columns : sequence of str
             The columns predictions depend on.
+        distinct_from : DataFrame or Ibis table, optional
+            Where to take the distinct ``columns`` from (default ``summary``); pass the
+            materialised base table when ``summary`` is itself a lazy join, e.g. when
+            chaining a purchase model score and a spend model score.
 
         Returns
         -------
@@ -319,7 +323,8 @@ class Engine:
         exact values of ``columns`` taken from the same table.
         """
         columns = list(columns)
-        unique = self.compress(summary, columns).drop(columns="weights")
+        base = summary if distinct_from is None else distinct_from
+        unique = self.compress(base, columns).drop(columns="weights")
         preds = pd.DataFrame(predict(unique.copy()))
         if len(preds) != len(unique):
             raise ParameterError(f"predict returned {len(preds)} rows for {len(unique)} unique rows")
