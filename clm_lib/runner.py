@@ -289,7 +289,8 @@ def resolve_parameters(selected: Sequence[Study], *, all_studies: Sequence[Study
             problems.append(f"'{name}' is set by the runner and cannot be given")
     for name in cfg_shared:
         if name not in RESERVED_PARAMETERS and not any(name in s.parameters for s in all_studies):
-            problems.append(f"config parameter '{name}' is not a parameter of any study")
+            problems.append(f"config entry '{name}' is neither a parameter of any study "
+                            f"nor a study name (studies: {', '.join(names_all)})")
     for name in cli_shared:
         if name in RESERVED_PARAMETERS:
             continue
@@ -633,6 +634,8 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
     StudyNotFoundError, ParameterError
         Before anything runs.
     """
+    if isinstance(names, str):
+        names = [names]
     all_studies = list_studies(notebooks_dir)
     run_all = not names
     if run_all:

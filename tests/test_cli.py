@@ -61,6 +61,16 @@ def test_clm_errors_are_one_line_exit_2(tmp_path, args, expected):
     assert not (tmp_path / "o").exists()
 
 
+def test_config_file_is_checked_before_running(tmp_path):
+    cfg = tmp_path / "run.yml"
+    cfg.write_text("n: 3\nok:\n  seconds: 5\n")
+    result = invoke("run", "ok", "--config", str(cfg), "--out", str(tmp_path / "o"),
+                    "--notebooks-dir", str(FIXTURES))
+    assert result.exit_code == 2
+    assert "unknown parameter 'seconds' for study ok" in result.output
+    assert not (tmp_path / "o").exists()
+
+
 def _write_transactions(path: Path) -> Path:
     path.write_text(
         "cust,day,value\n"
