@@ -1,0 +1,476 @@
+"""Customer lifetime value from a fitted purchase model and a spend model, with intervals.
+
+CLV here is the *discounted expected margin over a finite horizon* (Fader & Hardie, notes
+024 and 033, on timing and discounting conventions):
+
+``CLV_i = margin * E[spend_i] * sum_{k=1..H} (E[Y_i(k)] - E[Y_i(k-1)]) / (1 + d)^k``
+
+* ``H`` is the horizon in whole time units (e.g. 52 weeks) after the end of observation;
+* ``E[Y_i(k)]`` is the conditional expected number of purchases in (T, T + k] given the
+  customer's history (frequency, recency, T) under the purchase model;
+* purchases made during unit ``k`` are discounted as if at its end;
+* ``d`` is the discount rate *per time unit*, converted from an annual rate as
+  ``d = (1 + annual)^(unit_days / 365.25) - 1`` (:func:`per_unit_discount_rate`);
+* ``E[spend_i]`` is the Gamma-Gamma conditional expected spend per purchase and
+  ``margin`` the fraction of spend that is margin.
+
+Intervals come from drawing parameter vectors from the asymptotic normal of the MLE of both
+models (:meth:`MLEModel.sample_params`) and recomputing; they reflect parameter uncertainty
+only, not the Poisson noise of future purchases.
+
+The expensive part, ``E[Y(k) | alive, x, T]``, depends on (x, T) only, so it is computed once
+per distinct (frequency, T) pair and multiplied by each customer's P(alive).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from clm_lib.clv.base import MLEModel
+from clm_lib.clv.bgnbd import BetaGeoModel
+from clm_lib.clv.gamma_gamma import GammaGammaModel, frequency_spend_correlation
+from clm_lib.clv.mbgnbd import ModifiedBetaGeoModel
+from clm_lib.clv.pareto_nbd import ParetoNBDModel
+from clm_lib.exceptions import ClmError, MissingColumnsError, ParameterError
+from clm_lib.reductions import compress, daily_transactions, summary_data, unit_days
+
+__all__ = [
+    "per_unit_discount_rate", "discounted_expected_purchases", "customer_value",
+    "holdout_errors", "tracking_data", "conditional_vs_holdout", "p_alive_matrix",
+    "top_share", "clv_study", "ClvStudy", "summary_lines",
+]
+
+
+def per_unit_discount_rate(annual_rate: float, time_unit: str) -> float:
+    """Discount rate per ``time_unit`` equivalent to ``annual_rate`` (365.25-day year).
+
+    >>> round(per_unit_discount_rate(0.15, "week"), 6)
+    0.002682
+    """
+    if annual_rate <= -1:
+        raise ParameterError("discount_rate must be greater than -1")
+    return (1.0 + annual_rate) ** (unit_days(time_unit) / 365.25) - 1.0
+
+
+def _check(data, cols, what):
+    found = list(data.columns) if isinstance(data, pd.DataFrame) else list(data)
+    missing = [c for c in cols if c not in found]
+    if missing:
+        raise MissingColumnsError(missing, found, what=what)
+
+
+def _xT_groups(data):
+    """Distinct (frequency, T) pairs and each customer's group."""
+    key = np.column_stack([np.asarray(data["frequency"], float), np.asarray(data["T"], float)])
+    uniq, codes = np.unique(key, axis=0, return_inverse=True)
+    return uniq[:, 0], uniq[:, 1], codes.ravel()
+
+
+def _det_groups(model, ux, uT, horizon, discount_rate, params=None):
+    k = np.arange(1, horizon + 1, dtype=float)
+    grid = {"frequency": np.repeat(ux, horizon), "T": np.repeat(uT, horizon)}
+    cum = model.conditional_expected_purchases_if_alive(np.tile(k, len(ux)), grid, params)
+    cum = cum.reshape(len(ux), horizon)
+    inc = np.diff(cum, axis=1, prepend=0.0)
+    return inc @ (1.0 + discount_rate) ** -k, cum[:, -1]
+
+
+def discounted_expected_purchases(model, data, *, horizon: int, discount_rate: float,
+                                  params=None, return_total: bool = False, _groups=None):
+    """Discounted expected purchases over ``horizon`` time units, per customer.
+
+    Parameters
+    ----------
+    model : fitted BG/NBD, MBG/NBD or Pareto/NBD model
+    data : DataFrame with ``frequency``, ``recency``, ``T`` (the model's time unit)
+    horizon : int
+        Number of whole time units ahead.
+    discount_rate : float
+        Per time unit (see :func:`per_unit_discount_rate`).
+    params : array-like, optional
+        Parameters to use instead of the fitted ones (for draws).
+    return_total : bool
+        Also return the undiscounted expected purchases over the horizon.
+    """
+    _check(data, ["frequency", "recency", "T"], "CLV data")
+    horizon = int(horizon)
+    if horizon < 1:
+        raise ParameterError("horizon must be at least one time unit")
+    ux, uT, codes = _groups if _groups is not None else _xT_groups(data)
+    det_u, tot_u = _det_groups(model, ux, uT, horizon, discount_rate, params)
+    alive = model.p_alive(data, params)
+    det = det_u[codes] * alive
+    if return_total:
+        return det, tot_u[codes] * alive
+    return det
+
+
+def _spend_frame(data):
+    freq_col = "spend_frequency" if "spend_frequency" in data else "frequency"
+    _check(data, [freq_col, "monetary_value"], "CLV spend data")
+    return pd.DataFrame({"frequency": np.asarray(data[freq_col], float),
+                         "monetary_value": np.asarray(data["monetary_value"], float)})
+
+
+def customer_value(model, spend_model: GammaGammaModel, data: pd.DataFrame, *,
+                   horizon: int, discount_rate: float, margin: float,
+                   n_draws: int = 200, seed: int | None = 0, level: float = 0.9) -> pd.DataFrame:
+    """Per-customer expected purchases, P(alive), expected spend and CLV with intervals.
+
+    Parameters
+    ----------
+    model : fitted purchase model (BG/NBD, MBG/NBD or Pareto/NBD)
+    spend_model : fitted :class:`GammaGammaModel`
+    data : DataFrame
+        ``frequency``, ``recency``, ``T`` (model time unit), ``monetary_value`` and
+        (optional) ``spend_frequency`` (the number of spend observations averaged).
+    horizon : int
+        Time units ahead.
+    discount_rate : float
+        Per time unit.
+    margin : float
+        Fraction of spend that is margin (0..1].
+    n_draws : int
+        Parameter draws for the intervals (0: no intervals).
+    level : float
+        Central interval level, e.g. 0.9 for the 5 %..95 % quantiles.
+
+    Returns
+    -------
+    DataFrame indexed like ``data``: ``p_alive``, ``expected_purchases`` (undiscounted,
+    over the horizon), ``expected_spend`` (per purchase), ``clv``, ``clv_lower``,
+    ``clv_upper``, ``expected_purchases_lower``, ``expected_purchases_upper``.
+    The ``attrs["draws_total_clv"]`` and ``attrs["draws_total_purchases"]`` hold the draws
+    of the totals (for aggregate intervals).
+    """
+    if not 0 < margin <= 1:
+        raise ParameterError("margin must be in (0, 1]")
+    spend = _spend_frame(data)
+    det, total = discounted_expected_purchases(model, data, horizon=horizon,
+                                               discount_rate=discount_rate, return_total=True)
+    e_spend = spend_model.conditional_expected_spend(spend)
+    clv = margin * e_spend * det
+    out = pd.DataFrame({"p_alive": model.p_alive(data), "expected_purchases": total,
+                        "expected_spend": e_spend, "clv": clv}, index=data.index)
+    if n_draws and n_draws > 0:
+        rng_seed = None if seed is None else int(seed)
+        tp = model.sample_params(n_draws, seed=rng_seed)
+        sp = spend_model.sample_params(n_draws, seed=None if seed is None else rng_seed + 1)
+        clv_d = np.empty((n_draws, len(data)))
+        pur_d = np.empty((n_draws, len(data)))
+        groups = _xT_groups(data)
+        for i in range(n_draws):
+            d_i, t_i = discounted_expected_purchases(model, data, horizon=horizon,
+                                                     discount_rate=discount_rate,
+                                                     params=tp[i], return_total=True,
+                                                     _groups=groups)
+            clv_d[i] = margin * spend_model.conditional_expected_spend(spend, params=sp[i]) * d_i
+            pur_d[i] = t_i
+        q = [(1 - level) / 2, (1 + level) / 2]
+        out["clv_lower"], out["clv_upper"] = np.quantile(clv_d, q, axis=0)
+        out["expected_purchases_lower"], out["expected_purchases_upper"] = np.quantile(pur_d, q, axis=0)
+        # plain lists: pandas compares attrs when combining frames
+        out.attrs["draws_total_clv"] = clv_d.sum(axis=1).tolist()
+        out.attrs["draws_total_purchases"] = pur_d.sum(axis=1).tolist()
+    out.attrs.update({"horizon": int(horizon), "discount_rate_per_unit": float(discount_rate),
+                      "margin": float(margin), "level": float(level)})
+    return out
+
+
+def holdout_errors(model, data: pd.DataFrame) -> dict:
+    """Holdout accuracy: predicted E[Y(holdout) | history] vs actual holdout purchases.
+
+    ``data`` needs ``frequency``, ``recency``, ``T``, ``frequency_holdout`` and
+    ``duration_holdout`` (from :func:`summary_data` with a ``calibration_end``).
+    Returns per-customer MAE and RMSE (purchases) and the aggregate totals and their
+    relative error (predicted / actual - 1).
+    """
+    _check(data, ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"], "holdout data")
+    pred = model.conditional_expected_purchases(np.asarray(data["duration_holdout"], float), data)
+    act = np.asarray(data["frequency_holdout"], float)
+    err = pred - act
+    return {"mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err ** 2))),
+            "predicted_total": float(pred.sum()), "actual_total": float(act.sum()),
+            "aggregate_error": float(pred.sum() / act.sum() - 1) if act.sum() > 0 else float("nan")}
+
+
+def tracking_data(transactions: pd.DataFrame, summary: pd.DataFrame, model, *,
+                  calibration_end, as_of, time_unit: str) -> pd.DataFrame:
+    """Repeat purchases per time unit, actual vs model, across calibration and holdout.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        Canonical transactions (``customer_id``, ``timestamp``, ``amount``).
+    summary : DataFrame
+        :func:`summary_data` output (index ``customer_id``, column ``first_purchase``):
+        the cohort tracked.
+    model : fitted purchase model (unconditional ``expected_purchases``).
+
+    Returns
+    -------
+    DataFrame indexed by ``period`` (0, 1, ... time units since the first acquisition) with
+    ``start`` (date), ``actual``, ``predicted`` (repeat purchase days in the period) and
+    their cumulative sums ``actual_cumulative``, ``predicted_cumulative``; ``holdout``
+    (bool) marks periods after ``calibration_end``. The last period may be partial.
+    """
+    _check(summary, ["first_purchase"], "summary")
+    u = unit_days(time_unit)
+    start = pd.Timestamp(summary["first_purchase"].min())
+    end_excl = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    n_days = (end_excl - start).days
+    n_per = int(np.ceil(n_days / u))
+    bounds = np.minimum(np.arange(1, n_per + 1) * u, n_days)  # exclusive ends, days since start
+    daily = daily_transactions(transactions)
+    daily = daily.loc[daily["customer_id"].isin(summary.index)]
+    first = daily.groupby("customer_id")["day"].transform("min")
+    rep = daily.loc[(daily["day"] > first) & (daily["day"] < end_excl), "day"]
+    rep_days = (rep - start).dt.days.to_numpy()
+    per = np.searchsorted(bounds, rep_days, side="right")
+    actual = np.bincount(per, minlength=n_per)[:n_per].astype(float)
+    d0 = (pd.to_datetime(summary["first_purchase"]) - start).dt.days.to_numpy()
+    days, counts = np.unique(d0, return_counts=True)
+    # elapsed time at the end of each period (inclusive last day), per first-purchase day
+    t = (bounds[None, :] - 1 - days[:, None]) / u
+    ex = np.where(t > 0, model.expected_purchases(np.maximum(t, 0.0)), 0.0)
+    cum_pred = counts @ ex
+    cal_end = pd.Timestamp(calibration_end).normalize()
+    starts = start + pd.to_timedelta(np.arange(n_per) * u, unit="D")
+    out = pd.DataFrame({
+        "start": starts.normalize(),
+        "actual": actual,
+        "predicted": np.diff(cum_pred, prepend=0.0),
+        "actual_cumulative": np.cumsum(actual),
+        "predicted_cumulative": cum_pred,
+        "holdout": starts.normalize() > cal_end,
+    }, index=pd.RangeIndex(n_per, name="period"))
+    out.attrs.update({"time_unit": time_unit, "calibration_end": str(cal_end.date()),
+                      "calibration_periods": float(((cal_end - start).days + 1) / u)})
+    return out
+
+
+def conditional_vs_holdout(model, data: pd.DataFrame, max_frequency: int = 7) -> pd.DataFrame:
+    """Mean holdout purchases by calibration frequency, actual vs conditional expectation.
+
+    Frequencies at or above ``max_frequency`` are pooled (label ``"7+"``)."""
+    _check(data, ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"], "holdout data")
+    pred = model.conditional_expected_purchases(np.asarray(data["duration_holdout"], float), data)
+    f = np.minimum(np.asarray(data["frequency"], int), max_frequency)
+    labels = [str(i) for i in range(max_frequency)] + [f"{max_frequency}+"]
+    df = pd.DataFrame({"bin": f, "actual": np.asarray(data["frequency_holdout"], float),
+                       "predicted": pred})
+    g = df.groupby("bin").agg(customers=("actual", "size"), actual=("actual", "mean"),
+                              predicted=("predicted", "mean"))
+    g.index = pd.Index([labels[i] for i in g.index], name="calibration frequency")
+    return g
+
+
+def p_alive_matrix(model, *, T: float, max_frequency: int = 20, n_recency: int = 20) -> pd.DataFrame:
+    """P(alive) on a grid of frequency (rows) and recency (columns, time units) at a given T.
+
+    Recency > 0 is impossible without repeat purchases, so the x = 0 row is NaN there."""
+    rec = np.linspace(0.0, T, n_recency + 1)
+    x = np.arange(max_frequency + 1, dtype=float)
+    X, R = np.meshgrid(x, rec, indexing="ij")
+    pa = model.p_alive({"frequency": X.ravel(), "recency": R.ravel(),
+                        "T": np.full(X.size, T)}).reshape(X.shape)
+    pa[0, 1:] = np.nan
+    return pd.DataFrame(pa, index=pd.Index(x.astype(int), name="frequency"),
+                        columns=pd.Index(np.round(rec, 1), name="recency"))
+
+
+def top_share(values, fraction: float = 0.1) -> float:
+    """Share of the total held by the top ``fraction`` of customers (by value)."""
+    v = np.sort(np.asarray(values, float))[::-1]
+    k = max(int(np.ceil(fraction * len(v))), 1)
+    return float(v[:k].sum() / v.sum()) if v.sum() > 0 else float("nan")
+
+
+# ---------------------------------------------------------------------------------------
+@dataclass
+class ClvStudy:
+    """Everything the CLV notebook shows; see :func:`clv_study`."""
+
+    time_unit: str
+    calibration_end: str
+    as_of: str
+    horizon: int
+    annual_discount_rate: float
+    discount_rate_per_unit: float
+    margin: float
+    calibration: pd.DataFrame
+    full: pd.DataFrame
+    models: dict
+    model_errors: dict
+    comparison: pd.DataFrame
+    holdout: dict
+    tracking: pd.DataFrame
+    cond_holdout: pd.DataFrame
+    p_alive_grid: pd.DataFrame
+    values: pd.DataFrame
+    final_model: MLEModel
+    final_spend_model: GammaGammaModel
+    forecast: dict
+    clv_quantiles: dict
+    top_decile_share: float
+    spend_correlation: float
+    segments: pd.DataFrame | None = None
+    dropped: dict = field(default_factory=dict)
+
+
+_MODELS = {"bgnbd": BetaGeoModel, "pareto_nbd": ParetoNBDModel, "mbgnbd": ModifiedBetaGeoModel}
+
+
+def _fit(cls, data):
+    """Fit on the compressed (frequency, recency, T) table: same estimates, faster."""
+    return cls().fit(compress(data), weights="weights")
+
+
+def clv_study(transactions: pd.DataFrame, *, calibration_end, as_of, time_unit: str = "week",
+              horizon: int = 52, discount_rate: float = 0.15, margin: float = 0.3,
+              n_draws: int = 200, seed: int = 42, segment: str | None = None,
+              level: float = 0.9) -> ClvStudy:
+    """The CLV study: holdout validation of BG/NBD, Pareto/NBD and MBG/NBD, then per-customer
+    value from BG/NBD + Gamma-Gamma refitted on all data up to ``as_of``.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        Canonical transactions (``customer_id``, ``timestamp``, ``amount``; ``segment``
+        column if given).
+    calibration_end, as_of : date-like
+        Calibration period ends at ``calibration_end`` (inclusive); the holdout runs to
+        ``as_of`` (inclusive).
+    time_unit : {"day", "week", "month"}
+    horizon : int
+        CLV horizon, in time units after ``as_of``.
+    discount_rate : float
+        *Annual* discount rate, converted per time unit.
+    margin : float
+        Margin as a fraction of spend.
+    n_draws, seed, level
+        Parameter draws, their seed and the interval level.
+    segment : str, optional
+        Column of ``transactions``; each customer takes the value of her first purchase,
+        and values are summarised per segment.
+    """
+    _check(transactions, ["customer_id", "timestamp", "amount"], "transactions")
+    if segment is not None:
+        _check(transactions, [segment], "transactions")
+    cal = summary_data(transactions, as_of=as_of, calibration_end=calibration_end, time_unit=time_unit)
+    full = summary_data(transactions, as_of=as_of, time_unit=time_unit)
+    d_unit = per_unit_discount_rate(discount_rate, time_unit)
+
+    models, errors, holdout, rows = {}, {}, {}, []
+    for name, cls in _MODELS.items():
+        try:
+            m = _fit(cls, cal)
+        except ClmError as exc:      # report, never silently drop
+            if name == "bgnbd":
+                raise
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        models[name] = m
+        holdout[name] = holdout_errors(m, cal)
+        rows.append({"model": name, "parameters": ", ".join(f"{k}={v:.3g}" for k, v in m.params_.items()),
+                     "log-likelihood": m.loglik_, "AIC": m.AIC_,
+                     "holdout MAE per customer": holdout[name]["mae"],
+                     "holdout predicted total": holdout[name]["predicted_total"],
+                     "holdout actual total": holdout[name]["actual_total"],
+                     "aggregate error": holdout[name]["aggregate_error"]})
+    spend_cal = _spend_frame(cal)
+    spend_cal = spend_cal.loc[spend_cal["frequency"] > 0]
+    models["gamma_gamma"] = GammaGammaModel().fit(spend_cal)
+    comparison = pd.DataFrame(rows).set_index("model")
+
+    bg = models["bgnbd"]
+    tracking = tracking_data(transactions, cal, bg, calibration_end=calibration_end,
+                             as_of=as_of, time_unit=time_unit)
+    cond = conditional_vs_holdout(bg, cal)
+    grid = p_alive_matrix(bg, T=float(cal["T"].max()), max_frequency=15)
+
+    # Final: refit on everything up to as_of; value over the next `horizon` units.
+    final = _fit(BetaGeoModel, full)
+    spend_full = _spend_frame(full)
+    final_spend = GammaGammaModel().fit(spend_full.loc[spend_full["frequency"] > 0])
+    values = customer_value(final, final_spend, full, horizon=horizon, discount_rate=d_unit,
+                            margin=margin, n_draws=n_draws, seed=seed, level=level)
+    draws = dict(values.attrs)
+    values = values.join(full[["frequency", "recency", "T", "monetary_value"]])
+    values.attrs.update(draws)
+    q = [(1 - level) / 2, (1 + level) / 2]
+    forecast = {"horizon": int(horizon), "time_unit": time_unit, "level": level,
+                "expected_purchases": float(values["expected_purchases"].sum()),
+                "clv_total": float(values["clv"].sum())}
+    if n_draws:
+        forecast["expected_purchases_interval"] = [float(v) for v in np.quantile(values.attrs["draws_total_purchases"], q)]
+        forecast["clv_total_interval"] = [float(v) for v in np.quantile(values.attrs["draws_total_clv"], q)]
+        # holdout forecast of the calibration fit, with interval, against the actual
+        hp = bg.sample_params(n_draws, seed=seed)
+        dur = np.asarray(cal["duration_holdout"], float)
+        tot = [float(np.sum(bg.conditional_expected_purchases(dur, cal, params=p))) for p in hp]
+        forecast["holdout_predicted_interval"] = [float(v) for v in np.quantile(tot, q)]
+    forecast["holdout_predicted"] = holdout["bgnbd"]["predicted_total"]
+    forecast["holdout_actual"] = holdout["bgnbd"]["actual_total"]
+    clv_q = {f"p{int(p * 100)}": float(v) for p, v in
+             zip([0.1, 0.25, 0.5, 0.75, 0.9, 0.99], np.quantile(values["clv"], [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]))}
+
+    seg_table = None
+    if segment is not None:
+        tx = transactions.sort_values(["customer_id", "timestamp"])
+        seg = tx.groupby("customer_id", observed=True)[segment].first()
+        v = values.join(seg.rename("segment"))
+        seg_table = v.groupby("segment", dropna=False).agg(
+            customers=("clv", "size"), total_clv=("clv", "sum"), mean_clv=("clv", "mean"),
+            mean_p_alive=("p_alive", "mean"))
+        seg_table["share_of_clv"] = seg_table["total_clv"] / seg_table["total_clv"].sum()
+
+    dropped = {**{f"calibration: {k}": v for k, v in cal.attrs.get("dropped", {}).items()},
+               **{f"full period: {k}": v for k, v in full.attrs.get("dropped", {}).items()}}
+    return ClvStudy(
+        time_unit=time_unit, calibration_end=str(pd.Timestamp(calibration_end).date()),
+        as_of=str(pd.Timestamp(as_of).date()), horizon=int(horizon),
+        annual_discount_rate=float(discount_rate), discount_rate_per_unit=d_unit, margin=margin,
+        calibration=cal, full=full, models=models, model_errors=errors, comparison=comparison,
+        holdout=holdout, tracking=tracking, cond_holdout=cond, p_alive_grid=grid, values=values,
+        final_model=final, final_spend_model=final_spend, forecast=forecast,
+        clv_quantiles=clv_q, top_decile_share=top_share(values["clv"], 0.1),
+        spend_correlation=frequency_spend_correlation(_spend_frame(cal)), segments=seg_table,
+        dropped=dropped,
+    )
+
+
+def summary_lines(study: ClvStudy, currency: str = "$") -> list[str]:
+    """Plain-language summary computed from the study (holdout accuracy stated first)."""
+    u = study.time_unit
+    h = study.holdout["bgnbd"]
+    f = study.forecast
+    lines = [
+        f"Holdout test: fitted on purchases up to {study.calibration_end}, the BG/NBD model "
+        f"predicted {h['predicted_total']:,.0f} repeat purchases for the holdout period to "
+        f"{study.as_of}; {h['actual_total']:,.0f} happened ({h['aggregate_error']:+.1%}). "
+        f"Per customer the mean absolute error is {h['mae']:.2f} purchases.",
+    ]
+    if "holdout_predicted_interval" in f:
+        lo, hi = f["holdout_predicted_interval"]
+        inside = lo <= h["actual_total"] <= hi
+        lines.append(f"The {study.forecast['level']:.0%} parameter interval of that forecast is "
+                     f"{lo:,.0f}–{hi:,.0f}: the actual total is {'inside' if inside else 'outside'} it"
+                     + ("" if inside else " (the interval reflects parameter uncertainty only)") + ".")
+    best = study.comparison["holdout MAE per customer"].idxmin()
+    lines.append(f"Of the models compared, {best} has the lowest per-customer holdout error; "
+                 f"values below use the BG/NBD refitted on all data to {study.as_of}.")
+    v = study.values
+    lines.append(
+        f"Over the next {study.horizon} {u}s, {len(v):,} customers are expected to make "
+        f"{f['expected_purchases']:,.0f} purchases worth {currency}{f['clv_total']:,.0f} in discounted margin"
+        + (f" ({study.forecast['level']:.0%} interval {currency}{f['clv_total_interval'][0]:,.0f}–"
+           f"{currency}{f['clv_total_interval'][1]:,.0f})" if "clv_total_interval" in f else "")
+        + f" at a {study.margin:.0%} margin and {study.annual_discount_rate:.0%} annual discount rate.")
+    lines.append(f"The top 10 % of customers hold {study.top_decile_share:.0%} of that value; "
+                 f"the median customer is worth {currency}{study.clv_quantiles['p50']:,.2f}.")
+    lines.append(f"{(v['p_alive'] >= 0.5).mean():.0%} of customers are more likely active than not "
+                 f"(P(alive) ≥ 0.5) at {study.as_of}.")
+    return lines
