@@ -465,6 +465,9 @@ def retention_tables(data, cohort_period: str = "month", *, as_of,
     >>> t.bounded_counts.loc["2020-01"].tolist(), t.unbounded_counts.loc["2020-01"].tolist()
     ([2.0, 0.0, 1.0], [2.0, 1.0, 1.0])
     """
+    if as_of is None:
+        raise ParameterError("as_of is required (the last observed day, inclusive)")
+    _check_period(cohort_period)
     form = data_form(data)
     if form == "snapshot":
         km = snapshot_survival(data)
@@ -483,10 +486,97 @@ def retention_tables(data, cohort_period: str = "month", *, as_of,
                                    "cohort; survival by tenure is the Kaplan-Meier estimate."])
     if engine == "duckdb" and form == "transactions":
         return _tables_duckdb(data, cohort_period, as_of)
+    if engine == "pandas" and form == "transactions":
+        return _tables_numpy(data, cohort_period, as_of)
     cp = customer_periods(data, cohort_period, as_of=as_of, engine=engine)
     has_rev = form == "transactions" and "amount" in data.columns
     return tables_from_customer_periods(cp, cohort_period, as_of=as_of, form=form,
                                         has_revenue=has_rev)
+
+
+def _fast_period_codes(ts: pd.Series, cohort_period: str) -> np.ndarray:
+    """Same codes as :func:`period_codes`, via integer days and a small lookup table of
+    the days in the data's range (calendar arithmetic once per distinct day, not per row)."""
+    v = ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    days = np.floor_divide(v, 86_400_000_000_000)
+    if cohort_period == "week":
+        return np.floor_divide(days - 4, 7)  # 1970-01-05 (day 4) is a Monday
+    d0 = int(days.min())
+    span = np.arange(d0, int(days.max()) + 1).astype("datetime64[D]")
+    months = span.astype("datetime64[M]").astype(np.int64) + 1970 * 12  # 12*year + month - 1
+    if cohort_period == "quarter":
+        months = months // 3
+    elif cohort_period == "year":
+        months = months // 12
+    return months[days - d0]
+
+
+def _tables_numpy(data: pd.DataFrame, cohort_period: str, as_of) -> CohortTables:
+    """Retention tables for transactions with integer keys and bincounts (pandas engine)."""
+    _require(data, _TX_COLUMNS, "transactions")
+    last = last_complete_period(as_of, cohort_period)
+    cutoff = np.datetime64(pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1), "ns")
+    ts = data["timestamp"]
+    if ts.isna().any():
+        raise DataContractError("timestamp", "missing dates", int(ts.isna().sum()),
+                                np.flatnonzero(ts.isna().to_numpy()))
+    p = _fast_period_codes(ts, cohort_period)
+    keep = (ts.to_numpy(dtype="datetime64[ns]") < cutoff) & (p <= last)
+    has_rev = "amount" in data.columns
+    ids = data["customer_id"].to_numpy()[keep]
+    p = p[keep]
+    if len(p) == 0:
+        raise InsufficientDataError("no customer was acquired in a complete period by as_of")
+    if (np.issubdtype(ids.dtype, np.integer)
+            and int(ids.max()) - int(ids.min()) < 4 * len(ids) + 1024):
+        cust = (ids - ids.min()).astype(np.int64)  # dense enough: use ids as indices
+    else:
+        cust, _ = pd.factorize(ids)
+    pmin = int(p.min())
+    P = int(p.max()) - pmin + 1
+    ncust = int(cust.max()) + 1
+    key = cust.astype(np.int64) * P + (p - pmin)
+    amount = data["amount"].to_numpy(dtype=float)[keep] if has_rev else None
+    if ncust * P <= 64_000_000:
+        # direct addressing: one slot per (customer, period) is cheaper than hashing
+        counts = np.bincount(key, minlength=ncust * P)
+        ukey = np.flatnonzero(counts)
+        revenue = (np.bincount(key, weights=amount, minlength=ncust * P)[ukey]
+                   if has_rev else None)
+        del counts
+    else:
+        pair, ukey = pd.factorize(key)
+        revenue = np.bincount(pair, weights=amount, minlength=len(ukey)) if has_rev else None
+    pc, pp = np.divmod(ukey, P)  # customer index, period offset of each pair
+    first = np.full(ncust, P, dtype=np.int64)
+    lastp = np.full(ncust, -1, dtype=np.int64)
+    np.minimum.at(first, pc, pp)
+    np.maximum.at(lastp, pc, pp)
+    present = lastp >= 0
+    cohorts = np.unique(first[present])
+    labels = period_labels(cohorts + pmin, cohort_period)
+    last_k = pd.Series(last - (cohorts + pmin), index=pd.Index(labels, name="cohort"),
+                       name="last_k")
+    K = int(last_k.max()) + 1
+    cidx = np.searchsorted(cohorts, first)  # cohort row of each customer
+    cell = cidx[pc] * K + (pp - first[pc])
+    shape = (len(cohorts), K)
+    ks = pd.RangeIndex(K, name="k")
+
+    def frame(values):
+        return pd.DataFrame(values.reshape(shape).astype(float),
+                            index=last_k.index.copy(), columns=ks)
+
+    bounded = frame(np.bincount(cell, minlength=shape[0] * K))
+    ub = np.bincount((cidx * K + (lastp - first))[present],
+                     minlength=shape[0] * K).reshape(shape)
+    unbounded = frame(ub[:, ::-1].cumsum(axis=1)[:, ::-1])
+    rev = (_mask_unobservable(frame(np.bincount(cell, weights=revenue, minlength=shape[0] * K)),
+                              last_k) if has_rev else None)
+    sizes = bounded[0].rename("customers").astype(np.int64)
+    return CohortTables(cohort_period, pd.Timestamp(as_of), "transactions", sizes, last_k,
+                        _mask_unobservable(bounded, last_k),
+                        _mask_unobservable(unbounded, last_k), rev)
 
 
 def _duck_source(con, data):
@@ -678,6 +768,9 @@ def churn_rate(data, cohort_period: str = "month", *, as_of,
     DataFrame indexed by ``period`` (ISO label; for snapshots ``k``) with ``active_start``,
     ``lost``, ``churn_rate``.
     """
+    if as_of is None:
+        raise ParameterError("as_of is required (the last observed day, inclusive)")
+    _check_period(cohort_period)
     form = data_form(data)
     if form == "snapshot":
         km = snapshot_survival(data).iloc[1:]

@@ -18,6 +18,7 @@ from clm_lib.cohorts import (
     retention_tables,
     sbg_holdout,
     snapshot_survival,
+    tables_from_customer_periods,
 )
 from clm_lib.exceptions import DataContractError, MissingColumnsError, ParameterError
 
@@ -107,6 +108,11 @@ def test_engines_agree_on_random_log(period, tmp_path):
         pd.testing.assert_frame_equal(a.unbounded_counts, b.unbounded_counts)
         pd.testing.assert_frame_equal(a.revenue, b.revenue, rtol=1e-9)
         pd.testing.assert_series_equal(a.sizes, b.sizes)
+    c = tables_from_customer_periods(customer_periods(df, period, as_of=as_of), period,
+                                     as_of=as_of)
+    pd.testing.assert_frame_equal(a.bounded_counts, c.bounded_counts)
+    pd.testing.assert_frame_equal(a.unbounded_counts, c.unbounded_counts)
+    pd.testing.assert_frame_equal(a.revenue, c.revenue, rtol=1e-9)
     # the bounded matrix equals a direct count of (customer, period) pairs
     p = period_codes(df["timestamp"], period)
     first = pd.Series(p).groupby(df["customer_id"].to_numpy()).transform("min").to_numpy()
@@ -121,6 +127,16 @@ def test_engines_agree_on_random_log(period, tmp_path):
     got = a.bounded_counts.stack()
     got = got[got > 0]
     assert got.astype(int).to_dict() == direct.to_dict()
+
+
+@pytest.mark.parametrize("period", ["week", "month", "quarter", "year"])
+def test_fast_period_codes_agree(period):
+    from clm_lib.cohorts import _fast_period_codes
+
+    rng = np.random.default_rng(1)
+    ts = pd.Series(pd.Timestamp("1965-03-01")
+                   + pd.to_timedelta(rng.integers(0, 60 * 365 * 24 * 60, 5000), unit="min"))
+    np.testing.assert_array_equal(_fast_period_codes(ts, period), period_codes(ts, period))
 
 
 def test_period_labels_and_codes():
