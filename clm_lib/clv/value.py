@@ -39,7 +39,8 @@ from clm_lib.reductions import compress, daily_transactions, summary_data, unit_
 __all__ = [
     "per_unit_discount_rate", "discounted_expected_purchases", "customer_value",
     "holdout_errors", "tracking_data", "conditional_vs_holdout", "p_alive_matrix",
-    "top_share", "clv_study", "ClvStudy", "summary_lines",
+    "top_share", "clv_study", "ClvStudy", "summary_lines", "clv_metrics", "top_customers",
+    "customer_export",
 ]
 
 
@@ -474,3 +475,62 @@ def summary_lines(study: ClvStudy, currency: str = "$") -> list[str]:
     lines.append(f"{(v['p_alive'] >= 0.5).mean():.0%} of customers are more likely active than not "
                  f"(P(alive) ≥ 0.5) at {study.as_of}.")
     return lines
+
+
+def _pseudo(index) -> np.ndarray:
+    from clm_lib.reporting import pseudonymise   # reporting helper; no I/O
+    return pseudonymise(pd.Series(index, dtype="string")).to_numpy()
+
+
+def customer_export(study: ClvStudy) -> pd.DataFrame:
+    """Per-customer table for export: pseudonymised id, frequency, recency, T, P(alive),
+    expected purchases, expected spend and CLV with interval (raw ids never leave)."""
+    v = study.values
+    cols = [c for c in ["frequency", "recency", "T", "monetary_value", "p_alive",
+                        "expected_purchases", "expected_purchases_lower", "expected_purchases_upper",
+                        "expected_spend", "clv", "clv_lower", "clv_upper"] if c in v]
+    out = v[cols].copy()
+    out.insert(0, "customer", _pseudo(v.index))
+    return out.sort_values("clv", ascending=False).reset_index(drop=True)
+
+
+def top_customers(study: ClvStudy, n: int = 20) -> pd.DataFrame:
+    """The ``n`` most valuable customers (pseudonymised), for display."""
+    u = study.time_unit
+    e = customer_export(study).head(n)
+    ren = {"customer": "customer (pseudonym)", "frequency": "repeat purchases",
+           "recency": f"recency ({u}s)", "T": f"age ({u}s)", "monetary_value": "mean spend",
+           "p_alive": "P(alive)", "expected_purchases": f"expected purchases, next {study.horizon} {u}s",
+           "expected_spend": "expected spend per purchase", "clv": "CLV",
+           "clv_lower": "CLV lower", "clv_upper": "CLV upper"}
+    keep = [c for c in ren if c in e]
+    return e[keep].rename(columns=ren).set_index("customer (pseudonym)")
+
+
+def clv_metrics(study: ClvStudy, currency: str = "$") -> dict:
+    """metrics.json content of the study (papers' parameter names)."""
+    models = {k: {kk: vv for kk, vv in m.to_metrics().items() if kk in ("params", "se", "loglik", "aic", "n")}
+              for k, m in study.models.items()}
+    models["bgnbd_all_data"] = {kk: vv for kk, vv in study.final_model.to_metrics().items()
+                                if kk in ("params", "se", "loglik", "aic", "n")}
+    models["gamma_gamma_all_data"] = {kk: vv for kk, vv in study.final_spend_model.to_metrics().items()
+                                      if kk in ("params", "se", "loglik", "aic", "n")}
+    h = study.holdout["bgnbd"]
+    f = study.forecast
+    headline = {
+        "Holdout purchases, predicted vs actual": f"{h['predicted_total']:,.0f} vs {h['actual_total']:,.0f} ({h['aggregate_error']:+.1%})",
+        f"Value, next {study.horizon} {study.time_unit}s": f"{currency}{f['clv_total']:,.0f}",
+        "Top-decile share of value": f"{study.top_decile_share:.0%}",
+    }
+    return {
+        "time_unit": study.time_unit, "calibration_end": study.calibration_end, "as_of": study.as_of,
+        "horizon": study.horizon, "annual_discount_rate": study.annual_discount_rate,
+        "discount_rate_per_unit": study.discount_rate_per_unit, "margin": study.margin,
+        "customers": int(len(study.values)),
+        "models": models, "model_errors": study.model_errors,
+        "holdout": study.holdout, "forecast": f,
+        "clv_quantiles": study.clv_quantiles, "top_decile_share": study.top_decile_share,
+        "frequency_spend_correlation": study.spend_correlation,
+        "dropped": study.dropped,
+        "headline": headline,
+    }

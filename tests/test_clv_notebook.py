@@ -1,0 +1,27 @@
+"""The CLV notebook runs end to end on CDNOW master and writes its metrics and exports."""
+import json
+
+import pytest
+
+from clm_lib.config import NOTEBOOKS_DIR
+
+
+@pytest.mark.slow
+def test_clv_notebook_runs(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    out = tmp_path / "out"
+    papermill.execute_notebook(str(NOTEBOOKS_DIR / "30_clv.ipynb"), str(tmp_path / "run.ipynb"),
+                               parameters={"output_dir": str(out), "n_draws": 50},
+                               cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["models"]) >= {"bgnbd", "pareto_nbd", "mbgnbd", "gamma_gamma"}
+    assert set(m["models"]["pareto_nbd"]["params"]) == {"r", "alpha", "s", "beta"}
+    assert set(m["models"]["gamma_gamma"]["params"]) == {"p", "q", "gamma"}
+    assert m["customers"] == 23570
+    assert 0 < m["top_decile_share"] < 1
+    lo, hi = m["forecast"]["clv_total_interval"]
+    assert lo < m["forecast"]["clv_total"] < hi
+    assert 2 <= len(m["headline"]) <= 4
+    export = (out / "exports" / "customer_value.csv").read_text().splitlines()
+    assert export[0].startswith("customer,") and export[1].startswith("C-")
+    assert len(export) == 23570 + 1
