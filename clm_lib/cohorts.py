@@ -1011,14 +1011,19 @@ def cohort_study(data, cohort_period: str = "month", *, as_of, inactivity_period
         model = fit_sbg(tables, censor_last=censor)
         K = int(tables.last_k.max())
         proj = model.projection(K + int(horizon_periods))
-        if holdout_periods:
+    except ClmError as exc:  # reported in the notebook, not hidden
+        err = f"{type(exc).__name__}: {exc}"
+    if model is not None and holdout_periods:
+        try:
             hmodel = fit_sbg(tables, holdout_periods=holdout_periods, censor_last=censor)
             holdout = sbg_holdout(hmodel, tables, holdout_periods=holdout_periods,
                                   horizon=K + int(horizon_periods), censor_last=censor)
             herr = holdout_error(hmodel, tables, holdout_periods=holdout_periods,
                                  censor_last=censor)
-    except ClmError as exc:  # reported in the notebook, not hidden
-        err = f"{type(exc).__name__}: {exc}"
+        except ClmError as exc:
+            hmodel = None
+            err = (f"holdout check not possible ({type(exc).__name__}: {exc}); the projection "
+                   "uses all periods")
     params = {"cohort_period": cohort_period, "as_of": str(pd.Timestamp(as_of).date()),
               "inactivity_periods": int(inactivity_periods),
               "holdout_periods": int(holdout_periods), "horizon_periods": int(horizon_periods),
@@ -1051,9 +1056,11 @@ def summary_lines(study: CohortStudy) -> list[str]:
                      f"{int(t.last_k.iloc[0])} {u}s form one synthetic cohort (snapshot data "
                      "have no start dates).")
     else:
-        lines.append(f"{int(t.sizes.sum()):,} customers were acquired in {len(t.sizes)} "
-                     f"{u}ly cohorts from {_pretty(t.sizes.index[0], u)} to "
-                     f"{_pretty(t.sizes.index[-1], u)} (data up to {study.parameters['as_of']}).")
+        span = (f"one {u}ly cohort ({_pretty(t.sizes.index[0], u)})" if len(t.sizes) == 1
+                else f"{len(t.sizes)} {u}ly cohorts from {_pretty(t.sizes.index[0], u)} to "
+                     f"{_pretty(t.sizes.index[-1], u)}")
+        lines.append(f"{int(t.sizes.sum()):,} customers were acquired in {span} "
+                     f"(data up to {study.parameters['as_of']}).")
     first = t.sizes.index[0]
     if t.last_k.iloc[0] >= 1:
         b1 = t.bounded_rates.loc[first, 1]
@@ -1098,6 +1105,8 @@ def summary_lines(study: CohortStudy) -> list[str]:
                          f"out of the fit, the model expected {e['expected']:,.0f} active "
                          f"customer-{u}s against {e['actual']:,.0f} observed "
                          f"({100 * e['relative_error']:+.1f} %).")
+        elif study.sbg_error:
+            lines.append(f"The model could not be checked on held-out periods: {study.sbg_error}.")
     elif study.sbg_error:
         lines.append(f"The retention projection could not be fitted ({study.sbg_error}).")
     return lines

@@ -259,6 +259,40 @@ def test_inputs_not_mutated():
     pd.testing.assert_frame_equal(df, before)
 
 
+def test_cohort_study_metrics_and_summary():
+    import json
+
+    from clm_lib.cohorts import cohort_metrics, cohort_study, summary_lines
+    from clm_lib.reporting import to_json
+
+    # two yearly cohorts of subscriptions with known survivors: sBG fits, holdout works
+    rows = []
+    for year, surv in ((2000, [500, 430, 380, 345, 320]), (2001, [400, 350, 310, 285])):
+        start = pd.Timestamp(f"{year}-01-01")  # anniversaries on period boundaries
+        lost = -np.diff(surv)
+        i = 0
+        for t, n in enumerate(lost, start=1):
+            rows += [(f"{year}-{i + j}", start, start + pd.DateOffset(years=t)) for j in range(n)]
+            i += n
+        rows += [(f"{year}-{i + j}", start, pd.NaT) for j in range(surv[-1])]
+    subs = pd.DataFrame(rows, columns=["customer_id", "start", "end"])
+    st = cohort_study(subs, "year", as_of="2004-12-31", holdout_periods=1, horizon_periods=5)
+    assert st.tables.bounded_counts.loc["2000"].tolist() == [500, 430, 380, 345, 320]
+    assert st.model is not None and st.holdout_error["cells"] == 2
+    # held out: k=4 of 2000 and k=3 of 2001
+    assert st.holdout_error["actual"] == 320 + 285
+    m = cohort_metrics(st)
+    assert m["cohort_sizes"] == {"2000": 500, "2001": 400}
+    assert m["retention_bounded"]["2001"][-1] is None
+    assert m["churn_rate"]["2001"] == pytest.approx(70 / 500)
+    assert len(m["sbg"]["projection"]) == 4 + 5 + 1
+    assert set(m["sbg"]["se"]) == {"alpha", "beta"} and 2 <= len(m["headline"]) <= 4
+    json.loads(to_json(m))
+    lines = summary_lines(st)
+    assert lines[0].startswith("900 customers were acquired in 2 yearly cohorts from 2000 to 2001")
+    assert "86.0 % were still subscribed in their second year" in lines[1]
+
+
 # ----------------------------------------------------------------- the notebook, end to end
 def _run_notebook(tmp_path, **parameters):
     import time
