@@ -60,6 +60,7 @@ import shutil
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -100,6 +101,33 @@ KERNEL_NAME = "python3"
 for _name in ("papermill",):
     if not logging.getLogger(_name).handlers:
         logging.getLogger(_name).addHandler(logging.NullHandler())
+
+
+_KERNELS: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def _tracked_kernel_manager_class():
+    """nbclient's default kernel manager, remembering its kernels so that Ctrl-C on a
+    run can end them at once (kernels run in their own session and do not get the
+    terminal's SIGINT)."""
+    from jupyter_client.manager import AsyncKernelManager, KernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            await KernelManager._async_start_kernel(self, **kw)
+            _KERNELS.add(self)
+
+    return TrackedKernelManager
+
+
+def _kill_running_kernels() -> None:
+    for km in list(_KERNELS):
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            try:
+                process.kill()
+            except OSError:
+                pass
 
 
 class RawValue(str):
@@ -333,7 +361,7 @@ class StudyResult:
 
     name: str
     title: str
-    status: str = "pending"  # "ok", "failed" or "timeout"
+    status: str = "pending"  # "ok", "failed", "timeout" (or "cancelled" on Ctrl-C)
     duration_s: float | None = None
     error: dict | None = None
     parameters: dict = field(default_factory=dict)
@@ -508,6 +536,7 @@ def _execute(study: Study, values: dict, study_dir: Path, timeout: float,
             shutdown_kernel="immediate",
             # the kernel's own start-up warnings (e.g. about TCP transport) are noise here
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            kernel_manager_class=_tracked_kernel_manager_class(),
         )
         result.status = "ok"
     except PapermillExecutionError as exc:
@@ -683,35 +712,45 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
     write_state()
     # HTML conversion is set up while the first kernels start rather than after them.
     threading.Thread(target=_quiet_warm_up, name="clm-warm-up", daemon=True).start()
-    with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="clm-study") as pool:
-        futures = {pool.submit(_execute, s, values[s.name], run_dir / s.name, timeout,
-                               run.started): s for s in selected}
-        try:
-            for fut in as_completed(futures):
-                study = futures[fut]
-                try:
-                    res = fut.result()
-                except Exception as exc:  # noqa: BLE001 - bug guard: keep the run going
-                    res = StudyResult(name=study.name, title=study.title, status="failed",
-                                      error={"cell": None, "ename": type(exc).__name__,
-                                             "evalue": _first_line(exc)},
-                                      parameters=values[study.name],
-                                      output_dir=run_dir / study.name)
-                with lock:
-                    run.studies[study.name] = res
-                    done += 1
-                    write_state()
-                    if progress:
-                        extra = ""
-                        if res.error:
-                            cell = res.error.get("cell")
-                            extra = (f" ({'cell ' + str(cell) + ': ' if cell is not None else ''}"
-                                     f"{res.error.get('ename')}: {res.error.get('evalue')})")
-                        print(f"[{done}/{len(selected)}] {study.name} {res.status} "
-                              f"{res.duration_s or 0:.1f} s{extra}", file=sys.stderr, flush=True)
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="clm-study")
+    futures = {pool.submit(_execute, s, values[s.name], run_dir / s.name, timeout,
+                           run.started): s for s in selected}
+    try:
+        for fut in as_completed(futures):
+            study = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as exc:  # noqa: BLE001 - bug guard: keep the run going
+                res = StudyResult(name=study.name, title=study.title, status="failed",
+                                  error={"cell": None, "ename": type(exc).__name__,
+                                         "evalue": _first_line(exc)},
+                                  parameters=values[study.name],
+                                  output_dir=run_dir / study.name)
+            with lock:
+                run.studies[study.name] = res
+                done += 1
+                write_state()
+                if progress:
+                    extra = ""
+                    if res.error:
+                        cell = res.error.get("cell")
+                        extra = (f" ({'cell ' + str(cell) + ': ' if cell is not None else ''}"
+                                 f"{res.error.get('ename')}: {res.error.get('evalue')})")
+                    print(f"[{done}/{len(selected)}] {study.name} {res.status} "
+                          f"{res.duration_s or 0:.1f} s{extra}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        # Queued studies are dropped; running ones lose their kernel and end as failed
+        # (DeadKernelError). run.json says what happened.
+        pool.shutdown(wait=False, cancel_futures=True)
+        _kill_running_kernels()
+        with lock:
+            for res in run.studies.values():
+                if res.status == "pending":
+                    res.status = "cancelled"
+            run.finished = _now()
+            write_state()
+        raise
+    pool.shutdown(wait=True)
 
     run.finished = _now()
     write_state()
