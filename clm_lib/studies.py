@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 from clm_lib.config import NOTEBOOKS_DIR
-from clm_lib.exceptions import StudyNotFoundError
+from clm_lib.exceptions import ClmError, StudyNotFoundError
 
 __all__ = ["Parameter", "Study", "get_study", "list_studies"]
 
@@ -108,7 +108,12 @@ def _parameters(path: Path) -> dict[str, Parameter]:
 
 def _load(path: Path) -> Study:
     number, name = _NUMBERED.match(path.stem).groups()
-    nb = nbformat.read(path, as_version=4)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # noqa: BLE001 - invalid JSON or notebook format
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ClmError(f"cannot read study notebook {path.name}: {type(exc).__name__}: "
+                       f"{first}") from None
     return Study(number=int(number), name=name, title=_title(nb) or name,
                  path=path.resolve(), parameters=_parameters(path))
 

@@ -71,6 +71,14 @@ def test_config_file_is_checked_before_running(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_broken_notebook_is_a_clean_error(tmp_path):
+    (tmp_path / "10_broken.ipynb").write_text("{not json")
+    result = invoke("list", "--notebooks-dir", str(tmp_path))
+    assert result.exit_code == 2
+    assert "cannot read study notebook 10_broken.ipynb" in result.output
+    assert "Traceback" not in result.output
+
+
 def _write_transactions(path: Path) -> Path:
     path.write_text(
         "cust,day,value\n"
