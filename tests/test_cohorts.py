@@ -207,6 +207,12 @@ def test_segments():
     assert shop.loc[1, "retention"] == 0.0  # b never returned
 
 
+def test_segments_duckdb_engine_agrees():
+    a = retention_by_segment(tiny_log(), "channel", "month", as_of=AS_OF)
+    b = retention_by_segment(tiny_log(), "channel", "month", as_of=AS_OF, engine="duckdb")
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
 def test_snapshot_form():
     snap = pd.DataFrame({"customer_id": list("pqrst"), "tenure": [0, 1, 2, 2, 3],
                          "churned": [False, True, True, False, False]})
