@@ -3,7 +3,8 @@
 Output layout of one run (``DIR`` is ``out_dir``, or ``reports/<YYYYmmdd-HHMMSS>/`` with
 ``reports/latest`` pointing at the newest finished run)::
 
-    DIR/run.json                 status, duration and error summary per study; parameters
+    DIR/run.json                 per study: status (ok/failed/timeout; cancelled after
+                                 Ctrl-C), start, duration, error summary; parameters
     DIR/index.html               links every study with its status and headline numbers
     DIR/<study>/notebook.ipynb   the executed notebook (kept when it fails)
     DIR/<study>/report.html      self-contained stakeholder report (only for successful runs)
