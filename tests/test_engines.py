@@ -118,6 +118,9 @@ def test_sources_and_column_mapping(log, duck, tmp_path):
     pd.testing.assert_frame_equal(b, c, rtol=1e-12)
     duck.con.raw_sql(f"CREATE OR REPLACE VIEW tx_view AS SELECT * FROM read_parquet('{glob}')")
     pd.testing.assert_frame_equal(duck.summary_data("tx_view", as_of=AS_OF), c, rtol=1e-12)
+    # the pandas engine loads paths and globs with clm_lib.data.load_transactions
+    p = get_engine("pandas").summary_data(glob, as_of=AS_OF)
+    pd.testing.assert_frame_equal(p, c, check_exact=False, rtol=1e-9, check_index_type=False)
 
 
 def test_errors(log, duck):

@@ -113,3 +113,30 @@ def test_subscription_durations_identical(spark):
                                   check_exact=False, rtol=1e-12, check_dtype=False)
     with pytest.raises(DataContractError):
         spark.subscription_durations(subs, as_of="2020-02-15")
+
+
+def test_spark_job_reduce_then_score(spark, log, tmp_path):
+    bgnbd = pytest.importorskip("clm_lib.clv.bgnbd")
+    from clm_lib.engines import spark_job
+
+    df, glob = log
+    out = str(tmp_path / "run")
+    info = spark_job.reduce(spark.con._session, source=glob, as_of=AS_OF, output=out,
+                            calibration_end=CAL)
+    ref = reductions.summary_data(df, as_of=AS_OF, calibration_end=CAL)
+    assert info["customers"] == len(ref)
+    triples = pd.read_parquet(f"{out}/triples.parquet")
+    pd.testing.assert_frame_equal(triples.sort_values(["frequency", "recency", "T"])
+                                  .reset_index(drop=True), reductions.compress(ref),
+                                  check_dtype=False)
+    bg = bgnbd.BetaGeoModel().fit(triples, weights="weights")
+    pred = triples[["frequency", "recency", "T"]].assign(p_alive=bg.p_alive(triples))
+    pred.to_parquet(tmp_path / "pred.parquet")
+    spark_job.score(spark.con._session, output=out, predictions=str(tmp_path / "pred.parquet"))
+    scores = pd.read_parquet(f"{out}/scores").set_index("customer_id").sort_index()
+    assert len(scores) == len(ref) and scores["p_alive"].notna().all()
+    np.testing.assert_allclose(scores["p_alive"].to_numpy(), bg.p_alive(ref), rtol=1e-12)
+    # the stored summary is readable by DuckDB too (a directory of Parquet files)
+    back = get_engine("duckdb").compress(get_engine("duckdb").table(f"{out}/summary",
+                                                                     required=("frequency",)))
+    assert back["weights"].sum() == len(ref)

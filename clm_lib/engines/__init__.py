@@ -150,9 +150,24 @@ class Engine:
             if missing:
                 raise MissingColumnsError(missing, list(df.columns), what="transactions")
             return df
+        import glob
+        import os
+
         from clm_lib.data import load_transactions
 
-        df, _ = load_transactions(source, columns)
+        path = str(source)
+        if os.path.isdir(path):
+            path = os.path.join(path, "**", "*.parquet")
+        if any(ch in path for ch in "*?["):
+            files = sorted(glob.glob(path, recursive=True))
+            if not files:
+                raise FileNotFoundError(f"transactions: no file matches {path!r}")
+            parts = [load_transactions(f, columns)[0] for f in files]
+            df = pd.concat(parts, ignore_index=True)
+            df["customer_id"] = df["customer_id"].astype("string")
+            return df.sort_values(["customer_id", "timestamp"], kind="stable",
+                                  ignore_index=True)
+        df, _ = load_transactions(path, columns)
         return df
 
     def table(self, source, columns: Mapping[str, str] | None = None,

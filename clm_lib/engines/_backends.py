@@ -95,8 +95,8 @@ def _kind(path: str) -> str:
             return "parquet"
     if low.endswith((".csv", ".csv.gz", ".txt")):
         return "csv"
-    if os.path.isdir(path):
-        return "parquet"  # a directory of Parquet files (Spark/Hive layout)
+    if os.path.isdir(path) or "/" in path or "://" in path:
+        return "parquet"  # a directory of Parquet files (Spark/Hive layout), local or remote
     return "table"
 
 
@@ -119,8 +119,10 @@ def read_source(con, source: Any, columns: Mapping[str, str] | None, required: t
         if kind == "table":
             t = con.table(path)
         else:
-            if not (os.path.exists(path) or glob.glob(path)):
+            if "://" not in path and not (os.path.exists(path) or glob.glob(path)):
                 raise FileNotFoundError(f"{what}: no file matches {path!r}")
+            if con.name == "duckdb" and os.path.isdir(path):
+                path = os.path.join(path, "**", "*.parquet")
             t = con.read_parquet(path) if kind == "parquet" else con.read_csv(path)
     else:
         raise ParameterError(f"{what}: source must be a path, a table name, a DataFrame or an "

@@ -19,6 +19,17 @@ def daily(t):
     return d.group_by(["customer_id", "day"]).agg(amount=d.amount.sum())
 
 
+def _with_first(d, col: str, name: str):
+    """Add each customer's minimum of ``col`` as ``name``.
+
+    A join with the per-customer minimum rather than a window: Ibis compiles windows with
+    an explicit ``ROWS BETWEEN UNBOUNDED ...`` frame, which DuckDB evaluates markedly slower
+    than a hash join (measured ~2x on 10M rows).
+    """
+    firsts = d.group_by("customer_id").agg(**{name: d[col].min()})
+    return d.inner_join(firsts, "customer_id").select(*d.columns, name)
+
+
 def summary(t, *, as_of: dt.date, calibration_end: dt.date, unit_days: float,
             holdout: bool):
     """Per-customer frequency / recency / T / monetary value (see ``summary_data``).
@@ -31,8 +42,7 @@ def summary(t, *, as_of: dt.date, calibration_end: dt.date, unit_days: float,
     end = ibis.date(as_of)
     d = daily(t)
     d = d.filter(d.day <= end)
-    w = ibis.window(group_by="customer_id")
-    d = d.mutate(first=d.day.min().over(w))
+    d = _with_first(d, "day", "first")
     d = d.filter(d.first <= cal)
     in_cal = d.day <= cal
     repeat = in_cal & (d.day != d.first)
@@ -118,8 +128,8 @@ def cohort_activity(t, *, cohort_period: str, as_of: dt.date, last_period: int):
     d = d.mutate(p=_period_index(d.day, cohort_period))
     d = d.filter(d.p <= int(last_period))
     cp = d.group_by(["customer_id", "p"]).agg(revenue=d.amount.sum())
-    w = ibis.window(group_by="customer_id")
-    cp = cp.mutate(c=cp.p.min().over(w), last=cp.p.max().over(w))
+    ends = cp.group_by("customer_id").agg(c=cp.p.min(), last=cp.p.max())
+    cp = cp.inner_join(ends, "customer_id").select(*cp.columns, "c", "last")
     out = cp.group_by(["c", "p"]).agg(customers=cp.count(), revenue=cp.revenue.sum(),
                                        last_active=(cp.p == cp.last).cast("int64").sum())
     return out.select(cohort_index=out.c, period=(out.p - out.c).cast("int64"),
