@@ -126,3 +126,11 @@ def test_summary_and_metrics(paper_fit):
     assert list(s.index) == ["alpha", "beta"]
     met = paper_fit.to_metrics()
     assert set(met["params"]) == {"alpha", "beta"} and met["loglik"] < 0
+
+
+def test_derl_table(paper_fit):
+    tab = paper_fit.derl_table(0.1, max_renewals=4)
+    assert list(tab.index) == [0, 1, 2, 3, 4]
+    assert tab.loc[3, "derl"] == pytest.approx(paper_fit.derl(0.1, renewals=3))
+    assert np.all(np.diff(tab["derl"]) > 0)  # survivors are the loyal ones
+    np.testing.assert_allclose(tab["next_retention_rate"], paper_fit.retention_rate(np.arange(1, 6)))

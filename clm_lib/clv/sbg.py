@@ -199,6 +199,21 @@ class ShiftedBetaGeometric(MLEModel):
             raise ParameterError("discount_rate must be > 0")
         return float(special.hyp2f1(1.0, b, a + b, 1.0 / (1.0 + discount_rate)))
 
+    def derl_table(self, discount_rate: float, max_renewals: int = 5,
+                   horizon: int | None = None) -> pd.DataFrame:
+        """DERL (periods, discounted) for customers who have made ``0..max_renewals``
+        renewals, with the retention rate they face at their next renewal.
+
+        Returns a DataFrame indexed by ``renewals`` with ``next_retention_rate`` and
+        ``derl``; DERL rises with tenure because the customers who remain are the ones
+        with a low churn probability.
+        """
+        n = np.arange(int(max_renewals) + 1)
+        return pd.DataFrame(
+            {"next_retention_rate": self.retention_rate(n + 1),
+             "derl": [self.derl(discount_rate, renewals=int(r), horizon=horizon) for r in n]},
+            index=pd.Index(n, name="renewals"))
+
     def projection(self, horizon: int, *, n_draws: int = 500, level: float = 0.95,
                    seed: int = 0) -> pd.DataFrame:
         """Projected survival ``S(k)`` and retention ``r(k)`` for ``k = 0..horizon``,
