@@ -21,19 +21,12 @@ class _CleanError(click.ClickException):
     exit_code = 2
 
 
-def _message(exc: BaseException) -> str:
-    # KeyError subclasses (StudyNotFoundError) would print their message in quotes.
-    if isinstance(exc, KeyError) and exc.args:
-        return str(exc.args[0])
-    return str(exc)
-
-
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except ClmError as exc:
-            raise _CleanError(f"{type(exc).__name__}: {_message(exc)}") from None
+            raise _CleanError(f"{type(exc).__name__}: {exc}") from None
 
 
 _NOTEBOOKS_OPTION = click.option(

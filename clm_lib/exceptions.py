@@ -60,7 +60,7 @@ class ParameterError(ClmError, ValueError):
     """A study parameter is unknown or has an invalid value."""
 
 
-class StudyNotFoundError(ClmError, KeyError):
+class StudyNotFoundError(ClmError, LookupError):
     """No study of that name exists."""
 
 
