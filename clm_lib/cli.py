@@ -176,7 +176,7 @@ def validate_cmd(transactions, subscriptions, columns, as_of, date_format, tz, a
             except (OSError, UnicodeDecodeError, ValueError) as exc:
                 # unreadable or malformed file (e.g. a CSV parser error): one clean line
                 raise _CleanError(f"cannot read {path.name}: {type(exc).__name__}: "
-                                  f"{_message(exc).splitlines()[0] if str(exc) else ''}"
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''}"
                                   ) from None
     if as_json:
         out = {k: {"rows_in": int(dq.rows_in), "rows_used": int(dq.rows_used),
