@@ -74,6 +74,7 @@ __all__ = [
     "default_rmst_horizon",
     "segment_hazard_ratios",
     "ph_strata",
+    "ph_note",
     "select_model",
     "summary_lines",
     "survival_metrics",
@@ -710,7 +711,8 @@ def brier_score(survival: pd.DataFrame, durations, events, *,
         alive = T > t
         g_t = float(G(t))
         with np.errstate(divide="ignore", invalid="ignore"):
-            a = np.where(died, s ** 2 / g_ti, 0.0)
+            # G(T_i-) = 0 only when every subject was censored before T_i: no weight exists
+            a = np.where(died & (g_ti > 0), s ** 2 / g_ti, 0.0)
             b = np.where(alive, (1 - s) ** 2 / g_t, 0.0) if g_t > 0 else np.zeros_like(s)
         out.append(float(np.sum(a + b) / len(T)))
     return pd.Series(out, index=survival.index, name="brier_score")
@@ -965,6 +967,22 @@ def ph_strata(ph: pd.DataFrame, df: pd.DataFrame) -> list[str]:
     bad = ph.loc[ph["violated"], "covariate"].unique()
     return [c for c in bad if c in df.columns and not pd.api.types.is_numeric_dtype(df[c])
             and not pd.api.types.is_bool_dtype(df[c])]
+
+
+def ph_note(ph: pd.DataFrame, strata: Sequence[str]) -> str:
+    """One sentence on the proportional-hazards check and what was done about it."""
+    bad = list(dict.fromkeys(ph.loc[ph["violated"], "covariate"]))
+    if not bad:
+        return "No covariate violates proportional hazards (1 % level): the Cox model is kept as is."
+    other = [c for c in bad if c not in strata]
+    text = f"Proportional hazards is violated (1 % level) for: {', '.join(bad)}."
+    if strata:
+        text += (f" A second Cox model uses {', '.join(strata)} as strata (separate baseline "
+                 "hazards); its hazard ratios for the other covariates are shown below.")
+    if other:
+        text += (f" For {', '.join(other)} (numeric) the hazard ratio is a time-averaged "
+                 "effect; read it with care.")
+    return text
 
 
 def select_model(comparison: pd.DataFrame) -> str:

@@ -473,3 +473,13 @@ def test_notebook_cdnow_inactivity(tmp_path):
     assert export["customer_id"].str.startswith("C-").all()
     assert metrics["data_quality"]["rows_in"] == 69659
     assert elapsed < 30
+
+
+def test_ph_note_and_strata():
+    ph = pd.DataFrame({"violated": [True, True, False], "covariate": ["plan", "price", "x"]},
+                      index=["plan: b", "price", "x"])
+    df = pd.DataFrame({"plan": ["a", "b"], "price": [1.0, 2.0], "x": [0.0, 1.0]})
+    assert sv.ph_strata(ph, df) == ["plan"]
+    note = sv.ph_note(ph, ["plan"])
+    assert "plan, price" in note and "strata" in note and "time-averaged" in note
+    assert "No covariate" in sv.ph_note(ph.assign(violated=False), [])
