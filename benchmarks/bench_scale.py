@@ -113,7 +113,7 @@ def _predictors(bg, gg):
     return purchases, spend
 
 
-def run_one(engine_name: str, src: Path, out: Path) -> dict:
+def run_one(engine_name: str, src: Path, out: Path, memory_limit: str | None = None) -> dict:
     import pandas as pd
 
     from clm_lib.clv.bgnbd import BetaGeoModel
@@ -132,6 +132,8 @@ def run_one(engine_name: str, src: Path, out: Path) -> dict:
             eng = get_engine("spark", spark=session)
             times["session_start"] = time.perf_counter() - t0
             t0 = time.perf_counter()
+        elif engine_name == "duckdb" and memory_limit:
+            eng = get_engine("duckdb", memory_limit=memory_limit)
         else:
             eng = get_engine(engine_name)
         if engine_name == "pandas":
@@ -195,11 +197,14 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="20k customers (~0.2M rows)")
     ap.add_argument("--engines", default="pandas,duckdb", help="comma list of pandas,duckdb,spark")
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--duckdb-memory-limit", default="4GB",
+                    help="DuckDB memory_limit (it spills to disk beyond it); default 4GB")
     ap.add_argument("--run-one", help=argparse.SUPPRESS)
     ap.add_argument("--src", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.run_one:
-        res = run_one(args.run_one, Path(args.src), DATA / "out" / Path(args.src).name)
+        res = run_one(args.run_one, Path(args.src), DATA / "out" / Path(args.src).name,
+                      memory_limit=args.duckdb_memory_limit)
         print("RESULT " + json.dumps(res))
         return
     n = 20_000 if args.quick else args.customers
@@ -208,7 +213,8 @@ def main(argv=None):
           f"in {src.relative_to(HERE.parent)} (generated in {info['seconds_to_generate']} s)")
     results = {}
     for name in args.engines.split(","):
-        proc = subprocess.run([sys.executable, __file__, "--run-one", name, "--src", str(src)],
+        proc = subprocess.run([sys.executable, __file__, "--run-one", name, "--src", str(src),
+                               "--duckdb-memory-limit", args.duckdb_memory_limit],
                               capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
         line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
         if proc.returncode or not line:

@@ -288,3 +288,19 @@ def test_get_engine_caches_and_passes_engines():
     e = get_engine("duckdb")
     assert get_engine("duckdb") is e and get_engine(e) is e
     assert isinstance(get_engine("pandas"), Engine) and get_engine("pandas").con is None
+
+
+def test_compressed_gamma_gamma_equals_full_fit(weekly, duck, log):
+    gg_mod = pytest.importorskip("clm_lib.clv.gamma_gamma")
+    _, glob = log
+    spenders = weekly.loc[weekly["spend_frequency"] > 0]
+    full = gg_mod.GammaGammaModel().fit(
+        spenders.rename(columns={"frequency": "repeat", "spend_frequency": "frequency"}))
+    pairs = duck.compress(duck.summary_table(glob, as_of=AS_OF, calibration_end=CAL),
+                          ["spend_frequency", "monetary_value"],
+                          where=lambda t: t.spend_frequency > 0)
+    assert pairs["weights"].sum() == len(spenders)
+    comp = gg_mod.GammaGammaModel().fit(pairs.rename(columns={"spend_frequency": "frequency"}),
+                                        weights="weights")
+    np.testing.assert_allclose(comp.params_.to_numpy(), full.params_.to_numpy(), rtol=1e-6)
+    assert comp.loglik_ == pytest.approx(full.loglik_, rel=1e-9)
