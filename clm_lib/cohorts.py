@@ -42,6 +42,15 @@ from clm_lib.exceptions import (
     ParameterError,
 )
 
+__all__ = [
+    "COHORT_PERIODS", "SYNTHETIC_COHORT", "CohortStudy", "CohortTables", "average_retention",
+    "churn_rate", "churn_rule_text", "cohort_metrics", "cohort_study", "customer_periods",
+    "data_form", "fit_sbg", "holdout_error", "last_complete_period", "period_codes",
+    "period_labels", "period_start", "retention_by_segment", "retention_tables",
+    "sbg_holdout", "snapshot_survival", "summary_lines", "survival_counts",
+    "tables_from_customer_periods",
+]
+
 COHORT_PERIODS = ("week", "month", "quarter", "year")
 SYNTHETIC_COHORT = "all (by tenure)"
 _WEEK_EPOCH = np.datetime64("1970-01-05", "D")  # a Monday: ISO weeks start on Mondays
@@ -63,8 +72,12 @@ def period_codes(timestamps, cohort_period: str = "month") -> np.ndarray:
     """Integer code of the calendar period containing each timestamp.
 
     Month: ``12*year + month - 1``; quarter: ``4*year + quarter - 1``; year: ``year``;
-    week: ISO weeks (Monday-based) counted from 1970-01-05. NaT gives ``-1``... never: NaT
-    raises, callers drop missing dates first.
+    week: ISO weeks (Monday-based) counted from 1970-01-05.
+
+    Raises
+    ------
+    DataContractError
+        If a timestamp is missing (the loaders drop and count those first).
     """
     _check_period(cohort_period)
     ts = pd.DatetimeIndex(pd.to_datetime(timestamps))
