@@ -87,7 +87,7 @@ class ShiftedBetaGeometric(MLEModel):
     --------
     >>> data = sbg_data_from_counts([1000, 869, 743, 653, 593, 551, 517, 491])
     >>> m = ShiftedBetaGeometric().fit(data, weights="weights")
-    >>> round(m.params_["alpha"], 3), round(m.params_["beta"], 3)
+    >>> round(float(m.params_["alpha"]), 3), round(float(m.params_["beta"]), 3)
     (0.668, 3.806)
     """
 
