@@ -133,3 +133,15 @@ def test_degenerate_data_raise_convergence_error():
     d = pd.DataFrame({"frequency": np.zeros(500), "recency": 0.0, "T": np.linspace(10, 30, 500)})
     with pytest.raises(ConvergenceError):
         BetaGeoModel().fit(d)
+
+
+def test_fused_path_with_lookup_tables_equals_plain_functions(cdnow):
+    from clm_lib.clv.bgnbd import bgnbd_value_and_grad
+    c = compress(cdnow)
+    arrays, _ = BetaGeoModel()._prepare(c, "weights")
+    assert "_x_u" in arrays and "_T_u" in arrays        # lookup tables are in use
+    plain = {k: c[k].to_numpy(float) for k in ["frequency", "recency", "T"]}
+    p = np.array([0.3, 4.0, 0.8, 2.5])
+    ll, g = bgnbd_value_and_grad(p, arrays)
+    np.testing.assert_allclose(ll, bgnbd_loglik(p, plain), rtol=1e-12)
+    np.testing.assert_allclose(g, bgnbd_loglik_grad(p, plain), rtol=1e-10, atol=1e-12)

@@ -82,3 +82,13 @@ def test_predictions_against_simulation():
         g = (x_cal >= lo) & (x_cal <= hi)
         assert pred[g].mean() == pytest.approx(x_hold[g].mean(), rel=0.03)
         assert pa[g].mean() == pytest.approx((tau[g] > 25.0).mean(), abs=0.01)
+
+
+def test_lookup_tables_give_the_same_likelihood(cdnow):
+    c = compress(cdnow)
+    arrays, _ = ParetoNBDModel()._prepare(c, "weights")
+    assert "_xtx_u" in arrays
+    plain = {k: c[k].to_numpy(float) for k in ["frequency", "recency", "T"]}
+    for p in [(0.55, 10.58, 0.61, 11.67), (0.55, 10.58, 0.61, 5.0)]:
+        np.testing.assert_allclose(pareto_nbd_loglik(np.array(p), arrays),
+                                   pareto_nbd_loglik(np.array(p), plain), rtol=1e-12)

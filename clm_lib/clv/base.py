@@ -10,8 +10,9 @@ declares only
   1-d float arrays keyed by column name;
 * optionally ``_initial_params(data)``: start values;
 * optionally ``_loglik_grad(params, data)``: the per-observation gradient of ``_loglik``
-  in the natural parameters, shape ``(n, k)``; when given, the optimiser, the Newton polish
-  and the information matrix use it (far fewer likelihood evaluations on large data).
+  in the natural parameters, shape ``(n, k)``, or ``_loglik_value_and_grad(params, data)``
+  returning both in one pass; when given, the optimiser, the Newton polish and the
+  information matrix use it (far fewer likelihood evaluations on large data).
 
 The base class fits on log-parameters with a gradient-based optimiser (L-BFGS-B, with
 finite-difference gradients of the summed log-likelihood), computes standard errors
@@ -120,26 +121,42 @@ class MLEModel:
             return negll(logp) / n_total
 
         grad_fn = getattr(self, "_loglik_grad", None)
+        vg_fn = getattr(self, "_loglik_value_and_grad", None)
         mean_negll_grad = None
-        if grad_fn is not None:
+        fun_and_grad = None
+        if vg_fn is None and grad_fn is not None:
+            def vg_fn(theta, data):
+                return self._loglik(theta, data), grad_fn(theta, data)
+        if vg_fn is not None:
             # Optional analytic gradient: per-observation d loglik / d theta, shape (n, k);
-            # chain rule to the log-parameters.
-            def mean_negll_grad(logp: np.ndarray) -> np.ndarray:
+            # chain rule to the log-parameters; value and gradient in one pass.
+            def fun_and_grad(logp: np.ndarray):
                 theta = np.exp(logp)
-                g = np.asarray(w @ grad_fn(theta, arrays), dtype=float) * theta
-                return -g / n_total if np.all(np.isfinite(g)) else np.zeros_like(g)
+                ll, gr = vg_fn(theta, arrays)
+                total = float(np.dot(w, ll))
+                g = np.asarray(w @ gr, dtype=float) * theta
+                if not (np.isfinite(total) and np.all(np.isfinite(g))):
+                    return 1e300 / n_total, np.zeros_like(g)
+                return -total / n_total, -g / n_total
 
-        res = optimize.minimize(mean_negll, np.log(x0), method="L-BFGS-B",
-                                jac=mean_negll_grad,
-                                options={"maxiter": maxiter, "ftol": tol, "gtol": 1e-9})
-        # Newton polish with central-difference derivatives: quasi-Newton stops with
-        # finite-difference gradients leave ~1e-5 relative error in the estimates; two or
-        # three Newton steps reach the optimum to ~1e-9, so that e.g. a fit on compressed
-        # data equals the uncompressed fit.
-        if mean_negll_grad is None:
+            def mean_negll_grad(logp: np.ndarray) -> np.ndarray:
+                return fun_and_grad(logp)[1]
+
+        if fun_and_grad is None:
+            res = optimize.minimize(mean_negll, np.log(x0), method="L-BFGS-B",
+                                    options={"maxiter": maxiter, "ftol": tol, "gtol": 1e-9})
+            # Newton polish with central-difference derivatives: quasi-Newton stops with
+            # finite-difference gradients leave ~1e-5 relative error in the estimates; two
+            # or three Newton steps reach the optimum to ~1e-9, so that e.g. a fit on
+            # compressed data equals the uncompressed fit.
             res.x = self._newton_polish(mean_negll, res.x)
         else:
-            res.x = self._newton_polish(mean_negll, res.x, grad=mean_negll_grad)
+            res = optimize.minimize(fun_and_grad, np.log(x0), method="L-BFGS-B", jac=True,
+                                    options={"maxiter": maxiter, "ftol": tol, "gtol": 1e-10})
+            # With exact gradients L-BFGS-B usually stops at the optimum; polish (Newton on
+            # the finite-differenced analytic gradient) only when the gradient is not ~0.
+            if np.max(np.abs(mean_negll_grad(res.x))) > 1e-9:
+                res.x = self._newton_polish(mean_negll, res.x, grad=mean_negll_grad)
         logp = res.x
         res.fun = negll(logp)
         if not np.isfinite(res.fun) or res.fun >= 1e299:

@@ -74,6 +74,49 @@ def bgnbd_loglik_grad(params, data: Mapping[str, np.ndarray]) -> np.ndarray:
     return g
 
 
+def _lookup(data, col, key):
+    """Gather helper: evaluate f on the distinct values of a column when the model's
+    ``_prepare`` stored them (``_<key>_u``, ``_<key>_i``), else on the column itself."""
+    if f"_{key}_u" in data:
+        u, i = data[f"_{key}_u"], data[f"_{key}_i"]
+        return lambda f: f(u)[i]
+    v = _arr(data, col)
+    return lambda f: f(v)
+
+
+def bgnbd_value_and_grad(params, data):
+    """Fused per-customer log-likelihood and gradient (same values as
+    :func:`bgnbd_loglik` / :func:`bgnbd_loglik_grad`), evaluating every function of x, T
+    and t_x alone once per distinct value when lookup tables are present."""
+    r, alpha, a, b = params
+    x = _arr(data, "frequency")
+    gx, gT, gtx = _lookup(data, "frequency", "x"), _lookup(data, "T", "T"), _lookup(data, "recency", "tx")
+    gl, dg = special.gammaln, special.digamma
+    pos = x > 0
+    rx = r + x
+    lT = gT(lambda u: np.log(alpha + u))
+    ltx = gtx(lambda u: np.log(alpha + u))
+    const = -gl(r) + r * np.log(alpha) + gl(a + b) - gl(b)
+    cx = gx(lambda u: gl(r + u) + gl(b + u) - gl(a + b + u))
+    bx1 = gx(lambda u: np.where(u > 0, b + u - 1, 1.0))
+    a3 = -rx * lT
+    with np.errstate(divide="ignore"):
+        a4 = np.where(pos, np.log(a) - np.log(bx1) - rx * ltx, -np.inf)
+    m = np.maximum(a3, a4)
+    e3, e4 = np.exp(a3 - m), np.exp(a4 - m)
+    tot = e3 + e4
+    ll = const + cx + m + np.log(tot)
+    w4 = e4 / tot
+    w3 = 1.0 - w4
+    g = np.empty((len(x), 4))
+    g[:, 0] = gx(lambda u: dg(r + u)) - dg(r) + np.log(alpha) - w3 * lT - w4 * ltx
+    g[:, 1] = r / alpha - rx * (w3 * gT(lambda u: 1.0 / (alpha + u)) + w4 * gtx(lambda u: 1.0 / (alpha + u)))
+    dab = dg(a + b) - gx(lambda u: dg(a + b + u))
+    g[:, 2] = dab + w4 / a
+    g[:, 3] = dab + gx(lambda u: dg(b + u)) - dg(b) - w4 / bx1
+    return ll, g
+
+
 def simulate_bgnbd(params, T, *, seed=None) -> pd.DataFrame:
     """Simulate ``frequency``, ``recency``, ``T`` for customers observed for ``T`` units.
 
@@ -127,6 +170,18 @@ class BetaGeoModel(MLEModel):
     required_columns = ("frequency", "recency", "T")
     _loglik = staticmethod(bgnbd_loglik)
     _loglik_grad = staticmethod(bgnbd_loglik_grad)
+    _loglik_value_and_grad = staticmethod(bgnbd_value_and_grad)
+
+    def _prepare(self, data, weights=None):
+        arrays, w = super()._prepare(data, weights)
+        arrays = dict(arrays)
+        # distinct values of x, T and t_x (few on a day grid): the special functions of
+        # each are evaluated once per distinct value in the fused likelihood
+        for col, key in (("frequency", "x"), ("T", "T"), ("recency", "tx")):
+            u, i = np.unique(arrays[col], return_inverse=True)
+            if len(u) * 4 <= len(i):
+                arrays[f"_{key}_u"], arrays[f"_{key}_i"] = u, i.ravel()
+        return arrays, w
 
     def _initial_params(self, data):
         x, T = data["frequency"], data["T"]

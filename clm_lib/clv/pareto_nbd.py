@@ -25,20 +25,16 @@ def _arr(data, col):
     return np.asarray(data[col], dtype=float)
 
 
-def _log_a0(params, x, tx, T):
-    """log A0 of note 008 (eq. 19/20); -inf where t_x = T."""
+def _log_f(params, x, y):
+    """log of 2F1(r+s+x, b2; r+s+x+1; diff/(big+y)) / (big+y)^(r+s+x) (one A0 end point)."""
     r, alpha, s, beta = params
     rsx = r + s + x
     if alpha >= beta:
-        big, b2 = alpha, s + 1.0
-        diff = alpha - beta
+        big, b2, diff = alpha, s + 1.0, alpha - beta
     else:
-        big, b2 = beta, r + x
-        diff = beta - alpha
+        big, b2, diff = beta, r + x, beta - alpha
     with np.errstate(divide="ignore", invalid="ignore"):
-        f1 = np.log(special.hyp2f1(rsx, b2, rsx + 1, diff / (big + tx))) - rsx * np.log(big + tx)
-        f2 = np.log(special.hyp2f1(rsx, b2, rsx + 1, diff / (big + T))) - rsx * np.log(big + T)
-        return f1 + np.log1p(-np.exp(f2 - f1))
+        return np.log(special.hyp2f1(rsx, b2, rsx + 1, diff / (big + y))) - rsx * np.log(big + y)
 
 
 def _loglik_parts(params, data):
@@ -46,7 +42,17 @@ def _loglik_parts(params, data):
     x, tx, T = _arr(data, "frequency"), _arr(data, "recency"), _arr(data, "T")
     head = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
     t1 = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    t2 = np.log(s) - np.log(r + s + x) + _log_a0(params, x, tx, T)
+    if "_xtx_u" in data:
+        # the end points of A0 depend on (x, t_x) and (x, T) only: evaluate the costly
+        # hypergeometric function once per distinct pair (tables from ``_prepare``)
+        u, v = data["_xtx_u"], data["_xT_u"]
+        f1 = _log_f(params, u[:, 0], u[:, 1])[data["_xtx_i"]]
+        f2 = _log_f(params, v[:, 0], v[:, 1])[data["_xT_i"]]
+    else:
+        f1, f2 = _log_f(params, x, tx), _log_f(params, x, T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_a0 = f1 + np.log1p(-np.exp(f2 - f1))
+    t2 = np.log(s) - np.log(r + s + x) + log_a0
     return head, t1, t2
 
 
@@ -82,6 +88,20 @@ class ParetoNBDModel(MLEModel):
     param_names = ("r", "alpha", "s", "beta")
     required_columns = ("frequency", "recency", "T")
     _loglik = staticmethod(pareto_nbd_loglik)
+
+    def _prepare(self, data, weights=None):
+        arrays, w = super()._prepare(data, weights)
+        arrays = dict(arrays)
+        x = arrays["frequency"]
+        for key, col in (("xtx", "recency"), ("xT", "T")):
+            u, i = np.unique(np.column_stack([x, arrays[col]]), axis=0, return_inverse=True)
+            if len(u) * 2 <= len(x):
+                arrays[f"_{key}_u"], arrays[f"_{key}_i"] = u, i.ravel()
+        if "_xtx_u" not in arrays or "_xT_u" not in arrays:
+            for key in ("xtx", "xT"):
+                arrays.pop(f"_{key}_u", None)
+                arrays.pop(f"_{key}_i", None)
+        return arrays, w
 
     def _initial_params(self, data):
         x, T = data["frequency"], data["T"]

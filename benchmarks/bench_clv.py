@@ -1,0 +1,156 @@
+"""CLV models vs lifetimes 0.11.3 (the baseline a user would pick), same data, same run.
+
+Measures
+1. BG/NBD fit on N customers (default 1,000,000): ``BetaGeoModel`` (full data, and on the
+   exact compressed table incl. the compression time) vs ``lifetimes.BetaGeoFitter``; both
+   log-likelihoods are evaluated with the same function and must agree within 1e-6 relative.
+2. Pareto/NBD fit on M customers (default 100,000) vs ``lifetimes.ParetoNBDFitter``.
+3. Scoring N customers: P(alive), expected purchases over 52 weeks, CLV (BG/NBD +
+   Gamma-Gamma, point estimates) — target under 5 s.
+
+Data are simulated with a fixed seed on a day grid (recency and T in whole days / 7, as in
+real transaction data), so compression is exact and realistic.
+
+lifetimes runs in its own virtualenv (it is not a project dependency); see
+``benchmarks/README.md``. Set ``LIFETIMES_PYTHON`` to its interpreter (default
+``/tmp/lifetimes-venv/bin/python``).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_clv.py            # 1M / 100k / 1M
+    .venv/bin/python benchmarks/bench_clv.py --quick    # 100k / 10k / 100k
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from clm_lib.clv.bgnbd import BetaGeoModel, bgnbd_loglik, simulate_bgnbd  # noqa: E402
+from clm_lib.clv.gamma_gamma import GammaGammaModel, simulate_gamma_gamma  # noqa: E402
+from clm_lib.clv.pareto_nbd import ParetoNBDModel, pareto_nbd_loglik, simulate_pareto_nbd  # noqa: E402
+from clm_lib.clv.value import customer_value, per_unit_discount_rate  # noqa: E402
+from clm_lib.reductions import compress  # noqa: E402
+
+LIFETIMES_PYTHON = os.environ.get("LIFETIMES_PYTHON", "/tmp/lifetimes-venv/bin/python")
+
+_LIFETIMES_CODE = r"""
+import json, sys, time, warnings
+import numpy as np, pandas as pd
+warnings.filterwarnings("ignore")
+from lifetimes import BetaGeoFitter, ParetoNBDFitter
+kind, path = sys.argv[1], sys.argv[2]
+d = np.load(path)
+cls = BetaGeoFitter if kind == "bgnbd" else ParetoNBDFitter
+t0 = time.perf_counter()
+m = cls(penalizer_coef=0.0).fit(pd.Series(d["frequency"]), pd.Series(d["recency"]), pd.Series(d["T"]))
+dt = time.perf_counter() - t0
+print(json.dumps({"seconds": dt, "params": {k: float(v) for k, v in m.params_.items()}}))
+"""
+
+
+def _day_grid(sim: pd.DataFrame) -> pd.DataFrame:
+    out = sim.copy()
+    out["recency"] = np.floor(out["recency"] * 7) / 7
+    return out
+
+
+def _simulate(kind: str, n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    T = rng.integers(1, 39 * 7 + 1, n) / 7          # acquired during 39 weeks, in days / 7
+    if kind == "bgnbd":
+        sim = simulate_bgnbd((0.243, 4.414, 0.793, 2.426), T, seed=seed + 1)
+    else:
+        sim = simulate_pareto_nbd((0.553, 10.578, 0.606, 11.669), T, seed=seed + 1)
+    return _day_grid(sim)
+
+
+def _run_lifetimes(kind: str, data: pd.DataFrame) -> dict | None:
+    if not Path(LIFETIMES_PYTHON).exists():
+        print(f"  lifetimes venv not found at {LIFETIMES_PYTHON}: see benchmarks/README.md")
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.npz"
+        np.savez(path, **{c: data[c].to_numpy(float) for c in ["frequency", "recency", "T"]})
+        res = subprocess.run([LIFETIMES_PYTHON, "-c", _LIFETIMES_CODE, kind, str(path)],
+                             capture_output=True, text=True)
+    if res.returncode != 0:
+        print("  lifetimes failed:", res.stderr.strip().splitlines()[-1:])
+        return None
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _ll(fn, params, data) -> float:
+    arr = {c: data[c].to_numpy(float) for c in ["frequency", "recency", "T"]}
+    return float(np.sum(fn(np.asarray(params, float), arr)))
+
+
+def bench_fit(kind: str, n: int, seed: int = 2024) -> None:
+    cls, fn, names = ((BetaGeoModel, bgnbd_loglik, ["r", "alpha", "a", "b"]) if kind == "bgnbd"
+                      else (ParetoNBDModel, pareto_nbd_loglik, ["r", "alpha", "s", "beta"]))
+    data = _simulate(kind, n, seed)
+    print(f"\n{kind}: {n:,} simulated customers (seed {seed})")
+    t0 = time.perf_counter()
+    comp = compress(data)
+    ours_c = cls().fit(comp, weights="weights")
+    t_comp = time.perf_counter() - t0
+    print(f"  clm compressed ({len(comp):,} distinct rows): {t_comp:7.2f} s  loglik {ours_c.loglik_:.6f}")
+    t0 = time.perf_counter()
+    ours = cls().fit(data)
+    t_full = time.perf_counter() - t0
+    print(f"  clm full data:                    {t_full:7.2f} s  loglik {ours.loglik_:.6f}")
+    lt = _run_lifetimes(kind, data)
+    if lt is None:
+        return
+    ll_lt = _ll(fn, [lt["params"][k] for k in names], data)
+    print(f"  lifetimes {('BetaGeoFitter' if kind == 'bgnbd' else 'ParetoNBDFitter')}:"
+          f"        {lt['seconds']:7.2f} s  loglik {ll_lt:.6f} (same likelihood function)")
+    rel = abs(ours_c.loglik_ - ll_lt) / abs(ll_lt)
+    print(f"  params clm      : {dict(ours_c.params_.round(5))}")
+    print(f"  params lifetimes: { {k: round(v, 5) for k, v in lt['params'].items()} }")
+    print(f"  loglik relative difference (clm - lifetimes): {(ours_c.loglik_ - ll_lt) / abs(ll_lt):+.2e}"
+          f" -> {'OK' if rel <= 1e-6 or ours_c.loglik_ > ll_lt else 'FAIL'} (<= 1e-6, or clm higher)")
+    print(f"  speed-up vs lifetimes: compressed {lt['seconds'] / t_comp:6.1f}x, "
+          f"full data {lt['seconds'] / t_full:6.1f}x")
+
+
+def bench_score(n: int, seed: int = 7) -> None:
+    data = _simulate("bgnbd", n, seed)
+    spend = simulate_gamma_gamma((6.25, 3.74, 15.44), np.maximum(data["frequency"], 1), seed=seed)
+    data["monetary_value"] = np.where(data["frequency"] > 0, spend["monetary_value"], 0.0)
+    bg = BetaGeoModel().fit(compress(data), weights="weights")
+    gg = GammaGammaModel().fit(data.loc[data["frequency"] > 0, ["frequency", "monetary_value"]])
+    t0 = time.perf_counter()
+    v = customer_value(bg, gg, data, horizon=52, discount_rate=per_unit_discount_rate(0.15, "week"),
+                       margin=0.3, n_draws=0)
+    dt = time.perf_counter() - t0
+    print(f"\nscoring {n:,} customers (P(alive), expected purchases over 52 weeks, CLV): "
+          f"{dt:.2f} s -> {'OK' if dt < 5 else 'SLOW'} (< 5 s); total CLV {v['clv'].sum():,.0f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (100k / 10k / 100k)")
+    ap.add_argument("--only", choices=["bgnbd", "pareto_nbd", "score"], default=None)
+    args = ap.parse_args()
+    n_bg, n_pn, n_sc = (100_000, 10_000, 100_000) if args.quick else (1_000_000, 100_000, 1_000_000)
+    if args.only in (None, "bgnbd"):
+        bench_fit("bgnbd", n_bg)
+    if args.only in (None, "pareto_nbd"):
+        bench_fit("pareto_nbd", n_pn)
+    if args.only in (None, "score"):
+        bench_score(n_sc)
+
+
+if __name__ == "__main__":
+    main()
