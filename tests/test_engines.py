@@ -304,3 +304,22 @@ def test_compressed_gamma_gamma_equals_full_fit(weekly, duck, log):
                                         weights="weights")
     np.testing.assert_allclose(comp.params_.to_numpy(), full.params_.to_numpy(), rtol=1e-6)
     assert comp.loglik_ == pytest.approx(full.loglik_, rel=1e-9)
+
+
+@pytest.mark.parametrize("period", ["month", "quarter"])
+def test_retention_matrices_equal_cohort_tables(log, duck, period):
+    cohorts = pytest.importorskip("clm_lib.cohorts")
+    from clm_lib.engines import retention_matrices
+
+    df, glob = log
+    mats = retention_matrices(duck.cohort_activity(glob, cohort_period=period, as_of=AS_OF))
+    ref = cohorts.retention_tables(df, period, as_of=AS_OF)
+    for got, want in [(mats["bounded"], ref.bounded_counts),
+                      (mats["unbounded"], ref.unbounded_counts)]:
+        pd.testing.assert_frame_equal(got, want, check_names=False, check_index_type=False,
+                                      check_column_type=False)
+    if ref.revenue is not None:
+        pd.testing.assert_frame_equal(mats["revenue"], ref.revenue, check_names=False,
+                                      check_index_type=False, check_column_type=False,
+                                      rtol=1e-9)
+    assert mats["sizes"].tolist() == ref.sizes.tolist()

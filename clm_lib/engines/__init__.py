@@ -63,6 +63,7 @@ __all__ = [
     "cohort_activity",
     "subscription_durations",
     "cohort_label",
+    "retention_matrices",
     "local_spark_session",
     "java_available",
 ]
@@ -120,6 +121,50 @@ def _period_index_pandas(day: pd.Series, cohort_period: str) -> np.ndarray:
         days = day.to_numpy().astype("datetime64[D]").astype(np.int64)
         return np.floor_divide(days - 4, 7)
     raise ParameterError(f"cohort_period must be one of {list(COHORT_PERIODS)}, got {cohort_period!r}")
+
+
+def retention_matrices(activity: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Cohort × k matrices from :meth:`Engine.cohort_activity` (small, in pandas).
+
+    Parameters
+    ----------
+    activity : DataFrame
+        Output of :meth:`Engine.cohort_activity` (``cohort``, ``cohort_index``, ``period``,
+        ``customers``, ``revenue``, ``last_active``; ``attrs["last_complete_period"]``).
+
+    Returns
+    -------
+    dict with ``"bounded"`` (customers active in exactly period k), ``"unbounded"``
+    (active in k or later), ``"revenue"`` (revenue in period k): DataFrames indexed by
+    cohort label, columns k = 0, 1, ..., float, with cells not observable by ``as_of``
+    NaN (never 0), as in :class:`clm_lib.cohorts.CohortTables`; and ``"sizes"``.
+    """
+    need = ["cohort", "cohort_index", "period", "customers", "revenue", "last_active"]
+    missing = [c for c in need if c not in activity.columns]
+    if missing:
+        raise MissingColumnsError(missing, list(activity.columns), what="cohort activity")
+    if activity.empty:
+        raise InsufficientDataError("no customer was acquired in a complete period by as_of")
+    last = activity.attrs.get("last_complete_period")
+    idx = activity.drop_duplicates("cohort").sort_values("cohort_index")
+    labels = pd.Index(idx["cohort"].astype(str).tolist(), name="cohort")
+    last_k = pd.Series((last - idx["cohort_index"]).to_numpy() if last is not None
+                       else np.full(len(idx), activity["period"].max()), index=labels)
+    ks = pd.RangeIndex(int(max(last_k.max(), activity["period"].max())) + 1, name="k")
+    a = activity.assign(cohort=activity["cohort"].astype(str))
+
+    def pivot(col):
+        m = (a.pivot(index="cohort", columns="period", values=col)
+             .reindex(index=labels, columns=ks).fillna(0).astype(float))
+        m.columns.name = "k"
+        return m.where(np.asarray(ks)[None, :] <= last_k.to_numpy()[:, None])
+
+    last_active = pivot("last_active").fillna(0)
+    unbounded = last_active.iloc[:, ::-1].cumsum(axis=1).iloc[:, ::-1]
+    unbounded = unbounded.where(np.asarray(ks)[None, :] <= last_k.to_numpy()[:, None])
+    sizes = a.loc[a["period"] == 0].set_index("cohort")["customers"].reindex(labels)
+    return {"bounded": pivot("customers"), "unbounded": unbounded, "revenue": pivot("revenue"),
+            "sizes": sizes.astype(np.int64).rename("customers")}
 
 
 class Engine:
