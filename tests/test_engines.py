@@ -323,3 +323,17 @@ def test_retention_matrices_equal_cohort_tables(log, duck, period):
                                       check_index_type=False, check_column_type=False,
                                       rtol=1e-9)
     assert mats["sizes"].tolist() == ref.sizes.tolist()
+
+
+def test_cdnow_csv_identical_to_pandas_loader(duck):
+    """Real data from a CSV path: zero-padded ids stay text; CDNOW weekly summary."""
+    from clm_lib.config import CDNOW_MASTER
+
+    cols = {"date": "timestamp", "dollars": "amount", "cds": "quantity"}
+    kw = dict(as_of="1998-06-30", calibration_end="1997-09-30", time_unit="week", columns=cols)
+    ref = get_engine("pandas").summary_data(str(CDNOW_MASTER), **kw)
+    got = duck.summary_data(str(CDNOW_MASTER), **kw)
+    assert got.index[0] == ref.index[0] and str(got.index[0]).startswith("0")
+    pd.testing.assert_frame_equal(got, ref, check_exact=False, rtol=1e-9, atol=1e-9,
+                                  check_index_type=False)
+    assert len(got) == 23570

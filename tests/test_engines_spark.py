@@ -140,3 +140,15 @@ def test_spark_job_reduce_then_score(spark, log, tmp_path):
     back = get_engine("duckdb").compress(get_engine("duckdb").table(f"{out}/summary",
                                                                      required=("frequency",)))
     assert back["weights"].sum() == len(ref)
+
+
+def test_cdnow_csv_identical_to_pandas_loader(spark):
+    from clm_lib.config import CDNOW_MASTER
+
+    cols = {"date": "timestamp", "dollars": "amount", "cds": "quantity"}
+    kw = dict(as_of="1998-06-30", calibration_end="1997-09-30", time_unit="week", columns=cols)
+    ref = get_engine("pandas").summary_data(str(CDNOW_MASTER), **kw)
+    got = spark.summary_data(str(CDNOW_MASTER), **kw)
+    assert str(got.index[0]).startswith("0")
+    pd.testing.assert_frame_equal(got, ref, check_exact=False, rtol=1e-9, atol=1e-9,
+                                  check_index_type=False)

@@ -124,7 +124,10 @@ def read_source(con, source: Any, columns: Mapping[str, str] | None, required: t
                 raise FileNotFoundError(f"{what}: no file matches {path!r}")
             if con.name == "duckdb" and os.path.isdir(path):
                 path = os.path.join(path, "**", "*.parquet")
-            t = con.read_parquet(path) if kind == "parquet" else con.read_csv(path)
+            if kind == "parquet":
+                t = con.read_parquet(path)
+            else:
+                t = _read_csv(con, path, columns)
     else:
         raise ParameterError(f"{what}: source must be a path, a table name, a DataFrame or an "
                              f"Ibis table, got {type(source).__name__}")
@@ -136,6 +139,28 @@ def read_source(con, source: Any, columns: Mapping[str, str] | None, required: t
     if missing:
         raise MissingColumnsError(missing, list(t.columns), what=what)
     return t
+
+
+def _read_csv(con, path: str, columns: Mapping[str, str] | None):
+    """CSV with ``customer_id`` kept as text (ids such as "00001" must not become 1)."""
+    ibis = _ibis()
+    id_src = next((k for k, v in (columns or {}).items() if v == "customer_id"), "customer_id")
+    if con.name == "duckdb":
+        t = con.read_csv(path, types={id_src: "VARCHAR"})
+    else:
+        t = con.read_csv(path, inferSchema=False)  # all text; typed below
+    casts = {}
+    for src, canon in {**{c: c for c in t.columns}, **dict(columns or {})}.items():
+        if src not in t.columns:
+            continue
+        typ = t[src].type()
+        if canon in ("timestamp", "start", "end") and typ.is_string():
+            casts[src] = t[src].cast("timestamp")
+        elif canon in ("amount", "tenure") and typ.is_string():
+            casts[src] = t[src].cast("float64")
+        elif canon == "churned" and typ.is_string():
+            casts[src] = t[src].lower().isin(["true", "1", "yes"])
+    return t.mutate(**casts) if casts else t
 
 
 def table_from_pandas(con, df: pd.DataFrame, prefix: str = "clm_df"):
