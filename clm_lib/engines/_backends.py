@@ -143,7 +143,6 @@ def read_source(con, source: Any, columns: Mapping[str, str] | None, required: t
 
 def _read_csv(con, path: str, columns: Mapping[str, str] | None):
     """CSV with ``customer_id`` kept as text (ids such as "00001" must not become 1)."""
-    ibis = _ibis()
     id_src = next((k for k, v in (columns or {}).items() if v == "customer_id"), "customer_id")
     if con.name == "duckdb":
         t = con.read_csv(path, types={id_src: "VARCHAR"})
