@@ -337,3 +337,16 @@ def test_cdnow_csv_identical_to_pandas_loader(duck):
     pd.testing.assert_frame_equal(got, ref, check_exact=False, rtol=1e-9, atol=1e-9,
                                   check_index_type=False)
     assert len(got) == 23570
+
+
+def test_telco_snapshot_csv_identical(duck):
+    from clm_lib.config import TELCO_CHURN
+
+    cols = {"customerID": "customer_id", "Churn": "churned"}
+    ref = get_engine("pandas").subscription_durations(str(TELCO_CHURN), columns=cols)
+    got = duck.subscription_durations(str(TELCO_CHURN), columns=cols)
+    ref = ref.sort_values("customer_id").reset_index(drop=True)
+    assert len(got) == len(ref) == 7043
+    pd.testing.assert_frame_equal(got[["customer_id", "duration", "event"]],
+                                  ref[["customer_id", "duration", "event"]], check_dtype=False)
+    assert int(got["event"].sum()) == 1869  # churners in the IBM sample
