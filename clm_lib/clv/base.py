@@ -149,7 +149,8 @@ class MLEModel:
             # finite-difference gradients leave ~1e-5 relative error in the estimates; two
             # or three Newton steps reach the optimum to ~1e-9, so that e.g. a fit on
             # compressed data equals the uncompressed fit.
-            res.x = self._newton_polish(mean_negll, res.x)
+            polish: dict = {}
+            res.x = self._newton_polish(mean_negll, res.x, info=polish)
         else:
             res = optimize.minimize(fun_and_grad, np.log(x0), method="L-BFGS-B", jac=True,
                                     options={"maxiter": maxiter, "ftol": tol, "gtol": 1e-10})
@@ -182,19 +183,27 @@ class MLEModel:
         self.AIC_ = 2 * len(self.param_names) - 2 * self.loglik_
         self.BIC_ = len(self.param_names) * np.log(self.n_obs_) - 2 * self.loglik_
         self.converged_ = True
-        self._compute_covariance(negll, logp, grad=mean_negll_grad, scale=n_total)
+        hess = None
+        if fun_and_grad is None and "hess" in polish and np.max(np.abs(logp - polish["at"])) < 1e-4:
+            # the polish Hessian was taken within 1e-4 (log scale) of the optimum: reuse it
+            hess = polish["hess"] * n_total
+        self._compute_covariance(negll, logp, grad=mean_negll_grad, scale=n_total, hess=hess)
         return self
 
     @staticmethod
-    def _newton_polish(f, x: np.ndarray, max_steps: int = 4, grad=None) -> np.ndarray:
+    def _newton_polish(f, x: np.ndarray, max_steps: int = 4, grad=None,
+                       info: dict | None = None) -> np.ndarray:
+        # Chord-Newton: the Hessian is computed at the first point and reused while steps
+        # keep decreasing f (near the optimum it hardly changes), so later steps cost one
+        # gradient each; it is recomputed only after a step that needed shrinking.
         fx = f(x)
+        hess = None
         for _ in range(max_steps):
-            if grad is None:
-                g = approx_fprime(x, f, centered=True)
-                hess = approx_hess3(x, f)
-            else:
-                g = grad(x)
-                hess = MLEModel._jacobian_of_grad(grad, x)
+            g = approx_fprime(x, f, centered=True) if grad is None else grad(x)
+            if hess is None:
+                hess = approx_hess3(x, f) if grad is None else MLEModel._jacobian_of_grad(grad, x)
+                if info is not None:
+                    info["hess"], info["at"] = hess, x.copy()
             try:
                 step = np.linalg.solve(hess, g)
             except np.linalg.LinAlgError:
@@ -208,6 +217,8 @@ class MLEModel:
                     break
             else:
                 break
+            if shrink < 1.0:
+                hess = None
             x, fx = x_new, f_new
             if np.max(np.abs(shrink * step)) < 1e-10:
                 break
@@ -224,10 +235,13 @@ class MLEModel:
             hess[:, i] = (grad(x + e) - grad(x - e)) / (2 * h)
         return (hess + hess.T) / 2
 
-    def _compute_covariance(self, negll, logp: np.ndarray, grad=None, scale: float = 1.0) -> None:
+    def _compute_covariance(self, negll, logp: np.ndarray, grad=None, scale: float = 1.0,
+                            hess: np.ndarray | None = None) -> None:
         # Observed information in log-parameters, then the delta method to the natural
         # scale: cov(theta) = J cov(log theta) J with J = diag(theta).
-        if grad is None:
+        if hess is not None:
+            pass
+        elif grad is None:
             hess = approx_hess3(logp, negll)
         else:
             hess = self._jacobian_of_grad(grad, logp) * scale
