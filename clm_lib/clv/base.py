@@ -55,6 +55,9 @@ class MLEModel:
     required_columns: tuple[str, ...] = ()
     #: Short name used in metrics (e.g. "bgnbd").
     name: str = "model"
+    #: If True, a singular information matrix at the optimum raises ConvergenceError
+    #: (the fit sits on a flat, degenerate ridge) instead of warning.
+    singular_information_is_error: bool = False
 
     # ---- to be provided by subclasses ------------------------------------------------
     @staticmethod
@@ -250,6 +253,10 @@ class MLEModel:
         except np.linalg.LinAlgError:
             cov_log = np.full_like(hess, np.nan)
         if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) <= 0):
+            if self.singular_information_is_error:
+                raise ConvergenceError(
+                    f"{type(self).__name__}: the information matrix is singular at the optimum "
+                    "(a degenerate, flat likelihood); the model does not fit these data")
             warnings.warn(f"{type(self).__name__}: information matrix is singular; "
                           "standard errors are not available", ConvergenceWarning, stacklevel=3)
             cov_log = np.full_like(hess, np.nan)

@@ -71,6 +71,7 @@ class BetaGeoBetaBinomModel(MLEModel):
     """BG/BB (Fader, Hardie & Shang 2010). Parameters ``alpha, beta, gamma, delta``."""
 
     name = "bgbb"
+    singular_information_is_error = True
     param_names = ("alpha", "beta", "gamma", "delta")
     required_columns = ("frequency", "recency", "periods")
     _loglik = staticmethod(bgbb_loglik)

@@ -166,6 +166,7 @@ class BetaGeoModel(MLEModel):
     """
 
     name = "bgnbd"
+    singular_information_is_error = True
     param_names = ("r", "alpha", "a", "b")
     required_columns = ("frequency", "recency", "T")
     _loglik = staticmethod(bgnbd_loglik)

@@ -84,6 +84,7 @@ class GammaGammaModel(MLEModel):
     """Gamma-Gamma spend model; parameters ``p, q, gamma`` (note 025 names)."""
 
     name = "gamma_gamma"
+    singular_information_is_error = True
     param_names = ("p", "q", "gamma")
     required_columns = ("frequency", "monetary_value")
     _loglik = staticmethod(gamma_gamma_loglik)

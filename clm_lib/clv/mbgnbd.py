@@ -83,6 +83,7 @@ class ModifiedBetaGeoModel(MLEModel):
     """MBG/NBD (Batislam, Denizel & Filiztekin 2007). Parameters ``r, alpha, a, b``."""
 
     name = "mbgnbd"
+    singular_information_is_error = True
     param_names = ("r", "alpha", "a", "b")
     required_columns = ("frequency", "recency", "T")
     _loglik = staticmethod(mbgnbd_loglik)

@@ -61,7 +61,8 @@ def pareto_nbd_loglik(params, data) -> np.ndarray:
     ``ln L = ln G(r+x) - ln G(r) + r ln alpha + s ln beta
     + ln( (alpha+T)^-(r+x) (beta+T)^-s + s/(r+s+x) A0 )``."""
     head, t1, t2 = _loglik_parts(params, data)
-    return head + np.logaddexp(t1, t2)
+    with np.errstate(invalid="ignore"):
+        return head + np.logaddexp(t1, t2)
 
 
 def simulate_pareto_nbd(params, T, *, seed=None) -> pd.DataFrame:
@@ -85,6 +86,7 @@ class ParetoNBDModel(MLEModel):
     """Pareto/NBD (Schmittlein, Morrison & Colombo 1987). Parameters ``r, alpha, s, beta``."""
 
     name = "pareto_nbd"
+    singular_information_is_error = True
     param_names = ("r", "alpha", "s", "beta")
     required_columns = ("frequency", "recency", "T")
     _loglik = staticmethod(pareto_nbd_loglik)
