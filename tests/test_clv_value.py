@@ -90,3 +90,27 @@ def test_tracking_matches_expected_totals(fitted):
     # cumulative prediction at the end of the calibration (day 13) = sum of E[X(T_i)]
     exp_cal = bg.expected_purchases(s["T"].to_numpy()).sum()
     assert tr["predicted_cumulative"].iloc[1] == pytest.approx(exp_cal)
+
+
+def test_clv_study_on_cdnow_sample_with_segment():
+    from clm_lib.clv.value import clv_metrics, clv_study, customer_export, summary_lines, top_customers
+    from clm_lib.config import CDNOW_SAMPLE
+    d = pd.read_csv(CDNOW_SAMPLE, dtype={"customer_id": str})
+    tx = pd.DataFrame({"customer_id": d["customer_id"].astype("string"),
+                       "timestamp": pd.to_datetime(d["date"]), "amount": d["dollars"],
+                       "tier": np.where(d["cds"] > 2, "many CDs", "few CDs")})
+    st = clv_study(tx, calibration_end="1997-09-30", as_of="1998-06-30", time_unit="week",
+                   horizon=52, discount_rate=0.15, margin=0.3, n_draws=20, seed=1, segment="tier")
+    # the calibration fit is the published BG/NBD
+    assert st.models["bgnbd"].params_["r"] == pytest.approx(0.2426, abs=1e-3)
+    assert st.segments["customers"].sum() == 2357
+    assert st.segments["share_of_clv"].sum() == pytest.approx(1.0)
+    lines = summary_lines(st)
+    assert lines[0].startswith("Holdout test") and "1,882" in lines[0]   # actual holdout purchases
+    m = clv_metrics(st)
+    assert set(m["models"]["bgnbd"]["params"]) == {"r", "alpha", "a", "b"}
+    assert m["holdout"]["bgnbd"]["actual_total"] == 1882
+    ex = customer_export(st)
+    assert ex["customer"].str.startswith("C-").all() and len(ex) == 2357
+    assert not set(ex["customer"]) & set(tx["customer_id"])
+    assert len(top_customers(st, 5)) == 5
