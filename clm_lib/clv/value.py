@@ -472,8 +472,10 @@ def summary_lines(study: ClvStudy, currency: str = "$") -> list[str]:
         + f" at a {study.margin:.0%} margin and {study.annual_discount_rate:.0%} annual discount rate.")
     lines.append(f"The top 10 % of customers hold {study.top_decile_share:.0%} of that value; "
                  f"the median customer is worth {currency}{study.clv_quantiles['p50']:,.2f}.")
-    lines.append(f"{(v['p_alive'] >= 0.5).mean():.0%} of customers are more likely active than not "
-                 f"(P(alive) ≥ 0.5) at {study.as_of}.")
+    rep = v["frequency"] > 0
+    lines.append(f"Of the {int(rep.sum()):,} customers who bought again, {(v.loc[rep, 'p_alive'] >= 0.5).mean():.0%} "
+                 f"are more likely active than not (P(alive) ≥ 0.5) at {study.as_of}; the BG/NBD counts "
+                 f"the {int((~rep).sum()):,} who never bought again as active, but expects few purchases from them.")
     return lines
 
 
