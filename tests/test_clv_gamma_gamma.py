@@ -30,7 +30,7 @@ def repeaters():
 def test_reproduces_note_025(repeaters):
     assert len(repeaters) == 946
     m = GammaGammaModel().fit(repeaters)
-    for k, v in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items():
+    for k, v in {"p": 6.25, "q": 3.74, "v": 15.44}.items():
         assert m.params_[k] == pytest.approx(v, rel=1e-3, abs=5e-3), k
     assert frequency_spend_correlation(repeaters) == pytest.approx(0.11, abs=0.005)
     # conditional expectation is a weighted mean of population and own mean

@@ -16,7 +16,7 @@ def test_clv_notebook_runs(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert set(m["models"]) >= {"bgnbd", "pareto_nbd", "mbgnbd", "gamma_gamma"}
     assert set(m["models"]["pareto_nbd"]["params"]) == {"r", "alpha", "s", "beta"}
-    assert set(m["models"]["gamma_gamma"]["params"]) == {"p", "q", "gamma"}
+    assert set(m["models"]["gamma_gamma"]["params"]) == {"p", "q", "v"}
     assert m["customers"] == 23570
     assert 0 < m["top_decile_share"] < 1
     lo, hi = m["forecast"]["clv_total_interval"]

@@ -81,11 +81,14 @@ def frequency_spend_correlation(data: pd.DataFrame) -> float:
 
 
 class GammaGammaModel(MLEModel):
-    """Gamma-Gamma spend model; parameters ``p, q, gamma`` (note 025 names)."""
+    """Gamma-Gamma spend model; parameters ``p, q, v``.
+
+    ``v`` is the scale of the gamma mixing distribution, as in Colombo & Jiang (1999) and
+    the workbench's metrics; note 025 calls the same parameter gamma."""
 
     name = "gamma_gamma"
     singular_information_is_error = True
-    param_names = ("p", "q", "gamma")
+    param_names = ("p", "q", "v")
     required_columns = ("frequency", "monetary_value")
     _loglik = staticmethod(gamma_gamma_loglik)
     _loglik_grad = staticmethod(gamma_gamma_loglik_grad)
