@@ -75,6 +75,7 @@ __all__ = [
     "segment_hazard_ratios",
     "ph_strata",
     "ph_note",
+    "format_p",
     "select_model",
     "summary_lines",
     "survival_metrics",
@@ -995,6 +996,13 @@ def select_model(comparison: pd.DataFrame) -> str:
     if aft.empty:
         raise InsufficientDataError("no AFT model converged")
     return str(aft["AIC"].idxmin())
+
+
+def format_p(p: float) -> str:
+    """A p-value for report text: 3 significant digits, ``< 1e-300`` when it underflows."""
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    return "< 1e-300" if p < 1e-300 else f"= {p:.3g}"
 
 
 def _fmt_period(x: float, unit: str) -> str:

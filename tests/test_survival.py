@@ -483,3 +483,9 @@ def test_ph_note_and_strata():
     note = sv.ph_note(ph, ["plan"])
     assert "plan, price" in note and "strata" in note and "time-averaged" in note
     assert "No covariate" in sv.ph_note(ph.assign(violated=False), [])
+
+
+def test_format_p():
+    assert sv.format_p(0.0) == "< 1e-300"
+    assert sv.format_p(0.01234) == "= 0.0123"
+    assert sv.format_p(float("nan")) == "n/a"
