@@ -1,4 +1,12 @@
-"""clm_lib: the logic behind the customer-lifecycle analytics workbench."""
+"""clm_lib: the logic behind the customer-lifecycle analytics workbench.
+
+Public names are re-exported here. The light ones (exceptions, the data-quality record)
+are imported at once; the rest on first use (PEP 562), so that ``import clm_lib`` and the
+``clm`` command stay fast while ``clm_lib.load_transactions`` etc. still work.
+Study modules are used as modules: ``from clm_lib import cohorts, survival, overview``.
+"""
+from importlib import import_module
+
 from clm_lib.exceptions import (
     ClmError,
     ClmWarning,
@@ -15,6 +23,35 @@ from clm_lib.quality import DataQuality
 
 __version__ = "0.1.0"
 
+# name -> module that defines it
+_LAZY = {
+    # data contract and loading
+    "read_table": "clm_lib.data",
+    "load_transactions": "clm_lib.data",
+    "load_subscriptions": "clm_lib.data",
+    "subscription_durations": "clm_lib.data",
+    "validate_file": "clm_lib.data",
+    # reductions
+    "summary_data": "clm_lib.reductions",
+    "compress": "clm_lib.reductions",
+    # customer-base models
+    "BetaGeoModel": "clm_lib.clv",
+    "ParetoNBDModel": "clm_lib.clv",
+    "ModifiedBetaGeoModel": "clm_lib.clv",
+    "GammaGammaModel": "clm_lib.clv",
+    "BetaGeoBetaBinomModel": "clm_lib.clv",
+    "ShiftedBetaGeometric": "clm_lib.clv",
+    # notebook helpers
+    "show_summary": "clm_lib.reporting",
+    "show_table": "clm_lib.reporting",
+    "save_metrics": "clm_lib.reporting",
+    "save_export": "clm_lib.reporting",
+    "pseudonymise": "clm_lib.reporting",
+    # batch runs (imports nbformat/papermill: keep it lazy)
+    "run_studies": "clm_lib.runner",
+    "list_studies": "clm_lib.studies",
+}
+
 __all__ = [
     "ClmError",
     "ClmWarning",
@@ -28,4 +65,17 @@ __all__ = [
     "ParameterError",
     "StudyNotFoundError",
     "__version__",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'clm_lib' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
