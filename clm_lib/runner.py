@@ -41,7 +41,8 @@ Types: a command-line value (and every scalar in a config file) is taken as text
 converted per study from the notebook's default: when the default is a string (or the
 parameter is annotated ``str``), or is ``None`` for one of the text-valued shared names
 (:data:`TEXT_PARAMETERS`), the raw text is kept, so ``00123`` stays ``"00123"`` and
-``1998-06-30`` stays a date string (``null``/``None`` gives None for the latter). Otherwise
+``1998-06-30`` stays a date string; the words ``null``, ``None`` and ``~`` give None, so
+``-p segment=null`` switches a text parameter off. Otherwise
 the text is read as YAML without date conversion: ``5`` -> 5 (decimal, also ``010`` -> 10), ``1e-3`` -> 0.001, ``0.5`` -> 0.5, ``true`` ->
 True, ``{a: b}`` -> dict, ``[1, 2]`` -> list; text that is not valid YAML stays text. Values
 given as Python objects through the API are passed unchanged.
@@ -151,6 +152,10 @@ _DECIMAL = re.compile(r"[-+]?[0-9]+")
 _FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
+#: Command-line words that mean None, also for text parameters.
+_NULL_WORDS = frozenset({"null", "None", "~"})
+
+
 def _yaml_value(text: str):
     # Plain decimal integers are read as such: YAML 1.1 would read "010" as octal 8.
     if _DECIMAL.fullmatch(text.strip()):
@@ -169,10 +174,11 @@ def coerce_value(study: Study, name: str, value):
         return value
     text = str(value)
     param = study.parameters.get(name)
-    if param is not None and param.is_string:
-        return text
-    if name in TEXT_PARAMETERS and (param is None or param.default is None):
-        return None if text in ("null", "None", "~") else text
+    is_text = (param is not None and param.is_string) or (
+        name in TEXT_PARAMETERS and (param is None or param.default is None))
+    if is_text:
+        # A text parameter can still be switched off (e.g. -p segment=null).
+        return None if text in _NULL_WORDS else text
     return _yaml_value(text)
 
 

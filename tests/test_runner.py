@@ -62,6 +62,7 @@ def test_unknown_study_lists_the_valid_names(tmp_path):
 def test_values_keep_the_type_of_the_notebook_default():
     ok = get_study("ok", FIXTURES)
     assert coerce_value(ok, "code", RawValue("00123")) == "00123"   # str default: raw text
+    assert coerce_value(ok, "code", RawValue("null")) is None     # str default switched off
     assert coerce_value(ok, "code", RawValue("true")) == "true"
     assert coerce_value(ok, "n", RawValue("00123")) == 123          # decimal, not YAML octal
     assert coerce_value(ok, "n", RawValue("-4")) == -4
