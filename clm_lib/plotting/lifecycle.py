@@ -1,0 +1,226 @@
+"""Figures of the lifecycle and segments study; each draws what :mod:`clm_lib.lifecycle`
+and :mod:`clm_lib.rfm` return. ``plot_x(data, *, ax=None, **kwargs) -> Axes``, titles and
+axis labels with units, never ``plt.show()``.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.patches import Polygon
+from matplotlib.ticker import PercentFormatter
+
+from clm_lib.exceptions import MissingColumnsError
+
+__all__ = ["plot_stage_counts", "plot_transition_matrix", "plot_flows", "plot_rfm_segments",
+           "plot_ladder", "plot_time_to_second_purchase", "plot_what_if", "plot_conversion"]
+
+
+def _need(df: pd.DataFrame, cols, what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise MissingColumnsError(missing, list(map(str, df.columns)), what=what)
+
+
+def _axes(ax, figsize=(9, 4.5)) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def _share_bars(table: pd.DataFrame, cols: dict, ax: Axes, title: str, ylabel: str) -> Axes:
+    n, k = len(table), len(cols)
+    x = np.arange(n)
+    width = 0.8 / k
+    for i, (col, label) in enumerate(cols.items()):
+        vals = table[col].fillna(0).to_numpy(float) * 100
+        bars = ax.bar(x + (i - (k - 1) / 2) * width, vals, width, label=label)
+        ax.bar_label(bars, labels=[f"{v:.0f}" for v in vals], fontsize=7, padding=1)
+    ax.set_xticks(x, [str(s) for s in table.index], rotation=20, ha="right")
+    ax.yaxis.set_major_formatter(PercentFormatter())
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_stage_counts(stage_summary: pd.DataFrame, *, ax: Axes | None = None,
+                      title: str = "Lifecycle stages: share of customers, revenue and value") -> Axes:
+    """Grouped bars of ``customer_share``, ``revenue_share`` (and ``clv_share``) by stage."""
+    _need(stage_summary, ["customer_share", "revenue_share"], "stage summary")
+    cols = {"customer_share": "customers", "revenue_share": "revenue to date"}
+    if "clv_share" in stage_summary:
+        cols["clv_share"] = "expected value (CLV)"
+    return _share_bars(stage_summary, cols, _axes(ax), title, "share (%)")
+
+
+def plot_rfm_segments(segments: pd.DataFrame, *, ax: Axes | None = None,
+                      title: str = "RFM segments: share of customers, revenue and value") -> Axes:
+    """Grouped bars of ``customer_share``, ``revenue_share`` (and ``clv_share``) by segment."""
+    _need(segments, ["customer_share", "revenue_share"], "segment table")
+    cols = {"customer_share": "customers", "revenue_share": "revenue to date"}
+    if "clv_share" in segments:
+        cols["clv_share"] = "expected value (CLV)"
+    return _share_bars(segments, cols, _axes(ax), title, "share (%)")
+
+
+def plot_transition_matrix(matrix: pd.DataFrame, *, ax: Axes | None = None,
+                           title: str = "Stage transitions (customers)") -> Axes:
+    """Heatmap of a transition matrix (rows: stage at the first date, columns: at the second),
+    annotated with customer counts; colours are row shares."""
+    ax = _axes(ax, figsize=(9, 5.5))
+    m = matrix.astype(float)
+    share = m.div(m.sum(axis=1).replace(0, np.nan), axis=0).fillna(0) * 100
+    sns.heatmap(share, ax=ax, cmap="Blues", vmin=0, vmax=100, annot=matrix.to_numpy(), fmt=",d",
+                annot_kws={"fontsize": 8}, cbar_kws={"label": "share of the row (%)"})
+    ax.tick_params(axis="x", labelrotation=25)
+    for lab in ax.get_xticklabels():
+        lab.set_horizontalalignment("right")
+    ax.set_xlabel(f"stage at {matrix.attrs.get('end', 'the second date')}")
+    ax.set_ylabel(f"stage at {matrix.attrs.get('start', 'the first date')}")
+    ax.set_title(title)
+    return ax
+
+
+def plot_flows(matrix: pd.DataFrame, *, ax: Axes | None = None, start_label: str = "first date",
+               end_label: str = "second date", title: str = "Customer flows between stages",
+               hide_stayed: tuple = ("lapsed",)) -> Axes:
+    """Flow chart: stacked stage bars at both dates joined by bands whose width is the number
+    of customers moving (an alluvial diagram of :func:`~clm_lib.lifecycle.transition_matrix`).
+
+    Customers in a stage of ``hide_stayed`` at both dates (by default those lapsed
+    throughout, who would dwarf every flow) are not drawn; the title says how many.
+    """
+    ax = _axes(ax, figsize=(9, 6))
+    m = matrix.astype(float).copy()
+    hidden = 0
+    for st in hide_stayed:
+        if st in m.index and st in m.columns:
+            hidden += int(m.loc[st, st])
+            m.loc[st, st] = 0.0
+    if hidden:
+        title = f"{title}\n({hidden:,} customers {' / '.join(hide_stayed)} at both dates not drawn)"
+    rows = [r for r in m.index if m.loc[r].sum() > 0]
+    cols = [c for c in m.columns if m[c].sum() > 0]
+    total = m.to_numpy().sum()
+    if total <= 0:
+        ax.set_title(title)
+        return ax
+    gap = 0.01 * total
+    palette = dict(zip(list(dict.fromkeys(list(m.index) + list(m.columns))),
+                       sns.color_palette("tab10", len(set(m.index) | set(m.columns)))))
+    x0, x1, w = 0.0, 1.0, 0.08
+
+    def stack(names, sizes):
+        pos, y = {}, 0.0
+        for n in names:
+            pos[n] = y
+            y += sizes[n] + gap
+        return pos
+    left = stack(rows, m.sum(axis=1))
+    right = stack(cols, m.sum(axis=0))
+    lo, ro = dict(left), dict(right)
+    for r in rows:
+        for c in cols:
+            v = m.loc[r, c]
+            if v <= 0:
+                continue
+            y0, y1 = lo[r], ro[c]
+            xs = np.linspace(x0 + w, x1 - w, 30)
+            s = (1 - np.cos(np.pi * (xs - xs[0]) / (xs[-1] - xs[0]))) / 2
+            top = y0 + (y1 - y0) * s
+            ax.fill_between(xs, top, top + v, color=palette[r], alpha=0.35, lw=0)
+            lo[r] += v
+            ro[c] += v
+    for names, pos, sizes, x, ha in ((rows, left, m.sum(axis=1), x0, "right"),
+                                     (cols, right, m.sum(axis=0), x1, "left")):
+        for n in names:
+            ax.add_patch(Polygon([(x - w if ha == "left" else x, pos[n]),
+                                  (x if ha == "left" else x + w, pos[n]),
+                                  (x if ha == "left" else x + w, pos[n] + sizes[n]),
+                                  (x - w if ha == "left" else x, pos[n] + sizes[n])],
+                                 color=palette[n]))
+            tx = x - 0.01 if ha == "right" else x + 0.01
+            ax.text(tx, pos[n] + sizes[n] / 2, f"{n} ({sizes[n]:,.0f})", ha=ha, va="center", fontsize=8)
+    ax.set_xlim(-0.45, 1.45)
+    height = max(max(pos[n] + sizes[n] for n in names) for names, pos, sizes in
+                 ((rows, left, m.sum(axis=1)), (cols, right, m.sum(axis=0))))
+    ax.set_ylim(height + total * 0.02, -total * 0.02)
+    ax.set_xticks([x0 + w / 2, x1 - w / 2], [start_label, end_label])
+    ax.set_yticks([])
+    ax.set_ylabel("customers (band height = number of customers)")
+    for s in ("left", "right", "top"):
+        ax.spines[s].set_visible(False)
+    ax.set_title(title)
+    return ax
+
+
+def plot_ladder(ladder: pd.DataFrame, *, ax: Axes | None = None,
+                title: str = "Repeat ladder: chance of one more purchase day") -> Axes:
+    """Bars of ``p_next`` = P(k+1 | k) by ``k`` (index)."""
+    _need(ladder, ["p_next"], "ladder")
+    ax = _axes(ax)
+    vals = ladder["p_next"].to_numpy(float) * 100
+    bars = ax.bar([str(k) for k in ladder.index], vals, color="tab:blue")
+    ax.bar_label(bars, labels=[f"{v:.0f}%" for v in vals], fontsize=8)
+    ax.set_ylim(0, 100)
+    ax.yaxis.set_major_formatter(PercentFormatter())
+    ax.set_xlabel("k = purchase days so far")
+    ax.set_ylabel("P(k+1 purchase days | k) (%)")
+    ax.set_title(title)
+    return ax
+
+
+def plot_time_to_second_purchase(kmf, *, ax: Axes | None = None, time_unit: str = "week",
+                                 title: str = "Time to second purchase (Kaplan-Meier)") -> Axes:
+    """Share of first-time buyers who made a second purchase by time t (1 - KM survival)."""
+    ax = _axes(ax)
+    sf = kmf.survival_function_.iloc[:, 0]
+    ci = kmf.confidence_interval_
+    t = sf.index.to_numpy(float)
+    ax.step(t, (1 - sf.to_numpy()) * 100, where="post", label="made a 2nd purchase")
+    ax.fill_between(t, (1 - ci.iloc[:, 1].to_numpy()) * 100, (1 - ci.iloc[:, 0].to_numpy()) * 100,
+                    step="post", alpha=0.25, label="95% interval")
+    ax.yaxis.set_major_formatter(PercentFormatter())
+    ax.set_xlabel(f"{time_unit}s since first purchase")
+    ax.set_ylabel("first-time buyers with a 2nd purchase (%)")
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_what_if(what_if: pd.DataFrame, *, ax: Axes | None = None, currency: str = "$",
+                 horizon: int | None = None, time_unit: str = "week",
+                 title: str = "Value of lowering churn") -> Axes:
+    """Bars of ``value_change`` by churn reduction (index, percentage points; 0 left out)."""
+    _need(what_if, ["value_change", "value_change_pct"], "what-if table")
+    ax = _axes(ax, figsize=(8, 4))
+    w = what_if.loc[what_if.index > 0]
+    bars = ax.bar([f"−{p:g} pt" for p in w.index], w["value_change"].fillna(0).to_numpy(), color="tab:green")
+    ax.bar_label(bars, labels=[f"{currency}{v:,.0f} ({p:+.1%})" for v, p in
+                               zip(w["value_change"].fillna(0), w["value_change_pct"].fillna(0))], fontsize=8)
+    h = f" over {horizon} {time_unit}s" if horizon else ""
+    ax.set_xlabel("reduction of the mean dropout probability after a purchase (percentage points)")
+    ax.set_ylabel(f"extra discounted margin ({currency}){h}")
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    ax.set_title(title)
+    ax.margins(y=0.15)
+    return ax
+
+
+def plot_conversion(kms: dict, *, ax: Axes | None = None, time_unit: str = "day",
+                    title: str = "Time to conversion by lead source (Kaplan-Meier)") -> Axes:
+    """Cumulative conversion (1 - KM) per source; ``kms`` as from ``leads_conversion``."""
+    ax = _axes(ax)
+    for name, kmf in kms.items():
+        sf = kmf.survival_function_.iloc[:, 0]
+        ax.step(sf.index.to_numpy(float), (1 - sf.to_numpy()) * 100, where="post", label=str(name),
+                lw=2.5 if name == "All" else 1.5)
+    ax.yaxis.set_major_formatter(PercentFormatter())
+    ax.set_xlabel(f"{time_unit}s since the lead was created")
+    ax.set_ylabel("leads converted (%)")
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    return ax

@@ -1,0 +1,53 @@
+"""The lifecycle notebook runs end to end on CDNOW master (and with a leads table)."""
+import json
+import time
+
+import pandas as pd
+import pytest
+
+from clm_lib.config import NOTEBOOKS_DIR
+
+NB = NOTEBOOKS_DIR / "40_lifecycle_segments.ipynb"
+
+
+@pytest.mark.slow
+def test_lifecycle_notebook_runs_on_cdnow(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    papermill.execute_notebook(str(NB), str(tmp_path / "run.ipynb"), parameters={"output_dir": str(out)},
+                               cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 30
+    m = json.loads((out / "metrics.json").read_text())
+    assert sum(m["stage_counts"].values()) == 23570
+    assert set(m["rfm_segments"]) == {"champions", "loyal", "potential loyalists", "new", "at risk",
+                                      "can't lose", "hibernating", "lost"}
+    assert sum(v["customers"] for v in m["rfm_segments"].values()) == 23570
+    assert set(m["what_if"]) == {"1", "5", "10"}
+    assert 0 < m["what_if"]["1"] < m["what_if"]["5"] < m["what_if"]["10"]
+    assert m["ladder"][0] == pytest.approx(11516 / 23570)   # CDNOW: 11,516 repeat buyers
+    assert 2 <= len(m["headline"]) <= 4 and m["data_quality"]["rows_used"] > 0
+    ex = pd.read_csv(out / "exports" / "customer_lifecycle.csv", dtype={"customer": str})
+    assert len(ex) == 23570 and ex["customer"].str.startswith("C-").all()
+    assert ex["recommended_action"].notna().all()
+
+
+@pytest.mark.slow
+def test_lifecycle_notebook_with_leads(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    leads = tmp_path / "leads.csv"
+    pd.DataFrame({"lead_id": range(6), "created": ["1997-01-01"] * 6,
+                  "source": ["ads", "ads", "ads", "=mail", "=mail", "=mail"],
+                  "converted": ["1997-01-05", "1997-02-01", None, "1997-01-02", None, None]}).to_csv(leads, index=False)
+    out = tmp_path / "out"
+    papermill.execute_notebook(str(NB), str(tmp_path / "run.ipynb"),
+                               parameters={"output_dir": str(out), "leads": str(leads),
+                                           "transactions": "../data/cdnow_sample.csv", "new_days": 60,
+                                           "lapsed_days": 180, "what_if_points": [2]},
+                               cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
+    m = json.loads((out / "metrics.json").read_text())
+    rates = {r["source"]: r["conversion_rate"] for r in m["leads"]}
+    assert rates["ads"] == pytest.approx(2 / 3) and rates["=mail"] == pytest.approx(1 / 3)
+    assert m["thresholds"]["new_days"] == 60 and m["thresholds"]["lapsed_days"] == 180
+    assert set(m["what_if"]) == {"2"}
