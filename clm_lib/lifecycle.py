@@ -42,6 +42,7 @@ __all__ = [
     "time_to_second_purchase", "reactivation_comparison", "leads_conversion",
     "retention_what_if", "what_if_note", "LifecycleStudy", "lifecycle_study",
     "summary_lines", "customer_export", "lifecycle_metrics", "percent_columns",
+    "stages_by_segment",
 ]
 
 #: Stage names in display order (the order of the rules differs, see the module docstring).
@@ -212,6 +213,18 @@ def stage_table(stages: pd.DataFrame, values: pd.Series | None = None) -> pd.Dat
         v = values.reindex(stages.index).fillna(0.0).groupby(stages["stage"], observed=False).sum()
         t["clv"] = v
         t["clv_share"] = v / v.sum() if v.sum() > 0 else np.nan
+    return t
+
+
+def stages_by_segment(stages: pd.DataFrame, column: str = "segment_value") -> pd.DataFrame:
+    """Share of each segment's customers in each stage (rows: segment values, columns:
+    stages, plus ``customers``); ``column`` holds each customer's segment."""
+    _need(stages, ["stage", column], "stages")
+    seg = stages[column].astype("string").fillna("(missing)")
+    t = pd.crosstab(seg, stages["stage"], normalize="index", dropna=False)
+    t = t.reindex(columns=list(STAGES), fill_value=0.0)
+    t.insert(0, "customers", seg.value_counts().reindex(t.index).astype(int))
+    t.index.name = "segment"
     return t
 
 

@@ -226,3 +226,11 @@ def test_study_export_is_formula_safe(tmp_path):
             assert sum(to.values()) == int((study.stages_start["stage"] == row).sum())
     assert 2 <= len(met["headline"]) <= 4
     assert len(lc.summary_lines(study)) >= 4
+
+
+def test_stages_by_segment(histories):
+    st = lc.customer_stages(histories, date=AS_OF, thresholds=TH)
+    st["segment_value"] = ["x" if i < 4 else "y" for i in range(len(st))]
+    t = lc.stages_by_segment(st)
+    assert t["customers"].tolist() == [4, 4]
+    assert t[list(lc.STAGES)].sum(axis=1).tolist() == pytest.approx([1.0, 1.0])

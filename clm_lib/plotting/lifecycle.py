@@ -95,6 +95,7 @@ def plot_flows(matrix: pd.DataFrame, *, ax: Axes | None = None, start_label: str
     """
     ax = _axes(ax, figsize=(9, 6))
     m = matrix.astype(float).copy()
+    out_tot, in_tot = m.sum(axis=1), m.sum(axis=0)
     hidden = 0
     for st in hide_stayed:
         if st in m.index and st in m.columns:
@@ -134,8 +135,8 @@ def plot_flows(matrix: pd.DataFrame, *, ax: Axes | None = None, start_label: str
             ax.fill_between(xs, top, top + v, color=palette[r], alpha=0.35, lw=0)
             lo[r] += v
             ro[c] += v
-    for names, pos, sizes, x, ha in ((rows, left, m.sum(axis=1), x0, "right"),
-                                     (cols, right, m.sum(axis=0), x1, "left")):
+    for names, pos, sizes, x, ha, tot in ((rows, left, m.sum(axis=1), x0, "right", out_tot),
+                                          (cols, right, m.sum(axis=0), x1, "left", in_tot)):
         for n in names:
             ax.add_patch(Polygon([(x - w if ha == "left" else x, pos[n]),
                                   (x if ha == "left" else x + w, pos[n]),
@@ -143,8 +144,10 @@ def plot_flows(matrix: pd.DataFrame, *, ax: Axes | None = None, start_label: str
                                   (x - w if ha == "left" else x, pos[n] + sizes[n])],
                                  color=palette[n]))
             tx = x - 0.01 if ha == "right" else x + 0.01
-            ax.text(tx, pos[n] + sizes[n] / 2, f"{n} ({sizes[n]:,.0f})", ha=ha, va="center", fontsize=8)
-    ax.set_xlim(-0.45, 1.45)
+            label = f"{n} ({tot[n]:,.0f}"
+            label += f", {tot[n] - sizes[n]:,.0f} not drawn)" if tot[n] > sizes[n] else ")"
+            ax.text(tx, pos[n] + sizes[n] / 2, label, ha=ha, va="center", fontsize=8)
+    ax.set_xlim(-0.65, 1.6)
     height = max(max(pos[n] + sizes[n] for n in names) for names, pos, sizes in
                  ((rows, left, m.sum(axis=1)), (cols, right, m.sum(axis=0))))
     ax.set_ylim(height + total * 0.02, -total * 0.02)
