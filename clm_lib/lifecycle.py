@@ -139,6 +139,11 @@ def derive_thresholds(transactions: pd.DataFrame, *, as_of, new_days: int | None
                     f"{name}: no repeat purchases to derive it from; pass it explicitly")
             vals[name] = int(np.ceil(np.quantile(gaps, q)))
             source[name] = f"{q:.0%} quantile of {len(gaps):,} inter-purchase gaps"
+    if (source["at_risk_days"] != "parameter" and source["lapsed_days"] == "parameter"
+            and vals["at_risk_days"] > vals["lapsed_days"]):
+        # a short lapsed_days given by the user caps the derived at-risk threshold
+        vals["at_risk_days"] = vals["lapsed_days"]
+        source["at_risk_days"] += f", capped at lapsed_days ({vals['lapsed_days']})"
     if not vals["at_risk_days"] <= vals["lapsed_days"]:
         raise ParameterError(f"at_risk_days ({vals['at_risk_days']}) must not exceed "
                              f"lapsed_days ({vals['lapsed_days']})")

@@ -80,6 +80,8 @@ def test_derive_thresholds_quantiles():
     assert "threshold" in th.table().columns
     with pytest.raises(ParameterError):
         lc.derive_thresholds(tx, as_of="2020-12-31", at_risk_days=50, lapsed_days=40)
+    capped = lc.derive_thresholds(tx, as_of="2020-12-31", lapsed_days=30)   # derived at risk 33
+    assert capped.at_risk_days == 30 and "capped" in capped.source["at_risk_days"]
 
 
 def test_missing_columns_named():
