@@ -3,7 +3,7 @@
 Public names are re-exported here. The light ones (exceptions, the data-quality record)
 are imported at once; the rest on first use (PEP 562), so that ``import clm_lib`` and the
 ``clm`` command stay fast while ``clm_lib.load_transactions`` etc. still work.
-Study modules are used as modules: ``from clm_lib import cohorts, survival, overview``.
+Study modules are used as modules: ``from clm_lib import cohorts, survival, lifecycle``.
 """
 from importlib import import_module
 
@@ -30,6 +30,7 @@ _LAZY = {
     "load_transactions": "clm_lib.data",
     "load_subscriptions": "clm_lib.data",
     "subscription_durations": "clm_lib.data",
+    "load_leads": "clm_lib.data",
     "validate_file": "clm_lib.data",
     # reductions
     "summary_data": "clm_lib.reductions",

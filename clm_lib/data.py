@@ -109,6 +109,7 @@ __all__ = [
     "load_transactions",
     "load_subscriptions",
     "subscription_durations",
+    "load_leads",
     "validate_file",
     "NEGATIVE_AMOUNT_POLICIES",
     "TIME_UNITS",
@@ -138,6 +139,7 @@ _DEFAULT_CHURN = {
 
 TX_REQUIRED = ("customer_id", "timestamp", "amount")
 INTERVAL_REQUIRED = ("customer_id", "start", "end")
+LEADS_REQUIRED = ("lead_id", "created", "source", "converted")
 SNAPSHOT_REQUIRED = ("customer_id", "tenure", "churned")
 
 
@@ -952,6 +954,107 @@ def subscription_durations(subs: pd.DataFrame, *, as_of: Any = None,
 
 
 # --------------------------------------------------------------------------- CLI helper
+# --------------------------------------------------------------------------- leads
+def load_leads(
+    source: str | Path | pd.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    *,
+    as_of: Any = None,
+    date_format: str | None = None,
+    tz: str | None = None,
+) -> tuple[pd.DataFrame, DataQuality]:
+    """Load a leads table (before the first purchase: reach and conversion).
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        Needs ``lead_id``, ``created`` (date the lead was created), ``source`` (channel or
+        campaign; empty becomes ``"(unknown)"``) and ``converted`` (date of conversion,
+        empty when not converted); optional ``customer_id``; other columns are kept.
+    columns : dict, optional
+        Source name -> canonical name.
+    as_of : date-like, optional
+        End of observation: leads created later are dropped and counted; conversions
+        later than ``as_of`` are treated as not converted yet (counted as a warning).
+    date_format, tz
+        As in :func:`load_transactions`; ``date_format`` applies to both date columns.
+
+    Returns
+    -------
+    frame : DataFrame
+        ``lead_id`` (string), ``created``, ``converted`` (datetime64[ns], NaT = not
+        converted by ``as_of``), ``source`` (string), optional ``customer_id``; sorted by
+        ``created``.
+    quality : DataQuality
+
+    Drop reasons, in order: missing lead_id, missing created, unparseable created,
+    unparseable converted (a conversion that cannot be dated cannot be placed in time),
+    created after as_of, converted before created, duplicate lead row (identical repeat).
+    A ``lead_id`` repeated with different values is a :class:`DataContractError`.
+    """
+    _check_tz(tz)
+    as_of_ts, cutoff = _as_of(as_of, tz)
+    raw, name = _read_source(source)
+    if len(raw) == 0:
+        raise InsufficientDataError(f"leads '{name}' have no rows")
+    df = _apply_mapping(raw, columns, f"leads '{name}'")
+    _require(df, LEADS_REQUIRED, f"leads '{name}'")
+    df = df.reset_index(drop=True)
+    dq = DataQuality(source=name, rows_in=len(df))
+
+    lead, lead_missing = _ids(df["lead_id"])
+    if lead_missing.all():
+        raise _error("lead_id", "every lead_id is missing; wrong column mapped?", lead_missing)
+    created, created_missing, created_bad = _dates(df["created"], "created",
+                                                   date_format=date_format, tz=tz)
+    if created_missing.all():
+        raise _error("created", "every created date is missing; wrong column mapped?",
+                     created_missing)
+    converted, _, converted_bad = _dates(df["converted"], "converted",
+                                         date_format=date_format, tz=tz)
+
+    d = _Dropper(len(df), dq)
+    d.drop("missing lead_id", lead_missing)
+    d.drop("missing created", created_missing)
+    d.drop("unparseable created", created_bad)
+    d.drop("unparseable converted", converted_bad)
+    if cutoff is not None:
+        d.drop("created after as_of", (created >= cutoff).to_numpy())
+    d.drop("converted before created", (converted < created).to_numpy())
+
+    df["lead_id"] = lead
+    df["created"] = created
+    df["converted"] = converted
+    df["source"] = _text(df["source"])[0].fillna("(unknown)")
+    if "customer_id" in df.columns:
+        df["customer_id"] = _ids(df["customer_id"])[0]
+    out = df.loc[d.alive].copy()
+
+    identical = out.duplicated(keep="first").to_numpy()
+    d.drop("duplicate lead row", np.isin(np.arange(len(df)), out.index.to_numpy()[identical]))
+    out = out.loc[~identical]
+    conflict = out.duplicated(subset=["lead_id"], keep=False).to_numpy()
+    if conflict.any():
+        mask = np.zeros(len(df), dtype=bool)
+        mask[out.index.to_numpy()[conflict]] = True
+        raise _error("lead_id", "the same lead id appears with different values", mask)
+
+    if cutoff is not None:
+        late = (out["converted"] >= cutoff).to_numpy()
+        dq.warn("converted after as_of (treated as not converted yet)", int(late.sum()))
+        out.loc[late, "converted"] = pd.NaT
+        dq.notes.append(f"Observation end (as_of): {_when(as_of_ts)}; leads created later "
+                        "dropped, later conversions treated as not converted yet.")
+    dq.notes.append("Leads without a conversion date are not converted (censored at as_of).")
+    dq.notes.append(_date_note(date_format))
+    dq.notes.append(_tz_note(tz))
+    out = out.sort_values(["created", "lead_id"], kind="stable").reset_index(drop=True)
+    out["lead_id"] = out["lead_id"].astype("string")
+    out["source"] = out["source"].astype("string")
+    _finish(out, dq, f"leads '{name}'")
+    return out, dq
+
+
 def validate_file(path: str | Path, kind: str = "transactions",
                   columns: Mapping[str, str] | None = None, **kwargs: Any) -> DataQuality:
     """Load a file with the contract of ``kind`` and return its data-quality record.
@@ -960,7 +1063,7 @@ def validate_file(path: str | Path, kind: str = "transactions",
     ----------
     path : str or Path
         CSV or Parquet file.
-    kind : {"transactions", "subscriptions"}
+    kind : {"transactions", "subscriptions", "leads"}
     columns : dict, optional
         Source name -> canonical name.
     **kwargs
@@ -973,7 +1076,8 @@ def validate_file(path: str | Path, kind: str = "transactions",
         ``.to_dict()`` gives ``rows_in``, ``rows_used``, ``dropped`` by reason, ``warnings``
         and ``notes``. Contract violations raise as in the loaders.
     """
-    loaders = {"transactions": load_transactions, "subscriptions": load_subscriptions}
+    loaders = {"transactions": load_transactions, "subscriptions": load_subscriptions,
+               "leads": load_leads}
     if kind not in loaders:
         raise ParameterError(f"kind must be one of {tuple(loaders)}, not {kind!r}")
     _, dq = loaders[kind](path, columns, **kwargs)

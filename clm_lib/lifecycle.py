@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from clm_lib.exceptions import InsufficientDataError, MissingColumnsError, ParameterError
+from clm_lib.exceptions import (DataContractError, InsufficientDataError, MissingColumnsError,
+                                ParameterError)
 from clm_lib.reductions import daily_transactions, unit_days
 
 __all__ = [
@@ -406,11 +407,15 @@ def leads_conversion(leads: pd.DataFrame, *, as_of, time_unit: str = "day"):
     conv = pd.to_datetime(leads["converted"], errors="coerce")
     bad = created.isna()
     if bad.any():
-        raise ParameterError(f"leads: {int(bad.sum())} rows have no valid created date")
+        raise DataContractError("created", "no valid created date (load leads with "
+                                "clm_lib.data.load_leads to drop and count such rows)",
+                                int(bad.sum()), np.flatnonzero(bad.to_numpy())[:5])
     keep = created <= d
     early = conv.notna() & (conv < created)
     if (early & keep).any():
-        raise ParameterError(f"leads: {int((early & keep).sum())} rows converted before they were created")
+        m = (early & keep).to_numpy()
+        raise DataContractError("converted", "converted before the lead was created",
+                                int(m.sum()), np.flatnonzero(m)[:5])
     conv = conv.where(conv <= d)
     df = pd.DataFrame({"source": leads["source"].astype("string").fillna("(unknown)"),
                        "event": conv.notna(),

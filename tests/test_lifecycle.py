@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from clm_lib import lifecycle as lc
-from clm_lib.exceptions import MissingColumnsError, ParameterError
+from clm_lib.exceptions import DataContractError, MissingColumnsError, ParameterError
 
 AS_OF = "2020-12-31"
 TH = lc.Thresholds(new_days=30, at_risk_days=60, lapsed_days=120)
@@ -166,7 +166,7 @@ def test_leads_conversion_km_tiny():
     assert s == pytest.approx([0.75, 0.5])
     assert t.loc["All", "median_time_to_conversion"] == 10
     bad = leads.assign(converted=["2019-12-01", None, None, None, None])
-    with pytest.raises(ParameterError):
+    with pytest.raises(DataContractError, match="converted.*1 row"):
         lc.leads_conversion(bad, as_of="2020-01-31")
     with pytest.raises(MissingColumnsError):
         lc.leads_conversion(leads.drop(columns="source"), as_of="2020-01-31")
