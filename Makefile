@@ -35,6 +35,7 @@ data: $(STAMP)
 	$(BIN)/python scripts/fetch_sample_data.py
 
 benchmarks: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 clean-venv:

@@ -8,7 +8,8 @@ from clm_lib.config import REPO_ROOT
 
 
 def _name_and_spec(req: str) -> tuple[str, str]:
-    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", req)
+    # pip extras ("ibis-framework[duckdb,pyspark]") have no conda spelling: compare names.
+    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*)$", req)
     name = m.group(1).lower().replace("_", "-")
     spec = ",".join(sorted(s.strip() for s in m.group(2).split(",") if s.strip()))
     return name, spec
@@ -16,7 +17,8 @@ def _name_and_spec(req: str) -> tuple[str, str]:
 
 def _pyproject_requirements() -> dict[str, str]:
     meta = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    reqs = list(meta["dependencies"]) + list(meta["optional-dependencies"]["test"])
+    extras = meta["optional-dependencies"]
+    reqs = list(meta["dependencies"]) + list(extras["test"]) + list(extras["bench"])
     return dict(_name_and_spec(r) for r in reqs)
 
 
