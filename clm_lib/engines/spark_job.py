@@ -2,8 +2,9 @@
 
 Step 1, on the cluster (the transactions never leave it)::
 
+    zip -r clm_lib.zip clm_lib           # the package, shipped to the executors
     spark-submit --master yarn --deploy-mode client \\
-        --py-files clm_lib.zip -m clm_lib.engines.spark_job reduce \\
+        --py-files clm_lib.zip clm_lib/engines/spark_job.py reduce \\
         --source 's3://lake/transactions/*.parquet' --as-of 2024-12-31 \\
         --calibration-end 2024-06-30 --time-unit week --output s3://lake/clm/run1
 
@@ -21,7 +22,7 @@ distinct triples, written as a small Parquet file, e.g.::
         expected_52=bg.conditional_expected_purchases(52, triples))
     pred.to_parquet("run1/predictions.parquet")
 
-Step 3, on the cluster: ``... -m clm_lib.engines.spark_job score --output s3://lake/clm/run1
+Step 3, on the cluster: ``spark-submit ... clm_lib/engines/spark_job.py score --output s3://lake/clm/run1
 --predictions s3://lake/clm/run1/predictions.parquet`` joins them back to every customer
 and writes ``scores/``.
 
