@@ -41,6 +41,7 @@ from clm_lib.exceptions import (
     MissingColumnsError,
     ParameterError,
 )
+from clm_lib.checks import require_columns as _require
 
 __all__ = [
     "COHORT_PERIODS", "SYNTHETIC_COHORT", "CohortStudy", "CohortTables", "average_retention",
@@ -134,14 +135,6 @@ def last_complete_period(as_of, cohort_period: str = "month") -> int:
     code = int(period_codes([day_after], cohort_period)[0])
     # the period containing the day after as_of is complete only if it starts that day
     return code - 1
-
-
-def _require(df: pd.DataFrame, cols, what: str) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise ParameterError(f"{what} must be a DataFrame")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(missing, list(df.columns), what=what)
 
 
 def data_form(data) -> str:

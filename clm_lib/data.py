@@ -102,7 +102,9 @@ from clm_lib.exceptions import (
     MissingColumnsError,
     ParameterError,
 )
+from clm_lib.checks import TIME_UNITS
 from clm_lib.quality import DataQuality
+from clm_lib.checks import require_columns as _require
 
 __all__ = [
     "read_table",
@@ -118,13 +120,6 @@ __all__ = [
 #: Accepted values of ``negative_amounts``.
 NEGATIVE_AMOUNT_POLICIES = ("drop", "net", "error")
 
-#: Length of one time unit in days (a month is a twelfth of a Julian year).
-TIME_UNITS: dict[str, float] = {
-    "day": 1.0,
-    "week": 7.0,
-    "month": 365.25 / 12.0,
-    "year": 365.25,
-}
 
 _MISSING_TOKENS = ["", "na", "n/a", "nan", "null", "none", "nat", "<na>"]
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".tsv", ".txt")
@@ -257,12 +252,6 @@ def _apply_mapping(df: pd.DataFrame, columns: Mapping[str, str] | None, what: st
             dup[0], "two input columns end up with this name after applying the columns mapping"
         )
     return df
-
-
-def _require(df: pd.DataFrame, required: tuple[str, ...], what: str) -> None:
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(missing, list(df.columns), what=what)
 
 
 def _positions(mask: np.ndarray | pd.Series) -> np.ndarray:

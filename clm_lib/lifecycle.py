@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from clm_lib.exceptions import (DataContractError, InsufficientDataError, MissingColumnsError,
-                                ParameterError)
+from clm_lib.exceptions import (DataContractError, InsufficientDataError, ParameterError)
 from clm_lib.reductions import daily_transactions, unit_days
+from clm_lib.checks import require_columns as _need
 
 __all__ = [
     "STAGES", "Thresholds", "derive_thresholds", "customer_stages", "stage_table",
@@ -50,12 +50,6 @@ __all__ = [
 STAGES = ("new", "one-time buyer", "active repeat", "loyal/VIP", "reactivated",
           "at risk", "lapsed")
 NOT_YET = "not yet a customer"
-
-
-def _need(df: pd.DataFrame, cols, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(missing, list(map(str, df.columns)), what=what)
 
 
 def _days(transactions: pd.DataFrame, date) -> pd.DataFrame:

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from clm_lib.exceptions import InsufficientDataError, MissingColumnsError
+from clm_lib.exceptions import InsufficientDataError
+from clm_lib.checks import require_columns
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -68,11 +69,7 @@ REQUIRED_COLUMNS = ("customer_id", "timestamp", "amount")
 # --------------------------------------------------------------------------- helpers
 def _check(tx: pd.DataFrame, columns: Sequence[str] = REQUIRED_COLUMNS,
            what: str = "transactions") -> None:
-    if not isinstance(tx, pd.DataFrame):
-        raise TypeError(f"{what} must be a pandas DataFrame, got {type(tx).__name__}")
-    missing = [c for c in columns if c not in tx.columns]
-    if missing:
-        raise MissingColumnsError(missing, list(map(str, tx.columns)), what=what)
+    require_columns(tx, columns, what)
 
 
 def _orders(tx: pd.DataFrame) -> pd.DataFrame:

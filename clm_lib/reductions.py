@@ -25,27 +25,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from clm_lib.exceptions import InsufficientDataError, MissingColumnsError, ParameterError
+from clm_lib.exceptions import InsufficientDataError, ParameterError
+from clm_lib.checks import TIME_UNITS as ALL_TIME_UNITS
+from clm_lib.checks import require_columns as _check_columns
+from clm_lib.checks import unit_days as _unit_days
 
 __all__ = ["TIME_UNITS", "unit_days", "summary_data", "compress", "daily_transactions"]
 
-#: Length of each supported time unit in days.
-TIME_UNITS: dict[str, float] = {"day": 1.0, "week": 7.0, "month": 365.25 / 12.0}
+#: Time units of the purchase summaries (a month is 365.25 / 12 = 30.4375 days).
+TIME_UNITS: dict[str, float] = {u: ALL_TIME_UNITS[u] for u in ("day", "week", "month")}
 
 
 def unit_days(time_unit: str) -> float:
     """Length of ``time_unit`` in days (``day`` 1, ``week`` 7, ``month`` 30.4375)."""
-    try:
-        return TIME_UNITS[time_unit]
-    except KeyError:
-        raise ParameterError(
-            f"time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}") from None
-
-
-def _check_columns(df: pd.DataFrame, needed, what: str) -> None:
-    missing = [c for c in needed if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(missing, list(df.columns), what=what)
+    return _unit_days(time_unit, allowed=TIME_UNITS)
 
 
 def daily_transactions(transactions: pd.DataFrame) -> pd.DataFrame:

@@ -192,8 +192,8 @@ def report_page(nb, *, title: str, study: str, run_date: str,
 
 
 def _human_date(iso: str) -> str:
-    """``2026-01-31T09:05:00Z`` -> ``2026-01-31 09:05 UTC`` (other text unchanged)."""
-    if len(iso) == 20 and iso.endswith("Z") and iso[10] == "T":
+    """``2026-01-31T09:05:00[.123]Z`` -> ``2026-01-31 09:05 UTC`` (other text unchanged)."""
+    if len(iso) in (20, 24) and iso.endswith("Z") and iso[10] == "T":
         return f"{iso[:10]} {iso[11:16]} UTC"
     return iso
 

@@ -31,7 +31,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from clm_lib.exceptions import InsufficientDataError, MissingColumnsError
+from clm_lib.exceptions import InsufficientDataError
+from clm_lib.checks import require_columns as _need
 
 __all__ = ["SEGMENTS", "SEGMENT_RULES", "PLAYBOOK", "rfm_table", "score", "assign_segments",
            "segment_table", "rule_table", "playbook_table"]
@@ -62,12 +63,6 @@ PLAYBOOK = {
     "hibernating": "Low-cost reactivation: relevant content, seasonal offers.",
     "lost": "Do not spend much: one last win-back attempt, then suppress from paid campaigns.",
 }
-
-
-def _need(df: pd.DataFrame, cols, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(missing, list(map(str, df.columns)), what=what)
 
 
 def score(values, higher_is_better: bool = True, n_scores: int = 5) -> np.ndarray:

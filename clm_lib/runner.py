@@ -438,7 +438,8 @@ def _jsonable(obj):
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Milliseconds: run.json must show which studies ran at the same time.
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _first_line(text: object) -> str:

@@ -42,10 +42,11 @@ from lifelines.utils import concordance_index, median_survival_times
 from clm_lib.exceptions import (
     DataContractError,
     InsufficientDataError,
-    MissingColumnsError,
     ParameterError,
 )
 from clm_lib.quality import DataQuality
+from clm_lib.checks import TIME_UNITS, unit_days
+from clm_lib.checks import require_columns as _require
 
 __all__ = [
     "TIME_UNIT_DAYS",
@@ -84,29 +85,13 @@ __all__ = [
 ]
 
 #: Length of one period in days (a month is 365.25 / 12 days, a year 365.25 days).
-TIME_UNIT_DAYS: dict[str, float] = {
-    "day": 1.0,
-    "week": 7.0,
-    "month": 365.25 / 12.0,
-    "year": 365.25,
-}
+TIME_UNIT_DAYS = TIME_UNITS
 
 #: Row count above which :func:`fit_cox` asks lifelines for its batch algorithm.
 COX_BATCH_THRESHOLD = 50_000
 
 
-def _require(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(missing, list(df.columns), what=what)
-
-
-def _period_days(time_unit: str) -> float:
-    try:
-        return TIME_UNIT_DAYS[time_unit]
-    except KeyError:
-        raise ParameterError(
-            f"time_unit must be one of {sorted(TIME_UNIT_DAYS)}; got {time_unit!r}") from None
+_period_days = unit_days
 
 
 # ---------------------------------------------------------------------------------------

@@ -33,8 +33,9 @@ from clm_lib.clv.bgnbd import BetaGeoModel
 from clm_lib.clv.gamma_gamma import GammaGammaModel, frequency_spend_correlation
 from clm_lib.clv.mbgnbd import ModifiedBetaGeoModel
 from clm_lib.clv.pareto_nbd import ParetoNBDModel
-from clm_lib.exceptions import ClmError, MissingColumnsError, ParameterError
+from clm_lib.exceptions import ClmError, ParameterError
 from clm_lib.reductions import compress, daily_transactions, summary_data, unit_days
+from clm_lib.checks import require_columns as _check
 
 __all__ = [
     "per_unit_discount_rate", "discounted_expected_purchases", "customer_value",
@@ -53,13 +54,6 @@ def per_unit_discount_rate(annual_rate: float, time_unit: str) -> float:
     if annual_rate <= -1:
         raise ParameterError("discount_rate must be greater than -1")
     return (1.0 + annual_rate) ** (unit_days(time_unit) / 365.25) - 1.0
-
-
-def _check(data, cols, what):
-    found = list(data.columns) if isinstance(data, pd.DataFrame) else list(data)
-    missing = [c for c in cols if c not in found]
-    if missing:
-        raise MissingColumnsError(missing, found, what=what)
 
 
 def _xT_groups(data):

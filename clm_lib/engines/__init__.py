@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clm_lib.checks import TIME_UNITS, unit_days
 from clm_lib.exceptions import (
     DataContractError,
     InsufficientDataError,
@@ -72,16 +73,13 @@ __all__ = [
 ENGINES = ("pandas", "duckdb", "spark")
 #: Calendar periods for acquisition cohorts.
 COHORT_PERIODS = ("week", "month", "quarter", "year")
-#: Days per time unit; the same as :data:`clm_lib.reductions.TIME_UNITS` plus "year".
-_UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12.0, "year": 365.25}
+_UNIT_DAYS = TIME_UNITS
 TX_COLUMNS = ("customer_id", "timestamp", "amount")
 TRIPLE = ("frequency", "recency", "T")
 
 
 def _unit(time_unit: str, allowed=("day", "week", "month")) -> float:
-    if time_unit not in allowed:
-        raise ParameterError(f"time_unit must be one of {list(allowed)}, got {time_unit!r}")
-    return _UNIT_DAYS[time_unit]
+    return unit_days(time_unit, allowed)
 
 
 def _day(value, name: str) -> dt.date:

@@ -11,16 +11,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from clm_lib.exceptions import MissingColumnsError
+from clm_lib.checks import require_columns as _need
 
 __all__ = ["plot_tracking", "plot_conditional_vs_holdout", "plot_p_alive_matrix",
            "plot_clv_distribution"]
-
-
-def _need(df: pd.DataFrame, cols, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(missing, list(map(str, df.columns)), what=what)
 
 
 def _axes(ax, figsize=(9, 4.5)) -> Axes:

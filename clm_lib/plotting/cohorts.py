@@ -13,7 +13,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
-from clm_lib.exceptions import MissingColumnsError
+from clm_lib.checks import require_columns as _need
 
 __all__ = [
     "plot_churn_rate",
@@ -23,12 +23,6 @@ __all__ = [
     "plot_segment_curves",
     "plot_value_curves",
 ]
-
-
-def _need(df: pd.DataFrame, cols, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(missing, list(map(str, df.columns)), what=what)
 
 
 def _axes(ax: Axes | None, figsize=(9, 4.5)) -> Axes:

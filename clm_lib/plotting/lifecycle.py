@@ -12,16 +12,10 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Polygon
 from matplotlib.ticker import PercentFormatter
 
-from clm_lib.exceptions import MissingColumnsError
+from clm_lib.checks import require_columns as _need
 
 __all__ = ["plot_stage_counts", "plot_transition_matrix", "plot_flows", "plot_rfm_segments",
            "plot_ladder", "plot_time_to_second_purchase", "plot_what_if", "plot_conversion"]
-
-
-def _need(df: pd.DataFrame, cols, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(missing, list(map(str, df.columns)), what=what)
 
 
 def _axes(ax, figsize=(9, 4.5)) -> Axes:

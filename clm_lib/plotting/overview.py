@@ -12,7 +12,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from clm_lib.exceptions import MissingColumnsError
+from clm_lib.checks import require_columns as _need
 
 __all__ = [
     "plot_interpurchase_times",
@@ -24,12 +24,6 @@ __all__ = [
 
 _NEW = "#1f77b4"
 _RETURNING = "#9ecae1"
-
-
-def _need(df: pd.DataFrame, cols, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(missing, list(map(str, df.columns)), what=what)
 
 
 def _axes(ax: Axes | None, figsize=(9, 4)) -> Axes:

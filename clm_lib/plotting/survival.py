@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
-from clm_lib.exceptions import MissingColumnsError
+from clm_lib.checks import require_columns as _need
 
 __all__ = [
     "plot_km_curves",
@@ -24,12 +24,6 @@ __all__ = [
 ]
 
 _TIER_COLOURS = {"low": "#4daf4a", "medium": "#ff7f00", "high": "#e41a1c"}
-
-
-def _need(df: pd.DataFrame, cols, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(missing, list(map(str, df.columns)), what=what)
 
 
 def _axes(ax: Axes | None, figsize=(9, 5)) -> Axes:
