@@ -271,6 +271,15 @@ class MLEModel:
         if not hasattr(self, "params_"):
             raise AttributeError(f"{type(self).__name__} is not fitted yet: call fit() first")
 
+    def _p(self, params=None) -> tuple[float, ...]:
+        """Parameters as a tuple: ``params`` when given (natural scale, in the order of
+        ``param_names``), else the fitted ones. Predictions take ``params=`` so that
+        intervals can be computed from :meth:`sample_params` draws."""
+        if params is None:
+            self._check_fitted()
+            return tuple(self.params_.to_numpy())
+        return tuple(np.asarray(params, dtype=float))
+
     @property
     def summary(self) -> pd.DataFrame:
         """Estimates, standard errors and 95 % intervals (computed on the log scale, so

@@ -89,12 +89,6 @@ class BetaGeoBetaBinomModel(MLEModel):
     def _initial_params(self, data):
         return np.array([1.0, 1.0, 1.0, 1.0])
 
-    def _p(self, params):
-        if params is None:
-            self._check_fitted()
-            return tuple(self.params_.to_numpy())
-        return tuple(np.asarray(params, dtype=float))
-
     def p_alive(self, data, params=None):
         """P(alive at opportunity n + 1 | x, t_x, n) (FHS 2010, eq. 11)."""
         a, b, g, d = self._p(params)

@@ -189,10 +189,6 @@ class BetaGeoModel(MLEModel):
         rate = max(np.mean(x) / max(np.mean(T), 1e-9), 1e-3)
         return np.array([0.5, 0.5 / rate, 1.0, 2.0])
 
-    def _p(self, params):
-        self._check_fitted() if params is None else None
-        return tuple(self.params_.to_numpy() if params is None else np.asarray(params, float))
-
     # ---- predictions (pure functions of parameters and data) --------------------------
     def expected_purchases(self, t, params=None):
         """E[X(t)]: expected repeat purchases in (0, t] of a customer just acquired (FHL eq. 7).

@@ -108,12 +108,6 @@ class GammaGammaModel(MLEModel):
         m, v = np.mean(z), np.var(z)
         return np.array([max(m * m / max(v, 1e-9), 0.5), 4.0, max(3.0 * m / max(m * m / max(v, 1e-9), 0.5), 1e-3)])
 
-    def _p(self, params):
-        if params is None:
-            self._check_fitted()
-            return tuple(self.params_.to_numpy())
-        return tuple(np.asarray(params, dtype=float))
-
     def population_mean_spend(self, params=None) -> float:
         """E[Z] = p gamma / (q - 1) (infinite if q <= 1)."""
         p, q, g = self._p(params)

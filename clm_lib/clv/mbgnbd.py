@@ -94,12 +94,6 @@ class ModifiedBetaGeoModel(MLEModel):
         rate = max(np.mean(x) / max(np.mean(T), 1e-9), 1e-3)
         return np.array([0.5, 0.5 / rate, 1.0, 2.0])
 
-    def _p(self, params):
-        if params is None:
-            self._check_fitted()
-            return tuple(self.params_.to_numpy())
-        return tuple(np.asarray(params, dtype=float))
-
     def expected_purchases(self, t, params=None):
         """E[X(t)] = b/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b+1; a+b; t/(alpha+t))]."""
         r, alpha, a, b = self._p(params)

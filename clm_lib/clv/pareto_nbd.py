@@ -110,12 +110,6 @@ class ParetoNBDModel(MLEModel):
         rate = max(np.mean(x) / max(np.mean(T), 1e-9), 1e-3)
         return np.array([0.5, 0.5 / rate, 0.5, np.mean(T)])
 
-    def _p(self, params):
-        if params is None:
-            self._check_fitted()
-            return tuple(self.params_.to_numpy())
-        return tuple(np.asarray(params, dtype=float))
-
     def p_alive(self, data, params=None):
         """P(alive at T | x, t_x, T) (note 008, eq. 22)."""
         head, t1, t2 = _loglik_parts(self._p(params), data)
