@@ -269,10 +269,6 @@ def _customer_periods_duckdb(data, cohort_period, as_of, last, segment) -> pd.Da
         amount = "amount" if "amount" in cols else "0.0"
         cutoff = (pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
         p = _duckdb_period_sql("timestamp", cohort_period)
-        seg_sql = ""
-        if segment:
-            seg_sql = (f", first({segment} ORDER BY timestamp) OVER (PARTITION BY customer_id)"
-                       " AS segment")
         q = f"""
             WITH a AS (
                 SELECT customer_id, CAST({p} AS BIGINT) AS period,

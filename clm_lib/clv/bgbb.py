@@ -92,7 +92,7 @@ class BetaGeoBetaBinomModel(MLEModel):
     def p_alive(self, data, params=None):
         """P(alive at opportunity n + 1 | x, t_x, n) (FHS 2010, eq. 11)."""
         a, b, g, d = self._p(params)
-        x, tx, n = _arr(data, "frequency"), _arr(data, "recency"), _arr(data, "periods")
+        x, n = _arr(data, "frequency"), _arr(data, "periods")
         ll = bgbb_loglik((a, b, g, d), data)
         num = _bl(a + x, b + n - x) - _bl(a, b) + _bl(g, d + n + 1) - _bl(g, d)
         return np.exp(num - ll)
