@@ -254,6 +254,19 @@ def _apply_mapping(df: pd.DataFrame, columns: Mapping[str, str] | None, what: st
     return df
 
 
+def _open(source: Any, columns: Mapping[str, str] | None, kind: str
+          ) -> tuple[pd.DataFrame, str, str]:
+    """Read ``source``, refuse an empty one, apply the column mapping.
+
+    Returns the frame (index 0..n-1), the source name and ``"<kind> '<name>'"`` for messages.
+    """
+    raw, name = _read_source(source)
+    what = f"{kind} '{name}'"
+    if len(raw) == 0:
+        raise InsufficientDataError(f"{what} have no rows")
+    return _apply_mapping(raw, columns, what).reset_index(drop=True), name, what
+
+
 def _positions(mask: np.ndarray | pd.Series) -> np.ndarray:
     return np.flatnonzero(np.asarray(mask, dtype=bool))
 
@@ -544,12 +557,8 @@ def load_transactions(
         )
     _check_tz(tz)
     as_of_ts, cutoff = _as_of(as_of, tz)
-    raw, name = _read_source(source)
-    if len(raw) == 0:
-        raise InsufficientDataError(f"transactions '{name}' have no rows")
-    df = _apply_mapping(raw, columns, f"transactions '{name}'")
-    _require(df, TX_REQUIRED, f"transactions '{name}'")
-    df = df.reset_index(drop=True)
+    df, name, what = _open(source, columns, "transactions")
+    _require(df, TX_REQUIRED, what)
     dq = DataQuality(source=name, rows_in=len(df))
 
     cid, cid_missing = _ids(df["customer_id"])
@@ -654,7 +663,7 @@ def load_transactions(
     out["customer_id"] = out["customer_id"].astype("string")
     out["timestamp"] = out["timestamp"].astype("datetime64[ns]")
     out["amount"] = out["amount"].astype("float64")
-    _finish(out, dq, f"transactions '{name}'")
+    _finish(out, dq, what)
     from clm_lib.contracts import TransactionsSchema
 
     TransactionsSchema.validate(out)
@@ -730,11 +739,7 @@ def load_subscriptions(
     """
     _check_tz(tz)
     as_of_ts, cutoff = _as_of(as_of, tz)
-    raw, name = _read_source(source)
-    what = f"subscriptions '{name}'"
-    if len(raw) == 0:
-        raise InsufficientDataError(f"{what} have no rows")
-    df = _apply_mapping(raw, columns, what).reset_index(drop=True)
+    df, name, what = _open(source, columns, "subscriptions")
     if "start" in df.columns:
         _require(df, INTERVAL_REQUIRED, what + " (interval form)")
         form = "interval"
@@ -983,12 +988,8 @@ def load_leads(
     """
     _check_tz(tz)
     as_of_ts, cutoff = _as_of(as_of, tz)
-    raw, name = _read_source(source)
-    if len(raw) == 0:
-        raise InsufficientDataError(f"leads '{name}' have no rows")
-    df = _apply_mapping(raw, columns, f"leads '{name}'")
-    _require(df, LEADS_REQUIRED, f"leads '{name}'")
-    df = df.reset_index(drop=True)
+    df, name, what = _open(source, columns, "leads")
+    _require(df, LEADS_REQUIRED, what)
     dq = DataQuality(source=name, rows_in=len(df))
 
     lead, lead_missing = _ids(df["lead_id"])
@@ -1040,7 +1041,7 @@ def load_leads(
     out = out.sort_values(["created", "lead_id"], kind="stable").reset_index(drop=True)
     out["lead_id"] = out["lead_id"].astype("string")
     out["source"] = out["source"].astype("string")
-    _finish(out, dq, f"leads '{name}'")
+    _finish(out, dq, what)
     return out, dq
 
 
