@@ -374,7 +374,8 @@ def clv_study(transactions: pd.DataFrame, *, calibration_end, as_of, time_unit: 
                      "holdout MAE per customer": holdout[name]["mae"],
                      "holdout predicted total": holdout[name]["predicted_total"],
                      "holdout actual total": holdout[name]["actual_total"],
-                     "aggregate error": holdout[name]["aggregate_error"]})
+                     # in percent, as the report's reading guide states it
+                     "aggregate error (%)": 100 * holdout[name]["aggregate_error"]})
     spend_cal = _spend_frame(cal)
     spend_cal = spend_cal.loc[spend_cal["frequency"] > 0]
     models["gamma_gamma"] = GammaGammaModel().fit(spend_cal)
