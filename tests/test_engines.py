@@ -103,6 +103,8 @@ def test_summary_identical_to_pandas(log, duck, time_unit, calibration_end):
     ints = ["frequency", "spend_frequency"] + (["frequency_holdout"] if calibration_end else [])
     for col in ints:  # integer counts exactly
         np.testing.assert_array_equal(got[col].to_numpy(), ref[col].to_numpy())
+    quality = got.attrs.pop("data_quality")  # the Parquet files went through the contract
+    assert quality["rows_in"] == quality["rows_used"] == len(df)
     assert got.attrs == ref.attrs
 
 

@@ -53,6 +53,8 @@ def test_summary_identical_to_pandas(spark, log, time_unit, calibration_end):
     pd.testing.assert_frame_equal(got, ref, check_exact=False, rtol=1e-9, atol=1e-9,
                                   check_index_type=False)
     np.testing.assert_array_equal(got["frequency"].to_numpy(), ref["frequency"].to_numpy())
+    quality = got.attrs.pop("data_quality")  # the Parquet files went through the contract
+    assert quality["rows_in"] == quality["rows_used"] == len(df)
     assert got.attrs == ref.attrs
     duck = get_engine("duckdb").summary_data(glob, as_of=AS_OF, calibration_end=calibration_end,
                                              time_unit=time_unit)

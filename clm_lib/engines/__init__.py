@@ -30,6 +30,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -44,6 +45,8 @@ from clm_lib.exceptions import (
     ParameterError,
 )
 
+from clm_lib.quality import DataQuality
+
 from . import _reductions as red
 from ._backends import (
     Materialized,
@@ -51,8 +54,10 @@ from ._backends import (
     java_available,
     local_spark_session,
     read_source,
+    source_name,
     table_from_pandas,
 )
+from ._contract import check_transactions
 
 __all__ = [
     "ENGINES",
@@ -186,44 +191,122 @@ class Engine:
         return f"<Engine {self.name}>"
 
     # ------------------------------------------------------------------ sources
-    def _pandas_transactions(self, source, columns) -> pd.DataFrame:
+    def _pandas_transactions(self, source, columns) -> tuple[pd.DataFrame, DataQuality | None]:
+        """A DataFrame is taken as loaded; a file, glob or directory goes through the contract."""
         if isinstance(source, pd.DataFrame):
             df = source.rename(columns=dict(columns)) if columns else source
             missing = [c for c in TX_COLUMNS if c not in df.columns]
             if missing:
                 raise MissingColumnsError(missing, list(df.columns), what="transactions")
-            return df
+            return df, None
+        return self.load_transactions(source, columns)
+
+    @staticmethod
+    def _pandas_load(source, columns, **kwargs) -> tuple[pd.DataFrame, DataQuality]:
+        """:func:`clm_lib.data.load_transactions` on a file, or on each file of a glob or
+        directory of Parquet files with the records added up."""
         import glob
-        import os
 
         from clm_lib.data import load_transactions
 
+        if isinstance(source, pd.DataFrame):
+            return load_transactions(source, columns, **kwargs)
         path = str(source)
         if os.path.isdir(path):
             path = os.path.join(path, "**", "*.parquet")
-        if any(ch in path for ch in "*?["):
-            files = sorted(glob.glob(path, recursive=True))
-            if not files:
-                raise FileNotFoundError(f"transactions: no file matches {path!r}")
-            parts = [load_transactions(f, columns)[0] for f in files]
-            df = pd.concat(parts, ignore_index=True)
-            df["customer_id"] = df["customer_id"].astype("string")
-            return df.sort_values(["customer_id", "timestamp"], kind="stable",
-                                  ignore_index=True)
-        df, _ = load_transactions(path, columns)
-        return df
+        if not any(ch in path for ch in "*?["):
+            return load_transactions(path, columns, **kwargs)
+        files = sorted(glob.glob(path, recursive=True))
+        if not files:
+            raise FileNotFoundError(f"transactions: no file matches {path!r}")
+        parts, dq = [], DataQuality(source=source_name(source))
+        for f in files:
+            df, q = load_transactions(f, columns, **kwargs)
+            parts.append(df)
+            dq.rows_in += q.rows_in
+            dq.rows_used += q.rows_used
+            for r, n in q.dropped.items():
+                dq.drop(r, n)
+            for r, n in q.warnings.items():
+                dq.warn(r, n)
+            dq.notes += [n for n in q.notes if n not in dq.notes]
+        dq.notes.append(f"Read from {len(files)} files.")
+        df = pd.concat(parts, ignore_index=True)
+        df["customer_id"] = df["customer_id"].astype("string")
+        df = df.sort_values(["customer_id", "timestamp"], kind="stable", ignore_index=True)
+        return df, dq.check()
 
     def table(self, source, columns: Mapping[str, str] | None = None,
               required: Sequence[str] = TX_COLUMNS, what: str = "transactions"):
-        """The Ibis table of ``source`` (path, glob, table name, DataFrame or Ibis table)."""
+        """The Ibis table of ``source`` (path, glob, table name, DataFrame or Ibis table),
+        read as it is (no data contract; see :meth:`load_transactions`)."""
         self._need_ibis("table")
         return read_source(self.con, source, columns, tuple(required), what)
+
+    def load_transactions(self, source, columns: Mapping[str, str] | None = None, *,
+                          as_of=None, date_format: str | None = None,
+                          negative_amounts: str = "drop"):
+        """Apply the transactions data contract in the engine.
+
+        The rules, drop reasons and errors of :func:`clm_lib.data.load_transactions`
+        (the pandas engine calls it), evaluated where the data are: one aggregation
+        counts every drop reason, and the clean rows stay lazy in the engine.
+
+        Parameters
+        ----------
+        source : path, glob, directory of Parquet files, table name, DataFrame or Ibis table
+            Raw transactions; CSV files are read as text and converted column by column.
+        columns, as_of, date_format, negative_amounts
+            As in :func:`clm_lib.data.load_transactions` (``tz`` is not offered: text
+            with a UTC offset is converted to UTC, naive timestamps are kept as they are).
+
+        Returns
+        -------
+        table : DataFrame (pandas engine) or Ibis table (duckdb, spark)
+            Canonical ``customer_id`` (text), ``timestamp`` (naive), ``amount`` (float64)
+            and the other columns.
+        quality : DataQuality
+            ``rows_in == rows_used + dropped``, by reason; see :mod:`._contract` for what
+            the engines count differently (identical rows without an order id).
+        """
+        from clm_lib.data import NEGATIVE_AMOUNT_POLICIES, _as_of, _when
+
+        if self.name == "pandas":
+            return self._pandas_load(source, columns, as_of=as_of, date_format=date_format,
+                                     negative_amounts=negative_amounts)
+        if negative_amounts not in NEGATIVE_AMOUNT_POLICIES:
+            raise ParameterError(f"negative_amounts must be one of {NEGATIVE_AMOUNT_POLICIES}, "
+                                 f"not {negative_amounts!r}")
+        as_of_ts, cutoff = _as_of(as_of, None)
+        raw = read_source(self.con, source, None, (), "transactions", raw=True)
+        note = (f"Observation end (as_of): {_when(as_of_ts)}; later rows dropped."
+                if as_of_ts is not None else None)
+        return check_transactions(raw, backend="duckdb" if self.con.name == "duckdb" else "spark",
+                                  name=source_name(source), columns=columns, cutoff=cutoff,
+                                  as_of_note=note, date_format=date_format,
+                                  negative_amounts=negative_amounts)
+
+    def _transactions(self, source, columns) -> tuple[Any, DataQuality | None]:
+        """A file or table name goes through the data contract; a DataFrame or Ibis table
+        is taken as already loaded (canonical columns)."""
+        if isinstance(source, (str, os.PathLike)):
+            return self.load_transactions(source, columns)
+        return self.table(source, columns), None
 
     def _need_ibis(self, what: str) -> None:
         if self.con is None:
             raise ParameterError(f"{what} needs the duckdb or spark engine")
 
     # ------------------------------------------------------------------ summaries
+    def _summary_expr(self, t, *, as_of, calibration_end, time_unit):
+        unit = _unit(time_unit)
+        end = _day(as_of, "as_of")
+        cal = end if calibration_end is None else _day(calibration_end, "calibration_end")
+        if cal > end:
+            raise ParameterError(f"calibration_end {cal} is after as_of {end}")
+        return red.summary(t, as_of=end, calibration_end=cal, unit_days=unit,
+                           holdout=calibration_end is not None), end, cal
+
     def summary_table(self, source, *, as_of, calibration_end=None, time_unit: str = "week",
                       columns: Mapping[str, str] | None = None):
         """Lazy per-customer summary in the engine (an Ibis table; duckdb/spark only).
@@ -231,16 +314,23 @@ class Engine:
         Same columns and semantics as :func:`clm_lib.reductions.summary_data`, with
         ``customer_id`` a column. Nothing is computed until the table is used; use
         :meth:`materialize` to keep it in the engine when it is used several times.
+
+        ``source`` is best the table returned by :meth:`load_transactions`, whose
+        data-quality record you keep. A path is loaded here with the data contract; rows
+        it drops are reported with a :class:`~clm_lib.exceptions.DataQualityWarning`.
         """
         self._need_ibis("summary_table")
-        unit = _unit(time_unit)
-        end = _day(as_of, "as_of")
-        cal = end if calibration_end is None else _day(calibration_end, "calibration_end")
-        if cal > end:
-            raise ParameterError(f"calibration_end {cal} is after as_of {end}")
-        t = self.table(source, columns)
-        return red.summary(t, as_of=end, calibration_end=cal, unit_days=unit,
-                           holdout=calibration_end is not None)
+        t, dq = self._transactions(source, columns)
+        if dq is not None and dq.dropped:
+            import warnings
+
+            from clm_lib.exceptions import DataQualityWarning
+
+            warnings.warn(f"{dq.source}: {dq.n_dropped:,} of {dq.rows_in:,} rows dropped by the "
+                          f"data contract ({dq.dropped}); use Engine.load_transactions to keep "
+                          "the record", DataQualityWarning, stacklevel=2)
+        return self._summary_expr(t, as_of=as_of, calibration_end=calibration_end,
+                                  time_unit=time_unit)[0]
 
     def summary_data(self, source, *, as_of, calibration_end=None, time_unit: str = "week",
                      columns: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -248,9 +338,11 @@ class Engine:
 
         Parameters
         ----------
-        source : path, glob, table name or DataFrame
+        source : path, glob, table name, DataFrame or Ibis table
             Transactions with ``customer_id``, ``timestamp`` and ``amount`` (after
-            ``columns`` renames source names to these canonical names).
+            ``columns`` renames source names to these canonical names). A file or table
+            name is loaded with the data contract (:meth:`load_transactions`); a
+            DataFrame or Ibis table is taken as already loaded.
         as_of, calibration_end, time_unit
             As in :func:`clm_lib.reductions.summary_data` (calibration end and as_of
             inclusive calendar days; week = 7 days, month = 30.4375 days).
@@ -262,21 +354,23 @@ class Engine:
         DataFrame
             Identical to :func:`clm_lib.reductions.summary_data` on the same data: indexed
             by ``customer_id`` (sorted), ``attrs`` with ``time_unit``, ``calibration_end``,
-            ``as_of`` and ``dropped``.
+            ``as_of`` and ``dropped``; and ``data_quality`` (the loading record, a dict)
+            when a file was loaded.
         """
         if self.name == "pandas":
             from clm_lib.reductions import summary_data as pandas_summary
 
-            tx = self._pandas_transactions(source, columns)
-            return pandas_summary(tx, as_of=as_of, calibration_end=calibration_end,
-                                  time_unit=time_unit)
-        expr = self.summary_table(source, as_of=as_of, calibration_end=calibration_end,
-                                  time_unit=time_unit, columns=columns)
-        t = self.table(source, columns)
+            tx, dq = self._pandas_transactions(source, columns)
+            out = pandas_summary(tx, as_of=as_of, calibration_end=calibration_end,
+                                 time_unit=time_unit)
+            if dq is not None:
+                out.attrs["data_quality"] = dq.to_dict()
+            return out
+        t, dq = self._transactions(source, columns)
+        expr, end, cal = self._summary_expr(t, as_of=as_of, calibration_end=calibration_end,
+                                            time_unit=time_unit)
         if int(t.count().execute()) == 0:
             raise InsufficientDataError("summary_data: no transactions")
-        end = _day(as_of, "as_of")
-        cal = end if calibration_end is None else _day(calibration_end, "calibration_end")
         after, late = red.dropped_counts(t, as_of=end, calibration_end=cal)
         dropped = {}
         n_after, n_late = int(after.execute()), int(late.execute())
@@ -290,6 +384,8 @@ class Engine:
         out = out.set_index("customer_id")
         out.attrs.update({"time_unit": time_unit, "calibration_end": str(cal),
                           "as_of": str(end), "dropped": dropped})
+        if dq is not None:
+            out.attrs["data_quality"] = dq.to_dict()
         return out
 
     # ------------------------------------------------------------------ utilities
@@ -442,7 +538,7 @@ class Engine:
         if self.name == "pandas":
             from clm_lib.cohorts import customer_periods
 
-            tx = self._pandas_transactions(source, columns)
+            tx, dq = self._pandas_transactions(source, columns)
             cp = customer_periods(tx, cohort_period, as_of=end, engine="pandas")
             cp["last"] = cp.groupby("customer_id", sort=False)["period"].transform("max")
             cp["is_last"] = (cp["period"] == cp["last"]).astype(np.int64)
@@ -451,7 +547,7 @@ class Engine:
                                 "last_active": g["is_last"].sum()}).reset_index()
             raw = raw.rename(columns={"cohort": "cohort_index", "k": "period"})
         else:
-            t = self.table(source, columns)
+            t, dq = self._transactions(source, columns)
             raw = self.to_pandas(red.cohort_activity(t, cohort_period=cohort_period, as_of=end,
                                                      last_period=last))
         raw = raw.sort_values(["cohort_index", "period"]).reset_index(drop=True)
@@ -468,6 +564,8 @@ class Engine:
         })
         out.attrs.update({"cohort_period": cohort_period, "as_of": str(end),
                           "last_complete_period": last})
+        if dq is not None:
+            out.attrs["data_quality"] = dq.to_dict()
         return out
 
     # ------------------------------------------------------------------ subscriptions

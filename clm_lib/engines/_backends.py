@@ -63,6 +63,8 @@ def local_spark_session(master: str = "local[2]", app_name: str = "clm-workbench
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+            # Arrow for pandas <-> Spark transfers (compressed triples, predictions)
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.driver.memory", os.environ.get("CLM_SPARK_DRIVER_MEMORY", "2g"))
             .getOrCreate())
 
@@ -79,6 +81,9 @@ def connect(name: str, *, connection: Any = None, spark: Any = None, database: s
             con.raw_sql(f"SET threads = {int(threads)}")
         if memory_limit is not None:
             con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+        # Naive timestamps are UTC wall-clock time, as in the Spark session (see
+        # local_spark_session); aware ones are converted to UTC.
+        con.raw_sql("SET TimeZone = 'UTC'")
         # Row order is never relied upon (results are sorted explicitly); dropping it lets
         # DuckDB stream large results with less memory.
         con.raw_sql("SET preserve_insertion_order = false")
@@ -101,13 +106,24 @@ def _kind(path: str) -> str:
     return "table"
 
 
+def source_name(source: Any) -> str:
+    """A short description of a source for data-quality records (never a full path)."""
+    if isinstance(source, (str, Path)):
+        return os.path.basename(str(source).rstrip("/")) or str(source)
+    if isinstance(source, pd.DataFrame):
+        return "DataFrame"
+    return "table"
+
+
 def read_source(con, source: Any, columns: Mapping[str, str] | None, required: tuple[str, ...],
-                what: str):
+                what: str, raw: bool = False):
     """An Ibis table for ``source`` with canonical column names.
 
     ``source`` is a path to a CSV or Parquet file, a glob of many, a directory of Parquet
     files, the name of a table the backend knows, a pandas DataFrame, or an Ibis table.
-    ``columns`` maps source names to canonical names (as in ``clm_lib.data``).
+    ``columns`` maps source names to canonical names (as in ``clm_lib.data``). With
+    ``raw=True`` CSV columns are all text and nothing is renamed or checked: the data
+    contract (:mod:`._contract`) does that.
     """
     ibis = _ibis()
     if isinstance(source, ibis.expr.types.Table):
@@ -125,12 +141,17 @@ def read_source(con, source: Any, columns: Mapping[str, str] | None, required: t
             if con.name == "duckdb" and os.path.isdir(path):
                 path = os.path.join(path, "**", "*.parquet")
             if kind == "parquet":
-                t = con.read_parquet(path)
+                t = _read_parquet(con, path)
+            elif raw:
+                t = (con.read_csv(path, all_varchar=True) if con.name == "duckdb"
+                     else con.read_csv(path, inferSchema=False))
             else:
                 t = _read_csv(con, path, columns)
     else:
         raise ParameterError(f"{what}: source must be a path, a table name, a DataFrame or an "
                              f"Ibis table, got {type(source).__name__}")
+    if raw:
+        return t
     if columns:
         present = {k: v for k, v in columns.items() if k in t.columns and k != v}
         if present:
@@ -139,6 +160,19 @@ def read_source(con, source: Any, columns: Mapping[str, str] | None, required: t
     if missing:
         raise MissingColumnsError(missing, list(t.columns), what=what)
     return t
+
+
+def _read_parquet(con, path: str):
+    try:
+        return con.read_parquet(path)
+    except Exception as exc:  # Spark's AnalysisException; matched on its message
+        if "TIMESTAMP(NANOS" in str(exc):
+            raise ClmError(
+                f"Spark cannot read the nanosecond timestamps of {os.path.basename(path)!r}; "
+                "write the Parquet files with microseconds (pandas: df.to_parquet(..., "
+                "coerce_timestamps='us', allow_truncated_timestamps=True)) or use the "
+                "duckdb engine") from None
+        raise
 
 
 def _read_csv(con, path: str, columns: Mapping[str, str] | None):

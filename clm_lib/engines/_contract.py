@@ -1,0 +1,314 @@
+"""The transactions data contract on the Ibis engines (DuckDB, Spark).
+
+The same rules as :func:`clm_lib.data.load_transactions`, written as Ibis expressions so
+that a file too large for pandas is checked where it lies: every row gets at most one drop
+reason (the first that applies, in the order of the pandas loader), the counts come back
+in a :class:`~clm_lib.quality.DataQuality` record with ``rows_in == rows_used + dropped``,
+and the clean rows stay a lazy table in the engine.
+
+Differences from the pandas loader, all stated in the record's notes:
+
+* identical rows without an ``order_id`` are kept (as in pandas) but not counted, since
+  counting them needs a distinct over every column of the whole log;
+* text timestamps with a UTC offset are converted to UTC row by row; a column mixing
+  aware and naive text is not refused (naive text is read as UTC);
+* other text columns are not converted to numbers (``quantity`` is).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from clm_lib.exceptions import DataContractError, InsufficientDataError, MissingColumnsError, ParameterError
+from clm_lib.quality import DataQuality
+
+from ._backends import _ibis
+
+#: Text read as missing (after stripping, any case), as in :mod:`clm_lib.data`.
+MISSING_TOKENS = ("", "na", "n/a", "nan", "null", "none", "nat", "<na>")
+_MAX_FLOAT = 1.7976931348623157e308
+
+#: Drop reasons in the order they are applied (the codes are positions + 1).
+REASONS = (
+    "missing customer_id",
+    "missing timestamp",
+    "unparseable timestamp",
+    "missing amount",
+    "non-numeric amount",
+    "timestamp after as_of",
+    "negative amount (return/cancellation)",
+)
+
+# strptime directive -> Java DateTimeFormatter letters (Spark), variable and fixed width.
+_JAVA = {"Y": ("yyyy", "yyyy"), "y": ("yy", "yy"), "m": ("M", "MM"), "d": ("d", "dd"),
+         "H": ("H", "HH"), "I": ("h", "hh"), "M": ("m", "mm"), "S": ("s", "ss"),
+         "f": ("SSSSSS", "SSSSSS"), "b": ("MMM", "MMM"), "B": ("MMMM", "MMMM"),
+         "j": ("D", "DDD"), "p": ("a", "a"), "z": ("XX", "XX"), "%": ("%", "%")}
+
+
+def java_pattern(date_format: str) -> str:
+    """Translate a ``strptime`` format to a Java ``DateTimeFormatter`` pattern (Spark).
+
+    Numeric fields directly next to another directive keep their fixed width
+    (``%Y%m%d`` -> ``yyyyMMdd``); otherwise one letter is used, which parses one or two
+    digits like ``strptime`` does. Literal text is quoted.
+    """
+    out, literal = [], []
+
+    def flush():
+        if literal:
+            text = "".join(literal).replace("'", "''")
+            out.append(text if re.fullmatch(r"[\s\-/:.,T]*", text) and "T" not in text
+                       else f"'{text}'")
+            literal.clear()
+
+    i = 0
+    while i < len(date_format):
+        ch = date_format[i]
+        if ch == "%" and i + 1 < len(date_format):
+            d = date_format[i + 1]
+            if d not in _JAVA:
+                raise ParameterError(f"date_format directive %{d} is not supported on the spark "
+                                     f"engine; supported: {', '.join('%' + k for k in _JAVA)}")
+            # fixed width when touching another directive: "%Y%m%d" -> "yyyyMMdd"
+            adjacent = date_format[i + 2:i + 3] == "%" or (not literal and i > 0)
+            flush()
+            out.append(_JAVA[d][1 if adjacent else 0])
+            i += 2
+        else:
+            literal.append(ch)
+            i += 1
+    flush()
+    return "".join(out)
+
+
+def _builtin_parsers():
+    ibis = _ibis()
+
+    @ibis.udf.scalar.builtin(name="try_strptime")
+    def duckdb_try_strptime(text: str, fmt: str) -> dt.datetime:  # pragma: no cover - SQL only
+        """DuckDB's try_strptime."""
+
+    @ibis.udf.scalar.builtin(name="try_to_timestamp")
+    def spark_try_to_timestamp(text: str, fmt: str) -> dt.datetime:  # pragma: no cover
+        """Spark's try_to_timestamp."""
+
+    return duckdb_try_strptime, spark_try_to_timestamp
+
+
+def _flag(expr):
+    """A boolean that is never null (null -> False)."""
+    return expr.fill_null(False)
+
+
+def _text_missing(col):
+    return _flag(col.isnull() | col.strip().lower().isin(list(MISSING_TOKENS)))
+
+
+def _id_column(col, name: str):
+    """(id as text, missing flag) with the rules of ``clm_lib.data._ids``."""
+    typ = col.type()
+    if typ.is_boolean():
+        raise DataContractError(name, "identifiers are true/false values; wrong column mapped?")
+    if typ.is_string():
+        return col.strip(), _text_missing(col)
+    if typ.is_floating():
+        ibis = _ibis()
+        integral = col.floor() == col
+        text = ibis.ifelse(integral, col.cast("int64").cast("string"), col.cast("string"))
+        return text, _flag(col.isnull() | col.isnan())
+    return col.cast("string"), _flag(col.isnull())
+
+
+def _number_column(col, name: str):
+    """(float64 value, missing flag, unreadable flag) with the rules of ``_numbers``."""
+    typ = col.type()
+    if typ.is_boolean():
+        raise DataContractError(name, "expected numbers, found true/false values")
+    if typ.is_string():
+        missing = _text_missing(col)
+        value = col.strip().try_cast("float64")
+    elif typ.is_numeric():
+        value = col.cast("float64")
+        missing = _flag(value.isnull() | value.isnan())
+    else:
+        raise DataContractError(name, f"expected numbers, found values of type {typ}")
+    bad = ~missing & _flag(value.isnull() | value.isnan() | (value.abs() > _MAX_FLOAT))
+    return value, missing, bad
+
+
+def _time_column(col, name: str, backend: str, date_format: str | None):
+    """(naive UTC timestamp, missing flag, unparseable flag)."""
+    typ = col.type()
+    if typ.is_timestamp():
+        value = col.cast("timestamp") if typ.timezone is not None else col
+        return value, _flag(col.isnull()), _ibis().literal(False)
+    if typ.is_date():
+        return col.cast("timestamp"), _flag(col.isnull()), _ibis().literal(False)
+    if not typ.is_string():
+        raise DataContractError(name, f"expected dates, found values of type {typ}")
+    missing = _text_missing(col)
+    text = col.strip()
+    if date_format:
+        duck, spark = _builtin_parsers()
+        if backend == "duckdb":
+            value = duck(text, date_format)
+        else:
+            value = spark(text, java_pattern(date_format))
+        if "%z" not in date_format and "%Z" not in date_format:
+            value = value.cast("timestamp")
+        else:
+            value = value.cast("timestamp('UTC')").cast("timestamp")
+    else:
+        # via a time-zone-aware type, so that "...+01:00" and "...Z" are converted to UTC
+        value = text.try_cast("timestamp('UTC')").cast("timestamp")
+    bad = ~missing & _flag(value.isnull())
+    return value, missing, bad
+
+
+def _scalar(expr) -> int:
+    """Execute a scalar expression as an int (an empty sum is 0)."""
+    value = expr.execute()
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def check_transactions(t, *, backend: str, name: str, columns: Mapping[str, str] | None = None,
+                       cutoff: pd.Timestamp | None = None, as_of_note: str | None = None,
+                       date_format: str | None = None,
+                       negative_amounts: str = "drop") -> tuple[Any, DataQuality]:
+    """Apply the transactions contract to the Ibis table ``t`` (raw source columns).
+
+    Returns the clean lazy table (``customer_id`` text, ``timestamp`` naive timestamp,
+    ``amount`` float64, other columns as read) and the data-quality record. Runs one
+    aggregation over the source (plus one distinct when ``order_id`` exists).
+    """
+    ibis = _ibis()
+    what = f"transactions '{name}'"
+    if columns:
+        absent = [src for src in columns if src not in t.columns]
+        if absent:
+            raise MissingColumnsError(absent, list(t.columns),
+                                      what=f"{what} (column(s) named in the columns mapping)")
+        t = t.rename({v: k for k, v in columns.items() if k != v})
+    missing_cols = [c for c in ("customer_id", "timestamp", "amount") if c not in t.columns]
+    if missing_cols:
+        raise MissingColumnsError(missing_cols, list(t.columns), what=what)
+
+    cid, cid_missing = _id_column(t.customer_id, "customer_id")
+    ts, ts_missing, ts_bad = _time_column(t.timestamp, "timestamp", backend, date_format)
+    amount, amt_missing, amt_bad = _number_column(t.amount, "amount")
+    conditions = [cid_missing, ts_missing, ts_bad, amt_missing, amt_bad]
+    conditions.append(_flag(ts >= ibis.timestamp(cutoff.to_pydatetime())) if cutoff is not None
+                      else ibis.literal(False))
+    conditions.append(_flag(amount < 0) if negative_amounts == "drop" else ibis.literal(False))
+    reason = ibis.cases(*[(c, i + 1) for i, c in enumerate(conditions)], else_=0)
+
+    extra = {}
+    if "order_id" in t.columns:
+        extra["order_id"] = _id_column(t.order_id, "order_id")[0]
+    if "quantity" in t.columns:
+        q, q_missing, q_bad = _number_column(t.quantity, "quantity")
+        extra.update(quantity=ibis.ifelse(q_bad, ibis.null("float64"), q),
+                     _q_missing=q_missing.cast("int64"), _q_bad=q_bad.cast("int64"))
+    rest = [c for c in t.columns if c not in ("customer_id", "timestamp", "amount", *extra)]
+    typed = t.select(customer_id=cid, timestamp=ts, amount=amount, **extra,
+                     **{c: t[c] for c in rest},
+                     _reason=reason.cast("int64"),
+                     _cid_missing=cid_missing.cast("int64"), _ts_missing=ts_missing.cast("int64"),
+                     _ts_bad=ts_bad.cast("int64"), _amt_missing=amt_missing.cast("int64"),
+                     _amt_bad=amt_bad.cast("int64"))
+    kept = typed._reason == 0
+    aggs = dict(rows_in=typed.count(),
+                cid_missing=typed._cid_missing.sum(), ts_missing=typed._ts_missing.sum(),
+                ts_bad=typed._ts_bad.sum(), amt_missing=typed._amt_missing.sum(),
+                amt_bad=typed._amt_bad.sum(),
+                zero=_flag(kept & (typed.amount == 0)).cast("int64").sum(),
+                negative_kept=_flag(kept & (typed.amount < 0)).cast("int64").sum(),
+                **{f"r{i + 1}": (typed._reason == i + 1).cast("int64").sum()
+                   for i in range(len(REASONS))})
+    if "quantity" in t.columns:
+        aggs.update(q_missing=_flag(kept & (typed._q_missing == 1)).cast("int64").sum(),
+                    q_bad=_flag(kept & (typed._q_bad == 1)).cast("int64").sum())
+    counts = {k: int(0 if pd.isna(v) else v)
+              for k, v in typed.aggregate(**aggs).to_pandas().iloc[0].items()}
+    n = counts["rows_in"]
+    if n == 0:
+        raise InsufficientDataError(f"{what} have no rows")
+    if counts["cid_missing"] == n:
+        raise DataContractError("customer_id", "every customer_id is missing; wrong column mapped?", n)
+    if counts["ts_missing"] == n:
+        raise DataContractError("timestamp", "every timestamp is missing; wrong column mapped?", n)
+    present = n - counts["ts_missing"]
+    if counts["ts_bad"] == present:
+        hint = (f"with date_format {date_format!r}" if date_format
+                else "as ISO 8601 dates; pass date_format, e.g. '%d/%m/%Y'")
+        raise DataContractError("timestamp", f"no value could be read {hint}", present)
+    if counts["amt_missing"] == n:
+        raise DataContractError("amount", "every amount is missing; wrong column mapped?", n)
+    if counts["amt_bad"] == n - counts["amt_missing"]:
+        raise DataContractError("amount", "no amount is a number (currency symbols or thousands "
+                                          "separators must be removed before loading)",
+                                counts["amt_bad"])
+    if negative_amounts == "error" and counts["negative_kept"]:
+        raise DataContractError("amount", "negative amounts (returns/cancellations) are not "
+                                          "allowed with negative_amounts='error'; use 'drop' or "
+                                          "'net'", counts["negative_kept"])
+
+    dq = DataQuality(source=name, rows_in=n)
+    for i, r in enumerate(REASONS):
+        dq.drop(r, counts[f"r{i + 1}"])
+    helper_cols = [c for c in typed.columns if c.startswith("_")]
+    clean = typed.filter(kept).drop(*helper_cols)
+
+    if "order_id" in t.columns:
+        # An exact repeat of a row with the same order id is double-recorded: keep one.
+        with_id = clean.filter(clean.order_id.notnull())
+        unique = with_id.distinct()
+        key = ["order_id"] + (["product"] if "product" in clean.columns else [])
+        per_key = unique.group_by(key).aggregate(n=unique.count())
+        n_conflict = _scalar(per_key.filter(per_key.n > 1).n.sum())
+        if n_conflict:
+            raise DataContractError("order_id", "the same order id appears with different values "
+                                                f"(key: {', '.join(key)})", n_conflict)
+        dq.drop("duplicate order_id", _scalar(with_id.count()) - _scalar(unique.count()))
+        clean = unique.union(clean.filter(clean.order_id.isnull()))
+        final = clean.aggregate(zero=_flag(clean.amount == 0).cast("int64").sum(),
+                                negative_kept=_flag(clean.amount < 0).cast("int64").sum())
+        counts.update({k: int(v) for k, v in final.to_pandas().iloc[0].fillna(0).items()})
+        dq.notes.append("Duplicates: rows repeating an earlier row with the same "
+                        f"{' and '.join(key)} were dropped as double-recorded; a repeated order "
+                        "id with different values would have been an error.")
+    dq.notes.append("Identical rows without an order id were kept (two identical purchases on "
+                    "the same day are plausible); this engine does not count them.")
+    if "quantity" in t.columns:
+        dq.warn("missing quantity (kept, value NaN)", counts["q_missing"])
+        dq.warn("non-numeric quantity (kept, value NaN)", counts["q_bad"])
+    dq.warn("zero amount (kept as purchase, not a spend observation)", counts["zero"])
+    if counts["zero"]:
+        dq.notes.append("Zero amounts: kept as purchases (they count for frequency and "
+                        "retention) but are not spend observations.")
+    if negative_amounts == "drop":
+        dq.notes.append("Negative amounts (returns/cancellations): dropped and counted.")
+    elif negative_amounts == "net":
+        dq.warn("negative amount kept (return/cancellation, nets against spend)",
+                counts["negative_kept"])
+        dq.notes.append("Negative amounts (returns/cancellations): kept as negative rows; "
+                        "spend totals net them against purchases.")
+    else:
+        dq.notes.append("Negative amounts: not allowed (none found).")
+    dq.notes.append(f"Dates read with the format {date_format!r}." if date_format else
+                    "Dates read as ISO 8601; text with a UTC offset was converted to UTC and "
+                    "naive text taken as it is.")
+    if as_of_note:
+        dq.notes.append(as_of_note)
+    dq.notes.append("Each row was dropped for at most one reason (the first that applied).")
+    dq.rows_used = n - dq.n_dropped
+    if dq.rows_used == 0:
+        reasons = "; ".join(f"{r}: {k}" for r, k in dq.dropped.items())
+        raise InsufficientDataError(f"{what}: no row left after cleaning ({reasons})")
+    dq.check()
+    return clean, dq
