@@ -26,9 +26,12 @@ def require_columns(data: pd.DataFrame | Mapping, columns: Iterable[str],
                     what: str = "input") -> None:
     """Raise :class:`MissingColumnsError` naming what is missing and what was found.
 
-    ``data`` is a DataFrame or a mapping of column name to values (as the models take).
+    ``data`` is a DataFrame, a mapping of column name to values (as the models take) or
+    an Ibis table (the DuckDB and Spark engines).
     """
     if isinstance(data, pd.DataFrame):
+        found = [str(c) for c in data.columns]
+    elif hasattr(data, "columns") and callable(getattr(data, "schema", None)):
         found = [str(c) for c in data.columns]
     elif isinstance(data, Mapping):
         found = [str(c) for c in data]

@@ -216,3 +216,34 @@ def compress(summary: pd.DataFrame, columns=("frequency", "recency", "T")) -> pd
     out = (summary[columns].groupby(columns, sort=True, observed=True).size()
            .rename("weights").reset_index())
     return out
+
+
+def repeat_purchases_by_day(transactions: pd.DataFrame, *, calibration_end, as_of) -> pd.Series:
+    """Repeat purchase days per calendar day, for the customers acquired by ``calibration_end``.
+
+    The input of the tracking plot (:func:`clm_lib.clv.value.tracking_data`): purchases of
+    one customer on one day count once; a customer's first purchase day is not a repeat
+    purchase; days after ``as_of`` (inclusive) are left out.
+
+    Returns
+    -------
+    Series indexed by ``day`` (datetime64, midnight, sorted): number of customers with a
+    repeat purchase that day (int64). Days without one are absent.
+    """
+    daily = daily_transactions(transactions)
+    end = pd.Timestamp(as_of).normalize()
+    daily = daily.loc[daily["day"] <= end]
+    first = daily.groupby("customer_id", observed=True)["day"].transform("min")
+    keep = (first <= pd.Timestamp(calibration_end).normalize()) & (daily["day"] > first)
+    out = daily.loc[keep].groupby("day").size().astype(np.int64)
+    return out.rename("repeat_purchases")
+
+
+def first_values(transactions: pd.DataFrame, column: str) -> pd.Series:
+    """Each customer's ``column`` on the earliest purchase row with a value, indexed by
+    ``customer_id``. When several rows share that time, the smallest value is taken, so the
+    result never depends on row order (and is the same on every engine)."""
+    _check_columns(transactions, ["customer_id", "timestamp", column], "transactions")
+    tx = transactions.loc[transactions[column].notna(), ["customer_id", "timestamp", column]]
+    tx = tx.sort_values(["customer_id", "timestamp", column], kind="stable")
+    return tx.groupby("customer_id", observed=True)[column].first()

@@ -25,3 +25,26 @@ def test_clv_notebook_runs(tmp_path):
     export = (out / "exports" / "customer_value.csv").read_text().splitlines()
     assert export[0].startswith("customer,") and export[1].startswith("C-")
     assert len(export) == 23570 + 1
+
+
+@pytest.mark.slow
+def test_clv_notebook_on_duckdb_matches_pandas(tmp_path):
+    """engine=duckdb: same metrics as the pandas run, same data-quality record."""
+    papermill = pytest.importorskip("papermill")
+    metrics = {}
+    for engine in ("pandas", "duckdb"):
+        out = tmp_path / engine
+        papermill.execute_notebook(str(NOTEBOOKS_DIR / "30_clv.ipynb"),
+                                   str(tmp_path / f"{engine}.ipynb"),
+                                   parameters={"output_dir": str(out), "n_draws": 20,
+                                               "engine": engine},
+                                   cwd=str(NOTEBOOKS_DIR), kernel_name="python3",
+                                   progress_bar=False)
+        metrics[engine] = json.loads((out / "metrics.json").read_text())
+    p, d = metrics["pandas"], metrics["duckdb"]
+    assert d["customers"] == p["customers"] == 23570
+    for name in ("bgnbd", "gamma_gamma", "bgnbd_all_data"):
+        assert d["models"][name]["params"] == pytest.approx(p["models"][name]["params"], rel=1e-6)
+    assert d["forecast"]["clv_total"] == pytest.approx(p["forecast"]["clv_total"], rel=1e-9)
+    for key in ("rows_in", "rows_used", "dropped"):
+        assert d["data_quality"][key] == p["data_quality"][key]

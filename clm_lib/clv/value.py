@@ -34,7 +34,7 @@ from clm_lib.clv.gamma_gamma import GammaGammaModel, frequency_spend_correlation
 from clm_lib.clv.mbgnbd import ModifiedBetaGeoModel
 from clm_lib.clv.pareto_nbd import ParetoNBDModel
 from clm_lib.exceptions import ClmError, ParameterError
-from clm_lib.reductions import compress, daily_transactions, summary_data, unit_days
+from clm_lib.reductions import compress, repeat_purchases_by_day, unit_days
 from clm_lib.checks import require_columns as _check
 
 __all__ = [
@@ -54,6 +54,10 @@ def per_unit_discount_rate(annual_rate: float, time_unit: str) -> float:
     if annual_rate <= -1:
         raise ParameterError("discount_rate must be greater than -1")
     return (1.0 + annual_rate) ** (unit_days(time_unit) / 365.25) - 1.0
+
+
+#: Customers per block when computing interval draws (memory: n_draws x _CHUNK floats x 2).
+_CHUNK = 50_000
 
 
 def _xT_groups(data):
@@ -153,22 +157,36 @@ def customer_value(model, spend_model: GammaGammaModel, data: pd.DataFrame, *,
         rng_seed = None if seed is None else int(seed)
         tp = model.sample_params(n_draws, seed=rng_seed)
         sp = spend_model.sample_params(n_draws, seed=None if seed is None else rng_seed + 1)
-        clv_d = np.empty((n_draws, len(data)))
-        pur_d = np.empty((n_draws, len(data)))
-        groups = _xT_groups(data)
-        for i in range(n_draws):
-            d_i, t_i = discounted_expected_purchases(model, data, horizon=horizon,
-                                                     discount_rate=discount_rate,
-                                                     params=tp[i], return_total=True,
-                                                     _groups=groups)
-            clv_d[i] = margin * spend_model.conditional_expected_spend(spend, params=sp[i]) * d_i
-            pur_d[i] = t_i
+        ux, uT, codes = _xT_groups(data)
+        # per draw, the (frequency, T) tables are small; customers are then taken in
+        # chunks so that memory stays at n_draws x chunk, whatever the number of customers
+        tables = [_det_groups(model, ux, uT, int(horizon), discount_rate, tp[i])
+                  for i in range(n_draws)]
         q = [(1 - level) / 2, (1 + level) / 2]
-        out["clv_lower"], out["clv_upper"] = np.quantile(clv_d, q, axis=0)
-        out["expected_purchases_lower"], out["expected_purchases_upper"] = np.quantile(pur_d, q, axis=0)
+        n = len(data)
+        bounds = {c: np.empty(n) for c in ("clv_lower", "clv_upper", "expected_purchases_lower",
+                                           "expected_purchases_upper")}
+        tot_clv, tot_pur = np.zeros(n_draws), np.zeros(n_draws)
+        for lo in range(0, n, _CHUNK):
+            sl = slice(lo, min(lo + _CHUNK, n))
+            part, spend_part, codes_part = data.iloc[sl], spend.iloc[sl], codes[sl]
+            clv_d = np.empty((n_draws, len(part)))
+            pur_d = np.empty((n_draws, len(part)))
+            for i, (det_u, tot_u) in enumerate(tables):
+                alive = model.p_alive(part, tp[i])
+                spend_i = spend_model.conditional_expected_spend(spend_part, params=sp[i])
+                clv_d[i] = margin * spend_i * det_u[codes_part] * alive
+                pur_d[i] = tot_u[codes_part] * alive
+            bounds["clv_lower"][sl], bounds["clv_upper"][sl] = np.quantile(clv_d, q, axis=0)
+            (bounds["expected_purchases_lower"][sl],
+             bounds["expected_purchases_upper"][sl]) = np.quantile(pur_d, q, axis=0)
+            tot_clv += clv_d.sum(axis=1)
+            tot_pur += pur_d.sum(axis=1)
+        for c, v in bounds.items():
+            out[c] = v
         # plain lists: pandas compares attrs when combining frames
-        out.attrs["draws_total_clv"] = clv_d.sum(axis=1).tolist()
-        out.attrs["draws_total_purchases"] = pur_d.sum(axis=1).tolist()
+        out.attrs["draws_total_clv"] = tot_clv.tolist()
+        out.attrs["draws_total_purchases"] = tot_pur.tolist()
     out.attrs.update({"horizon": int(horizon), "discount_rate_per_unit": float(discount_rate),
                       "margin": float(margin), "level": float(level)})
     return out
@@ -191,14 +209,17 @@ def holdout_errors(model, data: pd.DataFrame) -> dict:
             "aggregate_error": float(pred.sum() / act.sum() - 1) if act.sum() > 0 else float("nan")}
 
 
-def tracking_data(transactions: pd.DataFrame, summary: pd.DataFrame, model, *,
+def tracking_data(transactions, summary: pd.DataFrame, model, *,
                   calibration_end, as_of, time_unit: str) -> pd.DataFrame:
     """Repeat purchases per time unit, actual vs model, across calibration and holdout.
 
     Parameters
     ----------
-    transactions : DataFrame
-        Canonical transactions (``customer_id``, ``timestamp``, ``amount``).
+    transactions : DataFrame or Series
+        Canonical transactions (``customer_id``, ``timestamp``, ``amount``), or their
+        reduction :func:`clm_lib.reductions.repeat_purchases_by_day` (repeat purchase
+        days per calendar day of the customers in ``summary``, e.g. from
+        :meth:`clm_lib.engines.Engine.repeat_purchases_by_day`).
     summary : DataFrame
         :func:`summary_data` output (index ``customer_id``, column ``first_purchase``):
         the cohort tracked.
@@ -218,13 +239,15 @@ def tracking_data(transactions: pd.DataFrame, summary: pd.DataFrame, model, *,
     n_days = (end_excl - start).days
     n_per = int(np.ceil(n_days / u))
     bounds = np.minimum(np.arange(1, n_per + 1) * u, n_days)  # exclusive ends, days since start
-    daily = daily_transactions(transactions)
-    daily = daily.loc[daily["customer_id"].isin(summary.index)]
-    first = daily.groupby("customer_id")["day"].transform("min")
-    rep = daily.loc[(daily["day"] > first) & (daily["day"] < end_excl), "day"]
-    rep_days = (rep - start).dt.days.to_numpy()
+    if isinstance(transactions, pd.Series):
+        per_day = transactions
+    else:
+        tx = transactions.loc[transactions["customer_id"].isin(summary.index)]
+        per_day = repeat_purchases_by_day(tx, calibration_end=calibration_end, as_of=as_of)
+    rep_days = (pd.to_datetime(per_day.index) - start).days.to_numpy()
     per = np.searchsorted(bounds, rep_days, side="right")
-    actual = np.bincount(per, minlength=n_per)[:n_per].astype(float)
+    actual = np.bincount(per, weights=per_day.to_numpy(dtype=float),
+                         minlength=n_per)[:n_per].astype(float)
     d0 = (pd.to_datetime(summary["first_purchase"]) - start).dt.days.to_numpy()
     days, counts = np.unique(d0, return_counts=True)
     # elapsed time at the end of each period (inclusive last day), per first-purchase day
@@ -323,18 +346,19 @@ def _fit(cls, data):
     return cls().fit(compress(data), weights="weights")
 
 
-def clv_study(transactions: pd.DataFrame, *, calibration_end, as_of, time_unit: str = "week",
+def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
               horizon: int = 52, discount_rate: float = 0.15, margin: float = 0.3,
               n_draws: int = 200, seed: int = 42, segment: str | None = None,
-              level: float = 0.9) -> ClvStudy:
+              level: float = 0.9, engine="pandas") -> ClvStudy:
     """The CLV study: holdout validation of BG/NBD, Pareto/NBD and MBG/NBD, then per-customer
     value from BG/NBD + Gamma-Gamma refitted on all data up to ``as_of``.
 
     Parameters
     ----------
-    transactions : DataFrame
+    transactions : DataFrame or Ibis table
         Canonical transactions (``customer_id``, ``timestamp``, ``amount``; ``segment``
-        column if given).
+        column if given), as returned by ``load_transactions`` of ``engine``: a pandas
+        DataFrame, or a table in DuckDB or Spark.
     calibration_end, as_of : date-like
         Calibration period ends at ``calibration_end`` (inclusive); the holdout runs to
         ``as_of`` (inclusive).
@@ -348,14 +372,21 @@ def clv_study(transactions: pd.DataFrame, *, calibration_end, as_of, time_unit: 
     n_draws, seed, level
         Parameter draws, their seed and the interval level.
     segment : str, optional
-        Column of ``transactions``; each customer takes the value of her first purchase,
-        and values are summarised per segment.
+        Column of ``transactions``; each customer takes the value of her first purchase
+        (the smallest when several rows share that time; see
+        :func:`clm_lib.reductions.first_values`), and values are summarised per segment.
+    engine : {"pandas", "duckdb", "spark"} or Engine
+        Where the transactions are reduced (per-customer summaries, repeat purchases per
+        day, segment at first purchase); models are fitted on the reduced data in pandas.
     """
-    _check(transactions, ["customer_id", "timestamp", "amount"], "transactions")
-    if segment is not None:
-        _check(transactions, [segment], "transactions")
-    cal = summary_data(transactions, as_of=as_of, calibration_end=calibration_end, time_unit=time_unit)
-    full = summary_data(transactions, as_of=as_of, time_unit=time_unit)
+    from clm_lib.engines import get_engine
+
+    eng = get_engine(engine)
+    need = ["customer_id", "timestamp", "amount"] + ([segment] if segment is not None else [])
+    _check(transactions, need, "transactions")
+    reduce_kw = dict(as_of=as_of, time_unit=time_unit)
+    cal = eng.summary_data(transactions, calibration_end=calibration_end, **reduce_kw)
+    full = eng.summary_data(transactions, **reduce_kw)
     d_unit = per_unit_discount_rate(discount_rate, time_unit)
 
     models, errors, holdout, rows = {}, {}, {}, []
@@ -382,7 +413,9 @@ def clv_study(transactions: pd.DataFrame, *, calibration_end, as_of, time_unit: 
     comparison = pd.DataFrame(rows).set_index("model")
 
     bg = models["bgnbd"]
-    tracking = tracking_data(transactions, cal, bg, calibration_end=calibration_end,
+    per_day = eng.repeat_purchases_by_day(transactions, calibration_end=calibration_end,
+                                          as_of=as_of)
+    tracking = tracking_data(per_day, cal, bg, calibration_end=calibration_end,
                              as_of=as_of, time_unit=time_unit)
     cond = conditional_vs_holdout(bg, cal)
     grid = p_alive_matrix(bg, T=float(cal["T"].max()), max_frequency=15)
@@ -415,8 +448,7 @@ def clv_study(transactions: pd.DataFrame, *, calibration_end, as_of, time_unit: 
 
     seg_table = None
     if segment is not None:
-        tx = transactions.sort_values(["customer_id", "timestamp"])
-        seg = tx.groupby("customer_id", observed=True)[segment].first()
+        seg = eng.first_values(transactions, segment)
         v = values.join(seg.rename("segment"))
         seg_table = v.groupby("segment", dropna=False).agg(
             customers=("clv", "size"), total_clv=("clv", "sum"), mean_clv=("clv", "mean"),

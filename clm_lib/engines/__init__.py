@@ -388,6 +388,42 @@ class Engine:
             out.attrs["data_quality"] = dq.to_dict()
         return out
 
+    def repeat_purchases_by_day(self, source, *, calibration_end, as_of,
+                                columns: Mapping[str, str] | None = None) -> pd.Series:
+        """Repeat purchase days per calendar day (the CLV tracking plot's input).
+
+        See :func:`clm_lib.reductions.repeat_purchases_by_day`; only one row per day comes
+        back from DuckDB or Spark.
+        """
+        from clm_lib import reductions
+
+        end = _day(as_of, "as_of")
+        cal = _day(calibration_end, "calibration_end")
+        if self.name == "pandas":
+            tx, _ = self._pandas_transactions(source, columns)
+            return reductions.repeat_purchases_by_day(tx, calibration_end=cal, as_of=end)
+        t, _ = self._transactions(source, columns)
+        out = self.to_pandas(red.repeat_purchases_by_day(t, calibration_end=cal, as_of=end))
+        out["day"] = pd.to_datetime(out["day"]).astype("datetime64[ns]")
+        s = out.set_index("day")["repeat_purchases"].sort_index().astype(np.int64)
+        return s
+
+    def first_values(self, source, column: str,
+                     columns: Mapping[str, str] | None = None) -> pd.Series:
+        """Each customer's ``column`` on the earliest purchase (e.g. the acquisition
+        channel), indexed by ``customer_id``; see :func:`clm_lib.reductions.first_values`."""
+        from clm_lib import reductions
+
+        if self.name == "pandas":
+            tx, _ = self._pandas_transactions(source, columns)
+            return reductions.first_values(tx, column)
+        t, _ = self._transactions(source, columns)
+        if column not in t.columns:
+            raise MissingColumnsError([column], list(t.columns), what="transactions")
+        out = self.to_pandas(red.first_values(t, column))
+        out["customer_id"] = out["customer_id"].astype("string")
+        return out.set_index("customer_id")["value"].rename(column).sort_index()
+
     # ------------------------------------------------------------------ utilities
     def to_pandas(self, expr) -> pd.DataFrame:
         """Execute an Ibis expression and return a pandas DataFrame."""

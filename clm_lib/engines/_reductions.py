@@ -174,3 +174,25 @@ def interval_violations(t, *, as_of: dt.datetime | None):
             else a + dt.timedelta(microseconds=1)
         aggs["start_after_as_of"] = (start >= ibis.timestamp(cutoff)).sum()
     return t.aggregate(**aggs)
+
+
+def repeat_purchases_by_day(t, *, calibration_end: dt.date, as_of: dt.date):
+    """Repeat purchase days per calendar day for customers first seen by ``calibration_end``
+    (see :func:`clm_lib.reductions.repeat_purchases_by_day`)."""
+    ibis = _ibis()
+    d = daily(t)
+    d = d.filter(d.day <= ibis.date(as_of))
+    d = _with_first(d, "day", "first")
+    d = d.filter((d.first <= ibis.date(calibration_end)) & (d.day > d.first))
+    return d.group_by("day").agg(repeat_purchases=d.count())
+
+
+def first_values(t, column: str):
+    """Each customer's ``column`` on the earliest purchase row with a value; when several
+    rows share that time, the smallest value (so the result never depends on row order).
+    Customers without any value are absent."""
+    t = t.filter(t[column].notnull())
+    firsts = t.group_by("customer_id").agg(_first=t.timestamp.min())
+    j = t.inner_join(firsts, "customer_id")
+    j = j.filter(j.timestamp == j._first)
+    return j.group_by("customer_id").agg(value=j[column].min())
