@@ -6,6 +6,7 @@ declared dependencies, so their absence fails).
 from __future__ import annotations
 
 import importlib
+import json
 
 import numpy as np
 import pandas as pd
@@ -128,6 +129,10 @@ def test_spark_job_reduce_then_score(spark, log, tmp_path):
                             calibration_end=CAL)
     ref = reductions.summary_data(df, as_of=AS_OF, calibration_end=CAL)
     assert info["customers"] == len(ref)
+    quality = json.loads((tmp_path / "run" / "quality.json").read_text())
+    assert quality["rows_in"] == info["rows_in"] == len(df)
+    assert quality["rows_used"] + sum(quality["dropped"].values()) == len(df)
+    assert set(quality["dropped"]) <= {"timestamp after as_of"}
     triples = pd.read_parquet(f"{out}/triples.parquet")
     pd.testing.assert_frame_equal(triples.sort_values(["frequency", "recency", "T"])
                                   .reset_index(drop=True), reductions.compress(ref),

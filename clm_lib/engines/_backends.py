@@ -229,6 +229,7 @@ class Materialized:
         elif con.name == "pyspark":
             sdf = con._session.sql(str(ibis.to_sql(expr, dialect="pyspark")))
             self._spark_df = sdf.persist()
+            self._spark_df.count()  # persist() is lazy: compute now, as DuckDB does
             self._spark_df.createOrReplaceTempView(self.name)
         else:  # pragma: no cover - other Ibis backends are not supported
             raise ParameterError(f"cannot materialise on backend {con.name!r}")

@@ -8,9 +8,11 @@ Step 1, on the cluster (the transactions never leave it)::
         --source 's3://lake/transactions/*.parquet' --as-of 2024-12-31 \\
         --calibration-end 2024-06-30 --time-unit week --output s3://lake/clm/run1
 
-writes ``summary/`` (one row per customer, Parquet, stays in the lake) and the small
-compressed tables ``triples.parquet`` (frequency, recency, T, weights) and
-``spend.parquet`` (spend_frequency, monetary_value, weights) to ``--output``.
+applies the transactions data contract in Spark (rows dropped by reason, as the pandas
+loader would) and writes ``summary/`` (one row per customer, Parquet, stays in the lake),
+the small compressed tables ``triples.parquet`` (frequency, recency, T, weights) and
+``spend.parquet`` (spend_frequency, monetary_value, weights), and ``quality.json`` (the
+data-quality record: rows in, used, dropped by reason) to ``--output``.
 
 Step 2, locally: fit the models on the compressed tables and compute predictions for the
 distinct triples, written as a small Parquet file, e.g.::
@@ -33,6 +35,7 @@ a local path, and as Spark Parquet directories otherwise.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -56,14 +59,26 @@ def _write_small(eng, df: pd.DataFrame, path: str) -> None:
         eng.con._session.createDataFrame(df).coalesce(1).write.mode("overwrite").parquet(path)
 
 
+def _write_text(eng, text: str, path: str) -> None:
+    if _is_local(path):
+        Path(path.removeprefix("file://")).parent.mkdir(parents=True, exist_ok=True)
+        Path(path.removeprefix("file://")).write_text(text, encoding="utf-8")
+    else:
+        eng.con._session.createDataFrame([(text,)], ["value"]).coalesce(1) \
+            .write.mode("overwrite").text(path)
+
+
 def reduce(session, *, source: str, as_of: str, output: str, calibration_end: str | None = None,
            time_unit: str = "week", columns: dict | None = None) -> dict:
-    """Step 1: summary per customer (kept in ``output/summary``) and compressed tables."""
+    """Step 1: data contract, summary per customer (kept in ``output/summary``),
+    compressed tables and the data-quality record."""
     eng = get_engine("spark", spark=session)
     import ibis
 
-    summ = eng.summary_table(source, as_of=as_of, calibration_end=calibration_end,
-                             time_unit=time_unit, columns=columns)
+    tx, quality = eng.load_transactions(source, columns, as_of=as_of)
+    _write_text(eng, json.dumps(quality.to_dict(), indent=1), f"{output}/quality.json")
+    summ = eng.summary_table(tx, as_of=as_of, calibration_end=calibration_end,
+                             time_unit=time_unit)
     sdf = session.sql(str(ibis.to_sql(summ, dialect="pyspark")))
     sdf.write.mode("overwrite").parquet(f"{output}/summary")
     stored = eng.table(f"{output}/summary", required=TRIPLE + SPEND, what="summary")
@@ -72,7 +87,8 @@ def reduce(session, *, source: str, as_of: str, output: str, calibration_end: st
     _write_small(eng, triples, f"{output}/triples.parquet")
     _write_small(eng, spend, f"{output}/spend.parquet")
     return {"customers": int(triples["weights"].sum()), "triples": len(triples),
-            "spend_pairs": len(spend)}
+            "spend_pairs": len(spend), "rows_in": quality.rows_in,
+            "rows_used": quality.rows_used, "dropped": quality.dropped}
 
 
 def score(session, *, output: str, predictions: str, columns=tuple(TRIPLE)) -> int:
@@ -113,8 +129,10 @@ def main(argv=None) -> int:
     if args.step == "reduce":
         info = reduce(session, source=args.source, as_of=args.as_of, output=args.output,
                       calibration_end=args.calibration_end, time_unit=args.time_unit)
-        print(f"{info['customers']} customers -> {info['triples']} distinct triples, "
-              f"{info['spend_pairs']} spend pairs written to {args.output}")
+        print(f"{info['rows_in']} rows read, {info['rows_used']} used (dropped: "
+              f"{info['dropped'] or 'none'}); {info['customers']} customers -> "
+              f"{info['triples']} distinct triples, {info['spend_pairs']} spend pairs written "
+              f"to {args.output}")
     else:
         n = score(session, output=args.output, predictions=args.predictions)
         print(f"{n} prediction column(s) joined; scores written to {args.output}/scores")
