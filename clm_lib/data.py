@@ -671,17 +671,24 @@ def load_transactions(
 
 
 # --------------------------------------------------------------------------- subscriptions
+def _churn_table(churn_values: Mapping[Any, bool] | None) -> dict[str, bool]:
+    """Lower-case stripped text -> churned, from ``churn_values`` or the default reading.
+
+    Shared with the engines' contract (:mod:`clm_lib.engines._contract`).
+    """
+    if churn_values is None:
+        return dict(_DEFAULT_CHURN)
+    if not isinstance(churn_values, Mapping) or not all(
+            isinstance(v, (bool, np.bool_)) for v in churn_values.values()):
+        raise ParameterError("churn_values must map source values to True (churned) "
+                             "or False (not churned)")
+    return {str(k).strip().lower(): bool(v) for k, v in churn_values.items()}
+
+
 def _churn_flags(s: pd.Series, churn_values: Mapping[Any, bool] | None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(flags bool, missing mask, unrecognised mask)."""
-    if churn_values is not None:
-        if not isinstance(churn_values, Mapping) or not all(
-                isinstance(v, (bool, np.bool_)) for v in churn_values.values()):
-            raise ParameterError("churn_values must map source values to True (churned) "
-                                 "or False (not churned)")
-        table = {str(k).strip().lower(): bool(v) for k, v in churn_values.items()}
-    else:
-        table = _DEFAULT_CHURN
+    table = _churn_table(churn_values)
     if pd.api.types.is_bool_dtype(s.dtype) and churn_values is None:
         missing = s.isna().to_numpy()
         return s.fillna(False).to_numpy(dtype=bool), missing, np.zeros(len(s), dtype=bool)

@@ -1,6 +1,8 @@
-"""The transactions data contract on the Ibis engines (DuckDB, Spark).
+"""The transactions and subscriptions data contracts on the Ibis engines (DuckDB, Spark).
 
-The same rules as :func:`clm_lib.data.load_transactions`, written as Ibis expressions so
+The same rules as :func:`clm_lib.data.load_transactions` (and
+:func:`clm_lib.data.load_subscriptions`, see :func:`check_subscriptions`), written as Ibis
+expressions so
 that a file too large for pandas is checked where it lies: every row gets at most one drop
 reason (the first that applies, in the order of the pandas loader), the counts come back
 in a :class:`~clm_lib.quality.DataQuality` record with ``rows_in == rows_used + dropped``,
@@ -124,9 +126,17 @@ def _id_column(col, name: str):
     return col.cast("string"), _flag(col.isnull())
 
 
+def _no_values(typ) -> bool:
+    """The type of a column without any value (e.g. a DataFrame column of None)."""
+    return typ.is_null() or (typ.is_unknown() and "NULL" in str(getattr(typ, "raw_type", "")))
+
+
 def _number_column(col, name: str):
     """(float64 value, missing flag, unreadable flag) with the rules of ``_numbers``."""
     typ = col.type()
+    if _no_values(typ):
+        ibis = _ibis()
+        return ibis.null("float64"), ibis.literal(True), ibis.literal(False)
     if typ.is_boolean():
         raise DataContractError(name, "expected numbers, found true/false values")
     if typ.is_string():
@@ -170,6 +180,30 @@ def _time_column(col, name: str, backend: str, date_format: str | None):
     return value, missing, bad
 
 
+def _rename(t, columns: Mapping[str, str] | None, what: str):
+    """Apply the ``columns`` mapping {source name: canonical name}, as ``clm_lib.data``."""
+    if not columns:
+        return t
+    if not isinstance(columns, Mapping):
+        raise ParameterError("columns must be a mapping {source name: canonical name}")
+    absent = [src for src in columns if src not in t.columns]
+    if absent:
+        raise MissingColumnsError(absent, list(t.columns),
+                                  what=f"{what} (column(s) named in the columns mapping)")
+    seen: set[str] = set()
+    clash = [n for n in (columns.get(c, c) for c in t.columns) if n in seen or seen.add(n)]
+    if clash:
+        raise DataContractError(clash[0], "two input columns end up with this name after "
+                                          "applying the columns mapping")
+    return t.rename({v: k for k, v in columns.items() if k != v})
+
+
+def _unreadable_dates(column: str, n_rows: int, date_format: str | None) -> DataContractError:
+    hint = (f"with date_format {date_format!r}" if date_format
+            else "as ISO 8601 dates; pass date_format, e.g. '%d/%m/%Y'")
+    return DataContractError(column, f"no value could be read {hint}", n_rows)
+
+
 def _scalar(expr) -> int:
     """Execute a scalar expression as an int (an empty sum is 0)."""
     value = expr.execute()
@@ -188,12 +222,7 @@ def check_transactions(t, *, backend: str, name: str, columns: Mapping[str, str]
     """
     ibis = _ibis()
     what = f"transactions '{name}'"
-    if columns:
-        absent = [src for src in columns if src not in t.columns]
-        if absent:
-            raise MissingColumnsError(absent, list(t.columns),
-                                      what=f"{what} (column(s) named in the columns mapping)")
-        t = t.rename({v: k for k, v in columns.items() if k != v})
+    t = _rename(t, columns, what)
     missing_cols = [c for c in ("customer_id", "timestamp", "amount") if c not in t.columns]
     if missing_cols:
         raise MissingColumnsError(missing_cols, list(t.columns), what=what)
@@ -244,9 +273,7 @@ def check_transactions(t, *, backend: str, name: str, columns: Mapping[str, str]
         raise DataContractError("timestamp", "every timestamp is missing; wrong column mapped?", n)
     present = n - counts["ts_missing"]
     if counts["ts_bad"] == present:
-        hint = (f"with date_format {date_format!r}" if date_format
-                else "as ISO 8601 dates; pass date_format, e.g. '%d/%m/%Y'")
-        raise DataContractError("timestamp", f"no value could be read {hint}", present)
+        raise _unreadable_dates("timestamp", present, date_format)
     if counts["amt_missing"] == n:
         raise DataContractError("amount", "every amount is missing; wrong column mapped?", n)
     if counts["amt_bad"] == n - counts["amt_missing"]:
@@ -312,3 +339,275 @@ def check_transactions(t, *, backend: str, name: str, columns: Mapping[str, str]
         raise InsufficientDataError(f"{what}: no row left after cleaning ({reasons})")
     dq.check()
     return clean, dq
+
+
+# --------------------------------------------------------------------------- subscriptions
+#: Subscription drop reasons per form, in the order they are applied (the codes are
+#: positions + 1); the last one, an exact repeat of a kept row, is counted after the others.
+SUBSCRIPTION_REASONS = {
+    "interval": ("missing customer_id", "missing start", "unparseable start",
+                 "unparseable end", "start after as_of", "end before start",
+                 "duplicate subscription row"),
+    "snapshot": ("missing customer_id", "missing tenure", "non-numeric tenure",
+                 "negative tenure", "missing churn flag", "unrecognised churn flag",
+                 "duplicate customer row"),
+}
+_LEADING_ZERO = r"^[+-]?0\d"
+
+
+def _counts(expr) -> dict[str, int]:
+    """Execute a one-row aggregation as ``{name: int}`` (an empty sum is 0)."""
+    return {k: int(0 if pd.isna(v) else v) for k, v in expr.to_pandas().iloc[0].items()}
+
+
+def _date_or_null(col, name: str, backend: str, date_format: str | None):
+    """:func:`_time_column`, also for a column without any value (type null)."""
+    if _no_values(col.type()):
+        ibis = _ibis()
+        return ibis.null("timestamp"), ibis.literal(True), ibis.literal(False)
+    return _time_column(col, name, backend, date_format)
+
+
+def _churn_column(col, churn_values):
+    """(churned flag, missing flag, unrecognised flag) with the rules of ``_churn_flags``."""
+    from clm_lib.data import _churn_table
+
+    ibis = _ibis()
+    table = _churn_table(churn_values)
+    typ = col.type()
+    if _no_values(typ):
+        return ibis.literal(False), ibis.literal(True), ibis.literal(False)
+    if typ.is_boolean() and churn_values is None:
+        return col.fill_null(False), _flag(col.isnull()), ibis.literal(False)
+    if typ.is_string():
+        key, missing = col.strip().lower(), _text_missing(col)
+    else:
+        # numbers and booleans are read through their text ("1", "1.0", "true"), as in pandas
+        key = col.cast("string").lower()
+        missing = _flag(col.isnull() | col.isnan()) if typ.is_floating() else _flag(col.isnull())
+    trues = [k for k, v in table.items() if v]
+    flag = _flag(key.isin(trues)) if trues else ibis.literal(False)
+    known = _flag(key.isin(list(table))) if table else ibis.literal(False)
+    return flag, missing, ~missing & ~known
+
+
+def _infer_numeric(t, skip: set[str], dq: DataQuality):
+    """Text columns whose present values all read as numbers become numbers.
+
+    The rule of ``clm_lib.data._infer_numeric``: not for ``skip``, names that look like
+    identifiers, or columns with a leading zero (codes); int64 when no value is blank and
+    all are whole, float64 otherwise, blanks counted as warnings. One aggregation.
+    """
+    from clm_lib.data import _looks_like_id
+
+    ibis = _ibis()
+    cands = [c for c in t.columns
+             if c not in skip and not _looks_like_id(c) and t[c].type().is_string()]
+    if not cands:
+        return t
+    parts, aggs = {}, {}
+    for i, c in enumerate(cands):
+        missing = _text_missing(t[c])
+        text = t[c].strip()
+        value = text.try_cast("float64")
+        present = ~missing
+        parts[c] = (missing, value)
+        aggs.update({
+            f"present{i}": present.cast("int64").sum(),
+            f"text{i}": _flag(present & value.isnull()).cast("int64").sum(),
+            f"zero{i}": _flag(present & text.re_search(_LEADING_ZERO)).cast("int64").sum(),
+            f"frac{i}": _flag(present & (value % 1.0 != 0)).cast("int64").sum(),
+            f"blank{i}": missing.cast("int64").sum(),
+        })
+    counts = _counts(t.aggregate(**aggs))
+    casts = {}
+    for i, c in enumerate(cands):
+        if not counts[f"present{i}"] or counts[f"text{i}"] or counts[f"zero{i}"]:
+            continue
+        missing, value = parts[c]
+        number = ibis.ifelse(missing, ibis.null("float64"), value)
+        whole = not counts[f"blank{i}"] and not counts[f"frac{i}"]
+        casts[c] = number.cast("int64") if whole else number
+        dq.warn(f"blank values in numeric column '{c}' (kept, value NaN)", counts[f"blank{i}"])
+    return t.mutate(**casts) if casts else t
+
+
+def check_subscriptions(t, *, backend: str, name: str, columns: Mapping[str, str] | None = None,
+                        cutoff: pd.Timestamp | None = None, as_of_label: str | None = None,
+                        date_format: str | None = None,
+                        churn_values: Mapping[Any, bool] | None = None
+                        ) -> tuple[Any, DataQuality]:
+    """Apply the subscriptions contract to the Ibis table ``t`` (raw source columns).
+
+    The rules of :func:`clm_lib.data.load_subscriptions`, for both forms (chosen as
+    there: a ``start`` column means the interval form):
+
+    * interval (``customer_id``, ``start``, ``end``; an empty end = active): drops
+      ``missing customer_id``, ``missing start``, ``unparseable start``, ``unparseable
+      end``, ``start after as_of``, ``end before start``, ``duplicate subscription row``;
+      an end on or after the ``cutoff`` is set to null (active at as_of) with a warning;
+      a customer with several subscriptions is counted as a warning;
+    * snapshot (``customer_id``, ``tenure``, ``churned``): drops ``missing customer_id``,
+      ``missing tenure``, ``non-numeric tenure``, ``negative tenure``, ``missing churn
+      flag``, ``unrecognised churn flag``, ``duplicate customer row``; the same customer
+      with different values is a :class:`DataContractError`.
+
+    Each row gets at most one reason, the first that applies. The errors for a column
+    where no value can be read are those of the pandas loader (without row positions).
+    Other text columns whose values all read as numbers become numbers, as in pandas.
+
+    Parameters
+    ----------
+    t : Ibis table
+        Raw source (CSV read as text, or typed Parquet/DataFrame columns).
+    backend : {"duckdb", "spark"}
+    name : str
+        Source name for the record and messages.
+    columns : mapping, optional
+        Source name -> canonical name.
+    cutoff : Timestamp, optional
+        Exclusive end of observation (as_of plus one day for a date); interval form only.
+    as_of_label : str, optional
+        as_of as written in the notes.
+    date_format : str, optional
+        ``strptime`` format of ``start`` and ``end``.
+    churn_values : mapping, optional
+        Source value -> churned (bool), replacing the default reading.
+
+    Returns
+    -------
+    table : Ibis table
+        Clean rows, lazy: ``customer_id`` (text), then ``start``/``end`` (naive
+        timestamps, null end = active) or ``tenure`` (float64) / ``churned`` (boolean),
+        other columns, in the order of the source. Unordered.
+    quality : DataQuality
+        ``rows_in == rows_used + dropped``; warnings and notes as in pandas.
+    """
+    ibis = _ibis()
+    what = f"subscriptions '{name}'"
+    t = _rename(t, columns, what)
+    if "start" in t.columns:
+        form, need, label = "interval", ("customer_id", "start", "end"), \
+            what + " (interval form)"
+    else:
+        form, need = "snapshot", ("customer_id", "tenure", "churned")
+        label = (what + " (snapshot form needs customer_id, tenure, churned; interval form "
+                        "needs customer_id, start, end)")
+    missing_cols = [c for c in need if c not in t.columns]
+    if missing_cols:
+        raise MissingColumnsError(missing_cols, list(t.columns), what=label)
+    reasons = SUBSCRIPTION_REASONS[form]
+
+    cid, cid_missing = _id_column(t.customer_id, "customer_id")
+    if form == "interval":
+        start, s_missing, s_bad = _date_or_null(t.start, "start", backend, date_format)
+        end, e_missing, e_bad = _date_or_null(t.end, "end", backend, date_format)
+        after = (_flag(start >= ibis.timestamp(cutoff.to_pydatetime())) if cutoff is not None
+                 else ibis.literal(False))
+        conditions = [cid_missing, s_missing, s_bad, e_bad, after, _flag(end < start)]
+        late = (_flag(end >= ibis.timestamp(cutoff.to_pydatetime())) if cutoff is not None
+                else ibis.literal(False))
+        values = {"start": start, "end": ibis.ifelse(late, ibis.null("timestamp"), end)}
+        flags = {"s_missing": s_missing, "s_bad": s_bad, "e_missing": e_missing, "e_bad": e_bad}
+    else:
+        tenure, t_missing, t_bad = _number_column(t.tenure, "tenure")
+        churned, c_missing, c_unknown = _churn_column(t.churned, churn_values)
+        conditions = [cid_missing, t_missing, t_bad, _flag(tenure < 0), c_missing, c_unknown]
+        late = ibis.literal(False)
+        values = {"tenure": tenure, "churned": churned}
+        flags = {"t_missing": t_missing, "t_bad": t_bad, "c_missing": c_missing,
+                 "c_unknown": c_unknown}
+    reason = ibis.cases(*[(c, i + 1) for i, c in enumerate(conditions)], else_=0)
+    canon = {"customer_id": cid, **values}
+    typed = t.select(**{c: canon.get(c, t[c]) for c in t.columns},
+                     _reason=reason.cast("int64"), _cid_missing=cid_missing.cast("int64"),
+                     _late=late.cast("int64"),
+                     **{f"_{k}": v.cast("int64") for k, v in flags.items()})
+    kept = typed._reason == 0
+    counts = _counts(typed.aggregate(
+        rows_in=typed.count(), cid_missing=typed._cid_missing.sum(),
+        late=_flag(kept & (typed._late == 1)).cast("int64").sum(),
+        **{k: typed[f"_{k}"].sum() for k in flags},
+        **{f"r{i + 1}": (typed._reason == i + 1).cast("int64").sum()
+           for i in range(len(conditions))}))
+
+    n = counts["rows_in"]
+    if n == 0:
+        raise InsufficientDataError(f"{what} have no rows")
+    if counts["cid_missing"] == n:
+        raise DataContractError("customer_id", "every customer_id is missing; wrong column mapped?", n)
+    if form == "interval":
+        present = n - counts["s_missing"]
+        if present and counts["s_bad"] == present:
+            raise _unreadable_dates("start", present, date_format)
+        if not present:
+            raise DataContractError("start", "every start date is missing; wrong column mapped?", n)
+        present = n - counts["e_missing"]
+        if present and counts["e_bad"] == present:
+            raise _unreadable_dates("end", present, date_format)
+    else:
+        if counts["t_missing"] == n:
+            raise DataContractError("tenure", "every tenure is missing; wrong column mapped?", n)
+        if counts["t_bad"] == n - counts["t_missing"]:
+            raise DataContractError("tenure", "no tenure is a number", counts["t_bad"])
+        present = n - counts["c_missing"]
+        if present and counts["c_unknown"] == present:
+            raise DataContractError("churned", "no churn flag is recognised; pass churn_values, "
+                                               "e.g. {'Churned': True, 'Active': False}",
+                                    counts["c_unknown"])
+
+    dq = DataQuality(source=name, rows_in=n)
+    for i, r in enumerate(reasons[:-1]):
+        dq.drop(r, counts[f"r{i + 1}"])
+    helper_cols = [c for c in typed.columns if c.startswith("_")]
+    clean = typed.filter(kept).drop(*helper_cols)
+    # An exact repeat of a kept row (once ids, dates and numbers are read) is double-recorded.
+    unique = clean.distinct()
+    extra = ({"active": unique.end.isnull().cast("int64").sum()} if form == "interval"
+             else {"zero": _flag(unique.tenure == 0).cast("int64").sum()})
+    per = unique.group_by("customer_id").aggregate(n=unique.count(), **extra)
+    stats = _counts(per.aggregate(rows=per.n.sum(), repeated=per.n.sum(where=per.n > 1),
+                                  **{k: per[k].sum() for k in extra}))
+    dq.drop(reasons[-1], n - dq.n_dropped - stats["rows"])
+    if form == "interval":
+        if cutoff is not None:
+            dq.warn("end after as_of (treated as active at as_of, censored)", counts["late"])
+            dq.notes.append(f"Observation end (as_of): {as_of_label}; subscriptions starting "
+                            "later were dropped, ends after it count as still active.")
+        dq.warn("customer with more than one subscription (each kept as its own spell)",
+                stats["repeated"])
+        final = _infer_numeric(unique, {"customer_id", "start", "end"}, dq)
+        dq.notes.append(f"Form: intervals (start, end); an empty end means active "
+                        f"({stats['active']} active, censored at as_of in durations).")
+        dq.notes.append("Identical rows were dropped as double-recorded; a customer may hold "
+                        "several subscriptions, each kept as its own spell.")
+        dq.notes.append(f"Dates read with the format {date_format!r}." if date_format else
+                        "Dates read as ISO 8601; text with a UTC offset was converted to UTC "
+                        "and naive text taken as it is (a column mixing both is not refused "
+                        "by this engine).")
+    else:
+        if stats["repeated"]:
+            raise DataContractError("customer_id", "the same customer appears more than once "
+                                                   "with different values (a snapshot has one "
+                                                   "row per customer)", stats["repeated"])
+        dq.warn("zero tenure (kept; no time at risk yet)", stats["zero"])
+        final = _infer_numeric(unique, {"customer_id", "tenure", "churned"}, dq)
+        dq.notes.append("Form: snapshot (tenure, churned); tenure is in the periods of the "
+                        "data (e.g. months for Telco).")
+        dq.notes.append("Churn flags read as " + (
+            "given by churn_values." if churn_values is not None
+            else "yes/no, true/false, y/n, t/f or 1/0 (any case)."))
+        dq.notes.append("Identical repeated rows were dropped as double-recorded; a customer "
+                        "repeated with different values would have been an error.")
+        if as_of_label is not None:
+            dq.notes.append("as_of is not used by the snapshot form (tenure is already measured).")
+    dq.notes.append("Text columns whose values all read as numbers were converted by the "
+                    "engine's own number reading (unusual forms such as digit separators may "
+                    "be read differently from pandas).")
+    dq.notes.append("Each row was dropped for at most one reason (the first that applied).")
+    dq.rows_used = n - dq.n_dropped
+    if dq.rows_used == 0:
+        reasons_text = "; ".join(f"{r}: {k}" for r, k in dq.dropped.items())
+        raise InsufficientDataError(f"{what}: no row left after cleaning ({reasons_text})")
+    dq.check()
+    return final, dq
