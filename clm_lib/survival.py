@@ -151,40 +151,47 @@ def inactivity_durations(tx: pd.DataFrame, *, as_of, inactivity_days: float,
     >>> float(d["duration"].iloc[0]), bool(d["event"].iloc[0])
     (40.0, True)
     """
+    from clm_lib.reductions import purchase_spans
+
     _require(tx, ["customer_id", "timestamp", "amount"], "transactions")
-    if as_of is None:
-        raise ParameterError("as_of is required for churn by inactivity (the observation end)")
-    if not inactivity_days or inactivity_days <= 0:
-        raise ParameterError(f"inactivity_days must be > 0; got {inactivity_days!r}")
-    days = _period_days(time_unit)
-    as_of = pd.Timestamp(as_of)
+    _check_inactivity(as_of, inactivity_days, time_unit)
     dq = DataQuality(source="transactions -> inactivity durations", rows_in=len(tx))
     ts = pd.to_datetime(tx["timestamp"])
     bad_ts = ts.isna()
     if bad_ts.any():
         raise DataContractError("timestamp", "missing timestamp", int(bad_ts.sum()),
                                 np.flatnonzero(bad_ts.to_numpy()))
-    keep = ts <= as_of
-    dq.drop("purchase after as_of", int((~keep).sum()))
-    t = tx.loc[keep, ["customer_id", "amount"] + (["quantity"] if "quantity" in tx else [])].copy()
-    t["timestamp"] = ts[keep]
-    dq.rows_used = len(t)
+    spans = purchase_spans(tx, as_of=as_of)
+    return _inactivity_rule(spans, dq, as_of=as_of, inactivity_days=inactivity_days,
+                            time_unit=time_unit)
+
+
+def _check_inactivity(as_of, inactivity_days: float, time_unit: str) -> float:
+    """Check the parameters of churn by inactivity; the length of ``time_unit`` in days."""
+    if as_of is None:
+        raise ParameterError("as_of is required for churn by inactivity (the observation end)")
+    if not inactivity_days or inactivity_days <= 0:
+        raise ParameterError(f"inactivity_days must be > 0; got {inactivity_days!r}")
+    return _period_days(time_unit)
+
+
+def _inactivity_rule(spans: pd.DataFrame, dq: DataQuality, *, as_of, inactivity_days: float,
+                     time_unit: str) -> tuple[pd.DataFrame, DataQuality]:
+    """Churn by inactivity on per-customer purchase spans (the rule of
+    :func:`inactivity_durations`, written once for every engine).
+
+    ``spans`` is :func:`clm_lib.reductions.purchase_spans` (or the same from an engine,
+    :meth:`clm_lib.engines.Engine.purchase_spans`); ``dq`` has ``rows_in`` = purchases.
+    """
+    days = _period_days(time_unit)
+    as_of = pd.Timestamp(as_of)
+    dq.drop("purchase after as_of", int(spans.attrs.get("purchases_after_as_of", 0)))
+    dq.rows_used = dq.rows_in - dq.n_dropped
     dq.check()
-    if t.empty:
+    if spans.empty:
         raise InsufficientDataError(f"no purchase on or before as_of={as_of.date()}")
-    g = t.groupby("customer_id", sort=True, observed=True)
-    out = pd.DataFrame({
-        "first_purchase": g["timestamp"].min(),
-        "last_purchase": g["timestamp"].max(),
-        "n_purchases": g.size(),
-        "total_amount": g["amount"].sum(),
-    })
-    first_day = t["timestamp"].dt.normalize() == t["customer_id"].map(
-        out["first_purchase"].dt.normalize())
-    out["first_amount"] = t[first_day.to_numpy()].groupby("customer_id")["amount"].sum()
-    if "quantity" in t:
-        out["first_quantity"] = (t[first_day.to_numpy()].groupby("customer_id")["quantity"]
-                                 .sum().astype(float))
+    out = spans.copy()
+    out.attrs = {}
     window = pd.Timedelta(days=float(inactivity_days))
     fired = out["last_purchase"] + window
     event = fired <= as_of
@@ -202,7 +209,6 @@ def inactivity_durations(tx: pd.DataFrame, *, as_of, inactivity_days: float,
         f"{inactivity_days:g} days; customers whose window has not elapsed by "
         f"{as_of.date()} are censored at as_of. Durations in {time_unit}s "
         f"({days:g} days each).")
-    out = out.reset_index()
     out["customer_id"] = out["customer_id"].astype("string")
     return out, dq
 
