@@ -23,8 +23,15 @@ Definitions used throughout (and stated in the cohort-retention report):
   ``k`` is the Kaplan-Meier estimate over tenure (customers still subscribed are censored
   at their tenure), so "counts" are cohort size × survival.
 
-Engines: ``"pandas"`` (default; in memory) and ``"duckdb"`` (SQL; accepts a DataFrame or
-a Parquet/CSV path, for large inputs). Both return identical tables.
+Engines (the shared ``engine`` parameter; see :mod:`clm_lib.engines`): ``"pandas"``
+(default; in memory, numpy counting), ``"duckdb"`` or ``"spark"``. On DuckDB and Spark the
+transaction log is reduced where it lives (a path: CSV, Parquet, a glob of many files or
+a directory; a table name; or the lazy table returned by
+:meth:`clm_lib.engines.Engine.load_transactions`) by the Ibis reductions of
+:mod:`clm_lib.engines._reductions`: only counts per cohort and ``k`` (per segment) and per
+calendar period come back. All engines return identical tables. Subscriptions (interval
+or snapshot form, one row per subscription) are always reduced in pandas; with another
+engine they are brought into memory first.
 """
 from __future__ import annotations
 
@@ -156,40 +163,49 @@ def data_form(data) -> str:
 # ---------------------------------------------------------------------------------------
 # Reduction: one row per (customer, active period)
 # ---------------------------------------------------------------------------------------
-def customer_periods(data, cohort_period: str = "month", *, as_of, engine: str = "pandas",
+def customer_periods(data, cohort_period: str = "month", *, as_of, engine="pandas",
                      segment: str | None = None) -> pd.DataFrame:
     """One row per customer and period in which the customer was active.
 
     Parameters
     ----------
-    data : DataFrame or path
-        Transactions with ``customer_id``, ``timestamp`` (and optionally ``amount``), or
-        subscriptions in interval form ``customer_id``, ``start``, ``end`` (NaT: still
-        active). With ``engine="duckdb"`` transactions may also be a Parquet/CSV path.
+    data : DataFrame, path or engine table
+        Transactions with ``customer_id``, ``timestamp`` (and optionally ``amount``;
+        required on DuckDB and Spark), or subscriptions in interval form ``customer_id``,
+        ``start``, ``end`` (NaT: still active). Transactions may also be a path or table
+        name (loaded with the data contract) or a DuckDB/Spark table (see the module notes).
     cohort_period : {"week", "month", "quarter", "year"}
     as_of : date-like
         Last observed day (inclusive). Rows after it are ignored; only periods complete by
         ``as_of`` are kept.
-    engine : {"pandas", "duckdb"}
+    engine : {"pandas", "duckdb", "spark"} or Engine
+        Where transactions are reduced (subscriptions: always pandas). The result has one
+        row per customer and active period, so prefer the aggregated
+        :func:`retention_tables` on large data.
     segment : str, optional
-        A column whose value at acquisition (first row of the customer) is attached.
+        A column whose value at acquisition is attached, as text: transactions, the value
+        on the first purchase up to ``as_of`` (the smallest when several rows share that
+        time; :func:`clm_lib.reductions.first_values`); subscriptions, the value on the
+        first start.
 
     Returns
     -------
     DataFrame with ``customer_id``, ``cohort`` (code), ``period`` (code), ``k``
     (``period - cohort``), ``revenue`` (sum of ``amount`` in the period, 0 if no amount
-    column or subscriptions) and ``segment`` if asked; sorted by cohort, customer, period.
-    Customers whose acquisition period is not complete by ``as_of`` are excluded.
+    column or subscriptions) and ``segment`` if asked (text, ``<NA>`` without a value);
+    sorted by cohort, customer, period. Customers whose acquisition period is not
+    complete by ``as_of`` are excluded.
     """
     _check_period(cohort_period)
     if as_of is None:
         raise ParameterError("as_of is required (the last observed day, inclusive)")
+    eng = _engine(engine)
     form = data_form(data)
     last = last_complete_period(as_of, cohort_period)
-    if engine == "duckdb" and form == "transactions":
-        return _customer_periods_duckdb(data, cohort_period, as_of, last, segment)
-    if engine not in ("pandas", "duckdb"):
-        raise ParameterError(f"engine must be 'pandas' or 'duckdb', got {engine!r}")
+    if form == "transactions" and eng.name != "pandas":
+        return eng.customer_periods(data, cohort_period=cohort_period, as_of=as_of,
+                                    segment=segment)
+    data = _in_pandas(data)
     if form == "transactions":
         _require(data, _TX_COLUMNS + ((segment,) if segment else ()), "transactions")
         cutoff = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
@@ -233,69 +249,59 @@ def customer_periods(data, cohort_period: str = "month", *, as_of, engine: str =
     out["cohort"] = cohort.to_numpy(dtype=np.int64)
     out["k"] = out["period"].to_numpy(dtype=np.int64) - out["cohort"].to_numpy()
     if segment:
-        first = _segment_at_acquisition(data, segment, form)
-        out["segment"] = out["customer_id"].map(first)
+        first = _segment_at_acquisition(data, segment, form, as_of)
+        out["segment"] = out["customer_id"].map(first).astype("string")
     out = out.sort_values(["cohort", "customer_id", "period"], kind="stable").reset_index(drop=True)
     cols = ["customer_id", "cohort", "period", "k", "revenue"] + (["segment"] if segment else [])
     return out[cols]
 
 
-def _segment_at_acquisition(data: pd.DataFrame, segment: str, form: str) -> pd.Series:
-    key = "timestamp" if form == "transactions" else "start"
-    d = data[["customer_id", key, segment]].sort_values(["customer_id", key], kind="stable")
-    return d.drop_duplicates("customer_id").set_index("customer_id")[segment]
+def _segment_at_acquisition(data: pd.DataFrame, segment: str, form: str, as_of) -> pd.Series:
+    """Each customer's ``segment`` at acquisition, as text. Transactions: the
+    :func:`~clm_lib.reductions.first_values` rule on the purchases up to ``as_of`` (the
+    same on every engine); subscriptions: the value on the earliest start."""
+    if form == "transactions":
+        from clm_lib.reductions import first_values
+
+        cutoff = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+        return first_values(data.loc[data["timestamp"] < cutoff], segment).astype("string")
+    d = data[["customer_id", "start", segment]].sort_values(["customer_id", "start"],
+                                                           kind="stable")
+    return d.drop_duplicates("customer_id").set_index("customer_id")[segment].astype("string")
 
 
-def _duckdb_period_sql(col: str, cohort_period: str) -> str:
-    if cohort_period == "month":
-        return f"(year({col}) * 12 + month({col}) - 1)"
-    if cohort_period == "quarter":
-        return f"(year({col}) * 4 + (month({col}) - 1) // 3)"
-    if cohort_period == "year":
-        return f"year({col})"
-    return f"floor(datediff('day', DATE '1970-01-05', CAST({col} AS DATE)) / 7)"
+def _engine(engine):
+    """The :class:`~clm_lib.engines.Engine` for ``engine`` (a name or an Engine)."""
+    from clm_lib.engines import ENGINES, Engine, get_engine
+
+    if not isinstance(engine, Engine) and engine not in ENGINES:
+        raise ParameterError(f"engine must be one of {list(ENGINES)} or an Engine, "
+                             f"got {engine!r}")
+    return get_engine(engine)
 
 
-def _customer_periods_duckdb(data, cohort_period, as_of, last, segment) -> pd.DataFrame:
-    import duckdb
+def _in_pandas(data) -> pd.DataFrame:
+    """``data`` in memory, for the pandas reductions (and for subscriptions on any engine:
+    one row per subscription). A path is loaded with the transactions data contract; a
+    DuckDB/Spark table is brought back whole."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, Path)):
+        import warnings
 
-    con = duckdb.connect()
-    try:
-        con.execute("PRAGMA threads=2")
-        src, cols = _duck_source(con, data)
-        missing = [c for c in _TX_COLUMNS + ((segment,) if segment else ()) if c not in cols]
-        if missing:
-            raise MissingColumnsError(missing, cols, what="transactions")
-        amount = "amount" if "amount" in cols else "0.0"
-        cutoff = (pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-        p = _duckdb_period_sql("timestamp", cohort_period)
-        q = f"""
-            WITH a AS (
-                SELECT customer_id, CAST({p} AS BIGINT) AS period,
-                       SUM(CAST({amount} AS DOUBLE)) AS revenue
-                FROM {src}
-                WHERE timestamp < TIMESTAMP '{cutoff}'
-                  AND CAST({p} AS BIGINT) <= {int(last)}
-                GROUP BY 1, 2
-            )
-            SELECT customer_id, MIN(period) OVER (PARTITION BY customer_id) AS cohort,
-                   period, revenue
-            FROM a
-        """
-        out = con.execute(q).df()
-        if segment:
-            seg = con.execute(
-                f"SELECT customer_id, arg_min({segment}, timestamp) AS segment FROM {src} "
-                f"WHERE timestamp < TIMESTAMP '{cutoff}' GROUP BY 1").df()
-            out = out.merge(seg, on="customer_id", how="left")
-    finally:
-        con.close()
-    out["cohort"] = out["cohort"].astype(np.int64)
-    out["period"] = out["period"].astype(np.int64)
-    out["k"] = out["period"] - out["cohort"]
-    out = out.sort_values(["cohort", "customer_id", "period"], kind="stable").reset_index(drop=True)
-    cols = ["customer_id", "cohort", "period", "k", "revenue"] + (["segment"] if segment else [])
-    return out[cols]
+        from clm_lib.engines import get_engine
+        from clm_lib.exceptions import DataQualityWarning
+
+        df, dq = get_engine("pandas").load_transactions(data)
+        if dq.dropped:
+            warnings.warn(f"{dq.source}: {dq.n_dropped:,} of {dq.rows_in:,} rows dropped by the "
+                          f"data contract ({dq.dropped}); use load_transactions to keep the "
+                          "record", DataQualityWarning, stacklevel=3)
+        return df
+    if hasattr(data, "to_pandas"):
+        return data.to_pandas()
+    raise ParameterError(f"cohort input must be a DataFrame, a path or an engine table, got "
+                         f"{type(data).__name__}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -439,20 +445,24 @@ def snapshot_survival(subs: pd.DataFrame) -> pd.DataFrame:
 
 
 def retention_tables(data, cohort_period: str = "month", *, as_of,
-                     engine: str = "pandas") -> CohortTables:
+                     engine="pandas") -> CohortTables:
     """All retention tables of a cohort study (see the module docstring for definitions).
 
     Parameters
     ----------
-    data : DataFrame or path
-        Transactions (``customer_id``, ``timestamp``, optional ``amount``), interval
-        subscriptions (``customer_id``, ``start``, ``end``) or snapshot subscriptions
-        (``customer_id``, ``tenure``, ``churned``: one synthetic cohort, ``k`` = tenure in
-        the data's own unit, as_of is then only recorded).
+    data : DataFrame, path or engine table
+        Transactions (``customer_id``, ``timestamp``, optional ``amount``; required on
+        DuckDB and Spark), interval subscriptions (``customer_id``, ``start``, ``end``) or
+        snapshot subscriptions (``customer_id``, ``tenure``, ``churned``: one synthetic
+        cohort, ``k`` = tenure in the data's own unit, as_of is then only recorded).
+        Transactions may be a path, table name or DuckDB/Spark table (module notes).
     cohort_period : {"week", "month", "quarter", "year"}
     as_of : date-like
         Last observed day (inclusive).
-    engine : {"pandas", "duckdb"}
+    engine : {"pandas", "duckdb", "spark"} or Engine
+        Where transactions are reduced: pandas counts in memory with numpy; DuckDB and
+        Spark run :meth:`~clm_lib.engines.Engine.cohort_activity` and only cohort × k
+        counts come back. Subscriptions are reduced in pandas on every engine.
 
     Returns
     -------
@@ -470,7 +480,12 @@ def retention_tables(data, cohort_period: str = "month", *, as_of,
     if as_of is None:
         raise ParameterError("as_of is required (the last observed day, inclusive)")
     _check_period(cohort_period)
+    eng = _engine(engine)
     form = data_form(data)
+    if form == "transactions" and eng.name != "pandas":
+        act = eng.cohort_activity(data, cohort_period=cohort_period, as_of=as_of)
+        return _tables_from_activity(act, cohort_period, as_of)
+    data = _in_pandas(data)
     if form == "snapshot":
         km = snapshot_survival(data)
         n = float(len(data))
@@ -486,14 +501,11 @@ def retention_tables(data, cohort_period: str = "month", *, as_of,
                                 "churned": data["churned"].astype(bool).to_numpy()}),
                             notes=["Snapshot data (tenure, churned; no dates): one synthetic "
                                    "cohort; survival by tenure is the Kaplan-Meier estimate."])
-    if engine == "duckdb" and form == "transactions":
-        return _tables_duckdb(data, cohort_period, as_of)
-    if engine == "pandas" and form == "transactions":
+    if form == "transactions":
         return _tables_numpy(data, cohort_period, as_of)
-    cp = customer_periods(data, cohort_period, as_of=as_of, engine=engine)
-    has_rev = form == "transactions" and "amount" in data.columns
+    cp = customer_periods(data, cohort_period, as_of=as_of)
     return tables_from_customer_periods(cp, cohort_period, as_of=as_of, form=form,
-                                        has_revenue=has_rev)
+                                        has_revenue=False)
 
 
 def _fast_period_codes(ts: pd.Series, cohort_period: str) -> np.ndarray:
@@ -581,76 +593,31 @@ def _tables_numpy(data: pd.DataFrame, cohort_period: str, as_of) -> CohortTables
                         _mask_unobservable(unbounded, last_k), rev)
 
 
-def _duck_source(con, data):
-    """Register ``data`` (DataFrame or Parquet/CSV path) and return (FROM clause, columns)."""
-    if isinstance(data, (str, Path)):
-        path = str(data).replace("'", "''")
-        src = (f"read_parquet('{path}')" if path.endswith(".parquet")
-               else f"read_csv_auto('{path}')")
-        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
-    else:
-        con.register("tx", data)
-        src, cols = "tx", list(data.columns)
-    return src, cols
+def _tables_from_activity(activity: pd.DataFrame, cohort_period: str, as_of) -> CohortTables:
+    """Retention tables from :meth:`~clm_lib.engines.Engine.cohort_activity` (cohort × k
+    counts computed in DuckDB or Spark), laid out exactly as :func:`_tables_numpy` does."""
+    from clm_lib.engines import retention_matrices
 
-
-def _tables_duckdb(data, cohort_period: str, as_of) -> CohortTables:
-    """Retention tables aggregated entirely in DuckDB: only cohort × k cells come back."""
-    import duckdb
-
-    last = last_complete_period(as_of, cohort_period)
-    cutoff = (pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-    p = _duckdb_period_sql("timestamp", cohort_period)
-    con = duckdb.connect()
-    try:
-        con.execute("PRAGMA threads=2")
-        src, cols = _duck_source(con, data)
-        missing = [c for c in _TX_COLUMNS if c not in cols]
-        if missing:
-            raise MissingColumnsError(missing, cols, what="transactions")
-        has_rev = "amount" in cols
-        amount = "amount" if has_rev else "0.0"
-        # one row per (customer, active period), then per customer the first and last
-        # period; a hash join is cheaper here than a window over customers
-        con.execute(f"""
-            CREATE TEMP TABLE a AS
-            SELECT customer_id, CAST({p} AS BIGINT) AS period,
-                   SUM(CAST({amount} AS DOUBLE)) AS revenue
-            FROM {src}
-            WHERE timestamp < TIMESTAMP '{cutoff}' AND CAST({p} AS BIGINT) <= {int(last)}
-            GROUP BY 1, 2""")
-        con.execute("""CREATE TEMP TABLE f AS SELECT customer_id, MIN(period) AS cohort,
-                       MAX(period) AS lastp FROM a GROUP BY 1""")
-        cells = con.execute("""
-            SELECT f.cohort, a.period - f.cohort AS k, COUNT(*) AS n, SUM(a.revenue) AS revenue
-            FROM a JOIN f USING (customer_id) GROUP BY 1, 2""").df()
-        lastk = con.execute(
-            "SELECT cohort, lastp - cohort AS k, COUNT(*) AS n FROM f GROUP BY 1, 2").df()
-    finally:
-        con.close()
-    if cells.empty:
+    if activity.empty:
         raise InsufficientDataError("no customer was acquired in a complete period by as_of")
-    cohorts = np.sort(cells["cohort"].unique()).astype(np.int64)
-    labels = period_labels(cohorts, cohort_period)
-    lab = dict(zip(cohorts, labels))
-    last_k = pd.Series(last - cohorts, index=pd.Index(labels, name="cohort"), name="last_k")
+    last = last_complete_period(as_of, cohort_period)
+    activity = activity.copy()
+    activity.attrs["last_complete_period"] = last
+    cohorts = np.sort(activity["cohort_index"].unique()).astype(np.int64)
+    labels = pd.Index(period_labels(cohorts, cohort_period), name="cohort")
+    last_k = pd.Series(last - cohorts, index=labels, name="last_k")
     ks = pd.RangeIndex(int(last_k.max()) + 1, name="k")
+    mats = retention_matrices(activity)
 
-    def wide(df, value):
-        m = (df.assign(cohort=df["cohort"].astype(np.int64).map(lab), k=df["k"].astype(np.int64))
-             .pivot(index="cohort", columns="k", values=value)
-             .reindex(index=labels, columns=ks).fillna(0.0).astype(float))
-        m.index.name, m.columns.name = "cohort", "k"
-        return m
+    def frame(m):
+        m = m.reindex(index=labels, columns=ks)
+        return _mask_unobservable(pd.DataFrame(m.to_numpy(dtype=float), index=labels.copy(),
+                                               columns=ks), last_k)
 
-    bounded = wide(cells, "n")
-    ub = wide(lastk, "n")
-    unbounded = ub.iloc[:, ::-1].cumsum(axis=1).iloc[:, ::-1]
-    revenue = _mask_unobservable(wide(cells, "revenue"), last_k) if has_rev else None
+    bounded = frame(mats["bounded"])
     sizes = bounded[0].rename("customers").astype(np.int64)
     return CohortTables(cohort_period, pd.Timestamp(as_of), "transactions", sizes, last_k,
-                        _mask_unobservable(bounded, last_k),
-                        _mask_unobservable(unbounded, last_k), revenue)
+                        bounded, frame(mats["unbounded"]), frame(mats["revenue"]))
 
 
 # ---------------------------------------------------------------------------------------
@@ -701,18 +668,23 @@ def average_retention(counts: pd.DataFrame, sizes: pd.Series, *, level: float = 
 
 
 def retention_by_segment(data, segment: str, cohort_period: str = "month", *, as_of,
-                         kind: str = "bounded", engine: str = "pandas",
+                         kind: str = "bounded", engine="pandas",
                          level: float = 0.95) -> pd.DataFrame:
     """Average retention curve per value of ``segment`` (value at acquisition).
 
     Parameters
     ----------
-    data : DataFrame
+    data : DataFrame, path or engine table
         As for :func:`retention_tables`, plus the ``segment`` column.
     segment : str
-        Column; a customer belongs to the value on their first row (transactions: first
-        purchase; subscriptions: first start; snapshot: their row).
+        Column; a customer belongs to its value at acquisition. Transactions: the value
+        on the first purchase up to ``as_of``, the smallest when several rows share that
+        time (:func:`clm_lib.reductions.first_values`; the same rule on every engine);
+        subscriptions: the first start; snapshot: their row.
     kind : {"bounded", "unbounded"}
+    engine : {"pandas", "duckdb", "spark"} or Engine
+        Where transactions are reduced (DuckDB and Spark: cohort × k counts per segment
+        from :meth:`~clm_lib.engines.Engine.cohort_activity`); subscriptions: pandas.
 
     Returns
     -------
@@ -721,9 +693,15 @@ def retention_by_segment(data, segment: str, cohort_period: str = "month", *, as
     """
     if kind not in ("bounded", "unbounded"):
         raise ParameterError("kind must be 'bounded' or 'unbounded'")
+    eng = _engine(engine)
     form = data_form(data)
     req = {"transactions": _TX_COLUMNS, "intervals": _INTERVAL_COLUMNS,
            "snapshot": _SNAPSHOT_COLUMNS}[form] + (segment,)
+    if form == "transactions" and eng.name != "pandas":
+        act = eng.cohort_activity(data, cohort_period=cohort_period, as_of=as_of,
+                                  segment=segment)
+        return _segment_curves(act, cohort_period, as_of, kind=kind, level=level)
+    data = _in_pandas(data)
     _require(data, req, "cohort input")
     if form == "snapshot":
         parts = []
@@ -734,7 +712,7 @@ def retention_by_segment(data, segment: str, cohort_period: str = "month", *, as
                                        "lower": np.nan, "upper": np.nan, "cohorts": 1,
                                        "customers": km["at_risk"].to_numpy()}))
         return pd.concat(parts, ignore_index=True)
-    cp = customer_periods(data, cohort_period, as_of=as_of, engine=engine, segment=segment)
+    cp = customer_periods(data, cohort_period, as_of=as_of, segment=segment)
     cp["segment"] = cp["segment"].astype("string").fillna("(missing)")
     parts = []
     for val, g in cp.groupby("segment", sort=True):
@@ -747,8 +725,22 @@ def retention_by_segment(data, segment: str, cohort_period: str = "month", *, as
     return pd.concat(parts, ignore_index=True)
 
 
+def _segment_curves(activity: pd.DataFrame, cohort_period: str, as_of, *, kind: str,
+                    level: float = 0.95) -> pd.DataFrame:
+    """:func:`retention_by_segment` from cohort activity split by segment (DuckDB, Spark)."""
+    act = activity.assign(segment=activity["segment"].fillna("(missing)"))
+    parts = []
+    for val, g in act.groupby("segment", sort=True):
+        t = _tables_from_activity(g.drop(columns="segment"), cohort_period, as_of)
+        counts = t.bounded_counts if kind == "bounded" else t.unbounded_counts
+        avg = average_retention(counts, t.sizes, level=level).reset_index()
+        avg.insert(0, "segment", val)
+        parts.append(avg)
+    return pd.concat(parts, ignore_index=True)
+
+
 def churn_rate(data, cohort_period: str = "month", *, as_of,
-               inactivity_periods: int = 3, engine: str = "pandas") -> pd.DataFrame:
+               inactivity_periods: int = 3, engine="pandas") -> pd.DataFrame:
     """Churn rate per calendar period: customers lost during the period / customers
     active at its start.
 
@@ -765,6 +757,10 @@ def churn_rate(data, cohort_period: str = "month", *, as_of,
       period); later periods are left out, not reported as 0.
     * Snapshot subscriptions: per tenure period ``k``: churned at ``k`` / at risk at ``k``.
 
+    ``engine`` ({"pandas", "duckdb", "spark"} or Engine): where transactions are reduced;
+    DuckDB and Spark return only per-period counts
+    (:meth:`~clm_lib.engines.Engine.churn_counts`). Subscriptions: pandas.
+
     Returns
     -------
     DataFrame indexed by ``period`` (ISO label; for snapshots ``k``) with ``active_start``,
@@ -773,7 +769,10 @@ def churn_rate(data, cohort_period: str = "month", *, as_of,
     if as_of is None:
         raise ParameterError("as_of is required (the last observed day, inclusive)")
     _check_period(cohort_period)
+    eng = _engine(engine)
     form = data_form(data)
+    if form != "transactions" or eng.name == "pandas":
+        data = _in_pandas(data)
     if form == "snapshot":
         km = snapshot_survival(data).iloc[1:]
         out = pd.DataFrame({"active_start": km["at_risk"], "lost": km["churned"]})
@@ -801,26 +800,21 @@ def churn_rate(data, cohort_period: str = "month", *, as_of,
         active = np.array([np.sum((s < p) & (e >= p)) for p in periods], dtype=float)
         lost = np.array([np.sum((s < p) & (e == p) & has_end) for p in periods], dtype=float)
     else:
-        cp = customer_periods(data, cohort_period, as_of=as_of, engine=engine)
-        cp = cp.sort_values(["customer_id", "period"], kind="stable")
-        q = cp["period"].to_numpy(dtype=np.int64)
-        same = cp["customer_id"].to_numpy()[1:] == cp["customer_id"].to_numpy()[:-1]
-        q_next = np.full(len(q), last + 1, dtype=np.int64)
-        q_next[:-1] = np.where(same, q[1:], last + 1)
-        gap = q_next - q
-        first = int(q.min())
-        periods = np.arange(first + 1, last + 2)
-        off = periods[0]
-        size = len(periods) + 1
-        # lost in q+1 when the gap exceeds N; otherwise active at the start of q+1..q_next
-        lost_flag = gap > N
-        end_active = np.where(lost_flag, q + 1, q_next)
-        diff = np.zeros(size + 1)
-        np.add.at(diff, np.clip(q + 1 - off, 0, size), 1)
-        np.add.at(diff, np.clip(end_active + 1 - off, 0, size), -1)
-        active = np.cumsum(diff)[: len(periods)]
-        lost = np.bincount(np.clip(q[lost_flag] + 1 - off, 0, size), minlength=size)[: len(periods)]
-        lost = lost.astype(float)
+        if eng.name == "pandas":
+            counts = _churn_counts_pandas(data, cohort_period, as_of=as_of, inactivity_periods=N)
+        else:
+            counts = eng.churn_counts(data, cohort_period=cohort_period, as_of=as_of,
+                                      inactivity_periods=N)
+        if counts.empty:
+            raise InsufficientDataError("no purchase in a period complete by as_of")
+        # active at the start of p: intervals started at or before p and not yet stopped
+        first = int(counts["period"].min())
+        full = np.arange(first, max(last + 2, int(counts["period"].max())) + 1)
+        c = counts.set_index("period")
+        net = (c["starts"] - c["stops"]).reindex(full, fill_value=0).to_numpy(dtype=np.int64)
+        periods = np.arange(first, last + 2)
+        active = np.cumsum(net)[: len(periods)].astype(float)
+        lost = c["lost"].reindex(periods, fill_value=0).to_numpy(dtype=float)
         ok = periods + N - 1 <= last
         periods, active, lost = periods[ok], active[ok], lost[ok]
     out = pd.DataFrame({"active_start": active, "lost": lost},
@@ -829,6 +823,30 @@ def churn_rate(data, cohort_period: str = "month", *, as_of,
                                  out["lost"] / out["active_start"].where(out["active_start"] > 0),
                                  np.nan)
     return out
+
+
+def _churn_counts_pandas(data: pd.DataFrame, cohort_period: str, *, as_of,
+                         inactivity_periods: int) -> pd.DataFrame:
+    """The per-period counts of :func:`clm_lib.engines._reductions.churn_counts`, in
+    pandas: ``period``, ``starts``, ``stops``, ``lost`` (int64), sorted by period."""
+    last = last_complete_period(as_of, cohort_period)
+    cp = customer_periods(data, cohort_period, as_of=as_of)
+    cp = cp.sort_values(["customer_id", "period"], kind="stable")
+    q = cp["period"].to_numpy(dtype=np.int64)
+    ids = cp["customer_id"].to_numpy()
+    q_next = np.full(len(q), last + 1, dtype=np.int64)
+    q_next[:-1] = np.where(ids[1:] == ids[:-1], q[1:], last + 1)
+    # lost in q + 1 when the gap exceeds N; otherwise active at the start of q + 1 .. q_next
+    lost = (q_next - q) > int(inactivity_periods)
+    stop = np.where(lost, q + 1, q_next) + 1
+    period, inv = np.unique(np.concatenate([q + 1, stop]), return_inverse=True)
+    n = len(period)
+    return pd.DataFrame({
+        "period": period.astype(np.int64),
+        "starts": np.bincount(inv[: len(q)], minlength=n).astype(np.int64),
+        "stops": np.bincount(inv[len(q):], minlength=n).astype(np.int64),
+        "lost": np.bincount(inv[: len(q)], weights=lost, minlength=n).astype(np.int64),
+    })
 
 
 # ---------------------------------------------------------------------------------------
@@ -970,14 +988,15 @@ def churn_rule_text(form: str, inactivity_periods: int, unit: str) -> str:
 def cohort_study(data, cohort_period: str = "month", *, as_of, inactivity_periods: int = 3,
                  holdout_periods: int = 3, horizon_periods: int = 12,
                  discount_rate: float = 0.01, segment: str | None = None,
-                 engine: str = "pandas") -> CohortStudy:
+                 engine="pandas") -> CohortStudy:
     """Compute the cohort-retention study.
 
     Parameters
     ----------
-    data : DataFrame or path
+    data : DataFrame, path or engine table
         Canonical transactions, interval subscriptions or snapshot subscriptions (see
-        :func:`retention_tables`).
+        :func:`retention_tables`); transactions as returned by ``load_transactions`` of
+        ``engine`` (a DataFrame, or a lazy DuckDB/Spark table).
     cohort_period : {"week", "month", "quarter", "year"}
     as_of : date-like
         Last observed day (inclusive).
@@ -991,21 +1010,35 @@ def cohort_study(data, cohort_period: str = "month", *, as_of, inactivity_period
     discount_rate : float
         Per period, for the discounted expected lifetime (DEL) of a new customer.
     segment : str, optional
-        Column for the segment split.
-    engine : {"pandas", "duckdb"}
+        Column for the segment split (value at acquisition; see
+        :func:`retention_by_segment`).
+    engine : {"pandas", "duckdb", "spark"} or Engine
+        Where transactions are reduced (tables, churn counts, segment curves; identical
+        results on every engine); the sBG model is fitted on the reduced counts in
+        pandas. Subscriptions are reduced in pandas on every engine.
     """
     from clm_lib.exceptions import ClmError
 
-    tables = retention_tables(data, cohort_period, as_of=as_of, engine=engine)
+    eng = _engine(engine)
+    segs = None
+    if segment is not None and eng.name != "pandas" and data_form(data) == "transactions":
+        # one pass over the log: the counts split by segment add up to the cohort counts
+        act = eng.cohort_activity(data, cohort_period=cohort_period, as_of=as_of,
+                                  segment=segment)
+        segs = _segment_curves(act, cohort_period, as_of, kind="bounded")
+        total = (act.groupby(["cohort_index", "cohort", "period"], as_index=False, sort=True)
+                 [["customers", "revenue", "last_active"]].sum())
+        tables = _tables_from_activity(total, cohort_period, as_of)
+    else:
+        tables = retention_tables(data, cohort_period, as_of=as_of, engine=eng)
     form = tables.form
     censor = int(inactivity_periods) if form == "transactions" else 0
     churn = churn_rate(data, cohort_period, as_of=as_of, inactivity_periods=inactivity_periods,
-                       engine=engine)
+                       engine=eng)
     avg_b = average_retention(tables.bounded_counts, tables.sizes)
     avg_u = average_retention(tables.unbounded_counts, tables.sizes)
-    segs = None
-    if segment is not None:
-        segs = retention_by_segment(data, segment, cohort_period, as_of=as_of, engine=engine,
+    if segment is not None and segs is None:
+        segs = retention_by_segment(data, segment, cohort_period, as_of=as_of, engine=eng,
                                     kind="bounded" if form == "transactions" else "unbounded")
     model = hmodel = holdout = herr = proj = None
     err = None

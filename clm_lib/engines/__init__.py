@@ -170,6 +170,16 @@ def retention_matrices(activity: pd.DataFrame) -> dict[str, pd.DataFrame]:
             "sizes": sizes.astype(np.int64).rename("customers")}
 
 
+def _as_text(values: pd.Series, dtype) -> pd.Series:
+    """Values brought back from an engine as text, written as pandas writes the same
+    column (nulls stay ``<NA>``; an integer column with nulls is not turned into floats)."""
+    if dtype.is_integer():
+        values = values.astype("Int64")
+    elif dtype.is_boolean():
+        values = values.astype("boolean")
+    return values.astype("string")
+
+
 class Engine:
     """Reductions on one engine; create with :func:`get_engine`.
 
@@ -532,8 +542,20 @@ class Engine:
                              *[right[c] for c in preds.columns])
 
     # ------------------------------------------------------------------ cohorts
+    def _cohort_setup(self, cohort_period: str, as_of) -> tuple[dt.date, int]:
+        """Checked ``as_of`` (a day) and the index of the last period complete by it."""
+        if cohort_period not in COHORT_PERIODS:
+            raise ParameterError(f"cohort_period must be one of {list(COHORT_PERIODS)}, "
+                                 f"got {cohort_period!r}")
+        if as_of is None:
+            raise ParameterError("as_of is required (the last observed day, inclusive)")
+        end = _day(as_of, "as_of")
+        day_after = pd.Series([pd.Timestamp(end) + pd.Timedelta(days=1)])
+        return end, int(_period_index_pandas(day_after, cohort_period)[0]) - 1
+
     def cohort_activity(self, source, *, cohort_period: str = "month", as_of,
-                        columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+                        columns: Mapping[str, str] | None = None,
+                        segment: str | None = None) -> pd.DataFrame:
         """Active customers and revenue by acquisition cohort and periods since acquisition.
 
         The aggregated form of :func:`clm_lib.cohorts.customer_periods` (same rules): a
@@ -545,49 +567,55 @@ class Engine:
 
         Parameters
         ----------
-        source : path, glob, table name or DataFrame
+        source : path, glob, table name, DataFrame or Ibis table
             Transactions with ``customer_id``, ``timestamp``, ``amount``.
         cohort_period : {"week", "month", "quarter", "year"}
             ISO weeks start on Monday.
         as_of : date
             Last observed day (inclusive).
+        segment : str, optional
+            A column of ``source``: the counts are split by each customer's value at
+            acquisition (the value on the first purchase up to ``as_of``, the smallest
+            when several rows share that time; see :func:`clm_lib.reductions.first_values`).
 
         Returns
         -------
         DataFrame
-            ``cohort`` (ISO label: "1997-01", "1997-W02", "1997-Q1", "1997"),
+            ``segment`` (text, ``<NA>`` when the customer has no value; only with
+            ``segment``), ``cohort`` (ISO label: "1997-01", "1997-W02", "1997-Q1", "1997"),
             ``cohort_index`` (integer period code as in :mod:`clm_lib.cohorts`),
             ``period`` (k, int64), ``customers`` (customers active in period k: the
             bounded retention count), ``revenue`` (sum of ``amount``), ``last_active``
             (customers whose last active period is k: the reverse cumulative sum over k
-            is the unbounded retention count) and ``cohort_size``; sorted by cohort and
-            k. Pairs with no activity are absent.
+            is the unbounded retention count) and ``cohort_size``; sorted by (segment,)
+            cohort and k. Pairs with no activity are absent.
         """
-        if cohort_period not in COHORT_PERIODS:
-            raise ParameterError(f"cohort_period must be one of {list(COHORT_PERIODS)}, "
-                                 f"got {cohort_period!r}")
-        if as_of is None:
-            raise ParameterError("as_of is required (the last observed day, inclusive)")
-        end = _day(as_of, "as_of")
-        day_after = pd.Series([pd.Timestamp(end) + pd.Timedelta(days=1)])
-        last = int(_period_index_pandas(day_after, cohort_period)[0]) - 1
+        end, last = self._cohort_setup(cohort_period, as_of)
         if self.name == "pandas":
             from clm_lib.cohorts import customer_periods
 
             tx, dq = self._pandas_transactions(source, columns)
-            cp = customer_periods(tx, cohort_period, as_of=end, engine="pandas")
+            cp = customer_periods(tx, cohort_period, as_of=end, engine="pandas",
+                                  segment=segment)
             cp["last"] = cp.groupby("customer_id", sort=False)["period"].transform("max")
             cp["is_last"] = (cp["period"] == cp["last"]).astype(np.int64)
-            g = cp.groupby(["cohort", "k"], sort=True)
+            keys = (["segment"] if segment is not None else []) + ["cohort", "k"]
+            g = cp.groupby(keys, sort=True, dropna=False)
             raw = pd.DataFrame({"customers": g.size(), "revenue": g["revenue"].sum(),
                                 "last_active": g["is_last"].sum()}).reset_index()
             raw = raw.rename(columns={"cohort": "cohort_index", "k": "period"})
         else:
             t, dq = self._transactions(source, columns)
+            if segment is not None and segment not in t.columns:
+                raise MissingColumnsError([segment], list(t.columns), what="transactions")
             raw = self.to_pandas(red.cohort_activity(t, cohort_period=cohort_period, as_of=end,
-                                                     last_period=last))
-        raw = raw.sort_values(["cohort_index", "period"]).reset_index(drop=True)
-        size = raw.loc[raw["period"] == 0].set_index("cohort_index")["customers"]
+                                                     last_period=last, segment=segment))
+            if segment is not None:
+                raw["segment"] = _as_text(raw["segment"], t[segment].type())
+        keys = (["segment"] if segment is not None else []) + ["cohort_index"]
+        raw = raw.sort_values(keys + ["period"]).reset_index(drop=True)
+        size = (raw["customers"].where(raw["period"] == 0)
+                .groupby([raw[k] for k in keys], dropna=False).transform("max"))
         labels = {i: cohort_label(i, cohort_period) for i in raw["cohort_index"].unique()}
         out = pd.DataFrame({
             "cohort": raw["cohort_index"].map(labels).astype("string"),
@@ -596,12 +624,88 @@ class Engine:
             "customers": raw["customers"].astype(np.int64),
             "revenue": raw["revenue"].astype(float),
             "last_active": raw["last_active"].astype(np.int64),
-            "cohort_size": raw["cohort_index"].map(size).astype(np.int64),
+            "cohort_size": size.astype(np.int64),
         })
+        if segment is not None:
+            out.insert(0, "segment", raw["segment"].astype("string"))
         out.attrs.update({"cohort_period": cohort_period, "as_of": str(end),
                           "last_complete_period": last})
         if dq is not None:
             out.attrs["data_quality"] = dq.to_dict()
+        return out
+
+    def customer_periods(self, source, *, cohort_period: str = "month", as_of,
+                         columns: Mapping[str, str] | None = None,
+                         segment: str | None = None) -> pd.DataFrame:
+        """One row per customer and active period: :func:`clm_lib.cohorts.customer_periods`
+        for transactions, computed in the engine.
+
+        The result has a row per customer and period, so it is as large as the customer
+        base times its active periods; the cohort tables need only
+        :meth:`cohort_activity` and :meth:`churn_counts`, which bring back aggregates.
+
+        Returns
+        -------
+        DataFrame
+            ``customer_id``, ``cohort``, ``period`` (integer period codes), ``k``,
+            ``revenue`` and, with ``segment``, ``segment`` (text at acquisition, ``<NA>``
+            without a value); sorted by cohort, customer and period.
+        """
+        end, last = self._cohort_setup(cohort_period, as_of)
+        if self.name == "pandas":
+            from clm_lib.cohorts import customer_periods
+
+            tx, _ = self._pandas_transactions(source, columns)
+            return customer_periods(tx, cohort_period, as_of=end, segment=segment)
+        t, _ = self._transactions(source, columns)
+        cp = red.customer_periods(t, cohort_period=cohort_period, as_of=end, last_period=last)
+        if segment is not None:
+            if segment not in t.columns:
+                raise MissingColumnsError([segment], list(t.columns), what="transactions")
+            seg = red.segment_at_acquisition(t, segment, as_of=end)
+            cp = cp.left_join(seg, "customer_id").select(*[cp[c] for c in cp.columns],
+                                                         segment=seg.value)
+        out = self.to_pandas(cp)
+        out = pd.DataFrame({
+            "customer_id": out["customer_id"],
+            "cohort": out["c"].astype(np.int64),
+            "period": out["p"].astype(np.int64),
+            "k": (out["p"] - out["c"]).astype(np.int64),
+            "revenue": out["revenue"].astype(float),
+            **({"segment": _as_text(out["segment"], t[segment].type())}
+               if segment is not None else {}),
+        })
+        return out.sort_values(["cohort", "customer_id", "period"], kind="stable",
+                               ignore_index=True)
+
+    def churn_counts(self, source, *, cohort_period: str = "month", as_of,
+                     inactivity_periods: int = 3,
+                     columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Per-period counts behind the transactions churn rate of
+        :func:`clm_lib.cohorts.churn_rate` (rule and columns: see
+        :func:`clm_lib.engines._reductions.churn_counts`); one row per period comes back.
+
+        Returns
+        -------
+        DataFrame
+            ``period`` (integer period code), ``starts``, ``stops``, ``lost`` (int64),
+            sorted by period; ``attrs["last_complete_period"]``.
+        """
+        end, last = self._cohort_setup(cohort_period, as_of)
+        n = int(inactivity_periods)
+        if n < 1:
+            raise ParameterError("inactivity_periods must be >= 1")
+        if self.name == "pandas":
+            from clm_lib.cohorts import _churn_counts_pandas
+
+            tx, _ = self._pandas_transactions(source, columns)
+            out = _churn_counts_pandas(tx, cohort_period, as_of=end, inactivity_periods=n)
+        else:
+            t, _ = self._transactions(source, columns)
+            out = self.to_pandas(red.churn_counts(t, cohort_period=cohort_period, as_of=end,
+                                                  last_period=last, inactivity_periods=n))
+            out = out.astype(np.int64).sort_values("period", ignore_index=True)
+        out.attrs["last_complete_period"] = last
         return out
 
     # ------------------------------------------------------------------ subscriptions
@@ -709,10 +813,11 @@ def compress(summary, columns: Sequence[str] = TRIPLE, *, engine: str | Engine =
 
 
 def cohort_activity(source, *, cohort_period: str = "month", as_of,
-                    engine: str | Engine = "pandas", columns=None) -> pd.DataFrame:
+                    engine: str | Engine = "pandas", columns=None,
+                    segment: str | None = None) -> pd.DataFrame:
     """:meth:`Engine.cohort_activity` on the engine named by ``engine``."""
     return get_engine(engine).cohort_activity(source, cohort_period=cohort_period, as_of=as_of,
-                                              columns=columns)
+                                              columns=columns, segment=segment)
 
 
 def subscription_durations(source, *, as_of=None, time_unit: str = "month",

@@ -112,7 +112,40 @@ def _period_index(day, cohort_period: str):
     raise ValueError(cohort_period)
 
 
-def cohort_activity(t, *, cohort_period: str, as_of: dt.date, last_period: int):
+def customer_periods(t, *, cohort_period: str, as_of: dt.date, last_period: int):
+    """One row per customer and calendar period with a purchase (see
+    :func:`clm_lib.cohorts.customer_periods`).
+
+    Purchases after ``as_of`` and in periods after ``last_period`` (the last period
+    complete by ``as_of``) are ignored. Returns ``customer_id``, ``p`` (period index),
+    ``revenue`` (summed ``amount``), ``c`` (the customer's first remaining period: the
+    cohort) and ``last`` (the customer's last active period).
+    """
+    cp = _active_periods(t, cohort_period=cohort_period, as_of=as_of, last_period=last_period)
+    ends = cp.group_by("customer_id").agg(c=cp.p.min(), last=cp.p.max())
+    return cp.inner_join(ends, "customer_id").select(*cp.columns, "c", "last")
+
+
+def _active_periods(t, *, cohort_period: str, as_of: dt.date, last_period: int):
+    """``customer_id``, ``p``, ``revenue``: one row per customer and active period."""
+    ibis = _ibis()
+    d = t.select(customer_id=t.customer_id, day=t.timestamp.cast("date"),
+                 amount=t.amount.cast("float64"))
+    d = d.filter(d.day <= ibis.date(as_of))
+    d = d.mutate(p=_period_index(d.day, cohort_period))
+    d = d.filter(d.p <= int(last_period))
+    return d.group_by(["customer_id", "p"]).agg(revenue=d.amount.sum())
+
+
+def segment_at_acquisition(t, column: str, *, as_of: dt.date):
+    """Each customer's ``column`` at acquisition: :func:`first_values` over the purchases
+    up to ``as_of`` (``customer_id``, ``value``)."""
+    ibis = _ibis()
+    return first_values(t.filter(t.timestamp.cast("date") <= ibis.date(as_of)), column)
+
+
+def cohort_activity(t, *, cohort_period: str, as_of: dt.date, last_period: int,
+                    segment: str | None = None):
     """Active customers and revenue by (acquisition cohort, periods since acquisition).
 
     Purchases after ``as_of`` and in periods after ``last_period`` (the last period
@@ -120,21 +153,52 @@ def cohort_activity(t, *, cohort_period: str, as_of: dt.date, last_period: int):
     Returns ``cohort_index``, ``period`` (k = 0, 1, ...), ``customers`` (customers with a
     purchase in period k), ``revenue`` (summed ``amount``) and ``last_active`` (customers
     whose last active period is k; a reverse cumulative sum gives unbounded retention).
+    With ``segment`` (a column of ``t``), the counts are also split by the customer's
+    value at acquisition (:func:`segment_at_acquisition`; null when the customer has no
+    value), returned first as ``segment``.
     """
-    ibis = _ibis()
-    d = t.select(customer_id=t.customer_id, day=t.timestamp.cast("date"),
-                 amount=t.amount.cast("float64"))
-    d = d.filter(d.day <= ibis.date(as_of))
-    d = d.mutate(p=_period_index(d.day, cohort_period))
-    d = d.filter(d.p <= int(last_period))
-    cp = d.group_by(["customer_id", "p"]).agg(revenue=d.amount.sum())
-    ends = cp.group_by("customer_id").agg(c=cp.p.min(), last=cp.p.max())
-    cp = cp.inner_join(ends, "customer_id").select(*cp.columns, "c", "last")
-    out = cp.group_by(["c", "p"]).agg(customers=cp.count(), revenue=cp.revenue.sum(),
-                                       last_active=(cp.p == cp.last).cast("int64").sum())
-    return out.select(cohort_index=out.c, period=(out.p - out.c).cast("int64"),
+    cp = customer_periods(t, cohort_period=cohort_period, as_of=as_of, last_period=last_period)
+    keys = ["c", "p"]
+    if segment is not None:
+        seg = segment_at_acquisition(t, segment, as_of=as_of)
+        cp = cp.left_join(seg, "customer_id").select(*[cp[c] for c in cp.columns],
+                                                     segment=seg.value)
+        keys = ["segment", "c", "p"]
+    out = cp.group_by(keys).agg(customers=cp.count(), revenue=cp.revenue.sum(),
+                                last_active=(cp.p == cp.last).cast("int64").sum())
+    return out.select(*(["segment"] if segment is not None else []),
+                      cohort_index=out.c, period=(out.p - out.c).cast("int64"),
                       customers=out.customers.cast("int64"), revenue=out.revenue,
                       last_active=out.last_active.cast("int64"))
+
+
+def churn_counts(t, *, cohort_period: str, as_of: dt.date, last_period: int,
+                 inactivity_periods: int):
+    """Per-period counts behind the transactions churn rule of
+    :func:`clm_lib.cohorts.churn_rate` (``N = inactivity_periods``).
+
+    For each (customer, active period ``q``), with ``q_next`` the customer's next active
+    period (``last_period + 1`` if none): the customer is active at the start of periods
+    ``q + 1 .. stop - 1`` and, when ``q_next - q > N``, lost in ``q + 1`` (then
+    ``stop = q + 2``; otherwise ``stop = q_next + 1``). Returns one row per period:
+    ``period``, ``starts`` (intervals starting there), ``stops`` (intervals ending just
+    before it) and ``lost``; the number active at the start of ``p`` is the cumulative
+    sum of ``starts - stops`` up to ``p``.
+    """
+    ibis = _ibis()
+    cp = _active_periods(t, cohort_period=cohort_period, as_of=as_of, last_period=last_period)
+    cp = cp.select(q=cp.p, nxt=ibis.coalesce(
+        cp.p.lead().over(group_by=cp.customer_id, order_by=cp.p), int(last_period) + 1))
+    lost = (cp.nxt - cp.q) > int(inactivity_periods)
+    one, zero = ibis.literal(1, type="int64"), ibis.literal(0, type="int64")
+    rows = cp.select(q=cp.q, stop=ibis.ifelse(lost, cp.q + 1, cp.nxt) + 1,
+                     lost=lost.cast("int64"))
+    starts = rows.select(period=(rows.q + 1).cast("int64"), starts=one, stops=zero,
+                         lost=rows.lost)
+    stops = rows.select(period=rows.stop.cast("int64"), starts=zero, stops=one, lost=zero)
+    u = starts.union(stops, distinct=False)
+    return u.group_by("period").agg(starts=u.starts.sum(), stops=u.stops.sum(),
+                                    lost=u.lost.sum())
 
 
 def interval_durations(t, *, as_of: dt.datetime | None, unit_days: float, covariates):
