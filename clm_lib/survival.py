@@ -19,6 +19,7 @@ Graf, Schmoor, Sauerbrei & Schumacher (1999), Statistics in Medicine 18, 2529-25
 """
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -873,14 +874,43 @@ def segment_value(risk: pd.DataFrame, segment: pd.Series) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------
 
 def load_churn_durations(subscriptions=None, transactions=None, columns=None, *, as_of=None,
-                         inactivity_days: float = 180, time_unit: str = "month"
+                         inactivity_days: float = 180, time_unit: str = "month",
+                         engine="pandas"
                          ) -> tuple[pd.DataFrame, list[DataQuality], str]:
     """Durations frame from subscriptions, or from transactions with churn by inactivity.
 
-    ``transactions`` wins when both are given. Subscriptions go through
-    :func:`clm_lib.data.load_subscriptions` and :func:`clm_lib.data.subscription_durations`
-    (churn = end of the subscription); transactions through
-    :func:`clm_lib.data.load_transactions` and :func:`inactivity_durations`.
+    ``transactions`` wins when both are given. Subscriptions go through the subscriptions
+    data contract (:func:`clm_lib.data.load_subscriptions`) and
+    :func:`clm_lib.data.subscription_durations` (churn = end of the subscription);
+    transactions through the transactions contract (:func:`clm_lib.data.load_transactions`)
+    and :func:`inactivity_durations`.
+
+    With ``engine="duckdb"`` or ``"spark"`` the contract and the reduction run in that
+    engine (:meth:`clm_lib.engines.Engine.load_subscriptions` and
+    :meth:`~clm_lib.engines.Engine.subscription_durations`, or
+    :meth:`~clm_lib.engines.Engine.load_transactions` and
+    :meth:`~clm_lib.engines.Engine.purchase_spans`); only one row per subscription or per
+    customer comes back, and the inactivity rule is then applied as in
+    :func:`inactivity_durations`. The durations, events and the counts of the
+    data-quality records are those of the pandas path (spend sums per customer agree to
+    rounding: the engines add them in another order).
+
+    Parameters
+    ----------
+    subscriptions, transactions : path, glob, table name or DataFrame, optional
+        The input (a glob of many files or a table name needs duckdb or spark, except
+        transactions globs of Parquet files, which pandas reads file by file).
+    columns : dict, optional
+        Source name -> canonical name.
+    as_of : str or Timestamp, optional
+        End of observation; required for transactions and interval subscriptions.
+    inactivity_days : float
+        Transactions: days without a purchase that define churn.
+    time_unit : {"day", "week", "month", "year"}
+        Unit of the durations.
+    engine : {"pandas", "duckdb", "spark"} or Engine
+        Where the data are loaded and reduced (an :class:`~clm_lib.engines.Engine` from
+        :func:`~clm_lib.engines.get_engine`, e.g. on your own Spark session, is used as is).
 
     Returns
     -------
@@ -891,13 +921,22 @@ def load_churn_durations(subscriptions=None, transactions=None, columns=None, *,
     definition : str
         The churn definition in plain language, for the report.
     """
-    from clm_lib.data import load_subscriptions, load_transactions, subscription_durations
+    from clm_lib.engines import get_engine
 
     _period_days(time_unit)
+    eng = get_engine(engine)
     if transactions is not None:
-        tx, dq = load_transactions(transactions, columns, as_of=as_of)
-        frame, dq2 = inactivity_durations(tx, as_of=as_of, inactivity_days=inactivity_days,
-                                          time_unit=time_unit)
+        _check_inactivity(as_of, inactivity_days, time_unit)
+        tx, dq = eng.load_transactions(transactions, columns, as_of=as_of)
+        if eng.name == "pandas":
+            frame, dq2 = inactivity_durations(tx, as_of=as_of, inactivity_days=inactivity_days,
+                                              time_unit=time_unit)
+        else:
+            spans = eng.purchase_spans(tx, as_of=as_of)
+            dq2 = DataQuality(source="transactions -> inactivity durations",
+                              rows_in=dq.rows_used)
+            frame, dq2 = _inactivity_rule(spans, dq2, as_of=as_of,
+                                          inactivity_days=inactivity_days, time_unit=time_unit)
         definition = (
             f"A customer churns when {inactivity_days:g} days pass without a purchase; the "
             f"churn date is the last purchase plus {inactivity_days:g} days. Customers whose "
@@ -907,8 +946,14 @@ def load_churn_durations(subscriptions=None, transactions=None, columns=None, *,
         return frame, [dq, dq2], definition
     if subscriptions is None:
         raise ParameterError("give subscriptions or transactions")
-    subs, dq = load_subscriptions(subscriptions, columns, as_of=as_of)
-    frame = subscription_durations(subs, as_of=as_of, time_unit=time_unit)
+    if isinstance(subscriptions, (str, os.PathLike)):
+        # loaded and reduced in one go: the engine knows the contract was applied
+        frame = eng.subscription_durations(subscriptions, as_of=as_of, time_unit=time_unit,
+                                           columns=columns)
+        dq = DataQuality(**frame.attrs.pop("data_quality"))
+    else:
+        subs, dq = eng.load_subscriptions(subscriptions, columns, as_of=as_of)
+        frame = eng.subscription_durations(subs, as_of=as_of, time_unit=time_unit)
     definition = ("A customer churns when the subscription ends; customers still subscribed at "
                   "the end of the data are censored (still active), not churned. Lifetimes "
                   f"are the subscription tenure, in {time_unit}s.")

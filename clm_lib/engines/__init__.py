@@ -57,7 +57,7 @@ from ._backends import (
     source_name,
     table_from_pandas,
 )
-from ._contract import check_transactions
+from ._contract import check_subscriptions, check_transactions
 
 __all__ = [
     "ENGINES",
@@ -296,6 +296,48 @@ class Engine:
                                   as_of_note=note, date_format=date_format,
                                   negative_amounts=negative_amounts)
 
+    def load_subscriptions(self, source, columns: Mapping[str, str] | None = None, *,
+                           as_of=None, date_format: str | None = None,
+                           churn_values: Mapping[Any, bool] | None = None):
+        """Apply the subscriptions data contract in the engine.
+
+        The rules, drop reasons and errors of :func:`clm_lib.data.load_subscriptions`
+        for both forms (the pandas engine calls it), evaluated where the data are: bad
+        rows are dropped and counted by reason, exact repeats dropped, a snapshot
+        customer repeated with different values is an error, and text columns whose
+        values all read as numbers become numbers (e.g. Telco ``TotalCharges``).
+
+        Parameters
+        ----------
+        source : path, table name, DataFrame or Ibis table
+            Interval form (``customer_id``, ``start``, ``end``; an empty end = active) or
+            snapshot form (``customer_id``, ``tenure``, ``churned``) after ``columns``;
+            CSV files are read as text and converted column by column.
+        columns, as_of, date_format, churn_values
+            As in :func:`clm_lib.data.load_subscriptions` (``tz`` is not offered: text
+            with a UTC offset is converted to UTC, naive dates are kept as they are).
+
+        Returns
+        -------
+        table : DataFrame (pandas engine) or Ibis table (duckdb, spark)
+            Canonical columns and covariates; the engines' table is lazy and unordered.
+        quality : DataQuality
+            ``rows_in == rows_used + dropped``, by reason; the notes say what the engines
+            do differently (see :func:`clm_lib.engines._contract.check_subscriptions`).
+        """
+        from clm_lib.data import _as_of, _when
+        from clm_lib.data import load_subscriptions as pandas_load
+
+        if self.name == "pandas":
+            return pandas_load(source, columns, as_of=as_of, date_format=date_format,
+                               churn_values=churn_values)
+        as_of_ts, cutoff = _as_of(as_of, None)
+        raw = read_source(self.con, source, None, (), "subscriptions", raw=True)
+        return check_subscriptions(raw, backend="duckdb" if self.con.name == "duckdb" else "spark",
+                                   name=source_name(source), columns=columns, cutoff=cutoff,
+                                   as_of_label=None if as_of_ts is None else _when(as_of_ts),
+                                   date_format=date_format, churn_values=churn_values)
+
     def _transactions(self, source, columns) -> tuple[Any, DataQuality | None]:
         """A file or table name goes through the data contract; a DataFrame or Ibis table
         is taken as already loaded (canonical columns)."""
@@ -433,6 +475,59 @@ class Engine:
         out = self.to_pandas(red.first_values(t, column))
         out["customer_id"] = out["customer_id"].astype("string")
         return out.set_index("customer_id")["value"].rename(column).sort_index()
+
+    def purchase_spans(self, source, *, as_of,
+                       columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Each customer's first and last purchase time, purchase count and spend up to
+        ``as_of``, computed in the engine (see :func:`clm_lib.reductions.purchase_spans`).
+
+        The input of churn by inactivity (:func:`clm_lib.survival.inactivity_durations`):
+        one row per customer comes back from DuckDB or Spark.
+
+        Parameters
+        ----------
+        source : path, glob, table name, DataFrame or Ibis table
+            Transactions; a file or table name is loaded with the data contract
+            (:meth:`load_transactions`), a DataFrame or Ibis table is taken as loaded.
+        as_of : str or Timestamp
+            Rows after this instant are left out (a date alone means its midnight).
+
+        Returns
+        -------
+        DataFrame
+            As :func:`clm_lib.reductions.purchase_spans` (times and counts identical on
+            every engine; spend sums equal to rounding, as they are added in another order):
+            ``customer_id``, ``first_purchase``, ``last_purchase``, ``n_purchases``,
+            ``total_amount``, ``first_amount`` [, ``first_quantity``], sorted by customer;
+            ``attrs["purchases_after_as_of"]``, and ``attrs["data_quality"]`` when a file
+            was loaded.
+        """
+        from clm_lib import reductions
+
+        if as_of is None:
+            raise ParameterError("as_of is required (the observation end)")
+        end = pd.Timestamp(as_of)
+        if end.tzinfo is not None:
+            end = end.tz_convert("UTC").tz_localize(None)
+        if self.name == "pandas":
+            tx, dq = self._pandas_transactions(source, columns)
+            out = reductions.purchase_spans(tx, as_of=end)
+        else:
+            t, dq = self._transactions(source, columns)
+            out = self.to_pandas(red.purchase_spans(t, as_of=end.to_pydatetime()))
+            n_after = int(red.purchases_after(t, as_of=end.to_pydatetime()).execute())
+            out = out.sort_values("customer_id", ignore_index=True)
+            out["customer_id"] = out["customer_id"].astype("string")
+            for c in ("first_purchase", "last_purchase"):
+                out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
+            out["n_purchases"] = out["n_purchases"].astype(np.int64)
+            for c in ("total_amount", "first_amount", "first_quantity"):
+                if c in out:
+                    out[c] = out[c].astype(float)
+            out.attrs["purchases_after_as_of"] = n_after
+        if dq is not None:
+            out.attrs["data_quality"] = dq.to_dict()
+        return out
 
     # ------------------------------------------------------------------ utilities
     def to_pandas(self, expr) -> pd.DataFrame:
@@ -710,36 +805,51 @@ class Engine:
 
     # ------------------------------------------------------------------ subscriptions
     def subscription_durations(self, source, *, as_of=None, time_unit: str = "month",
-                               columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+                               columns: Mapping[str, str] | None = None,
+                               date_format: str | None = None,
+                               churn_values: Mapping[Any, bool] | None = None) -> pd.DataFrame:
         """Duration and event per subscription (see :func:`clm_lib.data.subscription_durations`).
 
         Parameters
         ----------
-        source : path, table name or DataFrame
+        source : path, table name, DataFrame or Ibis table
             Interval form (``customer_id``, ``start``, ``end``; null end = active) or
             snapshot form (``customer_id``, ``tenure``, ``churned`` boolean), after
             ``columns`` renames. Other columns are carried along as covariates.
+            A path or table name is loaded with the data contract
+            (:meth:`load_subscriptions`): bad rows are dropped and counted. A DataFrame
+            or Ibis table is taken as already loaded: a bad row is an error.
         as_of : date or timestamp, optional
             Interval form: end of observation (a date alone means the whole day).
         time_unit : {"day", "week", "month", "year"}
+        date_format, churn_values
+            Passed to :meth:`load_subscriptions` when a path or table name is loaded.
 
         Returns
         -------
         DataFrame ``customer_id``, ``duration`` (float, ``time_unit``), ``event`` (bool),
-        covariates; in the order of the source for pandas, sorted by customer for the
-        other engines.
+        covariates; in the order of the source for pandas (a loaded path: by customer,
+        then start), sorted by customer, then start and end, for the other engines;
+        ``attrs["data_quality"]`` (the loading record, a dict) when a path or table name
+        was loaded.
         """
         unit = _unit(time_unit, allowed=tuple(_UNIT_DAYS))
+        dq = None
+        if isinstance(source, (str, os.PathLike)):
+            source, dq = self.load_subscriptions(source, columns, as_of=as_of,
+                                                 date_format=date_format,
+                                                 churn_values=churn_values)
+            columns = None
         if self.name == "pandas":
-            from clm_lib.data import load_subscriptions
             from clm_lib.data import subscription_durations as pandas_durations
 
-            if isinstance(source, pd.DataFrame):
-                subs = source.rename(columns=dict(columns)) if columns else source
-            else:
-                subs, _ = load_subscriptions(source, columns, as_of=as_of)
-            return pandas_durations(subs, as_of=as_of, time_unit=time_unit)
+            subs = source.rename(columns=dict(columns)) if columns else source
+            out = pandas_durations(subs, as_of=as_of, time_unit=time_unit)
+            if dq is not None:
+                out.attrs["data_quality"] = dq.to_dict()
+            return out
         t = self.table(source, columns, required=("customer_id",), what="subscriptions")
+        order = ["customer_id"]
         cols = list(t.columns)
         if {"start", "end"} <= set(cols):
             a = None
@@ -748,9 +858,12 @@ class Engine:
                 if ts.tzinfo is not None:
                     ts = ts.tz_convert("UTC").tz_localize(None)
                 a = ts.to_pydatetime()
-            v = self.to_pandas(red.interval_violations(t, as_of=a)).iloc[0]
-            v = {k: int(0 if pd.isna(x) else x) for k, x in v.items()}
-            if v["missing_start"]:
+            if dq is not None and a is not None:
+                v = {}  # loaded with the contract: the violations were dropped and counted
+            else:
+                v = self.to_pandas(red.interval_violations(t, as_of=a)).iloc[0]
+                v = {k: int(0 if pd.isna(x) else x) for k, x in v.items()}
+            if v.get("missing_start"):
                 raise DataContractError("start", "missing start date", v["missing_start"])
             if a is None and v["active"]:
                 raise ParameterError(f"as_of is required: {v['active']} subscription(s) are "
@@ -758,25 +871,34 @@ class Engine:
             if v.get("start_after_as_of"):
                 raise DataContractError("start", "subscription starts after as_of",
                                         v["start_after_as_of"])
-            if v["end_before_start"]:
+            if v.get("end_before_start"):
                 raise DataContractError("end", "end before start", v["end_before_start"])
             covs = [c for c in cols if c not in ("customer_id", "start", "end", "duration", "event")]
-            expr = red.interval_durations(t, as_of=a, unit_days=unit, covariates=covs)
+            # a customer's spells in start (then end) order, as the pandas loader sorts them
+            order = ["customer_id", "_order_start", "_order_end"]
+            t = t.mutate(_order_start=t.start.cast("timestamp"), _order_end=t.end.cast("timestamp"))
+            expr = red.interval_durations(t, as_of=a, unit_days=unit,
+                                          covariates=covs + order[1:])
         elif {"tenure", "churned"} <= set(cols):
             covs = [c for c in cols if c not in ("customer_id", "tenure", "churned", "duration", "event")]
             expr = t.select(customer_id=t.customer_id.cast("string"),
                             duration=t.tenure.cast("float64"), event=t.churned.cast("boolean"),
                             **{c: t[c] for c in covs})
-            bad = int(t.filter(t.tenure.isnull() | (t.tenure < 0)).count().execute())
+            bad = 0 if dq is not None else int(
+                t.filter(t.tenure.isnull() | (t.tenure < 0)).count().execute())
             if bad:
                 raise DataContractError("tenure", "missing or negative tenure", bad)
         else:
             raise MissingColumnsError(["start", "end"], cols,
                                       what="subscriptions (interval form needs customer_id, start, "
                                            "end; snapshot form customer_id, tenure, churned)")
-        out = self.to_pandas(expr.order_by("customer_id"))
+        out = self.to_pandas(expr)
         out["customer_id"] = out["customer_id"].astype("string")
+        out = (out.sort_values(order, kind="stable", na_position="last", ignore_index=True)
+               .drop(columns=order[1:]))
         out["event"] = out["event"].astype(bool)
+        if dq is not None:
+            out.attrs["data_quality"] = dq.to_dict()
         return out
 
 
@@ -821,7 +943,9 @@ def cohort_activity(source, *, cohort_period: str = "month", as_of,
 
 
 def subscription_durations(source, *, as_of=None, time_unit: str = "month",
-                           engine: str | Engine = "pandas", columns=None) -> pd.DataFrame:
+                           engine: str | Engine = "pandas", columns=None, date_format=None,
+                           churn_values=None) -> pd.DataFrame:
     """:meth:`Engine.subscription_durations` on the engine named by ``engine``."""
     return get_engine(engine).subscription_durations(source, as_of=as_of, time_unit=time_unit,
-                                                     columns=columns)
+                                                     columns=columns, date_format=date_format,
+                                                     churn_values=churn_values)

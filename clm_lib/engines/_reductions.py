@@ -260,3 +260,36 @@ def first_values(t, column: str):
     j = t.inner_join(firsts, "customer_id")
     j = j.filter(j.timestamp == j._first)
     return j.group_by("customer_id").agg(value=j[column].min())
+
+
+def purchase_spans(t, *, as_of: dt.datetime):
+    """Each customer's first and last purchase time, purchase count and spend up to ``as_of``
+    (see :func:`clm_lib.reductions.purchase_spans`).
+
+    Rows with ``timestamp`` after the instant ``as_of`` are left out. Returns
+    ``customer_id``, ``first_purchase``, ``last_purchase`` (timestamps), ``n_purchases``,
+    ``total_amount``, ``first_amount`` (spend on the calendar day of the first purchase)
+    and, when ``t`` has ``quantity``, ``first_quantity`` (0 when every value is missing).
+    """
+    ibis = _ibis()
+    cols = dict(customer_id=t.customer_id, timestamp=t.timestamp.cast("timestamp"),
+                amount=t.amount.cast("float64"))
+    if "quantity" in t.columns:
+        cols["quantity"] = t.quantity.cast("float64")
+    d = t.select(**cols)
+    d = d.filter(d.timestamp <= ibis.timestamp(as_of))
+    firsts = d.group_by("customer_id").agg(first_purchase=d.timestamp.min())
+    j = d.inner_join(firsts, "customer_id").select(*d.columns, "first_purchase")
+    first_day = j.timestamp.cast("date") == j.first_purchase.cast("date")
+    aggs = dict(first_purchase=j.first_purchase.min(), last_purchase=j.timestamp.max(),
+                n_purchases=j.count(), total_amount=j.amount.sum(),
+                first_amount=j.amount.sum(where=first_day))
+    if "quantity" in t.columns:
+        aggs["first_quantity"] = j.quantity.sum(where=first_day).fill_null(0.0)
+    return j.group_by("customer_id").agg(**aggs)
+
+
+def purchases_after(t, *, as_of: dt.datetime):
+    """Number of rows with ``timestamp`` after the instant ``as_of`` (a scalar expression)."""
+    ibis = _ibis()
+    return t.filter(t.timestamp.cast("timestamp") > ibis.timestamp(as_of)).count()
