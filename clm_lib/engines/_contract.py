@@ -107,34 +107,56 @@ def _flag(expr):
     return expr.fill_null(False)
 
 
-_WHITESPACE = [" ", "\t", "\n", "\r", "\x0b", "\x0c"]
-
-
 def _padded(col):
-    """Text with leading or trailing whitespace (what ``strip`` would change)."""
-    return _flag(col.left(1).isin(_WHITESPACE) | col.right(1).isin(_WHITESPACE))
+    """Text that may have leading or trailing whitespace: its first or last character
+    is at most a space (code below 33, which covers the whitespace ``strip`` removes).
+
+    A gate for the costly ``strip``, so a superset is harmless: stripping text that
+    starts with another control character changes nothing. Written as comparisons, not
+    ``isin`` on a list of characters, which DuckDB plans as a join (twice as slow).
+    """
+    return _flag((col.left(1) < "!") | (col.right(1) < "!"))
 
 
-def _text_missing(col):
+def _text_missing(col, padded=None):
     """Null, or a missing-value token once stripped and lower-cased.
 
     Written so that the costly strip and lower run only on the rows that can need them
     (padded text, or text of at most four characters, the longest token): on a log of
-    ids this halves the time of the check.
+    ids this halves the time of the check. ``padded`` is ``_padded(col)`` when the
+    caller has it as a column already (see :func:`_with_padding`).
     """
     ibis = _ibis()
     tokens = list(MISSING_TOKENS)
+    padded = _padded(col) if padded is None else padded
     short = ibis.ifelse(col.length() <= max(map(len, tokens)), col.lower().isin(tokens), False)
-    return _flag(col.isnull() | ibis.ifelse(_padded(col), col.strip().lower().isin(tokens), short))
+    return _flag(col.isnull() | ibis.ifelse(padded, col.strip().lower().isin(tokens), short))
 
 
-def _id_column(col, name: str):
+def _with_padding(t, names):
+    """``t`` with a ``_pad_<name>`` flag (:func:`_padded`) for each text column in ``names``.
+
+    Returns the table and ``pad(name)``: the flag column, or None for a column that is
+    not text. The flag is used several times per row (the value, the missing check, the
+    count), and neither DuckDB nor Spark shares a repeated subexpression: computed once,
+    in a projection of its own (and with the comparisons of :func:`_padded`), the
+    counting pass over a 10M-row log of text ids went from 1.8 s to 0.9 s on DuckDB.
+    ``view()`` keeps Ibis from merging the projections back into one.
+    """
+    texts = [c for c in names if c in t.columns and t[c].type().is_string()]
+    if texts:
+        t = t.mutate(**{f"_pad_{c}": _padded(t[c]) for c in texts}).view()
+    return t, (lambda c: t[f"_pad_{c}"] if c in texts else None)
+
+
+def _id_column(col, name: str, padded=None):
     """(id as text, missing flag) with the rules of ``clm_lib.data._ids``."""
     typ = col.type()
     if typ.is_boolean():
         raise DataContractError(name, "identifiers are true/false values; wrong column mapped?")
     if typ.is_string():
-        return _ibis().ifelse(_padded(col), col.strip(), col), _text_missing(col)
+        padded = _padded(col) if padded is None else padded
+        return _ibis().ifelse(padded, col.strip(), col), _text_missing(col, padded)
     if typ.is_floating():
         ibis = _ibis()
         integral = col.floor() == col
@@ -148,7 +170,7 @@ def _no_values(typ) -> bool:
     return typ.is_null() or (typ.is_unknown() and "NULL" in str(getattr(typ, "raw_type", "")))
 
 
-def _number_column(col, name: str):
+def _number_column(col, name: str, padded=None):
     """(float64 value, missing flag, unreadable flag) with the rules of ``_numbers``."""
     typ = col.type()
     if _no_values(typ):
@@ -157,7 +179,7 @@ def _number_column(col, name: str):
     if typ.is_boolean():
         raise DataContractError(name, "expected numbers, found true/false values")
     if typ.is_string():
-        missing = _text_missing(col)
+        missing = _text_missing(col, padded)
         value = col.strip().try_cast("float64")
     elif typ.is_numeric():
         value = col.cast("float64")
@@ -168,7 +190,7 @@ def _number_column(col, name: str):
     return value, missing, bad
 
 
-def _time_column(col, name: str, backend: str, date_format: str | None):
+def _time_column(col, name: str, backend: str, date_format: str | None, padded=None):
     """(naive UTC timestamp, missing flag, unparseable flag)."""
     typ = col.type()
     if typ.is_timestamp():
@@ -178,7 +200,7 @@ def _time_column(col, name: str, backend: str, date_format: str | None):
         return col.cast("timestamp"), _flag(col.isnull()), _ibis().literal(False)
     if not typ.is_string():
         raise DataContractError(name, f"expected dates, found values of type {typ}")
-    missing = _text_missing(col)
+    missing = _text_missing(col, padded)
     text = col.strip()
     if date_format:
         duck, spark = _builtin_parsers()
@@ -227,6 +249,11 @@ def _scalar(expr) -> int:
     return 0 if value is None or pd.isna(value) else int(value)
 
 
+def _counts(expr) -> dict[str, int]:
+    """Execute a one-row aggregation as ``{name: int}`` (an empty sum is 0)."""
+    return {k: int(0 if pd.isna(v) else v) for k, v in expr.to_pandas().iloc[0].items()}
+
+
 def check_transactions(t, *, backend: str, name: str, columns: Mapping[str, str] | None = None,
                        cutoff: pd.Timestamp | None = None, as_of_note: str | None = None,
                        date_format: str | None = None,
@@ -244,46 +271,55 @@ def check_transactions(t, *, backend: str, name: str, columns: Mapping[str, str]
     if missing_cols:
         raise MissingColumnsError(missing_cols, list(t.columns), what=what)
 
-    cid, cid_missing = _id_column(t.customer_id, "customer_id")
-    ts, ts_missing, ts_bad = _time_column(t.timestamp, "timestamp", backend, date_format)
-    amount, amt_missing, amt_bad = _number_column(t.amount, "amount")
-    conditions = [cid_missing, ts_missing, ts_bad, amt_missing, amt_bad]
-    conditions.append(_flag(ts >= ibis.timestamp(cutoff.to_pydatetime())) if cutoff is not None
-                      else ibis.literal(False))
-    conditions.append(_flag(amount < 0) if negative_amounts == "drop" else ibis.literal(False))
-    reason = ibis.cases(*[(c, i + 1) for i, c in enumerate(conditions)], else_=0)
+    # Three stages, each a projection of its own: whitespace flags of the text columns;
+    # canonical values and per-column flags; the drop reason. Each costly expression
+    # (text checks, date parsing) is then evaluated once per row.
+    s, pad = _with_padding(t, ("customer_id", "timestamp", "amount", "order_id", "quantity"))
+    cid, cid_missing = _id_column(s.customer_id, "customer_id", pad("customer_id"))
+    ts, ts_missing, ts_bad = _time_column(s.timestamp, "timestamp", backend, date_format,
+                                          pad("timestamp"))
+    amount, amt_missing, amt_bad = _number_column(s.amount, "amount", pad("amount"))
 
-    extra = {}
+    def after(stamp):
+        return (_flag(stamp >= ibis.timestamp(cutoff.to_pydatetime())) if cutoff is not None
+                else ibis.literal(False))
+
+    def negative(value):
+        return _flag(value < 0) if negative_amounts == "drop" else ibis.literal(False)
+
+    extra, q_flags = {}, {}
     if "order_id" in t.columns:
-        extra["order_id"] = _id_column(t.order_id, "order_id")[0]
+        extra["order_id"] = _id_column(s.order_id, "order_id", pad("order_id"))[0]
     if "quantity" in t.columns:
-        q, q_missing, q_bad = _number_column(t.quantity, "quantity")
-        extra.update(quantity=ibis.ifelse(q_bad, ibis.null("float64"), q),
-                     _q_missing=q_missing.cast("int64"), _q_bad=q_bad.cast("int64"))
+        q, q_missing, q_bad = _number_column(s.quantity, "quantity", pad("quantity"))
+        extra["quantity"] = ibis.ifelse(q_bad, ibis.null("float64"), q)
+        q_flags = dict(_q_missing=q_missing, _q_bad=q_bad)
     rest = [c for c in t.columns if c not in ("customer_id", "timestamp", "amount", *extra)]
     cid_string = t.customer_id.type().is_string()
-    typed = t.select(customer_id=cid, timestamp=ts, amount=amount, **extra,
-                     _cid_padded=(_padded(t.customer_id) if cid_string
-                                  else ibis.literal(False)).cast("int64"),
-                     **{c: t[c] for c in rest},
-                     _reason=reason.cast("int64"),
-                     _cid_missing=cid_missing.cast("int64"), _ts_missing=ts_missing.cast("int64"),
-                     _ts_bad=ts_bad.cast("int64"), _amt_missing=amt_missing.cast("int64"),
-                     _amt_bad=amt_bad.cast("int64"))
-    kept = typed._reason == 0
-    aggs = dict(rows_in=typed.count(), cid_padded=typed._cid_padded.sum(),
-                cid_missing=typed._cid_missing.sum(), ts_missing=typed._ts_missing.sum(),
-                ts_bad=typed._ts_bad.sum(), amt_missing=typed._amt_missing.sum(),
-                amt_bad=typed._amt_bad.sum(),
-                zero=_flag(kept & (typed.amount == 0)).cast("int64").sum(),
-                negative_kept=_flag(kept & (typed.amount < 0)).cast("int64").sum(),
-                **{f"r{i + 1}": (typed._reason == i + 1).cast("int64").sum()
-                   for i in range(len(REASONS))})
-    if "quantity" in t.columns:
-        aggs.update(q_missing=_flag(kept & (typed._q_missing == 1)).cast("int64").sum(),
-                    q_bad=_flag(kept & (typed._q_bad == 1)).cast("int64").sum())
-    counts = {k: int(0 if pd.isna(v) else v)
-              for k, v in typed.aggregate(**aggs).to_pandas().iloc[0].items()}
+    typed = s.select(customer_id=cid, timestamp=ts, amount=amount, **extra,
+                     **{c: s[c] for c in rest},
+                     _cid_padded=pad("customer_id") if cid_string else ibis.literal(False),
+                     _cid_missing=cid_missing, _ts_missing=ts_missing, _ts_bad=ts_bad,
+                     _amt_missing=amt_missing, _amt_bad=amt_bad, **q_flags).view()
+    # the drop conditions in the order of REASONS; a row gets the first that applies
+    flags = [typed._cid_missing, typed._ts_missing, typed._ts_bad, typed._amt_missing,
+             typed._amt_bad, after(typed.timestamp), negative(typed.amount)]
+    reason = ibis.cases(*[(c, i + 1) for i, c in enumerate(flags)], else_=0)
+    coded = typed.mutate(_reason=reason.cast("int64")).view()
+    kept = coded._reason == 0
+
+    def total(flag):
+        return _flag(flag).cast("int64").sum()
+
+    aggs = dict(rows_in=coded.count(),
+                **{k: total(coded[f"_{k}"]) for k in ("cid_padded", "cid_missing", "ts_missing",
+                                                       "ts_bad", "amt_missing", "amt_bad")},
+                zero=total(kept & (coded.amount == 0)),
+                negative_kept=total(kept & (coded.amount < 0)),
+                **{f"r{i + 1}": total(coded._reason == i + 1) for i in range(len(REASONS))})
+    if q_flags:
+        aggs.update(q_missing=total(kept & coded._q_missing), q_bad=total(kept & coded._q_bad))
+    counts = _counts(coded.aggregate(**aggs))
     n = counts["rows_in"]
     if n == 0:
         raise InsufficientDataError(f"{what} have no rows")
@@ -312,12 +348,13 @@ def check_transactions(t, *, backend: str, name: str, columns: Mapping[str, str]
     # data need: a row is kept when no condition that dropped rows holds (conditions that
     # dropped nothing are left out), and clean ids are used as they are.
     if cid_string and counts["cid_padded"] == 0:
-        cid = t.customer_id
-    keep_values = dict(customer_id=cid, timestamp=ts, amount=amount,
-                       **{k: v for k, v in extra.items() if not k.startswith("_")},
-                       **{c: t[c] for c in rest})
+        cid = s.customer_id
+    keep_values = dict(customer_id=cid, timestamp=ts, amount=amount, **extra,
+                       **{c: s[c] for c in rest})
+    conditions = [cid_missing, ts_missing, ts_bad, amt_missing, amt_bad, after(ts),
+                  negative(amount)]
     active = [c for i, c in enumerate(conditions) if counts[f"r{i + 1}"]]
-    clean = t.select(**keep_values, **{f"_drop{i}": c for i, c in enumerate(active)})
+    clean = s.select(**keep_values, **{f"_drop{i}": c for i, c in enumerate(active)})
     if active:
         clean = clean.filter(~ibis.or_(*[clean[f"_drop{i}"] for i in range(len(active))]))
         clean = clean.drop(*[f"_drop{i}" for i in range(len(active))])
@@ -336,7 +373,7 @@ def check_transactions(t, *, backend: str, name: str, columns: Mapping[str, str]
         clean = unique.union(clean.filter(clean.order_id.isnull()))
         final = clean.aggregate(zero=_flag(clean.amount == 0).cast("int64").sum(),
                                 negative_kept=_flag(clean.amount < 0).cast("int64").sum())
-        counts.update({k: int(v) for k, v in final.to_pandas().iloc[0].fillna(0).items()})
+        counts.update(_counts(final))
         dq.notes.append("Duplicates: rows repeating an earlier row with the same "
                         f"{' and '.join(key)} were dropped as double-recorded; a repeated order "
                         "id with different values would have been an error.")
@@ -384,11 +421,6 @@ SUBSCRIPTION_REASONS = {
                  "duplicate customer row"),
 }
 _LEADING_ZERO = r"^[+-]?0\d"
-
-
-def _counts(expr) -> dict[str, int]:
-    """Execute a one-row aggregation as ``{name: int}`` (an empty sum is 0)."""
-    return {k: int(0 if pd.isna(v) else v) for k, v in expr.to_pandas().iloc[0].items()}
 
 
 def _date_or_null(col, name: str, backend: str, date_format: str | None):
