@@ -135,13 +135,15 @@ def test_degenerate_data_raise_convergence_error():
         BetaGeoModel().fit(d)
 
 
-def test_fused_path_with_lookup_tables_equals_plain_functions(cdnow):
-    from clm_lib.clv.bgnbd import bgnbd_value_and_grad
+@pytest.mark.parametrize("p", [(0.3, 4.0, 0.8, 2.5), (2.0, 0.5, 0.3, 0.7), (0.25, 4.4, 0.79, 2.4)])
+def test_weighted_totals_equal_the_per_customer_functions(cdnow, p):
+    """The fit's weighted totals (terms summed per distinct x and T) equal the weighted
+    sum of the per-customer log-likelihood and gradient, also with b < 1."""
     c = compress(cdnow)
-    arrays, _ = BetaGeoModel()._prepare(c, "weights")
-    assert "_x_u" in arrays and "_T_u" in arrays        # lookup tables are in use
+    p = np.array(p)
+    model = BetaGeoModel()
+    arrays, w = model._prepare(c, "weights")
+    total, grad = model._weighted_value_and_grad(p, arrays, w)
     plain = {k: c[k].to_numpy(float) for k in ["frequency", "recency", "T"]}
-    p = np.array([0.3, 4.0, 0.8, 2.5])
-    ll, g = bgnbd_value_and_grad(p, arrays)
-    np.testing.assert_allclose(ll, bgnbd_loglik(p, plain), rtol=1e-12)
-    np.testing.assert_allclose(g, bgnbd_loglik_grad(p, plain), rtol=1e-10, atol=1e-12)
+    assert total == pytest.approx(w @ bgnbd_loglik(p, plain), rel=1e-12)
+    np.testing.assert_allclose(grad, w @ bgnbd_loglik_grad(p, plain), rtol=1e-9, atol=1e-9)

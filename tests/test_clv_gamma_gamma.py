@@ -11,7 +11,8 @@ import pytest
 from scipy import integrate, stats
 
 from clm_lib.clv.gamma_gamma import (GammaGammaModel, frequency_spend_correlation,
-                                     gamma_gamma_loglik, simulate_gamma_gamma)
+                                     gamma_gamma_loglik, gamma_gamma_loglik_grad,
+                                     simulate_gamma_gamma)
 from clm_lib.config import CDNOW_SAMPLE
 from clm_lib.exceptions import DataContractError
 from clm_lib.reductions import summary_data
@@ -64,3 +65,16 @@ def test_recovers_parameters_from_simulation():
 def test_rejects_non_positive_spend():
     with pytest.raises(DataContractError, match="monetary_value"):
         GammaGammaModel().fit(pd.DataFrame({"frequency": [1, 2, 0], "monetary_value": [3.0, 0.0, 1.0]}))
+
+
+@pytest.mark.parametrize("p", [(6.25, 3.74, 15.44), (1.0, 0.5, 2.0)])
+def test_weighted_totals_equal_the_per_customer_functions(repeaters, p):
+    """The fit's weighted totals (terms in x summed per distinct x) equal the weighted sum
+    of the per-customer log density and its gradient."""
+    p = np.array(p)
+    w = np.random.default_rng(3).integers(1, 5, len(repeaters)).astype(float)
+    model = GammaGammaModel()
+    arrays, _ = model._prepare(repeaters, w)
+    total, grad = model._weighted_value_and_grad(p, arrays, w)
+    assert total == pytest.approx(w @ gamma_gamma_loglik(p, arrays), rel=1e-12)
+    np.testing.assert_allclose(grad, w @ gamma_gamma_loglik_grad(p, arrays), rtol=1e-9, atol=1e-9)

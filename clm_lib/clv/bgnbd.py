@@ -74,47 +74,69 @@ def bgnbd_loglik_grad(params, data: Mapping[str, np.ndarray]) -> np.ndarray:
     return g
 
 
-def _lookup(data, col, key):
-    """Gather helper: evaluate f on the distinct values of a column when the model's
-    ``_prepare`` stored them (``_<key>_u``, ``_<key>_i``), else on the column itself."""
-    if f"_{key}_u" in data:
-        u, i = data[f"_{key}_u"], data[f"_{key}_i"]
-        return lambda f: f(u)[i]
-    v = _arr(data, col)
-    return lambda f: f(v)
+def _tables(x, tx, T, w) -> dict:
+    """Parameter-free tables for :func:`bgnbd_weighted_value_and_grad`.
 
-
-def bgnbd_value_and_grad(params, data):
-    """Fused per-customer log-likelihood and gradient (same values as
-    :func:`bgnbd_loglik` / :func:`bgnbd_loglik_grad`), evaluating every function of x, T
-    and t_x alone once per distinct value when lookup tables are present."""
-    r, alpha, a, b = params
-    x = _arr(data, "frequency")
-    gx, gT, gtx = _lookup(data, "frequency", "x"), _lookup(data, "T", "T"), _lookup(data, "recency", "tx")
-    gl, dg = special.gammaln, special.digamma
+    Every term of the log-likelihood that depends on one of x, T or t_x alone is summed
+    per distinct value (few on a day grid): only the terms that mix them are left per
+    customer, and only for customers with repeat purchases (for x = 0 the likelihood
+    has no t_x term).
+    """
+    ux, ix = np.unique(x, return_inverse=True)
+    uT, iT = np.unique(T, return_inverse=True)
+    utx, itx = np.unique(tx, return_inverse=True)
+    ix, iT, itx = ix.ravel(), iT.ravel(), itx.ravel()
     pos = x > 0
+    return {
+        "ux": ux, "uT": uT, "utx": utx,
+        "w_x": np.bincount(ix, w, len(ux)),           # total weight per distinct x
+        "w_T": np.bincount(iT, w, len(uT)),           # ... per distinct T
+        "wx_T": np.bincount(iT, w * x, len(uT)),      # sum of w x per distinct T
+        "ix": ix[pos], "iT": iT[pos], "itx": itx[pos], "x": x[pos], "w": w[pos],
+    }
+
+
+def bgnbd_weighted_value_and_grad(params, tables: Mapping[str, np.ndarray]):
+    """Weighted total log-likelihood and its gradient in (r, alpha, a, b).
+
+    The same value as ``w @ bgnbd_loglik(params, data)`` (and gradient as
+    ``w @ bgnbd_loglik_grad``), on the tables of :func:`_tables`. With
+    ``d = A4 - A3 = ln a - ln(b+x-1) - (r+x)(ln(alpha+t_x) - ln(alpha+T))`` the
+    per-customer log-likelihood is ``A1 + A2 + A3 + ln(1 + e^d)`` and the weight of the
+    dropout branch in the gradient is ``expit(d)``; ``A1``, ``A2`` and ``A3`` are sums
+    over distinct x and T.
+    """
+    r, alpha, a, b = params
+    gl, dg = special.gammaln, special.digamma
+    ux, uT, utx = tables["ux"], tables["uT"], tables["utx"]
+    w_x, w_T, wx_T = tables["w_x"], tables["w_T"], tables["wx_T"]
+    w_total = w_x.sum()
+    # per distinct value
+    lT, ltx = np.log(alpha + uT), np.log(alpha + utx)
+    inv_T, inv_tx = 1.0 / (alpha + uT), 1.0 / (alpha + utx)
+    c_x = gl(r + ux) + gl(b + ux) - gl(a + b + ux)             # A1 + A2 terms in x
+    dab_x = dg(a + b) - dg(a + b + ux)
+    inv_b_x = np.where(ux > 0, 1.0 / np.where(ux > 0, b + ux - 1, 1.0), 0.0)
+    k_x = np.log(a) - np.log(np.where(ux > 0, b + ux - 1, 1.0))  # ln a - ln(b+x-1), x > 0
+    rw_T = r * w_T + wx_T                                       # sum of w (r+x) per T
+    # per customer with repeat purchases
+    ix, iT, itx, x, w = (tables[k] for k in ("ix", "iT", "itx", "x", "w"))
+    take = np.take  # much faster than fancy indexing for a small table and int64 codes
     rx = r + x
-    lT = gT(lambda u: np.log(alpha + u))
-    ltx = gtx(lambda u: np.log(alpha + u))
-    const = -gl(r) + r * np.log(alpha) + gl(a + b) - gl(b)
-    cx = gx(lambda u: gl(r + u) + gl(b + u) - gl(a + b + u))
-    bx1 = gx(lambda u: np.where(u > 0, b + u - 1, 1.0))
-    a3 = -rx * lT
-    with np.errstate(divide="ignore"):
-        a4 = np.where(pos, np.log(a) - np.log(bx1) - rx * ltx, -np.inf)
-    m = np.maximum(a3, a4)
-    e3, e4 = np.exp(a3 - m), np.exp(a4 - m)
-    tot = e3 + e4
-    ll = const + cx + m + np.log(tot)
-    w4 = e4 / tot
-    w3 = 1.0 - w4
-    g = np.empty((len(x), 4))
-    g[:, 0] = gx(lambda u: dg(r + u)) - dg(r) + np.log(alpha) - w3 * lT - w4 * ltx
-    g[:, 1] = r / alpha - rx * (w3 * gT(lambda u: 1.0 / (alpha + u)) + w4 * gtx(lambda u: 1.0 / (alpha + u)))
-    dab = dg(a + b) - gx(lambda u: dg(a + b + u))
-    g[:, 2] = dab + w4 / a
-    g[:, 3] = dab + gx(lambda u: dg(b + u)) - dg(b) - w4 / bx1
-    return ll, g
+    delta = take(ltx, itx) - take(lT, iT)
+    d = take(k_x, ix) - rx * delta
+    p4 = special.expit(d)
+    wp4 = w * p4
+    total = (w_total * (-gl(r) + r * np.log(alpha) + gl(a + b) - gl(b)) + w_x @ c_x
+             - rw_T @ lT + w @ np.logaddexp(0.0, d))
+    s_p4_x = np.bincount(ix, wp4, len(ux))                      # sum of w p4 per x
+    grad = np.array([
+        w_x @ dg(r + ux) + w_total * (np.log(alpha) - dg(r)) - w_T @ lT - wp4 @ delta,
+        w_total * r / alpha - rw_T @ inv_T - (wp4 * rx) @ (take(inv_tx, itx) - take(inv_T, iT)),
+        w_x @ dab_x + s_p4_x.sum() / a,
+        w_x @ (dab_x + dg(b + ux)) - w_total * dg(b) - s_p4_x @ inv_b_x,
+    ])
+    return float(total), grad
 
 
 def simulate_bgnbd(params, T, *, seed=None) -> pd.DataFrame:
@@ -171,18 +193,15 @@ class BetaGeoModel(MLEModel):
     required_columns = ("frequency", "recency", "T")
     _loglik = staticmethod(bgnbd_loglik)
     _loglik_grad = staticmethod(bgnbd_loglik_grad)
-    _loglik_value_and_grad = staticmethod(bgnbd_value_and_grad)
 
     def _prepare(self, data, weights=None):
         arrays, w = super()._prepare(data, weights)
-        arrays = dict(arrays)
-        # distinct values of x, T and t_x (few on a day grid): the special functions of
-        # each are evaluated once per distinct value in the fused likelihood
-        for col, key in (("frequency", "x"), ("T", "T"), ("recency", "tx")):
-            u, i = np.unique(arrays[col], return_inverse=True)
-            if len(u) * 4 <= len(i):
-                arrays[f"_{key}_u"], arrays[f"_{key}_i"] = u, i.ravel()
-        return arrays, w
+        tables = _tables(arrays["frequency"], arrays["recency"], arrays["T"], w)
+        return {**arrays, "_tables": tables}, w
+
+    @staticmethod
+    def _weighted_value_and_grad(params, data, weights):
+        return bgnbd_weighted_value_and_grad(params, data["_tables"])
 
     def _initial_params(self, data):
         x, T = data["frequency"], data["T"]

@@ -58,6 +58,41 @@ def gamma_gamma_loglik_grad(params, data) -> np.ndarray:
     return out
 
 
+def _tables(x, z, w) -> dict:
+    """Parameter-free tables for :func:`gamma_gamma_weighted_value_and_grad`: the terms
+    in x alone are summed per distinct x (few: whole numbers of purchases); only
+    ``ln(gamma + x z)`` is left per customer."""
+    ux, ix = np.unique(x, return_inverse=True)
+    ix = ix.ravel()
+    return {"ux": ux, "ix": ix, "w": w, "xz": x * z,
+            "w_x": np.bincount(ix, w, len(ux)),                    # total weight per x
+            "wlz_x": np.bincount(ix, w * np.log(z), len(ux))}      # sum of w ln z per x
+
+
+def gamma_gamma_weighted_value_and_grad(params, tables):
+    """Weighted total of :func:`gamma_gamma_loglik` and its gradient in (p, q, gamma),
+    on the tables of :func:`_tables`; equal to ``w @ gamma_gamma_loglik(params, data)``
+    and ``w @ gamma_gamma_loglik_grad(params, data)``."""
+    p, q, g = params
+    gl, dg = special.gammaln, special.digamma
+    ux, ix, w, xz = tables["ux"], tables["ix"], tables["w"], tables["xz"]
+    w_x, wlz_x = tables["w_x"], tables["wlz_x"]
+    pu = p * ux
+    # per customer: only ln(gamma + x z) and its derivative
+    inv = 1.0 / (g + xz)
+    wl_x = np.bincount(ix, w * np.log(g + xz), len(ux))      # sum of w ln(g + x z) per x
+    winv_x = np.bincount(ix, w * inv, len(ux))               # sum of w / (g + x z) per x
+    w_total = w_x.sum()
+    total = (w_x @ (gl(pu + q) - gl(pu) + pu * np.log(ux)) + w_total * (q * np.log(g) - gl(q))
+             + (pu - 1) @ wlz_x - (pu + q) @ wl_x)
+    grad = np.array([
+        ux @ (w_x * (dg(pu + q) - dg(pu) + np.log(ux)) + wlz_x - wl_x),
+        w_x @ dg(pu + q) + w_total * (np.log(g) - dg(q)) - wl_x.sum(),
+        w_total * q / g - (pu + q) @ winv_x,
+    ])
+    return float(total), grad
+
+
 def simulate_gamma_gamma(params, frequency, *, seed=None) -> pd.DataFrame:
     """Simulate mean spend of customers with ``frequency`` spend observations each."""
     p, q, g = params
@@ -101,7 +136,11 @@ class GammaGammaModel(MLEModel):
             raise DataContractError(
                 "monetary_value", "Gamma-Gamma needs frequency > 0 and monetary_value > 0; "
                 "select customers with spend observations first", len(rows), rows)
-        return arrays, w
+        return {**arrays, "_tables": _tables(arrays["frequency"], arrays["monetary_value"], w)}, w
+
+    @staticmethod
+    def _weighted_value_and_grad(params, data, weights):
+        return gamma_gamma_weighted_value_and_grad(params, data["_tables"])
 
     def _initial_params(self, data):
         z = data["monetary_value"]
