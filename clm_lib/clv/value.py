@@ -61,10 +61,14 @@ _CHUNK = 50_000
 
 
 def _xT_groups(data):
-    """Distinct (frequency, T) pairs and each customer's group."""
-    key = np.column_stack([np.asarray(data["frequency"], float), np.asarray(data["T"], float)])
-    uniq, codes = np.unique(key, axis=0, return_inverse=True)
-    return uniq[:, 0], uniq[:, 1], codes.ravel()
+    """Distinct (frequency, T) pairs (sorted by frequency, then T) and each customer's
+    group. Codes of the two columns are combined into one integer, which is much faster
+    than ``np.unique(..., axis=0)`` on a million rows."""
+    ux, ix = np.unique(np.asarray(data["frequency"], float), return_inverse=True)
+    uT, iT = np.unique(np.asarray(data["T"], float), return_inverse=True)
+    pair = ix.ravel().astype(np.int64) * len(uT) + iT.ravel()
+    upair, codes = np.unique(pair, return_inverse=True)
+    return ux[upair // len(uT)], uT[upair % len(uT)], codes.ravel()
 
 
 def _det_groups(model, ux, uT, horizon, discount_rate, params=None):
