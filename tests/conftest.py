@@ -33,3 +33,28 @@ def tiny_snapshot() -> pd.DataFrame:
         "tenure": ["1", "12", "0", "30"],
         "churned": ["Yes", "no", "No", "YES"],
     })
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The Spark engine on one local[2] session per test process (started on first use;
+    a session takes seconds to start). Skipped when Java is absent; pyspark and Ibis are
+    declared dependencies, so their absence fails."""
+    from clm_lib.engines import get_engine, java_available, local_spark_session
+
+    if not java_available():
+        pytest.skip("Spark needs Java")
+    session = local_spark_session("local[2]", app_name="clm-tests", shuffle_partitions=2)
+    session.sparkContext.setLogLevel("ERROR")
+    yield get_engine("spark", spark=session)
+    session.stop()
+
+
+@pytest.fixture(scope="module", params=["duckdb", "spark"])
+def engine(request):
+    """Each Ibis engine in turn: DuckDB, then Spark (see :func:`spark`)."""
+    from clm_lib.engines import get_engine
+
+    if request.param == "duckdb":
+        return get_engine("duckdb")
+    return request.getfixturevalue("spark")

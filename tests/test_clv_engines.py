@@ -12,7 +12,7 @@ import pytest
 
 from clm_lib.clv import value as clv
 from clm_lib.config import CDNOW_MASTER
-from clm_lib.engines import get_engine, java_available, local_spark_session
+from clm_lib.engines import get_engine
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore::FutureWarning")]
@@ -26,19 +26,6 @@ KW = dict(calibration_end="1997-09-30", as_of="1998-06-30", time_unit="week", ho
 def reference():
     tx, dq = get_engine("pandas").load_transactions(str(CDNOW_MASTER), COLUMNS, as_of=KW["as_of"])
     return clv.clv_study(tx, **KW), dq
-
-
-@pytest.fixture(scope="module", params=["duckdb", "spark"])
-def engine(request):
-    if request.param == "duckdb":
-        yield get_engine("duckdb")
-        return
-    if not java_available():
-        pytest.skip("Spark needs Java")
-    session = local_spark_session("local[2]", app_name="clm-clv-tests", shuffle_partitions=2)
-    session.sparkContext.setLogLevel("ERROR")
-    yield get_engine("spark", spark=session)
-    session.stop()
 
 
 def test_clv_study_identical_on_engines(reference, engine):

@@ -14,7 +14,7 @@ import pytest
 
 from clm_lib import cohorts
 from clm_lib.config import DATA_DIR, NOTEBOOKS_DIR
-from clm_lib.engines import get_engine, java_available, local_spark_session
+from clm_lib.engines import get_engine
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore::FutureWarning")]
@@ -177,16 +177,6 @@ def test_engine_parameter_is_checked():
 
 
 # ------------------------------------------------------------------ Spark (local[2])
-@pytest.fixture(scope="module")
-def spark():
-    if not java_available():
-        pytest.skip("Spark needs Java")
-    session = local_spark_session("local[2]", app_name="clm-cohort-tests", shuffle_partitions=2)
-    session.sparkContext.setLogLevel("ERROR")
-    yield get_engine("spark", spark=session)
-    session.stop()
-
-
 @pytest.mark.spark
 def test_spark_study_identical(spark, cdnow, reference):
     got, dq = _study(cdnow[1], spark)

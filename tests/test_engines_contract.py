@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from clm_lib.data import load_transactions
-from clm_lib.engines import get_engine, java_available, local_spark_session
+from clm_lib.engines import get_engine
 from clm_lib.engines._contract import java_pattern
 from clm_lib.exceptions import ClmError, DataContractError, InsufficientDataError, MissingColumnsError, ParameterError
 
@@ -55,19 +55,6 @@ def messy(tmp_path_factory):
     df = pd.DataFrame(MESSY, columns=["id", "date", "dollars", "order", "qty"])
     df.to_csv(d / "messy.csv", index=False)
     return df, d / "messy.csv"
-
-
-@pytest.fixture(scope="module", params=["duckdb", "spark"])
-def engine(request):
-    if request.param == "duckdb":
-        yield get_engine("duckdb")
-        return
-    if not java_available():
-        pytest.skip("Spark needs Java")
-    session = local_spark_session("local[2]", app_name="clm-contract-tests", shuffle_partitions=2)
-    session.sparkContext.setLogLevel("ERROR")
-    yield get_engine("spark", spark=session)
-    session.stop()
 
 
 def _clean(df) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import pytest
 
 
 from clm_lib import reductions  # noqa: E402
-from clm_lib.engines import get_engine, java_available, local_spark_session  # noqa: E402
+from clm_lib.engines import get_engine, java_available  # noqa: E402
 from clm_lib.engines.synthetic import simulate_transactions, write_parquet  # noqa: E402
 from clm_lib.exceptions import DataContractError  # noqa: E402
 
@@ -26,14 +26,6 @@ pytestmark = [
 ]
 
 AS_OF, CAL = "2023-12-31", "2023-06-30"
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = local_spark_session("local[2]", app_name="clm-tests", shuffle_partitions=2)
-    session.sparkContext.setLogLevel("ERROR")
-    yield get_engine("spark", spark=session)
-    session.stop()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 from clm_lib import survival as sv
 from clm_lib.config import TELCO_CHURN
 from clm_lib.data import load_subscriptions, load_transactions
-from clm_lib.engines import get_engine, java_available, local_spark_session
+from clm_lib.engines import get_engine
 from clm_lib.exceptions import DataContractError, InsufficientDataError, MissingColumnsError
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
@@ -88,19 +88,6 @@ LOG = [
     ("f", "2020-06-30", "2", "1"),            # first purchase on the as_of day (midnight)
 ]
 LOG_COLUMNS = {"id": "customer_id", "date": "timestamp", "dollars": "amount", "cds": "quantity"}
-
-
-@pytest.fixture(scope="module", params=["duckdb", "spark"])
-def engine(request):
-    if request.param == "duckdb":
-        yield get_engine("duckdb")
-        return
-    if not java_available():
-        pytest.skip("Spark needs Java")
-    session = local_spark_session("local[2]", app_name="clm-survival-tests", shuffle_partitions=2)
-    session.sparkContext.setLogLevel("ERROR")
-    yield get_engine("spark", spark=session)
-    session.stop()
 
 
 @pytest.fixture(scope="module")
