@@ -442,6 +442,55 @@ def _date_note(date_format: str | None) -> str:
     return "Dates were read as ISO 8601 (year-month-day)."
 
 
+# Notes for the data-quality record, shared with the DuckDB/Spark contract
+# (clm_lib.engines._contract) so that both say the same thing in the same words.
+ONE_REASON_NOTE = "Each row was dropped for at most one reason (the first that applied)."
+
+
+def _order_duplicates_note(key: list[str]) -> str:
+    return ("Duplicates: rows repeating an earlier row with the same "
+            f"{' and '.join(key)} were dropped as double-recorded; "
+            "a repeated order id with different values would have been an error.")
+
+
+def _amount_notes(negative_amounts: str, n_zero: int) -> list[str]:
+    """What happened to zero and negative amounts (``negative_amounts`` policy)."""
+    notes = []
+    if n_zero:
+        notes.append("Zero amounts: kept as purchases (they count for frequency and "
+                     "retention) but are not spend observations.")
+    notes.append({
+        "drop": "Negative amounts (returns/cancellations): dropped and counted.",
+        "net": "Negative amounts (returns/cancellations): kept as negative rows; spend "
+               "totals net them against purchases.",
+    }.get(negative_amounts, "Negative amounts: not allowed (none found)."))
+    return notes
+
+
+def _interval_notes(n_active: int) -> list[str]:
+    return [f"Form: intervals (start, end); an empty end means active "
+            f"({n_active} active, censored at as_of in durations).",
+            "Identical rows were dropped as double-recorded; a customer may hold "
+            "several subscriptions, each kept as its own spell."]
+
+
+def _interval_as_of_note(as_of_label: str) -> str:
+    return (f"Observation end (as_of): {as_of_label}; subscriptions starting later were "
+            "dropped, ends after it count as still active.")
+
+
+def _snapshot_notes(churn_values, as_of_given: bool) -> list[str]:
+    notes = ["Form: snapshot (tenure, churned); tenure is in the periods of the data "
+             "(e.g. months for Telco).",
+             "Churn flags read as " + ("given by churn_values." if churn_values is not None
+                                       else "yes/no, true/false, y/n, t/f or 1/0 (any case)."),
+             "Identical repeated rows were dropped as double-recorded; a customer repeated "
+             "with different values would have been an error."]
+    if as_of_given:
+        notes.append("as_of is not used by the snapshot form (tenure is already measured).")
+    return notes
+
+
 def _looks_like_id(name: str) -> bool:
     """``id``, ``store_id``, ``order-id``, ``customerID``, ``userId``; not ``paid``."""
     return bool(re.search(r"(?:^|[\W_])id$", name, re.IGNORECASE)
@@ -613,11 +662,7 @@ def load_transactions(
             mask[out.index.to_numpy()[conflict]] = True
             raise _error("order_id", "the same order id appears with different values "
                                      f"(key: {', '.join(key)})", mask)
-        dq.notes.append(
-            "Duplicates: rows repeating an earlier row with the same "
-            f"{' and '.join(key)} were dropped as double-recorded; "
-            "a repeated order id with different values would have been an error."
-        )
+        dq.notes.append(_order_duplicates_note(key))
         n_ident = int(out.loc[~has_order].duplicated(keep="first").sum())
         dq.warn("identical rows kept (no order_id to tell duplicates)", n_ident)
     else:
@@ -638,23 +683,15 @@ def load_transactions(
     amt = out["amount"].to_numpy()
     n_zero = int((amt == 0).sum())
     dq.warn("zero amount (kept as purchase, not a spend observation)", n_zero)
-    if n_zero:
-        dq.notes.append("Zero amounts: kept as purchases (they count for frequency and "
-                        "retention) but are not spend observations.")
-    if negative_amounts == "drop":
-        dq.notes.append("Negative amounts (returns/cancellations): dropped and counted.")
-    elif negative_amounts == "net":
+    if negative_amounts == "net":
         dq.warn("negative amount kept (return/cancellation, nets against spend)",
                 int((amt < 0).sum()))
-        dq.notes.append("Negative amounts (returns/cancellations): kept as negative rows; "
-                        "spend totals net them against purchases.")
-    else:
-        dq.notes.append("Negative amounts: not allowed (none found).")
+    dq.notes += _amount_notes(negative_amounts, n_zero)
     dq.notes.append(_date_note(date_format))
     dq.notes.append(_tz_note(tz))
     if as_of_ts is not None:
         dq.notes.append(f"Observation end (as_of): {_when(as_of_ts)}; later rows dropped.")
-    dq.notes.append("Each row was dropped for at most one reason (the first that applied).")
+    dq.notes.append(ONE_REASON_NOTE)
 
     out = out.sort_values(["customer_id", "timestamp"], kind="stable").reset_index(drop=True)
     first = [c for c in ("customer_id", "timestamp", "amount", "order_id", "quantity", "product")
@@ -781,8 +818,7 @@ def load_subscriptions(
             late = (end >= cutoff).to_numpy() & d.alive
             dq.warn("end after as_of (treated as active at as_of, censored)", int(late.sum()))
             end = end.mask(late)
-            dq.notes.append(f"Observation end (as_of): {_when(as_of_ts)}; subscriptions "
-                            "starting later were dropped, ends after it count as still active.")
+            dq.notes.append(_interval_as_of_note(_when(as_of_ts)))
         df["start"] = start
         df["end"] = end
         out = df.loc[d.alive]
@@ -798,10 +834,7 @@ def load_subscriptions(
         out = out.sort_values(["customer_id", "start"], kind="stable").reset_index(drop=True)
         out["start"] = out["start"].astype("datetime64[ns]")
         out["end"] = out["end"].astype("datetime64[ns]")
-        dq.notes.append(f"Form: intervals (start, end); an empty end means active "
-                        f"({n_active} active, censored at as_of in durations).")
-        dq.notes.append("Identical rows were dropped as double-recorded; a customer may hold "
-                        "several subscriptions, each kept as its own spell.")
+        dq.notes += _interval_notes(n_active)
         dq.notes.append(_date_note(date_format))
         dq.notes.append(_tz_note(tz))
         schema_name = "SubscriptionIntervalsSchema"
@@ -840,18 +873,10 @@ def load_subscriptions(
         out = out.sort_values("customer_id", kind="stable").reset_index(drop=True)
         out["tenure"] = out["tenure"].astype("float64")
         out["churned"] = out["churned"].astype(bool)
-        dq.notes.append("Form: snapshot (tenure, churned); tenure is in the periods of the "
-                        "data (e.g. months for Telco).")
-        dq.notes.append("Churn flags read as " + (
-            "given by churn_values." if churn_values is not None
-            else "yes/no, true/false, y/n, t/f or 1/0 (any case)."))
-        dq.notes.append("Identical repeated rows were dropped as double-recorded; a customer "
-                        "repeated with different values would have been an error.")
-        if as_of is not None:
-            dq.notes.append("as_of is not used by the snapshot form (tenure is already measured).")
+        dq.notes += _snapshot_notes(churn_values, as_of is not None)
         schema_name = "SubscriptionSnapshotSchema"
     out["customer_id"] = out["customer_id"].astype("string")
-    dq.notes.append("Each row was dropped for at most one reason (the first that applied).")
+    dq.notes.append(ONE_REASON_NOTE)
     _finish(out, dq, what)
     from clm_lib import contracts
 

@@ -25,6 +25,10 @@ from typing import Any
 
 import pandas as pd
 
+# the pandas loader's rules and data-quality notes, shared so that both say the same
+from clm_lib.data import (ONE_REASON_NOTE, _amount_notes, _churn_table, _interval_as_of_note,
+                          _interval_notes, _looks_like_id, _order_duplicates_note,
+                          _snapshot_notes)
 from clm_lib.exceptions import DataContractError, InsufficientDataError, MissingColumnsError, ParameterError
 from clm_lib.quality import DataQuality
 
@@ -374,33 +378,23 @@ def check_transactions(t, *, backend: str, name: str, columns: Mapping[str, str]
         final = clean.aggregate(zero=_flag(clean.amount == 0).cast("int64").sum(),
                                 negative_kept=_flag(clean.amount < 0).cast("int64").sum())
         counts.update(_counts(final))
-        dq.notes.append("Duplicates: rows repeating an earlier row with the same "
-                        f"{' and '.join(key)} were dropped as double-recorded; a repeated order "
-                        "id with different values would have been an error.")
+        dq.notes.append(_order_duplicates_note(key))
     dq.notes.append("Identical rows without an order id were kept (two identical purchases on "
                     "the same day are plausible); this engine does not count them.")
     if "quantity" in t.columns:
         dq.warn("missing quantity (kept, value NaN)", counts["q_missing"])
         dq.warn("non-numeric quantity (kept, value NaN)", counts["q_bad"])
     dq.warn("zero amount (kept as purchase, not a spend observation)", counts["zero"])
-    if counts["zero"]:
-        dq.notes.append("Zero amounts: kept as purchases (they count for frequency and "
-                        "retention) but are not spend observations.")
-    if negative_amounts == "drop":
-        dq.notes.append("Negative amounts (returns/cancellations): dropped and counted.")
-    elif negative_amounts == "net":
+    if negative_amounts == "net":
         dq.warn("negative amount kept (return/cancellation, nets against spend)",
                 counts["negative_kept"])
-        dq.notes.append("Negative amounts (returns/cancellations): kept as negative rows; "
-                        "spend totals net them against purchases.")
-    else:
-        dq.notes.append("Negative amounts: not allowed (none found).")
+    dq.notes += _amount_notes(negative_amounts, counts["zero"])
     dq.notes.append(f"Dates read with the format {date_format!r}." if date_format else
                     "Dates read as ISO 8601; text with a UTC offset was converted to UTC and "
                     "naive text taken as it is.")
     if as_of_note:
         dq.notes.append(as_of_note)
-    dq.notes.append("Each row was dropped for at most one reason (the first that applied).")
+    dq.notes.append(ONE_REASON_NOTE)
     dq.rows_used = n - dq.n_dropped
     if dq.rows_used == 0:
         reasons = "; ".join(f"{r}: {k}" for r, k in dq.dropped.items())
@@ -433,8 +427,6 @@ def _date_or_null(col, name: str, backend: str, date_format: str | None):
 
 def _churn_column(col, churn_values):
     """(churned flag, missing flag, unrecognised flag) with the rules of ``_churn_flags``."""
-    from clm_lib.data import _churn_table
-
     ibis = _ibis()
     table = _churn_table(churn_values)
     typ = col.type()
@@ -461,8 +453,6 @@ def _infer_numeric(t, skip: set[str], dq: DataQuality):
     identifiers, or columns with a leading zero (codes); int64 when no value is blank and
     all are whole, float64 otherwise, blanks counted as warnings. One aggregation.
     """
-    from clm_lib.data import _looks_like_id
-
     ibis = _ibis()
     cands = [c for c in t.columns
              if c not in skip and not _looks_like_id(c) and t[c].type().is_string()]
@@ -635,15 +625,11 @@ def check_subscriptions(t, *, backend: str, name: str, columns: Mapping[str, str
     if form == "interval":
         if cutoff is not None:
             dq.warn("end after as_of (treated as active at as_of, censored)", counts["late"])
-            dq.notes.append(f"Observation end (as_of): {as_of_label}; subscriptions starting "
-                            "later were dropped, ends after it count as still active.")
+            dq.notes.append(_interval_as_of_note(as_of_label))
         dq.warn("customer with more than one subscription (each kept as its own spell)",
                 stats["repeated"])
         final = _infer_numeric(unique, {"customer_id", "start", "end"}, dq)
-        dq.notes.append(f"Form: intervals (start, end); an empty end means active "
-                        f"({stats['active']} active, censored at as_of in durations).")
-        dq.notes.append("Identical rows were dropped as double-recorded; a customer may hold "
-                        "several subscriptions, each kept as its own spell.")
+        dq.notes += _interval_notes(stats["active"])
         dq.notes.append(f"Dates read with the format {date_format!r}." if date_format else
                         "Dates read as ISO 8601; text with a UTC offset was converted to UTC "
                         "and naive text taken as it is (a column mixing both is not refused "
@@ -655,19 +641,11 @@ def check_subscriptions(t, *, backend: str, name: str, columns: Mapping[str, str
                                                    "row per customer)", stats["repeated"])
         dq.warn("zero tenure (kept; no time at risk yet)", stats["zero"])
         final = _infer_numeric(unique, {"customer_id", "tenure", "churned"}, dq)
-        dq.notes.append("Form: snapshot (tenure, churned); tenure is in the periods of the "
-                        "data (e.g. months for Telco).")
-        dq.notes.append("Churn flags read as " + (
-            "given by churn_values." if churn_values is not None
-            else "yes/no, true/false, y/n, t/f or 1/0 (any case)."))
-        dq.notes.append("Identical repeated rows were dropped as double-recorded; a customer "
-                        "repeated with different values would have been an error.")
-        if as_of_label is not None:
-            dq.notes.append("as_of is not used by the snapshot form (tenure is already measured).")
+        dq.notes += _snapshot_notes(churn_values, as_of_label is not None)
     dq.notes.append("Text columns whose values all read as numbers were converted by the "
                     "engine's own number reading (unusual forms such as digit separators may "
                     "be read differently from pandas).")
-    dq.notes.append("Each row was dropped for at most one reason (the first that applied).")
+    dq.notes.append(ONE_REASON_NOTE)
     dq.rows_used = n - dq.n_dropped
     if dq.rows_used == 0:
         reasons_text = "; ".join(f"{r}: {k}" for r, k in dq.dropped.items())
