@@ -41,20 +41,23 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from clm_lib.exceptions import InsufficientDataError
+from clm_lib.exceptions import InsufficientDataError, ParameterError
 from clm_lib.checks import require_columns
 
 __all__ = [
     "REQUIRED_COLUMNS",
+    "OverviewData",
     "RevenueConcentration",
     "customer_base_summary",
     "format_money",
     "format_share",
+    "gap_median",
     "interpurchase_times",
     "key_figures",
     "monthly_activity",
     "monthly_table",
     "orders_per_customer",
+    "overview_data",
     "overview_metrics",
     "revenue_concentration",
     "segment_summary",
@@ -66,7 +69,47 @@ __all__ = [
 REQUIRED_COLUMNS = ("customer_id", "timestamp", "amount")
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- reduction
+#: The overview's period frequencies and the engines' names for them.
+FREQUENCIES = {"M": "month", "Q": "quarter", "W": "week"}
+
+
+@dataclass(frozen=True)
+class OverviewData:
+    """The reduced tables every figure of the overview is computed from.
+
+    Built by :func:`overview_data` with pandas, DuckDB or Spark (identical tables); one
+    row per customer, per period and per gap length, so a log of any size fits.
+
+    Attributes
+    ----------
+    customers : DataFrame
+        Indexed by ``customer_id`` (sorted): ``orders``, ``paid_orders`` (amount > 0),
+        ``zero_orders``, ``revenue`` (currency units), ``first_order``, ``last_order``
+        (timestamps).
+    periods : DataFrame
+        One row per calendar period with an order, in order: ``period`` (pandas Period),
+        ``active_customers``, ``new_customers``, ``orders``, ``revenue``, ``revenue_new``.
+    gaps : Series
+        Number of gaps (int) between consecutive distinct purchase days of a customer,
+        indexed by their length ``days_between_purchases`` (int, sorted).
+    freq : str
+        Period frequency of ``periods`` ("M", "Q" or "W").
+    segments : DataFrame or None
+        With a segment column: ``segment`` (text, ``"(missing)"`` for no value),
+        ``customers``, ``orders`` (rows), ``revenue``, ``paid_orders``.
+    segment : str or None
+        The segment column.
+    """
+
+    customers: pd.DataFrame
+    periods: pd.DataFrame
+    gaps: pd.Series
+    freq: str = "M"
+    segments: pd.DataFrame | None = None
+    segment: str | None = None
+
+
 def _check(tx: pd.DataFrame, columns: Sequence[str] = REQUIRED_COLUMNS,
            what: str = "transactions") -> None:
     require_columns(tx, columns, what)
@@ -95,20 +138,140 @@ def _orders(tx: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _customer_table(orders: pd.DataFrame) -> pd.DataFrame:
-    """Per customer: number of orders, revenue, first order timestamp."""
-    return orders.groupby("customer_id", sort=True, observed=True).agg(
-        orders=("amount", "size"), revenue=("amount", "sum"), first=("timestamp", "min"))
-
-
-def _gaps(orders: pd.DataFrame) -> pd.Series:
+def _gap_counts(orders: pd.DataFrame) -> pd.Series:
     days = orders[["customer_id"]].assign(day=orders["timestamp"].dt.normalize())
     days = days.drop_duplicates().sort_values(["customer_id", "day"], kind="mergesort")
     same = days["customer_id"].eq(days["customer_id"].shift())
-    gap = (days["day"] - days["day"].shift()).dt.days
-    out = gap[same].astype("int64")
-    out.index = pd.Index(days.loc[same, "customer_id"].to_numpy(), name="customer_id")
-    return out.rename("days_between_purchases")
+    gap = (days["day"] - days["day"].shift()).dt.days[same].astype("int64")
+    return gap.value_counts().sort_index()
+
+
+def _reduce_pandas(tx: pd.DataFrame, freq: str, segment: str | None) -> dict:
+    """The tables of :class:`OverviewData` from a transactions frame, in pandas."""
+    orders = _orders(tx)
+    amount = orders["amount"]
+    customers = orders.assign(_paid=amount > 0, _zero=amount == 0).groupby(
+        "customer_id", sort=True, observed=True).agg(
+        orders=("amount", "size"), paid_orders=("_paid", "sum"), zero_orders=("_zero", "sum"),
+        revenue=("amount", "sum"), first_order=("timestamp", "min"),
+        last_order=("timestamp", "max"))
+    per = orders["timestamp"].dt.to_period(freq)
+    per_customer = orders.assign(_p=per).groupby(["customer_id", "_p"], sort=True,
+                                                  observed=True)["amount"].agg(["size", "sum"])
+    per_customer = per_customer.reset_index()
+    first = per_customer.groupby("customer_id", observed=True)["_p"].transform("min")
+    new = (per_customer["_p"] == first).to_numpy()
+    g = per_customer.assign(_new=new, _rev_new=np.where(new, per_customer["sum"], 0.0)).groupby(
+        "_p", sort=True)
+    periods = pd.DataFrame({"active_customers": g.size(), "new_customers": g["_new"].sum(),
+                            "orders": g["size"].sum(), "revenue": g["sum"].sum(),
+                            "revenue_new": g["_rev_new"].sum()})
+    periods = periods.rename_axis("period").reset_index()
+    out = {"customers": customers, "periods": periods, "gaps": _gap_counts(orders)}
+    if segment is not None:
+        _check(tx, (*REQUIRED_COLUMNS, segment))
+        rows = pd.DataFrame({"customer_id": tx["customer_id"].to_numpy(),
+                             "amount": tx["amount"].to_numpy(),
+                             "segment": tx[segment].astype("string").fillna("(missing)")
+                             .to_numpy()})
+        g = rows.assign(_paid=rows["amount"] > 0).groupby("segment", sort=True)
+        out["segments"] = pd.DataFrame({
+            "customers": g["customer_id"].nunique(), "orders": g.size(),
+            "revenue": g["amount"].sum(), "paid_orders": g["_paid"].sum(),
+        }).reset_index()
+    return out
+
+
+def _periods_from_codes(codes: np.ndarray, freq: str) -> pd.PeriodIndex:
+    """Pandas periods of the engines' integer period codes (see
+    ``clm_lib.engines._reductions._period_index``)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if freq == "M":
+        return pd.PeriodIndex([pd.Period(year=c // 12, month=c % 12 + 1, freq="M") for c in codes])
+    if freq == "Q":
+        return pd.PeriodIndex([pd.Period(year=c // 4, quarter=c % 4 + 1, freq="Q") for c in codes])
+    mondays = np.datetime64("1970-01-05") + codes * np.timedelta64(7, "D")
+    return pd.PeriodIndex(pd.DatetimeIndex(mondays), freq="W")
+
+
+def overview_data(tx, *, freq: str = "M", segment: str | None = None, engine="pandas",
+                  columns=None) -> OverviewData:
+    """Reduce transactions to the tables of the customer-base overview.
+
+    Parameters
+    ----------
+    tx : DataFrame, or (duckdb/spark) a path, glob, table name or Ibis table
+        Canonical transactions with ``customer_id``, ``timestamp``, ``amount`` and
+        optionally ``order_id`` (see the module docstring for what an order is), as
+        returned by :func:`clm_lib.data.load_transactions` or
+        :meth:`clm_lib.engines.Engine.load_transactions`.
+    freq : {"M", "Q", "W"}
+        Calendar period of the activity table (month, quarter, week from Monday).
+    segment : str, optional
+        A categorical column to split customers, orders and revenue by.
+    engine : {"pandas", "duckdb", "spark"} or Engine
+        Where to reduce: pandas in memory, or DuckDB/Spark where the data are (only the
+        per-customer, per-period and per-gap tables come back). Results are identical.
+    columns : dict, optional
+        Source name -> canonical name, for a path loaded by the engine.
+
+    Returns
+    -------
+    OverviewData
+
+    Raises
+    ------
+    InsufficientDataError
+        If there are no transactions.
+    """
+    from clm_lib.engines import get_engine
+
+    if freq not in FREQUENCIES:
+        raise ParameterError(f"freq must be one of {list(FREQUENCIES)}, got {freq!r}")
+    eng = get_engine(engine)
+    if eng.name == "pandas":
+        if not isinstance(tx, pd.DataFrame):
+            raise ParameterError("the pandas engine needs a transactions DataFrame (load it "
+                                 "with clm_lib.data.load_transactions)")
+        _check(tx)
+        if tx.empty:
+            raise InsufficientDataError("transactions has no rows: nothing to summarise")
+        parts = _reduce_pandas(tx, freq, segment)
+        periods = parts["periods"]
+    else:
+        parts = eng.overview_tables(tx, period=FREQUENCIES[freq], segment=segment,
+                                    columns=columns)
+        if parts["customers"].empty:
+            raise InsufficientDataError("transactions has no rows: nothing to summarise")
+        periods = parts["periods"].assign(
+            period=_periods_from_codes(parts["periods"]["period"], freq))
+        if segment is not None:
+            seg = parts["segments"].assign(
+                segment=parts["segments"]["segment"].fillna("(missing)"))
+            parts["segments"] = (seg.groupby("segment", sort=True)
+                                 .sum(numeric_only=True).reset_index())
+        parts["gaps"] = parts["gaps"].set_index("days")["gaps"]
+    gaps = parts["gaps"].astype("int64").rename("gaps").rename_axis("days_between_purchases")
+    segments = parts.get("segments")
+    if segments is not None:
+        segments = segments[["segment", "customers", "orders", "revenue", "paid_orders"]]
+        segments = segments.astype({"segment": "string", "customers": "int64",
+                                    "orders": "int64", "revenue": float,
+                                    "paid_orders": "int64"})
+    customers = parts["customers"].astype({"orders": "int64", "paid_orders": "int64",
+                                           "zero_orders": "int64", "revenue": float})
+    customers.index = customers.index.astype("string").rename("customer_id")
+    periods = periods.astype({"active_customers": "int64", "new_customers": "int64",
+                              "orders": "int64", "revenue": float, "revenue_new": float})
+    return OverviewData(customers=customers, periods=periods.reset_index(drop=True),
+                        gaps=gaps, freq=freq, segments=segments, segment=segment)
+
+
+def _data(tx, freq: str = "M", segment: str | None = None) -> OverviewData:
+    """``tx`` as reduced data: an :class:`OverviewData` is used as it is."""
+    if isinstance(tx, OverviewData):
+        return tx
+    return overview_data(tx, freq=freq, segment=segment)
 
 
 def _top_share(revenue: pd.Series, fraction: float = 0.10) -> float:
@@ -124,15 +287,37 @@ def _top_share(revenue: pd.Series, fraction: float = 0.10) -> float:
     return float(ranked["revenue"].iloc[:k].sum() / total)
 
 
+def gap_median(gaps: pd.Series) -> float:
+    """Median number of days between purchases from :func:`interpurchase_times` (counts
+    per gap length), as ``np.median`` of the gaps themselves: the mean of the two middle
+    gaps when their number is even; NaN without gaps.
+
+    >>> gap_median(pd.Series({10: 2, 30: 1}))     # gaps 10, 10, 30
+    10.0
+    >>> gap_median(pd.Series({10: 1, 30: 1}))     # gaps 10, 30
+    20.0
+    """
+    counts = np.asarray(gaps, dtype=np.int64)
+    n = int(counts.sum())
+    if n == 0:
+        return float("nan")
+    values = gaps.index.to_numpy(dtype=float)
+    cum = np.cumsum(counts)
+    lo = values[np.searchsorted(cum, (n - 1) // 2, side="right")]
+    hi = values[np.searchsorted(cum, n // 2, side="right")]
+    return (float(lo) + float(hi)) / 2
+
+
 # --------------------------------------------------------------------------- compute
-def customer_base_summary(tx: pd.DataFrame) -> dict:
+def customer_base_summary(tx) -> dict:
     """Key figures of a customer base.
 
     Parameters
     ----------
-    tx : DataFrame
+    tx : DataFrame or OverviewData
         Canonical transactions with columns ``customer_id``, ``timestamp`` (datetime) and
-        ``amount`` (currency units); optional ``order_id`` groups rows into orders.
+        ``amount`` (currency units); optional ``order_id`` groups rows into orders. Or
+        their reduced tables from :func:`overview_data` (any engine).
 
     Returns
     -------
@@ -163,39 +348,40 @@ def customer_base_summary(tx: pd.DataFrame) -> dict:
     >>> s["customers"], s["orders"], s["one_time_buyer_share"], s["median_days_between_purchases"]
     (2, 3, 0.5, 10.0)
     """
-    orders = _orders(tx)
-    if orders.empty:
-        raise InsufficientDataError("transactions has no rows: nothing to summarise")
-    cust = _customer_table(orders)
-    gaps = _gaps(orders)
-    n_orders = len(orders)
-    revenue = float(orders["amount"].sum())
-    paid = int((orders["amount"] > 0).sum())
+    data = _data(tx)
+    cust = data.customers
+    n_orders = int(cust["orders"].sum())
+    revenue = float(cust["revenue"].sum())
+    paid = int(cust["paid_orders"].sum())
     one_time = float((cust["orders"] == 1).mean())
+    days = data.gaps.index.to_numpy(dtype=float)
+    counts = data.gaps.to_numpy()
     return {
         "customers": int(len(cust)),
-        "orders": int(n_orders),
+        "orders": n_orders,
         "revenue": revenue,
-        "first_date": orders["timestamp"].min(),
-        "last_date": orders["timestamp"].max(),
+        "first_date": cust["first_order"].min(),
+        "last_date": cust["last_order"].max(),
         "average_order_value": revenue / paid if paid else float("nan"),
-        "zero_amount_orders": int((orders["amount"] == 0).sum()),
+        "zero_amount_orders": int(cust["zero_orders"].sum()),
         "orders_per_customer": n_orders / len(cust),
         "one_time_buyer_share": one_time,
         "repeat_customer_share": 1.0 - one_time,
         "top10_revenue_share": _top_share(cust["revenue"], 0.10),
-        "median_days_between_purchases": float(gaps.median()) if len(gaps) else float("nan"),
-        "mean_days_between_purchases": float(gaps.mean()) if len(gaps) else float("nan"),
+        "median_days_between_purchases": gap_median(data.gaps),
+        "mean_days_between_purchases": (float(days @ counts / counts.sum()) if counts.sum()
+                                        else float("nan")),
     }
 
 
-def monthly_activity(tx: pd.DataFrame, freq: str = "M") -> pd.DataFrame:
+def monthly_activity(tx, freq: str = "M") -> pd.DataFrame:
     """Customers, orders and revenue per calendar period.
 
     Parameters
     ----------
-    tx : DataFrame
-        Canonical transactions with ``customer_id``, ``timestamp`` and ``amount``.
+    tx : DataFrame or OverviewData
+        Canonical transactions with ``customer_id``, ``timestamp`` and ``amount``, or
+        their reduced tables from :func:`overview_data` (whose ``freq`` is then used).
     freq : str, default "M"
         A pandas period frequency: ``"M"`` (calendar month), ``"Q"`` or ``"W"``.
 
@@ -209,27 +395,15 @@ def monthly_activity(tx: pd.DataFrame, freq: str = "M") -> pd.DataFrame:
         (from customers new in the period) and ``revenue_returning`` (from customers whose
         first order was earlier); revenue in currency units.
     """
-    orders = _orders(tx)
     cols = ["period", "period_start", "new_customers", "active_customers", "orders",
             "revenue", "revenue_new", "revenue_returning"]
-    if orders.empty:
+    if isinstance(tx, pd.DataFrame) and tx.empty:
+        _check(tx)
         return pd.DataFrame(columns=cols)
-    per = orders["timestamp"].dt.to_period(freq)
-    first = orders.groupby("customer_id", observed=True)["timestamp"].transform("min")
-    is_new = (first.dt.to_period(freq) == per).to_numpy()
-    frame = orders.assign(_p=per, _new=is_new,
-                          _rev_new=np.where(is_new, orders["amount"], 0.0))
-    g = frame.groupby("_p", sort=True)
-    out = pd.DataFrame({
-        "active_customers": g["customer_id"].nunique(),
-        "orders": g.size(),
-        "revenue": g["amount"].sum(),
-        "revenue_new": g["_rev_new"].sum(),
-    })
-    new = (frame.loc[frame["_new"]].groupby("_p")["customer_id"].nunique())
-    out["new_customers"] = new
-    full = pd.period_range(per.min(), per.max(), freq=per.dt.freq)
-    out = out.reindex(full).fillna(0)
+    data = _data(tx, freq=freq)
+    per = data.periods.set_index("period")
+    full = pd.period_range(per.index.min(), per.index.max(), freq=per.index.freq)
+    out = per.reindex(full).fillna(0)
     for c in ("active_customers", "orders", "new_customers"):
         out[c] = out[c].astype("int64")
     out["revenue_returning"] = out["revenue"] - out["revenue_new"]
@@ -238,13 +412,14 @@ def monthly_activity(tx: pd.DataFrame, freq: str = "M") -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
-def orders_per_customer(tx: pd.DataFrame, cap: int = 10) -> pd.DataFrame:
+def orders_per_customer(tx, cap: int = 10) -> pd.DataFrame:
     """Distribution of the number of orders per customer.
 
     Parameters
     ----------
-    tx : DataFrame
-        Canonical transactions with ``customer_id``, ``timestamp`` and ``amount``.
+    tx : DataFrame or OverviewData
+        Canonical transactions with ``customer_id``, ``timestamp`` and ``amount``, or
+        their reduced tables from :func:`overview_data`.
     cap : int, default 10
         Customers with ``cap`` or more orders are pooled in one class labelled ``"10+"``.
 
@@ -258,7 +433,7 @@ def orders_per_customer(tx: pd.DataFrame, cap: int = 10) -> pd.DataFrame:
     if int(cap) < 2:
         raise ValueError(f"cap must be at least 2, got {cap}")
     cap = int(cap)
-    counts = _customer_table(_orders(tx))["orders"].clip(upper=cap)
+    counts = _data(tx).customers["orders"].clip(upper=cap)
     dist = counts.value_counts().reindex(range(1, cap + 1), fill_value=0).sort_index()
     labels = [str(k) for k in range(1, cap)] + [f"{cap}+"]
     total = int(dist.sum())
@@ -267,22 +442,24 @@ def orders_per_customer(tx: pd.DataFrame, cap: int = 10) -> pd.DataFrame:
                          "share": share.to_numpy().astype(float)})
 
 
-def interpurchase_times(tx: pd.DataFrame) -> pd.Series:
-    """Days between consecutive distinct purchase days of each customer.
+def interpurchase_times(tx) -> pd.Series:
+    """How many times customers came back after each number of days.
 
     Parameters
     ----------
-    tx : DataFrame
-        Canonical transactions with ``customer_id``, ``timestamp`` and ``amount``.
+    tx : DataFrame or OverviewData
+        Canonical transactions with ``customer_id``, ``timestamp`` and ``amount``, or
+        their reduced tables from :func:`overview_data`.
 
     Returns
     -------
     Series of int
-        Named ``days_between_purchases``, indexed by ``customer_id`` (one entry per gap).
-        Timestamps are truncated to the day first; several orders on one day count as one
-        purchase day, so no gap is ever 0.
+        Named ``gaps``: the number of gaps of each length between consecutive distinct
+        purchase days of a customer, indexed by the length ``days_between_purchases``
+        (whole days, sorted). Timestamps are truncated to the day first; several orders
+        on one day count as one purchase day, so no gap is ever 0.
     """
-    return _gaps(_orders(tx))
+    return _data(tx).gaps
 
 
 @dataclass(frozen=True)
@@ -309,13 +486,14 @@ class RevenueConcentration:
     customers: int
 
 
-def revenue_concentration(tx: pd.DataFrame, max_points: int = 1001) -> RevenueConcentration:
+def revenue_concentration(tx, max_points: int = 1001) -> RevenueConcentration:
     """Concentration curve of revenue: what share of revenue the best x % of customers bring.
 
     Parameters
     ----------
-    tx : DataFrame
-        Canonical transactions with ``customer_id``, ``timestamp`` and ``amount``.
+    tx : DataFrame or OverviewData
+        Canonical transactions with ``customer_id``, ``timestamp`` and ``amount``, or
+        their reduced tables from :func:`overview_data`.
     max_points : int, default 1001
         The curve is thinned to at most this many points (always keeping both ends) so
         plots stay light for large customer bases.
@@ -324,7 +502,7 @@ def revenue_concentration(tx: pd.DataFrame, max_points: int = 1001) -> RevenueCo
     -------
     RevenueConcentration
     """
-    rev = _customer_table(_orders(tx))["revenue"]
+    rev = _data(tx).customers["revenue"]
     n = len(rev)
     total = float(rev.sum())
     if n == 0 or total == 0:
@@ -344,18 +522,19 @@ def revenue_concentration(tx: pd.DataFrame, max_points: int = 1001) -> RevenueCo
                                 gini=gini, customers=n)
 
 
-def segment_summary(tx: pd.DataFrame, segment: str) -> pd.DataFrame:
+def segment_summary(tx, segment: str | None = None) -> pd.DataFrame:
     """Customers, orders and revenue by a categorical column.
 
     Parameters
     ----------
-    tx : DataFrame
+    tx : DataFrame or OverviewData
         Canonical transactions with ``customer_id``, ``timestamp``, ``amount`` and the
-        ``segment`` column. Orders are counted per row here (``order_id`` is not used,
-        since an order's rows may fall in different segments).
+        ``segment`` column, or their reduced tables from :func:`overview_data` built
+        with that ``segment``. Orders are counted per row here (``order_id`` is not
+        used, since an order's rows may fall in different segments).
     segment : str
         Name of a categorical column (channel, country, ...). Missing values form the
-        segment ``"(missing)"``.
+        segment ``"(missing)"``. Optional with reduced tables (their segment is used).
 
     Returns
     -------
@@ -365,21 +544,21 @@ def segment_summary(tx: pd.DataFrame, segment: str) -> pd.DataFrame:
         ``revenue``, ``revenue_share`` and ``average_order_value`` (revenue / orders with
         a positive amount).
     """
-    _check(tx, (*REQUIRED_COLUMNS, segment))
-    seg = tx[segment].astype("string").fillna("(missing)")
-    frame = tx[["customer_id", "amount"]].assign(
-        segment=seg.to_numpy(), _paid=(tx["amount"] > 0).to_numpy())
-    g = frame.groupby("segment", sort=True)
-    out = pd.DataFrame({
-        "customers": g["customer_id"].nunique(),
-        "orders": g.size(),
-        "revenue": g["amount"].sum(),
-        "_paid": g["_paid"].sum(),
-    })
+    if isinstance(tx, OverviewData):
+        if tx.segments is None or (segment is not None and segment != tx.segment):
+            raise ParameterError(f"the reduced tables were built without segment {segment!r}: "
+                                 "pass segment= to overview_data")
+        data = tx
+    else:
+        if segment is None:
+            raise ParameterError("segment_summary needs the name of a segment column")
+        _check(tx, (*REQUIRED_COLUMNS, segment))
+        data = _data(tx, segment=segment)
+    out = data.segments.copy()
     total = out["revenue"].sum()
     out["revenue_share"] = out["revenue"] / total if total else np.nan
-    out["average_order_value"] = out["revenue"] / out["_paid"].where(out["_paid"] > 0)
-    out = out.drop(columns="_paid").reset_index()
+    out["average_order_value"] = out["revenue"] / out["paid_orders"].where(out["paid_orders"] > 0)
+    out = out.drop(columns="paid_orders")
     return out.sort_values(["revenue", "segment"], ascending=[False, True],
                            kind="mergesort").reset_index(drop=True)
 

@@ -100,7 +100,7 @@ def test_order_id_groups_rows_per_customer():
     assert s["revenue"] == pytest.approx(29.0)
     assert s["average_order_value"] == pytest.approx(29 / 4)
     assert s["one_time_buyer_share"] == 0.0
-    assert sorted(interpurchase_times(t).tolist()) == [2, 2]
+    assert interpurchase_times(t).to_dict() == {2: 2}  # two gaps of 2 days
 
 
 def test_top10_share_with_ties_is_deterministic():
@@ -187,16 +187,15 @@ def test_orders_per_customer_default_cap_keeps_empty_classes(tx):
 
 # ----------------------------------------------------------------- interpurchase_times
 def test_interpurchase_times_by_hand(tx):
-    g = interpurchase_times(tx)
-    assert g.name == "days_between_purchases"
-    assert g.tolist() == [10, 30, 10]
-    assert list(g.index) == ["a", "a", "c"]
+    g = interpurchase_times(tx)  # gaps of 10 and 30 days (a) and 10 days (c)
+    assert g.name == "gaps" and g.index.name == "days_between_purchases"
+    assert g.to_dict() == {10: 2, 30: 1}
 
 
 def test_interpurchase_times_truncate_to_day():
     t = make_tx([("a", "2020-01-01 23:00", 1.0), ("a", "2020-01-02 01:00", 1.0),
                  ("a", "2020-01-02 22:00", 1.0)])
-    assert interpurchase_times(t).tolist() == [1]
+    assert interpurchase_times(t).to_dict() == {1: 1}
 
 
 # ----------------------------------------------------------------- revenue_concentration

@@ -529,6 +529,69 @@ class Engine:
             out.attrs["data_quality"] = dq.to_dict()
         return out
 
+    def overview_tables(self, source, *, period: str = "month", segment: str | None = None,
+                        columns: Mapping[str, str] | None = None) -> dict[str, pd.DataFrame]:
+        """The reduced tables behind the customer-base overview, computed in the engine.
+
+        Used by :func:`clm_lib.overview.overview_data` for the duckdb and spark engines
+        (the pandas engine computes the same tables there). Orders are formed as in
+        :mod:`clm_lib.overview` (rows sharing a customer and an ``order_id`` are one order).
+
+        Parameters
+        ----------
+        source : path, glob, table name, DataFrame or Ibis table
+            Transactions; a file or table name is loaded with the data contract, a
+            DataFrame or Ibis table is taken as loaded.
+        period : {"week", "month", "quarter"}
+            Calendar period of the activity table.
+        segment : str, optional
+            A column of ``source`` to split rows by.
+
+        Returns
+        -------
+        dict of DataFrames
+            ``customers``: one row per customer (sorted by ``customer_id``): ``orders``,
+            ``paid_orders``, ``zero_orders``, ``revenue``, ``first_order``,
+            ``last_order``; ``periods``: one row per period with an order (``period``,
+            the integer code of :func:`_period_index_pandas`, sorted):
+            ``active_customers``, ``new_customers``, ``orders``, ``revenue``,
+            ``revenue_new``; ``gaps``: ``days`` between consecutive distinct purchase
+            days and the number of such ``gaps`` (sorted by days); with ``segment``,
+            ``segments``: ``segment`` (text as pandas writes it, ``<NA>`` for a missing
+            value), ``customers``, ``orders``, ``revenue``, ``paid_orders``.
+        """
+        self._need_ibis("overview_tables")
+        if period not in ("week", "month", "quarter"):
+            raise ParameterError(f"period must be week, month or quarter, got {period!r}")
+        t, _ = self._transactions(source, columns)
+        if segment is not None and segment not in t.columns:
+            raise MissingColumnsError([segment], list(t.columns), what="transactions")
+        o = red.orders(t)
+        cust = self.to_pandas(red.customer_orders(o)).sort_values("customer_id")
+        cust["customer_id"] = cust["customer_id"].astype("string")
+        for c in ("first_order", "last_order"):
+            cust[c] = pd.to_datetime(cust[c]).astype("datetime64[ns]")
+        for c in ("orders", "paid_orders", "zero_orders"):
+            cust[c] = cust[c].astype(np.int64)
+        cust["revenue"] = cust["revenue"].astype(float)
+        periods = self.to_pandas(red.period_activity(o, period)).rename(columns={"p": "period"})
+        periods = periods.astype({"period": np.int64, "active_customers": np.int64,
+                                  "new_customers": np.int64, "orders": np.int64,
+                                  "revenue": float, "revenue_new": float})
+        gaps = self.to_pandas(red.gap_counts(o)).astype(np.int64)
+        out = {"customers": cust.set_index("customer_id"),
+               "periods": periods.sort_values("period", ignore_index=True),
+               "gaps": gaps.sort_values("days", ignore_index=True)}
+        if segment is not None:
+            seg = self.to_pandas(red.segment_activity(t, segment))
+            seg = pd.DataFrame({"segment": _as_text(seg["value"], t[segment].type()),
+                                "customers": seg["customers"].astype(np.int64),
+                                "orders": seg["orders"].astype(np.int64),
+                                "revenue": seg["revenue"].astype(float),
+                                "paid_orders": seg["paid_orders"].astype(np.int64)})
+            out["segments"] = seg
+        return out
+
     # ------------------------------------------------------------------ utilities
     def to_pandas(self, expr) -> pd.DataFrame:
         """Execute an Ibis expression and return a pandas DataFrame."""

@@ -299,3 +299,67 @@ def purchases_after(t, *, as_of: dt.datetime):
     """Number of rows with ``timestamp`` after the instant ``as_of`` (a scalar expression)."""
     ibis = _ibis()
     return t.filter(t.timestamp.cast("timestamp") > ibis.timestamp(as_of)).count()
+
+
+# --------------------------------------------------------------------------- overview
+def orders(t):
+    """One row per order (see :mod:`clm_lib.overview`): rows sharing a customer and an
+    ``order_id`` form one order (earliest timestamp, summed amount); rows without an
+    ``order_id`` (or without the column) are one order each. ``customer_id``,
+    ``timestamp``, ``amount``."""
+    cols = dict(customer_id=t.customer_id, timestamp=t.timestamp.cast("timestamp"),
+                amount=t.amount.cast("float64"))
+    if "order_id" not in t.columns:
+        return t.select(**cols)
+    with_id = t.filter(t.order_id.notnull())
+    grouped = (with_id.group_by(["customer_id", "order_id"])
+               .agg(timestamp=with_id.timestamp.cast("timestamp").min(),
+                    amount=with_id.amount.cast("float64").sum())
+               .select("customer_id", "timestamp", "amount"))
+    single = t.filter(t.order_id.isnull()).select(**cols)
+    return grouped.union(single, distinct=False)
+
+
+def customer_orders(o):
+    """Per customer: ``orders``, ``paid_orders`` (amount > 0), ``zero_orders``,
+    ``revenue``, ``first_order`` and ``last_order`` (timestamps)."""
+    return o.group_by("customer_id").agg(
+        orders=o.count(), paid_orders=o.count(where=o.amount > 0),
+        zero_orders=o.count(where=o.amount == 0), revenue=o.amount.sum(),
+        first_order=o.timestamp.min(), last_order=o.timestamp.max())
+
+
+def period_activity(o, period: str):
+    """Per calendar ``period`` (integer code, see :func:`_period_index`) with an order:
+    ``active_customers``, ``new_customers`` (first order in the period), ``orders``,
+    ``revenue`` and ``revenue_new`` (from customers new in the period)."""
+    p = o.select(customer_id=o.customer_id, amount=o.amount,
+                 p=_period_index(o.timestamp.cast("date"), period))
+    per = p.group_by(["customer_id", "p"]).agg(n=p.count(), revenue=p.amount.sum())
+    firsts = per.group_by("customer_id").agg(first_p=per.p.min())
+    j = per.inner_join(firsts, "customer_id").select(*per.columns, "first_p")
+    new = j.p == j.first_p
+    return j.group_by("p").agg(
+        active_customers=j.count(), new_customers=j.count(where=new), orders=j.n.sum(),
+        revenue=j.revenue.sum(), revenue_new=j.revenue.sum(where=new).fill_null(0.0))
+
+
+def gap_counts(o):
+    """How many gaps of each length (whole days) separate consecutive distinct purchase
+    days of the same customer: ``days``, ``gaps``."""
+    days = o.select(customer_id=o.customer_id, day=o.timestamp.cast("date")).distinct()
+    prev = days.day.lag().over(group_by=days.customer_id, order_by=days.day)
+    g = days.select(days=days.day.delta(prev, unit="day").cast("int64"))
+    g = g.filter(g.days.notnull())
+    return g.group_by("days").agg(gaps=g.count())
+
+
+def segment_activity(t, column: str):
+    """Per value of ``column`` (null included): ``customers`` with a row in it, ``orders``
+    (rows), ``revenue`` and ``paid_orders`` (rows with amount > 0), as
+    :func:`clm_lib.overview.segment_summary` counts them."""
+    s = t.select(customer_id=t.customer_id, amount=t.amount.cast("float64"), value=t[column])
+    per = s.group_by(["value", "customer_id"]).agg(
+        n=s.count(), revenue=s.amount.sum(), paid=s.count(where=s.amount > 0))
+    return per.group_by("value").agg(customers=per.count(), orders=per.n.sum(),
+                                     revenue=per.revenue.sum(), paid_orders=per.paid.sum())

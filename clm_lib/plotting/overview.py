@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from clm_lib.checks import require_columns as _need
+from clm_lib.overview import gap_median
 
 __all__ = [
     "plot_interpurchase_times",
@@ -148,20 +149,24 @@ def plot_interpurchase_times(gaps: pd.Series, *, ax: Axes | None = None,
     Parameters
     ----------
     gaps : Series
-        The result of :func:`clm_lib.overview.interpurchase_times` (days).
+        The result of :func:`clm_lib.overview.interpurchase_times`: the number of gaps
+        (values) of each length in days (index).
     binwidth : float, optional
         Bin width in days (default: 7 days when the longest gap exceeds 8 weeks, else 1).
     max_days : float, optional
         Cut the x axis here (gaps beyond it are still counted in the median).
     """
     ax = _axes(ax)
-    values = pd.Series(gaps, dtype=float).dropna()
+    counts = pd.Series(gaps, dtype="int64")
+    counts = counts[counts > 0]
+    days = counts.index.to_numpy(dtype=float)
     if binwidth is None:
-        binwidth = 7.0 if (len(values) and values.max() > 56) else 1.0
-    if len(values):
-        sns.histplot(values, binwidth=binwidth, binrange=(0, values.max() + binwidth),
-                     ax=ax, color=kwargs.pop("color", _NEW), **kwargs)
-        med = float(values.median())
+        binwidth = 7.0 if (len(days) and days.max() > 56) else 1.0
+    if len(days):
+        sns.histplot(x=days, weights=counts.to_numpy(dtype=float), binwidth=binwidth,
+                     binrange=(0, days.max() + binwidth), ax=ax,
+                     color=kwargs.pop("color", _NEW), **kwargs)
+        med = gap_median(counts)
         ax.axvline(med, color="black", linestyle="--", linewidth=1,
                    label=f"median: {med:,.0f} days")
         ax.legend(frameon=False)
