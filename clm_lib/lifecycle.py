@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from clm_lib.exceptions import (DataContractError, InsufficientDataError, ParameterError)
-from clm_lib.reductions import daily_transactions, unit_days
+from clm_lib.reductions import customer_histories, purchase_day_gaps, unit_days
 from clm_lib.checks import require_columns as _need
 
 __all__ = [
@@ -52,10 +52,31 @@ STAGES = ("new", "one-time buyer", "active repeat", "loyal/VIP", "reactivated",
 NOT_YET = "not yet a customer"
 
 
-def _days(transactions: pd.DataFrame, date) -> pd.DataFrame:
+#: Columns of :func:`clm_lib.reductions.customer_histories` the stages need.
+HISTORY_COLUMNS = ("purchase_days", "spend", "first_purchase", "last_purchase",
+                   "last_reactivation")
+
+
+def _is_histories(data) -> bool:
+    return isinstance(data, pd.DataFrame) and "purchase_days" in data.columns
+
+
+def _histories(data, *, date, lapsed_days: int, window_days: int | None = None) -> pd.DataFrame:
+    """``data`` as per-customer histories at ``date``: a histories frame (from
+    :func:`clm_lib.reductions.customer_histories` or an engine's) is checked and used as
+    it is; transactions are reduced here."""
     d = pd.Timestamp(date).normalize()
-    daily = daily_transactions(transactions)
-    return daily.loc[daily["day"] <= d].reset_index(drop=True)
+    if not _is_histories(data):
+        _need(data, ["customer_id", "timestamp", "amount"], "transactions")
+        return customer_histories(data, date=d, lapsed_days=lapsed_days, window_days=window_days)
+    _need(data, HISTORY_COLUMNS, "customer histories")
+    want = {"date": str(d.date()), "lapsed_days": int(lapsed_days)}
+    if window_days is not None:
+        want["window_days"] = int(window_days)
+    got = {k: data.attrs.get(k) for k in want}
+    if any(v is not None and v != want[k] for k, v in got.items()):
+        raise ParameterError(f"the customer histories were reduced with {got}, not {want}")
+    return data
 
 
 @dataclass(frozen=True)
@@ -87,21 +108,32 @@ class Thresholds:
                 "source": dict(self.source)}
 
 
-def _gaps(daily: pd.DataFrame) -> np.ndarray:
-    same = daily["customer_id"].to_numpy()[1:] == daily["customer_id"].to_numpy()[:-1]
-    dd = np.diff(daily["day"].to_numpy().astype("datetime64[D]").astype(np.int64))
-    return dd[same]
+def _gap_quantile(gaps: pd.Series, q: float) -> float:
+    """``np.quantile`` (linear interpolation) of the gaps given as counts per length: the
+    same arithmetic on the two gaps around the quantile's position, so the result is
+    identical to that of the expanded gaps."""
+    counts = gaps.to_numpy(dtype=np.int64)
+    values = gaps.index.to_numpy(dtype=float)
+    n = int(counts.sum())
+    h = (n - 1) * q
+    lo = int(np.floor(h))
+    cum = np.cumsum(counts)
+    x_lo = values[np.searchsorted(cum, lo, side="right")]
+    x_hi = values[np.searchsorted(cum, min(lo + 1, n - 1), side="right")]
+    return float(np.quantile(np.array([x_lo, x_hi]), h - lo))
 
 
-def derive_thresholds(transactions: pd.DataFrame, *, as_of, new_days: int | None = None,
+def derive_thresholds(transactions, *, as_of, new_days: int | None = None,
                       at_risk_days: int | None = None, lapsed_days: int | None = None,
                       vip_quantile: float = 0.8) -> Thresholds:
     """Stage thresholds: the given values, or quantiles of the inter-purchase gaps.
 
     Parameters
     ----------
-    transactions : DataFrame
-        Canonical transactions (``customer_id``, ``timestamp``, ``amount``).
+    transactions : DataFrame or Series
+        Canonical transactions (``customer_id``, ``timestamp``, ``amount``), or the gaps
+        already counted per length (:func:`clm_lib.reductions.purchase_day_gaps`, or
+        :meth:`clm_lib.engines.Engine.purchase_day_gaps` on any engine).
     as_of : date-like
         Only purchase days up to this day (inclusive) are used.
     new_days, at_risk_days, lapsed_days : int, optional
@@ -117,10 +149,14 @@ def derive_thresholds(transactions: pd.DataFrame, *, as_of, new_days: int | None
     >>> derive_thresholds(tx, as_of="2020-02-01").lapsed_days   # gaps 10, 20: 90 % quantile 19
     19
     """
-    _need(transactions, ["customer_id", "timestamp", "amount"], "transactions")
     if not 0 < vip_quantile < 1:
         raise ParameterError("vip_quantile must be in (0, 1)")
-    gaps = _gaps(_days(transactions, as_of))
+    if isinstance(transactions, pd.Series):
+        gaps = transactions
+    else:
+        _need(transactions, ["customer_id", "timestamp", "amount"], "transactions")
+        gaps = purchase_day_gaps(transactions, as_of=as_of)
+    n_gaps = int(gaps.sum())
     source, vals = {}, {}
     for name, given, q in (("new_days", new_days, 0.5), ("at_risk_days", at_risk_days, 0.75),
                            ("lapsed_days", lapsed_days, 0.9)):
@@ -129,11 +165,11 @@ def derive_thresholds(transactions: pd.DataFrame, *, as_of, new_days: int | None
                 raise ParameterError(f"{name} must be a positive number of days")
             vals[name], source[name] = int(given), "parameter"
         else:
-            if len(gaps) == 0:
+            if n_gaps == 0:
                 raise InsufficientDataError(
                     f"{name}: no repeat purchases to derive it from; pass it explicitly")
-            vals[name] = int(np.ceil(np.quantile(gaps, q)))
-            source[name] = f"{q:.0%} quantile of {len(gaps):,} inter-purchase gaps"
+            vals[name] = int(np.ceil(_gap_quantile(gaps, q)))
+            source[name] = f"{q:.0%} quantile of {n_gaps:,} inter-purchase gaps"
     if (source["at_risk_days"] != "parameter" and source["lapsed_days"] == "parameter"
             and vals["at_risk_days"] > vals["lapsed_days"]):
         # a short lapsed_days given by the user caps the derived at-risk threshold
@@ -146,13 +182,16 @@ def derive_thresholds(transactions: pd.DataFrame, *, as_of, new_days: int | None
                       float(vip_quantile), source)
 
 
-def customer_stages(transactions: pd.DataFrame, *, date, thresholds: Thresholds) -> pd.DataFrame:
+def customer_stages(transactions, *, date, thresholds: Thresholds) -> pd.DataFrame:
     """Lifecycle stage of every customer with a purchase on or before ``date``.
 
     Parameters
     ----------
     transactions : DataFrame
-        Canonical transactions (``customer_id``, ``timestamp``, ``amount``).
+        Canonical transactions (``customer_id``, ``timestamp``, ``amount``), or their
+        per-customer histories at ``date`` reduced with ``thresholds.lapsed_days``
+        (:func:`clm_lib.reductions.customer_histories`, or
+        :meth:`clm_lib.engines.Engine.customer_histories` on any engine).
     date : date-like
         Day at which stages are assessed (inclusive).
     thresholds : Thresholds
@@ -162,24 +201,12 @@ def customer_stages(transactions: pd.DataFrame, *, date, thresholds: Thresholds)
     -------
     DataFrame indexed by ``customer_id``: ``stage`` (categorical, :data:`STAGES`),
     ``purchase_days``, ``spend`` (to date), ``first_purchase``, ``last_purchase``,
-    ``days_since_last``, ``days_since_first``, ``last_reactivation`` (NaT if never).
+    ``last_reactivation`` (NaT if never), ``days_since_last``, ``days_since_first``.
     """
-    _need(transactions, ["customer_id", "timestamp", "amount"], "transactions")
     d = pd.Timestamp(date).normalize()
-    daily = _days(transactions, d)
-    if daily.empty:
-        raise InsufficientDataError(f"no purchases on or before {d.date()}")
     th = thresholds
-    cid = daily["customer_id"].to_numpy()
-    day = daily["day"].to_numpy().astype("datetime64[D]")
-    new_cust = np.r_[True, cid[1:] != cid[:-1]]
-    gap = np.r_[0, np.diff(day.astype(np.int64))]
-    react = (~new_cust) & (gap > th.lapsed_days)
-    g = daily.assign(react_day=daily["day"].where(react))
-    per = g.groupby("customer_id", sort=True, observed=True).agg(
-        purchase_days=("day", "size"), spend=("amount", "sum"),
-        first_purchase=("day", "min"), last_purchase=("day", "max"),
-        last_reactivation=("react_day", "max"))
+    per = _histories(transactions, date=d, lapsed_days=th.lapsed_days)
+    per = per[list(HISTORY_COLUMNS)].copy()
     since_last = (d - per["last_purchase"]).dt.days
     since_first = (d - per["first_purchase"]).dt.days
     since_react = (d - per["last_reactivation"]).dt.days
@@ -198,7 +225,7 @@ def customer_stages(transactions: pd.DataFrame, *, date, thresholds: Thresholds)
     per.insert(0, "stage", pd.Categorical(stage, categories=list(STAGES)))
     per["days_since_last"] = since_last
     per["days_since_first"] = since_first
-    per.attrs["date"] = str(d.date())
+    per.attrs = {"date": str(d.date())}
     return per
 
 
@@ -300,9 +327,12 @@ def repeat_ladder(stages: pd.DataFrame, max_k: int = 10, min_customers: int = 20
     return pd.DataFrame(rows, columns=["k", "reached_k", "reached_k_plus_1", "p_next"]).set_index("k")
 
 
-def time_to_second_purchase(transactions: pd.DataFrame, *, as_of, time_unit: str = "week"):
+def time_to_second_purchase(transactions, *, as_of, time_unit: str = "week"):
     """Kaplan-Meier of the time from first to second purchase day (no second purchase by
     ``as_of``: censored at ``as_of``).
+
+    ``transactions`` are canonical transactions or their per-customer histories at
+    ``as_of`` (:func:`clm_lib.reductions.customer_histories`, any engine).
 
     Returns
     -------
@@ -311,12 +341,13 @@ def time_to_second_purchase(transactions: pd.DataFrame, *, as_of, time_unit: str
     """
     from lifelines import KaplanMeierFitter
 
-    _need(transactions, ["customer_id", "timestamp", "amount"], "transactions")
     d = pd.Timestamp(as_of).normalize()
-    daily = _days(transactions, d)
-    rank = daily.groupby("customer_id", observed=True).cumcount()
-    first = daily.loc[rank == 0].set_index("customer_id")["day"]
-    second = daily.loc[rank == 1].set_index("customer_id")["day"].reindex(first.index)
+    if _is_histories(transactions):
+        _need(transactions, ["first_purchase", "second_purchase"], "customer histories")
+        hist = transactions
+    else:  # the reactivation threshold plays no part here
+        hist = _histories(transactions, date=d, lapsed_days=0)
+    first, second = hist["first_purchase"], hist["second_purchase"]
     end = second.fillna(d)
     df = pd.DataFrame({"duration": (end - first).dt.days / unit_days(time_unit),
                        "event": second.notna()})
@@ -324,7 +355,7 @@ def time_to_second_purchase(transactions: pd.DataFrame, *, as_of, time_unit: str
     return df, kmf
 
 
-def reactivation_comparison(transactions: pd.DataFrame, *, as_of, thresholds: Thresholds,
+def reactivation_comparison(transactions, *, as_of, thresholds: Thresholds,
                             window_days: int | None = None) -> pd.DataFrame:
     """Later behaviour of reactivated customers vs newly acquired ones.
 
@@ -333,6 +364,10 @@ def reactivation_comparison(transactions: pd.DataFrame, *, as_of, thresholds: Th
     ``window_days`` (default ``lapsed_days``) before ``as_of`` are compared, so every
     customer is followed for the full window.
 
+    ``transactions`` are canonical transactions or their per-customer histories at
+    ``as_of`` reduced with ``lapsed_days`` and ``window_days``
+    (:func:`clm_lib.reductions.customer_histories`, any engine).
+
     Returns
     -------
     DataFrame indexed by group (``new``, ``reactivated``): ``customers``,
@@ -340,33 +375,24 @@ def reactivation_comparison(transactions: pd.DataFrame, *, as_of, thresholds: Th
     ``purchase_days_per_customer`` and ``spend_per_customer`` (in the window, after the
     start day), ``start_spend`` (mean spend on the start day), ``window_days``.
     """
-    _need(transactions, ["customer_id", "timestamp", "amount"], "transactions")
     d = pd.Timestamp(as_of).normalize()
     w = int(window_days if window_days is not None else thresholds.lapsed_days)
-    daily = _days(transactions, d)
-    cid = daily["customer_id"].to_numpy()
-    day = daily["day"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    first = np.r_[True, cid[1:] != cid[:-1]]
-    gap = np.r_[0, np.diff(day)]
-    react = (~first) & (gap > thresholds.lapsed_days)
-    # first reactivation of each customer only (one start per customer and group)
-    react_first = react & ~pd.Series(react).groupby(cid).cumsum().gt(1).to_numpy()
-    last_start = np.datetime64(d.date(), "D").astype(np.int64) - w
+    hist = _histories(transactions, date=d, lapsed_days=thresholds.lapsed_days, window_days=w)
+    last_start = d - pd.Timedelta(days=w)
     rows = {}
-    for name, mask in (("new", first), ("reactivated", react_first)):
-        idx = np.flatnonzero(mask & (day <= last_start))
-        n = len(idx)
+    for name, start, prefix, spend in (
+            ("new", "first_purchase", "new", "first_day_spend"),
+            ("reactivated", "first_reactivation", "react", "reactivation_day_spend")):
+        h = hist.loc[hist[start].notna() & (hist[start] <= last_start)]
+        n = len(h)
         if n == 0:
             rows[name] = {"customers": 0}
             continue
-        starts = pd.DataFrame({"customer_id": cid[idx], "start": day[idx], "start_spend": daily["amount"].to_numpy()[idx]})
-        later = pd.DataFrame({"customer_id": cid, "day": day, "amount": daily["amount"].to_numpy()}).merge(starts, on="customer_id")
-        later = later.loc[(later["day"] > later["start"]) & (later["day"] <= later["start"] + w)]
-        per = later.groupby("customer_id").agg(days=("day", "size"), spend=("amount", "sum"))
-        rows[name] = {"customers": n, "repurchase_rate": len(per) / n,
-                      "purchase_days_per_customer": per["days"].sum() / n,
-                      "spend_per_customer": per["spend"].sum() / n,
-                      "start_spend": float(starts["start_spend"].mean())}
+        days = h[f"{prefix}_window_days"]
+        rows[name] = {"customers": n, "repurchase_rate": float((days > 0).sum() / n),
+                      "purchase_days_per_customer": float(days.sum() / n),
+                      "spend_per_customer": float(h[f"{prefix}_window_spend"].sum() / n),
+                      "start_spend": float(h[spend].mean())}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out["window_days"] = w
     out.index.name = "group"
@@ -522,17 +548,17 @@ class LifecycleStudy:
     notes: list = field(default_factory=list)
 
 
-def lifecycle_study(transactions: pd.DataFrame, *, as_of, flow_start=None, leads=None,
+def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
                     new_days=None, at_risk_days=None, lapsed_days=None, time_unit="week",
                     what_if_points=(1, 5, 10), horizon=52, discount_rate=0.15, margin=0.3,
-                    segment=None) -> LifecycleStudy:
+                    segment=None, engine="pandas") -> LifecycleStudy:
     """The lifecycle and segments study: stages, flows, RFM, ladder, reactivation, what-if.
 
     Parameters
     ----------
-    transactions : DataFrame
+    transactions : DataFrame, or (duckdb/spark) a path, glob, table name or Ibis table
         Canonical transactions (``customer_id``, ``timestamp``, ``amount``; ``segment`` if
-        given).
+        given), as loaded by ``Engine.load_transactions``.
     as_of : date-like
         Analysis date (inclusive).
     flow_start : date-like, optional
@@ -549,28 +575,40 @@ def lifecycle_study(transactions: pd.DataFrame, *, as_of, flow_start=None, leads
         Value horizon in time units. discount_rate : annual. margin : fraction of spend.
     segment : str, optional
         Column of ``transactions``; the value at each customer's first purchase is kept
-        as ``segment`` in the stage and RFM tables.
+        as ``segment`` in the stage and RFM tables (the smallest when several rows share
+        that time, see :func:`clm_lib.reductions.first_values`).
+    engine : {"pandas", "duckdb", "spark"} or Engine
+        Where the transactions are reduced (gaps, per-customer histories at both dates,
+        the BG/NBD summary, segments): only one row per customer or per gap length comes
+        back; results are identical on every engine.
     """
     from clm_lib import rfm as rfm_mod
     from clm_lib.clv.bgnbd import BetaGeoModel
     from clm_lib.clv.gamma_gamma import GammaGammaModel
     from clm_lib.clv.value import _spend_frame, customer_value, per_unit_discount_rate
-    from clm_lib.reductions import compress, summary_data
+    from clm_lib.reductions import compress
 
+    from clm_lib.engines import get_engine
+
+    eng = get_engine(engine)
     _need(transactions, ["customer_id", "timestamp", "amount"] + ([segment] if segment else []),
           "transactions")
     as_of_ts = pd.Timestamp(as_of).normalize()
     fs = pd.Timestamp(flow_start if flow_start is not None else default_flow_start(as_of_ts)).normalize()
     if fs >= as_of_ts:
         raise ParameterError(f"flow_start {fs.date()} must be before as_of {as_of_ts.date()}")
-    th = derive_thresholds(transactions, as_of=as_of_ts, new_days=new_days,
-                           at_risk_days=at_risk_days, lapsed_days=lapsed_days)
-    stages = customer_stages(transactions, date=as_of_ts, thresholds=th)
-    start = customer_stages(transactions, date=fs, thresholds=th)
+    th = derive_thresholds(eng.purchase_day_gaps(transactions, as_of=as_of_ts),
+                           as_of=as_of_ts, new_days=new_days, at_risk_days=at_risk_days,
+                           lapsed_days=lapsed_days)
+    # per-customer histories at both dates, reduced where the data live
+    history = eng.customer_histories(transactions, date=as_of_ts, lapsed_days=th.lapsed_days)
+    history_start = eng.customer_histories(transactions, date=fs, lapsed_days=th.lapsed_days)
+    stages = customer_stages(history, date=as_of_ts, thresholds=th)
+    start = customer_stages(history_start, date=fs, thresholds=th)
     trans = transition_matrix(start, stages)
 
     # customer-base models on all data to as_of (compressed fit, as in the CLV study)
-    full = summary_data(transactions, as_of=as_of_ts, time_unit=time_unit)
+    full = eng.summary_data(transactions, as_of=as_of_ts, time_unit=time_unit)
     model = BetaGeoModel().fit(compress(full), weights="weights")
     spend = _spend_frame(full)
     spend_model = GammaGammaModel().fit(spend.loc[spend["frequency"] > 0])
@@ -580,17 +618,16 @@ def lifecycle_study(transactions: pd.DataFrame, *, as_of, flow_start=None, leads
     what_if = retention_what_if(model, spend_model, full, points=what_if_points, horizon=horizon,
                                 discount_rate=d_unit, margin=margin)
 
-    rfm = rfm_mod.rfm_table(transactions, as_of=as_of_ts)
+    rfm = rfm_mod.rfm_table(history, as_of=as_of_ts)
     rfm["segment"] = rfm_mod.assign_segments(rfm)
     if segment:
-        first_seg = (transactions.sort_values(["customer_id", "timestamp"], kind="stable")
-                     .groupby("customer_id", observed=True)[segment].first())
+        first_seg = eng.first_values(transactions, segment)
         stages["segment_value"] = first_seg.reindex(stages.index)
         rfm["segment_value"] = first_seg.reindex(rfm.index)
     seg_table = rfm_mod.segment_table(rfm, rfm["segment"], values["clv"])
     summ = stage_table(stages, values["clv"])
-    sp_df, sp_km = time_to_second_purchase(transactions, as_of=as_of_ts, time_unit=time_unit)
-    react = reactivation_comparison(transactions, as_of=as_of_ts, thresholds=th)
+    sp_df, sp_km = time_to_second_purchase(history, as_of=as_of_ts, time_unit=time_unit)
+    react = reactivation_comparison(history, as_of=as_of_ts, thresholds=th)
 
     study = LifecycleStudy(
         as_of=str(as_of_ts.date()), flow_start=str(fs.date()), time_unit=time_unit,

@@ -31,7 +31,7 @@ from clm_lib.checks import require_columns as _check_columns
 from clm_lib.checks import unit_days as _unit_days
 
 __all__ = ["TIME_UNITS", "unit_days", "summary_data", "compress", "daily_transactions",
-           "purchase_spans"]
+           "purchase_spans", "purchase_day_gaps", "customer_histories"]
 
 #: Time units of the purchase summaries (a month is 365.25 / 12 = 30.4375 days).
 TIME_UNITS: dict[str, float] = {u: ALL_TIME_UNITS[u] for u in ("day", "week", "month")}
@@ -308,3 +308,113 @@ def purchase_spans(transactions: pd.DataFrame, *, as_of) -> pd.DataFrame:
     out["n_purchases"] = out["n_purchases"].astype(np.int64)
     out.attrs["purchases_after_as_of"] = int((~keep).sum())
     return out
+
+
+def _daily_with_gaps(transactions: pd.DataFrame, date) -> tuple[pd.DataFrame, np.ndarray]:
+    """The daily table up to ``date`` (inclusive) and each row's gap in days to the
+    customer's previous purchase day (-1 on the first)."""
+    d = pd.Timestamp(date).normalize()
+    daily = daily_transactions(transactions)
+    daily = daily.loc[daily["day"] <= d].reset_index(drop=True)
+    cid = daily["customer_id"].to_numpy()
+    day = daily["day"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    first = np.r_[True, cid[1:] != cid[:-1]] if len(cid) else np.zeros(0, bool)
+    gap = np.where(first, -1, np.r_[0, np.diff(day)]) if len(cid) else np.zeros(0, np.int64)
+    return daily, gap
+
+
+def purchase_day_gaps(transactions: pd.DataFrame, *, as_of) -> pd.Series:
+    """How many gaps of each length separate consecutive purchase days of a customer.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        Canonical transactions (``customer_id``, ``timestamp``, ``amount``).
+    as_of : date-like
+        Only purchase days up to this day (inclusive) are used.
+
+    Returns
+    -------
+    Series of int named ``gaps``, indexed by the gap length ``days`` (sorted); several
+    purchases on one day are one purchase day, so no gap is 0.
+
+    >>> tx = pd.DataFrame({"customer_id": ["a"] * 3, "amount": [1.0] * 3,
+    ...                    "timestamp": pd.to_datetime(["2020-01-01", "2020-01-11", "2020-01-31"])})
+    >>> purchase_day_gaps(tx, as_of="2020-02-01").to_dict()
+    {10: 1, 20: 1}
+    """
+    _check_columns(transactions, ["customer_id", "timestamp", "amount"], "transactions")
+    _, gap = _daily_with_gaps(transactions, as_of)
+    gap = gap[gap >= 0]
+    counts = pd.Series(gap, dtype=np.int64).value_counts().sort_index()
+    return counts.rename("gaps").rename_axis("days")
+
+
+def customer_histories(transactions: pd.DataFrame, *, date, lapsed_days: int,
+                       window_days: int | None = None) -> pd.DataFrame:
+    """Each customer's purchase-day history up to ``date``: the reduced input of the
+    lifecycle stages, RFM scores, time to a second purchase and reactivation.
+
+    A *reactivation* is a purchase day after a gap of more than ``lapsed_days`` days.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        Canonical transactions (``customer_id``, ``timestamp``, ``amount``).
+    date : date-like
+        Only purchase days up to this day (inclusive) are seen.
+    lapsed_days : int
+        Gap (days) beyond which a return is a reactivation.
+    window_days : int, optional
+        Follow-up window (days) after the first purchase and after the first
+        reactivation (default ``lapsed_days``).
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id`` (sorted): ``purchase_days``, ``spend`` (to
+    date), ``first_purchase``, ``second_purchase``, ``last_purchase``,
+    ``first_reactivation``, ``last_reactivation`` (days; NaT when there is none),
+    ``first_day_spend``, ``reactivation_day_spend`` (spend on the first purchase day and
+    on the first reactivation day; NaN without one), ``new_window_days``,
+    ``new_window_spend``, ``react_window_days``, ``react_window_spend`` (purchase days
+    and spend in the ``window_days`` after the first purchase / first reactivation day,
+    that day excluded). ``attrs``: ``date``, ``lapsed_days``, ``window_days``.
+    """
+    _check_columns(transactions, ["customer_id", "timestamp", "amount"], "transactions")
+    w = int(window_days if window_days is not None else lapsed_days)
+    daily, gap = _daily_with_gaps(transactions, date)
+    if daily.empty:
+        raise InsufficientDataError(f"no purchases on or before {pd.Timestamp(date).date()}")
+    day = daily["day"]
+    react = gap > int(lapsed_days)
+    g = daily.assign(_second=day.where(gap >= 0), _react=day.where(react),
+                     _first_spend=daily["amount"].where(gap < 0))
+    per = g.groupby("customer_id", sort=True, observed=True).agg(
+        purchase_days=("day", "size"), spend=("amount", "sum"), first_purchase=("day", "min"),
+        second_purchase=("_second", "min"), last_purchase=("day", "max"),
+        first_reactivation=("_react", "min"), last_reactivation=("_react", "max"),
+        first_day_spend=("_first_spend", "sum"))
+    codes = np.cumsum(gap < 0) - 1  # position of each row's customer in ``per``
+    first_react = per["first_reactivation"].to_numpy()[codes]
+    on_react = (day.to_numpy() == first_react)
+    per["reactivation_day_spend"] = (daily["amount"].where(on_react)
+                                     .groupby(daily["customer_id"], sort=True, observed=True)
+                                     .sum(min_count=1).to_numpy())
+    days_in = (day.to_numpy().astype("datetime64[D]").astype(np.int64))
+    start_new = per["first_purchase"].to_numpy().astype("datetime64[D]").astype(np.int64)[codes]
+    start_react = pd.Series(first_react).to_numpy().astype("datetime64[D]")
+    since_new = days_in - start_new
+    since_react = np.where(np.isnat(start_react), -1, days_in - start_react.astype(np.int64))
+    in_new = (since_new > 0) & (since_new <= w)
+    in_react = (since_react > 0) & (since_react <= w)
+    amount = daily["amount"].to_numpy()
+    by = daily["customer_id"]
+    for name, mask in (("new", in_new), ("react", in_react)):
+        per[f"{name}_window_days"] = (pd.Series(mask.astype(np.int64)).groupby(by, sort=True, observed=True)
+                                      .sum().to_numpy())
+        per[f"{name}_window_spend"] = (pd.Series(np.where(mask, amount, 0.0))
+                                       .groupby(by, sort=True, observed=True).sum().to_numpy())
+    per.index = per.index.astype("string")
+    per.attrs.update({"date": str(pd.Timestamp(date).normalize().date()),
+                      "lapsed_days": int(lapsed_days), "window_days": w})
+    return per

@@ -81,13 +81,15 @@ def score(values, higher_is_better: bool = True, n_scores: int = 5) -> np.ndarra
     return (np.floor(n_scores * (rank - 1) / n) + 1).astype(int)
 
 
-def rfm_table(transactions: pd.DataFrame, *, as_of) -> pd.DataFrame:
+def rfm_table(transactions, *, as_of) -> pd.DataFrame:
     """Recency, frequency, monetary value and their 1-5 scores per customer.
 
     Parameters
     ----------
     transactions : DataFrame
-        Canonical transactions (``customer_id``, ``timestamp``, ``amount``).
+        Canonical transactions (``customer_id``, ``timestamp``, ``amount``), or their
+        per-customer histories at ``as_of`` (``purchase_days``, ``spend``,
+        ``last_purchase``: :func:`clm_lib.reductions.customer_histories`, any engine).
     as_of : date-like
         Purchases after this day are ignored; recency is measured to it.
 
@@ -96,18 +98,17 @@ def rfm_table(transactions: pd.DataFrame, *, as_of) -> pd.DataFrame:
     DataFrame indexed by ``customer_id`` (sorted): ``recency_days``, ``frequency``
     (purchase days), ``monetary`` (total spend), ``R``, ``F``, ``M``, ``rfm`` (e.g. "545").
     """
-    from clm_lib.reductions import daily_transactions
+    from clm_lib.reductions import customer_histories
 
-    _need(transactions, ["customer_id", "timestamp", "amount"], "transactions")
     d = pd.Timestamp(as_of).normalize()
-    daily = daily_transactions(transactions)
-    daily = daily.loc[daily["day"] <= d]
-    if daily.empty:
-        raise InsufficientDataError(f"no purchases on or before {d.date()}")
-    per = daily.groupby("customer_id", sort=True, observed=True).agg(
-        last=("day", "max"), frequency=("day", "size"), monetary=("amount", "sum"))
-    out = pd.DataFrame({"recency_days": (d - per["last"]).dt.days,
-                        "frequency": per["frequency"], "monetary": per["monetary"]})
+    if isinstance(transactions, pd.DataFrame) and "purchase_days" in transactions.columns:
+        _need(transactions, ["purchase_days", "spend", "last_purchase"], "customer histories")
+        per = transactions
+    else:  # the reactivation threshold plays no part here
+        _need(transactions, ["customer_id", "timestamp", "amount"], "transactions")
+        per = customer_histories(transactions, date=d, lapsed_days=0)
+    out = pd.DataFrame({"recency_days": (d - per["last_purchase"]).dt.days,
+                        "frequency": per["purchase_days"], "monetary": per["spend"]})
     out["R"] = score(out["recency_days"], higher_is_better=False)
     out["F"] = score(out["frequency"])
     out["M"] = score(out["monetary"])

@@ -529,6 +529,59 @@ class Engine:
             out.attrs["data_quality"] = dq.to_dict()
         return out
 
+    def purchase_day_gaps(self, source, *, as_of,
+                          columns: Mapping[str, str] | None = None) -> pd.Series:
+        """How many gaps of each length (days) separate consecutive purchase days of a
+        customer up to ``as_of``, computed in the engine; see
+        :func:`clm_lib.reductions.purchase_day_gaps` (one row per gap length comes back)."""
+        from clm_lib import reductions
+
+        end = _day(as_of, "as_of")
+        if self.name == "pandas":
+            tx, _ = self._pandas_transactions(source, columns)
+            return reductions.purchase_day_gaps(tx, as_of=end)
+        t, _ = self._transactions(source, columns)
+        out = self.to_pandas(red.purchase_day_gaps(t, as_of=end)).astype(np.int64)
+        return out.set_index("days")["gaps"].sort_index()
+
+    def customer_histories(self, source, *, date, lapsed_days: int,
+                           window_days: int | None = None,
+                           columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Each customer's purchase-day history up to ``date``, computed in the engine;
+        the columns and rules of :func:`clm_lib.reductions.customer_histories` (one row
+        per customer comes back; spend sums equal to rounding)."""
+        from clm_lib import reductions
+
+        end = _day(date, "date")
+        w = int(window_days if window_days is not None else lapsed_days)
+        if self.name == "pandas":
+            tx, _ = self._pandas_transactions(source, columns)
+            return reductions.customer_histories(tx, date=end, lapsed_days=lapsed_days,
+                                                 window_days=w)
+        t, _ = self._transactions(source, columns)
+        out = self.to_pandas(red.customer_histories(t, date=end, lapsed_days=int(lapsed_days),
+                                                    window_days=w))
+        if out.empty:
+            raise InsufficientDataError(f"no purchases on or before {end}")
+        out["customer_id"] = out["customer_id"].astype("string")
+        out = out.set_index("customer_id").sort_index()
+        days = ("first_purchase", "second_purchase", "last_purchase", "first_reactivation",
+                "last_reactivation")
+        for c in days:
+            out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
+        for c in ("purchase_days", "new_window_days", "react_window_days"):
+            out[c] = out[c].astype(np.int64)
+        for c in ("spend", "first_day_spend", "reactivation_day_spend", "new_window_spend",
+                  "react_window_spend"):
+            out[c] = out[c].astype(float)
+        cols = ["purchase_days", "spend", "first_purchase", "second_purchase", "last_purchase",
+                "first_reactivation", "last_reactivation", "first_day_spend",
+                "reactivation_day_spend", "new_window_days", "new_window_spend",
+                "react_window_days", "react_window_spend"]
+        out = out[cols]
+        out.attrs.update({"date": str(end), "lapsed_days": int(lapsed_days), "window_days": w})
+        return out
+
     def overview_tables(self, source, *, period: str = "month", segment: str | None = None,
                         columns: Mapping[str, str] | None = None) -> dict[str, pd.DataFrame]:
         """The reduced tables behind the customer-base overview, computed in the engine.

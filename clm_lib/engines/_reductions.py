@@ -363,3 +363,53 @@ def segment_activity(t, column: str):
         n=s.count(), revenue=s.amount.sum(), paid=s.count(where=s.amount > 0))
     return per.group_by("value").agg(customers=per.count(), orders=per.n.sum(),
                                      revenue=per.revenue.sum(), paid_orders=per.paid.sum())
+
+
+# --------------------------------------------------------------------------- lifecycle
+def _with_gaps(t, date: dt.date):
+    """The daily table up to ``date`` with ``gap``: days since the customer's previous
+    purchase day (null on the first)."""
+    ibis = _ibis()
+    d = daily(t)
+    d = d.filter(d.day <= ibis.date(date))
+    prev = d.day.lag().over(group_by=d.customer_id, order_by=d.day)
+    return d.mutate(gap=d.day.delta(prev, unit="day").cast("int64"))
+
+
+def purchase_day_gaps(t, *, as_of: dt.date):
+    """How many gaps of each length (days) separate consecutive purchase days of the same
+    customer up to ``as_of`` (see :func:`clm_lib.reductions.purchase_day_gaps`):
+    ``days``, ``gaps``."""
+    d = _with_gaps(t, as_of)
+    d = d.filter(d.gap.notnull())
+    return d.group_by(days=d.gap).agg(gaps=d.count())
+
+
+def customer_histories(t, *, date: dt.date, lapsed_days: int, window_days: int):
+    """Each customer's purchase-day history up to ``date`` (see
+    :func:`clm_lib.reductions.customer_histories` for the columns)."""
+    d = _with_gaps(t, date)
+    react = _flag_null_false(d.gap > int(lapsed_days))
+    per = d.group_by("customer_id").agg(
+        purchase_days=d.count(), spend=d.amount.sum(), first_purchase=d.day.min(),
+        second_purchase=d.day.min(where=d.gap.notnull()), last_purchase=d.day.max(),
+        first_reactivation=d.day.min(where=react), last_reactivation=d.day.max(where=react),
+        first_day_spend=d.amount.argmin(d.day),
+        reactivation_day_spend=d.amount.argmin(d.day, where=react))
+    j = d.inner_join(per.select("customer_id", "first_purchase", "first_reactivation"),
+                     "customer_id")
+    since_first = j.day.delta(j.first_purchase, unit="day")
+    since_react = j.day.delta(j.first_reactivation, unit="day")
+    w = int(window_days)
+    in_new = _flag_null_false((since_first > 0) & (since_first <= w))
+    in_react = _flag_null_false((since_react > 0) & (since_react <= w))
+    win = j.group_by("customer_id").agg(
+        new_window_days=j.count(where=in_new),
+        new_window_spend=j.amount.sum(where=in_new).fill_null(0.0),
+        react_window_days=j.count(where=in_react),
+        react_window_spend=j.amount.sum(where=in_react).fill_null(0.0))
+    return per.inner_join(win, "customer_id")
+
+
+def _flag_null_false(expr):
+    return expr.fill_null(False)
