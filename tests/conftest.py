@@ -1,6 +1,8 @@
-"""Shared tiny hand-made frames (answers computable by hand)."""
+"""Shared fixtures: tiny hand-made frames (answers computable by hand), the CDNOW log
+with a segment, and the DuckDB/Spark engines."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -58,3 +60,21 @@ def engine(request):
     if request.param == "duckdb":
         return get_engine("duckdb")
     return request.getfixturevalue("spark")
+
+
+@pytest.fixture(scope="session")
+def cdnow_basket(tmp_path_factory) -> tuple[str, str]:
+    """CDNOW master with a derived segment ``basket`` (CDs in the purchase; every 17th
+    row without a value), as CSV and as Parquet with microsecond timestamps (readable by
+    Spark): ``(csv path, parquet path)``."""
+    from clm_lib.config import DATA_DIR
+
+    raw = pd.read_csv(DATA_DIR / "cdnow_master.csv", dtype={"customer_id": str})
+    seg = pd.cut(raw["cds"], [0, 1, 3, np.inf], labels=["1 CD", "2-3 CDs", "4+ CDs"])
+    raw["basket"] = seg.astype("string").mask(np.arange(len(raw)) % 17 == 0)
+    d = tmp_path_factory.mktemp("cdnow")
+    csv, parquet = d / "cdnow.csv", d / "cdnow.parquet"
+    raw.to_csv(csv, index=False)
+    raw.assign(date=pd.to_datetime(raw["date"])).to_parquet(
+        parquet, coerce_timestamps="us", allow_truncated_timestamps=True)
+    return str(csv), str(parquet)

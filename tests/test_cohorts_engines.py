@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from clm_lib import cohorts
-from clm_lib.config import DATA_DIR, NOTEBOOKS_DIR
+from clm_lib.config import NOTEBOOKS_DIR
 from clm_lib.engines import get_engine
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
@@ -25,18 +25,8 @@ NAN = np.nan
 
 
 @pytest.fixture(scope="module")
-def cdnow(tmp_path_factory):
-    """CDNOW master with a derived segment (CDs in the purchase; every 17th row without a
-    value), as CSV and as Parquet with microsecond timestamps (readable by Spark)."""
-    raw = pd.read_csv(DATA_DIR / "cdnow_master.csv", dtype={"customer_id": str})
-    seg = pd.cut(raw["cds"], [0, 1, 3, np.inf], labels=["1 CD", "2-3 CDs", "4+ CDs"])
-    raw["basket"] = seg.astype("string").mask(np.arange(len(raw)) % 17 == 0)
-    d = tmp_path_factory.mktemp("cdnow")
-    csv, parquet = d / "cdnow.csv", d / "cdnow.parquet"
-    raw.to_csv(csv, index=False)
-    typed = raw.assign(date=pd.to_datetime(raw["date"]))
-    typed.to_parquet(parquet, coerce_timestamps="us", allow_truncated_timestamps=True)
-    return str(csv), str(parquet)
+def cdnow(cdnow_basket):
+    return cdnow_basket  # (CSV, Parquet)
 
 
 def _study(source, engine):

@@ -14,7 +14,7 @@ import pytest
 
 from clm_lib import lifecycle as lc
 from clm_lib import reductions
-from clm_lib.config import DATA_DIR, NOTEBOOKS_DIR
+from clm_lib.config import NOTEBOOKS_DIR
 from clm_lib.engines import get_engine
 from clm_lib.exceptions import ParameterError
 
@@ -40,16 +40,8 @@ def _hand_log() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def cdnow(tmp_path_factory):
-    """CDNOW master with a basket segment (every 17th row without a value), as Parquet
-    with microsecond timestamps (readable by Spark)."""
-    raw = pd.read_csv(DATA_DIR / "cdnow_master.csv", dtype={"customer_id": str})
-    seg = pd.cut(raw["cds"], [0, 1, 3, np.inf], labels=["1 CD", "2-3 CDs", "4+ CDs"])
-    raw["basket"] = seg.astype("string").mask(np.arange(len(raw)) % 17 == 0)
-    path = tmp_path_factory.mktemp("cdnow") / "cdnow.parquet"
-    raw.assign(date=pd.to_datetime(raw["date"])).to_parquet(
-        path, coerce_timestamps="us", allow_truncated_timestamps=True)
-    return str(path)
+def cdnow(cdnow_basket):
+    return cdnow_basket[1]  # Parquet
 
 
 def test_histories_by_hand():
