@@ -125,8 +125,6 @@ def _predictors(bg, gg):
 
 
 def run_one(engine_name: str, src: Path, out: Path, memory_limit: str | None = None) -> dict:
-    import pandas as pd
-
     from clm_lib.clv.bgnbd import BetaGeoModel
     from clm_lib.clv.gamma_gamma import GammaGammaModel
     from clm_lib.engines import get_engine
