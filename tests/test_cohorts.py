@@ -301,24 +301,20 @@ def test_cohort_study_metrics_and_summary():
 
 # ----------------------------------------------------------------- the notebook, end to end
 def _run_notebook(tmp_path, **parameters):
-    import time
-
     import nbformat
     import papermill as pm
 
     from clm_lib.config import NOTEBOOKS_DIR
 
     out = tmp_path / "executed.ipynb"
-    start = time.perf_counter()
     pm.execute_notebook(str(NOTEBOOKS_DIR / "10_cohort_retention.ipynb"), str(out),
                         parameters=parameters, cwd=str(NOTEBOOKS_DIR), kernel_name="python3",
                         progress_bar=False)
-    elapsed = time.perf_counter() - start
     nb = nbformat.read(out, as_version=4)
     text = "\n".join(str(o.get("data", {}).get("text/html", ""))
                      + str(o.get("data", {}).get("text/markdown", ""))
                      for c in nb.cells for o in c.get("outputs", []))
-    return nb, text, elapsed
+    return nb, text
 
 
 @pytest.mark.slow
@@ -326,8 +322,7 @@ def test_notebook_on_cdnow(tmp_path):
     import json
 
     out_dir = tmp_path / "cohort_retention"
-    nb, text, elapsed = _run_notebook(tmp_path, output_dir=str(out_dir))
-    assert elapsed < 30, f"notebook took {elapsed:.1f} s"
+    nb, text = _run_notebook(tmp_path, output_dir=str(out_dir))
     m = json.loads((out_dir / "metrics.json").read_text())
     assert m["cohort_sizes"] == {"1997-01": 7846, "1997-02": 8476, "1997-03": 7248}
     assert len(m["retention_bounded"]["1997-01"]) == 18  # Jan 1997 .. Jun 1998
@@ -350,10 +345,9 @@ def test_notebook_on_telco(tmp_path):
     import json
 
     out_dir = tmp_path / "cohort_retention"
-    _, text, elapsed = _run_notebook(
+    _, text = _run_notebook(
         tmp_path, output_dir=str(out_dir), subscriptions="../data/telco_churn.csv",
         columns={"customerID": "customer_id", "Churn": "churned"}, segment="Contract")
-    assert elapsed < 30, f"notebook took {elapsed:.1f} s"
     m = json.loads((out_dir / "metrics.json").read_text())
     assert m["form"] == "snapshot" and m["cohort_sizes"] == {SYNTHETIC_COHORT: 7043}
     assert len(m["retention_bounded"][SYNTHETIC_COHORT]) == 73  # tenure 0..72 months

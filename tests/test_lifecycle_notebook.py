@@ -1,6 +1,5 @@
 """The lifecycle notebook runs end to end on CDNOW master (and with a leads table)."""
 import json
-import time
 
 import pandas as pd
 import pytest
@@ -14,11 +13,8 @@ NB = NOTEBOOKS_DIR / "40_lifecycle_segments.ipynb"
 def test_lifecycle_notebook_runs_on_cdnow(tmp_path):
     papermill = pytest.importorskip("papermill")
     out = tmp_path / "out"
-    t0 = time.perf_counter()
     papermill.execute_notebook(str(NB), str(tmp_path / "run.ipynb"), parameters={"output_dir": str(out)},
                                cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 30
     m = json.loads((out / "metrics.json").read_text())
     assert sum(m["stage_counts"].values()) == 23570
     assert set(m["rfm_segments"]) == {"champions", "loyal", "potential loyalists", "new", "at risk",

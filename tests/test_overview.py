@@ -347,13 +347,8 @@ def _run_notebook(tmp_path, **parameters):
 
 @pytest.mark.slow
 def test_notebook_on_cdnow_master(tmp_path):
-    import time
-
     out_dir = tmp_path / "overview"
-    start = time.perf_counter()
     nb, html_text = _run_notebook(tmp_path, output_dir=str(out_dir))
-    elapsed = time.perf_counter() - start
-    assert elapsed < 20, f"overview notebook took {elapsed:.1f} s"
     metrics = json.loads((out_dir / "metrics.json").read_text())
     assert metrics["customers"] == 23570
     assert metrics["orders"] == 69659

@@ -415,21 +415,18 @@ def test_inactivity_min_duration(tiny_log):
 
 def _run_notebook(tmp_path, **parameters):
     import json
-    import time
 
     papermill = pytest.importorskip("papermill")
     from clm_lib.config import NOTEBOOKS_DIR
 
     out_dir = tmp_path / "report"
-    start = time.perf_counter()
     papermill.execute_notebook(
         str(NOTEBOOKS_DIR / "20_survival_churn.ipynb"), str(tmp_path / "out.ipynb"),
         parameters={**parameters, "output_dir": str(out_dir)}, cwd=str(NOTEBOOKS_DIR),
         kernel_name="python3", progress_bar=False)
-    elapsed = time.perf_counter() - start
     metrics = json.loads((out_dir / "metrics.json").read_text())
     export = pd.read_csv(out_dir / "exports" / "customer_risk.csv", dtype={"customer_id": str})
-    return metrics, export, elapsed
+    return metrics, export
 
 
 _REQUIRED_KEYS = {"km_median_by_segment", "rmst_by_segment", "logrank_p", "cox",
@@ -439,7 +436,7 @@ _REQUIRED_KEYS = {"km_median_by_segment", "rmst_by_segment", "logrank_p", "cox",
 
 @pytest.mark.slow
 def test_notebook_telco(tmp_path):
-    metrics, export, elapsed = _run_notebook(tmp_path)
+    metrics, export = _run_notebook(tmp_path)
     assert _REQUIRED_KEYS <= set(metrics)
     assert set(metrics["km_median_by_segment"]) == {"Month-to-month", "One year", "Two year"}
     assert metrics["km_median_by_segment"]["Two year"] is None  # never falls to 50 %
@@ -455,12 +452,11 @@ def test_notebook_telco(tmp_path):
     assert export["customer_id"].str.startswith("C-").all()
     assert not export["customer_id"].isin(raw["customerID"]).any()
     assert metrics["data_quality_steps"][-1]["warnings"] == {"duration 0 set to 0.5 period": 11}
-    assert elapsed < 30
 
 
 @pytest.mark.slow
 def test_notebook_cdnow_inactivity(tmp_path):
-    metrics, export, elapsed = _run_notebook(
+    metrics, export = _run_notebook(
         tmp_path, transactions="../data/cdnow_master.csv",
         columns={"date": "timestamp", "dollars": "amount", "cds": "quantity"},
         as_of="1998-06-30", segment=None, covariates=["first_amount", "first_quantity"],
@@ -472,7 +468,6 @@ def test_notebook_cdnow_inactivity(tmp_path):
     assert sum(metrics["risk_tiers"].values()) == len(export) > 1000
     assert export["customer_id"].str.startswith("C-").all()
     assert metrics["data_quality"]["rows_in"] == 69659
-    assert elapsed < 30
 
 
 def test_ph_note_and_strata():
