@@ -39,9 +39,11 @@ MESSY = [
     ("9", "2024-03-31 23:59", "3", "", ""),      # used (as_of is a whole day), missing quantity
     ("9", "2024-01-13", "-4", "", "1"),          # negative amount
     ("00100", "2024-02-29", "12", "o2", "1"),    # used
+    ("\xa0501\u3000", "2024-03-01\xa0", "\xa08", "", "1"),  # used: Unicode spaces stripped
+    ("\tn/a\xa0", "2024-03-01", "8", "", "1"),  # missing customer_id (no-break space too)
 ]
 EXPECTED_DROPS = {
-    "missing customer_id": 2, "missing timestamp": 1, "unparseable timestamp": 1,
+    "missing customer_id": 3, "missing timestamp": 1, "unparseable timestamp": 1,
     "missing amount": 1, "non-numeric amount": 2, "timestamp after as_of": 1,
     "negative amount (return/cancellation)": 1, "duplicate order_id": 1,
 }
