@@ -43,6 +43,7 @@ import pandas as pd
 
 from clm_lib.exceptions import InsufficientDataError, ParameterError
 from clm_lib.checks import require_columns
+from clm_lib.reductions import purchase_day_gaps
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -138,14 +139,6 @@ def _orders(tx: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _gap_counts(orders: pd.DataFrame) -> pd.Series:
-    days = orders[["customer_id"]].assign(day=orders["timestamp"].dt.normalize())
-    days = days.drop_duplicates().sort_values(["customer_id", "day"], kind="mergesort")
-    same = days["customer_id"].eq(days["customer_id"].shift())
-    gap = (days["day"] - days["day"].shift()).dt.days[same].astype("int64")
-    return gap.value_counts().sort_index()
-
-
 def _reduce_pandas(tx: pd.DataFrame, freq: str, segment: str | None) -> dict:
     """The tables of :class:`OverviewData` from a transactions frame, in pandas."""
     orders = _orders(tx)
@@ -167,7 +160,8 @@ def _reduce_pandas(tx: pd.DataFrame, freq: str, segment: str | None) -> dict:
                             "orders": g["size"].sum(), "revenue": g["sum"].sum(),
                             "revenue_new": g["_rev_new"].sum()})
     periods = periods.rename_axis("period").reset_index()
-    out = {"customers": customers, "periods": periods, "gaps": _gap_counts(orders)}
+    out = {"customers": customers, "periods": periods,
+           "gaps": purchase_day_gaps(orders, as_of=None)}
     if segment is not None:
         _check(tx, (*REQUIRED_COLUMNS, segment))
         rows = pd.DataFrame({"customer_id": tx["customer_id"].to_numpy(),

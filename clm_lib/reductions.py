@@ -311,11 +311,12 @@ def purchase_spans(transactions: pd.DataFrame, *, as_of) -> pd.DataFrame:
 
 
 def _daily_with_gaps(transactions: pd.DataFrame, date) -> tuple[pd.DataFrame, np.ndarray]:
-    """The daily table up to ``date`` (inclusive) and each row's gap in days to the
-    customer's previous purchase day (-1 on the first)."""
-    d = pd.Timestamp(date).normalize()
+    """The daily table up to ``date`` (inclusive; all of it for None) and each row's gap
+    in days to the customer's previous purchase day (-1 on the first)."""
     daily = daily_transactions(transactions)
-    daily = daily.loc[daily["day"] <= d].reset_index(drop=True)
+    if date is not None:
+        daily = daily.loc[daily["day"] <= pd.Timestamp(date).normalize()]
+    daily = daily.reset_index(drop=True)
     cid = daily["customer_id"].to_numpy()
     day = daily["day"].to_numpy().astype("datetime64[D]").astype(np.int64)
     first = np.r_[True, cid[1:] != cid[:-1]] if len(cid) else np.zeros(0, bool)
@@ -330,8 +331,8 @@ def purchase_day_gaps(transactions: pd.DataFrame, *, as_of) -> pd.Series:
     ----------
     transactions : DataFrame
         Canonical transactions (``customer_id``, ``timestamp``, ``amount``).
-    as_of : date-like
-        Only purchase days up to this day (inclusive) are used.
+    as_of : date-like or None
+        Only purchase days up to this day (inclusive) are used; None: all.
 
     Returns
     -------

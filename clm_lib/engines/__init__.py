@@ -631,7 +631,7 @@ class Engine:
         periods = periods.astype({"period": np.int64, "active_customers": np.int64,
                                   "new_customers": np.int64, "orders": np.int64,
                                   "revenue": float, "revenue_new": float})
-        gaps = self.to_pandas(red.gap_counts(o)).astype(np.int64)
+        gaps = self.to_pandas(red.purchase_day_gaps(o, as_of=None)).astype(np.int64)
         out = {"customers": cust.set_index("customer_id"),
                "periods": periods.sort_values("period", ignore_index=True),
                "gaps": gaps.sort_values("days", ignore_index=True)}

@@ -344,16 +344,6 @@ def period_activity(o, period: str):
         revenue=j.revenue.sum(), revenue_new=j.revenue.sum(where=new).fill_null(0.0))
 
 
-def gap_counts(o):
-    """How many gaps of each length (whole days) separate consecutive distinct purchase
-    days of the same customer: ``days``, ``gaps``."""
-    days = o.select(customer_id=o.customer_id, day=o.timestamp.cast("date")).distinct()
-    prev = days.day.lag().over(group_by=days.customer_id, order_by=days.day)
-    g = days.select(days=days.day.delta(prev, unit="day").cast("int64"))
-    g = g.filter(g.days.notnull())
-    return g.group_by("days").agg(gaps=g.count())
-
-
 def segment_activity(t, column: str):
     """Per value of ``column`` (null included): ``customers`` with a row in it, ``orders``
     (rows), ``revenue`` and ``paid_orders`` (rows with amount > 0), as
@@ -366,17 +356,18 @@ def segment_activity(t, column: str):
 
 
 # --------------------------------------------------------------------------- lifecycle
-def _with_gaps(t, date: dt.date):
-    """The daily table up to ``date`` with ``gap``: days since the customer's previous
-    purchase day (null on the first)."""
+def _with_gaps(t, date: dt.date | None):
+    """The daily table up to ``date`` (all of it for None) with ``gap``: days since the
+    customer's previous purchase day (null on the first)."""
     ibis = _ibis()
     d = daily(t)
-    d = d.filter(d.day <= ibis.date(date))
+    if date is not None:
+        d = d.filter(d.day <= ibis.date(date))
     prev = d.day.lag().over(group_by=d.customer_id, order_by=d.day)
     return d.mutate(gap=d.day.delta(prev, unit="day").cast("int64"))
 
 
-def purchase_day_gaps(t, *, as_of: dt.date):
+def purchase_day_gaps(t, *, as_of: dt.date | None):
     """How many gaps of each length (days) separate consecutive purchase days of the same
     customer up to ``as_of`` (see :func:`clm_lib.reductions.purchase_day_gaps`):
     ``days``, ``gaps``."""
@@ -389,7 +380,7 @@ def customer_histories(t, *, date: dt.date, lapsed_days: int, window_days: int):
     """Each customer's purchase-day history up to ``date`` (see
     :func:`clm_lib.reductions.customer_histories` for the columns)."""
     d = _with_gaps(t, date)
-    react = _flag_null_false(d.gap > int(lapsed_days))
+    react = (d.gap > int(lapsed_days)).fill_null(False)
     per = d.group_by("customer_id").agg(
         purchase_days=d.count(), spend=d.amount.sum(), first_purchase=d.day.min(),
         second_purchase=d.day.min(where=d.gap.notnull()), last_purchase=d.day.max(),
@@ -401,15 +392,11 @@ def customer_histories(t, *, date: dt.date, lapsed_days: int, window_days: int):
     since_first = j.day.delta(j.first_purchase, unit="day")
     since_react = j.day.delta(j.first_reactivation, unit="day")
     w = int(window_days)
-    in_new = _flag_null_false((since_first > 0) & (since_first <= w))
-    in_react = _flag_null_false((since_react > 0) & (since_react <= w))
+    in_new = ((since_first > 0) & (since_first <= w)).fill_null(False)
+    in_react = ((since_react > 0) & (since_react <= w)).fill_null(False)
     win = j.group_by("customer_id").agg(
         new_window_days=j.count(where=in_new),
         new_window_spend=j.amount.sum(where=in_new).fill_null(0.0),
         react_window_days=j.count(where=in_react),
         react_window_spend=j.amount.sum(where=in_react).fill_null(0.0))
     return per.inner_join(win, "customer_id")
-
-
-def _flag_null_false(expr):
-    return expr.fill_null(False)
