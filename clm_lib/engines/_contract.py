@@ -135,7 +135,12 @@ def _strip(col, padded=None):
     engines' own ``TRIM`` knows only ASCII spaces); the regular expression runs only on
     the rows :func:`_padded` flags."""
     padded = _padded(col) if padded is None else padded
-    return _ibis().ifelse(padded, col.re_replace(f"^{_SPACE}+|{_SPACE}+$", ""), col)
+    return _ibis().ifelse(padded, _trim_spaces(col), col)
+
+
+def _trim_spaces(col):
+    """``col`` without the leading and trailing :data:`_SPACE` characters, on every row."""
+    return col.re_replace(f"^{_SPACE}+|{_SPACE}+$", "")
 
 
 def _text_missing(col, padded=None):
@@ -150,8 +155,8 @@ def _text_missing(col, padded=None):
     tokens = list(MISSING_TOKENS)
     padded = _padded(col) if padded is None else padded
     short = ibis.ifelse(col.length() <= max(map(len, tokens)), col.lower().isin(tokens), False)
-    stripped = col.re_replace(f"^{_SPACE}+|{_SPACE}+$", "")
-    return _flag(col.isnull() | ibis.ifelse(padded, stripped.lower().isin(tokens), short))
+    return _flag(col.isnull() | ibis.ifelse(padded, _trim_spaces(col).lower().isin(tokens),
+                                            short))
 
 
 def _with_padding(t, names):
