@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from clm_lib.exceptions import (DataContractError, InsufficientDataError, ParameterError)
-from clm_lib.reductions import customer_histories, purchase_day_gaps, unit_days
+from clm_lib.reductions import (customer_histories, is_customer_histories, purchase_day_gaps,
+                                unit_days)
 from clm_lib.checks import require_columns as _need
 
 __all__ = [
@@ -57,16 +58,12 @@ HISTORY_COLUMNS = ("purchase_days", "spend", "first_purchase", "last_purchase",
                    "last_reactivation")
 
 
-def _is_histories(data) -> bool:
-    return isinstance(data, pd.DataFrame) and "purchase_days" in data.columns
-
-
 def _histories(data, *, date, lapsed_days: int, window_days: int | None = None) -> pd.DataFrame:
     """``data`` as per-customer histories at ``date``: a histories frame (from
     :func:`clm_lib.reductions.customer_histories` or an engine's) is checked and used as
     it is; transactions are reduced here."""
     d = pd.Timestamp(date).normalize()
-    if not _is_histories(data):
+    if not is_customer_histories(data):
         _need(data, ["customer_id", "timestamp", "amount"], "transactions")
         return customer_histories(data, date=d, lapsed_days=lapsed_days, window_days=window_days)
     _need(data, HISTORY_COLUMNS, "customer histories")
@@ -342,7 +339,7 @@ def time_to_second_purchase(transactions, *, as_of, time_unit: str = "week"):
     from lifelines import KaplanMeierFitter
 
     d = pd.Timestamp(as_of).normalize()
-    if _is_histories(transactions):
+    if is_customer_histories(transactions):
         _need(transactions, ["first_purchase", "second_purchase"], "customer histories")
         hist = transactions
     else:  # the reactivation threshold plays no part here

@@ -31,7 +31,8 @@ from clm_lib.checks import require_columns as _check_columns
 from clm_lib.checks import unit_days as _unit_days
 
 __all__ = ["TIME_UNITS", "unit_days", "summary_data", "compress", "daily_transactions",
-           "purchase_spans", "purchase_day_gaps", "customer_histories"]
+           "purchase_spans", "purchase_day_gaps", "customer_histories",
+           "is_customer_histories"]
 
 #: Time units of the purchase summaries (a month is 365.25 / 12 = 30.4375 days).
 TIME_UNITS: dict[str, float] = {u: ALL_TIME_UNITS[u] for u in ("day", "week", "month")}
@@ -349,6 +350,12 @@ def purchase_day_gaps(transactions: pd.DataFrame, *, as_of) -> pd.Series:
     gap = gap[gap >= 0]
     counts = pd.Series(gap, dtype=np.int64).value_counts().sort_index()
     return counts.rename("gaps").rename_axis("days")
+
+
+def is_customer_histories(data) -> bool:
+    """True for a frame of :func:`customer_histories` (from any engine), False for
+    transactions: the lifecycle and RFM functions take either."""
+    return isinstance(data, pd.DataFrame) and "purchase_days" in data.columns
 
 
 def customer_histories(transactions: pd.DataFrame, *, date, lapsed_days: int,

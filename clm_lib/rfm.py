@@ -98,10 +98,10 @@ def rfm_table(transactions, *, as_of) -> pd.DataFrame:
     DataFrame indexed by ``customer_id`` (sorted): ``recency_days``, ``frequency``
     (purchase days), ``monetary`` (total spend), ``R``, ``F``, ``M``, ``rfm`` (e.g. "545").
     """
-    from clm_lib.reductions import customer_histories
+    from clm_lib.reductions import customer_histories, is_customer_histories
 
     d = pd.Timestamp(as_of).normalize()
-    if isinstance(transactions, pd.DataFrame) and "purchase_days" in transactions.columns:
+    if is_customer_histories(transactions):
         _need(transactions, ["purchase_days", "spend", "last_purchase"], "customer histories")
         per = transactions
     else:  # the reactivation threshold plays no part here
