@@ -619,7 +619,18 @@ class Engine:
         t, _ = self._transactions(source, columns)
         if segment is not None and segment not in t.columns:
             raise MissingColumnsError([segment], list(t.columns), what="transactions")
-        o = red.orders(t)
+        # With order ids, forming the orders is a grouping of its own: do it once for
+        # the three queries below rather than in each.
+        kept = self.materialize(red.orders(t)) if "order_id" in t.columns else None
+        try:
+            return self._overview_queries(t, red.orders(t) if kept is None else kept.table,
+                                          period, segment)
+        finally:
+            if kept is not None:
+                kept.drop()
+
+    def _overview_queries(self, t, o, period: str, segment: str | None) -> dict:
+        """The queries of :meth:`overview_tables` on the orders table ``o``."""
         cust = self.to_pandas(red.customer_orders(o)).sort_values("customer_id")
         cust["customer_id"] = cust["customer_id"].astype("string")
         for c in ("first_order", "last_order"):
