@@ -410,18 +410,21 @@ def customer_histories(transactions: pd.DataFrame, *, date, lapsed_days: int,
                                      .sum(min_count=1).to_numpy())
     days_in = (day.to_numpy().astype("datetime64[D]").astype(np.int64))
     start_new = per["first_purchase"].to_numpy().astype("datetime64[D]").astype(np.int64)[codes]
-    start_react = pd.Series(first_react).to_numpy().astype("datetime64[D]")
+    start_react = first_react.astype("datetime64[D]")
     since_new = days_in - start_new
     since_react = np.where(np.isnat(start_react), -1, days_in - start_react.astype(np.int64))
     in_new = (since_new > 0) & (since_new <= w)
     in_react = (since_react > 0) & (since_react <= w)
     amount = daily["amount"].to_numpy()
     by = daily["customer_id"]
-    for name, mask in (("new", in_new), ("react", in_react)):
-        per[f"{name}_window_days"] = (pd.Series(mask.astype(np.int64)).groupby(by, sort=True, observed=True)
-                                      .sum().to_numpy())
-        per[f"{name}_window_spend"] = (pd.Series(np.where(mask, amount, 0.0))
-                                       .groupby(by, sort=True, observed=True).sum().to_numpy())
+    window = pd.DataFrame({
+        "new_window_days": in_new.astype(np.int64),
+        "new_window_spend": np.where(in_new, amount, 0.0),
+        "react_window_days": in_react.astype(np.int64),
+        "react_window_spend": np.where(in_react, amount, 0.0)})
+    sums = window.groupby(by.to_numpy(), sort=True).sum()
+    for c in window.columns:
+        per[c] = sums[c].to_numpy()
     per.index = per.index.astype("string")
     per.attrs.update({"date": str(pd.Timestamp(date).normalize().date()),
                       "lapsed_days": int(lapsed_days), "window_days": w})
