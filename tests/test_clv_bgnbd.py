@@ -13,7 +13,6 @@ from scipy import optimize, special
 
 from clm_lib.clv.bgnbd import BetaGeoModel, bgnbd_loglik, bgnbd_loglik_grad, simulate_bgnbd
 from clm_lib.config import CDNOW_SAMPLE
-from clm_lib.exceptions import ConvergenceError
 from clm_lib.reductions import compress, summary_data
 
 
@@ -126,13 +125,6 @@ def test_conditional_expectation_matches_simulated_holdout():
     for lo, hi in [(0, 0), (1, 2), (3, 6)]:
         g = (x_cal >= lo) & (x_cal <= hi)
         assert pred[g].mean() == pytest.approx(x_hold[g].mean(), rel=0.03)
-
-
-def test_degenerate_data_raise_convergence_error():
-    # nobody ever repeats: the purchase rate runs off to zero
-    d = pd.DataFrame({"frequency": np.zeros(500), "recency": 0.0, "T": np.linspace(10, 30, 500)})
-    with pytest.raises(ConvergenceError):
-        BetaGeoModel().fit(d)
 
 
 @pytest.mark.parametrize("p", [(0.3, 4.0, 0.8, 2.5), (2.0, 0.5, 0.3, 0.7), (0.25, 4.4, 0.79, 2.4)])

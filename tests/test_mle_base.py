@@ -54,11 +54,50 @@ def test_parameter_draws_centre_on_the_estimate(nbd_data):
     np.testing.assert_allclose(np.median(draws, axis=0), m.params_, rtol=0.01)
 
 
-def test_degenerate_fit_raises_named_error():
-    # All-zero counts push r/alpha to the boundary: the model cannot be identified.
-    data = pd.DataFrame({"x": np.zeros(100), "t": 4.0})
-    with pytest.raises(ConvergenceError, match="boundary|converge|finite"):
-        _NBD().fit(data)
+class _Peaked(MLEModel):
+    """log L = -(log p - log p0)^2 - (log q - log q0)^2 per row: the optimum is known,
+    (p0, q0) from the data, so a fit on the boundary is made on purpose, not hoped for."""
+    param_names = ("p", "q")
+    required_columns = ("p0", "q0")
+
+    @staticmethod
+    def _loglik(params, d):
+        p, q = params
+        return -(np.log(p) - np.log(d["p0"])) ** 2 - (np.log(q) - np.log(d["q0"])) ** 2
+
+
+class _Ridge(MLEModel):
+    """log L depends on p * q only: a flat ridge, so the information matrix is singular."""
+    param_names = ("p", "q")
+    required_columns = ("y",)
+
+    @staticmethod
+    def _loglik(params, d):
+        p, q = params
+        return -(np.log(p * q) - np.log(d["y"])) ** 2
+
+
+def test_estimate_on_a_boundary_raises_naming_the_parameter():
+    ok = _Peaked().fit(pd.DataFrame({"p0": np.full(20, 2.0), "q0": 3.0}))
+    assert ok.params_.to_numpy() == pytest.approx([2.0, 3.0], rel=1e-6)
+    with pytest.raises(ConvergenceError, match=r"q → ∞") as info:
+        _Peaked().fit(pd.DataFrame({"p0": np.full(20, 2.0), "q0": 1e9}))
+    assert "p →" not in str(info.value)
+    with pytest.raises(ConvergenceError, match=r"p → 0"):
+        _Peaked().fit(pd.DataFrame({"p0": np.full(20, 1e-7), "q0": 3.0}))
+
+
+def test_singular_information_raises_naming_the_flat_direction():
+    with pytest.raises(ConvergenceError, match=r"singular .* along (p, q|q, p)"):
+        _Ridge().fit(pd.DataFrame({"y": np.full(20, 6.0)}))
+
+
+def test_too_few_customers_are_refused_before_fitting():
+    with pytest.raises(InsufficientDataError, match="3 customers, at least 10"):
+        _NBD().fit(pd.DataFrame({"x": [0, 1, 2], "t": 4.0}))
+    # weights count customers: 3 rows standing for 30 customers are enough
+    m = _NBD().fit(pd.DataFrame({"x": [0, 1, 2], "t": 4.0, "w": [12, 10, 8]}), weights="w")
+    assert m.n_obs_ == 30
 
 
 def test_missing_columns_and_empty_data_are_named():

@@ -9,6 +9,11 @@ declares only
   ``params`` is a 1-d array in the order of ``param_names`` and ``data`` a dict of
   1-d float arrays keyed by column name;
 * optionally ``_initial_params(data)``: start values;
+* optionally ``_check_identified(data, weights)``: what the data must show for the
+  parameters to be estimable at all (e.g. some repeat purchases), checked *before* the
+  fit and raising :class:`~clm_lib.exceptions.InsufficientDataError` in words; an
+  optimiser must never be the judge of whether data are degenerate, since a new release
+  of it may "converge" on the same data;
 * optionally ``_loglik_grad(params, data)``: the per-observation gradient of ``_loglik``
   in the natural parameters, shape ``(n, k)``; when given, the optimiser, the Newton
   polish and the information matrix use it (far fewer likelihood evaluations on large
@@ -31,7 +36,6 @@ is a sum over customers.
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -41,7 +45,6 @@ from statsmodels.tools.numdiff import approx_fprime, approx_hess3
 
 from clm_lib.exceptions import (
     ConvergenceError,
-    ConvergenceWarning,
     InsufficientDataError,
     MissingColumnsError,
 )
@@ -52,6 +55,69 @@ from clm_lib.exceptions import (
 _BOUNDS = 1e-4, 1e6
 _LOG_BOUND = np.log(_BOUNDS[0]), np.log(_BOUNDS[1])
 
+#: The fewest customers (weighted rows) any model is fitted on. The models estimate how a
+#: rate or a probability varies *across* customers (a mixing distribution with two
+#: parameters per process): a handful of customers cannot show that spread, and a fit on
+#: them lands on a boundary or on a flat ridge. A floor, not a guarantee: the checks after
+#: the fit still apply.
+MIN_CUSTOMERS = 10
+
+
+def _n(count: float) -> str:
+    """A weighted count for a message: ``"2,357"``."""
+    return f"{count:,.0f}"
+
+
+def require_customers(model: str, weights: np.ndarray, qualifier: str = "",
+                      minimum: int = MIN_CUSTOMERS) -> None:
+    """Raise :class:`InsufficientDataError` when fewer than ``minimum`` customers
+    (weighted rows); ``qualifier`` says which customers (e.g. " with repeat spend").
+
+    >>> require_customers("BG/NBD", np.ones(3))
+    Traceback (most recent call last):
+    ...
+    clm_lib.exceptions.InsufficientDataError: BG/NBD cannot be fitted: 3 customers, at least 10
+    are needed to estimate how customers differ
+    """
+    n = float(np.sum(weights))
+    if n < minimum:
+        raise InsufficientDataError(
+            f"{model} cannot be fitted: {_n(n)} customer{'' if n == 1 else 's'}{qualifier}, "
+            f"at least {minimum} are needed to "
+            "estimate how customers differ")
+
+
+def check_purchase_data(model: str, x: np.ndarray, tx: np.ndarray, T: np.ndarray,
+                        w: np.ndarray, *, time_label: str = "T") -> None:
+    """What every repeat-purchase model (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB) needs.
+
+    * at least :data:`MIN_CUSTOMERS` customers;
+    * some observed time: not every customer may have ``T = 0`` (all first purchases at
+      the end of the period);
+    * at least one customer with a repeat purchase: without one, the purchase rate and
+      the dropout cannot be told apart (the likelihood is maximised anywhere the
+      expected number of repeat purchases is 0).
+
+    Raises
+    ------
+    InsufficientDataError
+        Saying what is missing and how many customers qualify.
+    """
+    require_customers(model, w)
+    n = float(w.sum())
+    observed = float(w[T > 0].sum())
+    if observed == 0:
+        raise InsufficientDataError(
+            f"{model} cannot be fitted: no customer was observed for any time after the first "
+            f"purchase ({_n(n)} customers, all with {time_label} = 0, e.g. all purchases on the "
+            "last day of the period)")
+    repeat = float(w[x > 0].sum())
+    if repeat == 0:
+        raise InsufficientDataError(
+            f"{model} cannot be fitted: no customer has a repeat purchase ({_n(n)} customers, "
+            "all with frequency 0), so how often customers buy cannot be told apart from "
+            "how soon they stop")
+
 
 class MLEModel:
     """Base class: subclasses set ``param_names``, ``required_columns`` and ``_loglik``."""
@@ -60,9 +126,13 @@ class MLEModel:
     required_columns: tuple[str, ...] = ()
     #: Short name used in metrics (e.g. "bgnbd").
     name: str = "model"
-    #: If True, a singular information matrix at the optimum raises ConvergenceError
-    #: (the fit sits on a flat, degenerate ridge) instead of warning.
-    singular_information_is_error: bool = False
+    #: The model's name in messages and reports (e.g. "BG/NBD").
+    label: str = "model"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "label" not in cls.__dict__:
+            cls.label = cls.__name__
 
     # ---- to be provided by subclasses ------------------------------------------------
     @staticmethod
@@ -71,6 +141,11 @@ class MLEModel:
 
     def _initial_params(self, data: Mapping[str, np.ndarray]) -> np.ndarray:
         return np.ones(len(self.param_names))
+
+    def _check_identified(self, data: Mapping[str, np.ndarray], weights: np.ndarray) -> None:
+        """Raise :class:`InsufficientDataError` when the data cannot identify the
+        parameters; the default asks for :data:`MIN_CUSTOMERS` observations."""
+        require_customers(self.label, weights)
 
     # ---- data handling ---------------------------------------------------------------
     def _prepare(self, data: pd.DataFrame | Mapping, weights=None):
@@ -86,8 +161,6 @@ class MLEModel:
             w = np.ones(n)
         else:
             w = np.asarray(weights, dtype=float)
-        if n == 0 or w.sum() <= 0:
-            raise InsufficientDataError(f"{type(self).__name__}: no observations to fit")
         return arrays, w
 
     # ---- fitting ---------------------------------------------------------------------
@@ -106,11 +179,18 @@ class MLEModel:
 
         Raises
         ------
+        InsufficientDataError
+            The data cannot identify the parameters (too few customers, no repeat
+            purchase, ...: see the model's ``_check_identified``); checked before fitting.
         ConvergenceError
-            The optimiser failed, the log-likelihood is not finite, or a parameter ran off
-            to a degenerate boundary (below 1e-4 or above 1e6).
+            The optimiser failed, the log-likelihood is not finite, a parameter ran off
+            to a degenerate boundary (below 1e-4 or above 1e6), or the information matrix
+            is singular at the optimum; the message names the parameters.
         """
         arrays, w = self._prepare(data, weights)
+        self._check_identified(arrays, w)
+        if not w.sum() > 0:  # a subclass's checks may not ask for customers
+            raise InsufficientDataError(f"{self.label} cannot be fitted: no observations")
         x0 = np.asarray(
             initial_params if initial_params is not None else self._initial_params(arrays),
             dtype=float,
@@ -170,19 +250,20 @@ class MLEModel:
         logp = res.x
         res.fun = negll(logp)
         if not np.isfinite(res.fun) or res.fun >= 1e299:
-            raise ConvergenceError(f"{type(self).__name__}: log-likelihood not finite at the optimum")
+            raise ConvergenceError(f"{self.label}: log-likelihood not finite at the optimum")
         if np.any(logp < _LOG_BOUND[0]) or np.any(logp > _LOG_BOUND[1]):
-            bad = [n for n, v in zip(self.param_names, logp)
+            bad = [f"{n} → {'0' if v < _LOG_BOUND[0] else '∞'} ({np.exp(v):.3g})"
+                   for n, v in zip(self.param_names, logp)
                    if v < _LOG_BOUND[0] or v > _LOG_BOUND[1]]
             raise ConvergenceError(
-                f"{type(self).__name__}: parameter(s) {bad} ran off to a degenerate boundary "
+                f"{self.label}: {', '.join(bad)} ran off to a degenerate boundary "
                 f"(outside {_BOUNDS[0]:g}..{_BOUNDS[1]:g}); the model does not fit these data, "
                 "or their time unit is unsuitable"
             )
         grad = (optimize.approx_fprime(logp, mean_negll, 1e-7) if mean_negll_grad is None
                 else mean_negll_grad(logp))
         if not res.success and np.max(np.abs(grad)) > 1e-4:
-            raise ConvergenceError(f"{type(self).__name__}: optimiser did not converge ({res.message})")
+            raise ConvergenceError(f"{self.label}: optimiser did not converge ({res.message})")
 
         self._data_ = arrays
         self._weights_ = w
@@ -296,18 +377,26 @@ class MLEModel:
         except np.linalg.LinAlgError:
             cov_log = np.full_like(hess, np.nan)
         if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) <= 0):
-            if self.singular_information_is_error:
-                raise ConvergenceError(
-                    f"{type(self).__name__}: the information matrix is singular at the optimum "
-                    "(a degenerate, flat likelihood); the model does not fit these data")
-            warnings.warn(f"{type(self).__name__}: information matrix is singular; "
-                          "standard errors are not available", ConvergenceWarning, stacklevel=3)
-            cov_log = np.full_like(hess, np.nan)
+            raise ConvergenceError(
+                f"{self.label}: the information matrix is singular at the optimum along "
+                f"{', '.join(self._flat_directions(hess))} (a flat likelihood: the data do not "
+                "pin these parameters down); the model does not fit these data")
         theta = np.exp(logp)
         self.cov_log_params_ = pd.DataFrame(cov_log, index=self.param_names, columns=self.param_names)
         cov = cov_log * np.outer(theta, theta)
         self.variance_matrix_ = pd.DataFrame(cov, index=self.param_names, columns=self.param_names)
         self.se_ = pd.Series(np.sqrt(np.diag(cov)), index=list(self.param_names), name="se")
+
+    def _flat_directions(self, hess: np.ndarray) -> list[str]:
+        """The parameters that load on the flattest direction of the log-likelihood (the
+        eigenvector of the smallest eigenvalue of the information), largest first."""
+        if not np.all(np.isfinite(hess)):
+            bad = ~np.all(np.isfinite(hess), axis=0)
+            return [n for n, b in zip(self.param_names, bad) if b]
+        vals, vecs = np.linalg.eigh((hess + hess.T) / 2)
+        v = np.abs(vecs[:, np.argmin(vals)])
+        order = np.argsort(-v)
+        return [self.param_names[i] for i in order if v[i] >= 0.3 * v.max()]
 
     # ---- results -----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -352,7 +441,7 @@ class MLEModel:
         mean = np.log(self.params_.to_numpy())
         cov = self.cov_log_params_.to_numpy()
         if not np.all(np.isfinite(cov)):
-            raise ConvergenceError(f"{type(self).__name__}: no covariance to sample from")
+            raise ConvergenceError(f"{self.label}: no covariance to sample from")
         return np.exp(rng.multivariate_normal(mean, cov, size=n, method="cholesky"))
 
     def to_metrics(self) -> dict:
@@ -372,3 +461,14 @@ class MLEModel:
             ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
             return f"<{type(self).__name__}: {ps}, loglik={self.loglik_:.2f}>"
         return f"<{type(self).__name__}: not fitted>"
+
+
+class RepeatPurchaseModel(MLEModel):
+    """Base of the models of (frequency, recency, T) data: BG/NBD, MBG/NBD, Pareto/NBD.
+
+    Adds the data checks of :func:`check_purchase_data` before every fit."""
+
+    required_columns = ("frequency", "recency", "T")
+
+    def _check_identified(self, data, weights):
+        check_purchase_data(self.label, data["frequency"], data["recency"], data["T"], weights)

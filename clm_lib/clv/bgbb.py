@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from clm_lib.clv.base import MLEModel
-from clm_lib.exceptions import DataContractError
+from clm_lib.clv.base import MLEModel, check_purchase_data
+from clm_lib.exceptions import DataContractError, InsufficientDataError
 
 __all__ = ["BetaGeoBetaBinomModel", "bgbb_loglik", "simulate_bgbb"]
 
@@ -71,7 +71,7 @@ class BetaGeoBetaBinomModel(MLEModel):
     """BG/BB (Fader, Hardie & Shang 2010). Parameters ``alpha, beta, gamma, delta``."""
 
     name = "bgbb"
-    singular_information_is_error = True
+    label = "BG/BB"
     param_names = ("alpha", "beta", "gamma", "delta")
     required_columns = ("frequency", "recency", "periods")
     _loglik = staticmethod(bgbb_loglik)
@@ -85,6 +85,19 @@ class BetaGeoBetaBinomModel(MLEModel):
             raise DataContractError("frequency", "BG/BB needs integers 0 <= frequency <= recency "
                                     "<= periods (recency >= 1 when frequency > 0)", len(rows), rows)
         return arrays, w
+
+    def _check_identified(self, data, weights):
+        x, tx, n = data["frequency"], data["recency"], data["periods"]
+        check_purchase_data(self.label, x, tx, n, weights, time_label="periods")
+        # With n opportunities a customer's history is one of 1 + n(n+1)/2 patterns
+        # (x, t_x); their shares carry that many minus one degrees of freedom, which
+        # must be at least the four parameters: n >= 3.
+        most = int(np.max(n))
+        if most < 3:
+            raise InsufficientDataError(
+                f"{self.label} cannot be fitted: customers were observed for at most {most} "
+                "purchase opportunit" + ("y" if most == 1 else "ies")
+                + "; at least 3 are needed to estimate its four parameters")
 
     def _initial_params(self, data):
         return np.array([1.0, 1.0, 1.0, 1.0])

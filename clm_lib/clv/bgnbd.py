@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from clm_lib.clv.base import MLEModel
+from clm_lib.clv.base import RepeatPurchaseModel
 
 __all__ = ["BetaGeoModel", "bgnbd_loglik", "simulate_bgnbd"]
 
@@ -177,7 +177,7 @@ def simulate_bgnbd(params, T, *, seed=None) -> pd.DataFrame:
     return pd.DataFrame({"frequency": x, "recency": tx, "T": T})
 
 
-class BetaGeoModel(MLEModel):
+class BetaGeoModel(RepeatPurchaseModel):
     """BG/NBD (Fader, Hardie & Lee 2005). Parameters ``r, alpha, a, b``.
 
     Data columns: ``frequency``, ``recency``, ``T`` (one time unit; see
@@ -191,9 +191,8 @@ class BetaGeoModel(MLEModel):
     """
 
     name = "bgnbd"
-    singular_information_is_error = True
+    label = "BG/NBD"
     param_names = ("r", "alpha", "a", "b")
-    required_columns = ("frequency", "recency", "T")
     _loglik = staticmethod(bgnbd_loglik)
     _loglik_grad = staticmethod(bgnbd_loglik_grad)
 

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from clm_lib.clv.base import MLEModel
-from clm_lib.exceptions import DataContractError, MissingColumnsError
+from clm_lib.clv.base import MLEModel, require_customers
+from clm_lib.exceptions import DataContractError, InsufficientDataError, MissingColumnsError
 
 __all__ = ["GammaGammaModel", "gamma_gamma_loglik", "simulate_gamma_gamma",
            "frequency_spend_correlation"]
@@ -122,7 +122,7 @@ class GammaGammaModel(MLEModel):
     the workbench's metrics; note 025 calls the same parameter gamma."""
 
     name = "gamma_gamma"
-    singular_information_is_error = True
+    label = "Gamma-Gamma"
     param_names = ("p", "q", "v")
     required_columns = ("frequency", "monetary_value")
     _loglik = staticmethod(gamma_gamma_loglik)
@@ -137,6 +137,15 @@ class GammaGammaModel(MLEModel):
                 "monetary_value", "Gamma-Gamma needs frequency > 0 and monetary_value > 0; "
                 "select customers with spend observations first", len(rows), rows)
         return {**arrays, "_tables": _tables(arrays["frequency"], arrays["monetary_value"], w)}, w
+
+    def _check_identified(self, data, weights):
+        require_customers(self.label, weights, qualifier=" with repeat spend")
+        z = data["monetary_value"]
+        if np.ptp(z) == 0:
+            raise InsufficientDataError(
+                f"{self.label} cannot be fitted: all {float(weights.sum()):,.0f} customers with "
+                "repeat spend have the same mean spend, so how spend varies across customers "
+                "cannot be estimated")
 
     @staticmethod
     def _weighted_value_and_grad(params, data, weights):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from clm_lib.clv.base import MLEModel
+from clm_lib.clv.base import RepeatPurchaseModel
 
 __all__ = ["ModifiedBetaGeoModel", "mbgnbd_loglik", "simulate_mbgnbd"]
 
@@ -79,13 +79,12 @@ def simulate_mbgnbd(params, T, *, seed=None) -> pd.DataFrame:
     return pd.DataFrame({"frequency": x, "recency": tx, "T": T})
 
 
-class ModifiedBetaGeoModel(MLEModel):
+class ModifiedBetaGeoModel(RepeatPurchaseModel):
     """MBG/NBD (Batislam, Denizel & Filiztekin 2007). Parameters ``r, alpha, a, b``."""
 
     name = "mbgnbd"
-    singular_information_is_error = True
+    label = "MBG/NBD"
     param_names = ("r", "alpha", "a", "b")
-    required_columns = ("frequency", "recency", "T")
     _loglik = staticmethod(mbgnbd_loglik)
     _loglik_grad = staticmethod(mbgnbd_loglik_grad)
 

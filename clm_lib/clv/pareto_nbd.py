@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from clm_lib.clv.base import MLEModel
+from clm_lib.clv.base import RepeatPurchaseModel
 
 __all__ = ["ParetoNBDModel", "pareto_nbd_loglik", "simulate_pareto_nbd"]
 
@@ -82,13 +82,12 @@ def simulate_pareto_nbd(params, T, *, seed=None) -> pd.DataFrame:
     return pd.DataFrame({"frequency": x.astype(float), "recency": tx, "T": T})
 
 
-class ParetoNBDModel(MLEModel):
+class ParetoNBDModel(RepeatPurchaseModel):
     """Pareto/NBD (Schmittlein, Morrison & Colombo 1987). Parameters ``r, alpha, s, beta``."""
 
     name = "pareto_nbd"
-    singular_information_is_error = True
+    label = "Pareto/NBD"
     param_names = ("r", "alpha", "s", "beta")
-    required_columns = ("frequency", "recency", "T")
     _loglik = staticmethod(pareto_nbd_loglik)
 
     def _prepare(self, data, weights=None):

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from clm_lib.clv.base import MLEModel
-from clm_lib.exceptions import DataContractError, ParameterError
+from clm_lib.clv.base import MLEModel, require_customers
+from clm_lib.exceptions import DataContractError, InsufficientDataError, ParameterError
 
 
 def _log_beta(a, b):
@@ -94,6 +94,7 @@ class ShiftedBetaGeometric(MLEModel):
     param_names = ("alpha", "beta")
     required_columns = ("t", "churned")
     name = "sbg"
+    label = "sBG"
 
     @staticmethod
     def _loglik(params: np.ndarray, data: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -107,6 +108,21 @@ class ShiftedBetaGeometric(MLEModel):
 
     def _initial_params(self, data):
         return np.array([1.0, 1.0])
+
+    def _check_identified(self, data, weights):
+        require_customers(self.label, weights)
+        t, churned = data["t"], data["churned"] > 0
+        if weights[churned].sum() == 0:
+            raise InsufficientDataError(
+                f"{self.label} cannot be fitted: no customer churned in the periods observed "
+                f"({weights.sum():,.0f} customers), so the churn probability cannot be estimated")
+        # P(churn in period 1) = alpha / (alpha + beta) is all that one period shows: the
+        # spread of churn probabilities needs customers followed into a second period
+        if weights[t >= 2].sum() == 0:
+            raise InsufficientDataError(
+                f"{self.label} cannot be fitted: no customer was followed beyond the first "
+                "period; at least two periods are needed to tell how churn varies across "
+                "customers")
 
     def fit(self, data: pd.DataFrame, *, weights=None, **kwargs) -> "ShiftedBetaGeometric":
         """Fit by maximum likelihood (see :meth:`MLEModel.fit`); returns ``self``.
