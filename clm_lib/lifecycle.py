@@ -517,7 +517,13 @@ def what_if_note(table: pd.DataFrame, time_unit: str) -> str:
 # ---- the study -------------------------------------------------------------------------
 @dataclass
 class LifecycleStudy:
-    """Everything the lifecycle notebook shows (see :func:`lifecycle_study`)."""
+    """Everything the lifecycle notebook shows (see :func:`lifecycle_study`).
+
+    When the data cannot support the BG/NBD or the Gamma-Gamma model, ``model_errors``
+    holds the reason (``"not fitted (...): ..."``) and everything that needs them is None
+    (``values``, ``what_if``, ``model``, ``spend_model``) or absent (the value columns of
+    the stage and segment tables); stages, RFM, flows and the ladder do not need them.
+    """
 
     as_of: str
     flow_start: str
@@ -535,10 +541,11 @@ class LifecycleStudy:
     second_purchase: pd.DataFrame
     second_purchase_km: object
     reactivation: pd.DataFrame
-    values: pd.DataFrame
-    what_if: pd.DataFrame
-    model: object
-    spend_model: object
+    values: pd.DataFrame | None
+    what_if: pd.DataFrame | None
+    model: object | None
+    spend_model: object | None
+    model_errors: dict = field(default_factory=dict)
     leads_table: pd.DataFrame | None = None
     leads_durations: pd.DataFrame | None = None
     leads_km: dict | None = None
@@ -581,9 +588,8 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
     """
     from clm_lib import rfm as rfm_mod
     from clm_lib.clv.bgnbd import BetaGeoModel
-    from clm_lib.clv.gamma_gamma import GammaGammaModel
-    from clm_lib.clv.value import _spend_frame, customer_value, per_unit_discount_rate
-    from clm_lib.reductions import compress
+    from clm_lib.clv.value import (customer_value, fit_or_reason, fit_purchase_model,
+                                   fit_spend_model, per_unit_discount_rate)
 
     from clm_lib.engines import get_engine
 
@@ -605,15 +611,21 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
     trans = transition_matrix(start, stages)
 
     # customer-base models on all data to as_of (compressed fit, as in the CLV study)
+    # (a model the data cannot support is reported as not fitted; the rest goes on)
     full = eng.summary_data(transactions, as_of=as_of_ts, time_unit=time_unit)
-    model = BetaGeoModel().fit(compress(full), weights="weights")
-    spend = _spend_frame(full)
-    spend_model = GammaGammaModel().fit(spend.loc[spend["frequency"] > 0])
+    errors: dict = {}
+    period = f"all data to {as_of_ts.date()}"
+    model = fit_or_reason(lambda: fit_purchase_model(BetaGeoModel, full), errors, "bgnbd",
+                          period)
+    spend_model = fit_or_reason(lambda: fit_spend_model(full), errors, "gamma_gamma", period)
     d_unit = per_unit_discount_rate(discount_rate, time_unit)
-    values = customer_value(model, spend_model, full, horizon=horizon, discount_rate=d_unit,
-                            margin=margin, n_draws=0)
-    what_if = retention_what_if(model, spend_model, full, points=what_if_points, horizon=horizon,
-                                discount_rate=d_unit, margin=margin)
+    values = what_if = None
+    if model is not None and spend_model is not None:
+        values = customer_value(model, spend_model, full, horizon=horizon, discount_rate=d_unit,
+                                margin=margin, n_draws=0)
+        what_if = retention_what_if(model, spend_model, full, points=what_if_points,
+                                    horizon=horizon, discount_rate=d_unit, margin=margin)
+    clv = values["clv"] if values is not None else None
 
     rfm = rfm_mod.rfm_table(history, as_of=as_of_ts)
     rfm["segment"] = rfm_mod.assign_segments(rfm)
@@ -621,8 +633,8 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         first_seg = eng.first_values(transactions, segment)
         stages["segment_value"] = first_seg.reindex(stages.index)
         rfm["segment_value"] = first_seg.reindex(rfm.index)
-    seg_table = rfm_mod.segment_table(rfm, rfm["segment"], values["clv"])
-    summ = stage_table(stages, values["clv"])
+    seg_table = rfm_mod.segment_table(rfm, rfm["segment"], clv)
+    summ = stage_table(stages, clv)
     sp_df, sp_km = time_to_second_purchase(history, as_of=as_of_ts, time_unit=time_unit)
     react = reactivation_comparison(history, as_of=as_of_ts, thresholds=th)
 
@@ -632,7 +644,7 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         stage_summary=summ, transitions=trans, flows=flow_counts(trans), rfm=rfm,
         segments=seg_table, ladder=repeat_ladder(stages), second_purchase=sp_df,
         second_purchase_km=sp_km, reactivation=react, values=values, what_if=what_if,
-        model=model, spend_model=spend_model)
+        model=model, spend_model=spend_model, model_errors=errors)
     if leads is not None:
         t, ldf, kms = leads_conversion(leads, as_of=as_of_ts, time_unit="day")
         study.leads_table, study.leads_durations, study.leads_km = t, ldf, kms
@@ -667,19 +679,31 @@ def summary_lines(study: LifecycleStudy, currency: str = "$") -> list[str]:
     seg = study.segments
     champs = seg.loc["champions"]
     lad = study.ladder["p_next"]
-    risk_share = seg.loc[["at risk", "can't lose"], "clv_share"].sum()
     f = study.flows
+    valued = "clv_share" in s
     lines = [
         f"{n:,} customers at {study.as_of}: {s.loc['lapsed', 'customer_share']:.0%} lapsed "
         f"(no purchase for more than {th.lapsed_days} days), {s.loc['at risk', 'customer_share']:.0%} at risk, "
         f"{active['customers'].sum() / n:.0%} active; the largest stage is '{top_stage}'.",
-        f"Loyal/VIP customers are {s.loc['loyal/VIP', 'customer_share']:.1%} of customers, brought "
-        f"{s.loc['loyal/VIP', 'revenue_share']:.0%} of revenue to date and hold "
-        f"{s.loc['loyal/VIP', 'clv_share']:.0%} of the expected value of the next {study.horizon} {study.time_unit}s.",
-        f"RFM champions: {int(champs['customers']):,} customers ({champs['customer_share']:.1%}) with "
-        f"{champs['revenue_share']:.0%} of revenue and {champs['clv_share']:.0%} of expected value; "
-        f"'at risk' and 'can't lose' together hold {risk_share:.1%} of expected value.",
     ]
+    if valued:
+        risk_share = seg.loc[["at risk", "can't lose"], "clv_share"].sum()
+        lines += [
+            f"Loyal/VIP customers are {s.loc['loyal/VIP', 'customer_share']:.1%} of customers, brought "
+            f"{s.loc['loyal/VIP', 'revenue_share']:.0%} of revenue to date and hold "
+            f"{s.loc['loyal/VIP', 'clv_share']:.0%} of the expected value of the next {study.horizon} {study.time_unit}s.",
+            f"RFM champions: {int(champs['customers']):,} customers ({champs['customer_share']:.1%}) with "
+            f"{champs['revenue_share']:.0%} of revenue and {champs['clv_share']:.0%} of expected value; "
+            f"'at risk' and 'can't lose' together hold {risk_share:.1%} of expected value.",
+        ]
+    else:
+        lines += [
+            f"Loyal/VIP customers are {s.loc['loyal/VIP', 'customer_share']:.1%} of customers and brought "
+            f"{s.loc['loyal/VIP', 'revenue_share']:.0%} of revenue to date; RFM champions are "
+            f"{int(champs['customers']):,} customers ({champs['customer_share']:.1%}) with "
+            f"{champs['revenue_share']:.0%} of revenue.",
+            "Expected value and the churn what-if are not available: " + model_note(study),
+        ]
     if len(lad):
         lines.append(f"Only {lad.iloc[0]:.0%} of customers made a second purchase day"
                      + (f"; after two, {lad.iloc[1]:.0%} made a third" if len(lad) > 1 else "")
@@ -690,7 +714,7 @@ def summary_lines(study: LifecycleStudy, currency: str = "$") -> list[str]:
     lines.append(f"Between {study.flow_start} and {study.as_of}: {acquired}, "
                  f"{f['active became at risk or lapsed']:,} active ones became at risk or lapsed, "
                  f"{f['lapsed were reactivated']:,} lapsed ones were reactivated.")
-    w = study.what_if.dropna(subset=["value"])
+    w = study.what_if.dropna(subset=["value"]) if study.what_if is not None else pd.DataFrame()
     w = w.loc[w.index > 0]
     if len(w):
         x = w.index[0]
@@ -706,6 +730,13 @@ def summary_lines(study: LifecycleStudy, currency: str = "$") -> list[str]:
     return lines
 
 
+def model_note(study: LifecycleStudy) -> str:
+    """Which value models were not fitted and why ("" when both were fitted)."""
+    from clm_lib.clv.value import not_fitted_note
+
+    return not_fitted_note(study.model_errors)
+
+
 def customer_export(study: LifecycleStudy) -> pd.DataFrame:
     """CRM export: pseudonymised customer, stage, R/F/M scores, segment, CLV, P(alive),
     recommended action (raw ids never leave)."""
@@ -713,7 +744,8 @@ def customer_export(study: LifecycleStudy) -> pd.DataFrame:
     from clm_lib.rfm import PLAYBOOK
 
     r = study.rfm
-    v = study.values.reindex(r.index)
+    v = (study.values.reindex(r.index) if study.values is not None
+         else pd.DataFrame({"clv": np.nan, "p_alive": np.nan}, index=r.index))
     out = pd.DataFrame({
         "customer": pseudonymise(pd.Series(r.index, dtype="string")).to_numpy(),
         "stage": study.stages["stage"].reindex(r.index).astype(str).to_numpy(),
@@ -732,15 +764,20 @@ def lifecycle_metrics(study: LifecycleStudy, currency: str = "$") -> dict:
     """metrics.json content (without ``data_quality``)."""
     s = study.stage_summary
     seg = study.segments
-    w = study.what_if
+    w = study.what_if if study.what_if is not None else pd.DataFrame(
+        {"value": [], "value_change": [], "value_change_pct": []})
     trans = {str(a): {str(b): int(v) for b, v in row.items()} for a, row in study.transitions.iterrows()}
     wi = {f"{p:g}": (None if pd.isna(w.loc[p, "value_change"]) else float(w.loc[p, "value_change"]))
           for p in w.index if p > 0}
     head = {
         "Customers lapsed / active": f"{s.loc['lapsed', 'customer_share']:.0%} / "
                                      f"{s.loc[['new', 'one-time buyer', 'active repeat', 'loyal/VIP', 'reactivated'], 'customer_share'].sum():.0%}",
-        "Champions: customers / value share": f"{seg.loc['champions', 'customer_share']:.1%} / {seg.loc['champions', 'clv_share']:.0%}",
     }
+    if "clv_share" in seg:
+        head["Champions: customers / value share"] = \
+            f"{seg.loc['champions', 'customer_share']:.1%} / {seg.loc['champions', 'clv_share']:.0%}"
+    else:
+        head["Customer value"] = "not fitted"
     if len(study.ladder):
         head["P(2nd purchase | 1st)"] = f"{study.ladder['p_next'].iloc[0]:.0%}"
     valid = w.loc[w.index > 0].dropna(subset=["value"])
@@ -755,14 +792,18 @@ def lifecycle_metrics(study: LifecycleStudy, currency: str = "$") -> dict:
         "stage_revenue_share": {str(k): float(v) for k, v in s["revenue_share"].items()},
         "transitions": trans, "flows": study.flows,
         "rfm_segments": {str(k): {"customers": int(r["customers"]), "revenue_share": float(r["revenue_share"]),
-                                  "clv_share": float(r["clv_share"])} for k, r in seg.iterrows()},
+                                  "clv_share": float(r["clv_share"]) if "clv_share" in r else None}
+                         for k, r in seg.iterrows()},
         "ladder": [float(v) for v in study.ladder["p_next"]],
         "time_to_second_purchase_median": float(study.second_purchase_km.median_survival_time_),
         "reactivation": study.reactivation.reset_index().to_dict(orient="records"),
         "what_if": wi,
-        "what_if_baseline_value": float(w.loc[0.0, "value"]),
-        "what_if_baseline_mean_dropout": float(w.attrs["baseline_mean_dropout"]),
-        "bgnbd_params": {k: float(v) for k, v in study.model.params_.items()},
+        "what_if_baseline_value": float(w.loc[0.0, "value"]) if 0.0 in w.index else None,
+        "what_if_baseline_mean_dropout": (float(w.attrs["baseline_mean_dropout"])
+                                          if "baseline_mean_dropout" in w.attrs else None),
+        "bgnbd_params": ({k: float(v) for k, v in study.model.params_.items()}
+                         if study.model is not None else None),
+        "model_errors": study.model_errors,
         "headline": head,
     }
     if study.leads_table is not None:

@@ -23,6 +23,7 @@ per distinct (frequency, T) pair and multiplied by each customer's P(alive).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +34,7 @@ from clm_lib.clv.bgnbd import BetaGeoModel
 from clm_lib.clv.gamma_gamma import GammaGammaModel, frequency_spend_correlation
 from clm_lib.clv.mbgnbd import ModifiedBetaGeoModel
 from clm_lib.clv.pareto_nbd import ParetoNBDModel
-from clm_lib.exceptions import ClmError, ParameterError
+from clm_lib.exceptions import ConvergenceError, InsufficientDataError, ParameterError
 from clm_lib.reductions import compress, repeat_purchases_by_day, unit_days
 from clm_lib.checks import require_columns as _check
 
@@ -41,7 +42,8 @@ __all__ = [
     "per_unit_discount_rate", "discounted_expected_purchases", "customer_value",
     "holdout_errors", "tracking_data", "conditional_vs_holdout", "p_alive_matrix",
     "top_share", "clv_study", "ClvStudy", "summary_lines", "clv_metrics", "top_customers",
-    "customer_export",
+    "customer_export", "not_fitted_note", "fit_purchase_model", "fit_spend_model",
+    "fit_or_reason",
 ]
 
 
@@ -313,7 +315,14 @@ def top_share(values, fraction: float = 0.1) -> float:
 # ---------------------------------------------------------------------------------------
 @dataclass
 class ClvStudy:
-    """Everything the CLV notebook shows; see :func:`clv_study`."""
+    """Everything the CLV notebook shows; see :func:`clv_study`.
+
+    A model the data cannot support is not fitted: it is absent from ``models`` and its
+    reason is in ``model_errors`` (``"not fitted: ..."``). The parts that need a model are
+    then None: ``tracking``, ``cond_holdout`` and ``p_alive_grid`` need the calibration
+    BG/NBD; ``values``, ``clv_quantiles`` and ``top_decile_share`` need the BG/NBD and the
+    Gamma-Gamma refitted on all data (``final_model``, ``final_spend_model``).
+    """
 
     time_unit: str
     calibration_end: str
@@ -328,15 +337,15 @@ class ClvStudy:
     model_errors: dict
     comparison: pd.DataFrame
     holdout: dict
-    tracking: pd.DataFrame
-    cond_holdout: pd.DataFrame
-    p_alive_grid: pd.DataFrame
-    values: pd.DataFrame
-    final_model: MLEModel
-    final_spend_model: GammaGammaModel
+    tracking: pd.DataFrame | None
+    cond_holdout: pd.DataFrame | None
+    p_alive_grid: pd.DataFrame | None
+    values: pd.DataFrame | None
+    final_model: MLEModel | None
+    final_spend_model: GammaGammaModel | None
     forecast: dict
-    clv_quantiles: dict
-    top_decile_share: float
+    clv_quantiles: dict | None
+    top_decile_share: float | None
     spend_correlation: float
     segments: pd.DataFrame | None = None
     dropped: dict = field(default_factory=dict)
@@ -345,9 +354,31 @@ class ClvStudy:
 _MODELS = {"bgnbd": BetaGeoModel, "pareto_nbd": ParetoNBDModel, "mbgnbd": ModifiedBetaGeoModel}
 
 
-def _fit(cls, data):
+def fit_purchase_model(cls, data):
     """Fit on the compressed (frequency, recency, T) table: same estimates, faster."""
     return cls().fit(compress(data), weights="weights")
+
+
+def fit_spend_model(data):
+    """Gamma-Gamma on the customers with repeat spend of a summary table."""
+    spend = _spend_frame(data)
+    return GammaGammaModel().fit(spend.loc[spend["frequency"] > 0])
+
+
+def fit_or_reason(fit, errors: dict, key: str, period: str):
+    """``fit()``, or None with ``errors[key] = "not fitted (<period>): <reason>"`` when
+    the data cannot support the model (the study goes on without it)."""
+    try:
+        return fit()
+    except (InsufficientDataError, ConvergenceError) as exc:
+        errors[key] = f"not fitted ({period}): {exc}"
+        return None
+
+
+def _reason(message: str) -> str:
+    """The reason of a ``model_errors`` entry without the model's name, so that models
+    that failed for the same reason are named together."""
+    return re.sub(r"^[\w/ -]+?(?: cannot be fitted)?: ", "", message.split("): ", 1)[-1], count=1)
 
 
 def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
@@ -382,6 +413,14 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
     engine : {"pandas", "duckdb", "spark"} or Engine
         Where the transactions are reduced (per-customer summaries, repeat purchases per
         day, segment at first purchase); models are fitted on the reduced data in pandas.
+
+    Returns
+    -------
+    ClvStudy
+        A model that the data cannot support (no repeat purchase, too few customers, a
+        fit on a boundary: :class:`InsufficientDataError`, :class:`ConvergenceError`) is
+        not fitted; the reason is in ``model_errors`` and the study goes on with the
+        rest (see :class:`ClvStudy` for what is then None).
     """
     from clm_lib.engines import get_engine
 
@@ -394,13 +433,11 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
     d_unit = per_unit_discount_rate(discount_rate, time_unit)
 
     models, errors, holdout, rows = {}, {}, {}, []
+    cal_period = f"calibration to {pd.Timestamp(calibration_end).date()}"
+    full_period = f"all data to {pd.Timestamp(as_of).date()}"
     for name, cls in _MODELS.items():
-        try:
-            m = _fit(cls, cal)
-        except ClmError as exc:      # report, never silently drop
-            if name == "bgnbd":
-                raise
-            errors[name] = f"{type(exc).__name__}: {exc}"
+        m = fit_or_reason(lambda: fit_purchase_model(cls, cal), errors, name, cal_period)
+        if m is None:
             continue
         models[name] = m
         holdout[name] = holdout_errors(m, cal)
@@ -411,53 +448,62 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
                      "holdout actual total": holdout[name]["actual_total"],
                      # in percent, as the report's reading guide states it
                      "aggregate error (%)": 100 * holdout[name]["aggregate_error"]})
-    spend_cal = _spend_frame(cal)
-    spend_cal = spend_cal.loc[spend_cal["frequency"] > 0]
-    models["gamma_gamma"] = GammaGammaModel().fit(spend_cal)
-    comparison = pd.DataFrame(rows).set_index("model")
+    spend_cal = fit_or_reason(lambda: fit_spend_model(cal), errors, "gamma_gamma", cal_period)
+    if spend_cal is not None:
+        models["gamma_gamma"] = spend_cal
+    comparison = pd.DataFrame(rows, columns=["model", "parameters", "log-likelihood", "AIC",
+                                             "holdout MAE per customer", "holdout predicted total",
+                                             "holdout actual total", "aggregate error (%)"]
+                              ).set_index("model")
 
-    bg = models["bgnbd"]
-    per_day = eng.repeat_purchases_by_day(transactions, calibration_end=calibration_end,
-                                          as_of=as_of)
-    tracking = tracking_data(per_day, cal, bg, calibration_end=calibration_end,
-                             as_of=as_of, time_unit=time_unit)
-    cond = conditional_vs_holdout(bg, cal)
-    grid = p_alive_matrix(bg, T=float(cal["T"].max()), max_frequency=15)
+    bg = models.get("bgnbd")
+    tracking = cond = grid = None
+    if bg is not None:
+        per_day = eng.repeat_purchases_by_day(transactions, calibration_end=calibration_end,
+                                              as_of=as_of)
+        tracking = tracking_data(per_day, cal, bg, calibration_end=calibration_end,
+                                 as_of=as_of, time_unit=time_unit)
+        cond = conditional_vs_holdout(bg, cal)
+        grid = p_alive_matrix(bg, T=float(cal["T"].max()), max_frequency=15)
 
     # Final: refit on everything up to as_of; value over the next `horizon` units.
-    final = _fit(BetaGeoModel, full)
-    spend_full = _spend_frame(full)
-    final_spend = GammaGammaModel().fit(spend_full.loc[spend_full["frequency"] > 0])
-    values = customer_value(final, final_spend, full, horizon=horizon, discount_rate=d_unit,
-                            margin=margin, n_draws=n_draws, seed=seed, level=level)
-    draws = dict(values.attrs)
-    values = values.join(full[["frequency", "recency", "T", "monetary_value"]])
-    values.attrs.update(draws)
+    final = fit_or_reason(lambda: fit_purchase_model(BetaGeoModel, full), errors,
+                          "bgnbd_all_data", full_period)
+    final_spend = fit_or_reason(lambda: fit_spend_model(full), errors,
+                                "gamma_gamma_all_data", full_period)
     q = [(1 - level) / 2, (1 + level) / 2]
-    forecast = {"horizon": int(horizon), "time_unit": time_unit, "level": level,
-                "expected_purchases": float(values["expected_purchases"].sum()),
-                "clv_total": float(values["clv"].sum())}
-    if n_draws:
-        forecast["expected_purchases_interval"] = [float(v) for v in np.quantile(values.attrs["draws_total_purchases"], q)]
-        forecast["clv_total_interval"] = [float(v) for v in np.quantile(values.attrs["draws_total_clv"], q)]
-        # holdout forecast of the calibration fit, with interval, against the actual
-        hp = bg.sample_params(n_draws, seed=seed)
-        dur = np.asarray(cal["duration_holdout"], float)
-        tot = [float(np.sum(bg.conditional_expected_purchases(dur, cal, params=p))) for p in hp]
-        forecast["holdout_predicted_interval"] = [float(v) for v in np.quantile(tot, q)]
-    forecast["holdout_predicted"] = holdout["bgnbd"]["predicted_total"]
-    forecast["holdout_actual"] = holdout["bgnbd"]["actual_total"]
-    clv_q = {f"p{int(p * 100)}": float(v) for p, v in
-             zip([0.1, 0.25, 0.5, 0.75, 0.9, 0.99], np.quantile(values["clv"], [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]))}
-
-    seg_table = None
-    if segment is not None:
-        seg = eng.first_values(transactions, segment)
-        v = values.join(seg.rename("segment"))
-        seg_table = v.groupby("segment", dropna=False).agg(
-            customers=("clv", "size"), total_clv=("clv", "sum"), mean_clv=("clv", "mean"),
-            mean_p_alive=("p_alive", "mean"))
-        seg_table["share_of_clv"] = seg_table["total_clv"] / seg_table["total_clv"].sum()
+    forecast = {"horizon": int(horizon), "time_unit": time_unit, "level": level}
+    values = clv_q = top = seg_table = None
+    if final is not None and final_spend is not None:
+        values = customer_value(final, final_spend, full, horizon=horizon, discount_rate=d_unit,
+                                margin=margin, n_draws=n_draws, seed=seed, level=level)
+        draws = dict(values.attrs)
+        values = values.join(full[["frequency", "recency", "T", "monetary_value"]])
+        values.attrs.update(draws)
+        forecast.update({"expected_purchases": float(values["expected_purchases"].sum()),
+                         "clv_total": float(values["clv"].sum())})
+        if n_draws:
+            forecast["expected_purchases_interval"] = [float(v) for v in np.quantile(values.attrs["draws_total_purchases"], q)]
+            forecast["clv_total_interval"] = [float(v) for v in np.quantile(values.attrs["draws_total_clv"], q)]
+        clv_q = {f"p{int(p * 100)}": float(v) for p, v in
+                 zip([0.1, 0.25, 0.5, 0.75, 0.9, 0.99], np.quantile(values["clv"], [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]))}
+        top = top_share(values["clv"], 0.1)
+        if segment is not None:
+            seg = eng.first_values(transactions, segment)
+            v = values.join(seg.rename("segment"))
+            seg_table = v.groupby("segment", dropna=False).agg(
+                customers=("clv", "size"), total_clv=("clv", "sum"), mean_clv=("clv", "mean"),
+                mean_p_alive=("p_alive", "mean"))
+            seg_table["share_of_clv"] = seg_table["total_clv"] / seg_table["total_clv"].sum()
+    if bg is not None:
+        if n_draws:
+            # holdout forecast of the calibration fit, with interval, against the actual
+            hp = bg.sample_params(n_draws, seed=seed)
+            dur = np.asarray(cal["duration_holdout"], float)
+            tot = [float(np.sum(bg.conditional_expected_purchases(dur, cal, params=p))) for p in hp]
+            forecast["holdout_predicted_interval"] = [float(v) for v in np.quantile(tot, q)]
+        forecast["holdout_predicted"] = holdout["bgnbd"]["predicted_total"]
+        forecast["holdout_actual"] = holdout["bgnbd"]["actual_total"]
 
     dropped = {**{f"calibration: {k}": v for k, v in cal.attrs.get("dropped", {}).items()},
                **{f"full period: {k}": v for k, v in full.attrs.get("dropped", {}).items()}}
@@ -468,37 +514,51 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
         calibration=cal, full=full, models=models, model_errors=errors, comparison=comparison,
         holdout=holdout, tracking=tracking, cond_holdout=cond, p_alive_grid=grid, values=values,
         final_model=final, final_spend_model=final_spend, forecast=forecast,
-        clv_quantiles=clv_q, top_decile_share=top_share(values["clv"], 0.1),
+        clv_quantiles=clv_q, top_decile_share=top,
         spend_correlation=frequency_spend_correlation(_spend_frame(cal)), segments=seg_table,
         dropped=dropped,
     )
 
 
 def summary_lines(study: ClvStudy, currency: str = "$") -> list[str]:
-    """Plain-language summary computed from the study (holdout accuracy stated first)."""
+    """Plain-language summary computed from the study (holdout accuracy stated first).
+
+    Models the data could not support are named with the reason, first."""
     u = study.time_unit
-    h = study.holdout["bgnbd"]
     f = study.forecast
-    lines = [
-        f"Holdout test: fitted on purchases up to {study.calibration_end}, the BG/NBD model "
-        f"predicted {h['predicted_total']:,.0f} repeat purchases for the holdout period to "
-        f"{study.as_of}; {h['actual_total']:,.0f} happened ({h['aggregate_error']:+.1%}). "
-        f"Per customer the mean absolute error is {h['mae']:.2f} purchases.",
-    ]
-    if "holdout_predicted_interval" in f:
-        lo, hi = f["holdout_predicted_interval"]
-        inside = lo <= h["actual_total"] <= hi
-        lines.append(f"The {study.forecast['level']:.0%} parameter interval of that forecast is "
-                     f"{lo:,.0f}–{hi:,.0f}: the actual total is {'inside' if inside else 'outside'} it"
-                     + ("" if inside else " (the interval reflects parameter uncertainty only)") + ".")
-    best = study.comparison["holdout MAE per customer"].idxmin()
-    lines.append(f"Of the models compared, {best} has the lowest per-customer holdout error; "
-                 f"values below use the BG/NBD refitted on all data to {study.as_of}.")
+    lines = []
+    by_reason: dict[str, list[str]] = {}
+    for key, message in study.model_errors.items():
+        by_reason.setdefault(_reason(message), []).append(_LABELS.get(key, key))
+    for reason, names in by_reason.items():
+        lines.append(f"Not fitted: {', '.join(names)}. Reason: {reason}.")
+    if "bgnbd" in study.holdout:
+        h = study.holdout["bgnbd"]
+        lines.append(
+            f"Holdout test: fitted on purchases up to {study.calibration_end}, the BG/NBD model "
+            f"predicted {h['predicted_total']:,.0f} repeat purchases for the holdout period to "
+            f"{study.as_of}; {h['actual_total']:,.0f} happened ({h['aggregate_error']:+.1%}). "
+            f"Per customer the mean absolute error is {h['mae']:.2f} purchases.")
+        if "holdout_predicted_interval" in f:
+            lo, hi = f["holdout_predicted_interval"]
+            inside = lo <= h["actual_total"] <= hi
+            lines.append(f"The {f['level']:.0%} parameter interval of that forecast is "
+                         f"{lo:,.0f}–{hi:,.0f}: the actual total is {'inside' if inside else 'outside'} it"
+                         + ("" if inside else " (the interval reflects parameter uncertainty only)") + ".")
+    if len(study.comparison):
+        best = study.comparison["holdout MAE per customer"].idxmin()
+        lines.append(f"Of the models compared, {best} has the lowest per-customer holdout error"
+                     + (f"; values below use the BG/NBD refitted on all data to {study.as_of}."
+                        if study.values is not None else "."))
     v = study.values
+    if v is None:
+        lines.append("No customer value could be computed: it needs the BG/NBD and Gamma-Gamma "
+                     f"models fitted on all data to {study.as_of} (see above).")
+        return lines
     lines.append(
         f"Over the next {study.horizon} {u}s, {len(v):,} customers are expected to make "
         f"{f['expected_purchases']:,.0f} purchases worth {currency}{f['clv_total']:,.0f} in discounted margin"
-        + (f" ({study.forecast['level']:.0%} interval {currency}{f['clv_total_interval'][0]:,.0f}–"
+        + (f" ({f['level']:.0%} interval {currency}{f['clv_total_interval'][0]:,.0f}–"
            f"{currency}{f['clv_total_interval'][1]:,.0f})" if "clv_total_interval" in f else "")
         + f" at a {study.margin:.0%} margin and {study.annual_discount_rate:.0%} annual discount rate.")
     lines.append(f"The top 10 % of customers hold {study.top_decile_share:.0%} of that value; "
@@ -510,6 +570,28 @@ def summary_lines(study: ClvStudy, currency: str = "$") -> list[str]:
     return lines
 
 
+#: Report names of the fitted models, keyed as in ``ClvStudy.models`` and ``model_errors``.
+_LABELS = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "mbgnbd": "MBG/NBD",
+           "gamma_gamma": "Gamma-Gamma", "bgnbd_all_data": "BG/NBD on all data",
+           "gamma_gamma_all_data": "Gamma-Gamma on all data"}
+
+
+def not_fitted_note(model_errors: dict, *keys: str) -> str:
+    """One line for a report section that needs the models ``keys`` (all of
+    ``model_errors`` when none are given): which were not fitted and why; empty when all
+    were fitted. ``model_errors`` as in :class:`ClvStudy`."""
+    keys = keys or tuple(model_errors)
+    return " ".join(_not_fitted(_LABELS.get(k, k), model_errors[k]) for k in keys
+                    if k in model_errors)
+
+
+def _not_fitted(label: str, message: str) -> str:
+    """``"BG/NBD not fitted (calibration to ...): <reason>."`` from a ``model_errors``
+    entry, without the model's name said twice."""
+    head = message.split("): ", 1)[0]
+    return f"{label} {head}): {_reason(message)}."
+
+
 def _pseudo(index) -> np.ndarray:
     from clm_lib.reporting import pseudonymise   # reporting helper; no I/O
     return pseudonymise(pd.Series(index, dtype="string")).to_numpy()
@@ -517,14 +599,18 @@ def _pseudo(index) -> np.ndarray:
 
 def customer_export(study: ClvStudy) -> pd.DataFrame:
     """Per-customer table for export: pseudonymised id, frequency, recency, T, P(alive),
-    expected purchases, expected spend and CLV with interval (raw ids never leave)."""
-    v = study.values
+    expected purchases, expected spend and CLV with interval (raw ids never leave).
+
+    Without fitted value models (see :class:`ClvStudy`) it holds the purchase summary
+    only (frequency, recency, T, mean spend)."""
+    v = study.values if study.values is not None else study.full
     cols = [c for c in ["frequency", "recency", "T", "monetary_value", "p_alive",
                         "expected_purchases", "expected_purchases_lower", "expected_purchases_upper",
                         "expected_spend", "clv", "clv_lower", "clv_upper"] if c in v]
     out = v[cols].copy()
     out.insert(0, "customer", _pseudo(v.index))
-    return out.sort_values("clv", ascending=False).reset_index(drop=True)
+    return out.sort_values("clv" if "clv" in out else "frequency",
+                           ascending=False).reset_index(drop=True)
 
 
 def top_customers(study: ClvStudy, n: int = 20) -> pd.DataFrame:
@@ -541,25 +627,32 @@ def top_customers(study: ClvStudy, n: int = 20) -> pd.DataFrame:
 
 
 def clv_metrics(study: ClvStudy, currency: str = "$") -> dict:
-    """metrics.json content of the study (papers' parameter names)."""
-    models = {k: {kk: vv for kk, vv in m.to_metrics().items() if kk in ("params", "se", "loglik", "aic", "n")}
-              for k, m in study.models.items()}
-    models["bgnbd_all_data"] = {kk: vv for kk, vv in study.final_model.to_metrics().items()
-                                if kk in ("params", "se", "loglik", "aic", "n")}
-    models["gamma_gamma_all_data"] = {kk: vv for kk, vv in study.final_spend_model.to_metrics().items()
-                                      if kk in ("params", "se", "loglik", "aic", "n")}
-    h = study.holdout["bgnbd"]
+    """metrics.json content of the study (papers' parameter names); models that were not
+    fitted are listed in ``model_errors`` with the reason."""
+    def brief(m):
+        return {kk: vv for kk, vv in m.to_metrics().items() if kk in ("params", "se", "loglik", "aic", "n")}
+
+    models = {k: brief(m) for k, m in study.models.items()}
+    if study.final_model is not None:
+        models["bgnbd_all_data"] = brief(study.final_model)
+    if study.final_spend_model is not None:
+        models["gamma_gamma_all_data"] = brief(study.final_spend_model)
     f = study.forecast
-    headline = {
-        "Holdout purchases, predicted vs actual": f"{h['predicted_total']:,.0f} vs {h['actual_total']:,.0f} ({h['aggregate_error']:+.1%})",
-        f"Value, next {study.horizon} {study.time_unit}s": f"{currency}{f['clv_total']:,.0f}",
-        "Top-decile share of value": f"{study.top_decile_share:.0%}",
-    }
+    headline = {}
+    if "bgnbd" in study.holdout:
+        h = study.holdout["bgnbd"]
+        headline["Holdout purchases, predicted vs actual"] = (
+            f"{h['predicted_total']:,.0f} vs {h['actual_total']:,.0f} ({h['aggregate_error']:+.1%})")
+    if study.values is not None:
+        headline[f"Value, next {study.horizon} {study.time_unit}s"] = f"{currency}{f['clv_total']:,.0f}"
+        headline["Top-decile share of value"] = f"{study.top_decile_share:.0%}"
+    else:
+        headline["Customer value"] = "not fitted"
     return {
         "time_unit": study.time_unit, "calibration_end": study.calibration_end, "as_of": study.as_of,
         "horizon": study.horizon, "annual_discount_rate": study.annual_discount_rate,
         "discount_rate_per_unit": study.discount_rate_per_unit, "margin": study.margin,
-        "customers": int(len(study.values)),
+        "customers": int(len(study.full)),
         "models": models, "model_errors": study.model_errors,
         "holdout": study.holdout, "forecast": f,
         "clv_quantiles": study.clv_quantiles, "top_decile_share": study.top_decile_share,
