@@ -6,6 +6,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# The runner's fixture notebooks (one fails on purpose) are run by tests/test_runner.py,
+# not by nbval.
+collect_ignore_glob = ["fixtures/*"]
+
+
+def pytest_collection_modifyitems(items):
+    """Markers from what a test is: nbval runs every notebook of notebooks/ (see
+    pyproject.toml) and each cell is a test, marked ``slow`` like the other end-to-end
+    runs so that ``-m "not slow"`` stays quick (a session-wide hook: it sees the
+    notebooks' items too)."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
+        # a test that asks for a Spark session is a Spark test, marker or not, so that
+        # -m "not spark" never starts one (the engine fixture marks its Spark case)
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
+
 
 @pytest.fixture
 def tiny_transactions() -> pd.DataFrame:
@@ -52,9 +70,10 @@ def spark():
     session.stop()
 
 
-@pytest.fixture(scope="module", params=["duckdb", "spark"])
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
 def engine(request):
-    """Each Ibis engine in turn: DuckDB, then Spark (see :func:`spark`)."""
+    """Each Ibis engine in turn: DuckDB, then Spark (see :func:`spark`). The Spark case
+    carries the ``spark`` marker, so ``-m "not spark"`` never starts a Spark session."""
     from clm_lib.engines import get_engine
 
     if request.param == "duckdb":

@@ -45,3 +45,42 @@ def test_python_requirement_agrees():
     meta = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
     assert f"python{meta['requires-python']}" in env["dependencies"]
+
+
+# ---- the lock file that make installs from ---------------------------------------------
+def _locked() -> dict[str, list[tuple[str, str]]]:
+    """``name -> [(version, environment marker), ...]`` from requirements.lock (a universal
+    lock may pin a package twice, for different Python versions)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for line in (REPO_ROOT / "requirements.lock").read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)\s*(?:;\s*([^\\]+?))?\s*\\?$", line)
+        if m:
+            name = m.group(1).lower().replace("_", "-")
+            out.setdefault(name, []).append((m.group(2), (m.group(3) or "").strip()))
+    return out
+
+
+def test_lock_pins_every_declared_dependency_inside_its_range():
+    """A stale lock (a range changed in pyproject.toml, `make lock` not run) fails here."""
+    from packaging.markers import Marker
+    from packaging.specifiers import SpecifierSet
+
+    locked = _locked()
+    meta = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    build = meta["build-system"]["requires"]
+    env = {"python_full_version": "3.11.7", "python_version": "3.11"}
+    for name, spec in {**_pyproject_requirements(), **dict(_name_and_spec(r) for r in build)}.items():
+        assert name in locked, f"{name} is declared but not in requirements.lock: run make lock"
+        versions = [v for v, marker in locked[name] if not marker or Marker(marker).evaluate(env)]
+        assert len(versions) == 1, (name, locked[name])
+        assert versions[0] in SpecifierSet(spec), f"{name}=={versions[0]} is outside {spec}: run make lock"
+
+
+def test_lock_has_hashes_and_the_makefile_installs_from_it():
+    text = (REPO_ROOT / "requirements.lock").read_text()
+    pins = len(re.findall(r"^[A-Za-z0-9_.\-]+==", text, flags=re.M))
+    assert pins > 100 and text.count("--hash=sha256:") >= pins
+    assert "pip==" in text  # pip itself is pinned: nothing installs unpinned
+    make = (REPO_ROOT / "Makefile").read_text()
+    assert "--require-hashes -r $(LOCK)" in make and "--no-deps --no-build-isolation -e ." in make
+    assert re.search(r"^lock:", make, flags=re.M) and re.search(r"^test-latest:", make, flags=re.M)
