@@ -15,7 +15,8 @@ LATEST := .venv-latest
 RUN_ARGS ?=
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS="-k cohort"
 PYTEST_ARGS ?=
-# The suite: two workers, each test file (and each notebook, run by nbval) on one worker
+# The suite: two workers, each test file (and each notebook, run by nbval) on one worker,
+# all Spark tests on one of them (tests/conftest.py)
 PYTEST := -m pytest -n 2 --dist loadfile
 
 .PHONY: reports test test-latest lock lab data benchmarks clean-venv

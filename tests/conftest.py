@@ -11,18 +11,44 @@ import pytest
 collect_ignore_glob = ["fixtures/*"]
 
 
-def pytest_collection_modifyitems(items):
-    """Markers from what a test is: nbval runs every notebook of notebooks/ (see
-    pyproject.toml) and each cell is a test, marked ``slow`` like the other end-to-end
-    runs so that ``-m "not slow"`` stays quick (a session-wide hook: it sees the
-    notebooks' items too)."""
-    for item in items:
-        if item.path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.slow)
-        # a test that asks for a Spark session is a Spark test, marker or not, so that
-        # -m "not spark" never starts one (the engine fixture marks its Spark case)
-        if "spark" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.spark)
+def pytest_itemcollected(item):
+    """Markers from what a test is, set as each test is collected:
+
+    * nbval runs every notebook of notebooks/ (see pyproject.toml) and each cell is a
+      test, marked ``slow`` like the other end-to-end runs, so that ``-m "not slow"``
+      stays quick;
+    * a test that asks for a Spark session is a Spark test, marker or not, so that
+      ``-m "not spark"`` never starts one (the engine fixture marks its Spark case);
+      its id must name Spark, since that is what sends it to the Spark worker (see
+      :func:`pytest_xdist_make_scheduler`).
+    """
+    if item.path.suffix == ".ipynb":
+        item.add_marker(pytest.mark.slow)
+    if "spark" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.spark)
+    if item.get_closest_marker("spark") and not _runs_on_spark_worker(item.nodeid):
+        raise pytest.UsageError(f"{item.nodeid} uses Spark: put 'spark' in its name or id")
+
+
+def _runs_on_spark_worker(nodeid: str) -> bool:
+    return "spark" in nodeid.lower()
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``make test`` (``-n 2 --dist loadfile``): each worker takes whole files, except that
+    every Spark test goes to one worker. One Spark session and one JVM warm-up for the
+    whole run instead of one per worker, and no two JVMs competing for the two cores.
+    (``--dist loadgroup`` would say this with markers, but pytest-xdist 3.8 cannot group
+    under pytest 9.2: it sets a node id attribute that pytest no longer reads.)"""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SparkOnOneWorker(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "spark" if _runs_on_spark_worker(nodeid) else super()._split_scope(nodeid)
+
+    return SparkOnOneWorker(config, log)
 
 
 @pytest.fixture
@@ -97,3 +123,28 @@ def cdnow_basket(tmp_path_factory) -> tuple[str, str]:
     raw.assign(date=pd.to_datetime(raw["date"])).to_parquet(
         parquet, coerce_timestamps="us", allow_truncated_timestamps=True)
     return str(csv), str(parquet)
+
+
+@pytest.fixture(scope="session")
+def run_notebook(tmp_path_factory):
+    """``run_notebook(name, **parameters) -> output folder`` (``metrics.json``,
+    ``exports/``): the study notebook executed by papermill into a fresh folder, once per
+    test process for the same parameters, so that tests of the same run (its metrics,
+    its exports, its parity with another engine) share one execution. Read-only."""
+    papermill = pytest.importorskip("papermill")
+    from clm_lib.config import NOTEBOOKS_DIR
+
+    runs: dict = {}
+
+    def run(name: str, **parameters):
+        key = (name, tuple(sorted((k, repr(v)) for k, v in parameters.items())))
+        if key not in runs:
+            folder = tmp_path_factory.mktemp(name.split(".")[0])
+            papermill.execute_notebook(
+                str(NOTEBOOKS_DIR / name), str(folder / "run.ipynb"),
+                parameters={**parameters, "output_dir": str(folder / "out")},
+                cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
+            runs[key] = folder / "out"
+        return runs[key]
+
+    return run

@@ -3,16 +3,13 @@ import json
 
 import pytest
 
-from clm_lib.config import NOTEBOOKS_DIR
+#: one pandas run serves the metrics, export and engine-parity tests
+PANDAS = {"n_draws": 20, "engine": "pandas"}
 
 
 @pytest.mark.slow
-def test_clv_notebook_runs(tmp_path):
-    papermill = pytest.importorskip("papermill")
-    out = tmp_path / "out"
-    papermill.execute_notebook(str(NOTEBOOKS_DIR / "30_clv.ipynb"), str(tmp_path / "run.ipynb"),
-                               parameters={"output_dir": str(out), "n_draws": 50},
-                               cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
+def test_clv_notebook_runs(run_notebook):
+    out = run_notebook("30_clv.ipynb", **PANDAS)
     m = json.loads((out / "metrics.json").read_text())
     assert set(m["models"]) >= {"bgnbd", "pareto_nbd", "mbgnbd", "gamma_gamma"}
     assert set(m["models"]["pareto_nbd"]["params"]) == {"r", "alpha", "s", "beta"}
@@ -28,19 +25,11 @@ def test_clv_notebook_runs(tmp_path):
 
 
 @pytest.mark.slow
-def test_clv_notebook_on_duckdb_matches_pandas(tmp_path):
+def test_clv_notebook_on_duckdb_matches_pandas(run_notebook):
     """engine=duckdb: same metrics as the pandas run, same data-quality record."""
-    papermill = pytest.importorskip("papermill")
-    metrics = {}
-    for engine in ("pandas", "duckdb"):
-        out = tmp_path / engine
-        papermill.execute_notebook(str(NOTEBOOKS_DIR / "30_clv.ipynb"),
-                                   str(tmp_path / f"{engine}.ipynb"),
-                                   parameters={"output_dir": str(out), "n_draws": 20,
-                                               "engine": engine},
-                                   cwd=str(NOTEBOOKS_DIR), kernel_name="python3",
-                                   progress_bar=False)
-        metrics[engine] = json.loads((out / "metrics.json").read_text())
+    metrics = {engine: json.loads((run_notebook("30_clv.ipynb", **{**PANDAS, "engine": engine})
+                                   / "metrics.json").read_text())
+               for engine in ("pandas", "duckdb")}
     p, d = metrics["pandas"], metrics["duckdb"]
     assert d["customers"] == p["customers"] == 23570
     for name in ("bgnbd", "gamma_gamma", "bgnbd_all_data"):

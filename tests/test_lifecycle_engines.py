@@ -6,15 +6,12 @@ stages, flows, RFM segments, ladder, reactivation and what-if must be the pandas
 """
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from clm_lib import lifecycle as lc
 from clm_lib import reductions
-from clm_lib.config import NOTEBOOKS_DIR
 from clm_lib.engines import get_engine
 from clm_lib.exceptions import ParameterError
 
@@ -107,38 +104,3 @@ def test_cdnow_study_identical_on_engines(engine, cdnow):
                                       check_exact=False, rtol=1e-9, check_index_type=False)
     np.testing.assert_allclose(got.model.params_, ref.model.params_, rtol=1e-9)
     assert got.flows == ref.flows
-
-
-@pytest.mark.slow
-def test_notebook_on_duckdb_gives_the_pandas_metrics(tmp_path):
-    import papermill as pm
-
-    metrics = {}
-    for name in ("pandas", "duckdb"):
-        out = tmp_path / name
-        pm.execute_notebook(str(NOTEBOOKS_DIR / "40_lifecycle_segments.ipynb"),
-                            str(tmp_path / f"{name}.ipynb"),
-                            parameters={"engine": name, "output_dir": str(out)},
-                            cwd=str(NOTEBOOKS_DIR), progress_bar=False, kernel_name="python3")
-        metrics[name] = json.loads((out / "metrics.json").read_text())
-    a, b = metrics["duckdb"], metrics["pandas"]
-    assert a.keys() == b.keys()
-    for key in a:
-        if key != "data_quality":
-            _assert_close(a[key], b[key], key)
-
-
-def _assert_close(a, b, where: str) -> None:
-    """Equal JSON values, floats to 1e-9 relative (sums in another order)."""
-    if isinstance(b, float):
-        assert a == pytest.approx(b, rel=1e-9, nan_ok=True), where
-    elif isinstance(b, dict):
-        assert a.keys() == b.keys(), where
-        for k in b:
-            _assert_close(a[k], b[k], f"{where}.{k}")
-    elif isinstance(b, list):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_close(x, y, f"{where}[{i}]")
-    else:
-        assert a == b, where

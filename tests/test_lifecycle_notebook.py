@@ -10,11 +10,8 @@ NB = NOTEBOOKS_DIR / "40_lifecycle_segments.ipynb"
 
 
 @pytest.mark.slow
-def test_lifecycle_notebook_runs_on_cdnow(tmp_path):
-    papermill = pytest.importorskip("papermill")
-    out = tmp_path / "out"
-    papermill.execute_notebook(str(NB), str(tmp_path / "run.ipynb"), parameters={"output_dir": str(out)},
-                               cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
+def test_lifecycle_notebook_runs_on_cdnow(run_notebook):
+    out = run_notebook(NB.name, engine="pandas")   # shared with the DuckDB parity test
     m = json.loads((out / "metrics.json").read_text())
     assert sum(m["stage_counts"].values()) == 23570
     assert set(m["rfm_segments"]) == {"champions", "loyal", "potential loyalists", "new", "at risk",
@@ -47,3 +44,31 @@ def test_lifecycle_notebook_with_leads(tmp_path):
     assert rates["ads"] == pytest.approx(2 / 3) and rates["=mail"] == pytest.approx(1 / 3)
     assert m["thresholds"]["new_days"] == 60 and m["thresholds"]["lapsed_days"] == 180
     assert set(m["what_if"]) == {"2"}
+
+
+@pytest.mark.slow
+def test_notebook_on_duckdb_gives_the_pandas_metrics(run_notebook):
+    """engine=duckdb: the pandas run's metrics.json (floats to 1e-9)."""
+    metrics = {name: json.loads((run_notebook(NB.name, engine=name) / "metrics.json").read_text())
+               for name in ("pandas", "duckdb")}
+    a, b = metrics["duckdb"], metrics["pandas"]
+    assert a.keys() == b.keys()
+    for key in a:
+        if key != "data_quality":
+            _assert_close(a[key], b[key], key)
+
+
+def _assert_close(a, b, where: str) -> None:
+    """Equal JSON values, floats to 1e-9 relative (sums in another order)."""
+    if isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-9, nan_ok=True), where
+    elif isinstance(b, dict):
+        assert a.keys() == b.keys(), where
+        for k in b:
+            _assert_close(a[k], b[k], f"{where}.{k}")
+    elif isinstance(b, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_close(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where

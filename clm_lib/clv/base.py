@@ -87,8 +87,8 @@ def require_customers(model: str, weights: np.ndarray, qualifier: str = "",
             "estimate how customers differ")
 
 
-def check_purchase_data(model: str, x: np.ndarray, tx: np.ndarray, T: np.ndarray,
-                        w: np.ndarray, *, time_label: str = "T") -> None:
+def check_purchase_data(model: str, x: np.ndarray, T: np.ndarray, w: np.ndarray, *,
+                        time_label: str = "T") -> None:
     """What every repeat-purchase model (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB) needs.
 
     * at least :data:`MIN_CUSTOMERS` customers;
@@ -471,4 +471,4 @@ class RepeatPurchaseModel(MLEModel):
     required_columns = ("frequency", "recency", "T")
 
     def _check_identified(self, data, weights):
-        check_purchase_data(self.label, data["frequency"], data["recency"], data["T"], weights)
+        check_purchase_data(self.label, data["frequency"], data["T"], weights)

@@ -87,8 +87,8 @@ class BetaGeoBetaBinomModel(MLEModel):
         return arrays, w
 
     def _check_identified(self, data, weights):
-        x, tx, n = data["frequency"], data["recency"], data["periods"]
-        check_purchase_data(self.label, x, tx, n, weights, time_label="periods")
+        n = data["periods"]
+        check_purchase_data(self.label, data["frequency"], n, weights, time_label="periods")
         # With n opportunities a customer's history is one of 1 + n(n+1)/2 patterns
         # (x, t_x); their shares carry that many minus one degrees of freedom, which
         # must be at least the four parameters: n >= 3.
