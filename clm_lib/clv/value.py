@@ -577,19 +577,27 @@ _LABELS = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "mbgnbd": "MBG/NBD",
 
 
 def not_fitted_note(model_errors: dict, *keys: str) -> str:
-    """One line for a report section that needs the models ``keys`` (all of
-    ``model_errors`` when none are given): which were not fitted and why; empty when all
-    were fitted. ``model_errors`` as in :class:`ClvStudy`."""
-    keys = keys or tuple(model_errors)
-    return " ".join(_not_fitted(_LABELS.get(k, k), model_errors[k]) for k in keys
-                    if k in model_errors)
+    """One paragraph for a report section that needs the models ``keys`` (all of
+    ``model_errors`` when none are given): which were not fitted and why, models that
+    failed on the same data for the same reason named together; empty when all were
+    fitted. ``model_errors`` as in :class:`ClvStudy`.
+
+    >>> not_fitted_note({"bgnbd": "not fitted (calibration to 2020-03-31): BG/NBD cannot "
+    ...                  "be fitted: 3 customers", "mbgnbd": "not fitted (calibration to "
+    ...                  "2020-03-31): MBG/NBD cannot be fitted: 3 customers"})
+    'BG/NBD and MBG/NBD not fitted (calibration to 2020-03-31): 3 customers.'
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    for key in keys or tuple(model_errors):
+        if key in model_errors:
+            message = model_errors[key]
+            head = message.split("): ", 1)[0] + ")"
+            groups.setdefault((head, _reason(message)), []).append(_LABELS.get(key, key))
+    return " ".join(f"{_and(names)} {head}: {reason}." for (head, reason), names in groups.items())
 
 
-def _not_fitted(label: str, message: str) -> str:
-    """``"BG/NBD not fitted (calibration to ...): <reason>."`` from a ``model_errors``
-    entry, without the model's name said twice."""
-    head = message.split("): ", 1)[0]
-    return f"{label} {head}): {_reason(message)}."
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _pseudo(index) -> np.ndarray:
