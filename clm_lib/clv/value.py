@@ -318,8 +318,8 @@ class ClvStudy:
     """Everything the CLV notebook shows; see :func:`clv_study`.
 
     A model the data cannot support is not fitted: it is absent from ``models`` and its
-    reason is in ``model_errors`` (``"not fitted: ..."``). The parts that need a model are
-    then None: ``tracking``, ``cond_holdout`` and ``p_alive_grid`` need the calibration
+    reason is in ``model_errors`` (``"not fitted (<data>): <reason>"``). The parts that
+    need a model are then None: ``tracking``, ``cond_holdout`` and ``p_alive_grid`` need the calibration
     BG/NBD; ``values``, ``clv_quantiles`` and ``top_decile_share`` need the BG/NBD and the
     Gamma-Gamma refitted on all data (``final_model``, ``final_spend_model``).
     """
