@@ -34,6 +34,7 @@ def _runs_on_spark_worker(nodeid: str) -> bool:
     return "spark" in nodeid.lower()
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: no error when run without it
 def pytest_xdist_make_scheduler(config, log):
     """``make test`` (``-n 2 --dist loadfile``): each worker takes whole files, except that
     every Spark test goes to one worker. One Spark session and one JVM warm-up for the
