@@ -893,8 +893,7 @@ def fit_sbg(tables: CohortTables, *, holdout_periods: int = 0, censor_last: int 
                 .rename(columns={"size": "weights"}))
     else:
         data = sbg_data_from_counts(survival_counts(tables), censor_last=cut)
-    if data.empty or data["churned"].sum() == 0:
-        raise InsufficientDataError("sBG: no churn observed in the calibration periods")
+    # too few customers, no churn, a single period: the model refuses in words
     return ShiftedBetaGeometric().fit(data, weights="weights")
 
 

@@ -48,12 +48,34 @@ class MissingColumnsError(DataContractError):
         self.rows = []
 
 
-class InsufficientDataError(ClmError, ValueError):
-    """Too little data to compute or fit what was asked for."""
+class _ModelFailure:
+    """Fields of an error about a model's fit: ``model``, the model's name (e.g.
+    "BG/NBD"), and ``reason``, the message without that name, so that a report can name
+    several models that failed for one reason once. Raise with ``model=`` and
+    ``reason=`` (the message is then built from ``_template``) or with a message alone
+    (``reason`` is then the message)."""
+
+    _template = "{model}: {reason}"
+
+    def __init__(self, message: str | None = None, *, model: str | None = None,
+                 reason: str | None = None):
+        if message is None:
+            message = self._template.format(model=model, reason=reason)
+        super().__init__(message)
+        self.model = model
+        self.reason = message if reason is None else reason
 
 
-class ConvergenceError(ClmError, RuntimeError):
-    """A model fit did not converge or landed on a degenerate boundary."""
+class InsufficientDataError(_ModelFailure, ClmError, ValueError):
+    """Too little data to compute or fit what was asked for; from a model, the message
+    is "<model> cannot be fitted: <reason>"."""
+
+    _template = "{model} cannot be fitted: {reason}"
+
+
+class ConvergenceError(_ModelFailure, ClmError, RuntimeError):
+    """A model fit did not converge or landed on a degenerate boundary; the message is
+    "<model>: <reason>"."""
 
 
 class ParameterError(ClmError, ValueError):

@@ -129,7 +129,8 @@ def cdnow_basket(tmp_path_factory) -> tuple[str, str]:
 @pytest.fixture(scope="session")
 def run_notebook(tmp_path_factory):
     """``run_notebook(name, **parameters) -> output folder`` (``metrics.json``,
-    ``exports/``): the study notebook executed by papermill into a fresh folder, once per
+    ``exports/``; the executed notebook is ``run.ipynb`` beside it): the study notebook
+    executed by papermill into a fresh folder, once per
     test process for the same parameters, so that tests of the same run (its metrics,
     its exports, its parity with another engine) share one execution. Read-only."""
     papermill = pytest.importorskip("papermill")

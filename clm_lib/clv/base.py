@@ -82,9 +82,8 @@ def require_customers(model: str, weights: np.ndarray, qualifier: str = "",
     n = float(np.sum(weights))
     if n < minimum:
         raise InsufficientDataError(
-            f"{model} cannot be fitted: {_n(n)} customer{'' if n == 1 else 's'}{qualifier}, "
-            f"at least {minimum} are needed to "
-            "estimate how customers differ")
+            model=model, reason=f"{_n(n)} customer{'' if n == 1 else 's'}{qualifier}, at least "
+            f"{minimum} are needed to estimate how customers differ")
 
 
 def check_purchase_data(model: str, x: np.ndarray, T: np.ndarray, w: np.ndarray, *,
@@ -108,15 +107,15 @@ def check_purchase_data(model: str, x: np.ndarray, T: np.ndarray, w: np.ndarray,
     observed = float(w[T > 0].sum())
     if observed == 0:
         raise InsufficientDataError(
-            f"{model} cannot be fitted: no customer was observed for any time after the first "
+            model=model, reason="no customer was observed for any time after the first "
             f"purchase ({_n(n)} customers, all with {time_label} = 0, e.g. all purchases on the "
             "last day of the period)")
     repeat = float(w[x > 0].sum())
     if repeat == 0:
         raise InsufficientDataError(
-            f"{model} cannot be fitted: no customer has a repeat purchase ({_n(n)} customers, "
-            "all with frequency 0), so how often customers buy cannot be told apart from "
-            "how soon they stop")
+            model=model, reason=f"no customer has a repeat purchase ({_n(n)} customers, all "
+            "with frequency 0), so how often customers buy cannot be told apart from how "
+            "soon they stop")
 
 
 class MLEModel:
@@ -190,7 +189,7 @@ class MLEModel:
         arrays, w = self._prepare(data, weights)
         self._check_identified(arrays, w)
         if not w.sum() > 0:  # a subclass's checks may not ask for customers
-            raise InsufficientDataError(f"{self.label} cannot be fitted: no observations")
+            raise InsufficientDataError(model=self.label, reason="no observations")
         x0 = np.asarray(
             initial_params if initial_params is not None else self._initial_params(arrays),
             dtype=float,
@@ -250,20 +249,20 @@ class MLEModel:
         logp = res.x
         res.fun = negll(logp)
         if not np.isfinite(res.fun) or res.fun >= 1e299:
-            raise ConvergenceError(f"{self.label}: log-likelihood not finite at the optimum")
+            raise ConvergenceError(model=self.label, reason="log-likelihood not finite at the optimum")
         if np.any(logp < _LOG_BOUND[0]) or np.any(logp > _LOG_BOUND[1]):
             bad = [f"{n} → {'0' if v < _LOG_BOUND[0] else '∞'} ({np.exp(v):.3g})"
                    for n, v in zip(self.param_names, logp)
                    if v < _LOG_BOUND[0] or v > _LOG_BOUND[1]]
             raise ConvergenceError(
-                f"{self.label}: {', '.join(bad)} ran off to a degenerate boundary "
+                model=self.label, reason=f"{', '.join(bad)} ran off to a degenerate boundary "
                 f"(outside {_BOUNDS[0]:g}..{_BOUNDS[1]:g}); the model does not fit these data, "
-                "or their time unit is unsuitable"
-            )
+                "or their time unit is unsuitable")
         grad = (optimize.approx_fprime(logp, mean_negll, 1e-7) if mean_negll_grad is None
                 else mean_negll_grad(logp))
         if not res.success and np.max(np.abs(grad)) > 1e-4:
-            raise ConvergenceError(f"{self.label}: optimiser did not converge ({res.message})")
+            raise ConvergenceError(model=self.label,
+                                   reason=f"optimiser did not converge ({res.message})")
 
         self._data_ = arrays
         self._weights_ = w
@@ -378,9 +377,9 @@ class MLEModel:
             cov_log = np.full_like(hess, np.nan)
         if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) <= 0):
             raise ConvergenceError(
-                f"{self.label}: the information matrix is singular at the optimum along "
-                f"{', '.join(self._flat_directions(hess))} (a flat likelihood: the data do not "
-                "pin these parameters down); the model does not fit these data")
+                model=self.label, reason="the information matrix is singular at the optimum "
+                f"along {', '.join(self._flat_directions(hess))} (a flat likelihood: the data do "
+                "not pin these parameters down); the model does not fit these data")
         theta = np.exp(logp)
         self.cov_log_params_ = pd.DataFrame(cov_log, index=self.param_names, columns=self.param_names)
         cov = cov_log * np.outer(theta, theta)
@@ -441,7 +440,7 @@ class MLEModel:
         mean = np.log(self.params_.to_numpy())
         cov = self.cov_log_params_.to_numpy()
         if not np.all(np.isfinite(cov)):
-            raise ConvergenceError(f"{self.label}: no covariance to sample from")
+            raise ConvergenceError(model=self.label, reason="no covariance to sample from")
         return np.exp(rng.multivariate_normal(mean, cov, size=n, method="cholesky"))
 
     def to_metrics(self) -> dict:

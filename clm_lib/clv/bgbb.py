@@ -95,8 +95,8 @@ class BetaGeoBetaBinomModel(MLEModel):
         most = int(np.max(n))
         if most < 3:
             raise InsufficientDataError(
-                f"{self.label} cannot be fitted: customers were observed for at most {most} "
-                "purchase opportunit" + ("y" if most == 1 else "ies")
+                model=self.label, reason=f"customers were observed for at most {most} purchase "
+                "opportunit" + ("y" if most == 1 else "ies")
                 + "; at least 3 are needed to estimate its four parameters")
 
     def _initial_params(self, data):

@@ -143,7 +143,7 @@ class GammaGammaModel(MLEModel):
         z = data["monetary_value"]
         if np.ptp(z) == 0:
             raise InsufficientDataError(
-                f"{self.label} cannot be fitted: all {float(weights.sum()):,.0f} customers with "
+                model=self.label, reason=f"all {float(weights.sum()):,.0f} customers with "
                 "repeat spend have the same mean spend, so how spend varies across customers "
                 "cannot be estimated")
 

@@ -114,15 +114,14 @@ class ShiftedBetaGeometric(MLEModel):
         t, churned = data["t"], data["churned"] > 0
         if weights[churned].sum() == 0:
             raise InsufficientDataError(
-                f"{self.label} cannot be fitted: no customer churned in the periods observed "
+                model=self.label, reason="no customer churned in the periods observed "
                 f"({weights.sum():,.0f} customers), so the churn probability cannot be estimated")
         # P(churn in period 1) = alpha / (alpha + beta) is all that one period shows: the
         # spread of churn probabilities needs customers followed into a second period
         if weights[t >= 2].sum() == 0:
             raise InsufficientDataError(
-                f"{self.label} cannot be fitted: no customer was followed beyond the first "
-                "period; at least two periods are needed to tell how churn varies across "
-                "customers")
+                model=self.label, reason="no customer was followed beyond the first period; "
+                "at least two periods are needed to tell how churn varies across customers")
 
     def fit(self, data: pd.DataFrame, *, weights=None, **kwargs) -> "ShiftedBetaGeometric":
         """Fit by maximum likelihood (see :meth:`MLEModel.fit`); returns ``self``.

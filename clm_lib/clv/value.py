@@ -23,7 +23,6 @@ per distinct (frequency, T) pair and multiplied by each customer's P(alive).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -367,18 +366,13 @@ def fit_spend_model(data):
 
 def fit_or_reason(fit, errors: dict, key: str, period: str):
     """``fit()``, or None with ``errors[key] = "not fitted (<period>): <reason>"`` when
-    the data cannot support the model (the study goes on without it)."""
+    the data cannot support the model (the study goes on without it). The reason is the
+    error's own, without the model's name (the key names the model)."""
     try:
         return fit()
     except (InsufficientDataError, ConvergenceError) as exc:
-        errors[key] = f"not fitted ({period}): {exc}"
+        errors[key] = f"not fitted ({period}): {exc.reason}"
         return None
-
-
-def _reason(message: str) -> str:
-    """The reason of a ``model_errors`` entry without the model's name, so that models
-    that failed for the same reason are named together."""
-    return re.sub(r"^[\w/ -]+?(?: cannot be fitted)?: ", "", message.split("): ", 1)[-1], count=1)
 
 
 def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
@@ -527,11 +521,7 @@ def summary_lines(study: ClvStudy, currency: str = "$") -> list[str]:
     u = study.time_unit
     f = study.forecast
     lines = []
-    by_reason: dict[str, list[str]] = {}
-    for key, message in study.model_errors.items():
-        by_reason.setdefault(_reason(message), []).append(_LABELS.get(key, key))
-    for reason, names in by_reason.items():
-        lines.append(f"Not fitted: {', '.join(names)}. Reason: {reason}.")
+    lines += _not_fitted_sentences(study.model_errors)
     if "bgnbd" in study.holdout:
         h = study.holdout["bgnbd"]
         lines.append(
@@ -571,9 +561,10 @@ def summary_lines(study: ClvStudy, currency: str = "$") -> list[str]:
 
 
 #: Report names of the fitted models, keyed as in ``ClvStudy.models`` and ``model_errors``.
-_LABELS = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "mbgnbd": "MBG/NBD",
-           "gamma_gamma": "Gamma-Gamma", "bgnbd_all_data": "BG/NBD on all data",
-           "gamma_gamma_all_data": "Gamma-Gamma on all data"}
+_LABELS = {**{name: cls.label for name, cls in _MODELS.items()},
+           "gamma_gamma": GammaGammaModel.label,
+           "bgnbd_all_data": f"{BetaGeoModel.label} on all data",
+           "gamma_gamma_all_data": f"{GammaGammaModel.label} on all data"}
 
 
 def not_fitted_note(model_errors: dict, *keys: str) -> str:
@@ -582,18 +573,19 @@ def not_fitted_note(model_errors: dict, *keys: str) -> str:
     failed on the same data for the same reason named together; empty when all were
     fitted. ``model_errors`` as in :class:`ClvStudy`.
 
-    >>> not_fitted_note({"bgnbd": "not fitted (calibration to 2020-03-31): BG/NBD cannot "
-    ...                  "be fitted: 3 customers", "mbgnbd": "not fitted (calibration to "
-    ...                  "2020-03-31): MBG/NBD cannot be fitted: 3 customers"})
+    >>> not_fitted_note({"bgnbd": "not fitted (calibration to 2020-03-31): 3 customers",
+    ...                  "mbgnbd": "not fitted (calibration to 2020-03-31): 3 customers"})
     'BG/NBD and MBG/NBD not fitted (calibration to 2020-03-31): 3 customers.'
     """
-    groups: dict[tuple[str, str], list[str]] = {}
+    return " ".join(_not_fitted_sentences(model_errors, *keys))
+
+
+def _not_fitted_sentences(model_errors: dict, *keys: str) -> list[str]:
+    groups: dict[str, list[str]] = {}
     for key in keys or tuple(model_errors):
         if key in model_errors:
-            message = model_errors[key]
-            head = message.split("): ", 1)[0] + ")"
-            groups.setdefault((head, _reason(message)), []).append(_LABELS.get(key, key))
-    return " ".join(f"{_and(names)} {head}: {reason}." for (head, reason), names in groups.items())
+            groups.setdefault(model_errors[key], []).append(_LABELS.get(key, key))
+    return [f"{_and(names)} {message}." for message, names in groups.items()]
 
 
 def _and(names: list[str]) -> str:
