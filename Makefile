@@ -41,7 +41,7 @@ test: $(STAMP)
 	$(BIN)/python $(PYTEST) $(PYTEST_ARGS)
 
 # Resolve the newest releases inside pyproject.toml's ranges (all extras, plus the build
-# requirements and pip itself) for CPython 3.11 on every platform, with hashes.
+# requirements and pip itself) for CPython 3.11 and newer on every platform, with hashes.
 lock: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "uv>=0.9,<1"
 	$(BIN)/python -c "import tomllib; print('\n'.join(['pip'] + tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))" \
