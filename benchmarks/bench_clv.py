@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from clm_lib.clv.bgnbd import BetaGeoModel, bgnbd_loglik, simulate_bgnbd  # noqa: E402
 from clm_lib.clv.gamma_gamma import GammaGammaModel, simulate_gamma_gamma  # noqa: E402
 from clm_lib.clv.pareto_nbd import ParetoNBDModel, pareto_nbd_loglik, simulate_pareto_nbd  # noqa: E402
-from clm_lib.clv.value import customer_value, per_unit_discount_rate  # noqa: E402
-from clm_lib.reductions import compress  # noqa: E402
+from clm_lib.studies.clv.compute import customer_value, per_unit_discount_rate  # noqa: E402
+from clm_lib.reduce.pandas_reductions import compress  # noqa: E402
 
 LIFETIMES_PYTHON = os.environ.get("LIFETIMES_PYTHON", "/tmp/lifetimes-venv/bin/python")
 

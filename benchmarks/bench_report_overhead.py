@@ -4,7 +4,7 @@ The notebook is trivial (a title, a parameters cell, ``1 + 1``), so what is meas
 the overhead every report pays: kernel start-up, parameter injection, execution
 bookkeeping, HTML conversion and writing the files.
 
-* ours, in-process: ``clm_lib.runner.run_studies`` called in this process (papermill's
+* ours, in-process: ``clm_lib.run.execute.run_studies`` called in this process (papermill's
   Python API, one reused nbconvert exporter); the first call also builds the exporter,
   the following ones are what each further study of a batch costs. Target: < 1.5 s.
 * ours, ``clm run`` command: one fresh process running the one study (Python start-up and
@@ -43,7 +43,7 @@ def make_notebook(folder: Path) -> Path:
 
 
 def time_in_process(nb_dir: Path, out: Path, repeat: int) -> list[float]:
-    from clm_lib.runner import run_studies
+    from clm_lib.run.execute import run_studies
 
     times = []
     for i in range(repeat):

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clm_lib.cohorts import retention_tables
+from clm_lib.studies.cohort_retention.compute import retention_tables
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 AS_OF = "2023-12-31"

@@ -1,6 +1,6 @@
 """Scale benchmark (issue 7): reduction + BG/NBD + Gamma-Gamma fits + scoring per engine.
 
-On a seeded synthetic log (``clm_lib.engines.synthetic``; ~10.6 transactions per
+On a seeded synthetic log (``clm_lib.synthetic``; ~10.6 transactions per
 customer over two years, BG/NBD purchasing, Gamma-Gamma spend) written as Parquet under
 ``benchmarks/data/`` (git-ignored), each engine runs the whole path in a fresh process:
 
@@ -11,7 +11,7 @@ customer over two years, BG/NBD purchasing, Gamma-Gamma spend) written as Parque
 2. compress (frequency, recency, T) triples and fit BG/NBD on the weighted table;
 3. compress (spend_frequency, monetary_value) of repeat spenders and fit Gamma-Gamma;
 4. score every customer: P(alive), expected purchases in the next 52 weeks, expected
-   spend and a 52-week CLV (``clm_lib.clv.value.discounted_expected_purchases``: weekly
+   spend and a 52-week CLV (``clm_lib.studies.clv.compute.discounted_expected_purchases``: weekly
    steps, 10 % a year discount, as the CLV study) computed once per distinct triple /
    spend pair and joined back in the engine; customer_id and the scores are written
    to Parquet.
@@ -89,7 +89,7 @@ class PeakRSS:
 
 
 def dataset(n_customers: int, seed: int) -> tuple[Path, dict]:
-    from clm_lib.engines.synthetic import write_parquet
+    from clm_lib.synthetic import write_parquet
 
     d = DATA / f"scale_c{n_customers}_s{seed}"
     meta = DATA / f"scale_c{n_customers}_s{seed}.json"
@@ -107,7 +107,7 @@ def _predictors(bg, gg):
     """Per-distinct-row predictions with the library's CLV functions (as the CLV study)."""
     import pandas as pd
 
-    from clm_lib.clv.value import discounted_expected_purchases, per_unit_discount_rate
+    from clm_lib.studies.clv.compute import discounted_expected_purchases, per_unit_discount_rate
 
     weekly = per_unit_discount_rate(ANNUAL_DISCOUNT, "week")
 
@@ -127,14 +127,14 @@ def _predictors(bg, gg):
 def run_one(engine_name: str, src: Path, out: Path, memory_limit: str | None = None) -> dict:
     from clm_lib.clv.bgnbd import BetaGeoModel
     from clm_lib.clv.gamma_gamma import GammaGammaModel
-    from clm_lib.engines import get_engine
+    from clm_lib.reduce.engine import get_engine
 
     times = {}
     with PeakRSS() as mem:
         # engine start (DuckDB connection, Spark session): a fixed cost, timed apart
         t0 = time.perf_counter()
         if engine_name == "spark":
-            from clm_lib.engines import local_spark_session
+            from clm_lib.reduce.engine import local_spark_session
 
             session = local_spark_session("local[2]", shuffle_partitions=int(
                 os.environ.get("CLM_BENCH_SPARK_PARTITIONS", "8")))

@@ -3,7 +3,7 @@
 Public names are re-exported here. The light ones (exceptions, the data-quality record)
 are imported at once; the rest on first use (PEP 562), so that ``import clm_lib`` and the
 ``clm`` command stay fast while ``clm_lib.load_transactions`` etc. still work.
-Study modules are used as modules: ``from clm_lib import cohorts, survival, lifecycle``.
+Study modules are used as modules: ``from clm_lib.studies.cohort_retention import compute as cohorts, survival, lifecycle``.
 """
 from importlib import import_module
 
@@ -19,22 +19,22 @@ from clm_lib.exceptions import (
     ParameterError,
     StudyNotFoundError,
 )
-from clm_lib.quality import DataQuality
+from clm_lib.io.quality import DataQuality
 
 __version__ = "0.1.0"
 
 # name -> module that defines it
 _LAZY = {
     # data contract and loading
-    "read_table": "clm_lib.data",
-    "load_transactions": "clm_lib.data",
-    "load_subscriptions": "clm_lib.data",
-    "subscription_durations": "clm_lib.data",
-    "load_leads": "clm_lib.data",
-    "validate_file": "clm_lib.data",
+    "read_table": "clm_lib.io.pandas_contract",
+    "load_transactions": "clm_lib.io.pandas_contract",
+    "load_subscriptions": "clm_lib.io.pandas_contract",
+    "subscription_durations": "clm_lib.io.pandas_contract",
+    "load_leads": "clm_lib.io.pandas_contract",
+    "validate_file": "clm_lib.io.pandas_contract",
     # reductions
-    "summary_data": "clm_lib.reductions",
-    "compress": "clm_lib.reductions",
+    "summary_data": "clm_lib.reduce.pandas_reductions",
+    "compress": "clm_lib.reduce.pandas_reductions",
     # customer-base models
     "BetaGeoModel": "clm_lib.clv",
     "ParetoNBDModel": "clm_lib.clv",
@@ -49,8 +49,8 @@ _LAZY = {
     "save_export": "clm_lib.reporting",
     "pseudonymise": "clm_lib.reporting",
     # batch runs (imports nbformat/papermill: keep it lazy)
-    "run_studies": "clm_lib.runner",
-    "list_studies": "clm_lib.studies",
+    "run_studies": "clm_lib.run.execute",
+    "list_studies": "clm_lib.run.discovery",
 }
 
 __all__ = [

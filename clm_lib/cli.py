@@ -48,8 +48,8 @@ def _format_default(param) -> str:
 @_NOTEBOOKS_OPTION
 def list_cmd(notebooks_dir):
     """Show the studies, their titles and their parameters with defaults."""
-    from clm_lib.runner import RESERVED_PARAMETERS
-    from clm_lib.studies import list_studies
+    from clm_lib.run.execute import RESERVED_PARAMETERS
+    from clm_lib.run.discovery import list_studies
 
     studies = list_studies(notebooks_dir)
     if not studies:
@@ -105,7 +105,7 @@ def run_cmd(studies, out_dir, config, params, jobs, timeout, quiet, notebooks_di
           time_unit: week
     -p values override the config file.
     """
-    from clm_lib.runner import parse_assignment, run_studies
+    from clm_lib.run.execute import parse_assignment, run_studies
 
     assignments = [parse_assignment(p) for p in params]
     result = run_studies(list(studies) or None, out_dir=out_dir, parameters=assignments,
@@ -159,7 +159,7 @@ def validate_cmd(transactions, subscriptions, columns, as_of, date_format, tz, a
     With both --transactions and --subscriptions, each file is checked (the column
     mapping applies to both) and --json prints {"transactions": {...}, "subscriptions": {...}}.
     """
-    from clm_lib.data import validate_file
+    from clm_lib.io.pandas_contract import validate_file
 
     if transactions is None and subscriptions is None:
         raise click.UsageError("give --transactions PATH and/or --subscriptions PATH")

@@ -105,7 +105,7 @@ def save_metrics(metrics: Mapping, output_dir: str | os.PathLike | None) -> Path
     """Write ``metrics.json`` into ``output_dir`` (atomically); no-op when it is None.
 
     Conventional keys read by the runner: ``headline`` ({label: formatted value}, shown
-    on index.html) and ``data_quality`` (a :class:`~clm_lib.quality.DataQuality` dict).
+    on index.html) and ``data_quality`` (a :class:`~clm_lib.io.quality.DataQuality` dict).
     """
     if output_dir is None:
         return None

@@ -87,7 +87,7 @@ def spark():
     """The Spark engine on one local[2] session per test process (started on first use;
     a session takes seconds to start). Skipped when Java is absent; pyspark and Ibis are
     declared dependencies, so their absence fails."""
-    from clm_lib.engines import get_engine, java_available, local_spark_session
+    from clm_lib.reduce.engine import get_engine, java_available, local_spark_session
 
     if not java_available():
         pytest.skip("Spark needs Java")
@@ -101,7 +101,7 @@ def spark():
 def engine(request):
     """Each Ibis engine in turn: DuckDB, then Spark (see :func:`spark`). The Spark case
     carries the ``spark`` marker, so ``-m "not spark"`` never starts a Spark session."""
-    from clm_lib.engines import get_engine
+    from clm_lib.reduce.engine import get_engine
 
     if request.param == "duckdb":
         return get_engine("duckdb")

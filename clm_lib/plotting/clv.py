@@ -1,4 +1,4 @@
-"""Figures of the CLV study; each draws what :mod:`clm_lib.clv.value` returns.
+"""Figures of the CLV study; each draws what :mod:`clm_lib.studies.clv.compute` returns.
 
 Every function has the form ``plot_x(data, *, ax=None, **kwargs) -> Axes``, sets a title
 and axis labels with units, and never calls ``plt.show()``.
@@ -26,7 +26,7 @@ def _axes(ax, figsize=(9, 4.5)) -> Axes:
 def plot_tracking(tracking: pd.DataFrame, *, ax: Axes | None = None, cumulative: bool = False,
                   time_unit: str = "week", title: str | None = None) -> Axes:
     """Repeat purchases per time unit (or cumulative), actual vs model, with the end of the
-    calibration period marked. ``tracking`` is :func:`clm_lib.clv.value.tracking_data`."""
+    calibration period marked. ``tracking`` is :func:`clm_lib.studies.clv.compute.tracking_data`."""
     _need(tracking, ["actual", "predicted", "actual_cumulative", "predicted_cumulative"], "tracking")
     ax = _axes(ax)
     a, p = (("actual_cumulative", "predicted_cumulative") if cumulative else ("actual", "predicted"))
@@ -48,7 +48,7 @@ def plot_conditional_vs_holdout(table: pd.DataFrame, *, ax: Axes | None = None,
                                 holdout_label: str = "holdout",
                                 title: str = "Holdout purchases by calibration frequency") -> Axes:
     """Mean holdout purchases per customer by calibration frequency, actual vs predicted
-    (:func:`clm_lib.clv.value.conditional_vs_holdout`)."""
+    (:func:`clm_lib.studies.clv.compute.conditional_vs_holdout`)."""
     _need(table, ["actual", "predicted"], "calibration-vs-holdout table")
     ax = _axes(ax, figsize=(8, 4.5))
     x = np.arange(len(table))
@@ -65,7 +65,7 @@ def plot_conditional_vs_holdout(table: pd.DataFrame, *, ax: Axes | None = None,
 def plot_p_alive_matrix(grid: pd.DataFrame, *, ax: Axes | None = None, time_unit: str = "week",
                         title: str | None = None) -> Axes:
     """Heatmap of P(alive) by frequency (rows) and recency (columns)
-    (:func:`clm_lib.clv.value.p_alive_matrix`)."""
+    (:func:`clm_lib.studies.clv.compute.p_alive_matrix`)."""
     ax = _axes(ax, figsize=(10, 6))
     sns.heatmap(grid.iloc[::-1] * 100, ax=ax, cmap="RdYlGn", vmin=0, vmax=100,
                 cbar_kws={"label": "P(alive) (%)"})

@@ -1,4 +1,4 @@
-"""Figures of the cohort-retention study; each draws what :mod:`clm_lib.cohorts` returns.
+"""Figures of the cohort-retention study; each draws what :mod:`clm_lib.studies.cohort_retention.compute` returns.
 
 Every function has the form ``plot_x(data, *, ax=None, **kwargs) -> Axes``, sets a title
 and axis labels with units (``unit`` is the cohort period: "month", "week", ...), and
@@ -139,7 +139,7 @@ def plot_churn_rate(churn: pd.DataFrame, *, ax: Axes | None = None, unit: str = 
 def plot_sbg_projection(table: pd.DataFrame, *, ax: Axes | None = None, unit: str = "month",
                         title: str = "sBG projection of survival vs actual") -> Axes:
     """Fitted sBG survival with its parameter band vs actual pooled survival; the
-    periods used for the fit are shaded (what :func:`clm_lib.cohorts.sbg_holdout` returns)."""
+    periods used for the fit are shaded (what :func:`clm_lib.studies.cohort_retention.compute.sbg_holdout` returns)."""
     _need(table, ("actual", "fitted", "lower", "upper", "in_fit"), "sBG holdout table")
     ax = _axes(ax)
     k = table.index.to_numpy()
@@ -164,7 +164,7 @@ def plot_sbg_projection(table: pd.DataFrame, *, ax: Axes | None = None, unit: st
 def plot_segment_curves(segments: pd.DataFrame, *, ax: Axes | None = None, unit: str = "month",
                         title: str = "Average retention by segment") -> Axes:
     """One average retention curve per segment (long table of
-    :func:`clm_lib.cohorts.retention_by_segment`), with bands where available."""
+    :func:`clm_lib.studies.cohort_retention.compute.retention_by_segment`), with bands where available."""
     _need(segments, ("segment", "k", "retention", "lower", "upper"), "segment curves")
     ax = _axes(ax)
     for i, (val, g) in enumerate(segments.groupby("segment", sort=True)):

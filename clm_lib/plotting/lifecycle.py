@@ -1,5 +1,5 @@
-"""Figures of the lifecycle and segments study; each draws what :mod:`clm_lib.lifecycle`
-and :mod:`clm_lib.rfm` return. ``plot_x(data, *, ax=None, **kwargs) -> Axes``, titles and
+"""Figures of the lifecycle and segments study; each draws what :mod:`clm_lib.studies.lifecycle_segments.compute`
+and :mod:`clm_lib.studies.lifecycle_segments.rfm` return. ``plot_x(data, *, ax=None, **kwargs) -> Axes``, titles and
 axis labels with units, never ``plt.show()``.
 """
 from __future__ import annotations
@@ -82,7 +82,7 @@ def plot_flows(matrix: pd.DataFrame, *, ax: Axes | None = None, start_label: str
                end_label: str = "second date", title: str = "Customer flows between stages",
                hide_stayed: tuple = ("lapsed",)) -> Axes:
     """Flow chart: stacked stage bars at both dates joined by bands whose width is the number
-    of customers moving (an alluvial diagram of :func:`~clm_lib.lifecycle.transition_matrix`).
+    of customers moving (an alluvial diagram of :func:`~clm_lib.studies.lifecycle_segments.compute.transition_matrix`).
 
     Customers in a stage of ``hide_stayed`` at both dates (by default those lapsed
     throughout, who would dwarf every flow) are not drawn; the title says how many.

@@ -1,4 +1,4 @@
-"""Figures of the customer-base overview; each draws what :mod:`clm_lib.overview` returns.
+"""Figures of the customer-base overview; each draws what :mod:`clm_lib.studies.overview.compute` returns.
 
 Every function has the form ``plot_x(data, *, ax=None, **kwargs) -> Axes``, sets a title
 and axis labels with units, and never calls ``plt.show()``.
@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from clm_lib.checks import require_columns as _need
-from clm_lib.overview import gap_median
+from clm_lib.studies.overview.compute import gap_median
 
 __all__ = [
     "plot_interpurchase_times",
@@ -59,7 +59,7 @@ def plot_monthly_activity(monthly: pd.DataFrame, *, ax: Axes | None = None,
     Parameters
     ----------
     monthly : DataFrame
-        The result of :func:`clm_lib.overview.monthly_activity` (``period``,
+        The result of :func:`clm_lib.studies.overview.compute.monthly_activity` (``period``,
         ``new_customers``, ``active_customers``).
     ax : Axes, optional
     period_name : str
@@ -92,7 +92,7 @@ def plot_monthly_revenue(monthly: pd.DataFrame, *, ax: Axes | None = None,
     Parameters
     ----------
     monthly : DataFrame
-        The result of :func:`clm_lib.overview.monthly_activity` (``period``,
+        The result of :func:`clm_lib.studies.overview.compute.monthly_activity` (``period``,
         ``revenue_new``, ``revenue_returning``).
     currency : str
         Currency symbol for the axis.
@@ -121,7 +121,7 @@ def plot_orders_per_customer(dist: pd.DataFrame, *, ax: Axes | None = None,
     Parameters
     ----------
     dist : DataFrame
-        The result of :func:`clm_lib.overview.orders_per_customer` (``orders``,
+        The result of :func:`clm_lib.studies.overview.compute.orders_per_customer` (``orders``,
         ``customers``, ``share``).
     """
     _need(dist, ["orders", "customers", "share"], "orders per customer")
@@ -149,7 +149,7 @@ def plot_interpurchase_times(gaps: pd.Series, *, ax: Axes | None = None,
     Parameters
     ----------
     gaps : Series
-        The result of :func:`clm_lib.overview.interpurchase_times`: the number of gaps
+        The result of :func:`clm_lib.studies.overview.compute.interpurchase_times`: the number of gaps
         (values) of each length in days (index).
     binwidth : float, optional
         Bin width in days (default: 7 days when the longest gap exceeds 8 weeks, else 1).
@@ -187,7 +187,7 @@ def plot_revenue_concentration(conc, *, ax: Axes | None = None, **kwargs) -> Axe
     Parameters
     ----------
     conc : RevenueConcentration or DataFrame
-        The result of :func:`clm_lib.overview.revenue_concentration`, or its ``curve``
+        The result of :func:`clm_lib.studies.overview.compute.revenue_concentration`, or its ``curve``
         (``customer_share``, ``revenue_share``).
     """
     curve = conc if isinstance(conc, pd.DataFrame) else conc.curve

@@ -1,4 +1,4 @@
-"""Figures of the survival churn study; each draws what :mod:`clm_lib.survival` returns.
+"""Figures of the survival churn study; each draws what :mod:`clm_lib.studies.survival_churn.compute` returns.
 
 Every function has the form ``plot_x(data, *, ax=None, **kwargs) -> Axes``, sets a title
 and axis labels with units, and never calls ``plt.show()``.
@@ -39,7 +39,7 @@ def plot_km_curves(kmfs: Mapping, *, ax: Axes | None = None, time_unit: str = "m
 
     Parameters
     ----------
-    kmfs : mapping name -> fitted ``KaplanMeierFitter`` (:func:`clm_lib.survival.kaplan_meier`)
+    kmfs : mapping name -> fitted ``KaplanMeierFitter`` (:func:`clm_lib.studies.survival_churn.compute.kaplan_meier`)
     include_all : bool, optional
         Draw the "All" curve; default: only when it is the sole curve.
     """
@@ -68,7 +68,7 @@ def plot_hazard_ratios(hr: pd.DataFrame, *, ax: Axes | None = None,
                        title: str = "Hazard ratios of churn (Cox model, 95 % intervals)") -> Axes:
     """Forest plot of hazard ratios on a log scale, reference line at 1.
 
-    ``hr`` is :func:`clm_lib.survival.hazard_ratio_table` (``hr``, ``ci_low``, ``ci_high``).
+    ``hr`` is :func:`clm_lib.studies.survival_churn.compute.hazard_ratio_table` (``hr``, ``ci_low``, ``ci_high``).
     """
     _need(hr, ["hr", "ci_low", "ci_high"], "hazard-ratio table")
     ax = _axes(ax, figsize=(8, 0.45 * len(hr) + 1.5))
@@ -92,7 +92,7 @@ def plot_calibration(cal: pd.DataFrame, *, ax: Axes | None = None, time_unit: st
                      ) -> Axes:
     """Predicted vs observed (Kaplan-Meier) churn by risk bin, one series per horizon.
 
-    ``cal`` is :func:`clm_lib.survival.calibration_table`.
+    ``cal`` is :func:`clm_lib.studies.survival_churn.compute.calibration_table`.
     """
     _need(cal, ["horizon", "predicted", "observed"], "calibration table")
     ax = _axes(ax, figsize=(6, 6))
@@ -133,7 +133,7 @@ def plot_value_by_segment(value: pd.DataFrame, *, ax: Axes | None = None,
                           title: str = "Expected remaining value per active customer") -> Axes:
     """Mean discounted remaining value per active customer, by segment.
 
-    ``value`` is :func:`clm_lib.survival.segment_value` (``mean_value`` column).
+    ``value`` is :func:`clm_lib.studies.survival_churn.compute.segment_value` (``mean_value`` column).
     """
     _need(value, ["mean_value"], "segment value table")
     ax = _axes(ax, figsize=(7, 4))

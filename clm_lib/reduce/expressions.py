@@ -1,0 +1,402 @@
+"""The reductions written once as Ibis expressions; they compile to DuckDB and Spark SQL.
+
+Each function takes an Ibis table with canonical columns and returns a lazy Ibis table.
+The semantics are those of the pandas reference implementations
+(:func:`clm_lib.reduce.pandas_reductions.summary_data`, :func:`clm_lib.io.pandas_contract.subscription_durations`)
+and are tested to give identical results on all engines.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from clm_lib.io.sources import _ibis
+
+
+def daily(t):
+    """One row per customer and calendar day, with the day's summed ``amount``."""
+    d = t.select(customer_id=t.customer_id, day=t.timestamp.cast("date"),
+                 amount=t.amount.cast("float64"))
+    return d.group_by(["customer_id", "day"]).agg(amount=d.amount.sum())
+
+
+def _with_first_day(d, t, end):
+    """Add each customer's first purchase day up to ``end`` to the daily table ``d`` as
+    ``first``.
+
+    A join with the per-customer minimum rather than a window: Ibis compiles windows with
+    an explicit ``ROWS BETWEEN UNBOUNDED ...`` frame, which DuckDB evaluates markedly slower
+    than a hash join (measured ~2x on 10M rows). The minimum is taken over the rows of
+    ``t``, not over ``d``: the daily table is then read once, not twice, which with
+    DuckDB's memory limit made the summary of 100M rows 20 % faster (63 s -> 49 s).
+    """
+    ibis = _ibis()
+    days = t.select(customer_id=t.customer_id, day=t.timestamp.cast("date"))
+    days = days.filter(days.day <= ibis.date(end))
+    firsts = days.group_by("customer_id").agg(first=days.day.min())
+    return d.inner_join(firsts, "customer_id").select(*d.columns, "first")
+
+
+def summary(t, *, as_of: dt.date, calibration_end: dt.date, unit_days: float,
+            holdout: bool):
+    """Per-customer frequency / recency / T / monetary value (see ``summary_data``).
+
+    Customers whose first purchase is after ``calibration_end`` are left out; purchase
+    days after ``as_of`` are ignored.
+    """
+    ibis = _ibis()
+    cal = ibis.date(calibration_end)
+    end = ibis.date(as_of)
+    d = daily(t)
+    d = d.filter(d.day <= end)
+    d = _with_first_day(d, t, as_of)
+    d = d.filter(d.first <= cal)
+    in_cal = d.day <= cal
+    repeat = in_cal & (d.day != d.first)
+    spend = repeat & (d.amount != 0)
+    aggs = dict(
+        first=d.first.min(),
+        n_cal=d.day.count(where=in_cal),
+        last=d.day.max(where=in_cal),
+        spend_n=d.day.count(where=spend),
+        spend_sum=d.amount.sum(where=spend),
+    )
+    if holdout:
+        hold = d.day > cal
+        aggs.update(
+            h_n=d.day.count(where=hold),
+            h_sn=d.day.count(where=hold & (d.amount != 0)),
+            h_sum=d.amount.sum(where=hold & (d.amount != 0)),
+        )
+    a = d.group_by("customer_id").agg(**aggs)
+    unit = ibis.literal(float(unit_days))
+    cols = dict(
+        customer_id=a.customer_id,
+        frequency=(a.n_cal - 1).cast("int64"),
+        recency=a.last.delta(a.first, unit="day").cast("float64") / unit,
+        T=cal.delta(a.first, unit="day").cast("float64") / unit,
+        monetary_value=ibis.ifelse(a.spend_n > 0, a.spend_sum / a.spend_n.cast("float64"), 0.0),
+        spend_frequency=a.spend_n.cast("int64"),
+        first_purchase=a.first,
+    )
+    if holdout:
+        cols.update(
+            frequency_holdout=a.h_n.cast("int64"),
+            monetary_value_holdout=ibis.ifelse(a.h_sn > 0, a.h_sum / a.h_sn.cast("float64"), 0.0),
+            duration_holdout=ibis.literal(float((as_of - calibration_end).days) / unit_days),
+        )
+    return a.select(**cols)
+
+
+def dropped_counts(t, *, as_of: dt.date, calibration_end: dt.date):
+    """One-row table: purchase days after ``as_of``; customers first seen after calibration."""
+    ibis = _ibis()
+    d = daily(t)
+    end = ibis.date(as_of)
+    after = d.filter(d.day > end).count()
+    kept = d.filter(d.day <= end)
+    firsts = kept.group_by("customer_id").agg(first=kept.day.min())
+    late = firsts.filter(firsts.first > ibis.date(calibration_end)).count()
+    return after, late
+
+
+def compress(s, columns):
+    """Identical rows of ``columns`` grouped with a ``weights`` count."""
+    return s.group_by(list(columns)).agg(weights=s.count())
+
+
+def _period_index(day, cohort_period: str):
+    """Integer index of the calendar period containing ``day`` (consecutive periods differ by 1)."""
+    if cohort_period == "month":
+        return day.year().cast("int64") * 12 + day.month().cast("int64") - 1
+    if cohort_period == "quarter":
+        return day.year().cast("int64") * 4 + day.quarter().cast("int64") - 1
+    if cohort_period == "year":
+        return day.year().cast("int64")
+    if cohort_period == "week":
+        # ISO weeks start on Monday; 1970-01-05 (epoch day 4) was a Monday.
+        return ((day.epoch_days().cast("int64") - 4).cast("float64") / 7.0).floor().cast("int64")
+    raise ValueError(cohort_period)
+
+
+def customer_periods(t, *, cohort_period: str, as_of: dt.date, last_period: int):
+    """One row per customer and calendar period with a purchase (see
+    :func:`clm_lib.studies.cohort_retention.compute.customer_periods`).
+
+    Purchases after ``as_of`` and in periods after ``last_period`` (the last period
+    complete by ``as_of``) are ignored. Returns ``customer_id``, ``p`` (period index),
+    ``revenue`` (summed ``amount``), ``c`` (the customer's first remaining period: the
+    cohort) and ``last`` (the customer's last active period).
+    """
+    cp = _active_periods(t, cohort_period=cohort_period, as_of=as_of, last_period=last_period)
+    ends = cp.group_by("customer_id").agg(c=cp.p.min(), last=cp.p.max())
+    return cp.inner_join(ends, "customer_id").select(*cp.columns, "c", "last")
+
+
+def _active_periods(t, *, cohort_period: str, as_of: dt.date, last_period: int):
+    """``customer_id``, ``p``, ``revenue``: one row per customer and active period."""
+    ibis = _ibis()
+    d = t.select(customer_id=t.customer_id, day=t.timestamp.cast("date"),
+                 amount=t.amount.cast("float64"))
+    d = d.filter(d.day <= ibis.date(as_of))
+    d = d.mutate(p=_period_index(d.day, cohort_period))
+    d = d.filter(d.p <= int(last_period))
+    return d.group_by(["customer_id", "p"]).agg(revenue=d.amount.sum())
+
+
+def segment_at_acquisition(t, column: str, *, as_of: dt.date):
+    """Each customer's ``column`` at acquisition: :func:`first_values` over the purchases
+    up to ``as_of`` (``customer_id``, ``value``)."""
+    ibis = _ibis()
+    return first_values(t.filter(t.timestamp.cast("date") <= ibis.date(as_of)), column)
+
+
+def cohort_activity(t, *, cohort_period: str, as_of: dt.date, last_period: int,
+                    segment: str | None = None):
+    """Active customers and revenue by (acquisition cohort, periods since acquisition).
+
+    Purchases after ``as_of`` and in periods after ``last_period`` (the last period
+    complete by ``as_of``) are ignored; a customer's cohort is the first remaining period.
+    Returns ``cohort_index``, ``period`` (k = 0, 1, ...), ``customers`` (customers with a
+    purchase in period k), ``revenue`` (summed ``amount``) and ``last_active`` (customers
+    whose last active period is k; a reverse cumulative sum gives unbounded retention).
+    With ``segment`` (a column of ``t``), the counts are also split by the customer's
+    value at acquisition (:func:`segment_at_acquisition`; null when the customer has no
+    value), returned first as ``segment``.
+    """
+    cp = customer_periods(t, cohort_period=cohort_period, as_of=as_of, last_period=last_period)
+    keys = ["c", "p"]
+    if segment is not None:
+        seg = segment_at_acquisition(t, segment, as_of=as_of)
+        cp = cp.left_join(seg, "customer_id").select(*[cp[c] for c in cp.columns],
+                                                     segment=seg.value)
+        keys = ["segment", "c", "p"]
+    out = cp.group_by(keys).agg(customers=cp.count(), revenue=cp.revenue.sum(),
+                                last_active=(cp.p == cp.last).cast("int64").sum())
+    return out.select(*(["segment"] if segment is not None else []),
+                      cohort_index=out.c, period=(out.p - out.c).cast("int64"),
+                      customers=out.customers.cast("int64"), revenue=out.revenue,
+                      last_active=out.last_active.cast("int64"))
+
+
+def churn_counts(t, *, cohort_period: str, as_of: dt.date, last_period: int,
+                 inactivity_periods: int):
+    """Per-period counts behind the transactions churn rule of
+    :func:`clm_lib.studies.cohort_retention.compute.churn_rate` (``N = inactivity_periods``).
+
+    For each (customer, active period ``q``), with ``q_next`` the customer's next active
+    period (``last_period + 1`` if none): the customer is active at the start of periods
+    ``q + 1 .. stop - 1`` and, when ``q_next - q > N``, lost in ``q + 1`` (then
+    ``stop = q + 2``; otherwise ``stop = q_next + 1``). Returns one row per period:
+    ``period``, ``starts`` (intervals starting there), ``stops`` (intervals ending just
+    before it) and ``lost``; the number active at the start of ``p`` is the cumulative
+    sum of ``starts - stops`` up to ``p``.
+    """
+    ibis = _ibis()
+    cp = _active_periods(t, cohort_period=cohort_period, as_of=as_of, last_period=last_period)
+    cp = cp.select(q=cp.p, nxt=ibis.coalesce(
+        cp.p.lead().over(group_by=cp.customer_id, order_by=cp.p), int(last_period) + 1))
+    lost = (cp.nxt - cp.q) > int(inactivity_periods)
+    one, zero = ibis.literal(1, type="int64"), ibis.literal(0, type="int64")
+    rows = cp.select(q=cp.q, stop=ibis.ifelse(lost, cp.q + 1, cp.nxt) + 1,
+                     lost=lost.cast("int64"))
+    starts = rows.select(period=(rows.q + 1).cast("int64"), starts=one, stops=zero,
+                         lost=rows.lost)
+    stops = rows.select(period=rows.stop.cast("int64"), starts=zero, stops=one, lost=zero)
+    u = starts.union(stops, distinct=False)
+    return u.group_by("period").agg(starts=u.starts.sum(), stops=u.stops.sum(),
+                                    lost=u.lost.sum())
+
+
+def interval_durations(t, *, as_of: dt.datetime | None, unit_days: float, covariates):
+    """Duration (in ``unit_days`` units) and event flag for interval-form subscriptions."""
+    ibis = _ibis()
+    start = t.start.cast("timestamp")
+    end = t.end.cast("timestamp")
+    if as_of is None:
+        event = ibis.literal(True)
+        stop = end
+    else:
+        a = as_of
+        cutoff = (a + dt.timedelta(days=1)) if a == dt.datetime(a.year, a.month, a.day) \
+            else a + dt.timedelta(microseconds=1)
+        event = end.notnull() & (end < ibis.timestamp(cutoff))
+        stop = ibis.ifelse(event, end, ibis.timestamp(as_of))
+    secs = stop.epoch_seconds().cast("float64") - start.epoch_seconds().cast("float64")
+    days = secs / 86400.0
+    days = ibis.ifelse(days < 0, 0.0, days)
+    return t.select(customer_id=t.customer_id.cast("string"),
+                    duration=days / float(unit_days), event=event,
+                    **{c: t[c] for c in covariates})
+
+
+def interval_violations(t, *, as_of: dt.datetime | None):
+    """Counts of rows breaking the interval contract (checked before reducing)."""
+    ibis = _ibis()
+    start, end = t.start.cast("timestamp"), t.end.cast("timestamp")
+    aggs = dict(
+        missing_start=start.isnull().sum(),
+        end_before_start=(end < start).sum(),
+        active=end.isnull().sum(),
+    )
+    if as_of is not None:
+        a = as_of
+        cutoff = (a + dt.timedelta(days=1)) if a == dt.datetime(a.year, a.month, a.day) \
+            else a + dt.timedelta(microseconds=1)
+        aggs["start_after_as_of"] = (start >= ibis.timestamp(cutoff)).sum()
+    return t.aggregate(**aggs)
+
+
+def repeat_purchases_by_day(t, *, calibration_end: dt.date, as_of: dt.date):
+    """Repeat purchase days per calendar day for customers first seen by ``calibration_end``
+    (see :func:`clm_lib.reduce.pandas_reductions.repeat_purchases_by_day`)."""
+    ibis = _ibis()
+    d = daily(t)
+    d = d.filter(d.day <= ibis.date(as_of))
+    d = _with_first_day(d, t, as_of)
+    d = d.filter((d.first <= ibis.date(calibration_end)) & (d.day > d.first))
+    return d.group_by("day").agg(repeat_purchases=d.count())
+
+
+def first_values(t, column: str):
+    """Each customer's ``column`` on the earliest purchase row with a value; when several
+    rows share that time, the smallest value (so the result never depends on row order).
+    Customers without any value are absent."""
+    t = t.filter(t[column].notnull())
+    firsts = t.group_by("customer_id").agg(_first=t.timestamp.min())
+    j = t.inner_join(firsts, "customer_id")
+    j = j.filter(j.timestamp == j._first)
+    return j.group_by("customer_id").agg(value=j[column].min())
+
+
+def purchase_spans(t, *, as_of: dt.datetime):
+    """Each customer's first and last purchase time, purchase count and spend up to ``as_of``
+    (see :func:`clm_lib.reduce.pandas_reductions.purchase_spans`).
+
+    Rows with ``timestamp`` after the instant ``as_of`` are left out. Returns
+    ``customer_id``, ``first_purchase``, ``last_purchase`` (timestamps), ``n_purchases``,
+    ``total_amount``, ``first_amount`` (spend on the calendar day of the first purchase)
+    and, when ``t`` has ``quantity``, ``first_quantity`` (0 when every value is missing).
+    """
+    ibis = _ibis()
+    cols = dict(customer_id=t.customer_id, timestamp=t.timestamp.cast("timestamp"),
+                amount=t.amount.cast("float64"))
+    if "quantity" in t.columns:
+        cols["quantity"] = t.quantity.cast("float64")
+    d = t.select(**cols)
+    d = d.filter(d.timestamp <= ibis.timestamp(as_of))
+    firsts = d.group_by("customer_id").agg(first_purchase=d.timestamp.min())
+    j = d.inner_join(firsts, "customer_id").select(*d.columns, "first_purchase")
+    first_day = j.timestamp.cast("date") == j.first_purchase.cast("date")
+    aggs = dict(first_purchase=j.first_purchase.min(), last_purchase=j.timestamp.max(),
+                n_purchases=j.count(), total_amount=j.amount.sum(),
+                first_amount=j.amount.sum(where=first_day))
+    if "quantity" in t.columns:
+        aggs["first_quantity"] = j.quantity.sum(where=first_day).fill_null(0.0)
+    return j.group_by("customer_id").agg(**aggs)
+
+
+def purchases_after(t, *, as_of: dt.datetime):
+    """Number of rows with ``timestamp`` after the instant ``as_of`` (a scalar expression)."""
+    ibis = _ibis()
+    return t.filter(t.timestamp.cast("timestamp") > ibis.timestamp(as_of)).count()
+
+
+# --------------------------------------------------------------------------- overview
+def orders(t):
+    """One row per order (see :mod:`clm_lib.studies.overview.compute`): rows sharing a customer and an
+    ``order_id`` form one order (earliest timestamp, summed amount); rows without an
+    ``order_id`` (or without the column) are one order each. ``customer_id``,
+    ``timestamp``, ``amount``."""
+    cols = dict(customer_id=t.customer_id, timestamp=t.timestamp.cast("timestamp"),
+                amount=t.amount.cast("float64"))
+    if "order_id" not in t.columns:
+        return t.select(**cols)
+    with_id = t.filter(t.order_id.notnull())
+    grouped = (with_id.group_by(["customer_id", "order_id"])
+               .agg(timestamp=with_id.timestamp.cast("timestamp").min(),
+                    amount=with_id.amount.cast("float64").sum())
+               .select("customer_id", "timestamp", "amount"))
+    single = t.filter(t.order_id.isnull()).select(**cols)
+    return grouped.union(single, distinct=False)
+
+
+def customer_orders(o):
+    """Per customer: ``orders``, ``paid_orders`` (amount > 0), ``zero_orders``,
+    ``revenue``, ``first_order`` and ``last_order`` (timestamps)."""
+    return o.group_by("customer_id").agg(
+        orders=o.count(), paid_orders=o.count(where=o.amount > 0),
+        zero_orders=o.count(where=o.amount == 0), revenue=o.amount.sum(),
+        first_order=o.timestamp.min(), last_order=o.timestamp.max())
+
+
+def period_activity(o, period: str):
+    """Per calendar ``period`` (integer code, see :func:`_period_index`) with an order:
+    ``active_customers``, ``new_customers`` (first order in the period), ``orders``,
+    ``revenue`` and ``revenue_new`` (from customers new in the period)."""
+    p = o.select(customer_id=o.customer_id, amount=o.amount,
+                 p=_period_index(o.timestamp.cast("date"), period))
+    per = p.group_by(["customer_id", "p"]).agg(n=p.count(), revenue=p.amount.sum())
+    firsts = per.group_by("customer_id").agg(first_p=per.p.min())
+    j = per.inner_join(firsts, "customer_id").select(*per.columns, "first_p")
+    new = j.p == j.first_p
+    return j.group_by("p").agg(
+        active_customers=j.count(), new_customers=j.count(where=new), orders=j.n.sum(),
+        revenue=j.revenue.sum(), revenue_new=j.revenue.sum(where=new).fill_null(0.0))
+
+
+def segment_activity(t, column: str):
+    """Per value of ``column`` (null included): ``customers`` with a row in it, ``orders``
+    (rows), ``revenue`` and ``paid_orders`` (rows with amount > 0), as
+    :func:`clm_lib.studies.overview.compute.segment_summary` counts them."""
+    s = t.select(customer_id=t.customer_id, amount=t.amount.cast("float64"), value=t[column])
+    per = s.group_by(["value", "customer_id"]).agg(
+        n=s.count(), revenue=s.amount.sum(), paid=s.count(where=s.amount > 0))
+    return per.group_by("value").agg(customers=per.count(), orders=per.n.sum(),
+                                     revenue=per.revenue.sum(), paid_orders=per.paid.sum())
+
+
+# --------------------------------------------------------------------------- lifecycle
+def _with_gaps(t, date: dt.date | None):
+    """The daily table up to ``date`` (all of it for None) with ``gap``: days since the
+    customer's previous purchase day (null on the first)."""
+    ibis = _ibis()
+    d = daily(t)
+    if date is not None:
+        d = d.filter(d.day <= ibis.date(date))
+    prev = d.day.lag().over(group_by=d.customer_id, order_by=d.day)
+    return d.mutate(gap=d.day.delta(prev, unit="day").cast("int64"))
+
+
+def purchase_day_gaps(t, *, as_of: dt.date | None):
+    """How many gaps of each length (days) separate consecutive purchase days of the same
+    customer up to ``as_of`` (see :func:`clm_lib.reduce.pandas_reductions.purchase_day_gaps`):
+    ``days``, ``gaps``."""
+    d = _with_gaps(t, as_of)
+    d = d.filter(d.gap.notnull())
+    return d.group_by(days=d.gap).agg(gaps=d.count())
+
+
+def customer_histories(t, *, date: dt.date, lapsed_days: int, window_days: int):
+    """Each customer's purchase-day history up to ``date`` (see
+    :func:`clm_lib.reduce.pandas_reductions.customer_histories` for the columns)."""
+    d = _with_gaps(t, date)
+    react = (d.gap > int(lapsed_days)).fill_null(False)
+    per = d.group_by("customer_id").agg(
+        purchase_days=d.count(), spend=d.amount.sum(), first_purchase=d.day.min(),
+        second_purchase=d.day.min(where=d.gap.notnull()), last_purchase=d.day.max(),
+        first_reactivation=d.day.min(where=react), last_reactivation=d.day.max(where=react),
+        first_day_spend=d.amount.argmin(d.day),
+        reactivation_day_spend=d.amount.argmin(d.day, where=react))
+    j = d.inner_join(per.select("customer_id", "first_purchase", "first_reactivation"),
+                     "customer_id")
+    since_first = j.day.delta(j.first_purchase, unit="day")
+    since_react = j.day.delta(j.first_reactivation, unit="day")
+    w = int(window_days)
+    in_new = ((since_first > 0) & (since_first <= w)).fill_null(False)
+    in_react = ((since_react > 0) & (since_react <= w)).fill_null(False)
+    win = j.group_by("customer_id").agg(
+        new_window_days=j.count(where=in_new),
+        new_window_spend=j.amount.sum(where=in_new).fill_null(0.0),
+        react_window_days=j.count(where=in_react),
+        react_window_spend=j.amount.sum(where=in_react).fill_null(0.0))
+    return per.inner_join(win, "customer_id")

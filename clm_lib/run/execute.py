@@ -1,0 +1,770 @@
+"""The batch runner: execute study notebooks with papermill and publish HTML reports.
+
+Output layout of one run (``DIR`` is ``out_dir``, or ``reports/<YYYYmmdd-HHMMSS>/`` with
+``reports/latest`` pointing at the newest finished run)::
+
+    DIR/run.json                 per study: status (ok/failed/timeout; cancelled after
+                                 Ctrl-C), start, duration, error summary; parameters
+    DIR/index.html               links every study with its status and headline numbers
+    DIR/<study>/notebook.ipynb   the executed notebook (kept when it fails)
+    DIR/<study>/report.html      self-contained stakeholder report (only for successful runs)
+    DIR/<study>/metrics.json     key results, written by the notebook (``save_metrics``)
+    DIR/<study>/exports/         per-customer tables, written by the notebook (``save_export``)
+
+Notebooks run in-process through :func:`papermill.execute_notebook` (no command-line
+start-up), each in its own kernel ``python3`` with the notebooks folder as working
+directory; the runner injects ``output_dir`` = the absolute path of ``DIR/<study>``.
+Studies run in parallel threads, one kernel each.
+
+Parameters
+----------
+Values come from, in increasing priority: a YAML config file, then ``parameters``
+(``-p name=value`` on the command line). A config file may hold shared values and
+per-study sections::
+
+    as_of: "1998-06-30"          # shared: applies to every selected study that has it
+    transactions: data/tx.csv    # relative paths: against the config file's folder
+    clv:                         # a section named after a study: only for that study
+      time_unit: week
+
+A command-line name may be prefixed with a study, ``-p clv.time_unit=week``.
+
+Checks, all done before anything runs (one :class:`ParameterError` lists every problem):
+
+* ``-p name=value`` when studies are named: every named study must have ``name``; when
+  running all studies, it applies to the studies that have it and is an error only when
+  none has it. Shared config values follow the all-studies rule (a config file is shared
+  between runs of different studies); a name that no study at all has is an error.
+* A per-study value must be a parameter of that study. ``output_dir`` is reserved.
+
+Types: a command-line value (and every scalar in a config file) is taken as text and
+converted per study from the notebook's default: when the default is a string (or the
+parameter is annotated ``str``), or is ``None`` for one of the text-valued shared names
+(:data:`TEXT_PARAMETERS`), the raw text is kept, so ``00123`` stays ``"00123"`` and
+``1998-06-30`` stays a date string; the words ``null``, ``None`` and ``~`` give None, so
+``-p segment=null`` switches a text parameter off. Otherwise
+the text is read as YAML without date conversion: ``5`` -> 5 (decimal, also ``010`` -> 10), ``1e-3`` -> 0.001, ``0.5`` -> 0.5, ``true`` ->
+True, ``{a: b}`` -> dict, ``[1, 2]`` -> list; text that is not valid YAML stays text. Values
+given as Python objects through the API are passed unchanged.
+
+Paths (:data:`PATH_PARAMETERS`) given relative are made absolute: against the current
+working directory for command-line/API values, against the config file's folder for
+config values.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from clm_lib.run import html as report_html
+from clm_lib.config import REPORTS_DIR
+from clm_lib.exceptions import ClmError, ParameterError, StudyNotFoundError
+from clm_lib.run.discovery import Study, get_study, list_studies
+
+__all__ = [
+    "PATH_PARAMETERS",
+    "RawValue",
+    "RunResult",
+    "StudyResult",
+    "TEXT_PARAMETERS",
+    "coerce_value",
+    "load_config",
+    "parse_assignment",
+    "resolve_parameters",
+    "run_studies",
+]
+
+#: Parameters holding file paths: relative values are made absolute before a run.
+PATH_PARAMETERS = frozenset({"transactions", "subscriptions", "leads"})
+#: Shared names whose values are text even when a notebook's default is None.
+TEXT_PARAMETERS = frozenset(PATH_PARAMETERS | {"as_of", "time_unit", "segment", "engine"})
+#: Set by the runner for every study; users cannot set it.
+RESERVED_PARAMETERS = frozenset({"output_dir"})
+
+KERNEL_NAME = "python3"
+
+# papermill/nbclient log cell time-outs and kernel messages as errors; the runner reports
+# them itself (progress line, run.json), so keep them off the terminal unless the
+# application configured logging.
+for _name in ("papermill",):
+    if not logging.getLogger(_name).handlers:
+        logging.getLogger(_name).addHandler(logging.NullHandler())
+
+
+_KERNELS: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def _tracked_kernel_manager_class():
+    """nbclient's default kernel manager, remembering its kernels so that Ctrl-C on a
+    run can end them at once (kernels run in their own session and do not get the
+    terminal's SIGINT)."""
+    from jupyter_client.manager import AsyncKernelManager, KernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            await KernelManager._async_start_kernel(self, **kw)
+            _KERNELS.add(self)
+
+    return TrackedKernelManager
+
+
+def _kill_running_kernels() -> None:
+    for km in list(_KERNELS):
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            try:
+                process.kill()
+            except OSError:
+                pass
+
+
+class RawValue(str):
+    """Text from the command line or a config file, converted per study by
+    :func:`coerce_value` according to the notebook's default."""
+
+
+class _NoDatesLoader(yaml.SafeLoader):
+    """YAML SafeLoader that keeps ISO dates and times as text (a notebook wants the
+    string ``"1998-06-30"``, not a ``datetime.date``)."""
+
+
+_NoDatesLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+#: Command-line words that mean None, also for text parameters.
+_NULL_WORDS = frozenset({"null", "None", "~"})
+
+
+def _yaml_value(text: str):
+    # Plain decimal integers are read as such: YAML 1.1 would read "010" as octal 8.
+    if _DECIMAL.fullmatch(text.strip()):
+        return int(text.strip(), 10)
+    if _FLOAT.fullmatch(text.strip()):  # YAML 1.1 wants a dot: "1e-3" would stay text
+        return float(text.strip())
+    try:
+        return yaml.load(text, Loader=_NoDatesLoader)
+    except yaml.YAMLError:
+        return text
+
+
+def coerce_value(study: Study, name: str, value):
+    """The value a study receives for ``name`` (see the module docstring for the rule)."""
+    if not isinstance(value, RawValue):
+        return value
+    text = str(value)
+    param = study.parameters.get(name)
+    is_text = (param is not None and param.is_string) or (
+        name in TEXT_PARAMETERS and (param is None or param.default is None))
+    if is_text:
+        # A text parameter can still be switched off (e.g. -p segment=null).
+        return None if text in _NULL_WORDS else text
+    return _yaml_value(text)
+
+
+def parse_assignment(text: str) -> tuple[str, RawValue]:
+    """Split ``name=value`` (from ``-p``) into the name and the raw value text."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise ParameterError(f"expected name=value, got {text!r}")
+    return name, RawValue(value)
+
+
+def _resolve_path(value, base: Path):
+    if isinstance(value, (str, os.PathLike)) and value is not None:
+        text = os.fspath(value)
+        if text and "://" not in text:
+            p = Path(text).expanduser()
+            if not p.is_absolute():
+                p = base / p
+            resolved = str(p.resolve())
+            return RawValue(resolved) if isinstance(value, RawValue) else resolved
+    return value
+
+
+def load_config(path: str | os.PathLike, study_names: Sequence[str] = ()
+                ) -> tuple[dict, dict[str, dict]]:
+    """Read a YAML config file into (shared values, per-study sections).
+
+    A top-level key that is a study name with a mapping value is a per-study section.
+    Scalars are returned as :class:`RawValue` (converted per study later); lists and
+    mappings keep their YAML types. Relative paths are resolved against the file's folder.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ParameterError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        typed = yaml.load(text, Loader=_NoDatesLoader)
+        raw = yaml.load(text, Loader=yaml.BaseLoader)
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"config file {path.name} is not valid YAML: {exc}") from None
+    if typed is None:
+        return {}, {}
+    if not isinstance(typed, Mapping):
+        raise ParameterError(f"config file {path.name} must be a mapping of name: value")
+    base = path.resolve().parent
+
+    def convert(t: Mapping, r: Mapping) -> dict:
+        out = {}
+        for key, value in t.items():
+            rv = r.get(str(key))
+            if isinstance(value, (Mapping, list)) or value is None:
+                v = value
+            else:
+                v = RawValue(rv if isinstance(rv, str) else str(value))
+            if key in PATH_PARAMETERS:
+                v = _resolve_path(v, base)
+            out[str(key)] = v
+        return out
+
+    shared_t = {k: v for k, v in typed.items()
+                if not (k in study_names and isinstance(v, Mapping))}
+    sections = {k: v for k, v in typed.items() if k in study_names and isinstance(v, Mapping)}
+    shared = convert(shared_t, raw)
+    per_study = {k: convert(v, raw.get(k, {})) for k, v in sections.items()}
+    return shared, per_study
+
+
+def _split_cli(parameters: Mapping | Sequence | None, base: Path
+               ) -> tuple[dict, dict[str, dict]]:
+    shared: dict = {}
+    per_study: dict[str, dict] = {}
+    if parameters is None:
+        return shared, per_study
+    items = parameters.items() if isinstance(parameters, Mapping) else parameters
+    for key, value in items:
+        study, dot, name = str(key).rpartition(".")
+        target = per_study.setdefault(study, {}) if dot else shared
+        if name in PATH_PARAMETERS:
+            value = _resolve_path(value, base)
+        target[name] = value
+    return shared, per_study
+
+
+def _describe(study: Study) -> str:
+    names = ", ".join(n for n in study.parameters if n not in RESERVED_PARAMETERS)
+    return f"{study.name} (parameters: {names or 'none'})"
+
+
+def resolve_parameters(selected: Sequence[Study], *, all_studies: Sequence[Study],
+                       run_all: bool, parameters=None, config=None,
+                       cwd: str | os.PathLike | None = None) -> dict[str, dict]:
+    """Per-study parameter values for a run, after every check (see the module docstring).
+
+    Parameters
+    ----------
+    selected : sequence of Study
+        The studies to run.
+    all_studies : sequence of Study
+        Every study found (config sections may name studies that are not selected).
+    run_all : bool
+        True when no study was named (lenient rule for shared ``-p`` values).
+    parameters : mapping or sequence of (name, value), optional
+        Command-line/API values; names may be ``study.name``.
+    config : path or mapping, optional
+        A YAML config file, or an already loaded mapping of the same shape.
+    cwd : path, optional
+        Base for relative paths of ``parameters`` (default: the current directory).
+
+    Returns
+    -------
+    dict
+        ``{study name: {parameter: value}}`` for every selected study (only the values
+        set for this run; ``output_dir`` is added by the runner).
+
+    Raises
+    ------
+    ParameterError
+        Listing every unknown, misplaced or reserved parameter.
+    StudyNotFoundError
+        When a ``study.name`` value names no study.
+    """
+    names_all = [s.name for s in all_studies]
+    by_name = {s.name: s for s in all_studies}
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    if config is None:
+        cfg_shared, cfg_sections = {}, {}
+    elif isinstance(config, Mapping):
+        cfg_shared = {k: v for k, v in config.items()
+                      if not (k in names_all and isinstance(v, Mapping))}
+        cfg_sections = {k: dict(v) for k, v in config.items()
+                        if k in names_all and isinstance(v, Mapping)}
+        cfg_shared = {k: _resolve_path(v, base) if k in PATH_PARAMETERS else v
+                      for k, v in cfg_shared.items()}
+    else:
+        cfg_shared, cfg_sections = load_config(config, names_all)
+    cli_shared, cli_sections = _split_cli(parameters, base)
+
+    problems: list[str] = []
+    for name in list(cfg_shared) + list(cli_shared):
+        if name in RESERVED_PARAMETERS:
+            problems.append(f"'{name}' is set by the runner and cannot be given")
+    for name in cfg_shared:
+        if name not in RESERVED_PARAMETERS and not any(name in s.parameters for s in all_studies):
+            problems.append(f"config entry '{name}' is neither a parameter of any study "
+                            f"nor a study name (studies: {', '.join(names_all)})")
+    for name in cli_shared:
+        if name in RESERVED_PARAMETERS:
+            continue
+        lacking = [s for s in selected if name not in s.parameters]
+        if run_all:
+            if len(lacking) == len(selected):
+                problems.append(f"unknown parameter '{name}': no study has it")
+        else:
+            problems += [f"unknown parameter '{name}' for study {_describe(s)}" for s in lacking]
+    for origin, sections in (("config section", cfg_sections), ("-p", cli_sections)):
+        for study_name, values in sections.items():
+            if study_name not in by_name:
+                raise StudyNotFoundError(
+                    f"unknown study {study_name!r} in {origin} "
+                    f"{study_name}.{next(iter(values), '')}; valid studies: {', '.join(names_all)}")
+            study = by_name[study_name]
+            for name in values:
+                if name in RESERVED_PARAMETERS:
+                    problems.append(f"'{name}' is set by the runner and cannot be given")
+                elif name not in study.parameters:
+                    problems.append(f"unknown parameter '{name}' for study {_describe(study)}")
+    if problems:
+        raise ParameterError("; ".join(dict.fromkeys(problems)))
+
+    out: dict[str, dict] = {}
+    for study in selected:
+        values: dict = {}
+        for layer in (cfg_shared, cfg_sections.get(study.name, {}),
+                      cli_shared, cli_sections.get(study.name, {})):
+            for name, value in layer.items():
+                if name in study.parameters:
+                    values[name] = coerce_value(study, name, value)
+        out[study.name] = values
+    return out
+
+
+@dataclass
+class StudyResult:
+    """Outcome of one study in a run."""
+
+    name: str
+    title: str
+    status: str = "pending"  # "ok", "failed", "timeout" (or "cancelled" on Ctrl-C)
+    duration_s: float | None = None
+    error: dict | None = None
+    parameters: dict = field(default_factory=dict)
+    output_dir: Path | None = None
+    started: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def report(self) -> Path | None:
+        return self.output_dir / "report.html" if self.ok and self.output_dir else None
+
+    def to_dict(self) -> dict:
+        return {
+            "title": self.title,
+            "status": self.status,
+            "started": self.started,
+            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
+            "error": self.error,
+            "parameters": _jsonable(self.parameters),
+            "notebook": f"{self.name}/notebook.ipynb",
+            "report": f"{self.name}/report.html" if self.ok else None,
+        }
+
+
+@dataclass
+class RunResult:
+    """Outcome of a run: where it was written and one :class:`StudyResult` per study."""
+
+    out_dir: Path
+    started: str
+    finished: str | None
+    studies: dict[str, StudyResult]
+    parameters: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every study succeeded."""
+        return all(r.ok for r in self.studies.values())
+
+    @property
+    def failed(self) -> list[str]:
+        return [n for n, r in self.studies.items() if not r.ok]
+
+    @property
+    def index(self) -> Path:
+        return self.out_dir / "index.html"
+
+    @property
+    def run_json(self) -> Path:
+        return self.out_dir / "run.json"
+
+    def to_dict(self) -> dict:
+        return {
+            "started": self.started,
+            "finished": self.finished,
+            "ok": self.ok,
+            "parameters": _jsonable(self.parameters),
+            "studies": {n: r.to_dict() for n, r in self.studies.items()},
+        }
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _now() -> str:
+    # Milliseconds: run.json must show which studies ran at the same time.
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _first_line(text: object) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0][:500] if lines else ""
+
+
+def _default_out_dir(reports_dir: Path) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 1000):
+        candidate = reports_dir / (stamp if i == 1 else f"{stamp}-{i}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise ClmError(f"cannot create a run folder in {reports_dir}")
+
+
+def _point_latest(reports_dir: Path, target: Path) -> None:
+    """Make ``reports_dir/latest`` a relative symlink to ``target``, replaced atomically."""
+    link = reports_dir / "latest"
+    tmp = reports_dir / f".latest.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        tmp.unlink()
+    except FileNotFoundError:
+        pass
+    os.symlink(os.path.relpath(target, reports_dir), tmp, target_is_directory=True)
+    os.replace(tmp, link)
+
+
+def _clear_previous(study_dir: Path) -> None:
+    """Remove a previous run's artefacts so that nothing stale is published."""
+    for name in ("report.html", "metrics.json", "notebook.ipynb"):
+        try:
+            (study_dir / name).unlink()
+        except FileNotFoundError:
+            pass
+    shutil.rmtree(study_dir / "exports", ignore_errors=True)
+
+
+def _source_cell_index(executed_path: Path, match) -> int | None:
+    """0-based index, in the study notebook, of the executed cell selected by ``match``
+    (papermill's injected-parameters and error-marker cells are not counted)."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(executed_path, as_version=4)
+    except Exception:  # noqa: BLE001 - the notebook may be unreadable after a crash
+        return None
+    idx = 0
+    for cell in nb.cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if "injected-parameters" in tags or any(t.startswith("papermill-error") for t in tags):
+            continue
+        if match(cell):
+            return idx
+        idx += 1
+    return None
+
+
+def _has_error(cell) -> bool:
+    return any(o.get("output_type") == "error" for o in cell.get("outputs", [])) or bool(
+        cell.get("metadata", {}).get("papermill", {}).get("exception"))
+
+
+def _execute(study: Study, values: dict, study_dir: Path, timeout: float,
+             run_started: str) -> StudyResult:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    result = StudyResult(name=study.name, title=study.title, parameters=dict(values),
+                         output_dir=study_dir, started=_now())
+    study_dir.mkdir(parents=True, exist_ok=True)
+    _clear_previous(study_dir)
+    nb_path = study_dir / "notebook.ipynb"
+    params = dict(values, output_dir=str(study_dir.resolve()))
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    current: list = []
+
+    def timeout_func(cell) -> int:
+        # nbclient asks for each cell's limit when it starts it: what is left of the study's
+        # total time, so a stuck cell is stopped when the study's time is up.
+        current[:] = [cell]
+        return max(1, int(deadline - time.monotonic() + 0.999))
+
+    nb = None
+    try:
+        nb = papermill.execute_notebook(
+            str(study.path), str(nb_path), parameters=params, kernel_name=KERNEL_NAME,
+            progress_bar=False, log_output=False, request_save_on_cell_execute=True,
+            start_timeout=max(5, min(60, int(timeout))),
+            # nbclient options (papermill forwards unknown keywords to NotebookClient):
+            timeout_func=timeout_func,
+            # kernel working directory = notebooks folder, without papermill's process-wide
+            # os.chdir (cwd=...), which is not safe with several studies in threads
+            resources={"metadata": {"path": str(study.path.parent)}},
+            # the kernel is killed at the end, not asked to stop: a stuck kernel does not
+            # answer a shutdown request, and a finished one has nothing left to flush
+            shutdown_kernel="immediate",
+            # the kernel's own start-up warnings (e.g. about TCP transport) are noise here
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            kernel_manager_class=_tracked_kernel_manager_class(),
+        )
+        result.status = "ok"
+    except PapermillExecutionError as exc:
+        result.status = "failed"
+        result.error = {
+            "cell": _source_cell_index(nb_path, _has_error),
+            "execution_count": exc.exec_count,
+            "ename": exc.ename,
+            "evalue": _first_line(exc.evalue),
+        }
+    except Exception as exc:  # noqa: BLE001 - any failure is reported, the run goes on
+        timed_out = time.monotonic() >= deadline - 1.0 or type(exc).__name__ == "CellTimeoutError"
+        result.status = "timeout" if timed_out else "failed"
+        cell = current[0] if current else None
+        index = None
+        if cell is not None and nb_path.exists():
+            cid = cell.get("id")
+            index = _source_cell_index(
+                nb_path, lambda c: (cid is not None and c.get("id") == cid)
+                or (cid is None and c.get("source") == cell.get("source")))
+        if timed_out:
+            result.error = {"cell": index, "ename": "Timeout",
+                            "evalue": f"time limit of {timeout:g} s reached; kernel stopped"}
+        else:
+            result.error = {"cell": index, "ename": type(exc).__name__,
+                            "evalue": _first_line(exc)}
+
+    if result.ok:
+        try:
+            page = report_html.report_page(
+                nb, title=study.title, study=study.name, run_date=run_started,
+                parameters={**study.defaults(), **values})
+            report_html.atomic_write_text(study_dir / "report.html", page)
+        except Exception as exc:  # noqa: BLE001
+            result.status = "failed"
+            result.error = {"cell": None, "ename": f"report: {type(exc).__name__}",
+                            "evalue": _first_line(exc)}
+    result.duration_s = time.monotonic() - t0
+    _cancel_pending_tasks()
+    return result
+
+
+def _cancel_pending_tasks() -> None:
+    """Cancel what nbclient left pending on this thread's event loop (after a time-out its
+    output poller is still waiting), so that asyncio does not complain at exit."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return
+    if loop.is_running() or loop.is_closed():
+        return
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def _quiet_warm_up() -> None:
+    try:
+        report_html.warm_up()
+    except Exception:  # noqa: BLE001 - a real problem shows up again in the report step
+        pass
+
+
+def _read_metrics(study_dir: Path) -> dict | None:
+    try:
+        with open(study_dir / "metrics.json", encoding="utf-8") as fh:
+            data = json.load(fh)
+        return data if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def default_jobs(n_studies: int) -> int:
+    """Parallel studies by default: one per core available to this process."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(n_studies, cores))
+
+
+def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike | None = None,
+                parameters=None, config=None, jobs: int | None = None,
+                timeout: float = 600, notebooks_dir: str | os.PathLike | None = None,
+                progress: bool = True, reports_dir: str | os.PathLike | None = None
+                ) -> RunResult:
+    """Run study notebooks and write their reports (see the module docstring).
+
+    Parameters
+    ----------
+    names : sequence of str, optional
+        Studies to run; None or empty runs all, in study order.
+    out_dir : path, optional
+        Output folder; default ``reports_dir/<YYYYmmdd-HHMMSS>`` and ``reports_dir/latest``
+        pointing at it once the run is finished.
+    parameters : mapping or sequence of (name, value), optional
+        Values for the studies (``study.name`` keys for one study only). Use
+        :class:`RawValue` for text that should be converted by the notebook's default type.
+    config : path or mapping, optional
+        YAML config file (shared values and per-study sections).
+    jobs : int, optional
+        Studies run at the same time; default one per available core.
+    timeout : float
+        Time limit per study in seconds (kernel start included); the kernel is stopped
+        and the study marked ``"timeout"`` when it is reached.
+    notebooks_dir : path, optional
+        Where the study notebooks are (default ``notebooks/``).
+    progress : bool
+        Print one line per finished study on stderr.
+    reports_dir : path, optional
+        Base folder of timestamped runs (default ``reports/``).
+
+    Returns
+    -------
+    RunResult
+        ``.ok`` is False when any study failed or timed out.
+
+    Raises
+    ------
+    StudyNotFoundError, ParameterError
+        Before anything runs.
+    """
+    if isinstance(names, str):
+        names = [names]
+    all_studies = list_studies(notebooks_dir)
+    run_all = not names
+    if run_all:
+        selected = all_studies
+        if not selected:
+            where = notebooks_dir if notebooks_dir is not None else "notebooks/"
+            raise StudyNotFoundError(f"no study notebooks (NN_name.ipynb) found in {where}")
+    else:
+        selected = [get_study(n, notebooks_dir) for n in dict.fromkeys(names)]
+    if timeout is None or timeout <= 0:
+        raise ParameterError("timeout must be a positive number of seconds")
+    values = resolve_parameters(selected, all_studies=all_studies, run_all=run_all,
+                                parameters=parameters, config=config)
+
+    base = Path(reports_dir) if reports_dir is not None else REPORTS_DIR
+    if out_dir is None:
+        run_dir = _default_out_dir(base)
+    else:
+        run_dir = Path(out_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = run_dir.resolve()
+
+    given = {}
+    if parameters is not None:
+        items = parameters.items() if isinstance(parameters, Mapping) else parameters
+        given = {str(k): str(v) if isinstance(v, RawValue) else v for k, v in items}
+    if config is not None and not isinstance(config, Mapping):
+        given["--config"] = str(Path(config).resolve())
+    run = RunResult(out_dir=run_dir, started=_now(), finished=None,
+                    studies={s.name: StudyResult(name=s.name, title=s.title,
+                                                 parameters=values[s.name],
+                                                 output_dir=run_dir / s.name)
+                             for s in selected},
+                    parameters=given)
+    n_jobs = max(1, min(len(selected), jobs or default_jobs(len(selected))))
+    lock = threading.Lock()
+    done = 0
+
+    def write_state() -> None:
+        report_html.atomic_write_text(run.run_json, json.dumps(run.to_dict(), indent=2) + "\n")
+
+    if progress:
+        print(f"Running {len(selected)} stud{'y' if len(selected) == 1 else 'ies'} "
+              f"({n_jobs} at a time) into {run_dir}", file=sys.stderr, flush=True)
+    write_state()
+    # HTML conversion is set up while the first kernels start rather than after them.
+    threading.Thread(target=_quiet_warm_up, name="clm-warm-up", daemon=True).start()
+    pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="clm-study")
+    futures = {pool.submit(_execute, s, values[s.name], run_dir / s.name, timeout,
+                           run.started): s for s in selected}
+    try:
+        for fut in as_completed(futures):
+            study = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as exc:  # noqa: BLE001 - bug guard: keep the run going
+                res = StudyResult(name=study.name, title=study.title, status="failed",
+                                  error={"cell": None, "ename": type(exc).__name__,
+                                         "evalue": _first_line(exc)},
+                                  parameters=values[study.name],
+                                  output_dir=run_dir / study.name)
+            with lock:
+                run.studies[study.name] = res
+                done += 1
+                write_state()
+                if progress:
+                    extra = ""
+                    if res.error:
+                        cell = res.error.get("cell")
+                        extra = (f" ({'cell ' + str(cell) + ': ' if cell is not None else ''}"
+                                 f"{res.error.get('ename')}: {res.error.get('evalue')})")
+                    print(f"[{done}/{len(selected)}] {study.name} {res.status} "
+                          f"{res.duration_s or 0:.1f} s{extra}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        # Queued studies are dropped; running ones lose their kernel and end as failed
+        # (DeadKernelError). run.json says what happened.
+        pool.shutdown(wait=False, cancel_futures=True)
+        _kill_running_kernels()
+        with lock:
+            for res in run.studies.values():
+                if res.status == "pending":
+                    res.status = "cancelled"
+            run.finished = _now()
+            write_state()
+        raise
+    pool.shutdown(wait=True)
+
+    run.finished = _now()
+    write_state()
+    metrics = {n: _read_metrics(run_dir / n) for n, r in run.studies.items() if r.ok}
+    titles = {n: r.title for n, r in run.studies.items()}
+    report_html.atomic_write_text(run.index, report_html.index_html(run.to_dict(), metrics, titles))
+    if out_dir is None:
+        _point_latest(base, run_dir)
+    return run

@@ -1,0 +1,1 @@
+"""The clv study (notebook `notebooks/*_clv.ipynb`)."""

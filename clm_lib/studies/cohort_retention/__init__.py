@@ -1,0 +1,1 @@
+"""The cohort retention study (notebook `notebooks/*_cohort_retention.ipynb`)."""

@@ -1,0 +1,1 @@
+"""The lifecycle segments study (notebook `notebooks/*_lifecycle_segments.ipynb`)."""

@@ -1,0 +1,168 @@
+"""RFM scores, named segments and a playbook of actions per segment.
+
+Per customer at ``as_of`` (purchase days, as in :func:`clm_lib.reduce.pandas_reductions.daily_transactions`):
+``recency_days`` (days since the last purchase day), ``frequency`` (purchase days) and
+``monetary`` (total spend to date).
+
+**Scores 1-5.** Each score depends only on the customer's value and the distribution of
+values, never on row order: with ``rank`` the *minimum* rank of the value among all ``n``
+customers (1 = worst: longest recency, fewest purchases, lowest spend), the score is
+``floor(5 * (rank - 1) / n) + 1``. Tied customers always share a score; when many
+customers tie at the bottom (e.g. one-time buyers) the lower scores are simply not used
+and the next value starts at the score its position implies.
+
+**Segments** (first matching rule wins; every customer gets exactly one):
+
+====================  ==========================================
+segment               rule (R, F, M scores)
+====================  ==========================================
+champions             R >= 4 and F >= 4
+loyal                 R = 3 and F >= 4
+can't lose            R <= 2 and F >= 4 and M >= 4
+at risk               R <= 2 and F >= 3
+new                   R >= 4 and F = 1
+potential loyalists   R >= 3 and F in {2, 3}
+hibernating           R = 3 and F = 1, or R = 2 and F <= 2
+lost                  R = 1 and F <= 2
+====================  ==========================================
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from clm_lib.exceptions import InsufficientDataError
+from clm_lib.checks import require_columns as _need
+
+__all__ = ["SEGMENTS", "SEGMENT_RULES", "PLAYBOOK", "rfm_table", "score", "assign_segments",
+           "segment_table", "rule_table", "playbook_table"]
+
+SEGMENTS = ("champions", "loyal", "potential loyalists", "new", "at risk", "can't lose",
+            "hibernating", "lost")
+
+#: (segment, rule in words); evaluated in this order by :func:`assign_segments`.
+SEGMENT_RULES = (
+    ("champions", "R ≥ 4 and F ≥ 4"),
+    ("loyal", "R = 3 and F ≥ 4"),
+    ("can't lose", "R ≤ 2 and F ≥ 4 and M ≥ 4"),
+    ("at risk", "R ≤ 2 and F ≥ 3"),
+    ("new", "R ≥ 4 and F = 1"),
+    ("potential loyalists", "R ≥ 3 and F in 2–3"),
+    ("hibernating", "R = 3 and F = 1, or R = 2 and F ≤ 2"),
+    ("lost", "R = 1 and F ≤ 2"),
+)
+
+#: Recommended action per segment.
+PLAYBOOK = {
+    "champions": "Reward and involve: early access, referral programme, no discounts needed.",
+    "loyal": "Keep them close: loyalty benefits, cross-sell, ask for reviews.",
+    "potential loyalists": "Build the habit: membership offer, personalised recommendations.",
+    "new": "Onboard: welcome series and an incentive for the second purchase.",
+    "at risk": "Win back now: personalised reminder and a time-limited offer.",
+    "can't lose": "Personal outreach: call or tailored offer; find out why they stopped.",
+    "hibernating": "Low-cost reactivation: relevant content, seasonal offers.",
+    "lost": "Do not spend much: one last win-back attempt, then suppress from paid campaigns.",
+}
+
+
+def score(values, higher_is_better: bool = True, n_scores: int = 5) -> np.ndarray:
+    """Scores 1..n_scores from the minimum rank of each value (ties share a score).
+
+    >>> score([10, 20, 20, 30, 40]).tolist()
+    [1, 2, 2, 4, 5]
+    """
+    v = pd.Series(np.asarray(values, dtype=float))
+    if v.isna().any():
+        raise InsufficientDataError("score: values contain NaN")
+    if not higher_is_better:
+        v = -v
+    n = len(v)
+    rank = v.rank(method="min").to_numpy()
+    return (np.floor(n_scores * (rank - 1) / n) + 1).astype(int)
+
+
+def rfm_table(transactions, *, as_of) -> pd.DataFrame:
+    """Recency, frequency, monetary value and their 1-5 scores per customer.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        Canonical transactions (``customer_id``, ``timestamp``, ``amount``), or their
+        per-customer histories at ``as_of`` (``purchase_days``, ``spend``,
+        ``last_purchase``: :func:`clm_lib.reduce.pandas_reductions.customer_histories`, any engine).
+    as_of : date-like
+        Purchases after this day are ignored; recency is measured to it.
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id`` (sorted): ``recency_days``, ``frequency``
+    (purchase days), ``monetary`` (total spend), ``R``, ``F``, ``M``, ``rfm`` (e.g. "545").
+    """
+    from clm_lib.reduce.pandas_reductions import customer_histories, is_customer_histories
+
+    d = pd.Timestamp(as_of).normalize()
+    if is_customer_histories(transactions):
+        _need(transactions, ["purchase_days", "spend", "last_purchase"], "customer histories")
+        per = transactions
+    else:  # the reactivation threshold plays no part here
+        _need(transactions, ["customer_id", "timestamp", "amount"], "transactions")
+        per = customer_histories(transactions, date=d, lapsed_days=0)
+    out = pd.DataFrame({"recency_days": (d - per["last_purchase"]).dt.days,
+                        "frequency": per["purchase_days"], "monetary": per["spend"]})
+    out["R"] = score(out["recency_days"], higher_is_better=False)
+    out["F"] = score(out["frequency"])
+    out["M"] = score(out["monetary"])
+    out["rfm"] = out["R"].astype(str) + out["F"].astype(str) + out["M"].astype(str)
+    return out
+
+
+def assign_segments(rfm: pd.DataFrame) -> pd.Series:
+    """Segment of each customer from ``R``, ``F``, ``M`` by :data:`SEGMENT_RULES`."""
+    _need(rfm, ["R", "F", "M"], "RFM scores")
+    R, F, M = (rfm[c].to_numpy() for c in ("R", "F", "M"))
+    conds = [(R >= 4) & (F >= 4), (R == 3) & (F >= 4), (R <= 2) & (F >= 4) & (M >= 4),
+             (R <= 2) & (F >= 3), (R >= 4) & (F == 1), (R >= 3) & (F >= 2) & (F <= 3),
+             ((R == 3) & (F == 1)) | ((R == 2) & (F <= 2)), (R == 1) & (F <= 2)]
+    names = [s for s, _ in SEGMENT_RULES]
+    seg = np.select(conds, names, default="")
+    if (seg == "").any():   # cannot happen for scores in 1..5; guards against bad input
+        raise InsufficientDataError(f"{int((seg == '').sum())} customers have scores outside 1-5")
+    return pd.Series(pd.Categorical(seg, categories=list(SEGMENTS)), index=rfm.index, name="segment")
+
+
+def segment_table(rfm: pd.DataFrame, segments: pd.Series, clv: pd.Series | None = None) -> pd.DataFrame:
+    """Customers, revenue share and (with ``clv`` indexed by customer) CLV share per segment.
+
+    Returns
+    -------
+    DataFrame indexed by segment: ``customers``, ``customer_share``, ``revenue``,
+    ``revenue_share``, ``mean_recency_days``, ``mean_frequency``, (``clv``, ``clv_share``),
+    ``action``.
+    """
+    _need(rfm, ["monetary", "recency_days", "frequency"], "RFM table")
+    g = rfm.groupby(segments, observed=False)
+    t = pd.DataFrame({"customers": g.size(), "revenue": g["monetary"].sum(),
+                      "mean_recency_days": g["recency_days"].mean(),
+                      "mean_frequency": g["frequency"].mean()})
+    t["customer_share"] = t["customers"] / t["customers"].sum()
+    t["revenue_share"] = t["revenue"] / t["revenue"].sum()
+    if clv is not None:
+        c = clv.reindex(rfm.index).fillna(0.0).groupby(segments, observed=False).sum()
+        t["clv"] = c
+        t["clv_share"] = c / c.sum() if c.sum() > 0 else np.nan
+    t["action"] = [PLAYBOOK[s] for s in t.index]
+    t.index.name = "segment"
+    cols = ["customers", "customer_share", "revenue", "revenue_share"] + \
+        (["clv", "clv_share"] if clv is not None else []) + ["mean_recency_days", "mean_frequency", "action"]
+    return t[cols]
+
+
+def rule_table() -> pd.DataFrame:
+    """The segment rules and playbook as a display table."""
+    return pd.DataFrame([(s, r, PLAYBOOK[s]) for s, r in SEGMENT_RULES],
+                        columns=["segment", "rule (scores 1–5)", "recommended action"]).set_index("segment")
+
+
+def playbook_table() -> pd.DataFrame:
+    """The playbook: segment -> recommended action."""
+    return pd.Series(PLAYBOOK, name="recommended action").rename_axis("segment").to_frame()

@@ -1,0 +1,1 @@
+"""The overview study (notebook `notebooks/*_overview.ipynb`)."""

@@ -1,0 +1,1 @@
+"""The survival churn study (notebook `notebooks/*_survival_churn.ipynb`)."""

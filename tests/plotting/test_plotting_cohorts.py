@@ -1,0 +1,76 @@
+"""Cohort figures return Axes with titles and labels carrying units."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from clm_lib.clv.sbg import ShiftedBetaGeometric, sbg_data_from_counts  # noqa: E402
+from clm_lib.studies.cohort_retention.compute import (  # noqa: E402
+    average_retention,
+    churn_rate,
+    retention_by_segment,
+    retention_tables,
+)
+from clm_lib.exceptions import MissingColumnsError  # noqa: E402
+from clm_lib.plotting.cohorts import (  # noqa: E402
+    plot_churn_rate,
+    plot_retention_curves,
+    plot_retention_heatmap,
+    plot_sbg_projection,
+    plot_segment_curves,
+    plot_value_curves,
+)
+from tests.studies.cohort_retention.test_cohorts import AS_OF, tiny_log  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return retention_tables(tiny_log(), "month", as_of=AS_OF)
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def test_heatmap(tables):
+    ax = plot_retention_heatmap(tables.bounded_rates, unit="month")
+    assert ax.get_xlabel() == "months since acquisition (k)"
+    assert "cohort" in ax.get_ylabel() and ax.get_title()
+    # 3 cohorts x 4 k with 4 unobservable cells -> 8 annotated cells, none for NaN
+    assert len(ax.texts) == 8
+
+
+def test_curves_and_value(tables):
+    avg = average_retention(tables.bounded_counts, tables.sizes)
+    ax = plot_retention_curves(tables.bounded_rates, average=avg, unit="week", highlight=2)
+    assert ax.get_xlabel() == "weeks since acquisition (k)" and "%" in ax.get_ylabel()
+    assert len(ax.get_legend().get_texts()) == 4  # 2 highlighted, average, band
+    ax = plot_value_curves(tables.value_curves)
+    assert "$" in ax.get_ylabel()
+
+
+def test_churn_and_segments():
+    cr = churn_rate(tiny_log(), "month", as_of=AS_OF, inactivity_periods=1)
+    ax = plot_churn_rate(cr)
+    assert "%" in ax.get_ylabel() and "month" in ax.get_xlabel()
+    seg = retention_by_segment(tiny_log(), "channel", "month", as_of=AS_OF)
+    ax = plot_segment_curves(seg)
+    assert len(ax.get_legend().get_texts()) == 2
+    with pytest.raises(MissingColumnsError):
+        plot_churn_rate(pd.DataFrame({"x": [1]}))
+
+
+def test_sbg_projection():
+    m = ShiftedBetaGeometric().fit(sbg_data_from_counts([1000, 869, 743, 653, 593]),
+                                   weights="weights")
+    pr = m.projection(8)
+    table = pd.DataFrame({"actual": [1, .869, .743, .653, .593] + [None] * 4,
+                          "fitted": pr["survival"], "lower": pr["survival_lower"],
+                          "upper": pr["survival_upper"], "in_fit": pr.index <= 4})
+    ax = plot_sbg_projection(table, unit="year")
+    assert ax.get_xlabel() == "years since acquisition (k)"
+    assert len(ax.lines) == 2

@@ -1,0 +1,71 @@
+"""Lifecycle figures return Axes with titles and labelled axes (units)."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from clm_lib.studies.lifecycle_segments import compute as lc  # noqa: E402
+from clm_lib.studies.lifecycle_segments import rfm  # noqa: E402
+from clm_lib.plotting import lifecycle as plots  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def parts():
+    rng = np.random.default_rng(2)
+    n = 2000
+    tx = pd.DataFrame({"customer_id": rng.integers(0, 300, n).astype(str),
+                       "timestamp": pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D"),
+                       "amount": rng.gamma(2, 20, n)})
+    th = lc.derive_thresholds(tx, as_of="2020-12-31")
+    end = lc.customer_stages(tx, date="2020-12-31", thresholds=th)
+    start = lc.customer_stages(tx, date="2020-06-30", thresholds=th)
+    r = rfm.rfm_table(tx, as_of="2020-12-31")
+    _, kmf = lc.time_to_second_purchase(tx, as_of="2020-12-31")
+    return tx, end, lc.transition_matrix(start, end), r, kmf
+
+
+def _check(ax):
+    assert ax.get_title() and ax.get_xlabel() is not None and ax.get_ylabel()
+    plt.close(ax.figure)
+
+
+def test_stage_and_segment_bars(parts):
+    _, end, _, r, _ = parts
+    ax = plots.plot_stage_counts(lc.stage_table(end))
+    assert ax.get_ylabel() == "share (%)"
+    _check(ax)
+    _check(plots.plot_rfm_segments(rfm.segment_table(r, rfm.assign_segments(r))))
+
+
+def test_transitions_and_flows(parts):
+    _, _, m, _, _ = parts
+    ax = plots.plot_transition_matrix(m)
+    assert "2020-12-31" in ax.get_xlabel() and "2020-06-30" in ax.get_ylabel()
+    _check(ax)
+    ax = plots.plot_flows(m, start_label="2020-06-30", end_label="2020-12-31")
+    assert "not drawn" in ax.get_title()
+    _check(ax)
+
+
+def test_ladder_km_what_if_conversion(parts):
+    _, end, _, _, kmf = parts
+    ax = plots.plot_ladder(lc.repeat_ladder(end))
+    assert "P(k+1" in ax.get_ylabel()
+    _check(ax)
+    ax = plots.plot_time_to_second_purchase(kmf, time_unit="week")
+    assert "weeks" in ax.get_xlabel()
+    _check(ax)
+    w = pd.DataFrame({"value_change": [0.0, 10.0, 50.0], "value_change_pct": [0, 0.01, 0.05]},
+                     index=[0.0, 1.0, 5.0])
+    ax = plots.plot_what_if(w, horizon=52)
+    assert len(ax.patches) == 2 and "52 weeks" in ax.get_ylabel()
+    _check(ax)
+    leads = pd.DataFrame({"lead_id": [1, 2, 3], "created": ["2020-01-01"] * 3,
+                          "source": ["a", "b", "b"], "converted": ["2020-01-05", None, "2020-01-09"]})
+    _, _, kms = lc.leads_conversion(leads, as_of="2020-02-01")
+    ax = plots.plot_conversion(kms)
+    assert "days" in ax.get_xlabel()
+    _check(ax)

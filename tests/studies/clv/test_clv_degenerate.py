@@ -1,0 +1,123 @@
+"""Logs too small or too flat for the customer-base models: the CLV and lifecycle studies
+say which model was not fitted and why, and go on with the rest (issue: degenerate data
+refused by the data, not by the optimiser)."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clm_lib.studies.lifecycle_segments import compute as lc
+from clm_lib.studies.clv import compute as clv
+from clm_lib.io.pandas_contract import load_transactions
+
+AS_OF, CAL_END = "2020-06-30", "2020-03-31"
+
+
+def _log(ids, days, amounts=None):
+    ids = [str(i) for i in ids]
+    return pd.DataFrame({"customer_id": ids, "timestamp": days,
+                         "amount": amounts if amounts is not None else np.arange(len(ids)) + 1.0})
+
+
+#: the four shapes a new user's file takes that no model can be fitted on, and what the
+#: purchase models (BG/NBD) and the spend model (Gamma-Gamma) must say about each
+CASES = {
+    "one customer": (
+        _log(["a"] * 4, ["2020-01-01", "2020-02-01", "2020-03-01", "2020-05-01"], [10, 20, 30, 40]),
+        "1 customer, at least 10 are needed", "1 customer with repeat spend"),
+    "one transaction": (
+        _log(["a"], ["2020-01-01"]), "1 customer, at least 10 are needed",
+        "0 customers with repeat spend"),
+    "all purchases on one day": (
+        _log(list(range(50)) * 2, ["2020-03-01"] * 100),
+        "no customer has a repeat purchase (50 customers, all with frequency 0)",
+        "0 customers with repeat spend"),
+    "one repeat spender": (
+        _log(["r"] * 3 + list(range(40)), ["2020-01-01", "2020-01-20", "2020-03-05"]
+             + [f"2020-01-{i % 28 + 1:02d}" for i in range(40)]),
+        None, "1 customer with repeat spend"),
+}
+
+
+@pytest.fixture(params=list(CASES))
+def case(request):
+    log, bg_says, gg_says = CASES[request.param]
+    data, _ = load_transactions(log)
+    return data, bg_says, gg_says
+
+
+def test_clv_study_reports_what_was_not_fitted_and_why(case):
+    data, bg_says, gg_says = case
+    study = clv.clv_study(data, calibration_end=CAL_END, as_of=AS_OF, n_draws=20)
+    errors = study.model_errors
+    assert errors["gamma_gamma_all_data"].startswith(f"not fitted (all data to {AS_OF}): ")
+    assert gg_says in errors["gamma_gamma_all_data"] and gg_says in errors["gamma_gamma"]
+    if bg_says is not None:
+        for key in ("bgnbd", "pareto_nbd", "mbgnbd", "bgnbd_all_data"):
+            assert bg_says in errors[key], key
+        assert errors["bgnbd"].startswith(f"not fitted (calibration to {CAL_END}): ")
+        assert study.tracking is None and study.p_alive_grid is None
+    # no value without a spend model; what can be shown is still shown
+    assert study.values is None and study.final_spend_model is None
+    lines = clv.summary_lines(study)
+    assert any(line.startswith(f"Gamma-Gamma on all data not fitted (all data to {AS_OF}): ")
+               and gg_says in line for line in lines)
+    assert "No customer value could be computed" in lines[-1]
+    metrics = clv.clv_metrics(study)
+    assert metrics["model_errors"] == errors and metrics["headline"]["Customer value"] == "not fitted"
+    json.dumps(metrics)  # JSON-ready
+    export = clv.customer_export(study)
+    assert len(export) == len(study.full) and "clv" not in export
+    note = clv.not_fitted_note(errors, "gamma_gamma_all_data")
+    assert note.startswith("Gamma-Gamma on all data not fitted (all data to ") and gg_says in note
+    assert "cannot be fitted" not in note  # the model is not named twice
+
+
+def test_lifecycle_study_goes_on_without_value_models(case):
+    data, bg_says, gg_says = case
+    study = lc.lifecycle_study(data, as_of=AS_OF, flow_start="2020-03-01", new_days=30,
+                               at_risk_days=60, lapsed_days=90)
+    assert study.values is None and study.what_if is None and study.model is None
+    assert gg_says in study.model_errors["gamma_gamma"]
+    if bg_says is not None:
+        assert bg_says in study.model_errors["bgnbd"]
+    assert "clv_share" not in study.stage_summary and "clv" not in study.segments
+    assert int(study.stage_summary["customers"].sum()) == data["customer_id"].nunique()
+    assert any("not available: " in line and "not fitted" in line for line in lc.summary_lines(study))
+    metrics = lc.lifecycle_metrics(study)
+    assert metrics["model_errors"] == study.model_errors and metrics["what_if"] == {}
+    assert metrics["bgnbd_params"] is None
+    json.dumps(metrics)
+    export = lc.customer_export(study)
+    assert len(export) == data["customer_id"].nunique() and export["clv"].isna().all()
+
+
+# ---- the reports -------------------------------------------------------------------------
+def _run(run_notebook, notebook, tmp_path, **parameters):
+    import nbformat
+
+    src = tmp_path / "one_day.csv"
+    log, _, _ = CASES["all purchases on one day"]
+    log.to_csv(src, index=False)
+    out = run_notebook(notebook, transactions=str(src), columns=None, as_of=AS_OF, **parameters)
+    run = nbformat.read(out.parent / "run.ipynb", as_version=4)
+    shown = "\n".join(str(o.get("data", {}).get("text/markdown", "")) + str(o.get("data", {}).get("text/html", ""))
+                      for c in run["cells"] for o in c.get("outputs", []))
+    return json.loads((out / "metrics.json").read_text()), shown
+
+
+@pytest.mark.slow
+def test_clv_report_says_not_fitted(run_notebook, tmp_path):
+    metrics, shown = _run(run_notebook, "30_clv.ipynb", tmp_path, calibration_end=CAL_END, n_draws=20)
+    assert "no customer has a repeat purchase" in metrics["model_errors"]["bgnbd"]
+    assert "BG/NBD not fitted (calibration to 2020-03-31): no customer has a repeat purchase" in shown
+    assert "No customer value could be computed" in shown
+
+
+@pytest.mark.slow
+def test_lifecycle_report_says_not_fitted(run_notebook, tmp_path):
+    metrics, shown = _run(run_notebook, "40_lifecycle_segments.ipynb", tmp_path, flow_start="2020-03-01",
+                          new_days=30, at_risk_days=60, lapsed_days=90)
+    assert "no customer has a repeat purchase" in metrics["model_errors"]["bgnbd"]
+    assert "BG/NBD not fitted (all data to 2020-06-30): no customer has a repeat purchase" in shown

@@ -1,0 +1,116 @@
+"""CLV computations: discounting, horizon sums, intervals, holdout and tracking tables."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from clm_lib.clv.bgnbd import BetaGeoModel, simulate_bgnbd
+from clm_lib.clv.gamma_gamma import GammaGammaModel, simulate_gamma_gamma
+from clm_lib.clv.pareto_nbd import ParetoNBDModel
+from clm_lib.studies.clv.compute import (conditional_vs_holdout, customer_value, discounted_expected_purchases,
+                               holdout_errors, p_alive_matrix, per_unit_discount_rate, top_share,
+                               tracking_data)
+from clm_lib.exceptions import ParameterError
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    sim = simulate_bgnbd((0.5, 5.0, 1.3, 3.0), np.random.default_rng(0).integers(10, 40, 5000), seed=1)
+    sim["spend_frequency"] = sim["frequency"]
+    spend = simulate_gamma_gamma((6.0, 4.0, 15.0), np.maximum(sim["frequency"], 1), seed=2)
+    sim["monetary_value"] = np.where(sim["frequency"] > 0, spend["monetary_value"], 0.0)
+    bg = BetaGeoModel().fit(sim)
+    gg = GammaGammaModel().fit(sim.loc[sim.frequency > 0, ["frequency", "monetary_value"]])
+    return sim, bg, gg
+
+
+def test_per_unit_discount_rate():
+    assert per_unit_discount_rate(0.15, "week") == pytest.approx(1.15 ** (7 / 365.25) - 1)
+    assert per_unit_discount_rate(0.0, "month") == 0.0
+    assert (1 + per_unit_discount_rate(0.1, "day")) ** 365.25 == pytest.approx(1.1)
+    with pytest.raises(ParameterError):
+        per_unit_discount_rate(-2, "week")
+
+
+def test_discounted_purchases_by_hand(fitted):
+    sim, bg, _ = fitted
+    d = sim.iloc[:50]
+    # no discounting: the horizon sum is the conditional expectation over the horizon
+    det0 = discounted_expected_purchases(bg, d, horizon=10, discount_rate=0.0)
+    np.testing.assert_allclose(det0, bg.conditional_expected_purchases(10, d), rtol=1e-10)
+    # two units by hand: Y(1)/(1+d) + (Y(2)-Y(1))/(1+d)^2
+    y1, y2 = bg.conditional_expected_purchases(1, d), bg.conditional_expected_purchases(2, d)
+    np.testing.assert_allclose(discounted_expected_purchases(bg, d, horizon=2, discount_rate=0.1),
+                               y1 / 1.1 + (y2 - y1) / 1.1 ** 2, rtol=1e-10)
+    # works for the Pareto/NBD too (same interface)
+    pn = ParetoNBDModel()
+    out = discounted_expected_purchases(pn, d, horizon=3, discount_rate=0.0, params=(0.5, 5.0, 0.6, 10.0))
+    np.testing.assert_allclose(out, pn.conditional_expected_purchases(3, d, params=(0.5, 5.0, 0.6, 10.0)))
+
+
+def test_customer_value_and_intervals(fitted):
+    sim, bg, gg = fitted
+    v = customer_value(bg, gg, sim, horizon=52, discount_rate=0.003, margin=0.3, n_draws=50, seed=3)
+    det = discounted_expected_purchases(bg, sim, horizon=52, discount_rate=0.003)
+    spend = gg.conditional_expected_spend(sim[["frequency", "monetary_value"]])
+    np.testing.assert_allclose(v["clv"], 0.3 * spend * det)
+    assert (v["clv_lower"] <= v["clv"] * (1 + 1e-9)).mean() > 0.95
+    assert (v["clv_upper"] >= v["clv"] * (1 - 1e-9)).mean() > 0.95
+    assert len(v.attrs["draws_total_clv"]) == 50
+    with pytest.raises(ParameterError):
+        customer_value(bg, gg, sim, horizon=52, discount_rate=0.0, margin=0.0, n_draws=0)
+
+
+def test_top_share():
+    assert top_share([1, 1, 1, 1, 1, 1, 1, 1, 1, 91], 0.1) == pytest.approx(0.91)
+
+
+def test_holdout_and_grid(fitted):
+    sim, bg, _ = fitted
+    d = sim.assign(frequency_holdout=1.0, duration_holdout=10.0)
+    e = holdout_errors(bg, d)
+    assert e["actual_total"] == len(d)
+    tab = conditional_vs_holdout(bg, d)
+    assert tab["customers"].sum() == len(d) and tab.index[-1] == "7+"
+    g = p_alive_matrix(bg, T=30.0, max_frequency=5, n_recency=6)
+    assert g.shape == (6, 7) and np.isnan(g.iloc[0, 1]) and g.iloc[0, 0] == 1.0
+    assert g.iloc[3, -1] > g.iloc[3, 1]     # more recent -> more likely alive
+
+
+def test_tracking_matches_expected_totals(fitted):
+    _, bg, _ = fitted
+    tx = pd.DataFrame({"customer_id": pd.array(["a", "a", "a", "b", "b"], dtype="string"),
+                       "timestamp": pd.to_datetime(["2020-01-01", "2020-01-09", "2020-01-20",
+                                                    "2020-01-03", "2020-01-03"]),
+                       "amount": 1.0})
+    from clm_lib.reduce.pandas_reductions import summary_data
+    s = summary_data(tx, as_of="2020-01-28", calibration_end="2020-01-14", time_unit="week")
+    tr = tracking_data(tx, s, bg, calibration_end="2020-01-14", as_of="2020-01-28", time_unit="week")
+    assert tr["actual"].tolist() == [0, 1, 1, 0]   # repeat days: Jan 9 (week 1), Jan 20 (week 2)
+    assert tr["holdout"].tolist() == [False, False, True, True]
+    # cumulative prediction at the end of the calibration (day 13) = sum of E[X(T_i)]
+    exp_cal = bg.expected_purchases(s["T"].to_numpy()).sum()
+    assert tr["predicted_cumulative"].iloc[1] == pytest.approx(exp_cal)
+
+
+def test_clv_study_on_cdnow_sample_with_segment():
+    from clm_lib.studies.clv.compute import clv_metrics, clv_study, customer_export, summary_lines, top_customers
+    from clm_lib.config import CDNOW_SAMPLE
+    d = pd.read_csv(CDNOW_SAMPLE, dtype={"customer_id": str})
+    tx = pd.DataFrame({"customer_id": d["customer_id"].astype("string"),
+                       "timestamp": pd.to_datetime(d["date"]), "amount": d["dollars"],
+                       "tier": np.where(d["cds"] > 2, "many CDs", "few CDs")})
+    st = clv_study(tx, calibration_end="1997-09-30", as_of="1998-06-30", time_unit="week",
+                   horizon=52, discount_rate=0.15, margin=0.3, n_draws=20, seed=1, segment="tier")
+    # the calibration fit is the published BG/NBD
+    assert st.models["bgnbd"].params_["r"] == pytest.approx(0.2426, abs=1e-3)
+    assert st.segments["customers"].sum() == 2357
+    assert st.segments["share_of_clv"].sum() == pytest.approx(1.0)
+    lines = summary_lines(st)
+    assert lines[0].startswith("Holdout test") and "1,882" in lines[0]   # actual holdout purchases
+    m = clv_metrics(st)
+    assert set(m["models"]["bgnbd"]["params"]) == {"r", "alpha", "a", "b"}
+    assert m["holdout"]["bgnbd"]["actual_total"] == 1882
+    ex = customer_export(st)
+    assert ex["customer"].str.startswith("C-").all() and len(ex) == 2357
+    assert not set(ex["customer"]) & set(tx["customer_id"])
+    assert len(top_customers(st, 5)) == 5

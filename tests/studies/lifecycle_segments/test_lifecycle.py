@@ -1,0 +1,238 @@
+"""Lifecycle stages, flows, ladder, reactivation, leads and retention what-if (hand-made data)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from clm_lib.studies.lifecycle_segments import compute as lc
+from clm_lib.exceptions import DataContractError, MissingColumnsError, ParameterError
+
+AS_OF = "2020-12-31"
+TH = lc.Thresholds(new_days=30, at_risk_days=60, lapsed_days=120)
+
+
+def _tx(rows):
+    df = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"])
+    df["timestamp"] = pd.to_datetime(df["timestamp"])
+    return df
+
+
+@pytest.fixture
+def histories():
+    """One customer per stage rule (thresholds new 30, at risk 60, lapsed 120 days)."""
+    rows = [
+        ("new", "2020-12-20", 10.0),                                   # first purchase 11 days ago
+        ("new2", "2020-12-05", 10.0), ("new2", "2020-12-20", 10.0),    # repeat, but first 26 days ago
+        ("onetime", "2020-11-20", 10.0),                               # 41 days, one purchase
+        ("active", "2020-10-01", 10.0), ("active", "2020-12-01", 10.0),
+        ("react", "2020-01-10", 5.0), ("react", "2020-02-10", 5.0),
+        ("react", "2020-12-25", 10.0),                                 # after a 319-day gap
+        ("atrisk", "2020-08-01", 10.0), ("atrisk", "2020-10-01", 10.0),  # 91 days silent
+        ("lapsed", "2020-01-01", 10.0), ("lapsed", "2020-03-01", 10.0),  # 305 days silent
+        ("late", "2021-01-05", 99.0),                                  # after as_of: ignored
+    ]
+    vip = ["2020-06-01", "2020-07-15", "2020-08-20", "2020-09-25", "2020-11-01", "2020-12-15"]
+    rows += [("vip", d, 100.0) for d in vip]
+    return _tx(rows)
+
+
+def test_one_stage_per_rule(histories):
+    st = lc.customer_stages(histories, date=AS_OF, thresholds=TH)
+    expected = {"new": "new", "new2": "new", "onetime": "one-time buyer", "active": "active repeat",
+                "react": "reactivated", "atrisk": "at risk", "lapsed": "lapsed", "vip": "loyal/VIP"}
+    assert st["stage"].astype(str).to_dict() == expected
+    assert "late" not in st.index
+    assert st.loc["react", "last_reactivation"] == pd.Timestamp("2020-12-25")
+    assert st.loc["atrisk", "days_since_last"] == 91
+    assert st.loc["vip", "purchase_days"] == 6 and st.loc["vip", "spend"] == 600
+
+
+def test_reactivation_expires_and_stages_change_with_date(histories):
+    # 40 days after the return the reactivated customer is an ordinary repeat buyer
+    st = lc.customer_stages(histories, date="2021-02-03", thresholds=TH)
+    # (here loyal/VIP: 3 purchase days and $20 reach the 80 % quantiles of repeat buyers)
+    assert st.loc["react", "stage"] == "loyal/VIP"
+    # before the return, she was lapsed
+    st0 = lc.customer_stages(histories, date="2020-12-24", thresholds=TH)
+    assert st0.loc["react", "stage"] == "lapsed"
+
+
+def test_every_customer_exactly_one_stage_random():
+    rng = np.random.default_rng(1)
+    n = 3000
+    tx = _tx({"customer_id": rng.integers(0, 400, n).astype(str),
+              "timestamp": pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 730, n), "D"),
+              "amount": rng.gamma(2, 20, n)})
+    th = lc.derive_thresholds(tx, as_of=AS_OF)
+    st = lc.customer_stages(tx, date=AS_OF, thresholds=th)
+    assert st.index.is_unique and st["stage"].notna().all()
+    assert len(st) == tx["customer_id"].nunique()
+    assert lc.stage_table(st)["customers"].sum() == len(st)
+
+
+def test_derive_thresholds_quantiles():
+    tx = _tx([("a", "2020-01-01", 1), ("a", "2020-01-11", 1), ("a", "2020-01-31", 1),
+              ("b", "2020-01-01", 1), ("b", "2020-01-31", 1), ("b", "2020-03-11", 1)])
+    # gaps 10, 20, 30, 40: quantiles 25, 32.5, 37 (numpy linear)
+    th = lc.derive_thresholds(tx, as_of="2020-12-31")
+    assert (th.new_days, th.at_risk_days, th.lapsed_days) == (25, 33, 37)
+    th2 = lc.derive_thresholds(tx, as_of="2020-12-31", lapsed_days=90)
+    assert th2.lapsed_days == 90 and th2.source["lapsed_days"] == "parameter"
+    assert "threshold" in th.table().columns
+    with pytest.raises(ParameterError):
+        lc.derive_thresholds(tx, as_of="2020-12-31", at_risk_days=50, lapsed_days=40)
+    capped = lc.derive_thresholds(tx, as_of="2020-12-31", lapsed_days=30)   # derived at risk 33
+    assert capped.at_risk_days == 30 and "capped" in capped.source["at_risk_days"]
+
+
+def test_missing_columns_named():
+    with pytest.raises(MissingColumnsError) as e:
+        lc.customer_stages(pd.DataFrame({"customer_id": ["a"]}), date=AS_OF, thresholds=TH)
+    assert "timestamp" in str(e.value)
+
+
+def test_transition_rows_sum_to_first_date_counts(histories):
+    start = lc.customer_stages(histories, date="2020-10-15", thresholds=TH)
+    end = lc.customer_stages(histories, date=AS_OF, thresholds=TH)
+    m = lc.transition_matrix(start, end)
+    counts = start["stage"].value_counts()
+    for stage in lc.STAGES:
+        assert m.loc[stage].sum() == counts.get(stage, 0)
+    assert m.loc[lc.NOT_YET].sum() == len(end) - len(start)
+    assert m.to_numpy().sum() == len(end)
+    assert m.loc["lapsed", "reactivated"] == 1          # "react" came back
+    assert lc.flow_counts(m)["lapsed were reactivated"] == 1
+    with pytest.raises(ParameterError):
+        lc.transition_matrix(end, start)
+
+
+def test_transition_rows_random():
+    rng = np.random.default_rng(7)
+    n = 4000
+    tx = _tx({"customer_id": rng.integers(0, 600, n).astype(str),
+              "timestamp": pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 730, n), "D"),
+              "amount": rng.gamma(2, 20, n)})
+    th = lc.derive_thresholds(tx, as_of=AS_OF)
+    start = lc.customer_stages(tx, date=lc.default_flow_start(AS_OF), thresholds=th)
+    end = lc.customer_stages(tx, date=AS_OF, thresholds=th)
+    m = lc.transition_matrix(start, end)
+    assert (m.loc[list(lc.STAGES)].sum(axis=1) == start["stage"].value_counts().reindex(list(lc.STAGES))).all()
+    assert lc.default_flow_start(AS_OF) == "2020-06-30"
+
+
+def test_repeat_ladder_hand_computed():
+    st = pd.DataFrame({"purchase_days": [1, 1, 2, 3]})
+    lad = lc.repeat_ladder(st, min_customers=1)
+    assert lad["p_next"].tolist() == [0.5, 0.5, 0.0]
+    assert lad["reached_k"].tolist() == [4, 2, 1]
+
+
+def test_time_to_second_purchase_km():
+    tx = _tx([("a", "2020-01-01", 1), ("a", "2020-01-15", 1), ("b", "2020-01-24", 1)])
+    df, kmf = lc.time_to_second_purchase(tx, as_of="2020-01-31", time_unit="week")
+    assert df.loc["a", "duration"] == 2.0 and bool(df.loc["a", "event"])
+    assert df.loc["b", "duration"] == 1.0 and not bool(df.loc["b", "event"])
+    assert kmf.survival_function_at_times(2.0).iloc[0] == 0.0
+
+
+def test_reactivation_comparison_hand_computed():
+    tx = _tx([("n1", "2020-01-01", 10), ("n1", "2020-01-20", 4),      # new, buys again in window
+              ("n2", "2020-01-01", 20),                                # new, never again
+              ("r", "2019-01-01", 5), ("r", "2020-01-01", 30), ("r", "2020-01-10", 6),
+              ("r", "2020-01-12", 6)])                                  # reactivated 2020-01-01
+    out = lc.reactivation_comparison(tx, as_of="2020-12-31", thresholds=TH, window_days=30)
+    assert out.loc["new", "customers"] == 3            # r's first purchase is a new start too
+    assert out.loc["reactivated", "customers"] == 1
+    assert out.loc["reactivated", "repurchase_rate"] == 1.0
+    assert out.loc["reactivated", "purchase_days_per_customer"] == 2
+    assert out.loc["reactivated", "spend_per_customer"] == 12
+    assert out.loc["reactivated", "start_spend"] == 30
+    assert out.loc["new", "repurchase_rate"] == pytest.approx(1 / 3)
+
+
+def test_leads_conversion_km_tiny():
+    leads = pd.DataFrame({
+        "lead_id": [1, 2, 3, 4, 5],
+        "created": ["2020-01-01", "2020-01-01", "2020-01-05", "2020-02-10", "2020-01-01"],
+        "source": ["A", "A", "B", "B", "B"],
+        "converted": ["2020-01-11", None, "2020-01-10", None, "2020-03-01"],  # last: after as_of
+    })
+    t, df, kms = lc.leads_conversion(leads, as_of="2020-01-31")
+    assert t.loc["A", "leads"] == 2 and t.loc["A", "conversion_rate"] == 0.5
+    assert t.loc["B", "leads"] == 2 and t.loc["B", "conversion_rate"] == 0.5   # lead 4 dropped
+    assert t.loc["All", "converted"] == 2
+    assert t.attrs["dropped"]["leads created after as_of"] == 1
+    # All: events at 5 and 10 days, censored at 30 and 30: S(5) = 3/4, S(10) = 3/4 * 2/3
+    s = kms["All"].survival_function_at_times([5, 10]).to_numpy()
+    assert s == pytest.approx([0.75, 0.5])
+    assert t.loc["All", "median_time_to_conversion"] == 10
+    bad = leads.assign(converted=["2019-12-01", None, None, None, None])
+    with pytest.raises(DataContractError, match="converted.*1 row"):
+        lc.leads_conversion(bad, as_of="2020-01-31")
+    with pytest.raises(MissingColumnsError):
+        lc.leads_conversion(leads.drop(columns="source"), as_of="2020-01-31")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    from clm_lib.clv.bgnbd import BetaGeoModel, simulate_bgnbd
+    from clm_lib.clv.gamma_gamma import GammaGammaModel
+    from clm_lib.reduce.pandas_reductions import compress
+
+    data = simulate_bgnbd([0.25, 4.0, 0.8, 2.5], np.full(2000, 40.0), seed=3)
+    rng = np.random.default_rng(3)
+    data["monetary_value"] = np.where(data["frequency"] > 0, rng.gamma(5, 8, len(data)), 0.0)
+    m = BetaGeoModel().fit(compress(data), weights="weights")
+    g = GammaGammaModel().fit(data.loc[data["frequency"] > 0, ["frequency", "monetary_value"]])
+    return m, g, data
+
+
+def test_what_if_baseline_equals_clv_and_increases(fitted):
+    from clm_lib.studies.clv.compute import customer_value
+
+    m, g, data = fitted
+    w = lc.retention_what_if(m, g, data, points=[1, 5, 10, 99], horizon=52,
+                             discount_rate=0.0027, margin=0.3)
+    clv = customer_value(m, g, data, horizon=52, discount_rate=0.0027, margin=0.3, n_draws=0)["clv"].sum()
+    assert w.loc[0.0, "value"] == pytest.approx(clv, rel=1e-10)
+    v = w.loc[[0.0, 1.0, 5.0, 10.0], "value"].to_numpy()
+    assert np.all(np.diff(v) > 0)
+    assert np.isnan(w.loc[99.0, "value"])          # below zero dropout: not computable
+    a, b = m.params_["a"], m.params_["b"]
+    assert w.loc[5.0, "mean_dropout"] == pytest.approx(a / (a + b) - 0.05)
+    assert "stops after a repeat purchase" in lc.what_if_note(w, "week")
+
+
+def test_study_export_is_formula_safe(tmp_path):
+    from clm_lib.config import CDNOW_SAMPLE
+    from clm_lib.io.pandas_contract import load_transactions
+    from clm_lib.reporting import save_export
+
+    tx, _ = load_transactions(CDNOW_SAMPLE, {"date": "timestamp", "dollars": "amount", "cds": "quantity"})
+    rng = np.random.default_rng(5)
+    tx["channel"] = np.where(rng.random(len(tx)) < 0.5, "=HYPERLINK(\"x\")", "@web")
+    study = lc.lifecycle_study(tx, as_of="1998-06-30", segment="channel", horizon=26)
+    ex = lc.customer_export(study)
+    assert len(ex) == tx["customer_id"].nunique()
+    assert ex["customer"].str.startswith("C-").all()
+    assert set(ex["stage"]) <= set(lc.STAGES)
+    assert {"R", "F", "M", "segment", "clv", "p_alive", "recommended_action"} <= set(ex.columns)
+    path = save_export(ex, "customer_lifecycle", tmp_path)
+    back = pd.read_csv(path, dtype=str)
+    assert not back["customer_segment"].str.match(r"^[=+\-@]").any()
+    assert back["customer_segment"].str.startswith("'").all()
+    met = lc.lifecycle_metrics(study)
+    assert sum(met["stage_counts"].values()) == len(ex)
+    assert set(met) >= {"stage_counts", "transitions", "rfm_segments", "ladder", "what_if", "headline"}
+    for row, to in met["transitions"].items():
+        if row != lc.NOT_YET:
+            assert sum(to.values()) == int((study.stages_start["stage"] == row).sum())
+    assert 2 <= len(met["headline"]) <= 4
+    assert len(lc.summary_lines(study)) >= 4
+
+
+def test_stages_by_segment(histories):
+    st = lc.customer_stages(histories, date=AS_OF, thresholds=TH)
+    st["segment_value"] = ["x" if i < 4 else "y" for i in range(len(st))]
+    t = lc.stages_by_segment(st)
+    assert t["customers"].tolist() == [4, 4]
+    assert t[list(lc.STAGES)].sum(axis=1).tolist() == pytest.approx([1.0, 1.0])
