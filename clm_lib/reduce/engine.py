@@ -46,6 +46,12 @@ from clm_lib.exceptions import (
 )
 
 from clm_lib.io.quality import DataQuality
+from clm_lib.reduce.periods import (
+    COHORT_PERIODS,
+    check_period,
+    last_complete_period,
+    period_labels,
+)
 
 from clm_lib.reduce import expressions as red
 from clm_lib.io.sources import (
@@ -68,7 +74,6 @@ __all__ = [
     "compress",
     "cohort_activity",
     "subscription_durations",
-    "cohort_label",
     "retention_matrices",
     "local_spark_session",
     "java_available",
@@ -76,8 +81,6 @@ __all__ = [
 
 #: Names accepted by the shared ``engine`` parameter.
 ENGINES = ("pandas", "duckdb", "spark")
-#: Calendar periods for acquisition cohorts.
-COHORT_PERIODS = ("week", "month", "quarter", "year")
 _UNIT_DAYS = TIME_UNITS
 TX_COLUMNS = ("customer_id", "timestamp", "amount")
 TRIPLE = ("frequency", "recency", "T")
@@ -95,35 +98,6 @@ def _day(value, name: str) -> dt.date:
     if ts is pd.NaT:
         raise ParameterError(f"{name} is missing")
     return ts.normalize().date()
-
-
-def cohort_label(index: int, cohort_period: str) -> str:
-    """ISO label of a period index as produced by the engines ("1997-01", "1997-W02", ...)."""
-    index = int(index)
-    if cohort_period == "month":
-        return f"{index // 12}-{index % 12 + 1:02d}"
-    if cohort_period == "quarter":
-        return f"{index // 4}-Q{index % 4 + 1}"
-    if cohort_period == "year":
-        return str(index)
-    if cohort_period == "week":
-        monday = dt.date(1970, 1, 5) + dt.timedelta(weeks=index)
-        iso = monday.isocalendar()
-        return f"{iso[0]}-W{iso[1]:02d}"
-    raise ParameterError(f"cohort_period must be one of {list(COHORT_PERIODS)}, got {cohort_period!r}")
-
-
-def _period_index_pandas(day: pd.Series, cohort_period: str) -> np.ndarray:
-    if cohort_period == "month":
-        return (day.dt.year * 12 + day.dt.month - 1).to_numpy(np.int64)
-    if cohort_period == "quarter":
-        return (day.dt.year * 4 + day.dt.quarter - 1).to_numpy(np.int64)
-    if cohort_period == "year":
-        return day.dt.year.to_numpy(np.int64)
-    if cohort_period == "week":
-        days = day.to_numpy().astype("datetime64[D]").astype(np.int64)
-        return np.floor_divide(days - 4, 7)
-    raise ParameterError(f"cohort_period must be one of {list(COHORT_PERIODS)}, got {cohort_period!r}")
 
 
 def retention_matrices(activity: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -606,7 +580,7 @@ class Engine:
             ``customers``: one row per customer (sorted by ``customer_id``): ``orders``,
             ``paid_orders``, ``zero_orders``, ``revenue``, ``first_order``,
             ``last_order``; ``periods``: one row per period with an order (``period``,
-            the integer code of :func:`_period_index_pandas`, sorted):
+            the integer code of :func:`clm_lib.reduce.periods.period_codes`, sorted):
             ``active_customers``, ``new_customers``, ``orders``, ``revenue``,
             ``revenue_new``; ``gaps``: ``days`` between consecutive distinct purchase
             days and the number of such ``gaps`` (sorted by days); with ``segment``,
@@ -766,14 +740,11 @@ class Engine:
     # ------------------------------------------------------------------ cohorts
     def _cohort_setup(self, cohort_period: str, as_of) -> tuple[dt.date, int]:
         """Checked ``as_of`` (a day) and the index of the last period complete by it."""
-        if cohort_period not in COHORT_PERIODS:
-            raise ParameterError(f"cohort_period must be one of {list(COHORT_PERIODS)}, "
-                                 f"got {cohort_period!r}")
+        check_period(cohort_period)
         if as_of is None:
             raise ParameterError("as_of is required (the last observed day, inclusive)")
         end = _day(as_of, "as_of")
-        day_after = pd.Series([pd.Timestamp(end) + pd.Timedelta(days=1)])
-        return end, int(_period_index_pandas(day_after, cohort_period)[0]) - 1
+        return end, last_complete_period(end, cohort_period)
 
     def cohort_activity(self, source, *, cohort_period: str = "month", as_of,
                         columns: Mapping[str, str] | None = None,
@@ -838,7 +809,8 @@ class Engine:
         raw = raw.sort_values(keys + ["period"]).reset_index(drop=True)
         size = (raw["customers"].where(raw["period"] == 0)
                 .groupby([raw[k] for k in keys], dropna=False).transform("max"))
-        labels = {i: cohort_label(i, cohort_period) for i in raw["cohort_index"].unique()}
+        codes = raw["cohort_index"].unique()
+        labels = dict(zip(codes, period_labels(codes, cohort_period)))
         out = pd.DataFrame({
             "cohort": raw["cohort_index"].map(labels).astype("string"),
             "cohort_index": raw["cohort_index"].astype(np.int64),

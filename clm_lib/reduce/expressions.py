@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from clm_lib.io.sources import _ibis
+from clm_lib.reduce.periods import period_code
 
 
 def daily(t):
@@ -104,20 +105,6 @@ def compress(s, columns):
     return s.group_by(list(columns)).agg(weights=s.count())
 
 
-def _period_index(day, cohort_period: str):
-    """Integer index of the calendar period containing ``day`` (consecutive periods differ by 1)."""
-    if cohort_period == "month":
-        return day.year().cast("int64") * 12 + day.month().cast("int64") - 1
-    if cohort_period == "quarter":
-        return day.year().cast("int64") * 4 + day.quarter().cast("int64") - 1
-    if cohort_period == "year":
-        return day.year().cast("int64")
-    if cohort_period == "week":
-        # ISO weeks start on Monday; 1970-01-05 (epoch day 4) was a Monday.
-        return ((day.epoch_days().cast("int64") - 4).cast("float64") / 7.0).floor().cast("int64")
-    raise ValueError(cohort_period)
-
-
 def customer_periods(t, *, cohort_period: str, as_of: dt.date, last_period: int):
     """One row per customer and calendar period with a purchase (see
     :func:`clm_lib.studies.cohort_retention.compute.customer_periods`).
@@ -138,7 +125,7 @@ def _active_periods(t, *, cohort_period: str, as_of: dt.date, last_period: int):
     d = t.select(customer_id=t.customer_id, day=t.timestamp.cast("date"),
                  amount=t.amount.cast("float64"))
     d = d.filter(d.day <= ibis.date(as_of))
-    d = d.mutate(p=_period_index(d.day, cohort_period))
+    d = d.mutate(p=period_code(d.day, cohort_period))
     d = d.filter(d.p <= int(last_period))
     return d.group_by(["customer_id", "p"]).agg(revenue=d.amount.sum())
 
@@ -330,11 +317,11 @@ def customer_orders(o):
 
 
 def period_activity(o, period: str):
-    """Per calendar ``period`` (integer code, see :func:`_period_index`) with an order:
+    """Per calendar ``period`` (integer code, see :func:`clm_lib.reduce.periods.period_code`) with an order:
     ``active_customers``, ``new_customers`` (first order in the period), ``orders``,
     ``revenue`` and ``revenue_new`` (from customers new in the period)."""
     p = o.select(customer_id=o.customer_id, amount=o.amount,
-                 p=_period_index(o.timestamp.cast("date"), period))
+                 p=period_code(o.timestamp.cast("date"), period))
     per = p.group_by(["customer_id", "p"]).agg(n=p.count(), revenue=p.amount.sum())
     firsts = per.group_by("customer_id").agg(first_p=per.p.min())
     j = per.inner_join(firsts, "customer_id").select(*per.columns, "first_p")

@@ -15,7 +15,6 @@ from clm_lib.reduce import pandas_reductions as reductions  # noqa: E402
 from clm_lib.reduce.engine import (  # noqa: E402
     Engine,
     cohort_activity,
-    cohort_label,
     compress,
     get_engine,
     subscription_durations,
@@ -195,14 +194,6 @@ def test_score_joins_back_every_customer(weekly, duck, log):
                                   check_index_type=False, rtol=1e-12)
     with pytest.raises(ParameterError, match="rows"):
         duck.score(weekly, lambda u: pd.DataFrame({"x": [1.0]}))
-
-
-def test_cohort_labels():
-    assert cohort_label(1997 * 12, "month") == "1997-01"
-    assert cohort_label(1997 * 4 + 2, "quarter") == "1997-Q3"
-    assert cohort_label(1997, "year") == "1997"
-    # 1997-01-06 is the Monday of ISO week 2 of 1997: epoch day 9867
-    assert cohort_label((9867 - 4) // 7, "week") == "1997-W02"
 
 
 def test_cohort_activity_by_hand(duck):

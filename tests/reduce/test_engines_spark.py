@@ -113,7 +113,7 @@ def test_subscription_durations_identical(spark):
 
 def test_spark_job_reduce_then_score(spark, log, tmp_path):
     bgnbd = importlib.import_module("clm_lib.clv.bgnbd")
-    from clm_lib.reduce.engine import spark_job
+    from clm_lib.reduce import spark_job
 
     df, glob = log
     out = str(tmp_path / "run")
