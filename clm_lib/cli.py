@@ -48,7 +48,7 @@ def _format_default(param) -> str:
 @_NOTEBOOKS_OPTION
 def list_cmd(notebooks_dir):
     """Show the studies, their titles and their parameters with defaults."""
-    from clm_lib.run.execute import RESERVED_PARAMETERS
+    from clm_lib.run.parameters import RESERVED_PARAMETERS
     from clm_lib.run.discovery import list_studies
 
     studies = list_studies(notebooks_dir)
@@ -105,7 +105,8 @@ def run_cmd(studies, out_dir, config, params, jobs, timeout, quiet, notebooks_di
           time_unit: week
     -p values override the config file.
     """
-    from clm_lib.run.execute import parse_assignment, run_studies
+    from clm_lib.run.execute import run_studies
+    from clm_lib.run.parameters import parse_assignment
 
     assignments = [parse_assignment(p) for p in params]
     result = run_studies(list(studies) or None, out_dir=out_dir, parameters=assignments,

@@ -20,13 +20,12 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from clm_lib.run.parameters import PATH_PARAMETERS
+
 __all__ = ["atomic_write_text", "index_html", "notebook_to_html", "report_page"]
 
 #: Cells with these tags are not shown in reports.
 REMOVE_TAGS = frozenset({"remove", "remove_cell", "injected-parameters"})
-#: Parameters whose values are file paths: only the file name is shown in reports.
-PATH_PARAMETERS = frozenset({"transactions", "subscriptions", "leads"})
-
 CSS = """
 :root { --fg: #1d2430; --muted: #5b6472; --line: #d9dde3; --accent: #1f5fa8; }
 * { box-sizing: border-box; }

@@ -20,12 +20,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from clm_lib.run import html as report_html
 from clm_lib.cli import cli
 from clm_lib.exceptions import ParameterError, StudyNotFoundError
-from clm_lib.run.execute import (
+from clm_lib.run.execute import run_studies
+from clm_lib.run.parameters import (
     RawValue,
     coerce_value,
     parse_assignment,
     resolve_parameters,
-    run_studies,
 )
 from clm_lib.run.discovery import get_study, list_studies
 

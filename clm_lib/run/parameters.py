@@ -1,0 +1,294 @@
+"""Parameters of a run: from a YAML config file and ``-p name=value``, checked and typed.
+
+Values come from, in increasing priority: a YAML config file, then ``parameters``
+(``-p name=value`` on the command line). A config file may hold shared values and
+per-study sections::
+
+    as_of: "1998-06-30"          # shared: applies to every selected study that has it
+    transactions: data/tx.csv    # relative paths: against the config file's folder
+    clv:                         # a section named after a study: only for that study
+      time_unit: week
+
+A command-line name may be prefixed with a study, ``-p clv.time_unit=week``.
+
+Checks, all done before anything runs (one :class:`ParameterError` lists every problem):
+
+* ``-p name=value`` when studies are named: every named study must have ``name``; when
+  running all studies, it applies to the studies that have it and is an error only when
+  none has it. Shared config values follow the all-studies rule (a config file is shared
+  between runs of different studies); a name that no study at all has is an error.
+* A per-study value must be a parameter of that study. ``output_dir`` is reserved.
+
+Types: a command-line value (and every scalar in a config file) is taken as text and
+converted per study from the notebook's default: when the default is a string (or the
+parameter is annotated ``str``), or is ``None`` for one of the text-valued shared names
+(:data:`TEXT_PARAMETERS`), the raw text is kept, so ``00123`` stays ``"00123"`` and
+``1998-06-30`` stays a date string; the words ``null``, ``None`` and ``~`` give None, so
+``-p segment=null`` switches a text parameter off. Otherwise
+the text is read as YAML without date conversion: ``5`` -> 5 (decimal, also ``010`` -> 10), ``1e-3`` -> 0.001, ``0.5`` -> 0.5, ``true`` ->
+True, ``{a: b}`` -> dict, ``[1, 2]`` -> list; text that is not valid YAML stays text. Values
+given as Python objects through the API are passed unchanged.
+
+Paths (:data:`PATH_PARAMETERS`) given relative are made absolute: against the current
+working directory for command-line/API values, against the config file's folder for
+config values.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import yaml
+
+from clm_lib.exceptions import ParameterError, StudyNotFoundError
+from clm_lib.run.discovery import Study
+
+__all__ = [
+    "PATH_PARAMETERS",
+    "RESERVED_PARAMETERS",
+    "RawValue",
+    "TEXT_PARAMETERS",
+    "coerce_value",
+    "load_config",
+    "parse_assignment",
+    "resolve_parameters",
+]
+
+#: Parameters holding file paths: relative values are made absolute before a run.
+PATH_PARAMETERS = frozenset({"transactions", "subscriptions", "leads"})
+#: Shared names whose values are text even when a notebook's default is None.
+TEXT_PARAMETERS = frozenset(PATH_PARAMETERS | {"as_of", "time_unit", "segment", "engine"})
+#: Set by the runner for every study; users cannot set it.
+RESERVED_PARAMETERS = frozenset({"output_dir"})
+
+
+class RawValue(str):
+    """Text from the command line or a config file, converted per study by
+    :func:`coerce_value` according to the notebook's default."""
+
+
+class _NoDatesLoader(yaml.SafeLoader):
+    """YAML SafeLoader that keeps ISO dates and times as text (a notebook wants the
+    string ``"1998-06-30"``, not a ``datetime.date``)."""
+
+
+_NoDatesLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+#: Command-line words that mean None, also for text parameters.
+_NULL_WORDS = frozenset({"null", "None", "~"})
+
+
+def _yaml_value(text: str):
+    # Plain decimal integers are read as such: YAML 1.1 would read "010" as octal 8.
+    if _DECIMAL.fullmatch(text.strip()):
+        return int(text.strip(), 10)
+    if _FLOAT.fullmatch(text.strip()):  # YAML 1.1 wants a dot: "1e-3" would stay text
+        return float(text.strip())
+    try:
+        return yaml.load(text, Loader=_NoDatesLoader)
+    except yaml.YAMLError:
+        return text
+
+
+def coerce_value(study: Study, name: str, value):
+    """The value a study receives for ``name`` (see the module docstring for the rule)."""
+    if not isinstance(value, RawValue):
+        return value
+    text = str(value)
+    param = study.parameters.get(name)
+    is_text = (param is not None and param.is_string) or (
+        name in TEXT_PARAMETERS and (param is None or param.default is None))
+    if is_text:
+        # A text parameter can still be switched off (e.g. -p segment=null).
+        return None if text in _NULL_WORDS else text
+    return _yaml_value(text)
+
+
+def parse_assignment(text: str) -> tuple[str, RawValue]:
+    """Split ``name=value`` (from ``-p``) into the name and the raw value text."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise ParameterError(f"expected name=value, got {text!r}")
+    return name, RawValue(value)
+
+
+def _resolve_path(value, base: Path):
+    if isinstance(value, (str, os.PathLike)) and value is not None:
+        text = os.fspath(value)
+        if text and "://" not in text:
+            p = Path(text).expanduser()
+            if not p.is_absolute():
+                p = base / p
+            resolved = str(p.resolve())
+            return RawValue(resolved) if isinstance(value, RawValue) else resolved
+    return value
+
+
+def load_config(path: str | os.PathLike, study_names: Sequence[str] = ()
+                ) -> tuple[dict, dict[str, dict]]:
+    """Read a YAML config file into (shared values, per-study sections).
+
+    A top-level key that is a study name with a mapping value is a per-study section.
+    Scalars are returned as :class:`RawValue` (converted per study later); lists and
+    mappings keep their YAML types. Relative paths are resolved against the file's folder.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ParameterError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        typed = yaml.load(text, Loader=_NoDatesLoader)
+        raw = yaml.load(text, Loader=yaml.BaseLoader)
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"config file {path.name} is not valid YAML: {exc}") from None
+    if typed is None:
+        return {}, {}
+    if not isinstance(typed, Mapping):
+        raise ParameterError(f"config file {path.name} must be a mapping of name: value")
+    base = path.resolve().parent
+
+    def convert(t: Mapping, r: Mapping) -> dict:
+        out = {}
+        for key, value in t.items():
+            rv = r.get(str(key))
+            if isinstance(value, (Mapping, list)) or value is None:
+                v = value
+            else:
+                v = RawValue(rv if isinstance(rv, str) else str(value))
+            if key in PATH_PARAMETERS:
+                v = _resolve_path(v, base)
+            out[str(key)] = v
+        return out
+
+    shared_t = {k: v for k, v in typed.items()
+                if not (k in study_names and isinstance(v, Mapping))}
+    sections = {k: v for k, v in typed.items() if k in study_names and isinstance(v, Mapping)}
+    shared = convert(shared_t, raw)
+    per_study = {k: convert(v, raw.get(k, {})) for k, v in sections.items()}
+    return shared, per_study
+
+
+def _split_cli(parameters: Mapping | Sequence | None, base: Path
+               ) -> tuple[dict, dict[str, dict]]:
+    shared: dict = {}
+    per_study: dict[str, dict] = {}
+    if parameters is None:
+        return shared, per_study
+    items = parameters.items() if isinstance(parameters, Mapping) else parameters
+    for key, value in items:
+        study, dot, name = str(key).rpartition(".")
+        target = per_study.setdefault(study, {}) if dot else shared
+        if name in PATH_PARAMETERS:
+            value = _resolve_path(value, base)
+        target[name] = value
+    return shared, per_study
+
+
+def _describe(study: Study) -> str:
+    names = ", ".join(n for n in study.parameters if n not in RESERVED_PARAMETERS)
+    return f"{study.name} (parameters: {names or 'none'})"
+
+
+def resolve_parameters(selected: Sequence[Study], *, all_studies: Sequence[Study],
+                       run_all: bool, parameters=None, config=None,
+                       cwd: str | os.PathLike | None = None) -> dict[str, dict]:
+    """Per-study parameter values for a run, after every check (see the module docstring).
+
+    Parameters
+    ----------
+    selected : sequence of Study
+        The studies to run.
+    all_studies : sequence of Study
+        Every study found (config sections may name studies that are not selected).
+    run_all : bool
+        True when no study was named (lenient rule for shared ``-p`` values).
+    parameters : mapping or sequence of (name, value), optional
+        Command-line/API values; names may be ``study.name``.
+    config : path or mapping, optional
+        A YAML config file, or an already loaded mapping of the same shape.
+    cwd : path, optional
+        Base for relative paths of ``parameters`` (default: the current directory).
+
+    Returns
+    -------
+    dict
+        ``{study name: {parameter: value}}`` for every selected study (only the values
+        set for this run; ``output_dir`` is added by the runner).
+
+    Raises
+    ------
+    ParameterError
+        Listing every unknown, misplaced or reserved parameter.
+    StudyNotFoundError
+        When a ``study.name`` value names no study.
+    """
+    names_all = [s.name for s in all_studies]
+    by_name = {s.name: s for s in all_studies}
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    if config is None:
+        cfg_shared, cfg_sections = {}, {}
+    elif isinstance(config, Mapping):
+        cfg_shared = {k: v for k, v in config.items()
+                      if not (k in names_all and isinstance(v, Mapping))}
+        cfg_sections = {k: dict(v) for k, v in config.items()
+                        if k in names_all and isinstance(v, Mapping)}
+        cfg_shared = {k: _resolve_path(v, base) if k in PATH_PARAMETERS else v
+                      for k, v in cfg_shared.items()}
+    else:
+        cfg_shared, cfg_sections = load_config(config, names_all)
+    cli_shared, cli_sections = _split_cli(parameters, base)
+
+    problems: list[str] = []
+    for name in list(cfg_shared) + list(cli_shared):
+        if name in RESERVED_PARAMETERS:
+            problems.append(f"'{name}' is set by the runner and cannot be given")
+    for name in cfg_shared:
+        if name not in RESERVED_PARAMETERS and not any(name in s.parameters for s in all_studies):
+            problems.append(f"config entry '{name}' is neither a parameter of any study "
+                            f"nor a study name (studies: {', '.join(names_all)})")
+    for name in cli_shared:
+        if name in RESERVED_PARAMETERS:
+            continue
+        lacking = [s for s in selected if name not in s.parameters]
+        if run_all:
+            if len(lacking) == len(selected):
+                problems.append(f"unknown parameter '{name}': no study has it")
+        else:
+            problems += [f"unknown parameter '{name}' for study {_describe(s)}" for s in lacking]
+    for origin, sections in (("config section", cfg_sections), ("-p", cli_sections)):
+        for study_name, values in sections.items():
+            if study_name not in by_name:
+                raise StudyNotFoundError(
+                    f"unknown study {study_name!r} in {origin} "
+                    f"{study_name}.{next(iter(values), '')}; valid studies: {', '.join(names_all)}")
+            study = by_name[study_name]
+            for name in values:
+                if name in RESERVED_PARAMETERS:
+                    problems.append(f"'{name}' is set by the runner and cannot be given")
+                elif name not in study.parameters:
+                    problems.append(f"unknown parameter '{name}' for study {_describe(study)}")
+    if problems:
+        raise ParameterError("; ".join(dict.fromkeys(problems)))
+
+    out: dict[str, dict] = {}
+    for study in selected:
+        values: dict = {}
+        for layer in (cfg_shared, cfg_sections.get(study.name, {}),
+                      cli_shared, cli_sections.get(study.name, {})):
+            for name, value in layer.items():
+                if name in study.parameters:
+                    values[name] = coerce_value(study, name, value)
+        out[study.name] = values
+    return out
