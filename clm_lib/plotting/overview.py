@@ -1,4 +1,5 @@
-"""Figures of the customer-base overview; each draws what :mod:`clm_lib.studies.overview.compute` returns.
+"""Figures of the customer-base overview; each draws a table of the
+:class:`~clm_lib.studies.overview.compute.OverviewResult` and computes nothing.
 
 Every function has the form ``plot_x(data, *, ax=None, **kwargs) -> Axes``, sets a title
 and axis labels with units, and never calls ``plt.show()``.
@@ -13,7 +14,6 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from clm_lib.checks import require_columns as _need
-from clm_lib.studies.overview.compute import gap_median
 
 __all__ = [
     "plot_interpurchase_times",
@@ -59,8 +59,9 @@ def plot_monthly_activity(monthly: pd.DataFrame, *, ax: Axes | None = None,
     Parameters
     ----------
     monthly : DataFrame
-        The result of :func:`clm_lib.studies.overview.compute.monthly_activity` (``period``,
-        ``new_customers``, ``active_customers``).
+        ``OverviewResult.monthly`` (see
+        :func:`clm_lib.studies.overview.compute.monthly_activity`): ``period``,
+        ``new_customers``, ``active_customers``.
     ax : Axes, optional
     period_name : str
         Word for one period in the labels ("month", "quarter", "week").
@@ -92,8 +93,9 @@ def plot_monthly_revenue(monthly: pd.DataFrame, *, ax: Axes | None = None,
     Parameters
     ----------
     monthly : DataFrame
-        The result of :func:`clm_lib.studies.overview.compute.monthly_activity` (``period``,
-        ``revenue_new``, ``revenue_returning``).
+        ``OverviewResult.monthly`` (see
+        :func:`clm_lib.studies.overview.compute.monthly_activity`): ``period``,
+        ``revenue_new``, ``revenue_returning``.
     currency : str
         Currency symbol for the axis.
     """
@@ -121,8 +123,9 @@ def plot_orders_per_customer(dist: pd.DataFrame, *, ax: Axes | None = None,
     Parameters
     ----------
     dist : DataFrame
-        The result of :func:`clm_lib.studies.overview.compute.orders_per_customer` (``orders``,
-        ``customers``, ``share``).
+        ``OverviewResult.orders_per_customer`` (see
+        :func:`clm_lib.studies.overview.compute.orders_per_customer`): ``orders``,
+        ``customers``, ``share``.
     """
     _need(dist, ["orders", "customers", "share"], "orders per customer")
     ax = _axes(ax, figsize=(8, 4))
@@ -142,19 +145,22 @@ def plot_orders_per_customer(dist: pd.DataFrame, *, ax: Axes | None = None,
 
 
 def plot_interpurchase_times(gaps: pd.Series, *, ax: Axes | None = None,
-                             binwidth: float | None = None, max_days: float | None = None,
-                             **kwargs) -> Axes:
+                             median: float | None = None, binwidth: float | None = None,
+                             max_days: float | None = None, **kwargs) -> Axes:
     """Histogram of the days between consecutive purchase days, with the median marked.
 
     Parameters
     ----------
     gaps : Series
-        The result of :func:`clm_lib.studies.overview.compute.interpurchase_times`: the number of gaps
+        ``OverviewResult.gaps`` (see
+        :func:`clm_lib.studies.overview.compute.interpurchase_times`): the number of gaps
         (values) of each length in days (index).
+    median : float, optional
+        ``OverviewResult.gap_median``: drawn as a dashed line (none when omitted or NaN).
     binwidth : float, optional
         Bin width in days (default: 7 days when the longest gap exceeds 8 weeks, else 1).
     max_days : float, optional
-        Cut the x axis here (gaps beyond it are still counted in the median).
+        Cut the x axis here (gaps beyond it still count in the median).
     """
     ax = _axes(ax)
     counts = pd.Series(gaps, dtype="int64")
@@ -166,9 +172,9 @@ def plot_interpurchase_times(gaps: pd.Series, *, ax: Axes | None = None,
         sns.histplot(x=days, weights=counts.to_numpy(dtype=float), binwidth=binwidth,
                      binrange=(0, days.max() + binwidth), ax=ax,
                      color=kwargs.pop("color", _NEW), **kwargs)
-        med = gap_median(counts)
-        ax.axvline(med, color="black", linestyle="--", linewidth=1,
-                   label=f"median: {med:,.0f} days")
+    if len(days) and median is not None and np.isfinite(median):
+        ax.axvline(median, color="black", linestyle="--", linewidth=1,
+                   label=f"median: {median:,.0f} days")
         ax.legend(frameon=False)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
     if max_days is not None:
@@ -187,8 +193,9 @@ def plot_revenue_concentration(conc, *, ax: Axes | None = None, **kwargs) -> Axe
     Parameters
     ----------
     conc : RevenueConcentration or DataFrame
-        The result of :func:`clm_lib.studies.overview.compute.revenue_concentration`, or its ``curve``
-        (``customer_share``, ``revenue_share``).
+        ``OverviewResult.concentration`` (see
+        :func:`clm_lib.studies.overview.compute.revenue_concentration`), or its ``curve``
+        (``customer_share``, ``revenue_share``; then the top 10 % are not marked).
     """
     curve = conc if isinstance(conc, pd.DataFrame) else conc.curve
     _need(curve, ["customer_share", "revenue_share"], "concentration curve")
@@ -199,9 +206,7 @@ def plot_revenue_concentration(conc, *, ax: Axes | None = None, **kwargs) -> Axe
     ax.plot([0, 100], [0, 100], color="grey", linestyle=":",
             label="if every customer spent the same")
     top = getattr(conc, "top10_share", None)
-    if top is None:
-        top = float(np.interp(10, x, y)) / 100
-    if np.isfinite(top):
+    if top is not None and np.isfinite(top):
         ax.plot([10, 10, 0], [0, top * 100, top * 100], color="black", linestyle="--",
                 linewidth=1)
         ax.annotate(f"top 10 % of customers: {top * 100:.0f} % of revenue",

@@ -1,60 +1,44 @@
-"""Customer-base overview: every figure checked against answers computed by hand."""
+"""Customer-base overview: every figure of the result checked against answers computed by
+hand (the reduction runs on DuckDB, the default engine)."""
 from __future__ import annotations
 
-import json
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from clm_lib.exceptions import InsufficientDataError, MissingColumnsError
+from clm_lib.exceptions import InsufficientDataError, MissingColumnsError, ParameterError
 from clm_lib.studies.overview.compute import (
-    customer_base_summary,
-    format_money,
-    format_share,
-    interpurchase_times,
-    key_figures,
-    monthly_activity,
-    monthly_table,
-    orders_per_customer,
-    overview_metrics,
-    revenue_concentration,
+    OverviewResult,
+    overview_data,
+    overview_study,
     segment_summary,
-    segment_table,
-    summary_lines,
 )
 
 
-def make_tx(rows, **extra) -> pd.DataFrame:
-    cid, ts, amt = zip(*rows)
-    df = pd.DataFrame({"customer_id": pd.array(cid, dtype="string"),
-                       "timestamp": pd.to_datetime(list(ts)),
-                       "amount": np.asarray(amt, dtype=float)})
-    for k, v in extra.items():
-        df[k] = v
-    return df
+def _hand_log() -> pd.DataFrame:
+    """Orders spread over several rows (order_id), rows without an order id, a free item,
+    a customer with one purchase day, a segment with a missing value."""
+    rows = [  # customer, timestamp, amount, order_id, channel
+        ("a", "2020-01-01 09:00", 10.0, "o1", "web"),
+        ("a", "2020-01-01 09:05", 5.0, "o1", "web"),      # same order: 15.0
+        ("a", "2020-01-11 10:00", 0.0, "o2", "shop"),     # free item, a purchase day
+        ("a", "2020-03-02 10:00", 20.0, None, "web"),
+        ("b", "2020-01-20 12:00", 7.5, None, None),
+        ("b", "2020-01-20 18:00", 7.5, None, None),       # two orders on one day, no gap
+        ("c", "2020-02-29 23:59", 30.0, "o9", "shop"),
+        ("c", "2020-04-06 00:00", 12.0, "o10", "web"),
+    ]
+    df = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount", "order_id", "channel"])
+    return df.astype({"customer_id": "string", "order_id": "string", "channel": "string"}).assign(
+        timestamp=lambda d: pd.to_datetime(d["timestamp"]))
 
 
-@pytest.fixture
-def tx() -> pd.DataFrame:
-    # a: two orders on 1 Jan (same-day repeat), a free item on 11 Jan, 20 on 10 Feb
-    # b: one order; c: two orders in Feb; d: one order in March.
-    return make_tx([
-        ("a", "2020-01-01", 10.0),
-        ("a", "2020-01-01", 5.0),
-        ("a", "2020-01-11", 0.0),
-        ("a", "2020-02-10", 20.0),
-        ("b", "2020-01-05", 30.0),
-        ("c", "2020-02-03", 40.0),
-        ("c", "2020-02-13", 10.0),
-        ("d", "2020-03-01", 35.0),
-    ], channel=["web", "web", "web", "shop", "shop", "web", "web", None])
-
-
-# ----------------------------------------------------------------- customer_base_summary
+# ----------------------------------------------------------------- summary
 def test_summary_by_hand(tx):
-    s = customer_base_summary(tx)
+    r = overview_study(tx)
+    assert isinstance(r, OverviewResult)
+    s = r.summary
     assert s["customers"] == 4
     assert s["orders"] == 8  # the same-day repeat and the free item are orders
     assert s["revenue"] == pytest.approx(150.0)
@@ -71,74 +55,97 @@ def test_summary_by_hand(tx):
     # gaps: a 10, 30 (same-day repeat adds none); c 10
     assert s["median_days_between_purchases"] == pytest.approx(10.0)
     assert s["mean_days_between_purchases"] == pytest.approx(50 / 3)
+    assert r.gap_median == 10.0
+    assert r.quality is None and r.segments is None and r.period == "month"
 
 
-def test_summary_does_not_mutate_input(tx):
+def test_result_is_frozen(tx):
+    r = overview_study(tx)
+    with pytest.raises(AttributeError):
+        r.gap_median = 3.0
+
+
+def test_study_does_not_mutate_input(tx):
     before = tx.copy()
-    customer_base_summary(tx)
+    overview_study(tx, segment="channel")
     pd.testing.assert_frame_equal(tx, before)
 
 
-def test_identical_rows_are_two_orders_but_no_gap():
+def test_identical_rows_are_two_orders_but_no_gap(make_tx):
     t = make_tx([("a", "2020-01-01", 10.0), ("a", "2020-01-01", 10.0),
                  ("b", "2020-01-02", 5.0)])
-    s = customer_base_summary(t)
-    assert s["orders"] == 3
-    assert s["one_time_buyer_share"] == pytest.approx(0.5)  # a is a repeat customer
-    assert math.isnan(s["median_days_between_purchases"])  # nobody came back another day
-    assert len(interpurchase_times(t)) == 0
+    r = overview_study(t)
+    assert r.summary["orders"] == 3
+    assert r.summary["one_time_buyer_share"] == pytest.approx(0.5)  # a is a repeat customer
+    assert math.isnan(r.summary["median_days_between_purchases"])  # nobody came back
+    assert math.isnan(r.gap_median)
+    assert len(r.gaps) == 0
 
 
-def test_order_id_groups_rows_per_customer():
+def test_order_id_groups_rows_per_customer(make_tx):
     t = make_tx([("x", "2020-01-01", 10.0), ("x", "2020-01-01", 5.0),
                  ("x", "2020-01-03", 7.0), ("y", "2020-01-02", 3.0),
                  ("y", "2020-01-04", 4.0)],
                 order_id=["o1", "o1", "o2", "o1", None])
-    s = customer_base_summary(t)
+    r = overview_study(t)
+    s = r.summary
     # x: o1 (15) and o2 (7); y: o1 (3) and one row without an id (an order of its own)
     assert s["orders"] == 4
     assert s["revenue"] == pytest.approx(29.0)
     assert s["average_order_value"] == pytest.approx(29 / 4)
     assert s["one_time_buyer_share"] == 0.0
-    assert interpurchase_times(t).to_dict() == {2: 2}  # two gaps of 2 days
+    assert r.gaps.to_dict() == {2: 2}  # two gaps of 2 days
 
 
-def test_top10_share_with_ties_is_deterministic():
+def test_top10_share_with_ties_is_deterministic(make_tx):
     # 11 customers with equal revenue: top ceil(1.1) = 2 customers -> 2/11 whatever the order
     rows = [(f"c{i:02d}", "2020-01-01", 5.0) for i in range(11)]
-    t1 = make_tx(rows)
-    t2 = make_tx(rows[::-1])
-    s1, s2 = customer_base_summary(t1), customer_base_summary(t2)
+    s1 = overview_study(make_tx(rows)).summary
+    s2 = overview_study(make_tx(rows[::-1])).summary
     assert s1["top10_revenue_share"] == pytest.approx(2 / 11)
     assert s1["top10_revenue_share"] == s2["top10_revenue_share"]
     # 20 customers: one big (100), then ties at 10 -> top 2 = 100 + 10 of 290
     rows = [("big", "2020-01-01", 100.0)] + [(f"t{i:02d}", "2020-01-01", 10.0)
                                              for i in range(19)]
-    assert customer_base_summary(make_tx(rows))["top10_revenue_share"] == \
+    assert overview_study(make_tx(rows)).summary["top10_revenue_share"] == \
         pytest.approx(110 / 290)
 
 
 def test_missing_columns_named(tx):
     with pytest.raises(MissingColumnsError) as err:
-        customer_base_summary(tx.drop(columns="amount"))
+        overview_study(tx.drop(columns="amount"))
     assert err.value.missing == ["amount"]
     assert "customer_id" in err.value.found
-    for fn in (monthly_activity, orders_per_customer, interpurchase_times,
-               revenue_concentration):
-        with pytest.raises(MissingColumnsError):
-            fn(tx.drop(columns="timestamp"))
+    with pytest.raises(MissingColumnsError):
+        overview_study(tx.drop(columns="timestamp"))
+    with pytest.raises(MissingColumnsError):
+        overview_study(tx, segment="country")
 
 
 def test_empty_frame_is_insufficient(tx):
     with pytest.raises(InsufficientDataError):
-        customer_base_summary(tx.iloc[:0])
-    with pytest.raises(InsufficientDataError):
-        revenue_concentration(tx.iloc[:0])
+        overview_study(tx.iloc[:0])
 
 
-# ----------------------------------------------------------------- monthly_activity
+def test_no_revenue_is_insufficient(make_tx):
+    with pytest.raises(InsufficientDataError, match="no revenue"):
+        overview_study(make_tx([("a", "2020-01-01", 0.0)]))
+
+
+def test_parameter_errors(tx):
+    with pytest.raises(ParameterError, match="period"):
+        overview_study(tx, period="M")
+    with pytest.raises(ParameterError, match="as_of"):
+        overview_study(tx, as_of="2020-02-01")  # a frame is taken as loaded
+    with pytest.raises(ParameterError, match="without a segment"):
+        segment_summary(overview_data(tx))
+    with pytest.raises(ValueError):
+        overview_study(tx, cap=1)
+
+
+# ----------------------------------------------------------------- monthly activity
 def test_monthly_activity_by_hand(tx):
-    m = monthly_activity(tx)
+    m = overview_study(tx).monthly
     assert m["period"].tolist() == ["2020-01", "2020-02", "2020-03"]
     assert m["period_start"].tolist() == list(pd.to_datetime(
         ["2020-01-01", "2020-02-01", "2020-03-01"]))
@@ -150,9 +157,9 @@ def test_monthly_activity_by_hand(tx):
     assert m["revenue_returning"].tolist() == pytest.approx([0.0, 20.0, 0.0])
 
 
-def test_monthly_activity_fills_empty_months(tx):
+def test_monthly_activity_fills_empty_months(tx, make_tx):
     t = pd.concat([tx, make_tx([("e", "2020-05-20", 8.0)])], ignore_index=True)
-    m = monthly_activity(t)
+    m = overview_study(t).monthly
     assert m["period"].tolist() == ["2020-01", "2020-02", "2020-03", "2020-04", "2020-05"]
     apr = m.iloc[3]
     assert (apr["orders"], apr["new_customers"], apr["active_customers"]) == (0, 0, 0)
@@ -161,46 +168,63 @@ def test_monthly_activity_fills_empty_months(tx):
 
 
 def test_quarterly_activity(tx):
-    m = monthly_activity(tx, freq="Q")
-    assert m["period"].tolist() == ["2020Q1"]
-    assert m["new_customers"].tolist() == [4]
-    assert m["revenue_returning"].tolist() == [0.0]
+    r = overview_study(tx, period="quarter")
+    assert r.period == "quarter"
+    assert r.monthly["period"].tolist() == ["2020Q1"]
+    assert r.monthly["new_customers"].tolist() == [4]
+    assert r.monthly["revenue_returning"].tolist() == [0.0]
 
 
-# ----------------------------------------------------------------- orders_per_customer
+def test_weekly_activity_weeks_start_on_monday(tx):
+    m = overview_study(tx, period="week").monthly
+    # 2020-01-01 is a Wednesday: its week starts on Monday 2019-12-30
+    assert m["period_start"].iloc[0] == pd.Timestamp("2019-12-30")
+    assert m["period"].iloc[0] == "2019-12-30/2020-01-05"
+    assert m["period_start"].iloc[-1] == pd.Timestamp("2020-02-24")  # week of 1 March
+    assert len(m) == 9 and m["orders"].sum() == 8
+
+
+# ----------------------------------------------------------------- orders per customer
 def test_orders_per_customer_by_hand(tx):
-    d = orders_per_customer(tx, cap=3)
+    d = overview_study(tx, cap=3).orders_per_customer
     assert d["orders"].tolist() == ["1", "2", "3+"]
     assert d["customers"].tolist() == [2, 1, 1]   # b, d | c | a (4 orders)
     assert d["share"].tolist() == pytest.approx([0.5, 0.25, 0.25])
 
 
 def test_orders_per_customer_default_cap_keeps_empty_classes(tx):
-    d = orders_per_customer(tx)
+    d = overview_study(tx).orders_per_customer
     assert d["orders"].tolist() == [str(i) for i in range(1, 10)] + ["10+"]
     assert d["customers"].sum() == 4
     assert d.set_index("orders").loc["4", "customers"] == 1
     assert d.set_index("orders").loc["10+", "customers"] == 0
-    with pytest.raises(ValueError):
-        orders_per_customer(tx, cap=1)
 
 
-# ----------------------------------------------------------------- interpurchase_times
+# ----------------------------------------------------------------- inter-purchase times
 def test_interpurchase_times_by_hand(tx):
-    g = interpurchase_times(tx)  # gaps of 10 and 30 days (a) and 10 days (c)
+    g = overview_study(tx).gaps  # gaps of 10 and 30 days (a) and 10 days (c)
     assert g.name == "gaps" and g.index.name == "days_between_purchases"
     assert g.to_dict() == {10: 2, 30: 1}
 
 
-def test_interpurchase_times_truncate_to_day():
+def test_interpurchase_times_truncate_to_day(make_tx):
     t = make_tx([("a", "2020-01-01 23:00", 1.0), ("a", "2020-01-02 01:00", 1.0),
                  ("a", "2020-01-02 22:00", 1.0)])
-    assert interpurchase_times(t).to_dict() == {1: 1}
+    assert overview_study(t).gaps.to_dict() == {1: 1}
 
 
-# ----------------------------------------------------------------- revenue_concentration
+def test_gap_median_is_the_median_of_the_gaps(make_tx):
+    # gaps 10 and 30 days: an even number, so the mean of the two middle ones
+    t = make_tx([("a", "2020-01-01", 1.0), ("a", "2020-01-11", 1.0),
+                 ("b", "2020-01-01", 1.0), ("b", "2020-01-31", 1.0)])
+    r = overview_study(t)
+    assert r.gaps.to_dict() == {10: 1, 30: 1}
+    assert r.gap_median == 20.0
+
+
+# ----------------------------------------------------------------- revenue concentration
 def test_revenue_concentration_by_hand(tx):
-    rc = revenue_concentration(tx)
+    rc = overview_study(tx).concentration
     assert rc.customers == 4
     assert rc.curve["customer_share"].tolist() == pytest.approx([0, .25, .5, .75, 1])
     assert rc.curve["revenue_share"].tolist() == pytest.approx(
@@ -210,9 +234,9 @@ def test_revenue_concentration_by_hand(tx):
     assert rc.gini == pytest.approx(0.1)
 
 
-def test_revenue_concentration_equal_spend_and_thinning():
+def test_revenue_concentration_equal_spend_and_thinning(make_tx):
     t = make_tx([(f"c{i:04d}", "2020-01-01", 2.0) for i in range(5000)])
-    rc = revenue_concentration(t, max_points=101)
+    rc = overview_study(t, max_points=101).concentration
     assert len(rc.curve) <= 101
     assert rc.curve.iloc[0].tolist() == [0.0, 0.0]
     assert rc.curve.iloc[-1].tolist() == pytest.approx([1.0, 1.0])
@@ -220,9 +244,11 @@ def test_revenue_concentration_equal_spend_and_thinning():
     assert rc.top10_share == pytest.approx(0.1)
 
 
-# ----------------------------------------------------------------- segment_summary
+# ----------------------------------------------------------------- segments
 def test_segment_summary_by_hand(tx):
-    seg = segment_summary(tx, "channel").set_index("segment")
+    r = overview_study(tx, segment="channel")
+    assert r.segment == "channel"
+    seg = r.segments.set_index("segment")
     # web: a 10+5+0, c 40+10 -> 65, orders 5 (4 paid); shop: a 20, b 30 -> 50; missing: d 35
     assert seg.index.tolist() == ["web", "shop", "(missing)"]
     assert seg["customers"].tolist() == [2, 2, 1]
@@ -230,162 +256,40 @@ def test_segment_summary_by_hand(tx):
     assert seg["revenue"].tolist() == pytest.approx([65, 50, 35])
     assert seg["revenue_share"].tolist() == pytest.approx([65 / 150, 50 / 150, 35 / 150])
     assert seg.loc["web", "average_order_value"] == pytest.approx(65 / 4)
-    with pytest.raises(MissingColumnsError):
-        segment_summary(tx, "country")
-    shown = segment_table(segment_summary(tx, "channel"), currency="€")
-    assert shown.iloc[0].tolist() == ["web", "2", "5", "€65.00", "43.3 %", "€16.25"]
 
 
-# ----------------------------------------------------------------- wording
-def test_formatting():
-    assert format_money(2_500_315.63) == "$2.50 M"
-    assert format_money(393_155.0) == "$393.2 k"
-    assert format_money(35.9349) == "$35.93"
-    assert format_money(1234.5, "€") == "€1,234.50"
-    assert format_money(float("nan")) == "n/a"
-    assert format_share(0.5052) == "51 %"
-    assert format_share(0.5052, 1) == "50.5 %"
+# ----------------------------------------------------------------- a log with order ids
+def test_hand_log_by_hand():
+    r = overview_study(_hand_log(), segment="channel")
+    c = r.data.customers
+    assert c["orders"].to_dict() == {"a": 3, "b": 2, "c": 2}
+    assert c["paid_orders"].to_dict() == {"a": 2, "b": 2, "c": 2}
+    assert c["zero_orders"].to_dict() == {"a": 1, "b": 0, "c": 0}
+    assert c["revenue"].to_dict() == {"a": 35.0, "b": 15.0, "c": 42.0}
+    assert r.gaps.to_dict() == {10: 1, 37: 1, 51: 1}  # a: 10 and 51 days, c: 37 days
+    assert r.gap_median == 37.0
+    p = r.monthly.set_index("period")
+    assert p.loc["2020-01", ["active_customers", "new_customers", "orders"]].tolist() == [2, 2, 4]
+    assert p.loc["2020-03", "revenue_new"] == 0 and p.loc["2020-02", "revenue_new"] == 30.0
+    s = r.data.segments.set_index("segment")
+    assert s.loc["(missing)", "customers"] == 1 and s.loc["web", "customers"] == 2
+    assert s.loc["web", "orders"] == 4  # rows, not orders, per segment
 
 
-def test_summary_lines_use_computed_numbers(tx):
-    s = customer_base_summary(tx)
-    lines = summary_lines(s, monthly_activity(tx), currency="€")
-    text = " ".join(lines)
-    assert lines[0] == ("4 customers placed 8 orders worth €150.00 between January 2020 "
-                        "and March 2020.")
-    assert lines[1] == ("50 % of customers bought only once; the top 10 % of customers "
-                        "brought 33 % of revenue.")
-    assert "€21.43" in text            # average order value 150 / 7
-    assert "median of 10 days" in text
-    assert "mean 17 days" in text
-    assert "New customers arrived in every month; the most (2) in Jan 2020." in lines
-    assert ("Revenue peaked at €70.00 in Feb 2020 and was €35.00 in Mar 2020, the last "
-            "month observed.") in lines
-    assert "$" not in text
-
-
-def test_summary_lines_single_acquisition_window(tx):
-    # only a, b, c: new customers in Jan and Feb; add a March order from a returning buyer
-    t = pd.concat([tx[tx["customer_id"] != "d"], make_tx([("b", "2020-03-15", 12.0)])],
-                  ignore_index=True)
-    lines = summary_lines(customer_base_summary(t), monthly_activity(t))
-    assert any(line.startswith("New customers were acquired only in Jan–Feb 2020; all later")
-               for line in lines)
-
-
-def test_summary_lines_without_repeat_days():
-    t = make_tx([("a", "2020-01-01", 1.0), ("b", "2020-01-02", 3.0)])
-    lines = summary_lines(customer_base_summary(t))
-    assert lines[0].startswith("2 customers placed 2 orders worth $4.00")
-    assert lines[1].startswith("100 % of customers bought only once")
-    assert "no customer bought on two different days" in lines[2]
-
-
-def test_key_figures_table(tx):
-    kf = key_figures(customer_base_summary(tx)).set_index("Measure")["Value"]
-    assert kf["Customers"] == "4"
-    assert kf["Orders"] == "8"
-    assert kf["Revenue"] == "$150.00"
-    assert kf["One-time buyers (share of customers)"] == "50.0 %"
-    assert kf["Time between purchases, median"] == "10 days"
-
-
-def test_monthly_table_formats_for_display(tx):
-    t = monthly_table(monthly_activity(tx), currency="€")
-    assert t.columns.tolist() == ["Month", "New customers", "Active customers", "Orders",
-                                  "Revenue (€)", "from new (€)", "from returning (€)"]
-    assert t.iloc[1].tolist() == ["2020-02", "1", "2", "3", "70", "50", "20"]
-    big = monthly_activity(make_tx([("a", "2020-01-01", 1234567.4)]))
-    assert monthly_table(big).iloc[0]["Revenue ($)"] == "1,234,567"
-    assert monthly_table(monthly_activity(tx, freq="Q")).columns[0] == "Period"
-
-
-def test_overview_metrics_json_ready(tx):
-    s = customer_base_summary(tx)
-    m = monthly_activity(tx)
-    out = overview_metrics(s, m, revenue_concentration(tx), currency="€")
-    assert out["customers"] == 4 and out["orders"] == 8
-    assert out["revenue"] == pytest.approx(150.0)
-    assert out["one_time_buyer_share"] == pytest.approx(0.5)
-    assert out["top10_revenue_share"] == pytest.approx(1 / 3)
-    assert out["average_order_value"] == pytest.approx(150 / 7)
-    assert out["median_days_between_purchases"] == 10.0
-    assert out["gini"] == pytest.approx(0.1)
-    assert out["first_date"] == "2020-01-01" and out["last_date"] == "2020-03-01"
-    assert out["monthly"][1] == {"period": "2020-02", "period_start": "2020-02-01",
-                                 "new_customers": 1, "active_customers": 2, "orders": 3,
-                                 "revenue": 70.0, "revenue_new": 50.0,
-                                 "revenue_returning": 20.0}
-    assert out["headline"] == {"Customers": "4", "Revenue": "€150.00",
-                               "One-time buyers": "50 %",
-                               "Top 10 % revenue share": "33 %"}
-    json.dumps(out)  # serialisable as is
-
-
-# ----------------------------------------------------------------- the notebook, end to end
-NOTEBOOK = "00_overview.ipynb"
-
-
-def _run_notebook(tmp_path, **parameters):
-    import papermill as pm
-
-    from clm_lib.config import NOTEBOOKS_DIR
-
-    out = tmp_path / "executed.ipynb"
-    pm.execute_notebook(str(NOTEBOOKS_DIR / NOTEBOOK), str(out), parameters=parameters,
-                        cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
-    import nbformat
-
-    nb = nbformat.read(out, as_version=4)
-    text = []
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            data = o.get("data", {})
-            text.append(str(data.get("text/html", "")) + str(data.get("text/markdown", "")))
-    return nb, "\n".join(text)
-
-
-@pytest.mark.slow
-def test_notebook_on_cdnow_master(tmp_path):
-    out_dir = tmp_path / "overview"
-    nb, html_text = _run_notebook(tmp_path, output_dir=str(out_dir))
-    metrics = json.loads((out_dir / "metrics.json").read_text())
-    assert metrics["customers"] == 23570
-    assert metrics["orders"] == 69659
-    assert metrics["revenue"] == pytest.approx(2_500_315.63)
-    assert metrics["one_time_buyer_share"] == pytest.approx(11908 / 23570)
-    assert 0 < metrics["top10_revenue_share"] < 1
-    assert metrics["median_days_between_purchases"] > 0
-    assert len(metrics["monthly"]) == 18
-    assert sum(m["new_customers"] for m in metrics["monthly"]) == 23570
-    assert 3 <= len(metrics["headline"]) <= 4
-    dq = metrics["data_quality"]
-    assert dq["rows_in"] == dq["rows_used"] + sum(dq["dropped"].values()) == 69659
-    assert (out_dir / "exports" / "monthly_activity.csv").exists()
-    assert (out_dir / "exports" / "orders_per_customer.csv").exists()
-    assert "23,570 customers placed 69,659 orders" in html_text
-    # the first cell is the report title; the first code cell is tagged parameters
-    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
-    first_code = next(c for c in nb.cells if c.cell_type == "code")
-    assert "parameters" in first_code.metadata.get("tags", [])
-
-
-@pytest.mark.slow
-def test_notebook_with_segment_and_own_columns(tmp_path):
+# ----------------------------------------------------------------- a path goes through the contract
+def test_path_is_loaded_with_the_contract(tmp_path):
     src = tmp_path / "shop.csv"
     pd.DataFrame({
-        "client": ["007", "007", "012", "031"],
-        "day": ["03/01/2021", "20/02/2021", "05/01/2021", "09/03/2021"],
-        "value": [10.0, 20.0, 5.5, 7.25],
-        "channel": ["web", "shop", "web", "web"],
+        "client": ["007", "007", "012", "031", "031"],
+        "day": ["03/01/2021", "20/02/2021", "05/01/2021", "09/03/2021", "02/04/2021"],
+        "value": [10.0, 20.0, 5.5, 7.25, 99.0],
     }).to_csv(src, index=False)
-    out_dir = tmp_path / "overview"
-    _, html_text = _run_notebook(
-        tmp_path, transactions=str(src), output_dir=str(out_dir),
-        columns={"client": "customer_id", "day": "timestamp", "value": "amount"},
-        as_of="2021-03-31", date_format="%d/%m/%Y", currency="€", segment="channel")
-    metrics = json.loads((out_dir / "metrics.json").read_text())
-    assert metrics["customers"] == 3 and metrics["orders"] == 4
-    assert metrics["headline"]["Revenue"] == "€42.75"
-    assert "Customers and revenue by channel" in html_text
-    assert ">007<" not in html_text and "012" not in html_text  # no raw customer ids
+    r = overview_study(str(src), columns={"client": "customer_id", "day": "timestamp",
+                                          "value": "amount"},
+                       as_of="2021-03-31", date_format="%d/%m/%Y")
+    # the April row is after as_of: dropped and counted
+    assert r.quality.rows_in == 5 and r.quality.rows_used == 4
+    assert r.summary["customers"] == 3 and r.summary["orders"] == 4
+    assert r.summary["revenue"] == pytest.approx(42.75)
+    assert r.data.customers.index.tolist() == ["007", "012", "031"]  # ids stay text
+    assert r.gaps.to_dict() == {48: 1}  # 3 Jan -> 20 Feb
