@@ -2,8 +2,10 @@
 same on both engines (counts exactly, floats to 1e-9). One section per study."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore::FutureWarning")]
@@ -72,3 +74,106 @@ def test_overview_spark_parity(spark, cdnow_basket):
                                engine=e) for e in (duck, spark))
         _assert_same_overview(a, b)
 # --- overview ---
+
+
+# --- cohort_retention ---
+def _cohort_inputs():
+    """Interval subscriptions (overlaps, zero length, ends at and after midnight on a
+    period's first day, active) and snapshot subscriptions, seeded."""
+    rng = np.random.default_rng(13)
+    n = 400
+    start = pd.Series(pd.Timestamp("2021-01-01")
+                      + pd.to_timedelta(rng.integers(0, 500, n), unit="D"))
+    start = start.where(rng.random(n) > 0.1, start.dt.to_period("M").dt.to_timestamp())
+    end = start + pd.to_timedelta(rng.geometric(0.01, n), unit="D")
+    end = end.where(rng.random(n) > 0.1, start)  # zero length
+    first_day = end.dt.to_period("M").dt.to_timestamp()
+    end = end.where((rng.random(n) > 0.1) | (first_day < start), first_day)  # at midnight
+    end = end.where(rng.random(n) > 0.1, end + pd.Timedelta(hours=10))
+    end = end.where(end <= pd.Timestamp("2022-06-30"))  # still active
+    intervals = pd.DataFrame({"customer_id": [f"c{int(i)}" for i in rng.integers(0, 320, n)],
+                              "start": start, "end": end,
+                              "plan": rng.choice(["basic", "pro", None], n)})
+    snapshot = pd.DataFrame({"customer_id": [f"s{i}" for i in range(500)],
+                             "tenure": rng.integers(0, 30, 500),
+                             "churned": rng.random(500) < 0.3,
+                             "plan": rng.choice(["a", "b", None], 500)})
+    return intervals, snapshot
+
+
+def _assert_same_cohort_study(a, b) -> None:
+    from clm_lib.studies.cohort_retention import report
+
+    ta, tb = a.tables, b.tables
+    for name in ("bounded_counts", "unbounded_counts"):
+        pd.testing.assert_frame_equal(getattr(ta, name), getattr(tb, name), check_exact=True)
+    if ta.revenue is None:
+        assert tb.revenue is None
+    else:
+        pd.testing.assert_frame_equal(ta.revenue, tb.revenue, rtol=1e-9)
+    pd.testing.assert_series_equal(ta.sizes, tb.sizes, check_exact=True)
+    pd.testing.assert_series_equal(ta.last_k, tb.last_k, check_exact=True)
+    pd.testing.assert_frame_equal(a.churn, b.churn, check_exact=True)
+    pd.testing.assert_frame_equal(a.segments, b.segments, rtol=1e-9)
+    pd.testing.assert_frame_equal(a.average_bounded, b.average_bounded, rtol=1e-9)
+    assert (a.model is None) == (b.model is None)
+    if a.model is not None:
+        pd.testing.assert_series_equal(a.model.params_, b.model.params_, rtol=1e-9)
+        pd.testing.assert_frame_equal(a.projection, b.projection, rtol=1e-9)
+    if a.holdout_model is not None:
+        pd.testing.assert_series_equal(a.holdout_model.params_, b.holdout_model.params_,
+                                       rtol=1e-9)
+        assert a.holdout_error == pytest.approx(b.holdout_error, rel=1e-9)
+    _assert_close(report.cohort_metrics(a), report.cohort_metrics(b))
+
+
+def _assert_close(x, y, where: str = "") -> None:
+    """Nested metrics equal, floats to 1e-9 relative."""
+    if isinstance(x, dict):
+        assert isinstance(y, dict) and set(x) == set(y), where
+        for k in x:
+            _assert_close(x[k], y[k], f"{where}/{k}")
+    elif isinstance(x, list):
+        assert isinstance(y, list) and len(x) == len(y), where
+        for i, (u, v) in enumerate(zip(x, y)):
+            _assert_close(u, v, f"{where}[{i}]")
+    elif isinstance(x, float) and not isinstance(x, bool):
+        assert y == pytest.approx(x, rel=1e-9, nan_ok=True), where
+    else:
+        assert x == y, where
+
+
+@pytest.mark.spark
+def test_cohort_retention_spark_parity(spark, cdnow_basket):
+    from clm_lib.reduce import get_engine
+    from clm_lib.studies.cohort_retention.compute import cohort_study, retention_tables
+
+    duck = get_engine("duckdb")
+    cols = {"date": "timestamp", "dollars": "amount", "cds": "quantity"}
+    as_of = "1998-06-30"
+    studies = {}
+    for eng in (duck, spark):
+        data, dq = eng.load_transactions(cdnow_basket[1], cols, as_of=as_of)
+        studies[eng.name] = (cohort_study(data, "month", as_of=as_of, segment="basket",
+                                          engine=eng), dq)
+    (a, dqa), (b, dqb) = studies["duckdb"], studies["spark"]
+    assert a.tables.sizes.sum() == 23570
+    _assert_same_cohort_study(a, b)
+    assert (dqa.rows_in, dqa.rows_used, dqa.dropped) == (dqb.rows_in, dqb.rows_used, dqb.dropped)
+
+    intervals, snapshot = _cohort_inputs()
+    for period in ("week", "month"):
+        got = [cohort_study(intervals, period, as_of="2022-06-30", segment="plan",
+                            holdout_periods=2, engine=e) for e in (duck, spark)]
+        _assert_same_cohort_study(*got)
+    got = [cohort_study(snapshot, "month", as_of="2022-06-30", segment="plan", engine=e)
+           for e in (duck, spark)]
+    _assert_same_cohort_study(*got)
+    tx = {e.name: e.load_transactions(cdnow_basket[1], cols)[0] for e in (duck, spark)}
+    for period in ("week", "quarter"):
+        x, y = (retention_tables(tx[e.name], period, as_of="1997-12-31", engine=e)
+                for e in (duck, spark))
+        pd.testing.assert_frame_equal(x.bounded_counts, y.bounded_counts, check_exact=True)
+        pd.testing.assert_frame_equal(x.unbounded_counts, y.unbounded_counts, check_exact=True)
+        pd.testing.assert_frame_equal(x.revenue, y.revenue, rtol=1e-9)
+# --- cohort_retention ---

@@ -1,4 +1,5 @@
-"""Figures of the cohort-retention study; each draws what :mod:`clm_lib.studies.cohort_retention.compute` returns.
+"""Figures of the cohort-retention study; each draws what
+:class:`clm_lib.studies.cohort_retention.compute.CohortStudy` holds.
 
 Every function has the form ``plot_x(data, *, ax=None, **kwargs) -> Axes``, sets a title
 and axis labels with units (``unit`` is the cohort period: "month", "week", ...), and
@@ -139,7 +140,8 @@ def plot_churn_rate(churn: pd.DataFrame, *, ax: Axes | None = None, unit: str = 
 def plot_sbg_projection(table: pd.DataFrame, *, ax: Axes | None = None, unit: str = "month",
                         title: str = "sBG projection of survival vs actual") -> Axes:
     """Fitted sBG survival with its parameter band vs actual pooled survival; the
-    periods used for the fit are shaded (what :func:`clm_lib.studies.cohort_retention.compute.sbg_holdout` returns)."""
+    periods used for the fit are shaded (``CohortStudy.sbg_fit``, e.g. what
+    :func:`clm_lib.studies.cohort_retention.compute.sbg_holdout` returns)."""
     _need(table, ("actual", "fitted", "lower", "upper", "in_fit"), "sBG holdout table")
     ax = _axes(ax)
     k = table.index.to_numpy()

@@ -8,11 +8,12 @@ import pytest  # noqa: E402
 
 from clm_lib.clv.sbg import ShiftedBetaGeometric, sbg_data_from_counts  # noqa: E402
 from clm_lib.studies.cohort_retention.compute import (  # noqa: E402
-    average_retention,
     churn_rate,
+    cohort_study,
     retention_by_segment,
     retention_tables,
 )
+from clm_lib.studies.cohort_retention.tables import average_retention  # noqa: E402
 from clm_lib.exceptions import MissingColumnsError  # noqa: E402
 from clm_lib.plotting.cohorts import (  # noqa: E402
     plot_churn_rate,
@@ -74,3 +75,12 @@ def test_sbg_projection():
     ax = plot_sbg_projection(table, unit="year")
     assert ax.get_xlabel() == "years since acquisition (k)"
     assert len(ax.lines) == 2
+
+
+def test_sbg_projection_draws_the_study_table():
+    from tests.studies.cohort_retention.test_report import _many_cohorts
+
+    st = cohort_study(_many_cohorts(), "month", as_of="2020-12-31", holdout_periods=2)
+    ax = plot_sbg_projection(st.sbg_fit, unit="month")
+    assert ax.get_xlabel() == "months since acquisition (k)"
+    assert len(ax.lines) == 2 and ax.get_legend() is not None

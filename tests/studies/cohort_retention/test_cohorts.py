@@ -1,26 +1,24 @@
-"""Cohort tables on tiny hand-built logs whose answers are computed by hand."""
+"""Cohort tables on tiny hand-built logs whose answers are computed by hand (DuckDB, the
+default engine; the DuckDB-vs-Spark comparison is in tests/test_spark_parity.py)."""
 import numpy as np
 import pandas as pd
 import pytest
 
+from clm_lib.exceptions import DataContractError, MissingColumnsError, ParameterError
+from clm_lib.reduce import get_engine
+from clm_lib.reduce.periods import last_complete_period, period_codes, period_labels, period_start
 from clm_lib.studies.cohort_retention.compute import (
     SYNTHETIC_COHORT,
-    average_retention,
     churn_rate,
-    customer_periods,
+    cohort_study,
     fit_sbg,
     holdout_error,
-    last_complete_period,
-    period_codes,
-    period_labels,
-    period_start,
     retention_by_segment,
     retention_tables,
     sbg_holdout,
-    snapshot_survival,
-    tables_from_customer_periods,
 )
-from clm_lib.exceptions import DataContractError, MissingColumnsError, ParameterError
+from clm_lib.studies.cohort_retention.snapshot import snapshot_survival
+from clm_lib.studies.cohort_retention.tables import average_retention
 
 NAN = np.nan
 
@@ -38,6 +36,18 @@ def tiny_log():
     return df
 
 
+def tiny_subscriptions():
+    return pd.DataFrame({"customer_id": ["x", "y", "z"],
+                         "start": pd.to_datetime(["2020-01-15", "2020-01-20", "2020-02-01"]),
+                         "end": pd.to_datetime(["2020-03-01", "2020-01-25", None]),
+                         "plan": ["a", "b", "a"]})
+
+
+def tiny_snapshot():
+    return pd.DataFrame({"customer_id": list("pqrst"), "tenure": [0, 1, 2, 2, 3],
+                         "churned": [False, True, True, False, False]})
+
+
 AS_OF = "2020-04-30"
 
 
@@ -46,9 +56,7 @@ def assert_rows(mat, expected):
         np.testing.assert_array_equal(mat.loc[label].to_numpy(dtype=float), np.array(vals, float))
 
 
-@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
-def test_matrices_by_hand(engine):
-    t = retention_tables(tiny_log(), "month", as_of=AS_OF, engine=engine)
+def assert_by_hand(t):
     assert list(t.sizes.index) == ["2020-01", "2020-02", "2020-04"]
     assert t.sizes.tolist() == [2, 1, 1]
     assert t.last_k.tolist() == [3, 2, 0]
@@ -61,6 +69,28 @@ def test_matrices_by_hand(engine):
     assert_rows(t.revenue, {"2020-01": [17, 0, 5, 0], "2020-02": [5, 0, 4, NAN]})
     assert_rows(t.revenue_retention, {"2020-01": [1, 0, 5 / 17, 0]})
     assert_rows(t.value_curves, {"2020-01": [8.5, 8.5, 11, 11], "2020-02": [5, 5, 9, NAN]})
+
+
+def test_matrices_by_hand():
+    t = retention_tables(tiny_log(), "month", as_of=AS_OF)
+    assert t.form == "transactions"
+    assert_by_hand(t)
+
+
+def test_path_and_engine_table_inputs_by_hand(tmp_path):
+    """A Parquet path (loaded with the data contract) and the lazy table of
+    load_transactions give the same hand-computed tables as the DataFrame."""
+    p = tmp_path / "tx.parquet"
+    tiny_log().to_parquet(p)
+    assert_by_hand(retention_tables(str(p), "month", as_of=AS_OF))
+    table, _ = get_engine("duckdb").load_transactions(str(p))
+    assert_by_hand(retention_tables(table, "month", as_of=AS_OF, engine="duckdb"))
+
+
+def test_transactions_without_amount_have_no_revenue():
+    t = retention_tables(tiny_log().drop(columns="amount"), "month", as_of=AS_OF)
+    assert t.revenue is None and t.value_curves is None
+    assert_rows(t.bounded_counts, {"2020-01": [2, 0, 1, 0]})
 
 
 def test_unbounded_never_below_bounded_and_non_increasing():
@@ -79,18 +109,11 @@ def test_incomplete_period_is_not_observable():
     assert np.isnan(t.bounded_counts.loc["2020-02", 2])
 
 
-def test_duckdb_matches_pandas_on_path(tmp_path):
-    df = tiny_log()
-    p = tmp_path / "tx.parquet"
-    df.to_parquet(p)
-    a = customer_periods(df, "week", as_of=AS_OF)
-    b = customer_periods(str(p), "week", as_of=AS_OF, engine="duckdb")
-    pd.testing.assert_frame_equal(a.astype({"customer_id": object}),
-                                  b.astype({"customer_id": object}), check_dtype=False)
-
-
 @pytest.mark.parametrize("period", ["week", "month", "quarter", "year"])
-def test_engines_agree_on_random_log(period, tmp_path):
+def test_tables_equal_a_direct_count_on_random_log(period, tmp_path):
+    """Bounded counts = distinct (customer, period) pairs by cohort and k; unbounded
+    counts = customers by their last active k, summed from k on; a Parquet path gives
+    the same tables as the DataFrame."""
     rng = np.random.default_rng(7)
     n = 3000
     df = pd.DataFrame({
@@ -102,41 +125,29 @@ def test_engines_agree_on_random_log(period, tmp_path):
     a = retention_tables(df, period, as_of=as_of)
     path = tmp_path / "tx.parquet"
     df.to_parquet(path)
-    for src in (df, str(path)):
-        b = retention_tables(src, period, as_of=as_of, engine="duckdb")
-        pd.testing.assert_frame_equal(a.bounded_counts, b.bounded_counts)
-        pd.testing.assert_frame_equal(a.unbounded_counts, b.unbounded_counts)
-        pd.testing.assert_frame_equal(a.revenue, b.revenue, rtol=1e-9)
-        pd.testing.assert_series_equal(a.sizes, b.sizes)
-    c = tables_from_customer_periods(customer_periods(df, period, as_of=as_of), period,
-                                     as_of=as_of)
-    pd.testing.assert_frame_equal(a.bounded_counts, c.bounded_counts)
-    pd.testing.assert_frame_equal(a.unbounded_counts, c.unbounded_counts)
-    pd.testing.assert_frame_equal(a.revenue, c.revenue, rtol=1e-9)
-    # the bounded matrix equals a direct count of (customer, period) pairs
+    b = retention_tables(str(path), period, as_of=as_of)
+    pd.testing.assert_frame_equal(a.bounded_counts, b.bounded_counts)
+    pd.testing.assert_frame_equal(a.unbounded_counts, b.unbounded_counts)
+    pd.testing.assert_frame_equal(a.revenue, b.revenue, rtol=1e-9)
+    pd.testing.assert_series_equal(a.sizes, b.sizes)
     p = period_codes(df["timestamp"], period)
-    first = pd.Series(p).groupby(df["customer_id"].to_numpy()).transform("min").to_numpy()
     # as_of is an inclusive day: everything before 1 July 2021 counts
     keep = (df["timestamp"] < "2021-07-01").to_numpy() & (p <= last_complete_period(as_of, period))
-    pairs = pd.DataFrame({"c": first[keep], "k": (p - first)[keep],
-                          "id": df["customer_id"].to_numpy()[keep]}).drop_duplicates()
-    direct = pairs.groupby(["c", "k"]).size()
-    direct.index = pd.MultiIndex.from_arrays(
-        [period_labels(direct.index.get_level_values(0), period),
-         direct.index.get_level_values(1)])
+    d = pd.DataFrame({"id": df["customer_id"].to_numpy()[keep], "p": p[keep],
+                      "amount": df["amount"].to_numpy()[keep]})
+    d["c"] = d.groupby("id")["p"].transform("min")
+    d["k"] = d["p"] - d["c"]
+    labels = dict(zip(np.unique(d["c"]), period_labels(np.unique(d["c"]), period)))
+    direct = d.drop_duplicates(["id", "p"]).groupby(["c", "k"]).size()
     got = a.bounded_counts.stack()
-    got = got[got > 0]
-    assert got.astype(int).to_dict() == direct.to_dict()
-
-
-@pytest.mark.parametrize("period", ["week", "month", "quarter", "year"])
-def test_fast_period_codes_agree(period):
-    from clm_lib.studies.cohort_retention.compute import _fast_period_codes
-
-    rng = np.random.default_rng(1)
-    ts = pd.Series(pd.Timestamp("1965-03-01")
-                   + pd.to_timedelta(rng.integers(0, 60 * 365 * 24 * 60, 5000), unit="min"))
-    np.testing.assert_array_equal(_fast_period_codes(ts, period), period_codes(ts, period))
+    got = got[got > 0].astype(int)
+    assert got.to_dict() == {(labels[c], k): v for (c, k), v in direct.items()}
+    last = d.groupby("id").agg(c=("c", "first"), k=("k", "max"))
+    for (c, k), v in a.unbounded_counts.stack().items():
+        assert v == ((last["c"].map(labels) == c) & (last["k"] >= k)).sum()
+    rev = d.groupby(["c", "k"])["amount"].sum()
+    for (c, k), v in rev.items():
+        assert a.revenue.loc[labels[c], k] == pytest.approx(v, rel=1e-9)
 
 
 def test_period_labels_and_codes():
@@ -158,19 +169,32 @@ def test_period_labels_and_codes():
 
 
 def test_interval_subscriptions():
-    subs = pd.DataFrame({"customer_id": ["x", "y", "z"],
-                         "start": pd.to_datetime(["2020-01-15", "2020-01-20", "2020-02-01"]),
-                         "end": pd.to_datetime(["2020-03-01", "2020-01-25", None])})
+    subs = tiny_subscriptions()
     t = retention_tables(subs, "month", as_of=AS_OF)
     # x: Jan, Feb ([start, end) with end on 1 March); y: Jan only; z: Feb..Apr
     assert_rows(t.bounded_counts, {"2020-01": [2, 1, 0, 0], "2020-02": [1, 1, 1, NAN]})
     pd.testing.assert_frame_equal(t.bounded_counts, t.unbounded_counts)
-    assert t.revenue is None
+    assert t.revenue is None and t.form == "intervals"
     cr = churn_rate(subs, "month", as_of=AS_OF)
     # Feb: active at start x (y ended in Jan), lost none; Mar: x, z active, x lost (end 1 Mar)
     assert cr.loc["2020-02", "active_start"] == 1 and cr.loc["2020-02", "lost"] == 0
     assert cr.loc["2020-03", "active_start"] == 2 and cr.loc["2020-03", "lost"] == 1
     assert cr.loc["2020-04", "churn_rate"] == 0
+    assert list(cr.index) == ["2020-02", "2020-03", "2020-04"]
+
+
+def test_interval_study_with_segment_by_hand():
+    """Subscriptions with a segment: cohort counts, churn and per-plan curves."""
+    st = cohort_study(tiny_subscriptions(), "month", as_of=AS_OF, segment="plan",
+                      holdout_periods=0)
+    assert_rows(st.tables.bounded_counts, {"2020-01": [2, 1, 0, 0], "2020-02": [1, 1, 1, NAN]})
+    assert st.churn["lost"].tolist() == [0, 1, 0]
+    seg = st.segments.set_index(["segment", "k"])
+    # plan a: x (Jan cohort: Jan, Feb) and z (Feb cohort: Feb..Apr); plan b: y (Jan only)
+    assert seg.loc[("a", 0), "customers"] == 2 and seg.loc[("a", 1), "retention"] == 1.0
+    assert seg.loc[("a", 2), "retention"] == 0.5  # x gone, z active at k = 2
+    assert seg.loc[("b", 1), "retention"] == 0.0
+    assert set(st.segments["segment"]) == {"a", "b"}
 
 
 def test_churn_rate_transactions_rule_by_hand():
@@ -182,7 +206,8 @@ def test_churn_rate_transactions_rule_by_hand():
     # Mar: a (gap of 2 months is not churn) and c active; c buys again in Apr: no loss
     assert cr.loc["2020-03"].tolist() == [2, 0, 0]
     cr1 = churn_rate(tiny_log(), "month", as_of=AS_OF, inactivity_periods=1)
-    assert cr1["lost"].tolist() == [2, 1, 1] and cr1["active_start"].tolist() == [2, 1, 1]
+    assert {k: v.tolist() for k, v in cr1.iterrows()} == {
+        "2020-02": [2, 2, 1], "2020-03": [1, 1, 1], "2020-04": [1, 1, 1]}
     with pytest.raises(ParameterError):
         churn_rate(tiny_log(), "month", as_of=AS_OF, inactivity_periods=0)
 
@@ -207,22 +232,48 @@ def test_segments():
     assert shop.loc[1, "retention"] == 0.0  # b never returned
 
 
-def test_segments_duckdb_engine_agrees():
-    a = retention_by_segment(tiny_log(), "channel", "month", as_of=AS_OF)
-    b = retention_by_segment(tiny_log(), "channel", "month", as_of=AS_OF, engine="duckdb")
-    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+def test_segment_at_acquisition_rule_by_hand():
+    """Ties at the first purchase -> smallest value; no value on the first purchase ->
+    the first purchase that has one; no value at all -> "(missing)"; integers stay
+    integers ("1", not "1.0")."""
+    tx = pd.DataFrame({
+        "customer_id": pd.array(["x", "x", "y", "y", "z", "w"], dtype="string"),
+        "timestamp": pd.to_datetime(["2020-01-03", "2020-01-03", "2020-01-04", "2020-02-01",
+                                     "2020-01-05", "2020-01-06"]),
+        "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        "channel": ["web", "shop", None, "web", None, "web"],
+        "tier": pd.array([2, 1, None, 3, None, 2], dtype="Int64"),
+    })
+    seg = retention_by_segment(tx, "channel", "month", as_of="2020-02-29")
+    # x -> shop (tie, smallest), y -> web (first with a value), z -> missing, w -> web
+    assert seg.loc[seg["k"] == 0].set_index("segment")["customers"].to_dict() == {
+        "(missing)": 1, "shop": 1, "web": 2}
+    seg = retention_by_segment(tx, "tier", "month", as_of="2020-02-29")
+    assert seg.loc[seg["k"] == 0].set_index("segment")["customers"].to_dict() == {
+        "(missing)": 1, "1": 1, "2": 1, "3": 1}
 
 
 def test_snapshot_form():
-    snap = pd.DataFrame({"customer_id": list("pqrst"), "tenure": [0, 1, 2, 2, 3],
-                         "churned": [False, True, True, False, False]})
-    km = snapshot_survival(snap)
+    counts = pd.DataFrame({"tenure": [0, 1, 2, 2, 3], "churned": [False, True, True, False, False],
+                           "customers": [1, 1, 1, 1, 1]})
+    km = snapshot_survival(counts)
     # k=1: 4 at risk, 1 lost; k=2: 3 at risk, 1 lost; k=3: 1 at risk, 0 lost
     np.testing.assert_allclose(km["survival"], [1, 0.75, 0.5, 0.5])
+    assert km["at_risk"].tolist() == [5, 4, 3, 1]
+    snap = tiny_snapshot()
     t = retention_tables(snap, "month", as_of="2020-01-31")
     assert list(t.sizes.index) == [SYNTHETIC_COHORT] and t.sizes.iloc[0] == 5
+    assert t.form == "snapshot"
+    np.testing.assert_allclose(t.bounded_counts.iloc[0], [5, 3.75, 2.5, 2.5])
     cr = churn_rate(snap, as_of="2020-01-31")
     assert cr.loc[1, "churn_rate"] == 0.25
+    seg = retention_by_segment(snap.assign(plan=["a", "a", "b", "b", None]), "plan",
+                               as_of="2020-01-31")
+    # a: p (0, censored), q (1, churned): survival 1, 0; b: r (2, churned), s (2, censored)
+    a = seg[seg.segment == "a"].set_index("k")["retention"].tolist()
+    b = seg[seg.segment == "b"].set_index("k")["retention"].tolist()
+    assert a == [1.0, 0.0] and b == [1.0, 1.0, 0.5]
+    assert set(seg["segment"]) == {"a", "b", "(missing)"}
 
 
 def test_sbg_on_snapshot_and_holdout():
@@ -246,15 +297,24 @@ def test_contracts():
     with pytest.raises(MissingColumnsError):
         retention_tables(pd.DataFrame({"customer_id": ["a"]}), "month", as_of=AS_OF)
     with pytest.raises(MissingColumnsError):
-        customer_periods(tiny_log().drop(columns="customer_id"), "month", as_of=AS_OF)
+        retention_tables(tiny_log().drop(columns="customer_id"), "month", as_of=AS_OF)
+    with pytest.raises(MissingColumnsError):
+        retention_by_segment(tiny_log(), "region", "month", as_of=AS_OF)
     with pytest.raises(ParameterError):
         retention_tables(tiny_log(), "day", as_of=AS_OF)
     with pytest.raises(ParameterError):
         retention_tables(tiny_log(), "month", as_of=None)
     bad = pd.DataFrame({"customer_id": ["x"], "start": pd.to_datetime(["2020-02-01"]),
                         "end": pd.to_datetime(["2020-01-01"])})
-    with pytest.raises(DataContractError):
+    with pytest.raises(DataContractError, match="ends before it starts"):
         retention_tables(bad, "month", as_of=AS_OF)
+    with pytest.raises(DataContractError, match="tenure"):
+        retention_tables(tiny_snapshot().assign(tenure=[1, -1, 2, 2, 3]), as_of=AS_OF)
+
+
+def test_engine_parameter_is_checked():
+    with pytest.raises(ParameterError, match="engine must be one of"):
+        retention_tables(tiny_log(), "month", as_of=AS_OF, engine="polars")
 
 
 def test_inputs_not_mutated():
@@ -262,55 +322,59 @@ def test_inputs_not_mutated():
     before = df.copy()
     retention_tables(df, "month", as_of=AS_OF)
     churn_rate(df, "month", as_of=AS_OF)
+    cohort_study(df, "month", as_of=AS_OF, segment="channel")
     pd.testing.assert_frame_equal(df, before)
 
 
-def test_cohort_study_metrics_and_summary():
-    import json
+def test_result_is_frozen():
+    import dataclasses
 
-    from clm_lib.studies.cohort_retention.compute import cohort_metrics, cohort_study, summary_lines
-    from clm_lib.reporting import to_json
+    st = cohort_study(tiny_log(), "month", as_of=AS_OF)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        st.churn = None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        st.tables.sizes = None
 
-    # two yearly cohorts of subscriptions with known survivors: sBG fits, holdout works
-    rows = []
-    for year, surv in ((2000, [500, 430, 380, 345, 320]), (2001, [400, 350, 310, 285])):
-        start = pd.Timestamp(f"{year}-01-01")  # anniversaries on period boundaries
-        lost = -np.diff(surv)
-        i = 0
-        for t, n in enumerate(lost, start=1):
-            rows += [(f"{year}-{i + j}", start, start + pd.DateOffset(years=t)) for j in range(n)]
-            i += n
-        rows += [(f"{year}-{i + j}", start, pd.NaT) for j in range(surv[-1])]
-    subs = pd.DataFrame(rows, columns=["customer_id", "start", "end"])
-    st = cohort_study(subs, "year", as_of="2004-12-31", holdout_periods=1, horizon_periods=5)
-    assert st.tables.bounded_counts.loc["2000"].tolist() == [500, 430, 380, 345, 320]
-    assert st.model is not None and st.holdout_error["cells"] == 2
-    # held out: k=4 of 2000 and k=3 of 2001
-    assert st.holdout_error["actual"] == 320 + 285
-    m = cohort_metrics(st)
-    assert m["cohort_sizes"] == {"2000": 500, "2001": 400}
-    assert m["retention_bounded"]["2001"][-1] is None
-    assert m["churn_rate"]["2001"] == pytest.approx(70 / 500)
-    assert len(m["sbg"]["projection"]) == 4 + 5 + 1
-    assert set(m["sbg"]["se"]) == {"alpha", "beta"} and 2 <= len(m["headline"]) <= 4
-    json.loads(to_json(m))
-    lines = summary_lines(st)
-    assert lines[0].startswith("900 customers were acquired in 2 yearly cohorts from 2000 to 2001")
-    assert "86.0 % were still subscribed in their second year" in lines[1]
+
+# ----------------------------------------------------------------- CDNOW, by hand
+COLUMNS = {"date": "timestamp", "dollars": "amount", "cds": "quantity"}
+
+
+def test_cdnow_study_facts(cdnow_basket):
+    data, dq = get_engine("duckdb").load_transactions(cdnow_basket[1], COLUMNS,
+                                                      as_of="1998-06-30")
+    study = cohort_study(data, "month", as_of="1998-06-30", segment="basket")
+    assert study.tables.sizes.to_dict() == {"1997-01": 7846, "1997-02": 8476, "1997-03": 7248}
+    assert dq.rows_in == 69659
+    # customers whose purchases all lack a value form "(missing)"
+    assert set(study.segments["segment"]) == {"1 CD", "2-3 CDs", "4+ CDs", "(missing)"}
+    assert study.segments.groupby("segment")["customers"].first().sum() == 23570
+
+
+def test_cdnow_log_is_never_brought_into_pandas(cdnow_basket, monkeypatch):
+    """The study reduces the lazy table: what comes back from the engine is counts per
+    cohort and k (per segment) or per period, never the 69,659 rows of the log."""
+    eng = get_engine("duckdb")
+    data, _ = eng.load_transactions(cdnow_basket[1], COLUMNS, as_of="1998-06-30")
+    sizes = []
+    original = eng.to_pandas
+
+    def counting(expr):
+        out = original(expr)
+        sizes.append(len(out))
+        return out
+
+    monkeypatch.setattr(eng, "to_pandas", counting)
+    study = cohort_study(data, "month", as_of="1998-06-30", segment="basket", engine=eng)
+    assert study.tables.sizes.sum() == 23570
+    assert sizes and max(sizes) < 500
 
 
 # ----------------------------------------------------------------- the notebook, end to end
-def _run_notebook(tmp_path, **parameters):
+def _text(folder):
     import nbformat
-    import papermill as pm
 
-    from clm_lib.config import NOTEBOOKS_DIR
-
-    out = tmp_path / "executed.ipynb"
-    pm.execute_notebook(str(NOTEBOOKS_DIR / "10_cohort_retention.ipynb"), str(out),
-                        parameters=parameters, cwd=str(NOTEBOOKS_DIR), kernel_name="python3",
-                        progress_bar=False)
-    nb = nbformat.read(out, as_version=4)
+    nb = nbformat.read(folder.parent / "run.ipynb", as_version=4)
     text = "\n".join(str(o.get("data", {}).get("text/html", ""))
                      + str(o.get("data", {}).get("text/markdown", ""))
                      for c in nb.cells for o in c.get("outputs", []))
@@ -318,11 +382,11 @@ def _run_notebook(tmp_path, **parameters):
 
 
 @pytest.mark.slow
-def test_notebook_on_cdnow(tmp_path):
+def test_notebook_on_cdnow(run_notebook):
     import json
 
-    out_dir = tmp_path / "cohort_retention"
-    nb, text = _run_notebook(tmp_path, output_dir=str(out_dir))
+    out_dir = run_notebook("10_cohort_retention.ipynb")
+    nb, text = _text(out_dir)
     m = json.loads((out_dir / "metrics.json").read_text())
     assert m["cohort_sizes"] == {"1997-01": 7846, "1997-02": 8476, "1997-03": 7248}
     assert len(m["retention_bounded"]["1997-01"]) == 18  # Jan 1997 .. Jun 1998
@@ -341,13 +405,13 @@ def test_notebook_on_cdnow(tmp_path):
 
 
 @pytest.mark.slow
-def test_notebook_on_telco(tmp_path):
+def test_notebook_on_telco(run_notebook):
     import json
 
-    out_dir = tmp_path / "cohort_retention"
-    _, text = _run_notebook(
-        tmp_path, output_dir=str(out_dir), subscriptions="../data/telco_churn.csv",
-        columns={"customerID": "customer_id", "Churn": "churned"}, segment="Contract")
+    out_dir = run_notebook("10_cohort_retention.ipynb", subscriptions="../data/telco_churn.csv",
+                           columns={"customerID": "customer_id", "Churn": "churned"},
+                           segment="Contract")
+    _, text = _text(out_dir)
     m = json.loads((out_dir / "metrics.json").read_text())
     assert m["form"] == "snapshot" and m["cohort_sizes"] == {SYNTHETIC_COHORT: 7043}
     assert len(m["retention_bounded"][SYNTHETIC_COHORT]) == 73  # tenure 0..72 months

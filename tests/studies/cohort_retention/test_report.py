@@ -1,0 +1,113 @@
+"""The cohort report: summary lines, metrics, display tables and exports, by hand."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clm_lib.reporting import to_json
+from clm_lib.studies.cohort_retention import report
+from clm_lib.studies.cohort_retention.compute import cohort_study
+from tests.studies.cohort_retention.test_cohorts import AS_OF, tiny_log
+
+
+@pytest.fixture(scope="module")
+def subscription_study():
+    """Two yearly cohorts of subscriptions with known survivors: sBG fits, holdout works."""
+    rows = []
+    for year, surv in ((2000, [500, 430, 380, 345, 320]), (2001, [400, 350, 310, 285])):
+        start = pd.Timestamp(f"{year}-01-01")  # anniversaries on period boundaries
+        lost = -np.diff(surv)
+        i = 0
+        for t, n in enumerate(lost, start=1):
+            rows += [(f"{year}-{i + j}", start, start + pd.DateOffset(years=t)) for j in range(n)]
+            i += n
+        rows += [(f"{year}-{i + j}", start, pd.NaT) for j in range(surv[-1])]
+    subs = pd.DataFrame(rows, columns=["customer_id", "start", "end"])
+    return cohort_study(subs, "year", as_of="2004-12-31", holdout_periods=1, horizon_periods=5)
+
+
+def test_cohort_study_metrics_and_summary(subscription_study):
+    st = subscription_study
+    assert st.tables.bounded_counts.loc["2000"].tolist() == [500, 430, 380, 345, 320]
+    assert st.model is not None and st.holdout_error["cells"] == 2
+    # held out: k=4 of 2000 and k=3 of 2001
+    assert st.holdout_error["actual"] == 320 + 285
+    m = report.cohort_metrics(st)
+    assert m["cohort_sizes"] == {"2000": 500, "2001": 400}
+    assert m["retention_bounded"]["2001"][-1] is None
+    assert m["churn_rate"]["2001"] == pytest.approx(70 / 500)
+    assert len(m["sbg"]["projection"]) == 4 + 5 + 1
+    assert set(m["sbg"]["se"]) == {"alpha", "beta"} and 2 <= len(m["headline"]) <= 4
+    assert m["sbg"]["error"] is None and m["sbg"]["del"] == st.valuation["del"]
+    assert m["churn_rule"].startswith("a customer is lost in the year in which their "
+                                      "subscription ends")
+    json.loads(to_json(m))
+    lines = report.summary_lines(st)
+    assert lines[0].startswith("900 customers were acquired in 2 yearly cohorts from 2000 to 2001")
+    assert "86.0 % were still subscribed in their second year" in lines[1]
+    assert any(line.startswith("Checked on the last 1 years held out") for line in lines)
+
+
+def test_display_tables(subscription_study):
+    st = subscription_study
+    sizes = report.cohort_sizes_table(st)
+    assert sizes.caption == "Cohort sizes (customers acquired per year)"
+    assert sizes.frame["customers acquired"].tolist() == [500, 400]
+    churn = report.churn_table(st)
+    assert list(churn.frame.columns) == ["active at start", "lost", "churn rate (%)"]
+    assert churn.frame.loc["2001", "churn rate (%)"] == 14.0  # 70 of 500
+    assert churn.caption == "Churn per year"
+    proj = report.projection_table(st)
+    assert len(proj.frame) == 5 + 1 and proj.frame.index[-1] == 9
+    assert list(proj.frame.columns) == ["projected % still active", "lower 95 %", "upper 95 %"]
+    assert proj.frame.iloc[0, 0] == pytest.approx(round(100 * st.projection["survival"].iloc[4], 1))
+    derl = report.derl_table(st)
+    assert list(derl.frame.columns) == ["chance of staying one more year",
+                                        "DERL (years, discounted at 1.0 % per year)"]
+    assert len(derl.frame) == 6
+    params = report.sbg_parameters_table(st)
+    assert params.caption.startswith("sBG parameters (all data; log-likelihood -")
+    frames = report.export_frames(st)
+    assert list(frames) == ["retention_bounded", "retention_unbounded", "churn_rate"]
+    assert list(frames["retention_bounded"].columns[:2]) == ["cohort", 0]
+    assert list(frames["churn_rate"].columns) == ["period", "active_start", "lost", "churn_rate"]
+
+
+def test_sbg_fit_table_drawn_without_holdout():
+    st = cohort_study(_many_cohorts(),
+                      "month", as_of="2020-12-31", holdout_periods=0)
+    assert st.holdout is None and st.model is not None
+    fit = st.sbg_fit
+    assert set(fit.columns) >= {"actual", "fitted", "lower", "upper", "in_fit"}
+    assert fit["in_fit"].all()
+    np.testing.assert_allclose(fit["actual"].dropna(), st.average_unbounded["retention"].dropna())
+
+
+def _many_cohorts():
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(600):
+        first = pd.Timestamp("2020-01-01") + pd.Timedelta(days=int(rng.integers(0, 200)))
+        life = int(rng.geometric(rng.beta(1.0, 3.0)))  # heterogeneous: sBG fits
+        rows += [(f"c{i}", first + pd.DateOffset(months=m), 1.0) for m in range(life)]
+    return pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"])
+
+
+def test_failed_model_is_said_in_words():
+    st = cohort_study(tiny_log(), "month", as_of=AS_OF)
+    assert st.model is None and st.sbg_failure is not None
+    text = report.sbg_error_text(st)
+    assert text.startswith(type(st.sbg_failure).__name__ + ": ")
+    m = report.cohort_metrics(st)
+    assert m["sbg"] == {"error": text}
+    assert report.summary_lines(st)[-1] == f"The retention projection could not be fitted ({text})."
+    assert "Projected survival" not in " ".join(m["headline"])
+
+
+def test_churn_rule_wording():
+    assert report.churn_rule_text("transactions", 1, "month").startswith(
+        "a customer is lost in a month when they bought in the previous month and then not "
+        "at all for 1 month (")
+    assert "the last 2 weeks are not reported" in report.churn_rule_text("transactions", 3, "week")
+    assert report.churn_rule_text("snapshot", 3, "month").startswith("per month of tenure")
