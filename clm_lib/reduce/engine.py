@@ -1,17 +1,15 @@
-"""Run the workbench's reductions where the data live: pandas, DuckDB or Spark.
+"""Run the workbench's reductions where the data live: DuckDB in-process, or Spark.
 
-The shared ``engine`` parameter selects where per-customer summaries, cohort counts and
-subscription durations are computed:
+The shared ``engine`` parameter selects where the data contract, per-customer summaries,
+cohort counts, orders and subscription durations are computed:
 
-* ``"pandas"`` — in memory, with the reference implementations in
-  :mod:`clm_lib.reduce.pandas_reductions` and :mod:`clm_lib.io.pandas_contract` (small data);
-* ``"duckdb"`` — embedded, out of core, multi-threaded; the default for files too large
-  for pandas (Parquet, CSV, a glob of many files);
+* ``"duckdb"`` (the default) — embedded in the Python process, multi-threaded, out of
+  core: a DataFrame, a CSV or Parquet file, a glob of many files or a Parquet folder;
 * ``"spark"`` — Apache Spark through PySpark, for data in a lake or warehouse.
 
-The DuckDB and Spark reductions are written once, as Ibis expressions
-(:mod:`clm_lib.reduce.expressions`), and are tested to give the same results as pandas
-(exact integer counts, floats to 1e-9).
+``"pandas"``, the in-process default of older configs, is accepted and means DuckDB. Every
+reduction is written once, as an Ibis expression (:mod:`clm_lib.reduce.expressions`),
+and runs unchanged on both engines (tests/test_spark_parity.py compares them).
 
 Models only need the reduced data, and the buy-till-you-die likelihoods only depend on
 ``(frequency, recency, T)``: :meth:`Engine.compress` groups identical triples with a
@@ -25,7 +23,7 @@ Examples
 >>> eng = get_engine("duckdb")                                          # doctest: +SKIP
 >>> summ = eng.summary_table("tx/*.parquet", as_of="2024-12-31",
 ...                          calibration_end="2024-06-30", time_unit="week")  # doctest: +SKIP
->>> triples = eng.compress(summ)          # pandas: frequency, recency, T, weights  # doctest: +SKIP
+>>> triples = eng.compress(summ)   # a DataFrame: frequency, recency, T, weights  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -80,7 +78,10 @@ __all__ = [
 ]
 
 #: Names accepted by the shared ``engine`` parameter.
-ENGINES = ("pandas", "duckdb", "spark")
+ENGINES = ("duckdb", "spark")
+#: Names accepted for an engine that are another's: ``"pandas"`` (the in-process default
+#: of older configs) runs on DuckDB.
+ALIASES = {"pandas": "duckdb"}
 _UNIT_DAYS = TIME_UNITS
 TX_COLUMNS = ("customer_id", "timestamp", "amount")
 TRIPLE = ("frequency", "recency", "T")
@@ -159,67 +160,25 @@ class Engine:
 
     Attributes
     ----------
-    name : {"pandas", "duckdb", "spark"}
-    con : Ibis backend (``None`` for pandas)
+    name : {"duckdb", "spark"}
+        ``"pandas"`` is accepted and gives DuckDB (see :data:`ALIASES`).
+    con : Ibis backend
     """
 
-    def __init__(self, name: str = "pandas", *, connection: Any = None, spark: Any = None,
+    def __init__(self, name: str = "duckdb", *, connection: Any = None, spark: Any = None,
                  threads: int | None = None, memory_limit: str | None = None):
+        name = ALIASES.get(name, name)
         if name not in ENGINES:
-            raise ParameterError(f"engine must be one of {list(ENGINES)}, got {name!r}")
+            raise ParameterError(f"engine must be one of {list(ENGINES)} (or 'pandas', the "
+                                 f"same as 'duckdb'), got {name!r}")
         self.name = name
-        self.con = None if name == "pandas" else connect(
+        self.con = connect(
             name, connection=connection, spark=spark, threads=threads, memory_limit=memory_limit)
 
     def __repr__(self) -> str:
         return f"<Engine {self.name}>"
 
     # ------------------------------------------------------------------ sources
-    def _pandas_transactions(self, source, columns) -> tuple[pd.DataFrame, DataQuality | None]:
-        """A DataFrame is taken as loaded; a file, glob or directory goes through the contract."""
-        if isinstance(source, pd.DataFrame):
-            df = source.rename(columns=dict(columns)) if columns else source
-            missing = [c for c in TX_COLUMNS if c not in df.columns]
-            if missing:
-                raise MissingColumnsError(missing, list(df.columns), what="transactions")
-            return df, None
-        return self.load_transactions(source, columns)
-
-    @staticmethod
-    def _pandas_load(source, columns, **kwargs) -> tuple[pd.DataFrame, DataQuality]:
-        """:func:`clm_lib.io.pandas_contract.load_transactions` on a file, or on each file of a glob or
-        directory of Parquet files with the records added up."""
-        import glob
-
-        from clm_lib.io.pandas_contract import load_transactions
-
-        if isinstance(source, pd.DataFrame):
-            return load_transactions(source, columns, **kwargs)
-        path = str(source)
-        if os.path.isdir(path):
-            path = os.path.join(path, "**", "*.parquet")
-        if not any(ch in path for ch in "*?["):
-            return load_transactions(path, columns, **kwargs)
-        files = sorted(glob.glob(path, recursive=True))
-        if not files:
-            raise FileNotFoundError(f"transactions: no file matches {path!r}")
-        parts, dq = [], DataQuality(source=source_name(source))
-        for f in files:
-            df, q = load_transactions(f, columns, **kwargs)
-            parts.append(df)
-            dq.rows_in += q.rows_in
-            dq.rows_used += q.rows_used
-            for r, n in q.dropped.items():
-                dq.drop(r, n)
-            for r, n in q.warnings.items():
-                dq.warn(r, n)
-            dq.notes += [n for n in q.notes if n not in dq.notes]
-        dq.notes.append(f"Read from {len(files)} files.")
-        df = pd.concat(parts, ignore_index=True)
-        df["customer_id"] = df["customer_id"].astype("string")
-        df = df.sort_values(["customer_id", "timestamp"], kind="stable", ignore_index=True)
-        return df, dq.check()
-
     def table(self, source, columns: Mapping[str, str] | None = None,
               required: Sequence[str] = TX_COLUMNS, what: str = "transactions"):
         """The Ibis table of ``source`` (path, glob, table name, DataFrame or Ibis table),
@@ -233,7 +192,7 @@ class Engine:
         """Apply the transactions data contract in the engine.
 
         The rules, drop reasons and errors of :func:`clm_lib.io.pandas_contract.load_transactions`
-        (the pandas engine calls it), evaluated where the data are: one aggregation
+        evaluated where the data are: one aggregation
         counts every drop reason, and the clean rows stay lazy in the engine.
 
         Parameters
@@ -246,7 +205,7 @@ class Engine:
 
         Returns
         -------
-        table : DataFrame (pandas engine) or Ibis table (duckdb, spark)
+        table : Ibis table (lazy, in the engine)
             Canonical ``customer_id`` (text), ``timestamp`` (naive), ``amount`` (float64)
             and the other columns.
         quality : DataQuality
@@ -255,9 +214,6 @@ class Engine:
         """
         from clm_lib.io.pandas_contract import NEGATIVE_AMOUNT_POLICIES, _as_of, _when
 
-        if self.name == "pandas":
-            return self._pandas_load(source, columns, as_of=as_of, date_format=date_format,
-                                     negative_amounts=negative_amounts)
         if negative_amounts not in NEGATIVE_AMOUNT_POLICIES:
             raise ParameterError(f"negative_amounts must be one of {NEGATIVE_AMOUNT_POLICIES}, "
                                  f"not {negative_amounts!r}")
@@ -276,7 +232,7 @@ class Engine:
         """Apply the subscriptions data contract in the engine.
 
         The rules, drop reasons and errors of :func:`clm_lib.io.pandas_contract.load_subscriptions`
-        for both forms (the pandas engine calls it), evaluated where the data are: bad
+        for both forms, evaluated where the data are: bad
         rows are dropped and counted by reason, exact repeats dropped, a snapshot
         customer repeated with different values is an error, and text columns whose
         values all read as numbers become numbers (e.g. Telco ``TotalCharges``).
@@ -293,18 +249,14 @@ class Engine:
 
         Returns
         -------
-        table : DataFrame (pandas engine) or Ibis table (duckdb, spark)
+        table : Ibis table (lazy, in the engine)
             Canonical columns and covariates; the engines' table is lazy and unordered.
         quality : DataQuality
             ``rows_in == rows_used + dropped``, by reason; the notes say what the engines
             do differently (see :func:`clm_lib.io.contract.check_subscriptions`).
         """
         from clm_lib.io.pandas_contract import _as_of, _when
-        from clm_lib.io.pandas_contract import load_subscriptions as pandas_load
 
-        if self.name == "pandas":
-            return pandas_load(source, columns, as_of=as_of, date_format=date_format,
-                               churn_values=churn_values)
         as_of_ts, cutoff = _as_of(as_of, None)
         raw = read_source(self.con, source, None, (), "subscriptions", raw=True)
         return check_subscriptions(raw, backend="duckdb" if self.con.name == "duckdb" else "spark",
@@ -383,15 +335,6 @@ class Engine:
             ``as_of`` and ``dropped``; and ``data_quality`` (the loading record, a dict)
             when a file was loaded.
         """
-        if self.name == "pandas":
-            from clm_lib.reduce.pandas_reductions import summary_data as pandas_summary
-
-            tx, dq = self._pandas_transactions(source, columns)
-            out = pandas_summary(tx, as_of=as_of, calibration_end=calibration_end,
-                                 time_unit=time_unit)
-            if dq is not None:
-                out.attrs["data_quality"] = dq.to_dict()
-            return out
         t, dq = self._transactions(source, columns)
         expr, end, cal = self._summary_expr(t, as_of=as_of, calibration_end=calibration_end,
                                             time_unit=time_unit)
@@ -421,13 +364,9 @@ class Engine:
         See :func:`clm_lib.reduce.pandas_reductions.repeat_purchases_by_day`; only one row per day comes
         back from DuckDB or Spark.
         """
-        from clm_lib.reduce import pandas_reductions as reductions
 
         end = _day(as_of, "as_of")
         cal = _day(calibration_end, "calibration_end")
-        if self.name == "pandas":
-            tx, _ = self._pandas_transactions(source, columns)
-            return reductions.repeat_purchases_by_day(tx, calibration_end=cal, as_of=end)
         t, _ = self._transactions(source, columns)
         out = self.to_pandas(red.repeat_purchases_by_day(t, calibration_end=cal, as_of=end))
         out["day"] = pd.to_datetime(out["day"]).astype("datetime64[ns]")
@@ -438,11 +377,7 @@ class Engine:
                      columns: Mapping[str, str] | None = None) -> pd.Series:
         """Each customer's ``column`` on the earliest purchase (e.g. the acquisition
         channel), indexed by ``customer_id``; see :func:`clm_lib.reduce.pandas_reductions.first_values`."""
-        from clm_lib.reduce import pandas_reductions as reductions
 
-        if self.name == "pandas":
-            tx, _ = self._pandas_transactions(source, columns)
-            return reductions.first_values(tx, column)
         t, _ = self._transactions(source, columns)
         if column not in t.columns:
             raise MissingColumnsError([column], list(t.columns), what="transactions")
@@ -476,29 +411,24 @@ class Engine:
             ``attrs["purchases_after_as_of"]``, and ``attrs["data_quality"]`` when a file
             was loaded.
         """
-        from clm_lib.reduce import pandas_reductions as reductions
 
         if as_of is None:
             raise ParameterError("as_of is required (the observation end)")
         end = pd.Timestamp(as_of)
         if end.tzinfo is not None:
             end = end.tz_convert("UTC").tz_localize(None)
-        if self.name == "pandas":
-            tx, dq = self._pandas_transactions(source, columns)
-            out = reductions.purchase_spans(tx, as_of=end)
-        else:
-            t, dq = self._transactions(source, columns)
-            out = self.to_pandas(red.purchase_spans(t, as_of=end.to_pydatetime()))
-            n_after = int(red.purchases_after(t, as_of=end.to_pydatetime()).execute())
-            out = out.sort_values("customer_id", ignore_index=True)
-            out["customer_id"] = out["customer_id"].astype("string")
-            for c in ("first_purchase", "last_purchase"):
-                out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
-            out["n_purchases"] = out["n_purchases"].astype(np.int64)
-            for c in ("total_amount", "first_amount", "first_quantity"):
-                if c in out:
-                    out[c] = out[c].astype(float)
-            out.attrs["purchases_after_as_of"] = n_after
+        t, dq = self._transactions(source, columns)
+        out = self.to_pandas(red.purchase_spans(t, as_of=end.to_pydatetime()))
+        n_after = int(red.purchases_after(t, as_of=end.to_pydatetime()).execute())
+        out = out.sort_values("customer_id", ignore_index=True)
+        out["customer_id"] = out["customer_id"].astype("string")
+        for c in ("first_purchase", "last_purchase"):
+            out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
+        out["n_purchases"] = out["n_purchases"].astype(np.int64)
+        for c in ("total_amount", "first_amount", "first_quantity"):
+            if c in out:
+                out[c] = out[c].astype(float)
+        out.attrs["purchases_after_as_of"] = n_after
         if dq is not None:
             out.attrs["data_quality"] = dq.to_dict()
         return out
@@ -508,12 +438,8 @@ class Engine:
         """How many gaps of each length (days) separate consecutive purchase days of a
         customer up to ``as_of``, computed in the engine; see
         :func:`clm_lib.reduce.pandas_reductions.purchase_day_gaps` (one row per gap length comes back)."""
-        from clm_lib.reduce import pandas_reductions as reductions
 
         end = _day(as_of, "as_of")
-        if self.name == "pandas":
-            tx, _ = self._pandas_transactions(source, columns)
-            return reductions.purchase_day_gaps(tx, as_of=end)
         t, _ = self._transactions(source, columns)
         out = self.to_pandas(red.purchase_day_gaps(t, as_of=end)).astype(np.int64)
         return out.set_index("days")["gaps"].sort_index()
@@ -524,14 +450,9 @@ class Engine:
         """Each customer's purchase-day history up to ``date``, computed in the engine;
         the columns and rules of :func:`clm_lib.reduce.pandas_reductions.customer_histories` (one row
         per customer comes back; spend sums equal to rounding)."""
-        from clm_lib.reduce import pandas_reductions as reductions
 
         end = _day(date, "date")
         w = int(window_days if window_days is not None else lapsed_days)
-        if self.name == "pandas":
-            tx, _ = self._pandas_transactions(source, columns)
-            return reductions.customer_histories(tx, date=end, lapsed_days=lapsed_days,
-                                                 window_days=w)
         t, _ = self._transactions(source, columns)
         out = self.to_pandas(red.customer_histories(t, date=end, lapsed_days=int(lapsed_days),
                                                     window_days=w))
@@ -654,8 +575,8 @@ class Engine:
         Parameters
         ----------
         summary : DataFrame or Ibis table
-            A per-customer summary (pandas for the pandas engine; the lazy table of
-            :meth:`summary_table` or a materialised one for duckdb/spark).
+            A per-customer summary: the lazy table of :meth:`summary_table`, a
+            materialised one, or a DataFrame (registered in the engine first).
         columns : sequence of str
             Columns that define identical customers for the model (default the BG/NBD
             and Pareto/NBD triple ``frequency, recency, T``).
@@ -671,18 +592,11 @@ class Engine:
             customers.
         """
         columns = list(columns)
-        if isinstance(summary, pd.DataFrame):
-            missing = [c for c in columns if c not in summary.columns]
-            if missing:
-                raise MissingColumnsError(missing, list(summary.columns), what="summary")
-            s = summary[where(summary)] if where is not None else summary
-            out = (s[columns].groupby(columns, sort=True, observed=True).size()
-                   .rename("weights").reset_index())
-            out["weights"] = out["weights"].astype(np.int64)
-            return out
         missing = [c for c in columns if c not in summary.columns]
         if missing:
             raise MissingColumnsError(missing, list(summary.columns), what="summary")
+        if isinstance(summary, pd.DataFrame):
+            summary = self.from_pandas(summary[columns])
         s = summary.filter(where(summary)) if where is not None else summary
         out = self.to_pandas(red.compress(s, columns))
         out = out.sort_values(columns, kind="stable").reset_index(drop=True)
@@ -784,27 +698,13 @@ class Engine:
             cohort and k. Pairs with no activity are absent.
         """
         end, last = self._cohort_setup(cohort_period, as_of)
-        if self.name == "pandas":
-            from clm_lib.studies.cohort_retention.compute import customer_periods
-
-            tx, dq = self._pandas_transactions(source, columns)
-            cp = customer_periods(tx, cohort_period, as_of=end, engine="pandas",
-                                  segment=segment)
-            cp["last"] = cp.groupby("customer_id", sort=False)["period"].transform("max")
-            cp["is_last"] = (cp["period"] == cp["last"]).astype(np.int64)
-            keys = (["segment"] if segment is not None else []) + ["cohort", "k"]
-            g = cp.groupby(keys, sort=True, dropna=False)
-            raw = pd.DataFrame({"customers": g.size(), "revenue": g["revenue"].sum(),
-                                "last_active": g["is_last"].sum()}).reset_index()
-            raw = raw.rename(columns={"cohort": "cohort_index", "k": "period"})
-        else:
-            t, dq = self._transactions(source, columns)
-            if segment is not None and segment not in t.columns:
-                raise MissingColumnsError([segment], list(t.columns), what="transactions")
-            raw = self.to_pandas(red.cohort_activity(t, cohort_period=cohort_period, as_of=end,
-                                                     last_period=last, segment=segment))
-            if segment is not None:
-                raw["segment"] = _as_text(raw["segment"], t[segment].type())
+        t, dq = self._transactions(source, columns)
+        if segment is not None and segment not in t.columns:
+            raise MissingColumnsError([segment], list(t.columns), what="transactions")
+        raw = self.to_pandas(red.cohort_activity(t, cohort_period=cohort_period, as_of=end,
+                                                 last_period=last, segment=segment))
+        if segment is not None:
+            raw["segment"] = _as_text(raw["segment"], t[segment].type())
         keys = (["segment"] if segment is not None else []) + ["cohort_index"]
         raw = raw.sort_values(keys + ["period"]).reset_index(drop=True)
         size = (raw["customers"].where(raw["period"] == 0)
@@ -846,11 +746,6 @@ class Engine:
             without a value); sorted by cohort, customer and period.
         """
         end, last = self._cohort_setup(cohort_period, as_of)
-        if self.name == "pandas":
-            from clm_lib.studies.cohort_retention.compute import customer_periods
-
-            tx, _ = self._pandas_transactions(source, columns)
-            return customer_periods(tx, cohort_period, as_of=end, segment=segment)
         t, _ = self._transactions(source, columns)
         cp = red.customer_periods(t, cohort_period=cohort_period, as_of=end, last_period=last)
         if segment is not None:
@@ -889,16 +784,10 @@ class Engine:
         n = int(inactivity_periods)
         if n < 1:
             raise ParameterError("inactivity_periods must be >= 1")
-        if self.name == "pandas":
-            from clm_lib.studies.cohort_retention.compute import _churn_counts_pandas
-
-            tx, _ = self._pandas_transactions(source, columns)
-            out = _churn_counts_pandas(tx, cohort_period, as_of=end, inactivity_periods=n)
-        else:
-            t, _ = self._transactions(source, columns)
-            out = self.to_pandas(red.churn_counts(t, cohort_period=cohort_period, as_of=end,
-                                                  last_period=last, inactivity_periods=n))
-            out = out.astype(np.int64).sort_values("period", ignore_index=True)
+        t, _ = self._transactions(source, columns)
+        out = self.to_pandas(red.churn_counts(t, cohort_period=cohort_period, as_of=end,
+                                              last_period=last, inactivity_periods=n))
+        out = out.astype(np.int64).sort_values("period", ignore_index=True)
         out.attrs["last_complete_period"] = last
         return out
 
@@ -939,14 +828,6 @@ class Engine:
                                                  date_format=date_format,
                                                  churn_values=churn_values)
             columns = None
-        if self.name == "pandas":
-            from clm_lib.io.pandas_contract import subscription_durations as pandas_durations
-
-            subs = source.rename(columns=dict(columns)) if columns else source
-            out = pandas_durations(subs, as_of=as_of, time_unit=time_unit)
-            if dq is not None:
-                out.attrs["data_quality"] = dq.to_dict()
-            return out
         t = self.table(source, columns, required=("customer_id",), what="subscriptions")
         order = ["customer_id"]
         cols = list(t.columns)
@@ -1004,8 +885,9 @@ class Engine:
 _ENGINE_CACHE: dict[str, Engine] = {}
 
 
-def get_engine(name: str | Engine = "pandas", **kwargs) -> Engine:
-    """The :class:`Engine` for ``name`` ("pandas", "duckdb" or "spark").
+def get_engine(name: str | Engine = "duckdb", **kwargs) -> Engine:
+    """The :class:`Engine` for ``name``: ``"duckdb"`` (in-process, the default) or
+    ``"spark"``; ``"pandas"`` is accepted as the name of the in-process default.
 
     Without keyword arguments, one engine per name is created and reused (a Spark
     session takes seconds to start). Keyword arguments (``connection=`` an Ibis backend,
@@ -1013,6 +895,7 @@ def get_engine(name: str | Engine = "pandas", **kwargs) -> Engine:
     """
     if isinstance(name, Engine):
         return name
+    name = ALIASES.get(name, name)
     if kwargs:
         return Engine(name, **kwargs)
     if name not in _ENGINE_CACHE:
@@ -1021,20 +904,20 @@ def get_engine(name: str | Engine = "pandas", **kwargs) -> Engine:
 
 
 def summary_data(source, *, as_of, calibration_end=None, time_unit: str = "week",
-                 engine: str | Engine = "pandas", columns=None) -> pd.DataFrame:
+                 engine: str | Engine = "duckdb", columns=None) -> pd.DataFrame:
     """:meth:`Engine.summary_data` on the engine named by ``engine``."""
     return get_engine(engine).summary_data(source, as_of=as_of, calibration_end=calibration_end,
                                            time_unit=time_unit, columns=columns)
 
 
-def compress(summary, columns: Sequence[str] = TRIPLE, *, engine: str | Engine = "pandas",
+def compress(summary, columns: Sequence[str] = TRIPLE, *, engine: str | Engine = "duckdb",
              where=None) -> pd.DataFrame:
     """:meth:`Engine.compress` on the engine named by ``engine``."""
     return get_engine(engine).compress(summary, columns, where=where)
 
 
 def cohort_activity(source, *, cohort_period: str = "month", as_of,
-                    engine: str | Engine = "pandas", columns=None,
+                    engine: str | Engine = "duckdb", columns=None,
                     segment: str | None = None) -> pd.DataFrame:
     """:meth:`Engine.cohort_activity` on the engine named by ``engine``."""
     return get_engine(engine).cohort_activity(source, cohort_period=cohort_period, as_of=as_of,
@@ -1042,7 +925,7 @@ def cohort_activity(source, *, cohort_period: str = "month", as_of,
 
 
 def subscription_durations(source, *, as_of=None, time_unit: str = "month",
-                           engine: str | Engine = "pandas", columns=None, date_format=None,
+                           engine: str | Engine = "duckdb", columns=None, date_format=None,
                            churn_values=None) -> pd.DataFrame:
     """:meth:`Engine.subscription_durations` on the engine named by ``engine``."""
     return get_engine(engine).subscription_durations(source, as_of=as_of, time_unit=time_unit,
