@@ -425,18 +425,22 @@ def customer_export(study) -> pd.DataFrame:
     r = study.rfm
     v = (study.values.reindex(r.index) if study.values is not None
          else pd.DataFrame({"clv": np.nan, "p_alive": np.nan}, index=r.index))
+    customer = pseudonymise(pd.Series(r.index, dtype="string")).to_numpy(dtype=str)
     out = pd.DataFrame({
-        "customer": pseudonymise(pd.Series(r.index, dtype="string")).to_numpy(),
+        "customer": customer.astype(object),
         "stage": study.stages["stage"].reindex(r.index).astype(str).to_numpy(),
         "recency_days": r["recency_days"].to_numpy(), "frequency": r["frequency"].to_numpy(),
         "monetary": r["monetary"].to_numpy(), "R": r["R"].to_numpy(), "F": r["F"].to_numpy(),
         "M": r["M"].to_numpy(), "segment": r["segment"].astype(str).to_numpy(),
         "clv": v["clv"].to_numpy(), "p_alive": v["p_alive"].to_numpy(),
-        "recommended_action": r["segment"].astype(str).map(PLAYBOOK).to_numpy(),
+        "recommended_action": r["segment"].map(PLAYBOOK).astype(object).to_numpy(),
     })
     if "segment_value" in r:
         out["customer_segment"] = r["segment_value"].astype("string").to_numpy()
-    return out.sort_values(["clv", "customer"], ascending=[False, True]).reset_index(drop=True)
+    # highest value first, ties by pseudonym; NaN last (np.lexsort on fixed-width text is
+    # several times faster than a DataFrame sort on an object column of a million ids)
+    order = np.lexsort((customer, -out["clv"].to_numpy(dtype=float)))
+    return out.take(order).reset_index(drop=True)
 
 
 def transitions_export(study) -> pd.DataFrame:

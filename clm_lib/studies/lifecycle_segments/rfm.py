@@ -89,7 +89,7 @@ def rfm_table(transactions, *, as_of, engine="duckdb") -> pd.DataFrame:
     out["R"] = score(out["recency_days"], higher_is_better=False)
     out["F"] = score(out["frequency"])
     out["M"] = score(out["monetary"])
-    out["rfm"] = out["R"].astype(str) + out["F"].astype(str) + out["M"].astype(str)
+    out["rfm"] = (100 * out["R"] + 10 * out["F"] + out["M"]).astype(str)   # scores are 1-5
     return out
 
 
@@ -101,10 +101,11 @@ def assign_segments(rfm: pd.DataFrame) -> pd.Series:
     conds = [(R >= 4) & (F >= 4), (R == 3) & (F >= 4), (R <= 2) & (F >= 4) & (M >= 4),
              (R <= 2) & (F >= 3), (R >= 4) & (F == 1), (R >= 3) & (F >= 2) & (F <= 3),
              ((R == 3) & (F == 1)) | ((R == 2) & (F <= 2)), (R == 1) & (F <= 2)]
-    seg = np.select(conds, list(RULE_ORDER), default="")
-    if (seg == "").any():   # cannot happen for scores in 1..5; guards against bad input
-        raise InsufficientDataError(f"{int((seg == '').sum())} customers have scores outside 1-5")
-    return pd.Series(pd.Categorical(seg, categories=list(SEGMENTS)), index=rfm.index, name="segment")
+    codes = np.select(conds, [SEGMENTS.index(s) for s in RULE_ORDER], default=-1)
+    if (codes < 0).any():   # cannot happen for scores in 1..5; guards against bad input
+        raise InsufficientDataError(f"{int((codes < 0).sum())} customers have scores outside 1-5")
+    return pd.Series(pd.Categorical.from_codes(codes, categories=list(SEGMENTS)), index=rfm.index,
+                     name="segment")
 
 
 def segment_table(rfm: pd.DataFrame, segments: pd.Series, clv: pd.Series | None = None) -> pd.DataFrame:

@@ -231,8 +231,9 @@ def customer_stages(transactions, *, date, thresholds: Thresholds,
                   since_react.le(th.new_days).fillna(False).astype(bool),
                   since_last > th.at_risk_days, vip, repeat]
     choices = ["lapsed", "new", "reactivated", "at risk", "loyal/VIP", "active repeat"]
-    stage = np.select([np.asarray(c, bool) for c in conditions], choices, default="one-time buyer")
-    per.insert(0, "stage", pd.Categorical(stage, categories=list(STAGES)))
+    codes = np.select([np.asarray(c, bool) for c in conditions],
+                      [STAGES.index(c) for c in choices], default=STAGES.index("one-time buyer"))
+    per.insert(0, "stage", pd.Categorical.from_codes(codes, categories=list(STAGES)))
     per["days_since_last"] = since_last
     per["days_since_first"] = since_first
     per.attrs = {"date": str(d.date())}
