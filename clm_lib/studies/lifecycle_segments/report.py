@@ -16,7 +16,7 @@ from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES, STAGES, Thr
 
 __all__ = [
     "PLAYBOOK", "SEGMENT_RULES", "STAGE_RULES", "NO_LEADS", "show", "percent_columns",
-    "threshold_sources", "thresholds_dict", "thresholds_table", "rule_table", "playbook_table",
+    "threshold_sources", "thresholds_dict", "thresholds_table", "rule_table",
     "summary_lines", "model_note", "what_if_note", "quality_notes", "thresholds_view",
     "stage_view", "stage_value_note", "stage_segments_view", "flows_figure",
     "transitions_figure", "flows_view", "rules_view", "segments_view", "second_purchase_note",
@@ -145,11 +145,6 @@ def rule_table() -> pd.DataFrame:
                         columns=["segment", "rule (scores 1–5)", "recommended action"]).set_index("segment")
 
 
-def playbook_table() -> pd.DataFrame:
-    """The playbook: segment -> recommended action."""
-    return pd.Series(PLAYBOOK, name="recommended action").rename_axis("segment").to_frame()
-
-
 # ---- sentences ---------------------------------------------------------------------------
 def model_note(study) -> str:
     """Which value models were not fitted and why ("" when both were fitted)."""
@@ -258,6 +253,7 @@ def method_values_note(study) -> str:
 
 # ---- table views -------------------------------------------------------------------------
 def thresholds_view(study) -> dict:
+    """The stage thresholds and where they come from."""
     return {"df": thresholds_table(study.thresholds), "float_format": "{:,.2f}",
             "caption": "Stage rules: thresholds (days) and where they come from"}
 
@@ -299,15 +295,18 @@ def transitions_figure(study) -> dict:
 
 
 def flows_view(study) -> dict:
+    """The headline flows between the two dates."""
     return {"df": percent_columns(pd.Series(study.flows, name="customers").to_frame(), []),
             "caption": f"Headline flows, {study.flow_start} → {study.as_of} (customers)"}
 
 
 def rules_view() -> dict:
+    """The segment rules and recommended actions."""
     return {"df": rule_table(), "caption": "Segment rules (R, F, M scores 1–5) and recommended action"}
 
 
 def segments_view(study, currency: str = "$") -> dict:
+    """Customers, revenue and expected value by RFM segment."""
     seg = study.segments.rename(columns={
         "customer_share": "share of customers", "revenue": f"revenue to date ({currency})",
         "revenue_share": "share of revenue", "clv": _value_label(study, currency),
@@ -319,6 +318,7 @@ def segments_view(study, currency: str = "$") -> dict:
 
 
 def ladder_view(study) -> dict:
+    """The repeat ladder."""
     lad = study.ladder.rename(columns={"reached_k": "customers with ≥ k purchase days",
                                        "reached_k_plus_1": "with ≥ k+1", "p_next": "P(k+1 | k)"})
     return {"df": percent_columns(lad, ["P(k+1 | k)"]),
@@ -326,6 +326,7 @@ def ladder_view(study) -> dict:
 
 
 def reactivation_view(study, currency: str = "$") -> dict:
+    """Reactivated vs new customers after their start."""
     r = study.reactivation.rename(columns={
         "repurchase_rate": "bought again in window",
         "purchase_days_per_customer": "purchase days per customer in window",
