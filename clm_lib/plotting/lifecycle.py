@@ -1,6 +1,8 @@
-"""Figures of the lifecycle and segments study; each draws what :mod:`clm_lib.studies.lifecycle_segments.compute`
-and :mod:`clm_lib.studies.lifecycle_segments.rfm` return. ``plot_x(data, *, ax=None, **kwargs) -> Axes``, titles and
-axis labels with units, never ``plt.show()``.
+"""Figures of the lifecycle and segments study; each draws a table of
+:class:`~clm_lib.studies.lifecycle_segments.compute.LifecycleStudy`.
+``plot_x(data, *, ax=None, **kwargs) -> Axes``, titles and axis labels with units, never
+``plt.show()``. The what-if and the leads exist only when the models were fitted or leads
+given: their plots draw nothing and return None when given None.
 """
 from __future__ import annotations
 
@@ -82,7 +84,8 @@ def plot_flows(matrix: pd.DataFrame, *, ax: Axes | None = None, start_label: str
                end_label: str = "second date", title: str = "Customer flows between stages",
                hide_stayed: tuple = ("lapsed",)) -> Axes:
     """Flow chart: stacked stage bars at both dates joined by bands whose width is the number
-    of customers moving (an alluvial diagram of :func:`~clm_lib.studies.lifecycle_segments.compute.transition_matrix`).
+    of customers moving (an alluvial diagram of
+    :func:`~clm_lib.studies.lifecycle_segments.flows.transition_matrix`).
 
     Customers in a stage of ``hide_stayed`` at both dates (by default those lapsed
     throughout, who would dwarf every flow) are not drawn; the title says how many.
@@ -188,10 +191,13 @@ def plot_time_to_second_purchase(kmf, *, ax: Axes | None = None, time_unit: str 
     return ax
 
 
-def plot_what_if(what_if: pd.DataFrame, *, ax: Axes | None = None, currency: str = "$",
+def plot_what_if(what_if: pd.DataFrame | None, *, ax: Axes | None = None, currency: str = "$",
                  horizon: int | None = None, time_unit: str = "week",
-                 title: str = "Value of lowering churn") -> Axes:
-    """Bars of ``value_change`` by churn reduction (index, percentage points; 0 left out)."""
+                 title: str = "Value of lowering churn") -> Axes | None:
+    """Bars of ``value_change`` by churn reduction (index, percentage points; 0 left out);
+    None for no table (value models not fitted)."""
+    if what_if is None:
+        return None
     _need(what_if, ["value_change", "value_change_pct"], "what-if table")
     ax = _axes(ax, figsize=(8, 4))
     w = what_if.loc[what_if.index > 0]
@@ -207,9 +213,12 @@ def plot_what_if(what_if: pd.DataFrame, *, ax: Axes | None = None, currency: str
     return ax
 
 
-def plot_conversion(kms: dict, *, ax: Axes | None = None, time_unit: str = "day",
-                    title: str = "Time to conversion by lead source (Kaplan-Meier)") -> Axes:
-    """Cumulative conversion (1 - KM) per source; ``kms`` as from ``leads_conversion``."""
+def plot_conversion(kms: dict | None, *, ax: Axes | None = None, time_unit: str = "day",
+                    title: str = "Time to conversion by lead source (Kaplan-Meier)") -> Axes | None:
+    """Cumulative conversion (1 - KM) per source; ``kms`` as from ``leads_conversion``
+    (``LifecycleStudy.leads_km``); None for no fitters (no leads)."""
+    if kms is None:
+        return None
     ax = _axes(ax)
     for name, kmf in kms.items():
         sf = kmf.survival_function_.iloc[:, 0]

@@ -7,9 +7,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from clm_lib.studies.lifecycle_segments import compute as lc  # noqa: E402
-from clm_lib.studies.lifecycle_segments import rfm  # noqa: E402
 from clm_lib.plotting import lifecycle as plots  # noqa: E402
+from clm_lib.studies.lifecycle_segments import flows, rfm, stages  # noqa: E402
+from clm_lib.studies.lifecycle_segments.leads import leads_conversion  # noqa: E402
+from clm_lib.studies.lifecycle_segments.repeat import time_to_second_purchase  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -19,12 +20,12 @@ def parts():
     tx = pd.DataFrame({"customer_id": rng.integers(0, 300, n).astype(str),
                        "timestamp": pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D"),
                        "amount": rng.gamma(2, 20, n)})
-    th = lc.derive_thresholds(tx, as_of="2020-12-31")
-    end = lc.customer_stages(tx, date="2020-12-31", thresholds=th)
-    start = lc.customer_stages(tx, date="2020-06-30", thresholds=th)
+    th = stages.derive_thresholds(tx, as_of="2020-12-31")
+    end = stages.customer_stages(tx, date="2020-12-31", thresholds=th)
+    start = stages.customer_stages(tx, date="2020-06-30", thresholds=th)
     r = rfm.rfm_table(tx, as_of="2020-12-31")
-    _, kmf = lc.time_to_second_purchase(tx, as_of="2020-12-31")
-    return tx, end, lc.transition_matrix(start, end), r, kmf
+    _, kmf = time_to_second_purchase(tx, as_of="2020-12-31")
+    return tx, end, flows.transition_matrix(start, end), r, kmf
 
 
 def _check(ax):
@@ -34,7 +35,7 @@ def _check(ax):
 
 def test_stage_and_segment_bars(parts):
     _, end, _, r, _ = parts
-    ax = plots.plot_stage_counts(lc.stage_table(end))
+    ax = plots.plot_stage_counts(stages.stage_table(end))
     assert ax.get_ylabel() == "share (%)"
     _check(ax)
     _check(plots.plot_rfm_segments(rfm.segment_table(r, rfm.assign_segments(r))))
@@ -52,7 +53,7 @@ def test_transitions_and_flows(parts):
 
 def test_ladder_km_what_if_conversion(parts):
     _, end, _, _, kmf = parts
-    ax = plots.plot_ladder(lc.repeat_ladder(end))
+    ax = plots.plot_ladder(stages.repeat_ladder(end))
     assert "P(k+1" in ax.get_ylabel()
     _check(ax)
     ax = plots.plot_time_to_second_purchase(kmf, time_unit="week")
@@ -65,7 +66,12 @@ def test_ladder_km_what_if_conversion(parts):
     _check(ax)
     leads = pd.DataFrame({"lead_id": [1, 2, 3], "created": ["2020-01-01"] * 3,
                           "source": ["a", "b", "b"], "converted": ["2020-01-05", None, "2020-01-09"]})
-    _, _, kms = lc.leads_conversion(leads, as_of="2020-02-01")
+    _, _, kms = leads_conversion(leads, as_of="2020-02-01")
     ax = plots.plot_conversion(kms)
     assert "days" in ax.get_xlabel()
     _check(ax)
+
+
+def test_nothing_to_draw_without_models_or_leads():
+    # the study holds None for the what-if (models not fitted) and the leads (none given)
+    assert plots.plot_what_if(None) is None and plots.plot_conversion(None) is None

@@ -1,6 +1,6 @@
 """RFM scores, named segments and a playbook of actions per segment.
 
-Per customer at ``as_of`` (purchase days, as in :func:`clm_lib.reduce.pandas_reductions.daily_transactions`):
+Per customer at ``as_of`` (purchase days: all purchases of a customer on one day count once):
 ``recency_days`` (days since the last purchase day), ``frequency`` (purchase days) and
 ``monetary`` (total spend to date).
 
@@ -31,38 +31,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from clm_lib.exceptions import InsufficientDataError
 from clm_lib.checks import require_columns as _need
+from clm_lib.exceptions import InsufficientDataError
+from clm_lib.studies.lifecycle_segments.stages import histories, is_customer_histories
 
-__all__ = ["SEGMENTS", "SEGMENT_RULES", "PLAYBOOK", "rfm_table", "score", "assign_segments",
-           "segment_table", "rule_table", "playbook_table"]
+__all__ = ["SEGMENTS", "RULE_ORDER", "rfm_table", "score", "assign_segments", "segment_table"]
 
+#: Segments in display order.
 SEGMENTS = ("champions", "loyal", "potential loyalists", "new", "at risk", "can't lose",
             "hibernating", "lost")
-
-#: (segment, rule in words); evaluated in this order by :func:`assign_segments`.
-SEGMENT_RULES = (
-    ("champions", "R ≥ 4 and F ≥ 4"),
-    ("loyal", "R = 3 and F ≥ 4"),
-    ("can't lose", "R ≤ 2 and F ≥ 4 and M ≥ 4"),
-    ("at risk", "R ≤ 2 and F ≥ 3"),
-    ("new", "R ≥ 4 and F = 1"),
-    ("potential loyalists", "R ≥ 3 and F in 2–3"),
-    ("hibernating", "R = 3 and F = 1, or R = 2 and F ≤ 2"),
-    ("lost", "R = 1 and F ≤ 2"),
-)
-
-#: Recommended action per segment.
-PLAYBOOK = {
-    "champions": "Reward and involve: early access, referral programme, no discounts needed.",
-    "loyal": "Keep them close: loyalty benefits, cross-sell, ask for reviews.",
-    "potential loyalists": "Build the habit: membership offer, personalised recommendations.",
-    "new": "Onboard: welcome series and an incentive for the second purchase.",
-    "at risk": "Win back now: personalised reminder and a time-limited offer.",
-    "can't lose": "Personal outreach: call or tailored offer; find out why they stopped.",
-    "hibernating": "Low-cost reactivation: relevant content, seasonal offers.",
-    "lost": "Do not spend much: one last win-back attempt, then suppress from paid campaigns.",
-}
+#: The order in which :func:`assign_segments` evaluates the rules (first match wins).
+RULE_ORDER = ("champions", "loyal", "can't lose", "at risk", "new", "potential loyalists",
+              "hibernating", "lost")
 
 
 def score(values, higher_is_better: bool = True, n_scores: int = 5) -> np.ndarray:
@@ -81,15 +61,15 @@ def score(values, higher_is_better: bool = True, n_scores: int = 5) -> np.ndarra
     return (np.floor(n_scores * (rank - 1) / n) + 1).astype(int)
 
 
-def rfm_table(transactions, *, as_of) -> pd.DataFrame:
+def rfm_table(transactions, *, as_of, engine="duckdb") -> pd.DataFrame:
     """Recency, frequency, monetary value and their 1-5 scores per customer.
 
     Parameters
     ----------
-    transactions : DataFrame
-        Canonical transactions (``customer_id``, ``timestamp``, ``amount``), or their
-        per-customer histories at ``as_of`` (``purchase_days``, ``spend``,
-        ``last_purchase``: :func:`clm_lib.reduce.pandas_reductions.customer_histories`, any engine).
+    transactions : DataFrame or Ibis table
+        Canonical transactions (``customer_id``, ``timestamp``, ``amount``), reduced by
+        ``engine``, or their per-customer histories at ``as_of`` (``purchase_days``,
+        ``spend``, ``last_purchase``: :meth:`clm_lib.reduce.Engine.customer_histories`).
     as_of : date-like
         Purchases after this day are ignored; recency is measured to it.
 
@@ -98,46 +78,53 @@ def rfm_table(transactions, *, as_of) -> pd.DataFrame:
     DataFrame indexed by ``customer_id`` (sorted): ``recency_days``, ``frequency``
     (purchase days), ``monetary`` (total spend), ``R``, ``F``, ``M``, ``rfm`` (e.g. "545").
     """
-    from clm_lib.reduce.pandas_reductions import customer_histories, is_customer_histories
-
     d = pd.Timestamp(as_of).normalize()
     if is_customer_histories(transactions):
         _need(transactions, ["purchase_days", "spend", "last_purchase"], "customer histories")
         per = transactions
     else:  # the reactivation threshold plays no part here
-        _need(transactions, ["customer_id", "timestamp", "amount"], "transactions")
-        per = customer_histories(transactions, date=d, lapsed_days=0)
+        per = histories(transactions, date=d, lapsed_days=0, engine=engine)
     out = pd.DataFrame({"recency_days": (d - per["last_purchase"]).dt.days,
                         "frequency": per["purchase_days"], "monetary": per["spend"]})
     out["R"] = score(out["recency_days"], higher_is_better=False)
     out["F"] = score(out["frequency"])
     out["M"] = score(out["monetary"])
-    out["rfm"] = out["R"].astype(str) + out["F"].astype(str) + out["M"].astype(str)
+    out["rfm"] = (100 * out["R"] + 10 * out["F"] + out["M"]).astype(str)   # scores are 1-5
     return out
 
 
 def assign_segments(rfm: pd.DataFrame) -> pd.Series:
-    """Segment of each customer from ``R``, ``F``, ``M`` by :data:`SEGMENT_RULES`."""
+    """Segment of each customer from ``R``, ``F``, ``M`` (the rules of the module
+    docstring, in :data:`RULE_ORDER`)."""
     _need(rfm, ["R", "F", "M"], "RFM scores")
     R, F, M = (rfm[c].to_numpy() for c in ("R", "F", "M"))
     conds = [(R >= 4) & (F >= 4), (R == 3) & (F >= 4), (R <= 2) & (F >= 4) & (M >= 4),
              (R <= 2) & (F >= 3), (R >= 4) & (F == 1), (R >= 3) & (F >= 2) & (F <= 3),
              ((R == 3) & (F == 1)) | ((R == 2) & (F <= 2)), (R == 1) & (F <= 2)]
-    names = [s for s, _ in SEGMENT_RULES]
-    seg = np.select(conds, names, default="")
-    if (seg == "").any():   # cannot happen for scores in 1..5; guards against bad input
-        raise InsufficientDataError(f"{int((seg == '').sum())} customers have scores outside 1-5")
-    return pd.Series(pd.Categorical(seg, categories=list(SEGMENTS)), index=rfm.index, name="segment")
+    codes = np.select(conds, [SEGMENTS.index(s) for s in RULE_ORDER], default=-1)
+    if (codes < 0).any():   # cannot happen for scores in 1..5; guards against bad input
+        raise InsufficientDataError(f"{int((codes < 0).sum())} customers have scores outside 1-5")
+    return pd.Series(pd.Categorical.from_codes(codes, categories=list(SEGMENTS)), index=rfm.index,
+                     name="segment")
 
 
 def segment_table(rfm: pd.DataFrame, segments: pd.Series, clv: pd.Series | None = None) -> pd.DataFrame:
     """Customers, revenue share and (with ``clv`` indexed by customer) CLV share per segment.
 
+    Parameters
+    ----------
+    rfm : DataFrame
+        ``monetary``, ``recency_days``, ``frequency`` per customer (:func:`rfm_table`).
+    segments : Series
+        Each customer's segment (:func:`assign_segments`).
+    clv : Series, optional
+        Expected value per customer.
+
     Returns
     -------
-    DataFrame indexed by segment: ``customers``, ``customer_share``, ``revenue``,
-    ``revenue_share``, ``mean_recency_days``, ``mean_frequency``, (``clv``, ``clv_share``),
-    ``action``.
+    DataFrame indexed by segment (all of :data:`SEGMENTS`): ``customers``,
+    ``customer_share``, ``revenue``, ``revenue_share``, (``clv``, ``clv_share``),
+    ``mean_recency_days``, ``mean_frequency``.
     """
     _need(rfm, ["monetary", "recency_days", "frequency"], "RFM table")
     g = rfm.groupby(segments, observed=False)
@@ -150,19 +137,7 @@ def segment_table(rfm: pd.DataFrame, segments: pd.Series, clv: pd.Series | None 
         c = clv.reindex(rfm.index).fillna(0.0).groupby(segments, observed=False).sum()
         t["clv"] = c
         t["clv_share"] = c / c.sum() if c.sum() > 0 else np.nan
-    t["action"] = [PLAYBOOK[s] for s in t.index]
     t.index.name = "segment"
     cols = ["customers", "customer_share", "revenue", "revenue_share"] + \
-        (["clv", "clv_share"] if clv is not None else []) + ["mean_recency_days", "mean_frequency", "action"]
+        (["clv", "clv_share"] if clv is not None else []) + ["mean_recency_days", "mean_frequency"]
     return t[cols]
-
-
-def rule_table() -> pd.DataFrame:
-    """The segment rules and playbook as a display table."""
-    return pd.DataFrame([(s, r, PLAYBOOK[s]) for s, r in SEGMENT_RULES],
-                        columns=["segment", "rule (scores 1–5)", "recommended action"]).set_index("segment")
-
-
-def playbook_table() -> pd.DataFrame:
-    """The playbook: segment -> recommended action."""
-    return pd.Series(PLAYBOOK, name="recommended action").rename_axis("segment").to_frame()

@@ -1,13 +1,18 @@
-"""Lifecycle stages, flows, ladder, reactivation, leads and retention what-if (hand-made data)."""
+"""Lifecycle stages, flows, ladder, reactivation, leads and retention what-if (hand-made
+data, reduced by the default engine)."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from clm_lib.studies.lifecycle_segments import compute as lc
 from clm_lib.exceptions import DataContractError, MissingColumnsError, ParameterError
+from clm_lib.studies.lifecycle_segments import flows, report, stages
+from clm_lib.studies.lifecycle_segments.compute import lifecycle_study
+from clm_lib.studies.lifecycle_segments.leads import leads_conversion
+from clm_lib.studies.lifecycle_segments.repeat import reactivation_comparison, time_to_second_purchase
+from clm_lib.studies.lifecycle_segments.whatif import retention_what_if
 
 AS_OF = "2020-12-31"
-TH = lc.Thresholds(new_days=30, at_risk_days=60, lapsed_days=120)
+TH = stages.Thresholds(new_days=30, at_risk_days=60, lapsed_days=120)
 
 
 def _tx(rows):
@@ -36,7 +41,7 @@ def histories():
 
 
 def test_one_stage_per_rule(histories):
-    st = lc.customer_stages(histories, date=AS_OF, thresholds=TH)
+    st = stages.customer_stages(histories, date=AS_OF, thresholds=TH)
     expected = {"new": "new", "new2": "new", "onetime": "one-time buyer", "active": "active repeat",
                 "react": "reactivated", "atrisk": "at risk", "lapsed": "lapsed", "vip": "loyal/VIP"}
     assert st["stage"].astype(str).to_dict() == expected
@@ -48,11 +53,11 @@ def test_one_stage_per_rule(histories):
 
 def test_reactivation_expires_and_stages_change_with_date(histories):
     # 40 days after the return the reactivated customer is an ordinary repeat buyer
-    st = lc.customer_stages(histories, date="2021-02-03", thresholds=TH)
+    st = stages.customer_stages(histories, date="2021-02-03", thresholds=TH)
     # (here loyal/VIP: 3 purchase days and $20 reach the 80 % quantiles of repeat buyers)
     assert st.loc["react", "stage"] == "loyal/VIP"
     # before the return, she was lapsed
-    st0 = lc.customer_stages(histories, date="2020-12-24", thresholds=TH)
+    st0 = stages.customer_stages(histories, date="2020-12-24", thresholds=TH)
     assert st0.loc["react", "stage"] == "lapsed"
 
 
@@ -62,47 +67,50 @@ def test_every_customer_exactly_one_stage_random():
     tx = _tx({"customer_id": rng.integers(0, 400, n).astype(str),
               "timestamp": pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 730, n), "D"),
               "amount": rng.gamma(2, 20, n)})
-    th = lc.derive_thresholds(tx, as_of=AS_OF)
-    st = lc.customer_stages(tx, date=AS_OF, thresholds=th)
+    th = stages.derive_thresholds(tx, as_of=AS_OF)
+    st = stages.customer_stages(tx, date=AS_OF, thresholds=th)
     assert st.index.is_unique and st["stage"].notna().all()
     assert len(st) == tx["customer_id"].nunique()
-    assert lc.stage_table(st)["customers"].sum() == len(st)
+    assert stages.stage_table(st)["customers"].sum() == len(st)
 
 
 def test_derive_thresholds_quantiles():
     tx = _tx([("a", "2020-01-01", 1), ("a", "2020-01-11", 1), ("a", "2020-01-31", 1),
               ("b", "2020-01-01", 1), ("b", "2020-01-31", 1), ("b", "2020-03-11", 1)])
     # gaps 10, 20, 30, 40: quantiles 25, 32.5, 37 (numpy linear)
-    th = lc.derive_thresholds(tx, as_of="2020-12-31")
+    th = stages.derive_thresholds(tx, as_of="2020-12-31")
     assert (th.new_days, th.at_risk_days, th.lapsed_days) == (25, 33, 37)
-    th2 = lc.derive_thresholds(tx, as_of="2020-12-31", lapsed_days=90)
-    assert th2.lapsed_days == 90 and th2.source["lapsed_days"] == "parameter"
-    assert "threshold" in th.table().columns
+    th2 = stages.derive_thresholds(tx, as_of="2020-12-31", lapsed_days=90)
+    assert report.threshold_sources(th)["new_days"] == "50% quantile of 4 inter-purchase gaps"
+    assert th2.lapsed_days == 90 and report.threshold_sources(th2)["lapsed_days"] == "parameter"
+    assert "threshold" in report.thresholds_table(th).columns
     with pytest.raises(ParameterError):
-        lc.derive_thresholds(tx, as_of="2020-12-31", at_risk_days=50, lapsed_days=40)
-    capped = lc.derive_thresholds(tx, as_of="2020-12-31", lapsed_days=30)   # derived at risk 33
-    assert capped.at_risk_days == 30 and "capped" in capped.source["at_risk_days"]
+        stages.derive_thresholds(tx, as_of="2020-12-31", at_risk_days=50, lapsed_days=40)
+    capped = stages.derive_thresholds(tx, as_of="2020-12-31", lapsed_days=30)   # derived at risk 33
+    assert capped.at_risk_days == 30 and capped.capped
+    assert report.threshold_sources(capped)["at_risk_days"] == \
+        "75% quantile of 4 inter-purchase gaps, capped at lapsed_days (30)"
 
 
 def test_missing_columns_named():
     with pytest.raises(MissingColumnsError) as e:
-        lc.customer_stages(pd.DataFrame({"customer_id": ["a"]}), date=AS_OF, thresholds=TH)
+        stages.customer_stages(pd.DataFrame({"customer_id": ["a"]}), date=AS_OF, thresholds=TH)
     assert "timestamp" in str(e.value)
 
 
 def test_transition_rows_sum_to_first_date_counts(histories):
-    start = lc.customer_stages(histories, date="2020-10-15", thresholds=TH)
-    end = lc.customer_stages(histories, date=AS_OF, thresholds=TH)
-    m = lc.transition_matrix(start, end)
+    start = stages.customer_stages(histories, date="2020-10-15", thresholds=TH)
+    end = stages.customer_stages(histories, date=AS_OF, thresholds=TH)
+    m = flows.transition_matrix(start, end)
     counts = start["stage"].value_counts()
-    for stage in lc.STAGES:
+    for stage in stages.STAGES:
         assert m.loc[stage].sum() == counts.get(stage, 0)
-    assert m.loc[lc.NOT_YET].sum() == len(end) - len(start)
+    assert m.loc[stages.NOT_YET].sum() == len(end) - len(start)
     assert m.to_numpy().sum() == len(end)
     assert m.loc["lapsed", "reactivated"] == 1          # "react" came back
-    assert lc.flow_counts(m)["lapsed were reactivated"] == 1
+    assert flows.flow_counts(m)["lapsed were reactivated"] == 1
     with pytest.raises(ParameterError):
-        lc.transition_matrix(end, start)
+        flows.transition_matrix(end, start)
 
 
 def test_transition_rows_random():
@@ -111,24 +119,24 @@ def test_transition_rows_random():
     tx = _tx({"customer_id": rng.integers(0, 600, n).astype(str),
               "timestamp": pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 730, n), "D"),
               "amount": rng.gamma(2, 20, n)})
-    th = lc.derive_thresholds(tx, as_of=AS_OF)
-    start = lc.customer_stages(tx, date=lc.default_flow_start(AS_OF), thresholds=th)
-    end = lc.customer_stages(tx, date=AS_OF, thresholds=th)
-    m = lc.transition_matrix(start, end)
-    assert (m.loc[list(lc.STAGES)].sum(axis=1) == start["stage"].value_counts().reindex(list(lc.STAGES))).all()
-    assert lc.default_flow_start(AS_OF) == "2020-06-30"
+    th = stages.derive_thresholds(tx, as_of=AS_OF)
+    start = stages.customer_stages(tx, date=flows.default_flow_start(AS_OF), thresholds=th)
+    end = stages.customer_stages(tx, date=AS_OF, thresholds=th)
+    m = flows.transition_matrix(start, end)
+    assert (m.loc[list(stages.STAGES)].sum(axis=1) == start["stage"].value_counts().reindex(list(stages.STAGES))).all()
+    assert flows.default_flow_start(AS_OF) == "2020-06-30"
 
 
 def test_repeat_ladder_hand_computed():
     st = pd.DataFrame({"purchase_days": [1, 1, 2, 3]})
-    lad = lc.repeat_ladder(st, min_customers=1)
+    lad = stages.repeat_ladder(st, min_customers=1)
     assert lad["p_next"].tolist() == [0.5, 0.5, 0.0]
     assert lad["reached_k"].tolist() == [4, 2, 1]
 
 
 def test_time_to_second_purchase_km():
     tx = _tx([("a", "2020-01-01", 1), ("a", "2020-01-15", 1), ("b", "2020-01-24", 1)])
-    df, kmf = lc.time_to_second_purchase(tx, as_of="2020-01-31", time_unit="week")
+    df, kmf = time_to_second_purchase(tx, as_of="2020-01-31", time_unit="week")
     assert df.loc["a", "duration"] == 2.0 and bool(df.loc["a", "event"])
     assert df.loc["b", "duration"] == 1.0 and not bool(df.loc["b", "event"])
     assert kmf.survival_function_at_times(2.0).iloc[0] == 0.0
@@ -139,7 +147,7 @@ def test_reactivation_comparison_hand_computed():
               ("n2", "2020-01-01", 20),                                # new, never again
               ("r", "2019-01-01", 5), ("r", "2020-01-01", 30), ("r", "2020-01-10", 6),
               ("r", "2020-01-12", 6)])                                  # reactivated 2020-01-01
-    out = lc.reactivation_comparison(tx, as_of="2020-12-31", thresholds=TH, window_days=30)
+    out = reactivation_comparison(tx, as_of="2020-12-31", thresholds=TH, window_days=30)
     assert out.loc["new", "customers"] == 3            # r's first purchase is a new start too
     assert out.loc["reactivated", "customers"] == 1
     assert out.loc["reactivated", "repurchase_rate"] == 1.0
@@ -156,7 +164,7 @@ def test_leads_conversion_km_tiny():
         "source": ["A", "A", "B", "B", "B"],
         "converted": ["2020-01-11", None, "2020-01-10", None, "2020-03-01"],  # last: after as_of
     })
-    t, df, kms = lc.leads_conversion(leads, as_of="2020-01-31")
+    t, df, kms = leads_conversion(leads, as_of="2020-01-31")
     assert t.loc["A", "leads"] == 2 and t.loc["A", "conversion_rate"] == 0.5
     assert t.loc["B", "leads"] == 2 and t.loc["B", "conversion_rate"] == 0.5   # lead 4 dropped
     assert t.loc["All", "converted"] == 2
@@ -167,31 +175,31 @@ def test_leads_conversion_km_tiny():
     assert t.loc["All", "median_time_to_conversion"] == 10
     bad = leads.assign(converted=["2019-12-01", None, None, None, None])
     with pytest.raises(DataContractError, match="converted.*1 row"):
-        lc.leads_conversion(bad, as_of="2020-01-31")
+        leads_conversion(bad, as_of="2020-01-31")
     with pytest.raises(MissingColumnsError):
-        lc.leads_conversion(leads.drop(columns="source"), as_of="2020-01-31")
+        leads_conversion(leads.drop(columns="source"), as_of="2020-01-31")
 
 
 @pytest.fixture(scope="module")
 def fitted():
     from clm_lib.clv.bgnbd import BetaGeoModel, simulate_bgnbd
     from clm_lib.clv.gamma_gamma import GammaGammaModel
-    from clm_lib.reduce.pandas_reductions import compress
+    from clm_lib.reduce import get_engine
 
     data = simulate_bgnbd([0.25, 4.0, 0.8, 2.5], np.full(2000, 40.0), seed=3)
     rng = np.random.default_rng(3)
     data["monetary_value"] = np.where(data["frequency"] > 0, rng.gamma(5, 8, len(data)), 0.0)
-    m = BetaGeoModel().fit(compress(data), weights="weights")
+    m = BetaGeoModel().fit(get_engine("duckdb").compress(data), weights="weights")
     g = GammaGammaModel().fit(data.loc[data["frequency"] > 0, ["frequency", "monetary_value"]])
     return m, g, data
 
 
 def test_what_if_baseline_equals_clv_and_increases(fitted):
-    from clm_lib.studies.clv.compute import customer_value
+    from clm_lib.clv.valuation import customer_value
 
     m, g, data = fitted
-    w = lc.retention_what_if(m, g, data, points=[1, 5, 10, 99], horizon=52,
-                             discount_rate=0.0027, margin=0.3)
+    w = retention_what_if(m, g, data, points=[1, 5, 10, 99], horizon=52,
+                          discount_rate=0.0027, margin=0.3)
     clv = customer_value(m, g, data, horizon=52, discount_rate=0.0027, margin=0.3, n_draws=0)["clv"].sum()
     assert w.loc[0.0, "value"] == pytest.approx(clv, rel=1e-10)
     v = w.loc[[0.0, 1.0, 5.0, 10.0], "value"].to_numpy()
@@ -199,40 +207,40 @@ def test_what_if_baseline_equals_clv_and_increases(fitted):
     assert np.isnan(w.loc[99.0, "value"])          # below zero dropout: not computable
     a, b = m.params_["a"], m.params_["b"]
     assert w.loc[5.0, "mean_dropout"] == pytest.approx(a / (a + b) - 0.05)
-    assert "stops after a repeat purchase" in lc.what_if_note(w, "week")
+    assert "stops after a repeat purchase" in report.what_if_note(w, "week")
 
 
 def test_study_export_is_formula_safe(tmp_path):
     from clm_lib.config import CDNOW_SAMPLE
-    from clm_lib.io.pandas_contract import load_transactions
+    from clm_lib.io import load_transactions
     from clm_lib.reporting import save_export
 
     tx, _ = load_transactions(CDNOW_SAMPLE, {"date": "timestamp", "dollars": "amount", "cds": "quantity"})
     rng = np.random.default_rng(5)
     tx["channel"] = np.where(rng.random(len(tx)) < 0.5, "=HYPERLINK(\"x\")", "@web")
-    study = lc.lifecycle_study(tx, as_of="1998-06-30", segment="channel", horizon=26)
-    ex = lc.customer_export(study)
+    study = lifecycle_study(tx, as_of="1998-06-30", segment="channel", horizon=26)
+    ex = report.customer_export(study)
     assert len(ex) == tx["customer_id"].nunique()
     assert ex["customer"].str.startswith("C-").all()
-    assert set(ex["stage"]) <= set(lc.STAGES)
+    assert set(ex["stage"]) <= set(stages.STAGES)
     assert {"R", "F", "M", "segment", "clv", "p_alive", "recommended_action"} <= set(ex.columns)
     path = save_export(ex, "customer_lifecycle", tmp_path)
     back = pd.read_csv(path, dtype=str)
     assert not back["customer_segment"].str.match(r"^[=+\-@]").any()
     assert back["customer_segment"].str.startswith("'").all()
-    met = lc.lifecycle_metrics(study)
+    met = report.lifecycle_metrics(study)
     assert sum(met["stage_counts"].values()) == len(ex)
     assert set(met) >= {"stage_counts", "transitions", "rfm_segments", "ladder", "what_if", "headline"}
     for row, to in met["transitions"].items():
-        if row != lc.NOT_YET:
+        if row != stages.NOT_YET:
             assert sum(to.values()) == int((study.stages_start["stage"] == row).sum())
     assert 2 <= len(met["headline"]) <= 4
-    assert len(lc.summary_lines(study)) >= 4
+    assert len(report.summary_lines(study)) >= 4
 
 
 def test_stages_by_segment(histories):
-    st = lc.customer_stages(histories, date=AS_OF, thresholds=TH)
+    st = stages.customer_stages(histories, date=AS_OF, thresholds=TH)
     st["segment_value"] = ["x" if i < 4 else "y" for i in range(len(st))]
-    t = lc.stages_by_segment(st)
+    t = stages.stages_by_segment(st)
     assert t["customers"].tolist() == [4, 4]
-    assert t[list(lc.STAGES)].sum(axis=1).tolist() == pytest.approx([1.0, 1.0])
+    assert t[list(stages.STAGES)].sum(axis=1).tolist() == pytest.approx([1.0, 1.0])

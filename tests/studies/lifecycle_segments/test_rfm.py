@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clm_lib.studies.lifecycle_segments import rfm
 from clm_lib.exceptions import MissingColumnsError
+from clm_lib.studies.lifecycle_segments import report, rfm
 
 
 def test_score_hand_computed_and_ties():
@@ -71,8 +71,9 @@ def test_every_score_combination_gets_one_segment():
     assert look[(2, 2, 2)] == "hibernating"
     assert look[(1, 1, 5)] == "lost"
     assert set(seg.astype(str)) == set(rfm.SEGMENTS)
-    assert set(rfm.PLAYBOOK) == set(rfm.SEGMENTS)
-    assert list(rfm.rule_table().index) == [s for s, _ in rfm.SEGMENT_RULES]
+    assert set(report.PLAYBOOK) == set(rfm.SEGMENTS)
+    assert [s for s, _ in report.SEGMENT_RULES] == list(rfm.RULE_ORDER)
+    assert list(report.rule_table().index) == list(rfm.RULE_ORDER)
 
 
 def test_segment_table_shares(tx):
@@ -84,4 +85,4 @@ def test_segment_table_shares(tx):
     assert table["revenue_share"].sum() == pytest.approx(1)
     assert table["clv_share"].sum() == pytest.approx(1)
     assert table["revenue"].sum() == pytest.approx(tx["amount"].sum())
-    assert (table["action"] == [rfm.PLAYBOOK[s] for s in table.index]).all()
+    assert list(table.index) == list(rfm.SEGMENTS)

@@ -1,0 +1,456 @@
+"""The lifecycle report: every sentence, display table, caption, metric and export of
+:class:`~clm_lib.studies.lifecycle_segments.compute.LifecycleStudy`.
+
+Display functions return either text (Markdown) or a *table view*, a dict
+``{"df", "caption"[, "float_format"]}`` for :func:`clm_lib.reporting.show_table`;
+:func:`show` displays a sequence of them (and figures) in order, skipping ``None``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from clm_lib.reporting import pseudonymise, show_table
+from clm_lib.studies.clv.compute import not_fitted_note
+from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES, STAGES, Thresholds
+
+__all__ = [
+    "PLAYBOOK", "SEGMENT_RULES", "STAGE_RULES", "NO_LEADS", "show", "percent_columns",
+    "threshold_sources", "thresholds_dict", "thresholds_table", "rule_table",
+    "summary_lines", "model_note", "what_if_note", "quality_notes", "thresholds_view",
+    "stage_view", "stage_value_note", "stage_segments_view", "flows_figure",
+    "transitions_figure", "flows_view", "rules_view", "segments_view", "second_purchase_note",
+    "ladder_view", "reactivation_view", "what_if_parts", "leads_view", "method_values_note",
+    "lifecycle_metrics", "customer_export", "transitions_export", "segments_export",
+]
+
+#: Recommended action per RFM segment.
+PLAYBOOK = {
+    "champions": "Reward and involve: early access, referral programme, no discounts needed.",
+    "loyal": "Keep them close: loyalty benefits, cross-sell, ask for reviews.",
+    "potential loyalists": "Build the habit: membership offer, personalised recommendations.",
+    "new": "Onboard: welcome series and an incentive for the second purchase.",
+    "at risk": "Win back now: personalised reminder and a time-limited offer.",
+    "can't lose": "Personal outreach: call or tailored offer; find out why they stopped.",
+    "hibernating": "Low-cost reactivation: relevant content, seasonal offers.",
+    "lost": "Do not spend much: one last win-back attempt, then suppress from paid campaigns.",
+}
+
+#: (segment, rule in words), in the order :func:`~.rfm.assign_segments` evaluates them.
+SEGMENT_RULES = (
+    ("champions", "R ≥ 4 and F ≥ 4"),
+    ("loyal", "R = 3 and F ≥ 4"),
+    ("can't lose", "R ≤ 2 and F ≥ 4 and M ≥ 4"),
+    ("at risk", "R ≤ 2 and F ≥ 3"),
+    ("new", "R ≥ 4 and F = 1"),
+    ("potential loyalists", "R ≥ 3 and F in 2–3"),
+    ("hibernating", "R = 3 and F = 1, or R = 2 and F ≤ 2"),
+    ("lost", "R = 1 and F ≤ 2"),
+)
+
+#: The stage rules in words (first match wins).
+STAGE_RULES = (
+    "Stage rules, first match wins: **lapsed** no purchase for more than the lapsed threshold; "
+    "**new** first purchase within the new threshold; **reactivated** bought again after a gap "
+    "longer than the lapsed threshold, within the new threshold; **at risk** no purchase for "
+    "more than the at-risk threshold; **loyal/VIP** 2+ purchase days with purchase days and "
+    "spend both in the top 20 % of repeat customers; **active repeat** 2+ purchase days; "
+    "**one-time buyer** the rest.")
+
+NO_LEADS = ("No leads table was given (parameter `leads`), so reach and conversion cannot be "
+            "measured from a transaction log.")
+
+
+# ---- display -----------------------------------------------------------------------------
+def show(*parts) -> None:
+    """Display ``parts`` in order: text as Markdown, a table view with
+    :func:`~clm_lib.reporting.show_table`, a Matplotlib figure or Axes as its figure (then
+    closed), lists one by one, anything else with ``display``; ``None`` is skipped."""
+    from IPython.display import Markdown, display
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    for part in parts:
+        if part is None:
+            continue
+        if isinstance(part, (list, tuple)):
+            show(*part)
+        elif isinstance(part, str):
+            display(Markdown(part))
+        elif isinstance(part, dict):
+            show_table(**part)
+        elif isinstance(part, (Axes, Figure)):
+            import matplotlib.pyplot as plt
+
+            fig = part.figure if isinstance(part, Axes) else part
+            display(fig)
+            plt.close(fig)
+        else:
+            display(part)
+
+
+def percent_columns(df: pd.DataFrame, columns, digits: int = 1) -> pd.DataFrame:
+    """Display copy of ``df`` with ``columns`` (fractions) written as percentages and integer
+    columns with thousands separators."""
+    out = df.copy()
+    for c in columns:
+        if c in out:
+            out[c] = [("–" if pd.isna(v) else f"{v * 100:.{digits}f}%") for v in out[c]]
+    for c in out.columns:
+        if c not in columns and pd.api.types.is_integer_dtype(out[c]):
+            out[c] = [f"{v:,}" for v in out[c]]
+    return out
+
+
+def _value_label(study, currency: str) -> str:
+    return f"expected value, next {study.horizon} {study.time_unit}s ({currency})"
+
+
+# ---- thresholds and rules ----------------------------------------------------------------
+def threshold_sources(th: Thresholds) -> dict:
+    """Where each threshold comes from, in words ("parameter" or the gap quantile)."""
+    out = {}
+    for name in ("new_days", "at_risk_days", "lapsed_days"):
+        q = th.quantiles.get(name)
+        out[name] = ("parameter" if q is None
+                     else f"{q:.0%} quantile of {th.n_gaps:,} inter-purchase gaps")
+    if th.capped:
+        out["at_risk_days"] += f", capped at lapsed_days ({th.lapsed_days})"
+    return out
+
+
+def thresholds_dict(th: Thresholds) -> dict:
+    """The thresholds for ``metrics.json``."""
+    return {"new_days": th.new_days, "at_risk_days": th.at_risk_days,
+            "lapsed_days": th.lapsed_days, "vip_quantile": th.vip_quantile,
+            "source": threshold_sources(th)}
+
+
+def thresholds_table(th: Thresholds) -> pd.DataFrame:
+    """Display table: threshold, days, origin."""
+    src = threshold_sources(th)
+    rows = [("new: first purchase within", f"{th.new_days} days", src["new_days"]),
+            ("at risk: no purchase for more than", f"{th.at_risk_days} days", src["at_risk_days"]),
+            ("lapsed: no purchase for more than", f"{th.lapsed_days} days", src["lapsed_days"]),
+            ("reactivated: bought again after lapsing, within", f"{th.new_days} days",
+             "same as new"),
+            ("loyal/VIP: purchase days and spend both in the top", f"{1 - th.vip_quantile:.0%}",
+             "of repeat customers (parameter)")]
+    return pd.DataFrame(rows, columns=["rule", "threshold", "origin"]).set_index("rule")
+
+
+def rule_table() -> pd.DataFrame:
+    """The segment rules and playbook as a display table."""
+    return pd.DataFrame([(s, r, PLAYBOOK[s]) for s, r in SEGMENT_RULES],
+                        columns=["segment", "rule (scores 1–5)", "recommended action"]).set_index("segment")
+
+
+# ---- sentences ---------------------------------------------------------------------------
+def model_note(study) -> str:
+    """Which value models were not fitted and why ("" when both were fitted)."""
+    return not_fitted_note(study.model_errors)
+
+
+def what_if_note(table: pd.DataFrame, time_unit: str) -> str:
+    """Plain-language statement of the what-if assumptions."""
+    p0 = table.attrs.get("baseline_mean_dropout", float("nan"))
+    return (f"Churn = the BG/NBD probability that a customer stops after a repeat purchase "
+            f"(fitted mean {p0:.1%}). 'x points less churn' lowers that mean by x percentage "
+            f"points, keeping its spread (a + b) and everything else fixed: purchase rates, "
+            f"spend per purchase, which customers are alive today. Value is discounted margin "
+            f"over the next {table.attrs.get('horizon')} {time_unit}s from today's customers "
+            f"only (no new customers); the gain would be lower if the retention effort has a cost.")
+
+
+def quality_notes(study) -> list[str]:
+    """Data-quality notes of the study: leads and model rows it left out."""
+    notes = []
+    if study.leads_table is not None:
+        notes += [f"Leads: {n:,} excluded ({reason})."
+                  for reason, n in study.leads_table.attrs.get("dropped", {}).items() if n]
+    notes += [f"Models: {n:,} excluded ({reason})." for reason, n in study.model_dropped.items()]
+    return notes
+
+
+def summary_lines(study, currency: str = "$") -> list[str]:
+    """Plain-language summary computed from the study."""
+    s = study.stage_summary
+    n = int(s["customers"].sum())
+    th = study.thresholds
+    top_stage = s["customers"].idxmax()
+    active = s.loc[list(ACTIVE_STAGES)]
+    seg = study.segments
+    champs = seg.loc["champions"]
+    lad = study.ladder["p_next"]
+    f = study.flows
+    valued = "clv_share" in s
+    lines = [
+        f"{n:,} customers at {study.as_of}: {s.loc['lapsed', 'customer_share']:.0%} lapsed "
+        f"(no purchase for more than {th.lapsed_days} days), {s.loc['at risk', 'customer_share']:.0%} at risk, "
+        f"{active['customers'].sum() / n:.0%} active; the largest stage is '{top_stage}'.",
+    ]
+    if valued:
+        risk_share = seg.loc[["at risk", "can't lose"], "clv_share"].sum()
+        lines += [
+            f"Loyal/VIP customers are {s.loc['loyal/VIP', 'customer_share']:.1%} of customers, brought "
+            f"{s.loc['loyal/VIP', 'revenue_share']:.0%} of revenue to date and hold "
+            f"{s.loc['loyal/VIP', 'clv_share']:.0%} of the expected value of the next {study.horizon} {study.time_unit}s.",
+            f"RFM champions: {int(champs['customers']):,} customers ({champs['customer_share']:.1%}) with "
+            f"{champs['revenue_share']:.0%} of revenue and {champs['clv_share']:.0%} of expected value; "
+            f"'at risk' and 'can't lose' together hold {risk_share:.1%} of expected value.",
+        ]
+    else:
+        lines += [
+            f"Loyal/VIP customers are {s.loc['loyal/VIP', 'customer_share']:.1%} of customers and brought "
+            f"{s.loc['loyal/VIP', 'revenue_share']:.0%} of revenue to date; RFM champions are "
+            f"{int(champs['customers']):,} customers ({champs['customer_share']:.1%}) with "
+            f"{champs['revenue_share']:.0%} of revenue.",
+            "Expected value and the churn what-if are not available: " + model_note(study),
+        ]
+    if len(lad):
+        lines.append(f"Only {lad.iloc[0]:.0%} of customers made a second purchase day"
+                     + (f"; after two, {lad.iloc[1]:.0%} made a third" if len(lad) > 1 else "")
+                     + ": the first repeat is the biggest drop-off.")
+    acquired = (f"{f['newly acquired']:,} customers acquired, {f['new became repeat']:,} new customers "
+                "became repeat buyers" if f["newly acquired"] or f["new became repeat"]
+                else "no customers were acquired")
+    lines.append(f"Between {study.flow_start} and {study.as_of}: {acquired}, "
+                 f"{f['active became at risk or lapsed']:,} active ones became at risk or lapsed, "
+                 f"{f['lapsed were reactivated']:,} lapsed ones were reactivated.")
+    w = study.what_if.dropna(subset=["value"]) if study.what_if is not None else pd.DataFrame()
+    w = w.loc[w.index > 0]
+    if len(w):
+        x = w.index[0]
+        lines.append(f"Lowering churn by {x:g} point{'s' if x != 1 else ''} (mean dropout after a purchase "
+                     f"{study.what_if.attrs['baseline_mean_dropout']:.1%} → {w.loc[x, 'mean_dropout']:.1%}) "
+                     f"would add {currency}{w.loc[x, 'value_change']:,.0f} ({w.loc[x, 'value_change_pct']:+.1%}) "
+                     f"of discounted margin over {study.horizon} {study.time_unit}s"
+                     + (f"; {w.index[-1]:g} points would add {currency}{w.iloc[-1]['value_change']:,.0f} "
+                        f"({w.iloc[-1]['value_change_pct']:+.1%})." if len(w) > 1 else "."))
+    if study.leads_table is not None:
+        a = study.leads_table.loc["All"]
+        lines.append(f"Leads: {int(a['leads']):,}, of which {a['conversion_rate']:.0%} converted by {study.as_of}.")
+    return lines
+
+
+def second_purchase_note(study) -> str:
+    """The median time to a second purchase day, in words."""
+    med = study.second_purchase_km.median_survival_time_
+    return "Median time to a second purchase: " + (
+        f"{med:.0f} {study.time_unit}s." if med != float("inf")
+        else "not reached (fewer than half of first-time buyers have come back).")
+
+
+def method_values_note(study) -> str:
+    """The thresholds and BG/NBD parameters used (or why the models were not fitted)."""
+    th = study.thresholds
+    return (f"Thresholds used: new {th.new_days} days, at risk {th.at_risk_days} days, "
+            f"lapsed {th.lapsed_days} days. "
+            + (f"BG/NBD parameters ({study.time_unit}s): "
+               + ", ".join(f"{k} = {v:.3g}" for k, v in study.model.params_.items()) + "."
+               if study.model is not None else model_note(study)))
+
+
+# ---- table views -------------------------------------------------------------------------
+def thresholds_view(study) -> dict:
+    """The stage thresholds and where they come from."""
+    return {"df": thresholds_table(study.thresholds), "float_format": "{:,.2f}",
+            "caption": "Stage rules: thresholds (days) and where they come from"}
+
+
+def stage_view(study, currency: str = "$") -> dict:
+    """Customers, revenue and expected value by stage."""
+    tab = study.stage_summary.rename(columns={
+        "revenue": f"revenue to date ({currency})", "customer_share": "share of customers",
+        "revenue_share": "share of revenue", "clv": _value_label(study, currency),
+        "clv_share": "share of expected value"})
+    return {"df": percent_columns(tab, ["share of customers", "share of revenue",
+                                        "share of expected value"]),
+            "caption": f"Customers, revenue and expected value by stage at {study.as_of}"}
+
+
+def stage_value_note(study) -> str | None:
+    """Why expected value is not shown (None when it is)."""
+    return "Expected value is not shown: " + model_note(study) if study.model_errors else None
+
+
+def stage_segments_view(study) -> dict | None:
+    """Stages by segment at acquisition (None without a segment)."""
+    if study.stage_segments is None:
+        return None
+    return {"df": percent_columns(study.stage_segments, list(STAGES)),
+            "caption": f"Stages by {study.segment} (at each customer's first purchase): "
+                       "share of the segment's customers"}
+
+
+def flows_figure(study) -> dict:
+    """Labels and title of the flow chart."""
+    return {"start_label": study.flow_start, "end_label": study.as_of,
+            "title": f"Customer flows between stages, {study.flow_start} to {study.as_of}"}
+
+
+def transitions_figure(study) -> dict:
+    """Title of the transition heatmap."""
+    return {"title": f"Stage transitions, {study.flow_start} → {study.as_of} (customers)"}
+
+
+def flows_view(study) -> dict:
+    """The headline flows between the two dates."""
+    return {"df": percent_columns(pd.Series(study.flows, name="customers").to_frame(), []),
+            "caption": f"Headline flows, {study.flow_start} → {study.as_of} (customers)"}
+
+
+def rules_view() -> dict:
+    """The segment rules and recommended actions."""
+    return {"df": rule_table(), "caption": "Segment rules (R, F, M scores 1–5) and recommended action"}
+
+
+def segments_view(study, currency: str = "$") -> dict:
+    """Customers, revenue and expected value by RFM segment."""
+    seg = study.segments.rename(columns={
+        "customer_share": "share of customers", "revenue": f"revenue to date ({currency})",
+        "revenue_share": "share of revenue", "clv": _value_label(study, currency),
+        "clv_share": "share of expected value", "mean_recency_days": "mean days since last purchase",
+        "mean_frequency": "mean purchase days"})
+    return {"df": percent_columns(seg, ["share of customers", "share of revenue",
+                                        "share of expected value"]),
+            "caption": f"RFM segments at {study.as_of}"}
+
+
+def ladder_view(study) -> dict:
+    """The repeat ladder."""
+    lad = study.ladder.rename(columns={"reached_k": "customers with ≥ k purchase days",
+                                       "reached_k_plus_1": "with ≥ k+1", "p_next": "P(k+1 | k)"})
+    return {"df": percent_columns(lad, ["P(k+1 | k)"]),
+            "caption": "Repeat ladder (purchase days up to as_of)"}
+
+
+def reactivation_view(study, currency: str = "$") -> dict:
+    """Reactivated vs new customers after their start."""
+    r = study.reactivation.rename(columns={
+        "repurchase_rate": "bought again in window",
+        "purchase_days_per_customer": "purchase days per customer in window",
+        "spend_per_customer": f"spend per customer in window ({currency})",
+        "start_spend": f"spend on the start day ({currency})", "window_days": "window (days)"})
+    return {"df": percent_columns(r, ["bought again in window"]),
+            "caption": "Behaviour after the start (first purchase, or first purchase after "
+                       "lapsing), per customer"}
+
+
+def what_if_parts(study, currency: str = "$") -> list:
+    """The what-if table and its assumptions (or why it is missing)."""
+    if study.what_if is None:
+        return [model_note(study)]
+    w = study.what_if.rename(columns={
+        "mean_dropout": "mean dropout after a purchase",
+        "value": f"customer-base value, next {study.horizon} {study.time_unit}s ({currency})",
+        "value_change": f"change ({currency})", "value_change_pct": "change (%)"})
+    w = percent_columns(w, ["mean dropout after a purchase", "change (%)"], digits=2)
+    w.index = [f"{p:g}" for p in w.index]
+    w.index.name = "churn reduction (points)"
+    return [{"df": w, "caption": "Customer-base value by churn reduction (0 = as fitted)",
+             "float_format": "{:,.0f}"},
+            "**Assumptions:** " + what_if_note(study.what_if, study.time_unit)]
+
+
+def leads_view(study):
+    """Leads by source (or why there are none)."""
+    if study.leads_table is None:
+        return NO_LEADS
+    t = study.leads_table.rename(columns={"conversion_rate": "conversion rate",
+                                          "median_time_to_conversion": "median days to conversion (KM)"})
+    return {"df": percent_columns(t, ["conversion rate"]), "caption": "Leads by source"}
+
+
+# ---- metrics and exports -----------------------------------------------------------------
+def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
+                      leads_data_quality=None) -> dict:
+    """``metrics.json`` content; with ``data_quality`` (a DataQuality) its record under
+    ``data_quality`` and that of the leads (or None) under ``leads_data_quality``."""
+    s = study.stage_summary
+    seg = study.segments
+    w = study.what_if if study.what_if is not None else pd.DataFrame(
+        {"value": [], "value_change": [], "value_change_pct": []})
+    trans = {str(a): {str(b): int(v) for b, v in row.items()} for a, row in study.transitions.iterrows()}
+    wi = {f"{p:g}": (None if pd.isna(w.loc[p, "value_change"]) else float(w.loc[p, "value_change"]))
+          for p in w.index if p > 0}
+    head = {
+        "Customers lapsed / active": f"{s.loc['lapsed', 'customer_share']:.0%} / "
+                                     f"{s.loc[list(ACTIVE_STAGES), 'customer_share'].sum():.0%}",
+    }
+    if "clv_share" in seg:
+        head["Champions: customers / value share"] = \
+            f"{seg.loc['champions', 'customer_share']:.1%} / {seg.loc['champions', 'clv_share']:.0%}"
+    else:
+        head["Customer value"] = "not fitted"
+    if len(study.ladder):
+        head["P(2nd purchase | 1st)"] = f"{study.ladder['p_next'].iloc[0]:.0%}"
+    valid = w.loc[w.index > 0].dropna(subset=["value"])
+    if len(valid):
+        x = valid.index[0]
+        head[f"Value of {x:g} pt less churn ({study.horizon} {study.time_unit}s)"] = \
+            f"{currency}{valid.loc[x, 'value_change']:,.0f} ({valid.loc[x, 'value_change_pct']:+.1%})"
+    out = {
+        "as_of": study.as_of, "flow_start": study.flow_start, "time_unit": study.time_unit,
+        "horizon": study.horizon, "thresholds": thresholds_dict(study.thresholds),
+        "stage_counts": {str(k): int(v) for k, v in s["customers"].items()},
+        "stage_revenue_share": {str(k): float(v) for k, v in s["revenue_share"].items()},
+        "transitions": trans, "flows": study.flows,
+        "rfm_segments": {str(k): {"customers": int(r["customers"]), "revenue_share": float(r["revenue_share"]),
+                                  "clv_share": float(r["clv_share"]) if "clv_share" in r else None}
+                         for k, r in seg.iterrows()},
+        "ladder": [float(v) for v in study.ladder["p_next"]],
+        "time_to_second_purchase_median": float(study.second_purchase_km.median_survival_time_),
+        "reactivation": study.reactivation.reset_index().to_dict(orient="records"),
+        "what_if": wi,
+        "what_if_baseline_value": float(w.loc[0.0, "value"]) if 0.0 in w.index else None,
+        "what_if_baseline_mean_dropout": (float(w.attrs["baseline_mean_dropout"])
+                                          if "baseline_mean_dropout" in w.attrs else None),
+        "bgnbd_params": ({k: float(v) for k, v in study.model.params_.items()}
+                         if study.model is not None else None),
+        "model_errors": study.model_errors,
+        "headline": head,
+    }
+    if study.leads_table is not None:
+        out["leads"] = study.leads_table.reset_index().to_dict(orient="records")
+    if data_quality is not None:
+        out["data_quality"] = data_quality.to_dict()
+        out["leads_data_quality"] = (leads_data_quality.to_dict()
+                                     if leads_data_quality is not None else None)
+    return out
+
+
+def customer_export(study) -> pd.DataFrame:
+    """CRM export: pseudonymised customer, stage, R/F/M scores, segment, CLV, P(alive),
+    recommended action (raw ids never leave)."""
+    r = study.rfm
+    v = (study.values.reindex(r.index) if study.values is not None
+         else pd.DataFrame({"clv": np.nan, "p_alive": np.nan}, index=r.index))
+    customer = pseudonymise(pd.Series(r.index, dtype="string")).to_numpy(dtype=str)
+    out = pd.DataFrame({
+        "customer": customer.astype(object),
+        "stage": study.stages["stage"].reindex(r.index).astype(str).to_numpy(),
+        "recency_days": r["recency_days"].to_numpy(), "frequency": r["frequency"].to_numpy(),
+        "monetary": r["monetary"].to_numpy(), "R": r["R"].to_numpy(), "F": r["F"].to_numpy(),
+        "M": r["M"].to_numpy(), "segment": r["segment"].astype(str).to_numpy(),
+        "clv": v["clv"].to_numpy(), "p_alive": v["p_alive"].to_numpy(),
+        "recommended_action": r["segment"].map(PLAYBOOK).astype(object).to_numpy(),
+    })
+    if "segment_value" in r:
+        out["customer_segment"] = r["segment_value"].astype("string").to_numpy()
+    # highest value first, ties by pseudonym; NaN last (np.lexsort on fixed-width text is
+    # several times faster than a DataFrame sort on an object column of a million ids)
+    order = np.lexsort((customer, -out["clv"].to_numpy(dtype=float)))
+    return out.take(order).reset_index(drop=True)
+
+
+def transitions_export(study) -> pd.DataFrame:
+    """The transition matrix with its ``from`` column."""
+    return study.transitions.reset_index()
+
+
+def segments_export(study) -> pd.DataFrame:
+    """The segment table with the recommended action of each segment."""
+    t = study.segments.assign(action=[PLAYBOOK[s] for s in study.segments.index])
+    return t.reset_index()
+

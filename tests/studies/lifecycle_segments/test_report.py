@@ -1,0 +1,109 @@
+"""The lifecycle report: display tables (renames, percentages, captions), sentences,
+metrics and exports, read from one study on the CDNOW sample."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clm_lib.studies.lifecycle_segments import report
+from clm_lib.studies.lifecycle_segments.compute import lifecycle_study
+from clm_lib.studies.lifecycle_segments.stages import STAGES, Thresholds
+
+AS_OF = "1998-06-30"
+
+
+@pytest.fixture(scope="module")
+def study():
+    from clm_lib.config import CDNOW_SAMPLE
+    from clm_lib.io import load_transactions
+
+    tx, _ = load_transactions(CDNOW_SAMPLE, {"date": "timestamp", "dollars": "amount", "cds": "quantity"})
+    tx["channel"] = np.where(np.arange(len(tx)) % 3 == 0, "web", "shop")
+    leads = pd.DataFrame({"lead_id": [1, 2, 3, 4], "created": ["1997-01-01"] * 3 + ["1999-01-01"],
+                          "source": ["a", "a", "b", "b"],
+                          "converted": ["1997-01-11", None, "1997-01-03", None]})
+    return lifecycle_study(tx, as_of=AS_OF, segment="channel", horizon=26, leads=leads,
+                           what_if_points=[1, 5])
+
+
+def test_percent_columns():
+    df = pd.DataFrame({"share": [0.1234, np.nan], "n": [1234, 5], "x": [1.5, 2.0]})
+    out = report.percent_columns(df, ["share"])
+    assert out["share"].tolist() == ["12.3%", "–"] and out["n"].tolist() == ["1,234", "5"]
+    assert out["x"].tolist() == [1.5, 2.0]
+    assert df["share"].iloc[0] == 0.1234      # the input is not changed
+
+
+def test_threshold_words():
+    th = Thresholds(10, 20, 30, quantiles={"new_days": 0.5}, n_gaps=1234)
+    assert report.threshold_sources(th) == {"new_days": "50% quantile of 1,234 inter-purchase gaps",
+                                            "at_risk_days": "parameter", "lapsed_days": "parameter"}
+    t = report.thresholds_table(th)
+    assert t.loc["loyal/VIP: purchase days and spend both in the top", "threshold"] == "20%"
+    assert report.thresholds_dict(th)["source"]["at_risk_days"] == "parameter"
+
+
+def test_table_views_rename_and_caption(study):
+    v = report.stage_view(study)
+    assert v["caption"] == f"Customers, revenue and expected value by stage at {AS_OF}"
+    assert {"share of customers", "revenue to date ($)", "expected value, next 26 weeks ($)"} <= set(v["df"])
+    assert v["df"]["share of customers"].str.endswith("%").all()
+    seg = report.segments_view(study, currency="€")["df"]
+    assert "revenue to date (€)" in seg and "mean purchase days" in seg and "action" not in seg
+    s = report.stage_segments_view(study)
+    assert list(s["df"].index) == ["shop", "web"] and s["caption"].startswith("Stages by channel")
+    assert list(report.ladder_view(study)["df"].columns) == [
+        "customers with ≥ k purchase days", "with ≥ k+1", "P(k+1 | k)"]
+    assert "bought again in window" in report.reactivation_view(study)["df"]
+    table, note = report.what_if_parts(study)
+    assert list(table["df"].index) == ["0", "1", "5"] and table["float_format"] == "{:,.0f}"
+    assert note.startswith("**Assumptions:** Churn = the BG/NBD probability")
+    assert report.flows_figure(study)["title"] == f"Customer flows between stages, {study.flow_start} to {AS_OF}"
+    assert report.leads_view(study)["caption"] == "Leads by source"
+    assert report.stage_value_note(study) is None
+
+
+def test_sentences(study):
+    lines = report.summary_lines(study)
+    assert lines[0].startswith(f"{len(study.stages):,} customers at {AS_OF}: ")
+    assert any(line.startswith("Lowering churn by 1 point (") for line in lines)
+    assert lines[-1].startswith("Leads: 3, of which 67% converted")
+    assert report.second_purchase_note(study).startswith("Median time to a second purchase: ")
+    assert report.method_values_note(study).startswith(
+        f"Thresholds used: new {study.thresholds.new_days} days")
+    assert "BG/NBD parameters (weeks): r = " in report.method_values_note(study)
+    assert report.quality_notes(study) == ["Leads: 1 excluded (leads created after as_of)."]
+
+
+def test_metrics_and_exports(study):
+    m = report.lifecycle_metrics(study)
+    json.dumps(m)
+    assert "data_quality" not in m and set(m["what_if"]) == {"1", "5"}
+    assert m["thresholds"]["source"] == report.threshold_sources(study.thresholds)
+    assert sum(m["stage_counts"].values()) == len(study.stages)
+    assert [r["source"] for r in m["leads"]] == ["a", "b", "All"]
+    seg = report.segments_export(study)
+    assert seg.columns[0] == "segment" and seg.columns[-1] == "action"
+    assert seg["action"].tolist() == [report.PLAYBOOK[s] for s in seg["segment"]]
+    tr = report.transitions_export(study)
+    assert tr.columns[0] == "from" and list(tr.columns[1:]) == list(STAGES)
+    ex = report.customer_export(study)
+    assert ex["clv"].is_monotonic_decreasing and set(ex["customer_segment"]) == {"web", "shop"}
+
+
+def test_show_skips_none_and_displays_in_order(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    monkeypatch.setattr(report, "show_table", lambda **kw: shown.append(kw["caption"]))
+    _, ax = plt.subplots()
+    report.show("text", None, {"df": pd.DataFrame(), "caption": "c"}, [ax, None], 42)
+    assert [type(x).__name__ for x in shown] == ["Markdown", "str", "Figure", "int"]
+    assert shown[1] == "c" and not plt.get_fignums()       # the figure was closed
