@@ -10,6 +10,9 @@ import pytest
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore::FutureWarning")]
 
+#: Floats on the two engines agree to this (relative, absolute).
+RTOL, ATOL = 1e-9, 1e-12
+
 
 # --- overview ---
 def _overview_hand_log() -> pd.DataFrame:
