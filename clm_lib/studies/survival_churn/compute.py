@@ -33,6 +33,7 @@ from clm_lib.studies.survival_churn.durations import (
     load_churn_durations,
     prepare_durations,
     split_holdout,
+    stratified_sample,
 )
 from clm_lib.studies.survival_churn.km import kaplan_meier, km_summary, logrank_tests
 from clm_lib.studies.survival_churn.models import (
@@ -56,6 +57,9 @@ __all__ = ["SurvivalStudy", "survival_study", "kaplan_meier"]
 
 #: Source description of the record of the customers the models use.
 MODEL_SOURCE = "customers used by the models"
+
+#: Default cap on the customers the regression models are fitted on (see survival_study).
+MAX_MODEL_CUSTOMERS = 200_000
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,9 @@ class SurvivalStudy:
     logrank: StatisticalResult | None  #: all segment values together
     pairwise: StatisticalResult | None  #: each pair of segment values
     segment_hr: pd.DataFrame | None  #: unadjusted, fastest first (:func:`.models.segment_hazard_ratios`)
-    # Cox on every customer
-    design: pd.DataFrame  #: :func:`.durations.encode_covariates`
+    # Cox on every customer (on the sample, see ``model_sample``)
+    design: pd.DataFrame  #: :func:`.durations.encode_covariates`, every customer
+    model_sample: int | None  #: customers the models are fitted on when sampled; None: all
     baselines: Mapping[str, Any]  #: reference level per categorical covariate
     cox: CoxPHFitter
     hazard_ratios: pd.DataFrame  #: :func:`.models.hazard_ratio_table` of ``cox``
@@ -120,6 +125,7 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
                    margin: str | float | None = None, discount_rate: float = 0.01,
                    risk_thresholds: Sequence[float] = (0.1, 0.3),
                    holdout_fraction: float = 0.3, seed: int = 42,
+                   max_model_customers: int | None = MAX_MODEL_CUSTOMERS,
                    engine="duckdb") -> SurvivalStudy:
     """The survival churn study (the parameters are those of the study notebook).
 
@@ -154,6 +160,15 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
         P(churn within the longest horizon) from which a customer is medium / high risk.
     holdout_fraction, seed : float, int
         Share of customers held out to validate the models, and the seed of that split.
+    max_model_customers : int or None
+        With more customers than this, the regression models (segment hazard ratios, Cox
+        and its proportional-hazards check, the holdout comparison, the selected AFT
+        model) are fitted on a seeded random sample of this many, stratified by churn;
+        Kaplan-Meier curves, log-rank tests and the risk scores of the active customers
+        use every customer. None: always every customer. The rows are not compressed
+        instead: identical (duration, event, covariates) rows are rare with durations
+        measured to the second, and lifelines' Efron likelihood treats a weighted death
+        as one death, so merging tied deaths would change the Cox fit.
     engine : str or Engine
         Where the input is checked and reduced to durations.
 
@@ -171,21 +186,24 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
     logrank, pairwise = logrank_tests(data, segment) if segment else (None, None)
 
     design, baselines_used = encode_covariates(data, covariates, baselines=baselines)
-    cox = fit_cox(design)
-    ph = check_proportional_hazards(cox, design)
+    fit_design = design if max_model_customers is None else stratified_sample(
+        design, max_model_customers, seed=seed)
+    fit_data = data.loc[fit_design.index]
+    cox = fit_cox(fit_design)
+    ph = check_proportional_hazards(cox, fit_design)
     strata = ph_strata(ph, data)
     cox_stratified = None
     if strata:
         stratified_design = encode_covariates(data, covariates, baselines=baselines,
                                               strata=strata)[0]
-        cox_stratified = fit_cox(stratified_design, strata=strata)
+        cox_stratified = fit_cox(stratified_design.loc[fit_design.index], strata=strata)
 
-    train, test = split_holdout(design, holdout_fraction, seed=seed)
+    train, test = split_holdout(fit_design, holdout_fraction, seed=seed)
     fits = {"Cox": fit_cox(train), **fit_aft_models(train)}
     comparison = compare_models(fits, train, test)
     selected = select_model(comparison)
 
-    model = fit_aft(design, selected)
+    model = fit_aft(fit_design, selected)
     active = active_customers(design, data, margin=margin)
     risk = customer_risk_table(model, active, horizons=horizons,
                                margin="margin" if isinstance(margin, str) else margin,
@@ -200,8 +218,9 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
         durations=data, qualities=(*loaded.qualities, prep),
         rmst_horizon=horizon, km_fits=kmfs, km=km_summary(kmfs, horizon=horizon),
         logrank=logrank, pairwise=pairwise,
-        segment_hr=segment_hazard_ratios(data, segment) if segment else None,
-        design=design, baselines=baselines_used, cox=cox,
+        segment_hr=segment_hazard_ratios(fit_data, segment) if segment else None,
+        design=design, model_sample=len(fit_design) if len(fit_design) < len(design) else None,
+        baselines=baselines_used, cox=cox,
         hazard_ratios=hazard_ratio_table(cox), ph=ph, strata=tuple(strata),
         cox_stratified=cox_stratified,
         hazard_ratios_stratified=(None if cox_stratified is None

@@ -34,6 +34,7 @@ __all__ = [
     "prepare_durations",
     "encode_covariates",
     "split_holdout",
+    "stratified_sample",
     "default_rmst_horizon",
 ]
 
@@ -348,6 +349,25 @@ def split_holdout(df: pd.DataFrame, fraction: float = 0.3, *, seed: int = 42
         k = int(round(fraction * len(idx)))
         test[rng.choice(idx, size=k, replace=False)] = True
     return df[~test], df[test]
+
+
+def stratified_sample(df: pd.DataFrame, size: int, *, seed: int = 42) -> pd.DataFrame:
+    """A seeded random sample of ``size`` rows, stratified by ``event`` (the churn rate of
+    the sample is that of ``df`` to one row), rows in their original order; ``df`` itself
+    when it has no more than ``size`` rows."""
+    _require(df, ["event"], "durations frame")
+    if size < 1:
+        raise ParameterError(f"sample size must be >= 1; got {size!r}")
+    if len(df) <= size:
+        return df
+    rng = np.random.default_rng(seed)
+    ev = df["event"].to_numpy(dtype=bool)
+    keep = np.zeros(len(df), dtype=bool)
+    n_events = int(round(size * ev.mean()))
+    for flag, k in ((True, n_events), (False, size - n_events)):
+        idx = np.flatnonzero(ev == flag)
+        keep[rng.choice(idx, size=min(k, len(idx)), replace=False)] = True
+    return df[keep]
 
 
 def default_rmst_horizon(df: pd.DataFrame, segment: str | None = None,

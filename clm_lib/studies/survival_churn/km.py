@@ -78,13 +78,14 @@ def rmst_km(kmf: KaplanMeierFitter, horizon: float) -> tuple[float, float]:
     rmst = float(pieces.sum())
     et = kmf.event_table
     ev = et[(et["observed"] > 0) & (et.index <= horizon) & (et.index > 0)]
-    var = 0.0
-    for t_i, row in ev.iterrows():
-        n_i, d_i = float(row["at_risk"]), float(row["observed"])
-        if n_i - d_i <= 0:
-            continue  # the curve falls to 0: no variance contribution defined
-        a_i = float(pieces[knots[:-1] >= t_i].sum())
-        var += a_i ** 2 * d_i / (n_i * (n_i - d_i))
+    n_i = ev["at_risk"].to_numpy(float)
+    d_i = ev["observed"].to_numpy(float)
+    # A_i: the area under the curve from t_i to the horizon, the sum of the pieces whose
+    # left knot is >= t_i (a sum from the right, 0 past the last knot)
+    tail = np.concatenate([np.cumsum(pieces[::-1])[::-1], [0.0]])
+    a_i = tail[np.searchsorted(knots[:-1], ev.index.to_numpy(float), side="left")]
+    ok = n_i - d_i > 0  # where the curve falls to 0 no variance contribution is defined
+    var = float(np.sum(a_i[ok] ** 2 * d_i[ok] / (n_i[ok] * (n_i[ok] - d_i[ok]))))
     return rmst, float(np.sqrt(var))
 
 

@@ -102,6 +102,11 @@ def summary_lines(result) -> list[str]:
                  f"ranks pairs of customers correctly {r['concordance_holdout']:.0%} of the "
                  f"time (concordance) with an integrated Brier score of "
                  f"{r['integrated_brier_score']:.3f}.")
+    if result.model_sample is not None:
+        lines.append(f"The regression models were fitted on a random sample of "
+                     f"{result.model_sample:,} of the {len(result.durations):,} customers "
+                     "(seeded, stratified by churn); the curves and the risk scores use every "
+                     "customer.")
     risk = result.risk
     if len(risk):
         high = int((risk["risk_tier"] == "high").sum())
@@ -256,7 +261,8 @@ def survival_metrics(result) -> dict:
     ``rmst_horizon``, ``rmst_by_segment`` ({segment: {rmst, ci_low, ci_high}}),
     ``logrank_p``, ``cox`` ({term: {hr, ci_low, ci_high, p}}), ``model_comparison``,
     ``selected_model``, ``concordance_holdout`` and ``integrated_brier_score`` (of the
-    selected model), ``risk_tiers`` ({tier: count}), ``headline``, ``data_quality`` (the
+    selected model), ``risk_tiers`` ({tier: count}), ``model_sample`` (customers the
+    models were fitted on, only when they were sampled), ``headline``, ``data_quality`` (the
     loading record) and ``data_quality_steps`` (every record).
     """
     km = result.km
@@ -280,6 +286,7 @@ def survival_metrics(result) -> dict:
         "concordance_holdout": float(comparison.loc[selected, "concordance_holdout"]),
         "integrated_brier_score": float(comparison.loc[selected, "integrated_brier_score"]),
         "risk_tiers": {t: int(counts.get(t, 0)) for t in ("low", "medium", "high")},
+        **({} if result.model_sample is None else {"model_sample": result.model_sample}),
         "headline": headline(result),
         "data_quality": result.qualities[0].to_dict(),
         "data_quality_steps": [q.to_dict() for q in result.qualities],

@@ -36,7 +36,8 @@ def customer_risk_table(model, active: pd.DataFrame, *, horizons: Sequence[float
                         margin: str | float | None = None, discount_rate: float = 0.01,
                         tier_thresholds: tuple[float, float] = (0.2, 0.5),
                         tier_horizon: float | None = None,
-                        max_horizon: float = 240.0, grid_step: float = 0.25) -> pd.DataFrame:
+                        max_horizon: float = 240.0, grid_step: float = 0.25,
+                        chunk_size: int = 10_000) -> pd.DataFrame:
     """Per active customer: survival given tenure so far, churn risk, remaining life, value.
 
     For a customer with tenure ``t`` (the ``duration`` of a censored row) known to survive
@@ -69,6 +70,8 @@ def customer_risk_table(model, active: pd.DataFrame, *, horizons: Sequence[float
         the ``margin`` column if named.
     margin : str, float or None
         Column of margin per period, or one number for all; None: no value columns.
+    chunk_size : int
+        Customers evaluated at once (memory grows with it; the result does not).
 
     Returns
     -------
@@ -91,35 +94,84 @@ def customer_risk_table(model, active: pd.DataFrame, *, horizons: Sequence[float
         t_min = np.maximum(t0, active["min_duration"].to_numpy(float))
     X = active.drop(columns=[c for c in ("customer_id", "min_duration") if c in active.columns])
     lead = t_min - t0
-    if not (lead > 0).any():
-        S = model.predict_survival_function(X, times=offsets, conditional_after=t0).to_numpy(float)
-    else:
-        u = np.unique(np.concatenate([np.arange(0.0, float(max_horizon) + grid_step, grid_step),
-                                      offsets]))
-        C = model.predict_survival_function(X, times=u, conditional_after=t_min).to_numpy(float)
-        S = np.empty((len(offsets), len(t0)))
-        for i in range(len(t0)):
-            S[:, i] = np.where(offsets <= lead[i], 1.0,
-                               np.interp(offsets - lead[i], u, C[:, i]))
+    # with a floor on the churn time anywhere, every customer's curve comes from a fine grid
+    u = None if not (lead > 0).any() else np.unique(np.concatenate(
+        [np.arange(0.0, float(max_horizon) + grid_step, grid_step), offsets]))
+    pos = {t: i for i, t in enumerate(offsets)}
+    rows_h = [pos[h] for h in horizons]
+    rows_g = [pos[t] for t in grid]
+    disc = (1.0 + discount_rate) ** -grid[1:]
+    n = len(t0)
+    p_h, p_tier = np.empty((len(horizons), n)), np.empty(n)
+    remaining, lifetime = np.empty(n), np.empty(n)
+    for start in range(0, n, chunk_size):  # bounded memory: curves are (grid x chunk)
+        part = slice(start, start + chunk_size)
+        S = _survival_from_now(model, X.iloc[part], t0[part], t_min[part], lead[part],
+                               offsets, u)
+        p_h[:, part] = 1 - S[rows_h]
+        Sg = S[rows_g]
+        remaining[part] = np.sum((Sg[1:] + Sg[:-1]) / 2 * np.diff(grid)[:, None], axis=0)
+        p_tier[part] = 1 - S[pos[tier_h]]
+        lifetime[part] = (Sg[1:] * disc[:, None]).sum(axis=0)
     out = pd.DataFrame(index=active.index)
     if "customer_id" in active.columns:
         out["customer_id"] = active["customer_id"]
     out["tenure"] = t0
-    pos = {t: i for i, t in enumerate(offsets)}
-    for h in horizons:
-        out[f"p_churn_{h:g}"] = 1 - S[pos[h]]
-    Sg = S[[pos[t] for t in grid]]
-    out["expected_remaining"] = np.sum((Sg[1:] + Sg[:-1]) / 2 * np.diff(grid)[:, None], axis=0)
-    p_tier = 1 - S[pos[tier_h]]
+    for k, h in enumerate(horizons):
+        out[f"p_churn_{h:g}"] = p_h[k]
+    out["expected_remaining"] = remaining
     out["risk_tier"] = pd.Categorical(
         np.where(p_tier >= hi, "high", np.where(p_tier >= lo, "medium", "low")),
         categories=["low", "medium", "high"], ordered=True)
     if margin is not None:
         m = active[margin].to_numpy(float) if isinstance(margin, str) else float(margin)
-        disc = (1.0 + discount_rate) ** -grid[1:]
-        out["discounted_lifetime"] = (Sg[1:] * disc[:, None]).sum(axis=0)
+        out["discounted_lifetime"] = lifetime
         out["value"] = m * out["discounted_lifetime"]
     return out
+
+
+def _survival_from_now(model, X: pd.DataFrame, t0: np.ndarray, t_min: np.ndarray,
+                       lead: np.ndarray, offsets: np.ndarray, u: np.ndarray | None
+                       ) -> np.ndarray:
+    """S(t0 + offset | survived to t_min), one column per customer.
+
+    Without a fine grid ``u`` the model is evaluated at the offsets directly (conditional
+    on ``t0``). Otherwise the curve conditional on ``t_min`` on the grid ``u`` is read
+    off at ``offset - lead`` by linear interpolation, as :func:`numpy.interp` per customer
+    does (same formula), and is 1 up to the lead. Only the two grid points around each
+    offset are evaluated, each exactly as lifelines' ``predict_survival_function(X,
+    times=u, conditional_after=t_min)`` computes it.
+    """
+    if u is None:
+        return model.predict_survival_function(X, times=offsets,
+                                               conditional_after=t0).to_numpy(float)
+    x = offsets[:, None] - lead[None, :]
+    j = np.clip(np.searchsorted(u, x, side="right") - 1, 0, len(u) - 2)
+    cumhaz = _cumulative_hazard(model, X)
+    h0 = cumhaz(t_min)
+
+    def curve(times):  # lifelines: exp(-clip(H(t_min + u) - H(t_min), 0, inf))
+        with np.errstate(divide="ignore", over="ignore"):
+            return np.exp(-np.clip(cumhaz(t_min[None, :] + times) - h0, 0, np.inf))
+
+    c_lo, c_hi = curve(u[j]), curve(u[j + 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (c_hi - c_lo) / (u[j + 1] - u[j])
+        inner = slope * (x - u[j]) + c_lo
+    S = np.where(x == u[j], c_lo, inner)
+    S = np.where(x >= u[-1], curve(np.full((1, len(t0)), u[-1])), S)
+    return np.where(offsets[:, None] <= lead[None, :], 1.0, S)
+
+
+def _cumulative_hazard(model, X: pd.DataFrame):
+    """``times -> H(times | X)`` of a fitted lifelines parametric regression model, with
+    one column of ``times`` per row of ``X`` (lifelines' ``predict_cumulative_hazard``
+    evaluates every row at the same times; here each customer gets its own)."""
+    from lifelines.utils import DataframeSlicer
+
+    Xs = DataframeSlicer(model.regressors.transform_df(X.copy()))
+    params = {name: model.params_.loc[name].values for name in model._fitted_parameter_names}
+    return lambda times: model._cumulative_hazard(params, times, Xs)
 
 
 def segment_value(risk: pd.DataFrame, segment: pd.Series) -> pd.DataFrame:
