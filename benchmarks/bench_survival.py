@@ -24,6 +24,7 @@ import argparse
 import collections
 import functools
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -83,18 +84,19 @@ class PeakRSS:
         self.peak = max(self.peak, self.proc.memory_info().rss)
 
 
-def _timed_stages(times: dict) -> None:
+def _timed_stages(times: dict, cpu: dict) -> None:
     """Wrap the study's stage functions (where compute.py looks them up) with timers."""
     from clm_lib.studies.survival_churn import compute
 
     def wrap(name, fn):
         @functools.wraps(fn)
         def inner(*a, **k):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             try:
                 return fn(*a, **k)
             finally:
                 times[name] += time.perf_counter() - t
+                cpu[name] += time.process_time() - c
         return inner
 
     for names in STAGES.values():
@@ -138,8 +140,8 @@ def main() -> None:
     from clm_lib.studies.survival_churn import compute
     from clm_lib.studies.survival_churn import report as rp
 
-    times = collections.defaultdict(float)
-    _timed_stages(times)
+    times, cpu = collections.defaultdict(float), collections.defaultdict(float)
+    _timed_stages(times, cpu)
     kwargs = dict(transactions=str(path), as_of=AS_OF, inactivity_days=180,
                   covariates=["first_amount"], margin="spend_per_period")
     if args.max_model_customers is not None:
@@ -155,11 +157,12 @@ def main() -> None:
     print(f"log: {path} ({result.qualities[0].rows_in:,} rows); customers "
           f"{len(result.durations):,}, active {len(result.risk):,}; models on "
           f"{result.model_sample or len(result.durations):,}")
-    print("stage                              seconds")
+    print("stage                              wall (s)  CPU (s)")
     for name, sec in sorted(times.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:32} {sec:8.1f}")
+        print(f"  {name:32} {sec:8.1f} {cpu[name]:8.1f}")
     print(f"survival_study                     {t1 - t0:8.1f}")
     print(f"report (metrics, export, summary)  {t2 - t1:8.1f}")
+    print(f"load average at the end            {os.getloadavg()[0]:8.1f}   (on {os.cpu_count()} cores)")
     print(f"total                              {t2 - t0:8.1f}   (target <= 180 s at 1M)")
     print(f"CPU of this process                {c2 - c0:8.1f}   (threads add up; DuckDB's too)")
     print(f"peak memory                        {mem.peak / 1e9:8.2f} GB")

@@ -59,7 +59,7 @@ __all__ = ["SurvivalStudy", "survival_study", "kaplan_meier"]
 MODEL_SOURCE = "customers used by the models"
 
 #: Default cap on the customers the regression models are fitted on (see survival_study).
-MAX_MODEL_CUSTOMERS = 200_000
+MAX_MODEL_CUSTOMERS = 100_000
 
 
 @dataclass(frozen=True)

@@ -401,3 +401,14 @@ def test_other_subscription_rules(engine, tmp_path):
 def test_load_churn_durations_needs_an_input():
     with pytest.raises(ParameterError, match="subscriptions or transactions"):
         du.load_churn_durations()
+
+
+def test_stratified_sample_keeps_churn_rate_and_order():
+    df = pd.DataFrame({"event": [True] * 30 + [False] * 70, "x": range(100)})
+    s = du.stratified_sample(df, 20, seed=1)
+    assert len(s) == 20 and s["event"].sum() == 6  # 30 % of 20
+    assert s.index.is_monotonic_increasing
+    pd.testing.assert_frame_equal(s, du.stratified_sample(df, 20, seed=1))
+    assert du.stratified_sample(df, 100) is df and du.stratified_sample(df, 500) is df
+    with pytest.raises(ParameterError):
+        du.stratified_sample(df, 0)

@@ -185,3 +185,23 @@ def test_notebook_cdnow_inactivity(run_notebook):
     assert sum(metrics["risk_tiers"].values()) == len(export) > 1000
     assert export["customer_id"].str.startswith("C-").all()
     assert metrics["data_quality"]["rows_in"] == 69659
+
+
+def test_models_on_a_sample_curves_and_risk_on_everyone(study):
+    """Above max_model_customers the models see a stratified sample; the curves, the
+    log-rank test and the risk scores still cover every customer."""
+    raw = _snapshot()
+    small = survival_study(raw, segment="plan", covariates=["plan", "price"], margin="price",
+                           max_model_customers=600)
+    assert small.model_sample == 600 and study.model_sample is None
+    assert len(small.train) + len(small.test) == 600
+    assert small.km.equals(study.km) and small.logrank.p_value == study.logrank.p_value
+    assert len(small.risk) == len(study.risk) == (raw["churned"] == "No").sum()
+    n_events = int(small.durations["event"].sum())
+    assert int(small.train["event"].sum() + small.test["event"].sum()) == \
+        round(600 * n_events / len(raw))
+    assert rp.survival_metrics(small)["model_sample"] == 600
+    assert "model_sample" not in rp.survival_metrics(study)
+    assert any(line.startswith("The regression models were fitted on a random sample of 600 "
+                               f"of the {len(raw):,} customers") for line in rp.summary_lines(small))
+    assert "fitted on 420 customers, validated on 180" in rp.comparison_table(small)["caption"]
