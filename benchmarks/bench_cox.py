@@ -3,7 +3,7 @@
 Simulates ``n`` customers (default 1,000,000) with 5 normal covariates, exponential
 lifetimes with hazard ``0.05 * exp(x @ beta)`` and uniform censoring, so nearly every
 duration is distinct (the case where lifelines' automatic algorithm choice is slow). Times
-:func:`clm_lib.studies.survival_churn.compute.fit_cox` against ``CoxPHFitter().fit(..., batch_mode=True)`` (and,
+:func:`clm_lib.studies.survival_churn.models.fit_cox` against ``CoxPHFitter().fit(..., batch_mode=True)`` (and,
 with ``--with-auto``, lifelines' automatic choice), checks the coefficients agree, and prints
 the ratio. Target: ours within 2x of lifelines' fastest.
 
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
 
-from clm_lib.studies.survival_churn import compute as sv
+from clm_lib.studies.survival_churn import models as sv
 
 BETA = np.array([0.5, -0.3, 0.2, 0.0, -0.1])
 

@@ -1,7 +1,10 @@
-"""Figures of the survival churn study; each draws what :mod:`clm_lib.studies.survival_churn.compute` returns.
+"""Figures of the survival churn study; each draws what
+:class:`clm_lib.studies.survival_churn.compute.SurvivalStudy` holds.
 
-Every function has the form ``plot_x(data, *, ax=None, **kwargs) -> Axes``, sets a title
-and axis labels with units, and never calls ``plt.show()``.
+Every ``plot_x(data, *, ax=None, **kwargs) -> Axes`` sets a title and axis labels with
+units and never calls ``plt.show()``. The ``*_figure(result)`` functions lay out the
+report's figures (size, titles from :mod:`clm_lib.studies.survival_churn.report`) and
+return the closed :class:`~matplotlib.figure.Figure`, ready for ``display``.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from clm_lib.checks import require_columns as _need
@@ -21,6 +25,11 @@ __all__ = [
     "plot_calibration",
     "plot_risk_tiers",
     "plot_value_by_segment",
+    "km_figure",
+    "hazard_ratio_figure",
+    "calibration_figure",
+    "risk_tier_figure",
+    "value_figures",
 ]
 
 _TIER_COLOURS = {"low": "#4daf4a", "medium": "#ff7f00", "high": "#e41a1c"}
@@ -39,7 +48,7 @@ def plot_km_curves(kmfs: Mapping, *, ax: Axes | None = None, time_unit: str = "m
 
     Parameters
     ----------
-    kmfs : mapping name -> fitted ``KaplanMeierFitter`` (:func:`clm_lib.studies.survival_churn.compute.kaplan_meier`)
+    kmfs : mapping name -> fitted ``KaplanMeierFitter`` (:func:`clm_lib.studies.survival_churn.km.kaplan_meier`)
     include_all : bool, optional
         Draw the "All" curve; default: only when it is the sole curve.
     """
@@ -68,7 +77,7 @@ def plot_hazard_ratios(hr: pd.DataFrame, *, ax: Axes | None = None,
                        title: str = "Hazard ratios of churn (Cox model, 95 % intervals)") -> Axes:
     """Forest plot of hazard ratios on a log scale, reference line at 1.
 
-    ``hr`` is :func:`clm_lib.studies.survival_churn.compute.hazard_ratio_table` (``hr``, ``ci_low``, ``ci_high``).
+    ``hr`` is :func:`clm_lib.studies.survival_churn.models.hazard_ratio_table` (``hr``, ``ci_low``, ``ci_high``).
     """
     _need(hr, ["hr", "ci_low", "ci_high"], "hazard-ratio table")
     ax = _axes(ax, figsize=(8, 0.45 * len(hr) + 1.5))
@@ -92,7 +101,7 @@ def plot_calibration(cal: pd.DataFrame, *, ax: Axes | None = None, time_unit: st
                      ) -> Axes:
     """Predicted vs observed (Kaplan-Meier) churn by risk bin, one series per horizon.
 
-    ``cal`` is :func:`clm_lib.studies.survival_churn.compute.calibration_table`.
+    ``cal`` is :func:`clm_lib.studies.survival_churn.validation.calibration_table`.
     """
     _need(cal, ["horizon", "predicted", "observed"], "calibration table")
     ax = _axes(ax, figsize=(6, 6))
@@ -133,7 +142,7 @@ def plot_value_by_segment(value: pd.DataFrame, *, ax: Axes | None = None,
                           title: str = "Expected remaining value per active customer") -> Axes:
     """Mean discounted remaining value per active customer, by segment.
 
-    ``value`` is :func:`clm_lib.studies.survival_churn.compute.segment_value` (``mean_value`` column).
+    ``value`` is :func:`clm_lib.studies.survival_churn.risk.segment_value` (``mean_value`` column).
     """
     _need(value, ["mean_value"], "segment value table")
     ax = _axes(ax, figsize=(7, 4))
@@ -144,3 +153,52 @@ def plot_value_by_segment(value: pd.DataFrame, *, ax: Axes | None = None,
     ax.set_ylabel("Segment")
     ax.set_title(title)
     return ax
+
+
+# ------------------------------------------------------------------ the report's figures
+def _done(fig: Figure) -> Figure:
+    fig.tight_layout()
+    plt.close(fig)  # shown once, by display(), not again when the cell ends
+    return fig
+
+
+def km_figure(result) -> Figure:
+    """Kaplan-Meier curves of every segment value (or of all customers)."""
+    fig, ax = plt.subplots(figsize=(10, 6))
+    plot_km_curves(result.km_fits, ax=ax, time_unit=result.time_unit)
+    return _done(fig)
+
+
+def hazard_ratio_figure(result) -> Figure:
+    """Forest plot of the Cox model's hazard ratios."""
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(result.hazard_ratios) + 1.8))
+    plot_hazard_ratios(result.hazard_ratios, ax=ax)
+    return _done(fig)
+
+
+def calibration_figure(result) -> Figure:
+    """Calibration of the selected model on the holdout."""
+    from clm_lib.studies.survival_churn.report import calibration_title
+
+    fig, ax = plt.subplots(figsize=(6, 6))
+    plot_calibration(result.calibration, ax=ax, time_unit=result.time_unit,
+                     title=calibration_title(result))
+    return _done(fig)
+
+
+def risk_tier_figure(result) -> Figure:
+    """Active customers per risk tier."""
+    from clm_lib.studies.survival_churn.report import risk_tier_label
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    plot_risk_tiers(result.risk, ax=ax, horizon_label=risk_tier_label(result))
+    return _done(fig)
+
+
+def value_figures(result) -> list[Figure]:
+    """The value-by-segment figure, when the study has a segment and a margin (else none)."""
+    if result.value is None or "mean_value" not in result.value:
+        return []
+    fig, ax = plt.subplots(figsize=(7, 4))
+    plot_value_by_segment(result.value, ax=ax, time_unit=result.time_unit)
+    return [_done(fig)]

@@ -1,6 +1,8 @@
 """Plot functions of the survival study return Axes with labels and units."""
 from __future__ import annotations
 
+import dataclasses
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,7 +12,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from clm_lib.studies.survival_churn import compute as sv  # noqa: E402
+from clm_lib.studies.survival_churn import km, models, validation  # noqa: E402
+from clm_lib.studies.survival_churn import durations as du  # noqa: E402
+from clm_lib.studies.survival_churn import risk as rk  # noqa: E402
 from clm_lib.exceptions import MissingColumnsError  # noqa: E402
 from clm_lib.plotting import survival as ps  # noqa: E402
 
@@ -34,23 +38,23 @@ def _close():
 
 
 def test_plot_km_curves(frame):
-    ax = ps.plot_km_curves(sv.kaplan_meier(frame, segment="seg"), time_unit="month")
+    ax = ps.plot_km_curves(km.kaplan_meier(frame, segment="seg"), time_unit="month")
     assert "month" in ax.get_xlabel()
     assert "%" in ax.get_ylabel()
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "a" in labels and "b" in labels and "All" not in labels
-    ax2 = ps.plot_km_curves(sv.kaplan_meier(frame), at_risk=False)
+    ax2 = ps.plot_km_curves(km.kaplan_meier(frame), at_risk=False)
     assert [t.get_text() for t in ax2.get_legend().get_texts()][0] == "All"
 
 
 def test_plot_hazard_ratios_and_calibration(frame):
-    X, _ = sv.encode_covariates(frame, ["seg", "x"], baselines={"seg": "a"})
-    cph = sv.fit_cox(X)
-    ax = ps.plot_hazard_ratios(sv.hazard_ratio_table(cph))
+    X, _ = du.encode_covariates(frame, ["seg", "x"], baselines={"seg": "a"})
+    cph = models.fit_cox(X)
+    ax = ps.plot_hazard_ratios(models.hazard_ratio_table(cph))
     assert ax.get_xscale() == "log"
     assert {t.get_text() for t in ax.get_yticklabels()} == {"x", "seg: b"}
     assert "Hazard ratio" in ax.get_xlabel()
-    cal = sv.calibration_table(cph, X, [3, 6], n_bins=3)
+    cal = validation.calibration_table(cph, X, [3, 6], n_bins=3)
     ax = ps.plot_calibration(cal, time_unit="month")
     assert "Predicted" in ax.get_xlabel() and "Observed" in ax.get_ylabel()
     assert len(ax.get_lines()) == 3  # diagonal + 2 horizons
@@ -59,13 +63,38 @@ def test_plot_hazard_ratios_and_calibration(frame):
 
 
 def test_plot_risk_and_value(frame):
-    X, _ = sv.encode_covariates(frame, ["seg", "x"])
-    aft = sv.fit_aft_models(X)["Weibull AFT"]
+    X, _ = du.encode_covariates(frame, ["seg", "x"])
+    aft = models.fit_aft_models(X)["Weibull AFT"]
     active = X[~X["event"]].drop(columns="event").assign(m=10.0)
-    risk = sv.customer_risk_table(aft, active, margin="m", max_horizon=24)
+    risk = rk.customer_risk_table(aft, active, margin="m", max_horizon=24)
     ax = ps.plot_risk_tiers(risk, horizon_label="P(churn within 6 months)")
     assert "count" in ax.get_ylabel()
     assert sum(p.get_height() for p in ax.patches) == len(risk)
-    val = sv.segment_value(risk, frame["seg"])
+    val = rk.segment_value(risk, frame["seg"])
     ax = ps.plot_value_by_segment(val, currency="USD", time_unit="month")
     assert "USD" in ax.get_xlabel() and "month" in ax.get_xlabel()
+
+
+def test_report_figures_of_a_study():
+    """The report's figures lay out what a study result holds (no model fitted here)."""
+    from matplotlib.figure import Figure
+
+    from clm_lib.studies.survival_churn.compute import survival_study
+
+    rng = np.random.default_rng(1)
+    n = 800
+    plan = rng.choice(["a", "b"], n)
+    t = rng.exponential(1 / (0.05 * np.where(plan == "b", 2.0, 1.0)))
+    c = rng.uniform(0, 40, n)
+    subs = pd.DataFrame({"customer_id": [f"{i}" for i in range(n)],
+                         "tenure": np.ceil(np.minimum(t, c)), "churned": t <= c, "plan": plan,
+                         "price": rng.uniform(10, 30, n)})
+    result = survival_study(subs, segment="plan", covariates=["plan", "price"], margin="price")
+    figs = [ps.km_figure(result), ps.hazard_ratio_figure(result), ps.calibration_figure(result),
+            ps.risk_tier_figure(result), *ps.value_figures(result)]
+    assert all(isinstance(f, Figure) for f in figs) and len(figs) == 5
+    assert not plt.get_fignums()  # closed: display() shows each once
+    assert figs[2].axes[0].get_title() == f"Calibration of the {result.selected} model on the holdout"
+    assert "P(churn within 6 months)" in figs[3].axes[0].get_xlabel()
+    assert len(figs[1].axes[0].get_yticklabels()) == len(result.hazard_ratios)
+    assert ps.value_figures(dataclasses.replace(result, value=None)) == []

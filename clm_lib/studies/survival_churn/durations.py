@@ -1,0 +1,384 @@
+"""Durations of the survival study: one row per customer (or subscription) with the
+canonical ``customer_id``, ``duration`` (float, periods of ``time_unit``) and ``event``
+(bool, True = churned, False = right-censored), plus covariates.
+
+Subscriptions are loaded and reduced to durations in the engine
+(:meth:`clm_lib.reduce.Engine.load_subscriptions`, :meth:`~clm_lib.reduce.Engine.subscription_durations`);
+transactions are loaded in the engine and reduced there to one purchase span per customer
+(:meth:`~clm_lib.reduce.Engine.purchase_spans`), on which the churn-by-inactivity rule
+(:func:`inactivity_rule`) runs in pandas. Then :func:`prepare_durations` makes them
+model-ready and :func:`encode_covariates` builds the design frame of the models.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from clm_lib.checks import TIME_UNITS, unit_days
+from clm_lib.checks import require_columns as _require
+from clm_lib.exceptions import DataContractError, InsufficientDataError, ParameterError
+from clm_lib.io.quality import DataQuality
+from clm_lib.reduce import get_engine
+
+__all__ = [
+    "TIME_UNIT_DAYS",
+    "Durations",
+    "check_inactivity",
+    "inactivity_rule",
+    "inactivity_durations",
+    "load_churn_durations",
+    "prepare_durations",
+    "encode_covariates",
+    "split_holdout",
+    "stratified_sample",
+    "default_rmst_horizon",
+]
+
+#: Length of one period in days (a month is 365.25 / 12 days, a year 365.25 days).
+TIME_UNIT_DAYS = TIME_UNITS
+
+#: Source description of the inactivity step's data-quality record.
+INACTIVITY_SOURCE = "transactions -> inactivity durations"
+
+
+def check_inactivity(as_of, inactivity_days: float, time_unit: str) -> float:
+    """Check the parameters of churn by inactivity; the length of ``time_unit`` in days."""
+    if as_of is None:
+        raise ParameterError("as_of is required for churn by inactivity (the observation end)")
+    if not inactivity_days or inactivity_days <= 0:
+        raise ParameterError(f"inactivity_days must be > 0; got {inactivity_days!r}")
+    return unit_days(time_unit)
+
+
+def inactivity_rule(spans: pd.DataFrame, dq: DataQuality, *, as_of, inactivity_days: float,
+                    time_unit: str) -> tuple[pd.DataFrame, DataQuality]:
+    """Churn by inactivity on per-customer purchase spans.
+
+    Definition. A customer's life starts at the first purchase. The customer *churns* when
+    ``inactivity_days`` pass without a purchase; the churn time is the date the rule fires,
+    ``last purchase + inactivity_days``. By ``as_of`` we observe:
+
+    * ``last purchase + inactivity_days <= as_of``: churned, ``event=True``,
+      ``duration = last purchase + inactivity_days - first purchase``;
+    * otherwise: still active, ``event=False``, censored at
+      ``duration = as_of - first purchase`` (we only know the rule has not fired yet).
+
+    Observed and censored durations thus run on the same clock (observed time =
+    min(churn time, as_of - first purchase)), which is what right censoring requires.
+    Every churned duration is at least ``inactivity_days``, so one-time buyers have
+    positive durations.
+
+    Parameters
+    ----------
+    spans : DataFrame
+        :meth:`clm_lib.reduce.Engine.purchase_spans`: ``customer_id``, ``first_purchase``,
+        ``last_purchase``, ``n_purchases``, ``total_amount``, ``first_amount``
+        [, ``first_quantity``]; ``attrs["purchases_after_as_of"]``.
+    dq : DataQuality
+        ``rows_in`` = purchases; completed here (purchases after ``as_of`` dropped).
+
+    Returns
+    -------
+    durations : DataFrame
+        The spans plus ``churn_date`` (NaT if censored), ``duration`` (float, periods),
+        ``event`` (bool), ``min_duration`` (last purchase + window - first purchase,
+        periods: the earliest possible churn time, used by the risk table) and
+        ``spend_per_period`` (total amount / duration, currency per period).
+    quality : DataQuality
+    """
+    days = unit_days(time_unit)
+    as_of = pd.Timestamp(as_of)
+    dq.drop("purchase after as_of", int(spans.attrs.get("purchases_after_as_of", 0)))
+    dq.rows_used = dq.rows_in - dq.n_dropped
+    dq.check()
+    if spans.empty:
+        raise InsufficientDataError(f"no purchase on or before as_of={as_of.date()}")
+    out = spans.copy()
+    out.attrs = {}
+    window = pd.Timedelta(days=float(inactivity_days))
+    fired = out["last_purchase"] + window
+    event = fired <= as_of
+    end = fired.where(event, as_of)
+    out["churn_date"] = fired.where(event)
+    out["duration"] = (end - out["first_purchase"]) / pd.Timedelta(days=1) / days
+    out["event"] = event.astype(bool)
+    # the rule cannot fire before last purchase + window: a floor on the churn time
+    out["min_duration"] = (fired - out["first_purchase"]) / pd.Timedelta(days=1) / days
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["spend_per_period"] = np.where(out["duration"] > 0,
+                                           out["total_amount"] / out["duration"], np.nan)
+    dq.notes.append(
+        f"Churn = no purchase for {inactivity_days:g} days; churn time = last purchase + "
+        f"{inactivity_days:g} days; customers whose window has not elapsed by "
+        f"{as_of.date()} are censored at as_of. Durations in {time_unit}s "
+        f"({days:g} days each).")
+    out["customer_id"] = out["customer_id"].astype("string")
+    return out, dq
+
+
+def inactivity_durations(tx, *, as_of, inactivity_days: float, time_unit: str = "month",
+                         engine="duckdb") -> tuple[pd.DataFrame, DataQuality]:
+    """Durations and churn events from loaded transactions, churn defined by inactivity
+    (see :func:`inactivity_rule`); the purchase spans are computed in the engine.
+
+    Parameters
+    ----------
+    tx : DataFrame or Ibis table
+        Canonical transactions (as loaded by :meth:`clm_lib.reduce.Engine.load_transactions`):
+        ``customer_id``, ``timestamp``, ``amount``; ``quantity`` is used if present.
+    as_of : str or Timestamp
+        End of observation. Purchases after it are ignored (counted in the record).
+    inactivity_days : float
+        Length of the inactivity window, in days (> 0).
+    time_unit : {"day", "week", "month", "year"}
+        Unit of the returned durations (a month is 365.25/12 days).
+    engine : str or Engine
+        Where the spans are computed.
+
+    Returns
+    -------
+    durations, quality : see :func:`inactivity_rule`; rows in = purchases.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"customer_id": pd.array(["a", "a"], dtype="string"),
+    ...                    "timestamp": pd.to_datetime(["2020-01-01", "2020-01-11"]),
+    ...                    "amount": [1.0, 2.0]})
+    >>> d, _ = inactivity_durations(tx, as_of="2020-03-01", inactivity_days=30, time_unit="day")
+    >>> float(d["duration"].iloc[0]), bool(d["event"].iloc[0])
+    (40.0, True)
+    """
+    _require(tx, ["customer_id", "timestamp", "amount"], "transactions")
+    check_inactivity(as_of, inactivity_days, time_unit)
+    eng = get_engine(engine)
+    t = eng.table(tx)
+    dq = DataQuality(source=INACTIVITY_SOURCE, rows_in=int(t.count().execute()))
+    spans = eng.purchase_spans(t, as_of=as_of)
+    return inactivity_rule(spans, dq, as_of=as_of, inactivity_days=inactivity_days,
+                           time_unit=time_unit)
+
+
+class Durations(NamedTuple):
+    """What :func:`load_churn_durations` returns."""
+
+    frame: pd.DataFrame  #: one row per customer or subscription
+    qualities: list[DataQuality]  #: one data-quality record per step
+    kind: str  #: "subscriptions" or "transactions"
+
+
+def load_churn_durations(subscriptions=None, transactions=None, columns=None, *, as_of=None,
+                         inactivity_days: float = 180, time_unit: str = "month",
+                         engine="duckdb") -> Durations:
+    """Durations from subscriptions, or from transactions with churn by inactivity.
+
+    ``transactions`` wins when both are given. Subscriptions go through the subscriptions
+    data contract and the duration reduction in the engine (churn = end of the
+    subscription); transactions through the transactions contract and the per-customer
+    purchase spans in the engine, then :func:`inactivity_rule`. Only one row per
+    subscription or per customer comes back from the engine.
+
+    Parameters
+    ----------
+    subscriptions, transactions : path, glob, table name, DataFrame or Ibis table, optional
+    columns : dict, optional
+        Source name -> canonical name.
+    as_of : str or Timestamp, optional
+        End of observation; required for transactions and interval subscriptions.
+    inactivity_days : float
+        Transactions: days without a purchase that define churn.
+    time_unit : {"day", "week", "month", "year"}
+        Unit of the durations.
+    engine : str or Engine
+        Where the data are loaded and reduced.
+
+    Returns
+    -------
+    Durations
+        ``frame`` (``customer_id``, ``duration``, ``event``, covariates), ``qualities``
+        (loading, then the inactivity rule for transactions), ``kind``.
+    """
+    unit_days(time_unit)
+    eng = get_engine(engine)
+    if transactions is not None:
+        check_inactivity(as_of, inactivity_days, time_unit)
+        tx, dq = eng.load_transactions(transactions, columns, as_of=as_of)
+        spans = eng.purchase_spans(tx, as_of=as_of)
+        dq2 = DataQuality(source=INACTIVITY_SOURCE, rows_in=dq.rows_used)
+        frame, dq2 = inactivity_rule(spans, dq2, as_of=as_of, inactivity_days=inactivity_days,
+                                     time_unit=time_unit)
+        return Durations(frame, [dq, dq2], "transactions")
+    if subscriptions is None:
+        raise ParameterError("give subscriptions or transactions")
+    if isinstance(subscriptions, (str, os.PathLike)):
+        # loaded and reduced in one go: the engine knows the contract was applied
+        frame = eng.subscription_durations(subscriptions, as_of=as_of, time_unit=time_unit,
+                                           columns=columns)
+        dq = DataQuality(**frame.attrs.pop("data_quality"))
+    else:
+        subs, dq = eng.load_subscriptions(subscriptions, columns, as_of=as_of)
+        frame = eng.subscription_durations(subs, as_of=as_of, time_unit=time_unit)
+    return Durations(frame, [dq], "subscriptions")
+
+
+def prepare_durations(df: pd.DataFrame, *, covariates: Sequence[str] = (),
+                      segment: str | None = None, zero_duration: float = 0.5,
+                      source: str = "durations") -> tuple[pd.DataFrame, DataQuality]:
+    """Model-ready durations: counted drops, zero durations shifted.
+
+    * Rows with a missing ``duration``/``event`` or a missing covariate/segment value are
+      dropped, counted by column.
+    * Negative durations break the contract: :class:`DataContractError`.
+    * Durations of exactly 0 (e.g. Telco customers in their first month, tenure 0) are set
+      to ``zero_duration`` periods (default half a period, the mid-point of the first
+      period), counted as a warning: parametric AFT models need durations > 0.
+
+    Parameters
+    ----------
+    df : DataFrame
+        ``duration`` (periods), ``event`` (bool), the ``covariates`` and ``segment``.
+    covariates : sequence of str
+        Columns the models will use.
+    segment : str, optional
+        Column that splits the Kaplan-Meier curves.
+    zero_duration : float
+        Replacement for zero durations, in periods (> 0).
+
+    Returns
+    -------
+    frame, quality : DataFrame, DataQuality
+    """
+    need = ["duration", "event", *covariates] + ([segment] if segment else [])
+    _require(df, list(dict.fromkeys(need)), "durations frame")
+    if zero_duration <= 0:
+        raise ParameterError("zero_duration must be > 0")
+    dq = DataQuality(source=source, rows_in=len(df))
+    out = df.copy()
+    mask = pd.Series(True, index=out.index)
+    for col in dict.fromkeys(need):
+        miss = out[col].isna() & mask
+        dq.drop(f"missing {col}", int(miss.sum()))
+        mask &= ~out[col].isna()
+    out = out[mask].copy()
+    out["duration"] = out["duration"].astype(float)
+    neg = out["duration"] < 0
+    if neg.any():
+        raise DataContractError("duration", "negative duration", int(neg.sum()),
+                                np.flatnonzero(neg.to_numpy()))
+    out["event"] = out["event"].astype(bool)
+    zero = out["duration"] == 0
+    if zero.any():
+        out.loc[zero, "duration"] = float(zero_duration)
+        dq.warn(f"duration 0 set to {zero_duration:g} period", int(zero.sum()))
+        dq.notes.append(
+            f"{int(zero.sum())} customer(s) with duration 0 (first period not completed) "
+            f"were given a duration of {zero_duration:g} period so that parametric models "
+            "can use them.")
+    dq.rows_used = len(out)
+    dq.check()
+    return out, dq
+
+
+def encode_covariates(df: pd.DataFrame, covariates: Sequence[str], *,
+                      baselines: Mapping[str, object] | None = None,
+                      strata: Sequence[str] = ()) -> tuple[pd.DataFrame, dict]:
+    """Design frame for lifelines: ``duration``, ``event`` and numeric covariates.
+
+    Categorical covariates (non-numeric dtype) become one indicator column per level
+    except the baseline, named ``"<column>: <level>"``; the baseline is
+    ``baselines[column]`` if given, else the most frequent level. Booleans become 0/1.
+    ``strata`` columns are passed through unencoded (lifelines stratifies on them).
+
+    Parameters
+    ----------
+    df : DataFrame
+        ``duration``, ``event``, the ``covariates`` and ``strata`` columns, no missing values
+        (see :func:`prepare_durations`).
+    covariates : sequence of str
+    baselines : mapping, optional
+        Reference level per categorical covariate.
+    strata : sequence of str
+
+    Returns
+    -------
+    design : DataFrame
+        Same index as ``df``.
+    baselines : dict
+        ``{categorical column: baseline level}`` actually used.
+    """
+    _require(df, ["duration", "event", *covariates, *strata], "durations frame")
+    baselines = dict(baselines or {})
+    cols = {"duration": df["duration"].astype(float), "event": df["event"].astype(bool)}
+    used = {}
+    for c in covariates:
+        if c in strata:
+            continue
+        s = df[c]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            cols[c] = s.astype(float)
+        else:
+            s = s.astype("string")
+            levels = s.value_counts()
+            base = baselines.get(c, levels.index[0])
+            if base not in set(levels.index):
+                raise ParameterError(f"baseline {base!r} is not a level of {c!r}")
+            used[c] = base
+            for level in sorted(levels.index):
+                if level != base:
+                    cols[f"{c}: {level}"] = (s == level).astype(float)
+    for c in strata:
+        cols[c] = df[c].astype("string")
+    design = pd.DataFrame(cols, index=df.index)
+    return design, used
+
+
+def split_holdout(df: pd.DataFrame, fraction: float = 0.3, *, seed: int = 42
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Random train/holdout split (seeded), stratified by ``event`` so both keep the churn rate."""
+    if not 0 < fraction < 1:
+        raise ParameterError(f"holdout fraction must be in (0, 1); got {fraction!r}")
+    _require(df, ["event"], "durations frame")
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(df), dtype=bool)
+    ev = df["event"].to_numpy(dtype=bool)
+    for flag in (True, False):
+        idx = np.flatnonzero(ev == flag)
+        k = int(round(fraction * len(idx)))
+        test[rng.choice(idx, size=k, replace=False)] = True
+    return df[~test], df[test]
+
+
+def stratified_sample(df: pd.DataFrame, size: int, *, seed: int = 42) -> pd.DataFrame:
+    """A seeded random sample of ``size`` rows, stratified by ``event`` (the churn rate of
+    the sample is that of ``df`` to one row), rows in their original order; ``df`` itself
+    when it has no more than ``size`` rows."""
+    _require(df, ["event"], "durations frame")
+    if size < 1:
+        raise ParameterError(f"sample size must be >= 1; got {size!r}")
+    if len(df) <= size:
+        return df
+    rng = np.random.default_rng(seed)
+    ev = df["event"].to_numpy(dtype=bool)
+    keep = np.zeros(len(df), dtype=bool)
+    n_events = int(round(size * ev.mean()))
+    for flag, k in ((True, n_events), (False, size - n_events)):
+        idx = np.flatnonzero(ev == flag)
+        keep[rng.choice(idx, size=min(k, len(idx)), replace=False)] = True
+    return df[keep]
+
+
+def default_rmst_horizon(df: pd.DataFrame, segment: str | None = None,
+                         horizon: float | None = None) -> float:
+    """RMST horizon (periods): ``horizon`` capped at the shortest follow-up among segments.
+
+    The Kaplan-Meier curve is undefined beyond a segment's longest duration, so the
+    common horizon is at most the smallest per-segment maximum; without ``horizon`` that
+    cap is used.
+    """
+    _require(df, ["duration"] + ([segment] if segment else []), "durations frame")
+    cap = float(df.groupby(segment, observed=True)["duration"].max().min()) if segment \
+        else float(df["duration"].max())
+    return cap if horizon is None else float(min(horizon, cap))

@@ -1,0 +1,306 @@
+"""Wording, display tables, metrics and exports of the survival study.
+
+Everything here reads a :class:`~clm_lib.studies.survival_churn.compute.SurvivalStudy`
+and computes no model: the summary lines and headline, the churn definition, the
+captions and column selections of the tables the report shows, ``metrics.json`` and the
+per-customer risk export. Table functions return ``dict(df=..., caption=...,
+float_format=...)`` for :func:`clm_lib.reporting.show_table`; the ``show_*`` functions
+display a section whose content depends on the result (a segment or none, strata or none).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from clm_lib.reporting import pseudonymise, show_table
+
+__all__ = [
+    "format_p",
+    "definition",
+    "definition_note",
+    "summary_lines",
+    "headline",
+    "ph_note",
+    "reference_levels",
+    "km_table",
+    "segment_hr_table",
+    "pairwise_table",
+    "ph_table",
+    "stratified_hr_table",
+    "comparison_table",
+    "value_table",
+    "calibration_title",
+    "risk_tier_label",
+    "show_segment_tests",
+    "show_proportional_hazards",
+    "show_segment_value",
+    "survival_metrics",
+    "risk_export",
+]
+
+#: Text shown where no segment was chosen.
+NO_SEGMENT = "No segment was chosen (`segment = None`): the curves are not split."
+
+
+def format_p(p: float) -> str:
+    """A p-value for report text: 3 significant digits, ``< 1e-300`` when it underflows."""
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    return "< 1e-300" if p < 1e-300 else f"= {p:.3g}"
+
+
+def _fmt_period(x: float, unit: str) -> str:
+    num = f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+    return f"{num} {unit}{'s' if abs(x) != 1 else ''}"
+
+
+def definition(result) -> str:
+    """The churn definition in plain language."""
+    unit = result.time_unit
+    if result.kind == "transactions":
+        days = result.inactivity_days
+        return (f"A customer churns when {days:g} days pass without a purchase; the churn "
+                f"date is the last purchase plus {days:g} days. Customers whose last purchase "
+                f"is less than {days:g} days before {result.as_of.date()} are still active "
+                "(censored), not churned. Lifetimes run from the first purchase, in "
+                f"{unit}s.")
+    return ("A customer churns when the subscription ends; customers still subscribed at "
+            "the end of the data are censored (still active), not churned. Lifetimes "
+            f"are the subscription tenure, in {unit}s.")
+
+
+def definition_note(result) -> str:
+    """The churn definition as a Markdown paragraph for the method notes."""
+    return "**Churn definition.** " + definition(result)
+
+
+def summary_lines(result) -> list[str]:
+    """Plain-language findings computed from the study's results (for ``show_summary``)."""
+    km, unit, seg_hr = result.km, result.time_unit, result.segment_hr
+    lines = []
+    overall = km.loc["All"]
+    med = overall["median"]
+    lines.append(
+        f"{int(overall['customers']):,} customers, {int(overall['churned']):,} of whom churned "
+        f"({overall['churned'] / overall['customers']:.0%}); the median lifetime is "
+        + (_fmt_period(med, unit) if np.isfinite(med) else
+           "not reached (more than half are still active at the end of the data)") + ".")
+    if seg_hr is not None and len(seg_hr) >= 2:
+        fast, slow = seg_hr.index[0], seg_hr.index[-1]
+        fmed = km.loc[str(fast), "median"] if str(fast) in km.index else np.nan
+        lines.append(
+            f"{fast} customers churn {seg_hr.iloc[0]['hr']:.1f} times as fast as {slow} "
+            f"customers (hazard ratio, 95 % interval {seg_hr.iloc[0]['ci_low']:.1f}-"
+            f"{seg_hr.iloc[0]['ci_high']:.1f}); their median lifetime is "
+            + (_fmt_period(fmed, unit) if np.isfinite(fmed) else "not reached") + ".")
+    lines.append(f"Over the first {_fmt_period(result.rmst_horizon, unit)} an average customer "
+                 f"stays {_fmt_period(overall['rmst'], unit)} (restricted mean).")
+    r = result.comparison.loc[result.selected]
+    lines.append(f"Best parametric model: {result.selected} (lowest AIC); on the holdout it "
+                 f"ranks pairs of customers correctly {r['concordance_holdout']:.0%} of the "
+                 f"time (concordance) with an integrated Brier score of "
+                 f"{r['integrated_brier_score']:.3f}.")
+    if result.model_sample is not None:
+        lines.append(f"The regression models were fitted on a random sample of "
+                     f"{result.model_sample:,} of the {len(result.durations):,} customers "
+                     "(seeded, stratified by churn); the curves and the risk scores use every "
+                     "customer.")
+    risk = result.risk
+    if len(risk):
+        high = int((risk["risk_tier"] == "high").sum())
+        lines.append(f"Of {len(risk):,} active customers, {high:,} ({high / len(risk):.0%}) are "
+                     f"high risk of churning within {_fmt_period(result.tier_horizon, unit)}.")
+        if "value" in risk:
+            lines.append(f"Their expected discounted remaining value totals "
+                         f"{risk['value'].sum():,.0f} (margin units); "
+                         f"{risk.loc[risk['risk_tier'] == 'high', 'value'].sum():,.0f} "
+                         "of it sits with high-risk customers.")
+    lines.append(definition(result))
+    return lines
+
+
+def headline(result) -> dict[str, str]:
+    """Two to four formatted headline numbers for the report index."""
+    med = result.km.loc["All", "median"]
+    out = {"Median lifetime": _fmt_period(med, result.time_unit) if np.isfinite(med)
+           else "not reached"}
+    seg_hr = result.segment_hr
+    if seg_hr is not None and len(seg_hr) >= 2:
+        out[f"{seg_hr.index[0]} vs {seg_hr.index[-1]}"] = f"{seg_hr.iloc[0]['hr']:.1f}x churn hazard"
+    out["Holdout concordance"] = \
+        f"{result.comparison.loc[result.selected, 'concordance_holdout']:.2f}"
+    out["High-risk active customers"] = f"{int((result.risk['risk_tier'] == 'high').sum()):,}"
+    return out
+
+
+def ph_note(ph: pd.DataFrame, strata: Sequence[str]) -> str:
+    """One sentence on the proportional-hazards check and what was done about it."""
+    bad = list(dict.fromkeys(ph.loc[ph["violated"], "covariate"]))
+    if not bad:
+        return "No covariate violates proportional hazards (1 % level): the Cox model is kept as is."
+    other = [c for c in bad if c not in strata]
+    text = f"Proportional hazards is violated (1 % level) for: {', '.join(bad)}."
+    if strata:
+        text += (f" A second Cox model uses {', '.join(strata)} as strata (separate baseline "
+                 "hazards); its hazard ratios for the other covariates are shown below.")
+    if other:
+        text += (f" For {', '.join(other)} (numeric) the hazard ratio is a time-averaged "
+                 "effect; read it with care.")
+    return text
+
+
+def reference_levels(result) -> str:
+    """The reference level of each categorical covariate, as a sentence."""
+    levels = ", ".join(f"{k} = {v}" for k, v in result.baselines.items())
+    return "Reference levels: " + (levels or "none (all covariates numeric)") + "."
+
+
+# ------------------------------------------------------------------ display tables
+def km_table(result) -> dict:
+    """Customers, churned, median lifetime and RMST per curve."""
+    unit = result.time_unit
+    return dict(df=result.km, caption=f"Lifetime by segment, in {unit}s (RMST over "
+                                      f"{result.rmst_horizon:.3g} {unit}s; 95 % intervals)")
+
+
+def segment_hr_table(result) -> dict:
+    """Unadjusted hazard ratio of each segment value against the slowest-churning one."""
+    return dict(df=result.segment_hr, float_format="{:,.3g}",
+                caption=f"Churn hazard by {result.segment}, relative to the slowest-churning "
+                        "value (unadjusted)")
+
+
+def pairwise_table(result) -> dict:
+    """Pairwise log-rank tests, the test of all segment values together in the caption."""
+    return dict(df=result.pairwise.summary[["test_statistic", "p"]], float_format="{:,.3g}",
+                caption=f"Pairwise log-rank tests (all {result.segment} values together: "
+                        f"p {format_p(result.logrank.p_value)})")
+
+
+def ph_table(result) -> dict:
+    """The proportional-hazards test per design column."""
+    return dict(df=result.ph, float_format="{:,.3g}",
+                caption="Proportional-hazards check (p < 0.01 = violated)")
+
+
+def stratified_hr_table(result) -> dict:
+    """Hazard ratios of the Cox model stratified on the violating covariates."""
+    return dict(df=result.hazard_ratios_stratified, float_format="{:,.3g}",
+                caption=f"Hazard ratios with {', '.join(result.strata)} as strata")
+
+
+def comparison_table(result) -> dict:
+    """AIC, concordance and integrated Brier score per model."""
+    return dict(df=result.comparison, float_format="{:,.3f}",
+                caption=f"Model comparison (fitted on {len(result.train):,} customers, "
+                        f"validated on {len(result.test):,}); selected: {result.selected}")
+
+
+def value_table(result) -> dict:
+    """Active customers, mean churn risk, remaining lifetime and value per segment value."""
+    return dict(df=result.value,
+                caption=f"Active customers by {result.segment}: mean churn risk, expected "
+                        f"remaining lifetime ({result.time_unit}s) and value")
+
+
+def calibration_title(result) -> str:
+    """Title of the calibration figure."""
+    return f"Calibration of the {result.selected} model on the holdout"
+
+
+def risk_tier_label(result) -> str:
+    """What the risk tiers mean, for the axis of the risk-tier figure."""
+    lo, hi = result.risk_thresholds
+    return (f"P(churn within {result.tier_horizon:g} {result.time_unit}s): medium from "
+            f"{lo:.0%}, high from {hi:.0%}")
+
+
+# ------------------------------------------------------------------ sections
+def _markdown(text: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def show_segment_tests(result) -> None:
+    """Segment hazard ratios and log-rank tests, or a line saying there is no segment."""
+    if result.segment is None:
+        _markdown(NO_SEGMENT)
+        return
+    show_table(**segment_hr_table(result))
+    show_table(**pairwise_table(result))
+
+
+def show_proportional_hazards(result) -> None:
+    """Reference levels, the proportional-hazards check, what was done about it, and the
+    stratified model's hazard ratios when there is one."""
+    _markdown(reference_levels(result))
+    show_table(**ph_table(result))
+    _markdown(ph_note(result.ph, result.strata))
+    if result.cox_stratified is not None:
+        show_table(**stratified_hr_table(result))
+
+
+def show_segment_value(result) -> None:
+    """Risk and value by segment value (nothing without a segment)."""
+    if result.value is not None:
+        show_table(**value_table(result))
+
+
+# ------------------------------------------------------------------ metrics, export
+def _float(v) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
+def survival_metrics(result) -> dict:
+    """The study's ``metrics.json`` content.
+
+    Keys: ``time_unit``, ``km_median_by_segment`` ({segment: median or None}),
+    ``rmst_horizon``, ``rmst_by_segment`` ({segment: {rmst, ci_low, ci_high}}),
+    ``logrank_p``, ``cox`` ({term: {hr, ci_low, ci_high, p}}), ``model_comparison``,
+    ``selected_model``, ``concordance_holdout`` and ``integrated_brier_score`` (of the
+    selected model), ``risk_tiers`` ({tier: count}), ``model_sample`` (customers the
+    models were fitted on, only when they were sampled), ``headline``, ``data_quality`` (the
+    loading record) and ``data_quality_steps`` (every record).
+    """
+    km = result.km
+    seg = km.drop(index="All") if len(km) > 1 else km
+    comparison, selected = result.comparison, result.selected
+    counts = result.risk["risk_tier"].value_counts()
+    return {
+        "time_unit": result.time_unit,
+        "km_median_by_segment": {str(k): _float(v) for k, v in seg["median"].items()},
+        "rmst_horizon": float(result.rmst_horizon),
+        "rmst_by_segment": {str(k): {"rmst": float(r["rmst"]), "ci_low": float(r["rmst_ci_low"]),
+                                     "ci_high": float(r["rmst_ci_high"])}
+                            for k, r in seg.iterrows()},
+        "logrank_p": None if result.logrank is None else float(result.logrank.p_value),
+        "cox": {k: {"hr": float(r["hr"]), "ci_low": float(r["ci_low"]),
+                    "ci_high": float(r["ci_high"]), "p": float(r["p"])}
+                for k, r in result.hazard_ratios.iterrows()},
+        "model_comparison": {k: {c: (v if isinstance(v, str) else float(v))
+                                 for c, v in r.items()} for k, r in comparison.iterrows()},
+        "selected_model": selected,
+        "concordance_holdout": float(comparison.loc[selected, "concordance_holdout"]),
+        "integrated_brier_score": float(comparison.loc[selected, "integrated_brier_score"]),
+        "risk_tiers": {t: int(counts.get(t, 0)) for t in ("low", "medium", "high")},
+        **({} if result.model_sample is None else {"model_sample": result.model_sample}),
+        "headline": headline(result),
+        "data_quality": result.qualities[0].to_dict(),
+        "data_quality_steps": [q.to_dict() for q in result.qualities],
+    }
+
+
+def risk_export(result) -> pd.DataFrame:
+    """The per-customer risk table for export, customer ids replaced by pseudonyms, with
+    the segment value after the id when the study has a segment."""
+    out = result.risk.copy()
+    if "customer_id" in out:
+        out["customer_id"] = pseudonymise(out["customer_id"]).to_numpy()
+    if result.segment:
+        segment = result.durations[result.segment]
+        out.insert(1, "segment", segment.reindex(out.index).astype("string").to_numpy())
+    out["risk_tier"] = out["risk_tier"].astype(str)
+    return out.reset_index(drop=True)

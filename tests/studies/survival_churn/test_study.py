@@ -1,0 +1,207 @@
+"""The survival study end to end: survival_study on a simulated snapshot (the result and
+its report), and the notebook on the bundled Telco subscriptions and CDNOW transactions."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clm_lib.studies.survival_churn import report as rp
+from clm_lib.studies.survival_churn.compute import SurvivalStudy, kaplan_meier, survival_study
+
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore::FutureWarning")]
+
+
+def _snapshot(n=1500, seed=3):
+    """Monthly tenure; 'basic' churns at twice the rate of 'pro'; whole months as Telco."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["pro", "basic"], n, p=[0.5, 0.5])
+    price = rng.uniform(10, 50, n).round(2)
+    t = rng.exponential(1 / (0.04 * np.where(plan == "basic", 2.0, 1.0)))
+    c = rng.uniform(0, 48, n)
+    return pd.DataFrame({"customer_id": [f"{i:05d}" for i in range(n)],
+                         "tenure": np.floor(np.minimum(t, c)).astype(int),
+                         "churned": np.where(t <= c, "Yes", "No"), "plan": plan, "price": price})
+
+
+@pytest.fixture(scope="module")
+def study():
+    return survival_study(_snapshot(), segment="plan", covariates=["plan", "price"],
+                          margin="price", horizons=[1, 3, 6], risk_thresholds=[0.1, 0.3])
+
+
+def test_result_is_frozen_and_consistent(study):
+    raw = _snapshot()
+    assert isinstance(study, SurvivalStudy)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        study.selected = "Cox"
+    assert study.kind == "subscriptions" and study.tier_horizon == 6.0
+    assert len(study.durations) == len(raw) == study.km.loc["All", "customers"]
+    assert study.km.loc["All", "churned"] == (raw["churned"] == "Yes").sum()
+    assert list(study.km.index) == ["All", "basic", "pro"]
+    assert study.qualities[-1].warnings == {
+        "duration 0 set to 0.5 period": int((raw["tenure"] == 0).sum())}
+    # basic churns faster: first in the unadjusted table, HR near 2
+    assert list(study.segment_hr.index) == ["basic", "pro"]
+    assert study.segment_hr.loc["basic", "hr"] == pytest.approx(2.0, rel=0.2)
+    base = raw["plan"].value_counts().index[0]  # the most frequent level
+    other = ({"basic", "pro"} - {base}).pop()
+    assert study.baselines == {"plan": base}
+    assert set(study.hazard_ratios.index) == {"price", f"plan: {other}"}
+    assert len(study.train) + len(study.test) == len(study.design)
+    assert set(study.fits) == {"Cox", "Weibull AFT", "Log-normal AFT", "Log-logistic AFT"}
+    assert study.selected in study.comparison.index and study.selected != "Cox"
+    # every active (censored) customer gets a risk row, with the margin as value basis
+    active = raw["churned"] == "No"
+    assert len(study.risk) == active.sum()
+    assert study.risk["customer_id"].tolist() == raw.loc[active, "customer_id"].tolist()
+    assert study.value["customers"].sum() == active.sum()
+
+
+def test_report_of_the_study(study):
+    lines = rp.summary_lines(study)
+    n, churned = len(study.durations), int(study.durations["event"].sum())
+    assert lines[0].startswith(f"{n:,} customers, {churned:,} of whom churned")
+    assert lines[1].startswith("basic customers churn")
+    assert lines[-1] == rp.definition(study)
+    assert rp.definition(study).startswith("A customer churns when the subscription ends")
+    head = rp.headline(study)
+    assert set(head) == {"Median lifetime", "basic vs pro", "Holdout concordance",
+                         "High-risk active customers"}
+    m = rp.survival_metrics(study)
+    assert list(m) == ["time_unit", "km_median_by_segment", "rmst_horizon", "rmst_by_segment",
+                       "logrank_p", "cox", "model_comparison", "selected_model",
+                       "concordance_holdout", "integrated_brier_score", "risk_tiers",
+                       "headline", "data_quality", "data_quality_steps"]
+    assert set(m["km_median_by_segment"]) == {"basic", "pro"}
+    assert sum(m["risk_tiers"].values()) == len(study.risk)
+    assert json.loads(json.dumps(m)) == m  # JSON-ready as it is
+    assert rp.risk_tier_label(study) == "P(churn within 6 months): medium from 10%, high from 30%"
+    assert rp.km_table(study)["caption"] == (
+        f"Lifetime by segment, in months (RMST over {study.rmst_horizon:.3g} months; 95 % "
+        "intervals)")
+    assert rp.pairwise_table(study)["df"].shape == (1, 2)
+    export = rp.risk_export(study)
+    assert list(export.columns[:2]) == ["customer_id", "segment"]
+    assert export["customer_id"].str.startswith("C-").all()
+    assert not export["customer_id"].isin(study.durations["customer_id"]).any()
+    assert export["risk_tier"].isin(["low", "medium", "high"]).all()
+
+
+def test_report_without_segment_names_inactivity():
+    """Churn by inactivity, no segment: the definition speaks of purchases."""
+    rng = np.random.default_rng(0)
+    n = 400
+    first = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
+    gaps = pd.to_timedelta(rng.integers(0, 200, n), unit="D")
+    tx = pd.DataFrame({"customer_id": np.repeat([f"c{i}" for i in range(n)], 2),
+                       "timestamp": np.ravel(np.column_stack([first, first + gaps])),
+                       "amount": rng.uniform(5, 50, 2 * n).round(2)})
+    study = survival_study(transactions=tx, as_of="2020-12-31", inactivity_days=60,
+                           covariates=["first_amount"], margin="spend_per_period")
+    assert study.kind == "transactions" and study.segment is None
+    assert study.logrank is None and study.segment_hr is None and study.value is None
+    assert [q.source for q in study.qualities][1:] == ["transactions -> inactivity durations",
+                                                        "customers used by the models"]
+    assert rp.definition(study).startswith("A customer churns when 60 days pass without a "
+                                           "purchase")
+    assert "2020-12-31" in rp.definition(study)
+    assert rp.survival_metrics(study)["logrank_p"] is None
+    assert "segment" not in rp.risk_export(study).columns
+    # churned durations are at least the window (60 days = 1.97 months)
+    d = study.durations
+    assert (d.loc[d["event"], "duration"] >= 60 / (365.25 / 12) - 1e-12).all()
+
+
+def test_kaplan_meier_stays_importable_from_compute():
+    """The lifecycle study imports kaplan_meier from compute."""
+    df = pd.DataFrame({"duration": [1.0, 2.0, 3.0], "event": [True, False, True],
+                       "source": ["a", "b", "a"]})
+    fits = kaplan_meier(df, segment="source")
+    assert set(fits) == {"All", "a", "b"}
+
+
+def test_ph_note_and_format_p():
+    ph = pd.DataFrame({"violated": [True, True, False], "covariate": ["plan", "price", "x"]},
+                      index=["plan: b", "price", "x"])
+    note = rp.ph_note(ph, ["plan"])
+    assert "plan, price" in note and "strata" in note and "time-averaged" in note
+    assert "No covariate" in rp.ph_note(ph.assign(violated=False), [])
+    assert rp.format_p(0.0) == "< 1e-300"
+    assert rp.format_p(0.01234) == "= 0.0123"
+    assert rp.format_p(float("nan")) == "n/a"
+
+
+# ---------------------------------------------------------------------------------------
+# The study notebook, end to end (Telco subscriptions and CDNOW transactions)
+# ---------------------------------------------------------------------------------------
+
+_REQUIRED_KEYS = {"km_median_by_segment", "rmst_by_segment", "logrank_p", "cox",
+                  "concordance_holdout", "integrated_brier_score", "risk_tiers", "headline",
+                  "data_quality"}
+
+
+def _outputs(folder):
+    metrics = json.loads((folder / "metrics.json").read_text())
+    export = pd.read_csv(folder / "exports" / "customer_risk.csv", dtype={"customer_id": str})
+    return metrics, export
+
+
+@pytest.mark.slow
+def test_notebook_telco(run_notebook):
+    metrics, export = _outputs(run_notebook("20_survival_churn.ipynb"))
+    assert _REQUIRED_KEYS <= set(metrics)
+    assert set(metrics["km_median_by_segment"]) == {"Month-to-month", "One year", "Two year"}
+    assert metrics["km_median_by_segment"]["Two year"] is None  # never falls to 50 %
+    assert metrics["logrank_p"] < 1e-10
+    hr = metrics["cox"]["Contract: Two year"]
+    assert hr["hr"] < 1 and hr["ci_low"] < hr["hr"] < hr["ci_high"]
+    assert 0.75 < metrics["concordance_holdout"] < 0.95
+    assert 0 < metrics["integrated_brier_score"] < 0.25
+    from clm_lib.config import TELCO_CHURN
+
+    raw = pd.read_csv(TELCO_CHURN, usecols=["customerID", "Churn"])
+    assert sum(metrics["risk_tiers"].values()) == (raw["Churn"] == "No").sum() == len(export)
+    assert export["customer_id"].str.startswith("C-").all()
+    assert not export["customer_id"].isin(raw["customerID"]).any()
+    assert metrics["data_quality_steps"][-1]["warnings"] == {"duration 0 set to 0.5 period": 11}
+
+
+@pytest.mark.slow
+def test_notebook_cdnow_inactivity(run_notebook):
+    metrics, export = _outputs(run_notebook(
+        "20_survival_churn.ipynb", transactions="../data/cdnow_master.csv",
+        columns={"date": "timestamp", "dollars": "amount", "cds": "quantity"},
+        as_of="1998-06-30", segment=None, covariates=["first_amount", "first_quantity"],
+        margin="spend_per_period"))
+    assert _REQUIRED_KEYS <= set(metrics)
+    assert metrics["logrank_p"] is None
+    # half the customers churn when the window first elapses: median = 180 days
+    assert metrics["km_median_by_segment"]["All"] == pytest.approx(180 / (365.25 / 12))
+    assert sum(metrics["risk_tiers"].values()) == len(export) > 1000
+    assert export["customer_id"].str.startswith("C-").all()
+    assert metrics["data_quality"]["rows_in"] == 69659
+
+
+def test_models_on_a_sample_curves_and_risk_on_everyone(study):
+    """Above max_model_customers the models see a stratified sample; the curves, the
+    log-rank test and the risk scores still cover every customer."""
+    raw = _snapshot()
+    small = survival_study(raw, segment="plan", covariates=["plan", "price"], margin="price",
+                           max_model_customers=600)
+    assert small.model_sample == 600 and study.model_sample is None
+    assert len(small.train) + len(small.test) == 600
+    assert small.km.equals(study.km) and small.logrank.p_value == study.logrank.p_value
+    assert len(small.risk) == len(study.risk) == (raw["churned"] == "No").sum()
+    n_events = int(small.durations["event"].sum())
+    assert int(small.train["event"].sum() + small.test["event"].sum()) == \
+        round(600 * n_events / len(raw))
+    assert rp.survival_metrics(small)["model_sample"] == 600
+    assert "model_sample" not in rp.survival_metrics(study)
+    assert any(line.startswith("The regression models were fitted on a random sample of 600 "
+                               f"of the {len(raw):,} customers") for line in rp.summary_lines(small))
+    assert "fitted on 420 customers, validated on 180" in rp.comparison_table(small)["caption"]
