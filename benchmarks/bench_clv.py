@@ -7,6 +7,10 @@ Measures
 2. Pareto/NBD fit on M customers (default 100,000) vs ``lifetimes.ParetoNBDFitter``.
 3. Scoring N customers: P(alive), expected purchases over 52 weeks, CLV (BG/NBD +
    Gamma-Gamma, point estimates) — target under 5 s.
+4. ``--study``: the whole CLV study with its report (metrics, export, summary) on a seeded
+   synthetic Parquet log (``clm_lib.synthetic``, ~10.6 rows per customer) on the default
+   engine, for this tree and, with ``--before DIR``, a checkout of the tree before, each in
+   a fresh process, same log, same run.
 
 Data are simulated with a fixed seed on a day grid (recency and T in whole days / 7, as in
 real transaction data), so compression is exact and realistic.
@@ -19,6 +23,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_clv.py            # 1M / 100k / 1M
     .venv/bin/python benchmarks/bench_clv.py --quick    # 100k / 10k / 100k
+    .venv/bin/python benchmarks/bench_clv.py --study --customers 300000 --before /tmp/before
 """
 from __future__ import annotations
 
@@ -39,8 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from clm_lib.clv.bgnbd import BetaGeoModel, bgnbd_loglik, simulate_bgnbd  # noqa: E402
 from clm_lib.clv.gamma_gamma import GammaGammaModel, simulate_gamma_gamma  # noqa: E402
 from clm_lib.clv.pareto_nbd import ParetoNBDModel, pareto_nbd_loglik, simulate_pareto_nbd  # noqa: E402
-from clm_lib.studies.clv.compute import customer_value, per_unit_discount_rate  # noqa: E402
-from clm_lib.reduce.pandas_reductions import compress  # noqa: E402
+from clm_lib.clv.valuation import customer_value, per_unit_discount_rate  # noqa: E402
+from clm_lib.reduce import get_engine  # noqa: E402
+
+compress = get_engine("duckdb").compress
 
 LIFETIMES_PYTHON = os.environ.get("LIFETIMES_PYTHON", "/tmp/lifetimes-venv/bin/python")
 
@@ -140,11 +147,78 @@ def bench_score(n: int, seed: int = 7) -> None:
           f"{dt:.2f} s -> {'OK' if dt < 5 else 'SLOW'} (< 5 s); total CLV {v['clv'].sum():,.0f}")
 
 
+_STUDY_CODE = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from clm_lib.reduce import get_engine
+from clm_lib.studies.clv import compute
+try:
+    from clm_lib.studies.clv import report
+except ImportError:  # the tree before the split: the report functions were in compute
+    report = compute
+eng = get_engine("duckdb")
+tx, dq = eng.load_transactions(sys.argv[1], as_of="2023-12-31")
+t1 = time.perf_counter()
+st = compute.clv_study(tx, calibration_end="2023-06-30", as_of="2023-12-31", time_unit="week",
+                       n_draws=int(sys.argv[2]), seed=42, engine=eng)
+t2 = time.perf_counter()
+m = report.clv_metrics(st)
+report.customer_export(st).to_csv(sys.argv[3], index=False)
+report.summary_lines(st)
+t3 = time.perf_counter()
+print(json.dumps({"load": t1 - t0, "study": t2 - t1, "report": t3 - t2, "total": t3 - t0,
+                  "customers": m["customers"], "clv_total": m["forecast"]["clv_total"],
+                  "clv_total_interval": m["forecast"].get("clv_total_interval")}))
+"""
+
+
+def bench_study(n_customers: int, n_draws: int, before: Path | None, seed: int = 1) -> None:
+    """The CLV study with its report on a synthetic log, this tree and the tree before."""
+    from clm_lib.synthetic import write_parquet
+
+    folder = Path(__file__).resolve().parent / "data" / f"clv_c{n_customers}_s{seed}"
+    if not folder.exists():
+        info = write_parquet(folder, n_customers, seed=seed)
+        print(f"wrote {info['rows']:,} rows to {folder}")
+    trees = {"now": Path(__file__).resolve().parents[1]}
+    if before is not None:
+        trees = {"before": before.resolve(), **trees}
+    print(f"\nCLV study + report, {n_customers:,} customers, {n_draws} draws (seconds)")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, tree in trees.items():
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            res = subprocess.run([sys.executable, "-c", _STUDY_CODE, str(folder), str(n_draws),
+                                  str(Path(tmp) / f"{label}.csv")], env=env, cwd=tmp,
+                                 capture_output=True, text=True)
+            if res.returncode != 0:
+                print(f"  {label}: failed:", res.stderr.strip().splitlines()[-1:])
+                continue
+            r = results[label] = json.loads(res.stdout.strip().splitlines()[-1])
+            print(f"  {label:6s} load {r['load']:6.2f}  study {r['study']:7.2f}  report "
+                  f"{r['report']:5.2f}  total {r['total']:7.2f}  (CLV total {r['clv_total']:,.2f})")
+        if len(results) == 2:
+            b, a = results["before"], results["now"]
+            eb, ea = (pd.read_csv(Path(tmp) / f"{k}.csv") for k in ("before", "now"))
+            num = eb.select_dtypes("number").columns
+            same = (eb.columns.equals(ea.columns) and eb["customer"].equals(ea["customer"])
+                    and np.allclose(ea[num], eb[num], rtol=1e-9, atol=0))
+            print(f"  before/now: {b['total'] / a['total']:.2f}x; CLV totals relative difference "
+                  f"{a['clv_total'] / b['clv_total'] - 1:+.1e}; exports equal to 1e-9: {same}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (100k / 10k / 100k)")
     ap.add_argument("--only", choices=["bgnbd", "pareto_nbd", "score"], default=None)
+    ap.add_argument("--study", action="store_true", help="the CLV study with its report only")
+    ap.add_argument("--customers", type=int, default=300_000, help="customers of --study's log")
+    ap.add_argument("--draws", type=int, default=200, help="parameter draws of --study")
+    ap.add_argument("--before", type=Path, default=None, help="checkout of the tree before (--study)")
     args = ap.parse_args()
+    if args.study:
+        bench_study(args.customers, args.draws, args.before)
+        return
     n_bg, n_pn, n_sc = (100_000, 10_000, 100_000) if args.quick else (1_000_000, 100_000, 1_000_000)
     if args.only in (None, "bgnbd"):
         bench_fit("bgnbd", n_bg)

@@ -2,7 +2,7 @@
 
 Non-contractual (purchases at any time): BG/NBD, Pareto/NBD, MBG/NBD, with the
 Gamma-Gamma spend model; discrete opportunities: BG/BB; contractual retention: sBG.
-``value`` turns fitted models into discounted customer value.
+:mod:`clm_lib.clv.valuation` turns fitted models into discounted customer value.
 """
 from clm_lib.clv.base import MLEModel
 from clm_lib.clv.bgbb import BetaGeoBetaBinomModel

@@ -181,8 +181,8 @@ class BetaGeoModel(RepeatPurchaseModel):
     """BG/NBD (Fader, Hardie & Lee 2005). Parameters ``r, alpha, a, b``.
 
     Data columns: ``frequency``, ``recency``, ``T`` (one time unit; see
-    :func:`clm_lib.reduce.pandas_reductions.summary_data`). Fit on compressed data with
-    ``fit(compress(summary), weights="weights")``.
+    :meth:`clm_lib.reduce.Engine.summary_data`). Fit on compressed data with
+    ``fit(engine.compress(summary), weights="weights")``.
 
     Examples
     --------

@@ -15,7 +15,7 @@ The model assumes spend is independent of the purchase frequency: check
 :func:`frequency_spend_correlation` and report it.
 
 Data: ``frequency`` (number of spend observations averaged, x > 0) and ``monetary_value``
-(their mean, > 0, currency units). With :func:`clm_lib.reduce.pandas_reductions.summary_data` use the
+(their mean, > 0, currency units). With :meth:`clm_lib.reduce.Engine.summary_data` use the
 customers with ``spend_frequency > 0`` and pass ``spend_frequency`` as ``frequency``.
 The parameter called ``v`` in some software is ``gamma`` here (the note's name).
 """

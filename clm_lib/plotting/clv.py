@@ -1,4 +1,4 @@
-"""Figures of the CLV study; each draws what :mod:`clm_lib.studies.clv.compute` returns.
+"""Figures of the CLV study; each draws what :class:`clm_lib.studies.clv.compute.ClvStudy` holds.
 
 Every function has the form ``plot_x(data, *, ax=None, **kwargs) -> Axes``, sets a title
 and axis labels with units, and never calls ``plt.show()``.
@@ -77,18 +77,20 @@ def plot_p_alive_matrix(grid: pd.DataFrame, *, ax: Axes | None = None, time_unit
 
 def plot_clv_distribution(values: pd.DataFrame, *, ax: Axes | None = None, currency: str = "$",
                           horizon: int | None = None, time_unit: str = "week",
-                          title: str | None = None) -> Axes:
-    """Histogram of per-customer CLV (log-scaled count axis) with the top-decile threshold."""
+                          top_decile: float | None = None, title: str | None = None) -> Axes:
+    """Histogram of per-customer CLV (log-scaled count axis) with the top-decile threshold
+    ``top_decile`` (the 90th percentile of CLV, ``ClvStudy.clv_quantiles["p90"]``) marked."""
     _need(values, ["clv"], "customer values")
     ax = _axes(ax)
-    v = values["clv"].to_numpy()
-    ax.hist(v, bins=60, color="tab:blue", alpha=0.8)
+    ax.hist(values["clv"].to_numpy(), bins=60, color="tab:blue", alpha=0.8)
     ax.set_yscale("log")
-    q90 = np.quantile(v, 0.9)
-    ax.axvline(q90, color="black", linestyle=":", label=f"top 10 % above {currency}{q90:,.0f}")
+    if top_decile is not None:
+        ax.axvline(top_decile, color="black", linestyle=":",
+                   label=f"top 10 % above {currency}{top_decile:,.0f}")
     span = f" over {horizon} {time_unit}s" if horizon else ""
     ax.set_xlabel(f"CLV: discounted expected margin{span} ({currency})")
     ax.set_ylabel("customers (count, log scale)")
     ax.set_title(title or "Distribution of customer lifetime value")
-    ax.legend(frameon=False)
+    if top_decile is not None:
+        ax.legend(frameon=False)
     return ax

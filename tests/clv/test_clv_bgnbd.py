@@ -12,16 +12,14 @@ import pytest
 from scipy import optimize, special
 
 from clm_lib.clv.bgnbd import BetaGeoModel, bgnbd_loglik, bgnbd_loglik_grad, simulate_bgnbd
-from clm_lib.config import CDNOW_SAMPLE
-from clm_lib.reduce.pandas_reductions import compress, summary_data
+from clm_lib.reduce import get_engine
+
+compress = get_engine("duckdb").compress
 
 
 @pytest.fixture(scope="module")
-def cdnow():
-    d = pd.read_csv(CDNOW_SAMPLE, dtype={"customer_id": str})
-    tx = pd.DataFrame({"customer_id": d["customer_id"].astype("string"),
-                       "timestamp": pd.to_datetime(d["date"]), "amount": d["dollars"]})
-    return summary_data(tx, as_of="1998-06-30", calibration_end="1997-09-30", time_unit="week")
+def cdnow(cdnow_sample_summary):
+    return cdnow_sample_summary
 
 
 def test_reproduces_fader_hardie_lee_2005(cdnow):

@@ -13,17 +13,13 @@ from scipy import integrate, stats
 from clm_lib.clv.gamma_gamma import (GammaGammaModel, frequency_spend_correlation,
                                      gamma_gamma_loglik, gamma_gamma_loglik_grad,
                                      simulate_gamma_gamma)
-from clm_lib.config import CDNOW_SAMPLE
 from clm_lib.exceptions import DataContractError
-from clm_lib.reduce.pandas_reductions import summary_data
+from clm_lib.reduce import get_engine
 
 
 @pytest.fixture(scope="module")
-def repeaters():
-    d = pd.read_csv(CDNOW_SAMPLE, dtype={"customer_id": str})
-    tx = pd.DataFrame({"customer_id": d["customer_id"].astype("string"),
-                       "timestamp": pd.to_datetime(d["date"]), "amount": d["dollars"]})
-    s = summary_data(tx, as_of="1998-06-30", calibration_end="1997-09-30", time_unit="week")
+def repeaters(cdnow_sample_summary):
+    s = cdnow_sample_summary
     r = s.loc[s["spend_frequency"] > 0]
     return pd.DataFrame({"frequency": r["spend_frequency"], "monetary_value": r["monetary_value"]})
 
@@ -86,11 +82,11 @@ def test_fit_reaches_the_optimum_whatever_the_row_order():
     same customers in another order (as DuckDB or Spark return them); the Newton polish
     must reach the same optimum."""
     from clm_lib.config import CDNOW_MASTER
-    from clm_lib.io.pandas_contract import load_transactions
 
-    tx, _ = load_transactions(CDNOW_MASTER, {"date": "timestamp", "dollars": "amount"},
-                              as_of="1998-06-30")
-    s = summary_data(tx, as_of="1998-06-30", time_unit="week")
+    eng = get_engine("duckdb")
+    tx, _ = eng.load_transactions(CDNOW_MASTER, {"date": "timestamp", "dollars": "amount"},
+                                  as_of="1998-06-30")
+    s = eng.summary_data(tx, as_of="1998-06-30", time_unit="week")
     s = s.loc[s["spend_frequency"] > 0]
     spend = pd.DataFrame({"frequency": s["spend_frequency"], "monetary_value": s["monetary_value"]})
     fits = [GammaGammaModel().fit(spend.sample(frac=1.0, random_state=seed)) for seed in range(4)]

@@ -8,9 +8,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from clm_lib.clv.bgnbd import BetaGeoModel  # noqa: E402
-from clm_lib.studies.clv.compute import p_alive_matrix  # noqa: E402
 from clm_lib.exceptions import MissingColumnsError  # noqa: E402
 from clm_lib.plotting import clv as plots  # noqa: E402
+from clm_lib.studies.clv.compute import p_alive_matrix  # noqa: E402
 
 P = (0.25, 4.4, 0.8, 2.4)
 
@@ -32,8 +32,9 @@ def test_plots_have_units():
     ax = plots.plot_p_alive_matrix(p_alive_matrix(_Fixed(), T=39.0, max_frequency=5))
     assert "weeks" in ax.get_xlabel()
     ax = plots.plot_clv_distribution(pd.DataFrame({"clv": np.random.default_rng(0).gamma(0.5, 10, 500)}),
-                                     horizon=52)
+                                     horizon=52, top_decile=12.5)
     assert "$" in ax.get_xlabel() and "52 weeks" in ax.get_xlabel()
+    assert ax.get_legend().get_texts()[0].get_text() == "top 10 % above $12"
     plt.close("all")
     with pytest.raises(MissingColumnsError):
         plots.plot_clv_distribution(pd.DataFrame({"x": [1]}))

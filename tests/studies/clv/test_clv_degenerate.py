@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clm_lib.io import load_transactions
+from clm_lib.studies.clv import report
+from clm_lib.studies.clv.compute import clv_study
 from clm_lib.studies.lifecycle_segments import compute as lc
-from clm_lib.studies.clv import compute as clv
-from clm_lib.io.pandas_contract import load_transactions
 
 AS_OF, CAL_END = "2020-06-30", "2020-03-31"
 
@@ -49,7 +50,7 @@ def case(request):
 
 def test_clv_study_reports_what_was_not_fitted_and_why(case):
     data, bg_says, gg_says = case
-    study = clv.clv_study(data, calibration_end=CAL_END, as_of=AS_OF, n_draws=20)
+    study = clv_study(data, calibration_end=CAL_END, as_of=AS_OF, n_draws=20)
     errors = study.model_errors
     assert errors["gamma_gamma_all_data"].startswith(f"not fitted (all data to {AS_OF}): ")
     assert gg_says in errors["gamma_gamma_all_data"] and gg_says in errors["gamma_gamma"]
@@ -60,18 +61,20 @@ def test_clv_study_reports_what_was_not_fitted_and_why(case):
         assert study.tracking is None and study.p_alive_grid is None
     # no value without a spend model; what can be shown is still shown
     assert study.values is None and study.final_spend_model is None
-    lines = clv.summary_lines(study)
+    lines = report.summary_lines(study)
     assert any(line.startswith(f"Gamma-Gamma on all data not fitted (all data to {AS_OF}): ")
                and gg_says in line for line in lines)
     assert "No customer value could be computed" in lines[-1]
-    metrics = clv.clv_metrics(study)
+    metrics = report.clv_metrics(study)
     assert metrics["model_errors"] == errors and metrics["headline"]["Customer value"] == "not fitted"
     json.dumps(metrics)  # JSON-ready
-    export = clv.customer_export(study)
+    export = report.customer_export(study)
     assert len(export) == len(study.full) and "clv" not in export
-    note = clv.not_fitted_note(errors, "gamma_gamma_all_data")
+    note = report.not_fitted_note(errors, "gamma_gamma_all_data")
     assert note.startswith("Gamma-Gamma on all data not fitted (all data to ") and gg_says in note
     assert "cannot be fitted" not in note  # the model is not named twice
+    assert report.section_note(study, "value") == report.not_fitted_note(
+        errors, "bgnbd_all_data", "gamma_gamma_all_data")
 
 
 def test_lifecycle_study_goes_on_without_value_models(case):

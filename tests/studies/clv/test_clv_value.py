@@ -6,10 +6,13 @@ import pytest
 from clm_lib.clv.bgnbd import BetaGeoModel, simulate_bgnbd
 from clm_lib.clv.gamma_gamma import GammaGammaModel, simulate_gamma_gamma
 from clm_lib.clv.pareto_nbd import ParetoNBDModel
-from clm_lib.studies.clv.compute import (conditional_vs_holdout, customer_value, discounted_expected_purchases,
-                               holdout_errors, p_alive_matrix, per_unit_discount_rate, top_share,
-                               tracking_data)
+from clm_lib.clv.valuation import (customer_value, discounted_expected_purchases,
+                                   per_unit_discount_rate)
 from clm_lib.exceptions import ParameterError
+from clm_lib.reduce import get_engine
+from clm_lib.studies.clv.compute import (conditional_vs_holdout, holdout_errors,
+                                         holdout_total_draws, p_alive_matrix, top_share,
+                                         tracking_data)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +63,44 @@ def test_customer_value_and_intervals(fitted):
         customer_value(bg, gg, sim, horizon=52, discount_rate=0.0, margin=0.0, n_draws=0)
 
 
+def test_interval_draws_per_distinct_history_equal_the_draws_per_customer(fitted):
+    """Draws are computed once per distinct history and joined back: the bounds and the
+    totals are those of drawing for every customer (computed here customer by customer)."""
+    sim, bg, gg = fitted
+    d = pd.concat([sim.iloc[:200], sim.iloc[:100], sim.iloc[:50]], ignore_index=True)
+    assert d[["frequency", "recency", "T", "monetary_value"]].duplicated().sum() >= 150
+    v = customer_value(bg, gg, d, horizon=8, discount_rate=0.01, margin=0.5, n_draws=30, seed=5)
+    tp, sp = bg.sample_params(30, seed=5), gg.sample_params(30, seed=6)
+    spend = pd.DataFrame({"frequency": d["spend_frequency"], "monetary_value": d["monetary_value"]})
+    clv_d = np.array([0.5 * gg.conditional_expected_spend(spend, params=s)
+                      * discounted_expected_purchases(bg, d, horizon=8, discount_rate=0.01, params=t)
+                      for t, s in zip(tp, sp)])
+    pur_d = np.array([bg.conditional_expected_purchases(8, d, params=t) for t in tp])
+    for name, draws in [("clv", clv_d), ("expected_purchases", pur_d)]:
+        lo, hi = np.quantile(draws, [0.05, 0.95], axis=0)
+        np.testing.assert_allclose(v[f"{name}_lower"], lo, rtol=1e-12)
+        np.testing.assert_allclose(v[f"{name}_upper"], hi, rtol=1e-12)
+    np.testing.assert_allclose(v.attrs["draws_total_clv"], clv_d.sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(v.attrs["draws_total_purchases"], pur_d.sum(axis=1), rtol=1e-12)
+
+
+def test_holdout_total_draws_equal_the_sum_over_customers(fitted):
+    sim, bg, _ = fitted
+    d = pd.concat([sim.iloc[:300], sim.iloc[:100]], ignore_index=True).assign(duration_holdout=10.0)
+    params = bg.sample_params(5, seed=1)
+    want = [bg.conditional_expected_purchases(10.0, d, params=p).sum() for p in params]
+    np.testing.assert_allclose(holdout_total_draws(bg, d, params), want, rtol=1e-12)
+
+
+def test_distinct_rows_by_hand():
+    from clm_lib.clv.valuation import distinct_rows
+
+    codes, first = distinct_rows(np.array([3.0, 1.0, 3.0, np.nan, np.nan, 1.0]),
+                                 np.array([0.0, 0.0, 0.0, 2.0, 2.0, 5.0]))
+    assert codes.tolist() == [0, 1, 0, 2, 2, 3] and first.tolist() == [0, 1, 3, 5]
+    assert np.bincount(codes).tolist() == [2, 1, 2, 1]
+
+
 def test_top_share():
     assert top_share([1, 1, 1, 1, 1, 1, 1, 1, 1, 91], 0.1) == pytest.approx(0.91)
 
@@ -82,9 +123,12 @@ def test_tracking_matches_expected_totals(fitted):
                        "timestamp": pd.to_datetime(["2020-01-01", "2020-01-09", "2020-01-20",
                                                     "2020-01-03", "2020-01-03"]),
                        "amount": 1.0})
-    from clm_lib.reduce.pandas_reductions import summary_data
-    s = summary_data(tx, as_of="2020-01-28", calibration_end="2020-01-14", time_unit="week")
-    tr = tracking_data(tx, s, bg, calibration_end="2020-01-14", as_of="2020-01-28", time_unit="week")
+    eng = get_engine("duckdb")
+    s = eng.summary_data(tx, as_of="2020-01-28", calibration_end="2020-01-14", time_unit="week")
+    per_day = eng.repeat_purchases_by_day(tx, calibration_end="2020-01-14", as_of="2020-01-28")
+    assert per_day.to_dict() == {pd.Timestamp("2020-01-09"): 1, pd.Timestamp("2020-01-20"): 1}
+    tr = tracking_data(per_day, s, bg, calibration_end="2020-01-14", as_of="2020-01-28",
+                       time_unit="week")
     assert tr["actual"].tolist() == [0, 1, 1, 0]   # repeat days: Jan 9 (week 1), Jan 20 (week 2)
     assert tr["holdout"].tolist() == [False, False, True, True]
     # cumulative prediction at the end of the calibration (day 13) = sum of E[X(T_i)]
@@ -93,7 +137,8 @@ def test_tracking_matches_expected_totals(fitted):
 
 
 def test_clv_study_on_cdnow_sample_with_segment():
-    from clm_lib.studies.clv.compute import clv_metrics, clv_study, customer_export, summary_lines, top_customers
+    from clm_lib.studies.clv.compute import clv_study
+    from clm_lib.studies.clv.report import clv_metrics, customer_export, summary_lines, top_customers
     from clm_lib.config import CDNOW_SAMPLE
     d = pd.read_csv(CDNOW_SAMPLE, dtype={"customer_id": str})
     tx = pd.DataFrame({"customer_id": d["customer_id"].astype("string"),
@@ -114,3 +159,7 @@ def test_clv_study_on_cdnow_sample_with_segment():
     assert ex["customer"].str.startswith("C-").all() and len(ex) == 2357
     assert not set(ex["customer"]) & set(tx["customer_id"])
     assert len(top_customers(st, 5)) == 5
+    # tracking counts every repeat purchase day of the calibration customers, calibration
+    # and holdout
+    cal = st.calibration
+    assert st.tracking["actual"].sum() == (cal["frequency"] + cal["frequency_holdout"]).sum() > 0

@@ -1,0 +1,88 @@
+"""The CLV report layer: captions, display tables, notes, data-quality record, metrics and
+exports, read from one study of the CDNOW sample and from a tiny hand-built log."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clm_lib.config import CDNOW_SAMPLE
+from clm_lib.io import DataQuality
+from clm_lib.studies.clv import report
+from clm_lib.studies.clv.compute import clv_study
+
+
+@pytest.fixture(scope="module")
+def study():
+    d = pd.read_csv(CDNOW_SAMPLE, dtype={"customer_id": str})
+    tx = pd.DataFrame({"customer_id": d["customer_id"].astype("string"),
+                       "timestamp": pd.to_datetime(d["date"]), "amount": d["dollars"]})
+    return clv_study(tx, calibration_end="1997-09-30", as_of="1998-06-30", n_draws=10, seed=1)
+
+
+def test_result_is_frozen(study):
+    with pytest.raises(AttributeError):
+        study.horizon = 10
+
+
+def test_comparison_table_and_export(study):
+    table = report.model_comparison(study)
+    assert list(table.index) == ["bgnbd", "pareto_nbd", "mbgnbd"]
+    assert list(table.columns) == ["parameters", "log-likelihood", "AIC", "holdout MAE per customer",
+                                   "holdout predicted total", "holdout actual total",
+                                   "aggregate error (%)"]
+    h = study.holdout["bgnbd"]
+    assert table.loc["bgnbd", "aggregate error (%)"] == 100 * h["aggregate_error"]
+    assert table.loc["bgnbd", "holdout actual total"] == 1882
+    assert table.loc["bgnbd", "parameters"].startswith("r=0.243, alpha=4.41, a=0.793, b=2.43")
+    pd.testing.assert_frame_equal(report.comparison_table(study), table.round(3))
+    exports = report.exports(study)
+    assert list(exports) == ["customer_value", "model_comparison", "tracking"]
+    pd.testing.assert_frame_equal(exports["model_comparison"], table.reset_index())
+    assert exports["tracking"].columns[0] == "period"
+
+
+def test_captions_and_sentences(study):
+    c = report.captions(study)
+    assert c["comparison"] == ("Model comparison (calibration to 1997-09-30, holdout to 1998-06-30; "
+                               "purchases counted as purchase days)")
+    assert c["holdout_label"] == "holdout (39 weeks)"          # 273 days
+    assert c["p_alive"] == "P(alive) at age 38.9 weeks"        # first purchase 1997-01-02
+    assert c["top_customers"].startswith("Top 15 customers by CLV (pseudonymised ids; 90% intervals")
+    assert report.parameters_table(study).index.tolist() == ["r", "alpha", "a", "b"]
+    assert report.cond_holdout_table(study).index.name == "calibration frequency"
+    assert report.cond_holdout_table(study).index[-1] == "7+"
+    q = study.clv_quantiles
+    assert report.quantiles_sentence(study).startswith(f"CLV quantiles: median ${q['p50']:,.2f}, ")
+    assert report.method_sentence(study).startswith("Per-week discount rate used: 0.00268 (from 15.0% a year).")
+    assert report.segment_table(study) is None
+    for section in ("comparison", "tracking", "cond_holdout", "p_alive", "value"):
+        assert report.section_note(study, section) == ""   # every model was fitted
+
+
+def test_metrics_with_the_data_quality_record(study):
+    dq = DataQuality(source="x.csv", rows_in=3, rows_used=3, notes=["a note"])
+    m = report.clv_metrics(study, dq)
+    assert m["data_quality"]["notes"] == ["a note"] and m["dropped"] == {}
+    assert "data_quality" not in report.clv_metrics(study)
+    json.dumps(m)
+
+
+def test_reduction_exclusions_reach_the_data_quality_notes():
+    """A customer whose first purchase is after the calibration end is not part of the
+    validated cohort: the record says so, and the loading record itself is not changed."""
+    ids = [str(i) for i in range(12)] + ["late"]
+    tx = pd.DataFrame({"customer_id": ids * 2,
+                       "timestamp": pd.to_datetime(["2020-01-05"] * 12 + ["2020-05-01"]
+                                                   + ["2020-02-10"] * 12 + ["2020-06-01"]),
+                       "amount": np.arange(26) + 1.0})
+    st = clv_study(tx, calibration_end="2020-03-31", as_of="2020-06-30", n_draws=0)
+    assert st.dropped["calibration"] == {"customers whose first purchase is after calibration_end": 1}
+    assert st.dropped["full"] == {}
+    dq = DataQuality(source="tx", rows_in=26, rows_used=26, notes=["loaded"])
+    out = report.data_quality(st, dq)
+    assert out.notes == ["loaded", "CLV reduction: 1 excluded (calibration: customers whose first "
+                                   "purchase is after calibration_end)."]
+    assert dq.notes == ["loaded"] and out is not dq
+    assert report.clv_metrics(st)["dropped"] == {
+        "calibration: customers whose first purchase is after calibration_end": 1}
