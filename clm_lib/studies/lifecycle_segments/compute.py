@@ -21,7 +21,7 @@ from clm_lib.clv.valuation import customer_value, fit_or_reason, fit_purchase_mo
 from clm_lib.exceptions import ParameterError
 from clm_lib.io import load_leads
 from clm_lib.reduce import get_engine
-from clm_lib.studies.clv.compute import per_unit_discount_rate
+from clm_lib.clv.valuation import per_unit_discount_rate
 from clm_lib.studies.lifecycle_segments import rfm as rfm_mod
 from clm_lib.studies.lifecycle_segments.flows import default_flow_start, flow_counts, transition_matrix
 from clm_lib.studies.lifecycle_segments.leads import leads_conversion

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from clm_lib.reporting import pseudonymise, show_table
-from clm_lib.studies.clv.compute import not_fitted_note
+from clm_lib.studies.clv.report import not_fitted_note
 from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES, STAGES, Thresholds
 
 __all__ = [

@@ -11,6 +11,7 @@ from clm_lib.io import load_transactions
 from clm_lib.studies.clv import report
 from clm_lib.studies.clv.compute import clv_study
 from clm_lib.studies.lifecycle_segments import compute as lc
+from clm_lib.studies.lifecycle_segments import report as lcr
 
 AS_OF, CAL_END = "2020-06-30", "2020-03-31"
 
@@ -87,12 +88,12 @@ def test_lifecycle_study_goes_on_without_value_models(case):
         assert bg_says in study.model_errors["bgnbd"]
     assert "clv_share" not in study.stage_summary and "clv" not in study.segments
     assert int(study.stage_summary["customers"].sum()) == data["customer_id"].nunique()
-    assert any("not available: " in line and "not fitted" in line for line in lc.summary_lines(study))
-    metrics = lc.lifecycle_metrics(study)
+    assert any("not available: " in line and "not fitted" in line for line in lcr.summary_lines(study))
+    metrics = lcr.lifecycle_metrics(study)
     assert metrics["model_errors"] == study.model_errors and metrics["what_if"] == {}
     assert metrics["bgnbd_params"] is None
     json.dumps(metrics)
-    export = lc.customer_export(study)
+    export = lcr.customer_export(study)
     assert len(export) == data["customer_id"].nunique() and export["clv"].isna().all()
 
 
