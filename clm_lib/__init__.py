@@ -26,15 +26,16 @@ __version__ = "0.1.0"
 # name -> module that defines it
 _LAZY = {
     # data contract and loading
-    "read_table": "clm_lib.io.pandas_contract",
-    "load_transactions": "clm_lib.io.pandas_contract",
-    "load_subscriptions": "clm_lib.io.pandas_contract",
-    "subscription_durations": "clm_lib.io.pandas_contract",
-    "load_leads": "clm_lib.io.pandas_contract",
-    "validate_file": "clm_lib.io.pandas_contract",
-    # reductions
-    "summary_data": "clm_lib.reduce.pandas_reductions",
-    "compress": "clm_lib.reduce.pandas_reductions",
+    "read_table": "clm_lib.io.load",
+    "load_transactions": "clm_lib.io.load",
+    "load_subscriptions": "clm_lib.io.load",
+    "load_leads": "clm_lib.io.load",
+    "validate_file": "clm_lib.io.load",
+    # reductions (on the default engine)
+    "get_engine": "clm_lib.reduce.engine",
+    "summary_data": "clm_lib.reduce.engine",
+    "compress": "clm_lib.reduce.engine",
+    "subscription_durations": "clm_lib.reduce.engine",
     # customer-base models
     "BetaGeoModel": "clm_lib.clv",
     "ParetoNBDModel": "clm_lib.clv",

@@ -1,4 +1,4 @@
-"""Declarative (pandera) schemas of the canonical frames produced by :mod:`clm_lib.io.pandas_contract`.
+"""Declarative (pandera) schemas of the canonical frames produced by the loaders of :mod:`clm_lib.io`.
 
 The loaders clean and count first (every dropped row gets a reason in the
 :class:`~clm_lib.io.quality.DataQuality` record), then validate the result against these
@@ -71,7 +71,7 @@ SubscriptionSnapshotSchema = pa.DataFrameSchema(
     name="subscriptions (snapshot form)",
 )
 
-#: Output of :func:`clm_lib.io.pandas_contract.subscription_durations`.
+#: Output of :meth:`clm_lib.reduce.engine.Engine.subscription_durations`.
 DurationsSchema = pa.DataFrameSchema(
     {
         "customer_id": pa.Column("string", nullable=False),

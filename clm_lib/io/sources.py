@@ -1,14 +1,14 @@
-"""Connections, sources and materialisation for the Ibis engines (DuckDB, Spark).
+"""Connections, sources and results for the Ibis engines (DuckDB in-process, Spark).
 
-Kept apart from the reductions so that the expressions in :mod:`._reductions` never
-touch a particular backend.
+A source is a CSV or Parquet file, a glob of many, a directory of Parquet files, a table
+the backend knows, a pandas DataFrame or an Ibis table: :func:`raw_table` turns any of
+them into one Ibis table, CSV columns read as text (so ``"00123"`` stays ``"00123"``).
+:func:`to_pandas` brings a result back with the one mapping of Ibis types to pandas
+dtypes that every loader and every engine method uses.
 
-Notes on the pinned stack (2026-11): with duckdb 2.0.0, Ibis 12's DuckDB backend runs
-``read_parquet``, ``read_csv``, ``memtable`` and raw SQL, but its generated
+Notes on the pinned stack (2026-11): with duckdb 2.0, Ibis 12's generated
 ``DROP TABLE/VIEW IF EXISTS`` statements (used by ``create_table`` and ``cache``) fail
-with a parser error. We therefore *avoid* them: intermediate results are materialised
-with our own ``CREATE OR REPLACE TEMP TABLE <name> AS <compiled SQL>`` and dropped with
-``DROP TABLE <name>``.
+with a parser error, so :class:`Materialized` writes its own ``CREATE TEMP TABLE``.
 """
 from __future__ import annotations
 
@@ -16,24 +16,32 @@ import glob
 import itertools
 import os
 import shutil
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from clm_lib.exceptions import ClmError, MissingColumnsError, ParameterError
+from clm_lib.exceptions import ClmError, InsufficientDataError, MissingColumnsError, ParameterError
 
 _counter = itertools.count()
+_DEFAULT: dict[str, Any] = {}
+_LOCK = threading.Lock()
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+# compressions DuckDB's CSV reader does not read: pandas reads these files
+_PANDAS_ONLY = (".csv.bz2", ".csv.zip", ".csv.xz")
 
 
 def _ibis():
     try:
         import ibis
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ClmError(
-            "the duckdb and spark engines need ibis-framework: "
-            "pip install 'ibis-framework[duckdb,pyspark]>=12,<13'") from exc
+        raise ClmError("the engines need ibis-framework: "
+                       "pip install 'ibis-framework[duckdb,pyspark]>=12,<13'") from exc
     return ibis
 
 
@@ -51,7 +59,7 @@ def local_spark_session(master: str = "local[2]", app_name: str = "clm-workbench
 
     The session time zone is UTC so that naive timestamps keep their calendar day, and
     the UI is off. On a cluster, build your own session (e.g. the one ``spark-submit``
-    or Databricks gives you) and pass it to :func:`clm_lib.reduce.engine.get_engine`.
+    or Databricks gives you) and pass it to :func:`clm_lib.reduce.get_engine`.
     """
     if not java_available():
         raise ClmError("the spark engine needs Java (17 or later) on the PATH or in JAVA_HOME")
@@ -63,7 +71,6 @@ def local_spark_session(master: str = "local[2]", app_name: str = "clm-workbench
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-            # Arrow for pandas <-> Spark transfers (compressed triples, predictions)
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.driver.memory", os.environ.get("CLM_SPARK_DRIVER_MEMORY", "2g"))
             .getOrCreate())
@@ -87,23 +94,26 @@ def connect(name: str, *, connection: Any = None, spark: Any = None, database: s
         # Row order is never relied upon (results are sorted explicitly); dropping it lets
         # DuckDB stream large results with less memory.
         con.raw_sql("SET preserve_insertion_order = false")
+        con.raw_sql("SET enable_progress_bar = false")
         return con
     if name == "spark":
         session = spark if spark is not None else local_spark_session()
         return ibis.pyspark.connect(session)
-    raise ParameterError(f"engine must be 'pandas', 'duckdb' or 'spark', got {name!r}")
+    raise ParameterError(f"engine must be 'duckdb', 'spark' or 'pandas' (= duckdb), got {name!r}")
 
 
-def _kind(path: str) -> str:
-    low = path.lower()
-    for ext in (".parquet", ".pq"):
-        if low.endswith(ext):
-            return "parquet"
-    if low.endswith((".csv", ".csv.gz", ".txt")):
-        return "csv"
-    if os.path.isdir(path) or "/" in path or "://" in path:
-        return "parquet"  # a directory of Parquet files (Spark/Hive layout), local or remote
-    return "table"
+def default_connection():
+    """The process's in-process DuckDB (created on first use): the default engine and
+    the loaders of :mod:`clm_lib.io` share it."""
+    with _LOCK:
+        if "duckdb" not in _DEFAULT:
+            _DEFAULT["duckdb"] = connect("duckdb")
+        return _DEFAULT["duckdb"]
+
+
+def backend_of(con) -> str:
+    """"duckdb" or "spark"."""
+    return "duckdb" if con.name == "duckdb" else "spark"
 
 
 def source_name(source: Any) -> str:
@@ -115,51 +125,99 @@ def source_name(source: Any) -> str:
     return "table"
 
 
-def read_source(con, source: Any, columns: Mapping[str, str] | None, required: tuple[str, ...],
-                what: str, raw: bool = False):
-    """An Ibis table for ``source`` with canonical column names.
+# --------------------------------------------------------------------------- reading
+def file_kind(path: str | Path) -> str:
+    """"csv" or "parquet" by the file name; anything else is a :class:`ParameterError`."""
+    name = Path(path).name.lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    raise ParameterError(f"unsupported file type for '{Path(path).name}': expected one of "
+                         f"{', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)}")
 
-    ``source`` is a path to a CSV or Parquet file, a glob of many, a directory of Parquet
-    files, the name of a table the backend knows, a pandas DataFrame, or an Ibis table.
-    ``columns`` maps source names to canonical names (as in ``clm_lib.io.pandas_contract``). With
-    ``raw=True`` CSV columns are all text and nothing is renamed or checked: the data
-    contract (:mod:`._contract`) does that.
+
+def _kind(path: str) -> str:
+    """How a path given to an engine is read: "csv", "parquet" or "table" (a name)."""
+    low = path.lower()
+    if low.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if low.endswith(CSV_SUFFIXES):
+        return "csv"
+    if os.path.isdir(path) or "/" in path or "://" in path:
+        return "parquet"  # a directory of Parquet files (Spark/Hive layout), local or remote
+    return "table"
+
+
+def separator(path: str | Path) -> str:
+    """``\\t`` for .tsv; for .txt the first of , \\t ; | in the header line, else runs of
+    whitespace (``\\s+``); "," otherwise."""
+    name = Path(path).name.lower()
+    if name.endswith(".tsv"):
+        return "\t"
+    if name.endswith(".txt"):
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            header = fh.readline()
+        for sep in (",", "\t", ";", "|"):
+            if sep in header:
+                return sep
+        return r"\s+" if header.strip().split() != [header.strip()] else ","
+    return ","
+
+
+def _pandas_csv(path: str, sep: str, usecols=None) -> pd.DataFrame:
+    """What DuckDB cannot read (whitespace-separated, bz2/zip/xz), read as text by pandas."""
+    try:
+        return pd.read_csv(path, sep=sep, engine="c", dtype=str, keep_default_na=False,
+                           na_values=[""], usecols=usecols)
+    except pd.errors.EmptyDataError as exc:
+        raise InsufficientDataError(f"'{Path(path).name}' is empty (no header, no rows)") from exc
+
+
+def _csv(con, path: str, strict: bool):
+    """A CSV file (or glob) with every column as text; empty fields are null."""
+    if strict and "*" not in path and os.path.getsize(path) == 0:
+        raise InsufficientDataError(f"'{Path(path).name}' is empty (no header, no rows)")
+    sep = separator(path) if "*" not in path else ","
+    if con.name == "duckdb":
+        if sep == r"\s+" or path.lower().endswith(_PANDAS_ONLY):
+            return table_from_pandas(con, _pandas_csv(path, sep))
+        return con.read_csv(path, all_varchar=True, header=True, delim=sep, quote='"',
+                            escape='"', null_padding=True)
+    return con.read_csv(path, inferSchema=False, header=True, sep=sep)
+
+
+def raw_table(con, source: Any, what: str, *, strict: bool = False):
+    """An Ibis table of ``source`` as it is: CSV columns all text, Parquet and DataFrame
+    columns with their types, names as in the source.
+
+    ``strict`` (the :mod:`clm_lib.io` loaders): a path must be one existing CSV or
+    Parquet file; otherwise globs, Parquet directories and table names are read too.
     """
     ibis = _ibis()
     if isinstance(source, ibis.expr.types.Table):
-        t = source
-    elif isinstance(source, pd.DataFrame):
-        t = table_from_pandas(con, source)
-    elif isinstance(source, (str, Path)):
-        path = str(source)
+        return source
+    if isinstance(source, pd.DataFrame):
+        return table_from_pandas(con, source)
+    if not isinstance(source, (str, Path)):
+        raise ParameterError(f"source must be a file path, a pandas DataFrame or an Ibis table, "
+                             f"not {type(source).__name__}")
+    path = str(source)
+    if strict:
+        kind = file_kind(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no such file: {path}")
+    else:
         kind = _kind(path)
         if kind == "table":
-            t = con.table(path)
-        else:
-            if "://" not in path and not (os.path.exists(path) or glob.glob(path)):
-                raise FileNotFoundError(f"{what}: no file matches {path!r}")
-            if con.name == "duckdb" and os.path.isdir(path):
-                path = os.path.join(path, "**", "*.parquet")
-            if kind == "parquet":
-                t = _read_parquet(con, path)
-            elif raw:
-                t = (con.read_csv(path, all_varchar=True) if con.name == "duckdb"
-                     else con.read_csv(path, inferSchema=False))
-            else:
-                t = _read_csv(con, path, columns)
-    else:
-        raise ParameterError(f"{what}: source must be a path, a table name, a DataFrame or an "
-                             f"Ibis table, got {type(source).__name__}")
-    if raw:
-        return t
-    if columns:
-        present = {k: v for k, v in columns.items() if k in t.columns and k != v}
-        if present:
-            t = t.rename({v: k for k, v in present.items()})
-    missing = [c for c in required if c not in t.columns]
-    if missing:
-        raise MissingColumnsError(missing, list(t.columns), what=what)
-    return t
+            return con.table(path)
+        if "://" not in path and not (os.path.exists(path) or glob.glob(path)):
+            raise FileNotFoundError(f"{what}: no file matches {path!r}")
+    if kind == "csv":
+        return _csv(con, path, strict)
+    if con.name == "duckdb" and os.path.isdir(path):
+        path = os.path.join(path, "**", "*.parquet")
+    return _read_parquet(con, path)
 
 
 def _read_parquet(con, path: str):
@@ -175,37 +233,65 @@ def _read_parquet(con, path: str):
         raise
 
 
-def _read_csv(con, path: str, columns: Mapping[str, str] | None):
-    """CSV with ``customer_id`` kept as text (ids such as "00001" must not become 1)."""
-    id_src = next((k for k, v in (columns or {}).items() if v == "customer_id"), "customer_id")
-    if con.name == "duckdb":
-        t = con.read_csv(path, types={id_src: "VARCHAR"})
-    else:
-        t = con.read_csv(path, inferSchema=False)  # all text; typed below
+def read_source(con, source: Any, columns: Mapping[str, str] | None, required: tuple[str, ...],
+                what: str):
+    """An Ibis table of ``source`` taken as already loaded: canonical names after
+    ``columns``; CSV text columns of timestamps and numbers cast to their types."""
+    t = raw_table(con, source, what)
+    if isinstance(source, (str, Path)) and _kind(str(source)) == "csv":
+        t = _typed_csv(t, columns)
+    if columns:
+        present = {k: v for k, v in columns.items() if k in t.columns and k != v}
+        if present:
+            t = t.rename({v: k for k, v in present.items()})
+    missing = [c for c in required if c not in t.columns]
+    if missing:
+        raise MissingColumnsError(missing, list(t.columns), what=what)
+    return t
+
+
+def _typed_csv(t, columns: Mapping[str, str] | None):
     casts = {}
     for src, canon in {**{c: c for c in t.columns}, **dict(columns or {})}.items():
-        if src not in t.columns:
+        if src not in t.columns or not t[src].type().is_string():
             continue
-        typ = t[src].type()
-        if canon in ("timestamp", "start", "end") and typ.is_string():
+        if canon in ("timestamp", "start", "end"):
             casts[src] = t[src].cast("timestamp")
-        elif canon in ("amount", "tenure") and typ.is_string():
+        elif canon in ("amount", "tenure"):
             casts[src] = t[src].cast("float64")
-        elif canon == "churned" and typ.is_string():
+        elif canon == "churned":
             casts[src] = t[src].lower().isin(["true", "1", "yes"])
     return t.mutate(**casts) if casts else t
 
 
-def table_from_pandas(con, df: pd.DataFrame, prefix: str = "clm_df"):
-    """Register a pandas frame in the engine under a fresh name and return its table.
+def arrow_ready(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with text column names, index 0..n-1 and every column in a form Arrow
+    takes: categories as their values, and object columns Arrow cannot type (mixed
+    values) as text, which is how the contract reads them anyway."""
+    import pyarrow as pa
 
-    Unlike ``ibis.memtable`` the result is a real named table, so it can be referenced
-    from SQL we compile ourselves (see :class:`Materialized`).
-    """
+    out = df.reset_index(drop=True)
+    out.columns = [str(c) for c in out.columns]
+    for c in out.columns:
+        s = out[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = out[c] = s.astype(s.cat.categories.dtype if len(s.cat.categories) else object)
+        if s.dtype == object:
+            try:
+                pa.array(s, from_pandas=True)
+            except (pa.ArrowException, TypeError, ValueError, OverflowError):
+                out[c] = s.map(lambda v: v if pd.isna(v) else str(v), na_action="ignore")
+    return out
+
+
+def table_from_pandas(con, df: pd.DataFrame, prefix: str = "clm_df"):
+    """Register a pandas frame in the engine under a fresh name and return its table
+    (DuckDB scans the Arrow form without copying it). Unlike ``ibis.memtable`` the
+    result is a real named table, so compiled SQL (:class:`Materialized`) can use it."""
     import pyarrow as pa
 
     name = f"{prefix}_{os.getpid()}_{next(_counter)}"
-    df = df.reset_index(drop=True)
+    df = arrow_ready(df)
     if con.name == "duckdb":
         con.con.register(name, pa.Table.from_pandas(df, preserve_index=False))
     elif con.name == "pyspark":
@@ -213,6 +299,45 @@ def table_from_pandas(con, df: pd.DataFrame, prefix: str = "clm_df"):
     else:  # pragma: no cover
         raise ParameterError(f"unsupported backend {con.name!r}")
     return con.table(name)
+
+
+# --------------------------------------------------------------------------- results
+def pandas_column(values, dtype) -> pd.Series | np.ndarray:
+    """One column of a result as pandas holds it, by its Ibis type: text -> ``string``;
+    integers -> ``int64`` (``Int64`` with nulls); booleans -> ``bool`` (``boolean`` with
+    nulls); floats and decimals -> ``float64``; timestamps and dates -> naive
+    ``datetime64[ns]`` (aware ones in UTC)."""
+    s = pd.Series(values)
+    has_null = bool(s.isna().any())
+    if dtype.is_string():
+        return s.astype("string")
+    if dtype.is_integer():
+        return s.astype("Int64" if has_null else "int64")
+    if dtype.is_boolean():
+        return s.astype("boolean" if has_null else bool)
+    if dtype.is_floating() or dtype.is_decimal():
+        return s.astype("float64")
+    if dtype.is_timestamp() or dtype.is_date():
+        s = pd.to_datetime(s)
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        return s.astype("datetime64[ns]")
+    return s
+
+
+def to_pandas(expr) -> pd.DataFrame:
+    """Execute an Ibis table expression and return it with :func:`pandas_column` dtypes."""
+    schema = expr.schema()
+    raw = expr.to_pyarrow()
+    cols = {}
+    for name, dtype in schema.items():
+        arr = raw.column(name)
+        if dtype.is_timestamp() or dtype.is_date():
+            values = arr.to_pandas(date_as_object=False, coerce_temporal_nanoseconds=True)
+        else:
+            values = arr.to_pandas()
+        cols[name] = pandas_column(values, dtype).reset_index(drop=True)
+    return pd.DataFrame(cols, columns=list(schema.names))
 
 
 class Materialized:

@@ -1,9 +1,8 @@
 """The reductions written once as Ibis expressions; they compile to DuckDB and Spark SQL.
 
 Each function takes an Ibis table with canonical columns and returns a lazy Ibis table.
-The semantics are those of the pandas reference implementations
-(:func:`clm_lib.reduce.pandas_reductions.summary_data`, :func:`clm_lib.io.pandas_contract.subscription_durations`)
-and are tested to give identical results on all engines.
+The methods of :class:`clm_lib.reduce.engine.Engine` run them and document the rules;
+the tests check them against hand-built logs and DuckDB against Spark.
 """
 from __future__ import annotations
 
@@ -100,6 +99,21 @@ def dropped_counts(t, *, as_of: dt.date, calibration_end: dt.date):
     return after, late
 
 
+def summary_counts(t, *, as_of: dt.date, calibration_end: dt.date):
+    """One-row table for :meth:`~clm_lib.reduce.engine.Engine.summary_data`: ``rows``
+    (customers with a purchase: 0 for an empty table), ``days_after`` (purchase days after
+    ``as_of``) and ``late`` (customers whose first purchase up to ``as_of`` is after
+    ``calibration_end``)."""
+    ibis = _ibis()
+    days = t.select(customer_id=t.customer_id, day=t.timestamp.cast("date")).distinct()
+    end = ibis.date(as_of)
+    per = days.group_by("customer_id").agg(first=days.day.min(where=days.day <= end),
+                                           after=days.day.count(where=days.day > end))
+    return per.aggregate(rows=per.count(), days_after=per.after.sum().fill_null(0),
+                         late=(per.first > ibis.date(calibration_end)).fill_null(False)
+                         .cast("int64").sum().fill_null(0))
+
+
 def compress(s, columns):
     """Identical rows of ``columns`` grouped with a ``weights`` count."""
     return s.group_by(list(columns)).agg(weights=s.count())
@@ -107,7 +121,7 @@ def compress(s, columns):
 
 def customer_periods(t, *, cohort_period: str, as_of: dt.date, last_period: int):
     """One row per customer and calendar period with a purchase (see
-    :func:`clm_lib.studies.cohort_retention.compute.customer_periods`).
+    :meth:`clm_lib.reduce.engine.Engine.customer_periods`).
 
     Purchases after ``as_of`` and in periods after ``last_period`` (the last period
     complete by ``as_of``) are ignored. Returns ``customer_id``, ``p`` (period index),
@@ -168,7 +182,7 @@ def cohort_activity(t, *, cohort_period: str, as_of: dt.date, last_period: int,
 def churn_counts(t, *, cohort_period: str, as_of: dt.date, last_period: int,
                  inactivity_periods: int):
     """Per-period counts behind the transactions churn rule of
-    :func:`clm_lib.studies.cohort_retention.compute.churn_rate` (``N = inactivity_periods``).
+    the cohort study's churn rate (``N = inactivity_periods``).
 
     For each (customer, active period ``q``), with ``q_next`` the customer's next active
     period (``last_period + 1`` if none): the customer is active at the start of periods
@@ -235,7 +249,7 @@ def interval_violations(t, *, as_of: dt.datetime | None):
 
 def repeat_purchases_by_day(t, *, calibration_end: dt.date, as_of: dt.date):
     """Repeat purchase days per calendar day for customers first seen by ``calibration_end``
-    (see :func:`clm_lib.reduce.pandas_reductions.repeat_purchases_by_day`)."""
+    (see :meth:`clm_lib.reduce.engine.Engine.repeat_purchases_by_day`)."""
     ibis = _ibis()
     d = daily(t)
     d = d.filter(d.day <= ibis.date(as_of))
@@ -257,7 +271,7 @@ def first_values(t, column: str):
 
 def purchase_spans(t, *, as_of: dt.datetime):
     """Each customer's first and last purchase time, purchase count and spend up to ``as_of``
-    (see :func:`clm_lib.reduce.pandas_reductions.purchase_spans`).
+    (see :meth:`clm_lib.reduce.engine.Engine.purchase_spans`).
 
     Rows with ``timestamp`` after the instant ``as_of`` are left out. Returns
     ``customer_id``, ``first_purchase``, ``last_purchase`` (timestamps), ``n_purchases``,
@@ -290,7 +304,7 @@ def purchases_after(t, *, as_of: dt.datetime):
 
 # --------------------------------------------------------------------------- overview
 def orders(t):
-    """One row per order (see :mod:`clm_lib.studies.overview.compute`): rows sharing a customer and an
+    """One row per order (the overview study's orders): rows sharing a customer and an
     ``order_id`` form one order (earliest timestamp, summed amount); rows without an
     ``order_id`` (or without the column) are one order each. ``customer_id``,
     ``timestamp``, ``amount``."""
@@ -334,7 +348,7 @@ def period_activity(o, period: str):
 def segment_activity(t, column: str):
     """Per value of ``column`` (null included): ``customers`` with a row in it, ``orders``
     (rows), ``revenue`` and ``paid_orders`` (rows with amount > 0), as
-    :func:`clm_lib.studies.overview.compute.segment_summary` counts them."""
+    the overview study counts them."""
     s = t.select(customer_id=t.customer_id, amount=t.amount.cast("float64"), value=t[column])
     per = s.group_by(["value", "customer_id"]).agg(
         n=s.count(), revenue=s.amount.sum(), paid=s.count(where=s.amount > 0))
@@ -356,7 +370,7 @@ def _with_gaps(t, date: dt.date | None):
 
 def purchase_day_gaps(t, *, as_of: dt.date | None):
     """How many gaps of each length (days) separate consecutive purchase days of the same
-    customer up to ``as_of`` (see :func:`clm_lib.reduce.pandas_reductions.purchase_day_gaps`):
+    customer up to ``as_of`` (see :meth:`clm_lib.reduce.engine.Engine.purchase_day_gaps`):
     ``days``, ``gaps``."""
     d = _with_gaps(t, as_of)
     d = d.filter(d.gap.notnull())
@@ -365,7 +379,7 @@ def purchase_day_gaps(t, *, as_of: dt.date | None):
 
 def customer_histories(t, *, date: dt.date, lapsed_days: int, window_days: int):
     """Each customer's purchase-day history up to ``date`` (see
-    :func:`clm_lib.reduce.pandas_reductions.customer_histories` for the columns)."""
+    :meth:`clm_lib.reduce.engine.Engine.customer_histories` for the columns)."""
     d = _with_gaps(t, date)
     react = (d.gap > int(lapsed_days)).fill_null(False)
     per = d.group_by("customer_id").agg(

@@ -1,0 +1,306 @@
+"""Loading into pandas: a file or DataFrame -> canonical frame + data-quality record.
+
+The data contracts (:mod:`clm_lib.io.transactions`, :mod:`clm_lib.io.subscriptions`,
+:mod:`clm_lib.io.leads`) run on the process's in-process DuckDB; the clean table comes
+back through :func:`clm_lib.io.sources.to_pandas`, sorted, with the row order of the
+input among equal keys. To keep a large table in the engine instead, use
+``clm_lib.reduce.get_engine().load_transactions``.
+
+Reading
+-------
+CSV files (``.csv``, ``.csv.gz``, ``.csv.bz2``, ``.csv.zip``, ``.csv.xz``, ``.tsv``,
+``.txt``) are read with every column as text, so identifiers keep their form (``"00123"``
+stays ``"00123"``); ``.txt`` takes the first of , tab ; | in its header line, else runs of
+whitespace. Parquet files (``.parquet``, ``.pq``) keep their stored types. Empty fields and
+the tokens ``NA``, ``N/A``, ``NaN``, ``null``, ``None``, ``NaT`` (any case, surrounding
+spaces ignored) count as missing.
+
+Dates and time zones
+--------------------
+Dates are parsed with ``date_format`` (a ``strptime`` format) when given, otherwise as
+ISO 8601 (see :mod:`clm_lib.io.parse`); ``31/01/1997`` is never guessed. The output is
+tz-naive ``datetime64[ns]``, wall-clock time in the analysis time zone ``tz``:
+time-zone-aware input is converted to ``tz`` (UTC when None); naive input is taken to be
+wall-clock time in ``tz`` already and kept; a column mixing both is an error. ``as_of``
+(the end of observation) is read the same way; without a time of day the whole of that
+day is observed.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from clm_lib.exceptions import MissingColumnsError, ParameterError
+from clm_lib.io.contract import ROW, numbered, scratch
+from clm_lib.io.quality import DataQuality
+from clm_lib.io.sources import (
+    default_connection,
+    file_kind,
+    raw_table,
+    source_name,
+    to_pandas,
+)
+
+__all__ = ["read_table", "load_transactions", "load_subscriptions", "load_leads",
+           "validate_file"]
+
+
+def read_table(path: str | Path, columns_needed: list[str] | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file, keeping identifiers as text.
+
+    Parameters
+    ----------
+    path : str or Path
+        A CSV (``.csv``, ``.csv.gz`` and other compressed ``.csv.*``, ``.tsv``, ``.txt``)
+        or Parquet (``.parquet``, ``.pq``) file.
+    columns_needed : list of str, optional
+        Read only these columns; raises :class:`MissingColumnsError` first if any is absent.
+
+    Returns
+    -------
+    pandas.DataFrame
+        CSV: every column as text (``string`` dtype), empty fields missing.
+        Parquet: the stored types.
+
+    Examples
+    --------
+    >>> df = read_table(CDNOW_MASTER)           # doctest: +SKIP
+    >>> df["customer_id"].iloc[0]               # doctest: +SKIP
+    '00001'
+    """
+    t = raw_table(default_connection(), path, Path(path).name, strict=True)
+    if columns_needed is not None:
+        missing = [c for c in columns_needed if c not in t.columns]
+        if missing:
+            raise MissingColumnsError(missing, list(t.columns), what=Path(path).name)
+        t = t.select(*columns_needed)
+    return to_pandas(t)
+
+
+def _raw(source: Any, what: str):
+    if not isinstance(source, (str, Path, pd.DataFrame)):
+        raise ParameterError(f"source must be a file path or a pandas DataFrame, "
+                             f"not {type(source).__name__}")
+    if isinstance(source, (str, Path)):
+        file_kind(source)
+    return numbered(raw_table(default_connection(), source, what, strict=True), "duckdb")
+
+
+def _back(clean, order: list[str]) -> pd.DataFrame:
+    """The clean table sorted by ``order``, ties in input order, without row numbers."""
+    return to_pandas(clean.order_by([*order, ROW])).drop(columns=ROW)
+
+
+def load_transactions(
+    source: str | Path | pd.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    *,
+    as_of: Any = None,
+    date_format: str | None = None,
+    tz: str | None = None,
+    negative_amounts: str = "drop",
+) -> tuple[pd.DataFrame, DataQuality]:
+    """Load purchases into the canonical transactions frame.
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        CSV/Parquet file (see :func:`read_table`) or a DataFrame (not modified).
+        Needs columns ``customer_id``, ``timestamp``, ``amount`` (after ``columns``);
+        optional ``order_id``, ``quantity``, ``product``; other columns are kept.
+    columns : dict, optional
+        Source name -> canonical name, e.g. CDNOW master
+        ``{"date": "timestamp", "dollars": "amount", "cds": "quantity"}``.
+    as_of : str, date or Timestamp, optional
+        End of observation; later rows are dropped (a date without time keeps that day).
+    date_format : str, optional
+        ``strptime`` format of ``timestamp``; ISO 8601 when None.
+    tz : str, optional
+        Analysis time zone (IANA name); see the module notes for the rule.
+    negative_amounts : {"drop", "net", "error"}
+        Returns/cancellations: drop and count; keep as negative rows (spend nets against
+        purchases); or raise :class:`DataContractError`.
+
+    Returns
+    -------
+    frame : DataFrame
+        ``customer_id`` (string), ``timestamp`` (datetime64[ns], naive), ``amount``
+        (float64, currency of the data), optional ``order_id`` (string), ``quantity``
+        (float64), other columns; sorted by customer_id then timestamp (ties in input
+        order), index 0..n-1.
+    quality : DataQuality
+        Rows in, used, dropped by reason, warnings, notes (see
+        :mod:`clm_lib.io.transactions` for the rules).
+
+    Raises
+    ------
+    MissingColumnsError, DataContractError, InsufficientDataError, ParameterError
+
+    Examples
+    --------
+    >>> tx, dq = load_transactions(CDNOW_MASTER,
+    ...     {"date": "timestamp", "dollars": "amount", "cds": "quantity"})  # doctest: +SKIP
+    >>> dq.rows_in, tx["customer_id"].nunique()                            # doctest: +SKIP
+    (69659, 23570)
+    """
+    from clm_lib.io.schemas import TransactionsSchema
+    from clm_lib.io.transactions import check_transactions
+
+    raw = _raw(source, "transactions")
+    with scratch(default_connection()) as keep:
+        clean, dq = check_transactions(raw, backend="duckdb", name=source_name(source),
+                                       columns=columns, as_of=as_of, date_format=date_format,
+                                       tz=tz, negative_amounts=negative_amounts, keep=keep)
+        out = _back(clean, ["customer_id", "timestamp"])
+    TransactionsSchema.validate(out)
+    return out, dq
+
+
+def load_subscriptions(
+    source: str | Path | pd.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    *,
+    as_of: Any = None,
+    date_format: str | None = None,
+    tz: str | None = None,
+    churn_values: Mapping[Any, bool] | None = None,
+) -> tuple[pd.DataFrame, DataQuality]:
+    """Load subscriptions (contractual customers) in interval or snapshot form.
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        File (see :func:`read_table`) or DataFrame (not modified). After ``columns``, either
+        the interval form ``customer_id``, ``start``, ``end`` (empty end = still active) or
+        the snapshot form ``customer_id``, ``tenure`` (periods, e.g. months), ``churned``.
+        Other columns are kept as covariates.
+    columns : dict, optional
+        Source name -> canonical name; Telco: ``{"customerID": "customer_id", "Churn": "churned"}``.
+    as_of : str, date or Timestamp, optional
+        Interval form: end of observation; starts after it are dropped, ends after it are
+        treated as active (censored). Not used by the snapshot form.
+    date_format, tz
+        As in :func:`load_transactions` (interval form only).
+    churn_values : dict, optional
+        Snapshot form: source value -> bool, replacing the default reading (yes/no,
+        true/false, y/n, t/f, 1/0, any case), e.g. ``{"Churned": True, "Stayed": False}``.
+
+    Returns
+    -------
+    frame : DataFrame
+        Interval: ``customer_id`` (string), ``start``, ``end`` (datetime64[ns], NaT = active),
+        covariates; sorted by customer_id, start.
+        Snapshot: ``customer_id`` (string, unique), ``tenure`` (float64, in the periods of the
+        data), ``churned`` (bool), covariates; sorted by customer_id.
+    quality : DataQuality
+        See :mod:`clm_lib.io.subscriptions` for the rules.
+
+    Examples
+    --------
+    >>> subs, dq = load_subscriptions(TELCO_CHURN,
+    ...     {"customerID": "customer_id", "Churn": "churned"})   # doctest: +SKIP
+    >>> dq.warnings["blank values in numeric column 'TotalCharges' (kept, value NaN)"]  # doctest: +SKIP
+    11
+    """
+    from clm_lib.io import schemas
+    from clm_lib.io.subscriptions import check_subscriptions
+
+    raw = _raw(source, "subscriptions")
+    with scratch(default_connection()) as keep:
+        clean, dq = check_subscriptions(raw, backend="duckdb", name=source_name(source),
+                                        columns=columns, as_of=as_of, date_format=date_format,
+                                        tz=tz, churn_values=churn_values, keep=keep)
+        interval = "start" in clean.columns
+        out = _back(clean, ["customer_id", "start"] if interval else ["customer_id"])
+    if interval:
+        schemas.SubscriptionIntervalsSchema.validate(out)
+    else:
+        schemas.SubscriptionSnapshotSchema.validate(out)
+    return out, dq
+
+
+def load_leads(
+    source: str | Path | pd.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    *,
+    as_of: Any = None,
+    date_format: str | None = None,
+    tz: str | None = None,
+) -> tuple[pd.DataFrame, DataQuality]:
+    """Load a leads table (before the first purchase: reach and conversion).
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        Needs ``lead_id``, ``created`` (date the lead was created), ``source`` (channel or
+        campaign; empty becomes ``"(unknown)"``) and ``converted`` (date of conversion,
+        empty when not converted); optional ``customer_id``; other columns are kept.
+    columns : dict, optional
+        Source name -> canonical name.
+    as_of : date-like, optional
+        End of observation: leads created later are dropped and counted; conversions
+        later than ``as_of`` are treated as not converted yet (counted as a warning).
+    date_format, tz
+        As in :func:`load_transactions`; ``date_format`` applies to both date columns.
+
+    Returns
+    -------
+    frame : DataFrame
+        ``lead_id`` (string), ``created``, ``converted`` (datetime64[ns], NaT = not
+        converted by ``as_of``), ``source`` (string), optional ``customer_id``; sorted by
+        ``created`` then ``lead_id``.
+    quality : DataQuality
+        See :mod:`clm_lib.io.leads` for the rules.
+    """
+    from clm_lib.io.leads import check_leads
+
+    raw = _raw(source, "leads")
+    with scratch(default_connection()) as keep:
+        clean, dq = check_leads(raw, backend="duckdb", name=source_name(source),
+                                columns=columns, as_of=as_of, date_format=date_format, tz=tz,
+                                keep=keep)
+        return _back(clean, ["created", "lead_id"]), dq
+
+
+def validate_file(path: str | Path, kind: str = "transactions",
+                  columns: Mapping[str, str] | None = None, **kwargs: Any) -> DataQuality:
+    """Load a file with the contract of ``kind`` and return its data-quality record.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV or Parquet file.
+    kind : {"transactions", "subscriptions", "leads"}
+    columns : dict, optional
+        Source name -> canonical name.
+    **kwargs
+        Passed to the loader (``as_of``, ``date_format``, ``tz``, ``negative_amounts``,
+        ``churn_values``).
+
+    Returns
+    -------
+    DataQuality
+        ``.to_dict()`` gives ``rows_in``, ``rows_used``, ``dropped`` by reason, ``warnings``
+        and ``notes``. Contract violations raise as in the loaders.
+    """
+    checks = _checks()
+    if kind not in checks:
+        raise ParameterError(f"kind must be one of {tuple(checks)}, not {kind!r}")
+    # the record is complete once the contract has counted; the clean rows stay unread
+    with scratch(default_connection()) as keep:
+        _, dq = checks[kind](_raw(path, kind), backend="duckdb", name=source_name(path),
+                             columns=columns, keep=keep, **kwargs)
+    return dq
+
+
+def _checks() -> dict:
+    from importlib import import_module
+
+    class Lazy(dict):
+        def __getitem__(self, kind):
+            return getattr(import_module(f"clm_lib.io.{kind}"), f"check_{kind}")
+
+    return Lazy.fromkeys(("transactions", "subscriptions", "leads"))

@@ -1,0 +1,292 @@
+"""Per-customer reductions of transactions: the RFM summary, first values, purchase spans,
+gaps between purchase days and purchase-day histories (the :class:`Engine` methods).
+
+The recency-frequency-monetary summary of the buy-till-you-die literature (Fader,
+Hardie & Lee 2005): ``frequency`` (x) is the number of *repeat* purchase days in the
+calibration period; ``recency`` (t_x) the time from the first to the last of them;
+``T`` the time from the first purchase to the end of calibration; ``monetary_value`` the
+mean spend over the repeat purchase days with non-zero spend (0 when none),
+``spend_frequency`` the number of such days. All purchases of one customer on one
+calendar day are one purchase (their amounts summed); times are whole days divided by
+the unit: ``"day"``, ``"week"`` (7 days) or ``"month"`` (365.25 / 12 = 30.4375 days).
+A day whose spend sums to zero is a purchase (it counts in ``frequency`` and
+``recency``) but not a spend observation.
+
+Each method takes a path, glob, table name, DataFrame or Ibis table: a path or table
+name is loaded with the data contract, a DataFrame or Ibis table is taken as loaded
+(canonical ``customer_id``, ``timestamp``, ``amount``). Only one row per customer (or per
+day, per gap length) comes back, through the one dtype map of
+:func:`clm_lib.io.sources.to_pandas`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Mapping
+
+import pandas as pd
+
+from clm_lib.checks import unit_days
+from clm_lib.exceptions import (
+    DataQualityWarning,
+    InsufficientDataError,
+    MissingColumnsError,
+    ParameterError,
+)
+from clm_lib.reduce import expressions as red
+
+HISTORY_COLUMNS = ("purchase_days", "spend", "first_purchase", "second_purchase",
+                   "last_purchase", "first_reactivation", "last_reactivation",
+                   "first_day_spend", "reactivation_day_spend", "new_window_days",
+                   "new_window_spend", "react_window_days", "react_window_spend")
+
+
+def day(value, name: str) -> dt.date:
+    """``value`` as a calendar day; a :class:`ParameterError` naming ``name`` otherwise."""
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} is not a date: {value!r}") from exc
+    if ts is pd.NaT:
+        raise ParameterError(f"{name} is missing")
+    return ts.normalize().date()
+
+
+def instant(value, name: str = "as_of") -> dt.datetime:
+    """``value`` as a naive instant (aware ones in UTC)."""
+    if value is None:
+        raise ParameterError(f"{name} is required (the observation end)")
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+def is_customer_histories(data) -> bool:
+    """True for a frame of :meth:`CustomerReductions.customer_histories`, False for
+    transactions: the lifecycle and RFM functions take either."""
+    return isinstance(data, pd.DataFrame) and "purchase_days" in data.columns
+
+
+class CustomerReductions:
+    """The per-customer methods of :class:`clm_lib.reduce.engine.Engine`."""
+
+    def _summary_expr(self, t, *, as_of, calibration_end, time_unit):
+        unit = unit_days(time_unit, ("day", "week", "month"))
+        end = day(as_of, "as_of")
+        cal = end if calibration_end is None else day(calibration_end, "calibration_end")
+        if cal > end:
+            raise ParameterError(f"calibration_end {cal} is after as_of {end}")
+        return red.summary(t, as_of=end, calibration_end=cal, unit_days=unit,
+                           holdout=calibration_end is not None), end, cal
+
+    def summary_table(self, source, *, as_of, calibration_end=None, time_unit: str = "week",
+                      columns: Mapping[str, str] | None = None):
+        """Lazy per-customer summary in the engine (an Ibis table with ``customer_id``; the
+        columns of :meth:`summary_data`). Nothing is computed until it is used; use
+        :meth:`materialize` to keep it when it is used several times.
+
+        ``source`` is best the table returned by :meth:`load_transactions`, whose
+        data-quality record you keep. A path is loaded here with the data contract; rows
+        it drops are reported with a :class:`~clm_lib.exceptions.DataQualityWarning`.
+        """
+        t, dq = self._transactions(source, columns)
+        if dq is not None and dq.dropped:
+            warnings.warn(f"{dq.source}: {dq.n_dropped:,} of {dq.rows_in:,} rows dropped by the "
+                          f"data contract ({dq.dropped}); use Engine.load_transactions to keep "
+                          "the record", DataQualityWarning, stacklevel=2)
+        return self._summary_expr(t, as_of=as_of, calibration_end=calibration_end,
+                                  time_unit=time_unit)[0]
+
+    def summary_data(self, source, *, as_of, calibration_end=None, time_unit: str = "week",
+                     columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Per-customer frequency / recency / T / monetary value, with an optional holdout.
+
+        Parameters
+        ----------
+        source : path, glob, table name, DataFrame or Ibis table
+            Transactions (``customer_id``, ``timestamp``, ``amount`` after ``columns``).
+        as_of : date-like
+            End of the observation (inclusive, a calendar day); later purchase days are
+            left out and counted in ``attrs["dropped"]``.
+        calibration_end : date-like, optional
+            Last day (inclusive) of calibration; None: calibration runs to ``as_of``, no
+            holdout. Customers first seen after it are left out and counted.
+        time_unit : {"day", "week", "month"}
+            Unit of ``recency``, ``T`` and ``duration_holdout``.
+        columns : dict, optional
+            Source name -> canonical name.
+
+        Returns
+        -------
+        DataFrame indexed by ``customer_id`` (sorted): ``frequency``, ``recency``, ``T``,
+        ``monetary_value``, ``spend_frequency``, ``first_purchase`` and, with a holdout,
+        ``frequency_holdout``, ``monetary_value_holdout``, ``duration_holdout``.
+        ``attrs``: ``time_unit``, ``calibration_end``, ``as_of``, ``dropped`` and
+        ``data_quality`` (the loading record, a dict) when a file was loaded.
+
+        Examples
+        --------
+        >>> from clm_lib.reduce import get_engine
+        >>> tx = pd.DataFrame({"customer_id": ["a", "a", "a"],
+        ...                    "timestamp": pd.to_datetime(["2020-01-01", "2020-01-01",
+        ...                                                 "2020-01-08"]),
+        ...                    "amount": [1.0, 2.0, 5.0]})
+        >>> s = get_engine().summary_data(tx, as_of="2020-01-15", time_unit="week")
+        >>> s[["frequency", "recency", "T"]]
+                     frequency  recency    T
+        customer_id
+        a                    1      1.0  2.0
+        """
+        t, dq = self._transactions(source, columns)
+        expr, end, cal = self._summary_expr(t, as_of=as_of, calibration_end=calibration_end,
+                                            time_unit=time_unit)
+        c = self.to_pandas(red.summary_counts(t, as_of=end, calibration_end=cal)).iloc[0]
+        if c["rows"] == 0:
+            raise InsufficientDataError("summary_data: no transactions")
+        dropped = {k: int(n) for k, n in (
+            ("purchase days after as_of", c["days_after"]),
+            ("customers whose first purchase is after calibration_end", c["late"])) if n}
+        out = self.to_pandas(expr.order_by("customer_id")).set_index("customer_id")
+        out.attrs.update({"time_unit": time_unit, "calibration_end": str(cal),
+                          "as_of": str(end), "dropped": dropped})
+        if dq is not None:
+            out.attrs["data_quality"] = dq.to_dict()
+        return out
+
+    def repeat_purchases_by_day(self, source, *, calibration_end, as_of,
+                                columns: Mapping[str, str] | None = None) -> pd.Series:
+        """Repeat purchase days per calendar day, for the customers acquired by
+        ``calibration_end`` (the input of the CLV tracking plot): purchases of one customer
+        on one day count once, a first purchase day is not a repeat, days after ``as_of``
+        are left out.
+
+        Returns
+        -------
+        Series ``repeat_purchases`` (int64) indexed by ``day`` (datetime64, sorted); days
+        without a repeat purchase are absent.
+        """
+        end = day(as_of, "as_of")
+        cal = day(calibration_end, "calibration_end")
+        t, _ = self._transactions(source, columns)
+        out = self.to_pandas(red.repeat_purchases_by_day(t, calibration_end=cal, as_of=end)
+                             .order_by("day"))
+        return out.set_index("day")["repeat_purchases"]
+
+    def first_values(self, source, column: str,
+                     columns: Mapping[str, str] | None = None) -> pd.Series:
+        """Each customer's ``column`` on the earliest purchase row with a value (e.g. the
+        acquisition channel); when several rows share that time, the smallest value, so
+        the result never depends on row order. Indexed by ``customer_id`` (sorted);
+        customers without any value are absent."""
+        t, _ = self._transactions(source, columns)
+        if column not in t.columns:
+            raise MissingColumnsError([column], list(t.columns), what="transactions")
+        out = self.to_pandas(red.first_values(t, column).order_by("customer_id"))
+        return out.set_index("customer_id")["value"].rename(column)
+
+    def purchase_spans(self, source, *, as_of,
+                       columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Each customer's first and last purchase, purchase count and spend up to ``as_of``
+        (the input of churn by inactivity). Every row is a purchase (rows of one day are
+        not collapsed) and times keep their time of day.
+
+        Parameters
+        ----------
+        source : path, glob, table name, DataFrame or Ibis table
+            Transactions; ``quantity`` is used if present.
+        as_of : date-like
+            Rows after this instant are left out (a date alone means its midnight).
+
+        Returns
+        -------
+        DataFrame
+            ``customer_id``, ``first_purchase``, ``last_purchase``, ``n_purchases``,
+            ``total_amount``, ``first_amount`` (spend on the calendar day of the first
+            purchase) and, with ``quantity``, ``first_quantity`` (missing quantities add
+            nothing); sorted by customer, index 0..n-1. ``attrs["purchases_after_as_of"]``:
+            rows left out; ``attrs["data_quality"]`` when a file was loaded.
+
+        Examples
+        --------
+        >>> from clm_lib.reduce import get_engine
+        >>> tx = pd.DataFrame({"customer_id": ["a", "a", "a"], "amount": [1.0, 2.0, 4.0],
+        ...                    "timestamp": pd.to_datetime(["2020-01-01 09:00",
+        ...                                                 "2020-01-01 18:00",
+        ...                                                 "2020-01-05 10:00"])})
+        >>> s = get_engine().purchase_spans(tx, as_of="2020-01-31")
+        >>> int(s["n_purchases"].iloc[0]), float(s["first_amount"].iloc[0])
+        (3, 3.0)
+        """
+        end = instant(as_of)
+        t, dq = self._transactions(source, columns)
+        out = self.to_pandas(red.purchase_spans(t, as_of=end).order_by("customer_id"))
+        out.attrs["purchases_after_as_of"] = int(red.purchases_after(t, as_of=end).execute())
+        if dq is not None:
+            out.attrs["data_quality"] = dq.to_dict()
+        return out
+
+    def purchase_day_gaps(self, source, *, as_of,
+                          columns: Mapping[str, str] | None = None) -> pd.Series:
+        """How many gaps of each length (days) separate consecutive purchase days of a
+        customer up to ``as_of`` (inclusive; None: all). Several purchases on one day are
+        one purchase day, so no gap is 0.
+
+        Returns
+        -------
+        Series ``gaps`` (int64) indexed by ``days`` (sorted).
+
+        Examples
+        --------
+        >>> from clm_lib.reduce import get_engine
+        >>> tx = pd.DataFrame({"customer_id": ["a"] * 3, "amount": [1.0] * 3,
+        ...                    "timestamp": pd.to_datetime(["2020-01-01", "2020-01-11",
+        ...                                                 "2020-01-31"])})
+        >>> get_engine().purchase_day_gaps(tx, as_of="2020-02-01").to_dict()
+        {10: 1, 20: 1}
+        """
+        end = None if as_of is None else day(as_of, "as_of")
+        t, _ = self._transactions(source, columns)
+        out = self.to_pandas(red.purchase_day_gaps(t, as_of=end).order_by("days"))
+        return out.set_index("days")["gaps"]
+
+    def customer_histories(self, source, *, date, lapsed_days: int,
+                           window_days: int | None = None,
+                           columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Each customer's purchase-day history up to ``date``: the reduced input of the
+        lifecycle stages, RFM scores, time to a second purchase and reactivation. A
+        *reactivation* is a purchase day after a gap of more than ``lapsed_days`` days.
+
+        Parameters
+        ----------
+        source : path, glob, table name, DataFrame or Ibis table
+            Transactions.
+        date : date-like
+            Only purchase days up to this day (inclusive) are seen.
+        lapsed_days : int
+            Gap (days) beyond which a return is a reactivation.
+        window_days : int, optional
+            Follow-up window (days) after the first purchase and after the first
+            reactivation (default ``lapsed_days``).
+
+        Returns
+        -------
+        DataFrame indexed by ``customer_id`` (sorted): ``purchase_days``, ``spend`` (to
+        date), ``first_purchase``, ``second_purchase``, ``last_purchase``,
+        ``first_reactivation``, ``last_reactivation`` (days; NaT when there is none),
+        ``first_day_spend``, ``reactivation_day_spend`` (spend on the first purchase day and
+        on the first reactivation day; NaN without one), ``new_window_days``,
+        ``new_window_spend``, ``react_window_days``, ``react_window_spend`` (purchase days
+        and spend in the ``window_days`` after the first purchase / first reactivation day,
+        that day excluded). ``attrs``: ``date``, ``lapsed_days``, ``window_days``.
+        """
+        end = day(date, "date")
+        w = int(window_days if window_days is not None else lapsed_days)
+        t, _ = self._transactions(source, columns)
+        out = self.to_pandas(red.customer_histories(t, date=end, lapsed_days=int(lapsed_days),
+                                                    window_days=w).order_by("customer_id"))
+        if out.empty:
+            raise InsufficientDataError(f"no purchases on or before {end}")
+        out = out.set_index("customer_id")[list(HISTORY_COLUMNS)]
+        out.attrs.update({"date": str(end), "lapsed_days": int(lapsed_days), "window_days": w})
+        return out
