@@ -94,7 +94,12 @@ def connect(name: str, *, connection: Any = None, spark: Any = None, database: s
         # Row order is never relied upon (results are sorted explicitly); dropping it lets
         # DuckDB stream large results with less memory.
         con.raw_sql("SET preserve_insertion_order = false")
-        con.raw_sql("SET enable_progress_bar = false")
+        try:
+            # no progress bar on a terminal (clm validate); inside a Jupyter kernel DuckDB
+            # refuses to touch the setting unless ipywidgets is installed, and draws none
+            con.raw_sql("SET enable_progress_bar = false")
+        except Exception:  # noqa: BLE001 - duckdb.InvalidInputException
+            pass
         return con
     if name == "spark":
         session = spark if spark is not None else local_spark_session()
