@@ -34,9 +34,10 @@ from typing import Any
 import pandas as pd
 
 from clm_lib.exceptions import MissingColumnsError, ParameterError
-from clm_lib.io.contract import ROW, numbered, scratch
+from clm_lib.io.contract import scratch
 from clm_lib.io.quality import DataQuality
 from clm_lib.io.sources import (
+    ROW,
     default_connection,
     file_kind,
     raw_table,
@@ -86,7 +87,7 @@ def _raw(source: Any, what: str):
                              f"not {type(source).__name__}")
     if isinstance(source, (str, Path)):
         file_kind(source)
-    return numbered(raw_table(default_connection(), source, what, strict=True), "duckdb")
+    return raw_table(default_connection(), source, what, strict=True, rows=True)
 
 
 def _back(clean, order: list[str]) -> pd.DataFrame:
