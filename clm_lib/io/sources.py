@@ -98,7 +98,10 @@ def connect(name: str, *, connection: Any = None, spark: Any = None, database: s
         # Row order is never relied upon (results are sorted explicitly); dropping it lets
         # DuckDB stream large results with less memory.
         con.raw_sql("SET preserve_insertion_order = false")
-        con.raw_sql("SET enable_progress_bar = false")
+        try:
+            con.raw_sql("SET enable_progress_bar = false")
+        except Exception:  # noqa: BLE001 - in Jupyter without ipywidgets DuckDB refuses;
+            pass  # it then shows no bar anyway
         add_macros(con)
         return con
     if name == "spark":
