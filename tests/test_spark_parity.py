@@ -69,14 +69,17 @@ _AS_OF, _CAL = "2023-12-31", "2023-06-30"
 
 @pytest.fixture(scope="module")
 def io_log(tmp_path_factory):
-    """A seeded synthetic log with a segment and order ids (one in 7 rows without one),
-    as a DataFrame and as Parquet files with microsecond timestamps (Spark reads those)."""
+    """A seeded synthetic log with a segment and order lines, as a DataFrame and as a
+    Parquet file with microsecond timestamps (Spark reads those)."""
     from clm_lib.synthetic import simulate_transactions
 
     df = simulate_transactions(300, seed=11, chunk_customers=150, start="2022-07-01")
     df["channel"] = np.where(np.arange(len(df)) % 3 == 0, "web", "ads")
     df.loc[df.index % 11 == 0, "channel"] = None
-    df["order_id"] = (df.index // 2).astype(str)
+    # orders of two lines (the key is order_id and product), one row in 7 without an id
+    line = df.groupby("customer_id").cumcount()
+    df["order_id"] = df["customer_id"] + "-" + (line // 2).astype(str)
+    df["product"] = (line % 2).astype(str)
     df.loc[df.index % 7 == 0, "order_id"] = None
     d = tmp_path_factory.mktemp("io_log")
     df.to_parquet(d / "tx.parquet", coerce_timestamps="us", allow_truncated_timestamps=True)
@@ -172,7 +175,7 @@ def test_io_reduce_spark_job_reduce_then_score(spark, io_log, tmp_path):
     ref = get_engine().summary_data(path, as_of=_AS_OF, calibration_end=_CAL)
     assert info["customers"] == len(ref)
     quality = json.loads((tmp_path / "run" / "quality.json").read_text())
-    assert quality == ref.attrs["data_quality"]
+    assert quality == get_engine().load_transactions(path, as_of=_AS_OF)[1].to_dict()
     triples = pd.read_parquet(f"{out}/triples.parquet")
     pd.testing.assert_frame_equal(triples.sort_values(["frequency", "recency", "T"])
                                   .reset_index(drop=True), get_engine().compress(ref),

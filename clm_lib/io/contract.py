@@ -114,7 +114,7 @@ def numbered(t, backend: str):
         return number_rows(t)
 
     @ibis.udf.scalar.builtin(name="monotonically_increasing_id")
-    def mono() -> "int64":  # pragma: no cover - SQL only
+    def mono() -> int:  # pragma: no cover - SQL only
         """Spark's monotonically_increasing_id."""
 
     t = t.mutate(__clm_mono=mono()).view()
