@@ -29,12 +29,10 @@ from clm_lib.exceptions import (
 )
 from clm_lib.io import parse
 from clm_lib.io.quality import DataQuality
-from clm_lib.io.sources import _ibis
+from clm_lib.io.sources import ROW, _ibis, number_rows
 
 #: Accepted values of ``negative_amounts``.
 NEGATIVE_AMOUNT_POLICIES = ("drop", "net", "error")
-#: The column of row positions (0-based, in the order of the input).
-ROW = "__clm_row"
 
 
 class NeedPositions(Exception):
@@ -113,10 +111,10 @@ def numbered(t, backend: str):
     if ROW in t.columns:
         return t
     if backend == "duckdb":
-        return t.mutate(**{ROW: ibis.row_number()}).view()
+        return number_rows(t)
 
     @ibis.udf.scalar.builtin(name="monotonically_increasing_id")
-    def mono() -> "int64":  # pragma: no cover - SQL only
+    def mono() -> int:  # pragma: no cover - SQL only
         """Spark's monotonically_increasing_id."""
 
     t = t.mutate(__clm_mono=mono()).view()

@@ -34,9 +34,10 @@ from typing import Any
 import pandas as pd
 
 from clm_lib.exceptions import MissingColumnsError, ParameterError
-from clm_lib.io.contract import ROW, numbered, scratch
+from clm_lib.io.contract import scratch
 from clm_lib.io.quality import DataQuality
 from clm_lib.io.sources import (
+    ROW,
     default_connection,
     file_kind,
     raw_table,
@@ -80,13 +81,13 @@ def read_table(path: str | Path, columns_needed: list[str] | None = None) -> pd.
     return to_pandas(t)
 
 
-def _raw(source: Any, what: str):
+def _raw(source: Any, what: str, rows: bool = True):
     if not isinstance(source, (str, Path, pd.DataFrame)):
         raise ParameterError(f"source must be a file path or a pandas DataFrame, "
                              f"not {type(source).__name__}")
     if isinstance(source, (str, Path)):
         file_kind(source)
-    return numbered(raw_table(default_connection(), source, what, strict=True), "duckdb")
+    return raw_table(default_connection(), source, what, strict=True, rows=rows)
 
 
 def _back(clean, order: list[str]) -> pd.DataFrame:
@@ -289,10 +290,15 @@ def validate_file(path: str | Path, kind: str = "transactions",
     checks = _checks()
     if kind not in checks:
         raise ParameterError(f"kind must be one of {tuple(checks)}, not {kind!r}")
-    # the record is complete once the contract has counted; the clean rows stay unread
+    # The record is complete once the contract has counted; the clean rows stay unread,
+    # so the input needs no row numbers (an error that names rows numbers them itself),
+    # and transactions without order ids need one pass only: nothing is kept.
+    raw = _raw(path, kind, rows=False)
+    names = {(columns or {}).get(c, c) for c in raw.columns}
+    one_pass = kind == "transactions" and "order_id" not in names
     with scratch(default_connection()) as keep:
-        _, dq = checks[kind](_raw(path, kind), backend="duckdb", name=source_name(path),
-                             columns=columns, keep=keep, **kwargs)
+        _, dq = checks[kind](raw, backend="duckdb", name=source_name(path), columns=columns,
+                             keep=None if one_pass else keep, **kwargs)
     return dq
 
 

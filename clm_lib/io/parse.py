@@ -335,12 +335,33 @@ def dates(t, column: str, backend: str, date_format: str | None = None,
             else_=ibis.null("timestamp")),
         p + "slow": slow,
         p + "isaware": c("fastz") | flag(slow & text.re_search(AWARE_RE))})
-    if rare:
+    if rare and backend == "duckdb":
         t, slow_value = _iso_parts(t, p, backend, tz)
         value = ibis.ifelse(c("slow"), slow_value, c("quick"))
+    elif rare:
+        t = _rare_by_lookup(t, p, tz)
+        value = ibis.ifelse(c("slow"), c("looked_up"), c("quick"))
     else:
         value = c("quick")
     return done(t, value, c("missing"), p + "isaware", p + "slow")
+
+
+def _rare_by_lookup(t, p: str, tz: str | None):
+    """``t`` with ``<p>looked_up``: the value of the rare-form texts, read by the same
+    expressions on the in-process DuckDB. Spark plans the expressions of
+    :func:`_iso_parts` into code too large to compile; the distinct rare texts of a column
+    are few (they are odd forms), so they are read once each on the driver and joined
+    back."""
+    from clm_lib.io.sources import default_connection, table_from_pandas, to_pandas
+
+    texts = to_pandas(t.filter(t[p + "slow"]).select(text=t[p + "txt"]).distinct())
+    duck = default_connection()
+    d = table_from_pandas(duck, texts.rename(columns={"text": "__clm_x"}))
+    d, parsed = dates(d, "__clm_x", "duckdb", None, tz, rare=True)
+    lookup = to_pandas(d.select(__clm_key=d.__clm_x, __clm_val=parsed.value))
+    right = table_from_pandas(t._find_backend(), lookup)
+    j = t.left_join(right, t[p + "txt"] == right.__clm_key)
+    return j.select(*t.columns, **{p + "looked_up": j.__clm_val}).view()
 
 
 def _iso_parts(t, p: str, backend: str, tz: str | None):

@@ -27,6 +27,10 @@ import pandas as pd
 from clm_lib.exceptions import ClmError, InsufficientDataError, MissingColumnsError, ParameterError
 
 _counter = itertools.count()
+#: The column of input positions (0-based row order of the file or frame) that the
+#: loaders carry: it orders ties (equal timestamps) as the input does, and lets errors
+#: name rows. Columns whose names start with ``__clm_`` are the engine's own.
+ROW = "__clm_row"
 _DEFAULT: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
@@ -95,16 +99,34 @@ def connect(name: str, *, connection: Any = None, spark: Any = None, database: s
         # DuckDB stream large results with less memory.
         con.raw_sql("SET preserve_insertion_order = false")
         try:
-            # no progress bar on a terminal (clm validate); inside a Jupyter kernel DuckDB
-            # refuses to touch the setting unless ipywidgets is installed, and draws none
             con.raw_sql("SET enable_progress_bar = false")
-        except Exception:  # noqa: BLE001 - duckdb.InvalidInputException
-            pass
+        except Exception:  # noqa: BLE001 - in Jupyter without ipywidgets DuckDB refuses;
+            pass  # it then shows no bar anyway
+        add_macros(con)
         return con
     if name == "spark":
         session = spark if spark is not None else local_spark_session()
         return ibis.pyspark.connect(session)
     raise ParameterError(f"engine must be 'duckdb', 'spark' or 'pandas' (= duckdb), got {name!r}")
+
+
+#: DuckDB macros the reductions call. ``clm_kahan_sum(list)``: the compensated (Kahan)
+#: sum of a list of doubles, added in list order exactly as pandas' groupby sum adds
+#: (y = x - c; t = s + y; c = (t - s) - y; s = t), so that ordered sums are the same on
+#: every run, with any number of threads.
+_MACROS = {
+    "clm_kahan_sum": "CREATE OR REPLACE TEMP MACRO clm_kahan_sum(l) AS list_reduce(l, "
+                     "lambda acc, x: {'s': acc.s + (x - acc.c), "
+                     "'c': ((acc.s + (x - acc.c)) - acc.s) - (x - acc.c)}, "
+                     "{'s': 0.0::DOUBLE, 'c': 0.0::DOUBLE}).s",
+}
+
+
+def add_macros(con) -> None:
+    """Define :data:`_MACROS` on a DuckDB connection (again is harmless)."""
+    if con.name == "duckdb":
+        for sql in _MACROS.values():
+            con.raw_sql(sql)
 
 
 def default_connection():
@@ -192,18 +214,21 @@ def _csv(con, path: str, strict: bool):
     return con.read_csv(path, inferSchema=False, header=True, sep=sep)
 
 
-def raw_table(con, source: Any, what: str, *, strict: bool = False):
+def raw_table(con, source: Any, what: str, *, strict: bool = False, rows: bool = False):
     """An Ibis table of ``source`` as it is: CSV columns all text, Parquet and DataFrame
     columns with their types, names as in the source.
 
     ``strict`` (the :mod:`clm_lib.io` loaders): a path must be one existing CSV or
     Parquet file; otherwise globs, Parquet directories and table names are read too.
+    ``rows``: add :data:`ROW`, the position of each row in the input (files in name
+    order), on DuckDB; Spark and Ibis tables get none.
     """
     ibis = _ibis()
     if isinstance(source, ibis.expr.types.Table):
         return source
+    rows = rows and con.name == "duckdb"
     if isinstance(source, pd.DataFrame):
-        return table_from_pandas(con, source)
+        return table_from_pandas(con, source, rows=rows)
     if not isinstance(source, (str, Path)):
         raise ParameterError(f"source must be a file path, a pandas DataFrame or an Ibis table, "
                              f"not {type(source).__name__}")
@@ -219,10 +244,35 @@ def raw_table(con, source: Any, what: str, *, strict: bool = False):
         if "://" not in path and not (os.path.exists(path) or glob.glob(path)):
             raise FileNotFoundError(f"{what}: no file matches {path!r}")
     if kind == "csv":
-        return _csv(con, path, strict)
+        t = _csv(con, path, strict)
+        return number_rows(t) if rows and ROW not in t.columns else t
     if con.name == "duckdb" and os.path.isdir(path):
         path = os.path.join(path, "**", "*.parquet")
+    if rows:
+        return _parquet_rows(con, path)
     return _read_parquet(con, path)
+
+
+def number_rows(t):
+    """``t`` with :data:`ROW` numbering its rows in scan order (DuckDB numbers the rows
+    of a file or frame in their order)."""
+    return t.mutate(**{ROW: _ibis().row_number()}).view()
+
+
+def _parquet_rows(con, path: str):
+    """Parquet files on DuckDB with :data:`ROW`: the file's position in name order times
+    2**40 plus the row's position in its file (``file_row_number``)."""
+    ibis = _ibis()
+    files = sorted(glob.glob(path, recursive=True)) if "://" not in path else []
+    if not files:
+        return number_rows(_read_parquet(con, path))
+    t = con.read_parquet(files if len(files) > 1 else files[0], file_row_number=True,
+                         filename=len(files) > 1)
+    pos = t.file_row_number.cast("int64")
+    if len(files) > 1:
+        pos = ibis.array(files).index(t.filename).cast("int64") * (2 ** 40) + pos
+    return t.mutate(**{ROW: pos}).drop(*(["file_row_number"] + (["filename"] if len(files) > 1
+                                                                 else [])))
 
 
 def _read_parquet(con, path: str):
@@ -239,10 +289,11 @@ def _read_parquet(con, path: str):
 
 
 def read_source(con, source: Any, columns: Mapping[str, str] | None, required: tuple[str, ...],
-                what: str):
+                what: str, rows: bool = False):
     """An Ibis table of ``source`` taken as already loaded: canonical names after
-    ``columns``; CSV text columns of timestamps and numbers cast to their types."""
-    t = raw_table(con, source, what)
+    ``columns``; CSV text columns of timestamps and numbers cast to their types; ``rows``
+    as in :func:`raw_table`."""
+    t = raw_table(con, source, what, rows=rows)
     if isinstance(source, (str, Path)) and _kind(str(source)) == "csv":
         t = _typed_csv(t, columns)
     if columns:
@@ -289,14 +340,17 @@ def arrow_ready(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def table_from_pandas(con, df: pd.DataFrame, prefix: str = "clm_df"):
+def table_from_pandas(con, df: pd.DataFrame, prefix: str = "clm_df", rows: bool = False):
     """Register a pandas frame in the engine under a fresh name and return its table
-    (DuckDB scans the Arrow form without copying it). Unlike ``ibis.memtable`` the
-    result is a real named table, so compiled SQL (:class:`Materialized`) can use it."""
+    (DuckDB scans the Arrow form without copying it); ``rows`` adds :data:`ROW`. Unlike
+    ``ibis.memtable`` the result is a real named table, so compiled SQL
+    (:class:`Materialized`) can use it."""
     import pyarrow as pa
 
     name = f"{prefix}_{os.getpid()}_{next(_counter)}"
     df = arrow_ready(df)
+    if rows:
+        df[ROW] = np.arange(len(df), dtype=np.int64)
     if con.name == "duckdb":
         con.con.register(name, pa.Table.from_pandas(df, preserve_index=False))
     elif con.name == "pyspark":

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from clm_lib.exceptions import InsufficientDataError, MissingColumnsError, ParameterError
+from clm_lib.io.sources import _ibis
 from clm_lib.reduce import expressions as red
 from clm_lib.reduce.customers import day
 from clm_lib.reduce.periods import check_period, last_complete_period, period_labels
@@ -120,7 +121,8 @@ class CohortReductions:
         keys = (["segment"] if segment is not None else []) + ["cohort_index"]
         raw = self.to_pandas(red.cohort_activity(t, cohort_period=cohort_period, as_of=end,
                                                  last_period=last, segment=segment)
-                             .order_by([*keys, "period"]))
+                             .order_by([_ibis().asc(k, nulls_first=False)
+                                        for k in (*keys, "period")]))
         if segment is not None:
             raw["segment"] = raw["segment"].astype("string")
         size = (raw["customers"].where(raw["period"] == 0)

@@ -38,6 +38,7 @@ from clm_lib.exceptions import MissingColumnsError, ParameterError
 from clm_lib.io.quality import DataQuality
 from clm_lib.io.sources import (
     Materialized,
+    add_macros,
     backend_of,
     connect,
     default_connection,
@@ -88,6 +89,7 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
         else:
             self.con = connect(self.name, connection=connection, spark=spark, threads=threads,
                                memory_limit=memory_limit)
+            add_macros(self.con)
 
     def __repr__(self) -> str:
         return f"<Engine {self.name}>"
@@ -128,7 +130,7 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
         """
         from clm_lib.io.transactions import check_transactions
 
-        raw = raw_table(self.con, source, "transactions")
+        raw = raw_table(self.con, source, "transactions", rows=True)
         return check_transactions(raw, backend=self.backend, name=source_name(source),
                                   columns=columns, as_of=as_of, date_format=date_format,
                                   tz=tz, negative_amounts=negative_amounts)
@@ -164,7 +166,9 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
         is taken as already loaded (canonical columns)."""
         if isinstance(source, (str, os.PathLike)):
             return self.load_transactions(source, columns)
-        return self.table(source, columns), None
+        # a frame's row order orders ties (equal timestamps) as the frame does
+        return read_source(self.con, source, columns, TX_COLUMNS, "transactions",
+                           rows=isinstance(source, pd.DataFrame)), None
 
     # ------------------------------------------------------------------ utilities
     def to_pandas(self, expr) -> pd.DataFrame:

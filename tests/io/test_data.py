@@ -1,4 +1,5 @@
-"""Data contracts: loaders, drop reasons, errors, time zones, durations, real data."""
+"""The data contract through the clm_lib.io loaders: reading, drop reasons, errors, time
+zones, durations, the bundled data."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,13 +8,17 @@ import pytest
 
 from clm_lib.config import CDNOW_MASTER, CDNOW_SAMPLE, TELCO_CHURN
 from clm_lib.io.schemas import DurationsSchema, TransactionsSchema
-from clm_lib.io.pandas_contract import (
+from clm_lib.io import (
     load_subscriptions,
     load_transactions,
     read_table,
-    subscription_durations,
     validate_file,
 )
+from clm_lib.reduce import get_engine
+
+
+def subscription_durations(subs, **kwargs):
+    return get_engine().subscription_durations(subs, **kwargs)
 from clm_lib.exceptions import (
     DataContractError,
     InsufficientDataError,

@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from clm_lib.io.pandas_contract import load_leads, validate_file
+from clm_lib.io import load_leads, validate_file
 from clm_lib.exceptions import DataContractError, MissingColumnsError
 
 

@@ -35,6 +35,17 @@ def _golden(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def _text_as_string(digest: dict) -> dict:
+    """The clean-table digest with text columns of pandas ``object`` dtype written as
+    ``string``: the one intended change. The pandas contract returned the ids as
+    ``string`` but other text columns as ``object``; every column of text now comes back
+    as ``string`` (one mapping of Ibis types to pandas dtypes). Values, nulls and the
+    table written as CSV are unchanged."""
+    cols = {name: {**info, "dtype": "string" if info["dtype"] == "object" else info["dtype"]}
+            for name, info in digest["columns"].items()}
+    return {**digest, "columns": cols}
+
+
 def test_every_case_has_a_record():
     assert {p.stem for p in RECORDS} == set(CASES)
 
@@ -48,7 +59,7 @@ def test_record_equals_golden(path):
         assert got == {"error": golden["error"]}
     else:
         assert got["record"] == golden["record"]
-        assert got["clean"] == golden["clean"]
+        assert got["clean"] == _text_as_string(golden["clean"])
 
 
 @pytest.mark.parametrize("path", [p for p in RECORDS if _golden(p)["cli"] is not None],
