@@ -4,10 +4,10 @@ On a seeded synthetic log (``clm_lib.synthetic``; ~10.6 transactions per
 customer over two years, BG/NBD purchasing, Gamma-Gamma spend) written as Parquet under
 ``benchmarks/data/`` (git-ignored), each engine runs the whole path in a fresh process:
 
-0. load: the transactions data contract (``Engine.load_transactions``; for pandas the
-   loader file by file, for DuckDB/Spark one counting pass in the engine);
+0. load: the transactions data contract (``Engine.load_transactions``: one counting
+   pass in the engine);
 1. reduce transactions to the per-customer summary (weekly units, calibration =
-   whole observation; kept in the engine for DuckDB/Spark, a DataFrame for pandas);
+   whole observation; kept in the engine: a DuckDB temp table or a persisted Spark view);
 2. compress (frequency, recency, T) triples and fit BG/NBD on the weighted table;
 3. compress (spend_frequency, monetary_value) of repeat spenders and fit Gamma-Gamma;
 4. score every customer: P(alive), expected purchases in the next 52 weeks, expected
@@ -19,13 +19,14 @@ customer over two years, BG/NBD purchasing, Gamma-Gamma spend) written as Parque
 The total is the sum of steps 0-4; the engine start (a DuckDB connection, about 0.6 s,
 or a Spark session, several seconds) is printed apart, as a fixed cost that does not
 grow with the data. Peak memory is the maximum resident set of the process and its
-children (the Spark JVM), sampled every 50 ms. The pandas path is the reference: ratio = pandas time /
-engine time, in the same run.
+children (the Spark JVM), sampled every 50 ms. The in-process DuckDB (the default engine)
+is the reference: ratio = DuckDB time / engine time, in the same run. (The pandas path of
+the tree before issue 13 is measured by ``bench_one_engine.py``.)
 
 Usage::
 
     python benchmarks/bench_scale.py --quick                 # 20k customers, all engines
-    python benchmarks/bench_scale.py --customers 1000000     # 10M rows, pandas + duckdb
+    python benchmarks/bench_scale.py --customers 1000000     # 10M rows, duckdb
     python benchmarks/bench_scale.py --customers 10000000 --engines duckdb
 """
 from __future__ import annotations
@@ -146,17 +147,12 @@ def run_one(engine_name: str, src: Path, out: Path, memory_limit: str | None = N
             eng = get_engine(engine_name)
         times["start"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        # the data contract, as a study applies it (pandas: the loader, file by file)
+        # the data contract, as a study applies it
         tx, quality = eng.load_transactions(str(src / "*.parquet"), as_of=AS_OF)
         times["load"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        if engine_name == "pandas":
-            summ = eng.summary_data(tx, as_of=AS_OF, time_unit="week")
-            del tx
-            base = summ
-        else:
-            mat = eng.materialize(eng.summary_table(tx, as_of=AS_OF, time_unit="week"))
-            base = mat.table
+        mat = eng.materialize(eng.summary_table(tx, as_of=AS_OF, time_unit="week"))
+        base = mat.table
         times["reduce"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -179,26 +175,18 @@ def run_one(engine_name: str, src: Path, out: Path, memory_limit: str | None = N
         out.mkdir(parents=True, exist_ok=True)
         target = out / f"scores_{engine_name}.parquet"
         # the scores file: one row per customer, its id and the predictions (as a CRM takes it)
-        if engine_name == "pandas":
-            scored = scored.assign(clv=scored["discounted_purchases"] * scored["expected_spend"])
-            scored[list(SCORES)].to_parquet(target)
-            n_scored = len(scored)
+        scored = scored.mutate(clv=scored.discounted_purchases * scored.expected_spend)
+        scored = scored.select("customer_id", *SCORES)
+        if engine_name == "duckdb":
+            scored.to_parquet(target)
         else:
-            scored = scored.mutate(clv=scored.discounted_purchases * scored.expected_spend)
-            scored = scored.select("customer_id", *SCORES)
-            if engine_name == "duckdb":
-                scored.to_parquet(target)
-            else:
-                eng.con._session.sql(str(__import__("ibis").to_sql(scored, dialect="pyspark"))) \
-                    .write.mode("overwrite").parquet(str(target))
-            n_scored = None  # counted from the written files below, outside the timing
+            eng.con._session.sql(str(__import__("ibis").to_sql(scored, dialect="pyspark"))) \
+                .write.mode("overwrite").parquet(str(target))
         times["score"] = time.perf_counter() - t0
-        if n_scored is None:
-            import pyarrow.dataset as pads
+        import pyarrow.dataset as pads  # rows written, counted outside the timing
 
-            n_scored = pads.dataset(str(target), format="parquet").count_rows()
-        if engine_name != "pandas":
-            mat.drop()
+        n_scored = pads.dataset(str(target), format="parquet").count_rows()
+        mat.drop()
     times["total"] = sum(times[k] for k in STAGES)
     return {
         "engine": engine_name, "seconds": {k: round(v, 2) for k, v in times.items()},
@@ -214,7 +202,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--quick", action="store_true", help="20k customers (~0.2M rows)")
-    ap.add_argument("--engines", default="pandas,duckdb", help="comma list of pandas,duckdb,spark")
+    ap.add_argument("--engines", default="duckdb", help="comma list of duckdb,spark")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--duckdb-memory-limit", default="4GB",
                     help="DuckDB memory_limit (it spills to disk beyond it); default 4GB")
@@ -240,9 +228,9 @@ def main(argv=None):
             print(f"{name}: FAILED\n{proc.stderr[-3000:]}")
             continue
         results[name] = json.loads(line[0][7:])
-    ref = results.get("pandas")
+    ref = results.get("duckdb")
     print(f"{'engine':8} {'start':>6} {'load':>7} {'reduce':>7} {'BG/NBD':>7} {'GG':>7} "
-          f"{'score':>7} {'total':>7} {'peak GB':>8} {'vs pandas':>9}")
+          f"{'score':>7} {'total':>7} {'peak GB':>8} {'vs duckdb':>9}")
     for name, r in results.items():
         s = r["seconds"]
         ratio = f"{ref['seconds']['total'] / s['total']:.2f}x" if ref else "n/a"

@@ -160,7 +160,7 @@ def validate_cmd(transactions, subscriptions, columns, as_of, date_format, tz, a
     With both --transactions and --subscriptions, each file is checked (the column
     mapping applies to both) and --json prints {"transactions": {...}, "subscriptions": {...}}.
     """
-    from clm_lib.io.pandas_contract import validate_file
+    from clm_lib.io import validate_file
 
     if transactions is None and subscriptions is None:
         raise click.UsageError("give --transactions PATH and/or --subscriptions PATH")
