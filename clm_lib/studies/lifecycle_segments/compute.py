@@ -23,6 +23,7 @@ from clm_lib.io import load_leads
 from clm_lib.reduce import get_engine
 from clm_lib.clv.valuation import per_unit_discount_rate
 from clm_lib.studies.lifecycle_segments import rfm as rfm_mod
+from clm_lib.studies.lifecycle_segments.days import PurchaseDays
 from clm_lib.studies.lifecycle_segments.flows import default_flow_start, flow_counts, transition_matrix
 from clm_lib.studies.lifecycle_segments.leads import leads_conversion
 from clm_lib.studies.lifecycle_segments.repeat import reactivation_comparison, time_to_second_purchase
@@ -126,12 +127,10 @@ class LifecycleStudy:
     leads_quality: object | None = None
 
 
-def _value_models(eng, transactions, *, as_of, time_unit, horizon, discount_rate, margin,
-                  what_if_points):
-    """BG/NBD + Gamma-Gamma on all data to ``as_of`` (compressed fit, as in the CLV study),
-    customer value and the what-if; a model the data cannot support is reported in
-    ``errors`` and what needs it is None."""
-    full = eng.summary_data(transactions, as_of=as_of, time_unit=time_unit)
+def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points, time_unit):
+    """BG/NBD + Gamma-Gamma on the summary ``full`` of all data to ``as_of`` (compressed
+    fit, as in the CLV study), customer value and the what-if; a model the data cannot
+    support is reported in ``errors`` and what needs it is None."""
     errors: dict = {}
     period = f"all data to {as_of.date()}"
     model = fit_or_reason(lambda: fit_purchase_model(BetaGeoModel, full), errors, "bgnbd", period)
@@ -199,19 +198,20 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
     fs = pd.Timestamp(flow_start if flow_start is not None else default_flow_start(as_of_ts)).normalize()
     if fs >= as_of_ts:
         raise ParameterError(f"flow_start {fs.date()} must be before as_of {as_of_ts.date()}")
-    th = derive_thresholds(eng.purchase_day_gaps(transactions, as_of=as_of_ts),
-                           as_of=as_of_ts, new_days=new_days, at_risk_days=at_risk_days,
-                           lapsed_days=lapsed_days)
-    # per-customer histories at both dates, reduced where the data live
-    history = eng.customer_histories(transactions, date=as_of_ts, lapsed_days=th.lapsed_days)
-    history_start = eng.customer_histories(transactions, date=fs, lapsed_days=th.lapsed_days)
+    # the log collapsed to purchase days once; gaps, both histories and the summary of the
+    # value models are read from it
+    with PurchaseDays(eng, transactions) as days:
+        th = derive_thresholds(days.gaps(as_of_ts), as_of=as_of_ts, new_days=new_days,
+                               at_risk_days=at_risk_days, lapsed_days=lapsed_days)
+        history, history_start, full = days.customers(
+            as_of=as_of_ts, start=fs, lapsed_days=th.lapsed_days, time_unit=time_unit)
+    value = _value_models(full, as_of=as_of_ts, time_unit=time_unit, horizon=horizon,
+                          discount_rate=discount_rate, margin=margin,
+                          what_if_points=what_if_points)
     stages = customer_stages(history, date=as_of_ts, thresholds=th)
     start = customer_stages(history_start, date=fs, thresholds=th)
     trans = transition_matrix(start, stages)
 
-    value = _value_models(eng, transactions, as_of=as_of_ts, time_unit=time_unit,
-                          horizon=horizon, discount_rate=discount_rate, margin=margin,
-                          what_if_points=what_if_points)
     clv = value["values"]["clv"] if value["values"] is not None else None
 
     rfm = rfm_mod.rfm_table(history, as_of=as_of_ts)

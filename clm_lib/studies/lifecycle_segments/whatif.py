@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from clm_lib.checks import require_columns as _need
-from clm_lib.clv.valuation import discounted_expected_purchases, spend_frame
+from clm_lib.clv.valuation import _xT_groups, discounted_expected_purchases, spend_frame
 
 __all__ = ["retention_what_if"]
 
@@ -45,6 +45,7 @@ def retention_what_if(model, spend_model, data: pd.DataFrame, *, points=(1, 5, 1
     p0 = a / s
     spend = spend_model.conditional_expected_spend(spend_frame(data))
     alive = model.p_alive(data)
+    groups = _xT_groups(data)  # the distinct (frequency, T) pairs, found once for all points
     rows = []
     for x in [0.0] + [float(v) for v in points]:
         pm = p0 - x / 100.0
@@ -53,7 +54,8 @@ def retention_what_if(model, spend_model, data: pd.DataFrame, *, points=(1, 5, 1
             continue
         params = np.array([r, alpha, pm * s, (1 - pm) * s])
         det_alive = discounted_expected_purchases(model, data, horizon=horizon,
-                                                  discount_rate=discount_rate, params=params)
+                                                  discount_rate=discount_rate, params=params,
+                                                  _groups=groups)
         det = det_alive / model.p_alive(data, params) * alive
         rows.append({"points": x, "mean_dropout": pm, "value": float(np.sum(margin * spend * det))})
     out = pd.DataFrame(rows).set_index("points")

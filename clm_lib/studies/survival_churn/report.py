@@ -106,7 +106,10 @@ def summary_lines(result) -> list[str]:
         lines.append(f"The regression models were fitted on a random sample of "
                      f"{result.model_sample:,} of the {len(result.durations):,} customers "
                      "(seeded, stratified by churn); the curves and the risk scores use every "
-                     "customer.")
+                     "customer. Their estimates carry the sample's error: standard errors "
+                     f"about {np.sqrt(len(result.durations) / result.model_sample):.1f} times "
+                     "those of a fit on every customer, and the intervals shown are the "
+                     "sample's.")
     risk = result.risk
     if len(risk):
         high = int((risk["risk_tier"] == "high").sum())

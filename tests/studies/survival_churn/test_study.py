@@ -204,4 +204,7 @@ def test_models_on_a_sample_curves_and_risk_on_everyone(study):
     assert "model_sample" not in rp.survival_metrics(study)
     assert any(line.startswith("The regression models were fitted on a random sample of 600 "
                                f"of the {len(raw):,} customers") for line in rp.summary_lines(small))
+    # the sample's standard errors against a fit on everyone: sqrt(N / n)
+    ratio = f"about {(len(small.durations) / 600) ** 0.5:.1f} times"
+    assert any(ratio in line for line in rp.summary_lines(small))
     assert "fitted on 420 customers, validated on 180" in rp.comparison_table(small)["caption"]
