@@ -216,7 +216,7 @@ def infer_numeric(t, skip: set[str], dq: DataQuality, cands: dict | None = None,
     if not cands:
         return t
     if found is None:
-        found = counts(t.aggregate(**candidate_aggs(cands)))
+        found = counts(parse.candidate_counts_table(t, list(cands)))
     casts = {}
     for i, (name, c) in enumerate(cands.items()):
         n = {k: found[f"{k}__{i}"] for k in c["aggs"]}
