@@ -21,7 +21,7 @@ from scipy import special
 
 from clm_lib.clv.base import RepeatPurchaseModel
 
-__all__ = ["BetaGeoModel", "bgnbd_loglik", "simulate_bgnbd"]
+__all__ = ["BetaGeoModel", "bgnbd_loglik", "bgnbd_if_alive_table", "simulate_bgnbd"]
 
 
 def _arr(data, col):
@@ -142,6 +142,93 @@ def bgnbd_weighted_value_and_grad(params, tables: Mapping[str, np.ndarray]):
     return float(total), grad
 
 
+def _hyp_table(params, x, T, t) -> np.ndarray:
+    """``u[i, j] = 2F1(r+x_i, b+x_i; a+b+x_i-1; z_ij)``, ``z_ij = t_j / (alpha+T_i+t_j)``.
+
+    Row by row this is ``scipy.special.hyp2f1``; for integer x >= 1 (and x = 0 when
+    ``a+b-1 >= 1/2``) at a T whose every z is at most 1/2, the values are carried down
+    from the two largest x of that T by the three-term recurrence in x that follows from
+    the hypergeometric equation and ``d/dz F(A, B; C; z) = AB/C F(A+1, B+1; C+1; z)``:
+
+    ``u(x) = [1 - (A+B+1) z / C] u(x+1) + z (1-z) (A+1)(B+1) / (C (C+1)) u(x+2)``
+
+    (A, B, C at x). For z <= 1/2 the hypergeometric function is the minimal solution of
+    the recurrence in the direction of growing x, so running it downwards is stable
+    (errors shrink); the direct calls are two per (T, t) instead of one per (x, T, t).
+    """
+    r, alpha, a, b = params
+    uT, iT = np.unique(T, return_inverse=True)
+    z = t[None, :] / (alpha + uT[:, None] + t[None, :])                # (distinct T, t)
+    iT = iT.ravel()
+    out = np.empty((len(x), len(t)))
+    lowest = 0 if a + b - 1 >= 0.5 else 1
+    xi = np.rint(x).astype(np.int64)
+    rec = (x == xi) & (xi >= lowest) & (z.max(axis=1) <= 0.5)[iT]
+
+    def direct(xs, zs):
+        xs = np.asarray(xs, float)[:, None]
+        return special.hyp2f1(r + xs, b + xs, a + b + xs - 1, zs)
+
+    if (~rec).any():
+        out[~rec] = direct(x[~rec], z[iT[~rec]])
+    if not rec.any():
+        return out
+    # rows: the distinct T with recurrence pairs, by their largest x (descending)
+    top = np.full(len(uT), -1, dtype=np.int64)
+    np.maximum.at(top, iT[rec], xi[rec])
+    rows = np.flatnonzero(top >= 0)
+    rows = rows[np.argsort(-top[rows], kind="stable")]
+    tops = top[rows]
+    pos = np.empty(len(uT), dtype=np.int64)
+    pos[rows] = np.arange(len(rows))
+    zr = z[rows]
+    zz = zr * (1.0 - zr)
+    # recurrence pairs grouped by x (descending), with their row position
+    p_idx = np.flatnonzero(rec)
+    p_idx = p_idx[np.argsort(-xi[p_idx], kind="stable")]
+    p_x, p_pos = xi[p_idx], pos[iT[p_idx]]
+    u1, u2, un = (np.zeros_like(zr) for _ in range(3))
+    tmp = np.empty_like(zr)
+    active = 0                                    # rows [0, active) carried so far
+    lo = 0
+    for n in range(int(tops[0]), lowest - 1, -1):
+        A, B, C = r + n, b + n, a + b + n - 1
+        if active:
+            g, c2 = (A + B + 1) / C, (A + 1) * (B + 1) / (C * (C + 1))
+            s = slice(0, active)
+            np.multiply(zr[s], u1[s], out=un[s])
+            np.multiply(un[s], -g, out=un[s])
+            np.add(un[s], u1[s], out=un[s])
+            np.multiply(zz[s], u2[s], out=tmp[s])
+            np.multiply(tmp[s], c2, out=tmp[s])
+            np.add(un[s], tmp[s], out=un[s])
+        start = np.searchsorted(-tops, -n, side="right")   # rows whose largest x is >= n
+        if start > active:
+            new = slice(active, start)
+            un[new] = direct(np.full(start - active, n), zr[new])
+            u1[new] = direct(np.full(start - active, n + 1), zr[new])
+            active = start
+        hi = lo + np.searchsorted(-p_x[lo:], -n, side="right")
+        if hi > lo:
+            out[p_idx[lo:hi]] = un[p_pos[lo:hi]]
+            lo = hi
+        u2, u1, un = u1, un, u2
+    return out
+
+
+def bgnbd_if_alive_table(params, x, T, t) -> np.ndarray:
+    """``E[Y(t_j) | alive at T_i, x_i, T_i]`` for every row i of (x, T) and every t_j:
+    an (n, len(t)) table, the same values as
+    :meth:`BetaGeoModel.conditional_expected_purchases_if_alive` element by element."""
+    r, alpha, a, b = params
+    x, T, t = (np.asarray(v, dtype=float).ravel() for v in (x, T, t))
+    hyp = _hyp_table(params, x, T, t)
+    uT, iT = np.unique(T, return_inverse=True)
+    log_ratio = np.log(alpha + uT)[:, None] - np.log(alpha + uT[:, None] + t[None, :])
+    lead = np.exp((r + x)[:, None] * log_ratio[iT.ravel()])
+    return (a + b + x - 1)[:, None] / (a - 1) * (1 - lead * hyp)
+
+
 def simulate_bgnbd(params, T, *, seed=None) -> pd.DataFrame:
     """Simulate ``frequency``, ``recency``, ``T`` for customers observed for ``T`` units.
 
@@ -242,6 +329,11 @@ class BetaGeoModel(RepeatPurchaseModel):
         hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
         return (a + b + x - 1) / (a - 1) * (
             1 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp)
+
+    def conditional_expected_purchases_if_alive_table(self, t, data, params=None):
+        """:meth:`conditional_expected_purchases_if_alive` for every row of ``data`` and
+        every time of ``t``: an (n, len(t)) array (:func:`bgnbd_if_alive_table`)."""
+        return bgnbd_if_alive_table(self._p(params), _arr(data, "frequency"), _arr(data, "T"), t)
 
     def conditional_expected_purchases(self, t, data, params=None):
         """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] (FHL 2005, eq. 10)."""

@@ -126,9 +126,7 @@ def _xT_groups(data):
 
 def _det_groups(model, ux, uT, horizon, discount_rate, params=None):
     k = np.arange(1, horizon + 1, dtype=float)
-    grid = {"frequency": np.repeat(ux, horizon), "T": np.repeat(uT, horizon)}
-    cum = model.conditional_expected_purchases_if_alive(np.tile(k, len(ux)), grid, params)
-    cum = cum.reshape(len(ux), horizon)
+    cum = model.conditional_expected_purchases_if_alive_table(k, {"frequency": ux, "T": uT}, params)
     inc = np.diff(cum, axis=1, prepend=0.0)
     return inc @ (1.0 + discount_rate) ** -k, cum[:, -1]
 

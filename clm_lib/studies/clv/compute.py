@@ -69,20 +69,22 @@ def holdout_total_draws(model, data: pd.DataFrame, params) -> list[float]:
 
     Computed once per distinct (frequency, recency, T, holdout duration) history, weighted
     by its number of customers; the part that does not depend on recency once per distinct
-    (frequency, T, duration): the same totals as summing over every customer.
+    (frequency, T) and duration: the same totals as summing over every customer.
     """
     _check(data, ["frequency", "recency", "T", "duration_holdout"], "holdout data")
     cols = [np.asarray(data[c], float) for c in ("frequency", "recency", "T", "duration_holdout")]
     codes, first = distinct_rows(*cols)
     weights = np.bincount(codes).astype(float)
     x, tx, T, dur = (c[first] for c in cols)
-    pair, pair_first = distinct_rows(x, T, dur)
+    pair, pair_first = distinct_rows(x, T)
+    durs, dur_code = np.unique(dur, return_inverse=True)
     hist = {"frequency": x, "recency": tx, "T": T}
     grid = {"frequency": x[pair_first], "T": T[pair_first]}
     out = []
     for p in params:
-        if_alive = model.conditional_expected_purchases_if_alive(dur[pair_first], grid, params=p)
-        out.append(float(weights @ (if_alive[pair] * model.p_alive(hist, p))))
+        # one table of (frequency, T) pairs x holdout durations (one duration, as a rule)
+        if_alive = model.conditional_expected_purchases_if_alive_table(durs, grid, params=p)
+        out.append(float(weights @ (if_alive[pair, dur_code.ravel()] * model.p_alive(hist, p))))
     return out
 
 
