@@ -332,6 +332,22 @@ class BetaGeoModel(RepeatPurchaseModel):
                          + (r + x) * (np.log(alpha + T) - np.log(alpha + tx)))
         return np.where(pos, special.expit(-log_ratio), 1.0)
 
+    def p_alive_by_params(self, data):
+        """``params -> p_alive(data, params)``, the same values, for many draws of the
+        parameters: the logarithms are taken once per distinct x, T and t_x of ``data``."""
+        x, tx, T = _arr(data, "frequency"), _arr(data, "recency"), _arr(data, "T")
+        pos = x > 0
+        (ix, ux), (iT, uT), (itx, utx) = (pd.factorize(v) for v in (x, T, tx))
+
+        def p_alive(params):
+            r, alpha, a, b = self._p(params)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_ratio = ((np.log(a) - np.log(np.where(ux > 0, b + ux - 1, 1.0)))[ix]
+                             + (r + x) * (np.log(alpha + uT)[iT] - np.log(alpha + utx)[itx]))
+            return np.where(pos, special.expit(-log_ratio), 1.0)
+
+        return p_alive
+
     def conditional_expected_purchases_if_alive(self, t, data, params=None):
         """E[Y(t) | alive at T, x, T]: depends on (x, T) only, not on t_x.
 

@@ -255,11 +255,12 @@ def _interval_draws(model, spend_model, data, spend, *, horizon, discount_rate, 
         part = {c: v[sl] for c, v in hist.items()}
         spend_part = {c: v[sl] for c, v in hist_spend.items()}
         pair_part = pair[sl]
+        p_alive = model.p_alive_by_params(part)
         # one row per history, one column per draw: each row's quantile reads contiguous
         clv_d = np.empty((sl.stop - lo, n_draws))
         pur_d = np.empty((sl.stop - lo, n_draws))
         for i, (det_u, tot_u) in enumerate(tables):
-            alive = model.p_alive(part, tp[i])
+            alive = p_alive(tp[i])
             spend_i = spend_model.conditional_expected_spend(spend_part, params=sp[i])
             clv_d[:, i] = margin * spend_i * det_u[pair_part] * alive
             pur_d[:, i] = tot_u[pair_part] * alive

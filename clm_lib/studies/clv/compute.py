@@ -80,11 +80,12 @@ def holdout_total_draws(model, data: pd.DataFrame, params) -> list[float]:
     durs, dur_code = np.unique(dur, return_inverse=True)
     hist = {"frequency": x, "recency": tx, "T": T}
     grid = {"frequency": x[pair_first], "T": T[pair_first]}
+    p_alive = model.p_alive_by_params(hist)
     out = []
     for p in params:
         # one table of (frequency, T) pairs x holdout durations (one duration, as a rule)
         if_alive = model.conditional_expected_purchases_if_alive_table(durs, grid, params=p)
-        out.append(float(weights @ (if_alive[pair, dur_code.ravel()] * model.p_alive(hist, p))))
+        out.append(float(weights @ (if_alive[pair, dur_code.ravel()] * p_alive(p))))
     return out
 
 
