@@ -167,7 +167,15 @@ st = compute.clv_study(tx, calibration_end="2023-06-30", as_of="2023-12-31", tim
                        n_draws=int(sys.argv[2]), seed=42, engine=eng)
 t2 = time.perf_counter()
 m = report.clv_metrics(st)
-report.customer_export(st).to_csv(sys.argv[3], index=False)
+try:  # the notebook's path: every export through reporting.save_export
+    from clm_lib.reporting import save_export
+    for name, frame in report.exports(st).items():
+        save_export(frame, name, sys.argv[3] + ".d")
+    report.top_customers(st, 15)
+    import shutil
+    shutil.copy(sys.argv[3] + ".d/exports/customer_value.csv", sys.argv[3])
+except (ImportError, AttributeError):  # the tree before
+    report.customer_export(st).to_csv(sys.argv[3], index=False)
 report.summary_lines(st)
 t3 = time.perf_counter()
 print(json.dumps({"load": t1 - t0, "study": t2 - t1, "report": t3 - t2, "total": t3 - t0,
