@@ -10,7 +10,11 @@ Measures
 4. ``--study``: the whole CLV study with its report (metrics, export, summary) on a seeded
    synthetic Parquet log (``clm_lib.synthetic``, ~10.6 rows per customer) on the default
    engine, for this tree and, with ``--before DIR``, a checkout of the tree before, each in
-   a fresh process, same log, same run.
+   a fresh process, same log, same run; and, same log, same run, what a user would run
+   for the bare numbers with lifetimes: ``summary_data_from_transaction_data`` +
+   ``BetaGeoFitter`` + ``GammaGammaFitter`` + ``customer_lifetime_value`` (the file read
+   with pandas included), with the ratio study / lifetimes (issue 13: at most 1 on 300k
+   customers).
 
 Data are simulated with a fixed seed on a day grid (recency and T in whole days / 7, as in
 real transaction data), so compression is exact and realistic.
@@ -163,13 +167,60 @@ st = compute.clv_study(tx, calibration_end="2023-06-30", as_of="2023-12-31", tim
                        n_draws=int(sys.argv[2]), seed=42, engine=eng)
 t2 = time.perf_counter()
 m = report.clv_metrics(st)
-report.customer_export(st).to_csv(sys.argv[3], index=False)
+try:  # the notebook's path: every export through reporting.save_export
+    from clm_lib.reporting import save_export
+    for name, frame in report.exports(st).items():
+        save_export(frame, name, sys.argv[3] + ".d")
+    report.top_customers(st, 15)
+    import shutil
+    shutil.copy(sys.argv[3] + ".d/exports/customer_value.csv", sys.argv[3])
+except (ImportError, AttributeError):  # the tree before
+    report.customer_export(st).to_csv(sys.argv[3], index=False)
 report.summary_lines(st)
 t3 = time.perf_counter()
 print(json.dumps({"load": t1 - t0, "study": t2 - t1, "report": t3 - t2, "total": t3 - t0,
                   "customers": m["customers"], "clv_total": m["forecast"]["clv_total"],
                   "clv_total_interval": m["forecast"].get("clv_total_interval")}))
 """
+
+
+# What a user would otherwise run for the bare numbers on the same log: lifetimes' summary,
+# BG/NBD, Gamma-Gamma and 12-month CLV (no holdout, no intervals, no report); the file read
+# with pandas counts, as the study's load does.
+_LIFETIMES_PIPELINE = r"""
+import json, sys, time, warnings
+warnings.filterwarnings("ignore")
+t0 = time.perf_counter()
+import pandas as pd
+from lifetimes import BetaGeoFitter, GammaGammaFitter
+from lifetimes.utils import summary_data_from_transaction_data
+tx = pd.read_parquet(sys.argv[1], columns=["customer_id", "timestamp", "amount"])
+t1 = time.perf_counter()
+s = summary_data_from_transaction_data(tx, "customer_id", "timestamp", monetary_value_col="amount",
+                                       observation_period_end="2023-12-31", freq="W")
+t2 = time.perf_counter()
+bgf = BetaGeoFitter(penalizer_coef=0.0).fit(s["frequency"], s["recency"], s["T"])
+rep = s[(s["frequency"] > 0) & (s["monetary_value"] > 0)]
+ggf = GammaGammaFitter(penalizer_coef=0.0).fit(rep["frequency"], rep["monetary_value"])
+t3 = time.perf_counter()
+clv = ggf.customer_lifetime_value(bgf, s["frequency"], s["recency"], s["T"], s["monetary_value"],
+                                  time=12, discount_rate=0.01, freq="W")
+t4 = time.perf_counter()
+print(json.dumps({"load": t1 - t0, "summary": t2 - t1, "fit": t3 - t2, "clv": t4 - t3,
+                  "total": t4 - t0, "customers": int(len(s)), "clv_total": float(clv.sum())}))
+"""
+
+
+def _lifetimes_pipeline(log: Path) -> dict | None:
+    if not Path(LIFETIMES_PYTHON).exists():
+        print(f"  lifetimes venv not found at {LIFETIMES_PYTHON}: see benchmarks/README.md")
+        return None
+    res = subprocess.run([LIFETIMES_PYTHON, "-c", _LIFETIMES_PIPELINE, str(log)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        print("  lifetimes failed:", res.stderr.strip().splitlines()[-1:])
+        return None
+    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def bench_study(n_customers: int, n_draws: int, before: Path | None, seed: int = 1) -> None:
@@ -197,6 +248,14 @@ def bench_study(n_customers: int, n_draws: int, before: Path | None, seed: int =
             r = results[label] = json.loads(res.stdout.strip().splitlines()[-1])
             print(f"  {label:6s} load {r['load']:6.2f}  study {r['study']:7.2f}  report "
                   f"{r['report']:5.2f}  total {r['total']:7.2f}  (CLV total {r['clv_total']:,.2f})")
+        lt = _lifetimes_pipeline(folder / "part-00000.parquet")
+        if lt is not None:
+            print(f"  lifetimes load {lt['load']:6.2f}  summary {lt['summary']:6.2f}  fits "
+                  f"{lt['fit']:6.2f}  CLV {lt['clv']:5.2f}  total {lt['total']:7.2f}  "
+                  f"({lt['customers']:,} customers; 12-month CLV total {lt['clv_total']:,.2f})")
+            if "now" in results:
+                print(f"  now / lifetimes: {results['now']['total'] / lt['total']:.2f} "
+                      "(target <= 1)")
         if len(results) == 2:
             b, a = results["before"], results["now"]
             eb, ea = (pd.read_csv(Path(tmp) / f"{k}.csv") for k in ("before", "now"))

@@ -131,10 +131,76 @@ def safe_for_spreadsheet(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Characters that make the csv module quote a field (pandas' ``to_csv`` defaults).
+_CSV_SPECIAL = (",", '"', "\n", "\r")
+
+
+def _float_texts(values: np.ndarray):
+    """``values.astype(str)`` (what ``to_csv`` writes for float64), NaN as "", as an Arrow
+    array: Arrow's shortest round-trip digits, with Python's ``repr`` form (a ".0" on
+    integral values; numpy's own text outside [1e-4, 1e16) and wherever Arrow writes an
+    exponent, as the two switch to exponents at other magnitudes)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(pa.array(values), pa.string())
+    text = pc.if_else(pc.match_substring(text, "."), text,
+                      pc.binary_join_element_wise(text, ".0", ""))
+    mag = np.abs(values)
+    odd = (~((mag >= 1e-4) & (mag < 1e16))
+           | pc.match_substring(text, "e").to_numpy(zero_copy_only=False))
+    if odd.any():
+        v = values[odd]
+        fix = np.where(np.isnan(v), "", v.astype(str))
+        text = pc.replace_with_mask(text, pa.array(odd), pa.array(fix.tolist(), pa.string()))
+    return text
+
+
+def _fast_csv(df: pd.DataFrame) -> str | None:
+    """``df.to_csv(index=False)``, byte for byte, for frames of plain columns (float64,
+    int64, bool, text that needs no quoting), several times faster on a million rows
+    (float formatting dominates ``to_csv``); None for anything else."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = [str(c) for c in df.columns]
+    if (df.shape[1] < 2 or len(df) == 0 or len(set(names)) < len(names)
+            or any(not isinstance(c, str) or not c or any(ch in c for ch in _CSV_SPECIAL)
+                   for c in df.columns)):
+        return None
+    cols = []
+    for c in df.columns:
+        s = df[c]
+        kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else None
+        if kind == "f" and s.dtype.itemsize == 8:
+            cols.append(_float_texts(s.to_numpy()))
+        elif kind in ("i", "u", "b"):
+            cols.append(pa.array(s.to_numpy().astype(str).tolist(), pa.string()))
+        elif s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+            if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
+                return None
+            text = pa.array(s.astype(object).where(s.notna(), "").tolist(), pa.string())
+            if any(pc.any(pc.match_substring(text, ch)).as_py() for ch in _CSV_SPECIAL):
+                return None
+            cols.append(text)
+        else:
+            return None
+    rows = pc.binary_join_element_wise(*[pc.cast(c, pa.large_string()) for c in cols],
+                                       pa.scalar(",", pa.large_string()))
+    empty = pa.scalar("", pa.large_string())
+    rows = pc.binary_join_element_wise(rows, pa.scalar("\n", pa.large_string()), empty)  # row + newline
+    # a string array without nulls keeps its values back to back in one buffer
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset:rows.offset + len(rows) + 1]
+    body = rows.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]]
+    return ",".join(names) + "\n" + body.decode("utf-8")
+
+
 def save_export(df: pd.DataFrame, name: str, output_dir: str | os.PathLike | None) -> Path | None:
     """Write ``exports/<name>.csv`` (formula-safe) into ``output_dir``; no-op when None."""
     if output_dir is None:
         return None
     path = Path(output_dir) / "exports" / f"{name}.csv"
-    _atomic_write(path, safe_for_spreadsheet(df).to_csv(index=False))
+    safe = safe_for_spreadsheet(df)
+    text = _fast_csv(safe)
+    _atomic_write(path, text if text is not None else safe.to_csv(index=False))
     return path

@@ -471,3 +471,17 @@ class RepeatPurchaseModel(MLEModel):
 
     def _check_identified(self, data, weights):
         check_purchase_data(self.label, data["frequency"], data["T"], weights)
+
+    def p_alive_by_params(self, data):
+        """``params -> self.p_alive(data, params)``, for many parameter draws on one
+        ``data`` (a model may prepare ``data`` once)."""
+        return lambda params: self.p_alive(data, params)
+
+    def conditional_expected_purchases_if_alive_table(self, t, data, params=None):
+        """``conditional_expected_purchases_if_alive`` for every row i of ``data``
+        (``frequency``, ``T``) and every time t_j of ``t``: an (n, len(t)) array."""
+        t = np.asarray(t, dtype=float).ravel()
+        x, T = (np.asarray(data[c], dtype=float) for c in ("frequency", "T"))
+        grid = {"frequency": np.repeat(x, len(t)), "T": np.repeat(T, len(t))}
+        return self.conditional_expected_purchases_if_alive(np.tile(t, len(x)), grid,
+                                                            params).reshape(len(x), len(t))

@@ -40,8 +40,16 @@ def _log_f(params, x, y):
 def _loglik_parts(params, data):
     r, alpha, s, beta = params
     x, tx, T = _arr(data, "frequency"), _arr(data, "recency"), _arr(data, "T")
-    head = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-    t1 = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    if "_x_i" in data:
+        # functions of x or T alone: once per distinct value (the same numbers)
+        ux, ix, uT, iT = data["_x_u"], data["_x_i"], data["_T_u"], data["_T_i"]
+        gl_x, l_rsx = special.gammaln(r + ux)[ix], np.log(r + s + ux)[ix]
+        l_aT, l_bT = np.log(alpha + uT)[iT], np.log(beta + uT)[iT]
+    else:
+        gl_x, l_rsx = special.gammaln(r + x), np.log(r + s + x)
+        l_aT, l_bT = np.log(alpha + T), np.log(beta + T)
+    head = gl_x - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    t1 = -(r + x) * l_aT - s * l_bT
     if "_xtx_u" in data:
         # the end points of A0 depend on (x, t_x) and (x, T) only: evaluate the costly
         # hypergeometric function once per distinct pair (tables from ``_prepare``)
@@ -52,7 +60,7 @@ def _loglik_parts(params, data):
         f1, f2 = _log_f(params, x, tx), _log_f(params, x, T)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_a0 = f1 + np.log1p(-np.exp(f2 - f1))
-    t2 = np.log(s) - np.log(r + s + x) + log_a0
+    t2 = np.log(s) - l_rsx + log_a0
     return head, t1, t2
 
 
@@ -98,6 +106,8 @@ class ParetoNBDModel(RepeatPurchaseModel):
             u, i = np.unique(np.column_stack([x, arrays[col]]), axis=0, return_inverse=True)
             if len(u) * 2 <= len(x):
                 arrays[f"_{key}_u"], arrays[f"_{key}_i"] = u, i.ravel()
+        for key, col in (("x", "frequency"), ("T", "T")):
+            arrays[f"_{key}_i"], arrays[f"_{key}_u"] = pd.factorize(arrays[col])
         if "_xtx_u" not in arrays or "_xT_u" not in arrays:
             for key in ("xtx", "xT"):
                 arrays.pop(f"_{key}_u", None)

@@ -126,9 +126,7 @@ def _xT_groups(data):
 
 def _det_groups(model, ux, uT, horizon, discount_rate, params=None):
     k = np.arange(1, horizon + 1, dtype=float)
-    grid = {"frequency": np.repeat(ux, horizon), "T": np.repeat(uT, horizon)}
-    cum = model.conditional_expected_purchases_if_alive(np.tile(k, len(ux)), grid, params)
-    cum = cum.reshape(len(ux), horizon)
+    cum = model.conditional_expected_purchases_if_alive_table(k, {"frequency": ux, "T": uT}, params)
     inc = np.diff(cum, axis=1, prepend=0.0)
     return inc @ (1.0 + discount_rate) ** -k, cum[:, -1]
 
@@ -257,11 +255,12 @@ def _interval_draws(model, spend_model, data, spend, *, horizon, discount_rate, 
         part = {c: v[sl] for c, v in hist.items()}
         spend_part = {c: v[sl] for c, v in hist_spend.items()}
         pair_part = pair[sl]
+        p_alive = model.p_alive_by_params(part)
         # one row per history, one column per draw: each row's quantile reads contiguous
         clv_d = np.empty((sl.stop - lo, n_draws))
         pur_d = np.empty((sl.stop - lo, n_draws))
         for i, (det_u, tot_u) in enumerate(tables):
-            alive = model.p_alive(part, tp[i])
+            alive = p_alive(tp[i])
             spend_i = spend_model.conditional_expected_spend(spend_part, params=sp[i])
             clv_d[:, i] = margin * spend_i * det_u[pair_part] * alive
             pur_d[:, i] = tot_u[pair_part] * alive

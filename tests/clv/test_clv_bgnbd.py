@@ -137,3 +137,28 @@ def test_weighted_totals_equal_the_per_customer_functions(cdnow, p):
     plain = {k: c[k].to_numpy(float) for k in ["frequency", "recency", "T"]}
     assert total == pytest.approx(w @ bgnbd_loglik(p, plain), rel=1e-12)
     np.testing.assert_allclose(grad, w @ bgnbd_loglik_grad(p, plain), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("params", [(0.243, 4.414, 0.793, 2.426), (0.3, 0.5, 0.2, 0.4),
+                                    (2.0, 10.0, 3.0, 20.0)])
+def test_if_alive_table_matches_elementwise(params):
+    # frequencies 0..120 (recurrence) and 2.5 (direct), ages whose z cross 0.45 and 1/2
+    x = np.r_[np.arange(121.0), 2.5, 0.0, 1.0]
+    T = np.r_[np.linspace(0.0, 110.0, 121), 30.0, 3.0, 60.0]
+    t = np.arange(1.0, 53.0)
+    table = BetaGeoModel().conditional_expected_purchases_if_alive_table(
+        t, {"frequency": x, "T": T}, params=params)
+    grid = {"frequency": np.repeat(x, len(t)), "T": np.repeat(T, len(t))}
+    one_by_one = BetaGeoModel().conditional_expected_purchases_if_alive(
+        np.tile(t, len(x)), grid, params=params).reshape(len(x), len(t))
+    np.testing.assert_allclose(table, one_by_one, rtol=1e-9)
+    # totals over the horizon, what the valuation uses, much closer
+    np.testing.assert_allclose(table[:, -1], one_by_one[:, -1], rtol=1e-11)
+
+
+def test_p_alive_by_params_is_p_alive():
+    data = {"frequency": np.array([0.0, 1.0, 3.0, 3.0]), "recency": np.array([0.0, 2.0, 5.0, 7.0]),
+            "T": np.array([4.0, 9.0, 9.0, 12.0])}
+    m = BetaGeoModel()
+    for p in [(0.243, 4.414, 0.793, 2.426), (1.0, 2.0, 0.5, 3.0)]:
+        np.testing.assert_array_equal(m.p_alive_by_params(data)(p), m.p_alive(data, p))

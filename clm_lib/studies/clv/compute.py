@@ -69,20 +69,23 @@ def holdout_total_draws(model, data: pd.DataFrame, params) -> list[float]:
 
     Computed once per distinct (frequency, recency, T, holdout duration) history, weighted
     by its number of customers; the part that does not depend on recency once per distinct
-    (frequency, T, duration): the same totals as summing over every customer.
+    (frequency, T) and duration: the same totals as summing over every customer.
     """
     _check(data, ["frequency", "recency", "T", "duration_holdout"], "holdout data")
     cols = [np.asarray(data[c], float) for c in ("frequency", "recency", "T", "duration_holdout")]
     codes, first = distinct_rows(*cols)
     weights = np.bincount(codes).astype(float)
     x, tx, T, dur = (c[first] for c in cols)
-    pair, pair_first = distinct_rows(x, T, dur)
+    pair, pair_first = distinct_rows(x, T)
+    durs, dur_code = np.unique(dur, return_inverse=True)
     hist = {"frequency": x, "recency": tx, "T": T}
     grid = {"frequency": x[pair_first], "T": T[pair_first]}
+    p_alive = model.p_alive_by_params(hist)
     out = []
     for p in params:
-        if_alive = model.conditional_expected_purchases_if_alive(dur[pair_first], grid, params=p)
-        out.append(float(weights @ (if_alive[pair] * model.p_alive(hist, p))))
+        # one table of (frequency, T) pairs x holdout durations (one duration, as a rule)
+        if_alive = model.conditional_expected_purchases_if_alive_table(durs, grid, params=p)
+        out.append(float(weights @ (if_alive[pair, dur_code.ravel()] * p_alive(p))))
     return out
 
 
@@ -279,8 +282,21 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
     """
     eng = get_engine(engine)
     t = _as_table(eng, transactions)
-    _check(t, ["customer_id", "timestamp", "amount"] + ([segment] if segment is not None else []),
-           "transactions")
+    needed = ["customer_id", "timestamp", "amount"] + ([segment] if segment is not None else [])
+    _check(t, needed, "transactions")
+    # the reductions below read the table five times: compute the loaded table (the data
+    # contract on the raw file) once
+    kept = eng.materialize(t.select(needed))
+    try:
+        return _study(eng, kept.table, calibration_end=calibration_end, as_of=as_of,
+                      time_unit=time_unit, horizon=horizon, discount_rate=discount_rate,
+                      margin=margin, n_draws=n_draws, seed=seed, segment=segment, level=level)
+    finally:
+        kept.drop()
+
+
+def _study(eng, t, *, calibration_end, as_of, time_unit, horizon, discount_rate, margin,
+           n_draws, seed, segment, level) -> ClvStudy:
     reduce_kw = dict(as_of=as_of, time_unit=time_unit)
     cal = eng.summary_data(t, calibration_end=calibration_end, **reduce_kw)
     full = eng.summary_data(t, **reduce_kw)

@@ -197,9 +197,10 @@ def _pseudo(index) -> np.ndarray:
     return pseudonymise(pd.Series(index, dtype="string")).to_numpy()
 
 
-def customer_export(study: ClvStudy) -> pd.DataFrame:
+def customer_export(study: ClvStudy, n: int | None = None) -> pd.DataFrame:
     """Per-customer table for export: pseudonymised id, frequency, recency, T, P(alive),
-    expected purchases, expected spend and CLV with interval (raw ids never leave).
+    expected purchases, expected spend and CLV with interval (raw ids never leave), most
+    valuable first; with ``n``, its first ``n`` rows (only those are pseudonymised).
 
     Without fitted value models (see :class:`ClvStudy`) it holds the purchase summary
     only (frequency, recency, T, mean spend)."""
@@ -207,16 +208,17 @@ def customer_export(study: ClvStudy) -> pd.DataFrame:
     cols = [c for c in ["frequency", "recency", "T", "monetary_value", "p_alive",
                         "expected_purchases", "expected_purchases_lower", "expected_purchases_upper",
                         "expected_spend", "clv", "clv_lower", "clv_upper"] if c in v]
-    out = v[cols].copy()
-    out.insert(0, "customer", _pseudo(v.index))
-    return out.sort_values("clv" if "clv" in out else "frequency",
-                           ascending=False).reset_index(drop=True)
+    out = v[cols].sort_values("clv" if "clv" in v else "frequency", ascending=False)
+    if n is not None:
+        out = out.head(n)
+    out.insert(0, "customer", _pseudo(out.index))
+    return out.reset_index(drop=True)
 
 
 def top_customers(study: ClvStudy, n: int = 20) -> pd.DataFrame:
     """The ``n`` most valuable customers (pseudonymised), for display."""
     u = study.time_unit
-    e = customer_export(study).head(n)
+    e = customer_export(study, n)
     ren = {"customer": "customer (pseudonym)", "frequency": "repeat purchases",
            "recency": f"recency ({u}s)", "T": f"age ({u}s)", "monetary_value": "mean spend",
            "p_alive": "P(alive)", "expected_purchases": f"expected purchases, next {study.horizon} {u}s",

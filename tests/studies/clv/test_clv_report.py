@@ -86,3 +86,24 @@ def test_reduction_exclusions_reach_the_data_quality_notes():
     assert dq.notes == ["loaded"] and out is not dq
     assert report.clv_metrics(st)["dropped"] == {
         "calibration: customers whose first purchase is after calibration_end": 1}
+
+
+def test_save_export_writes_what_to_csv_writes(tmp_path):
+    # the fast writer of save_export: byte for byte pandas' to_csv, whatever the floats
+    from clm_lib.reporting import safe_for_spreadsheet, save_export
+
+    rng = np.random.default_rng(3)
+    n = 2_000
+    floats = np.r_[rng.gamma(1.0, 10.0, n - 16), [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-4,
+                                                 9.999999999999999e-05, 1e16, 9999999999999998.0,
+                                                 5e-324, 1.7976931348623157e308, 1 / 3, 100.0,
+                                                 6139926329575202.0, -2.5e-7, 12345.0]]
+    df = pd.DataFrame({"customer": pd.array([f"C-{i}" if i % 5 else None for i in range(n)],
+                                            dtype="string"),
+                       "clv": floats, "wide": 10.0 ** rng.uniform(-300, 300, n),
+                       "frequency": rng.integers(0, 40, n), "flag": rng.random(n) > 0.5,
+                       "note": np.array(["=risky" if i % 9 == 0 else "ok" for i in range(n)], dtype=object)})
+    path = save_export(df, "x", tmp_path)
+    assert path.read_text() == safe_for_spreadsheet(df).to_csv(index=False)
+    quoted = pd.DataFrame({"a": [1.5, 2.0], "b": ["x,y", 'say "hi"']})     # the csv module quotes
+    assert save_export(quoted, "q", tmp_path).read_text() == quoted.to_csv(index=False)
