@@ -411,11 +411,13 @@ def segment_activity(t, column: str):
 
 
 # --------------------------------------------------------------------------- lifecycle
-def _with_gaps(t, date: dt.date | None):
+def _with_gaps(t, date: dt.date | None, amounts: bool = True):
     """The daily table up to ``date`` (all of it for None) with ``gap``: days since the
-    customer's previous purchase day (null on the first)."""
+    customer's previous purchase day (null on the first); without ``amounts``, only the
+    distinct purchase days (no day sums to add)."""
     ibis = _ibis()
-    d = daily(t)
+    d = daily(t) if amounts else t.select(customer_id=t.customer_id,
+                                          day=t.timestamp.cast("date")).distinct()
     if date is not None:
         d = d.filter(d.day <= ibis.date(date))
     prev = d.day.lag().over(group_by=d.customer_id, order_by=d.day)
@@ -426,7 +428,7 @@ def purchase_day_gaps(t, *, as_of: dt.date | None):
     """How many gaps of each length (days) separate consecutive purchase days of the same
     customer up to ``as_of`` (see :meth:`clm_lib.reduce.engine.Engine.purchase_day_gaps`):
     ``days``, ``gaps``."""
-    d = _with_gaps(t, as_of)
+    d = _with_gaps(t, as_of, amounts=False)
     d = d.filter(d.gap.notnull())
     return d.group_by(days=d.gap).agg(gaps=d.count())
 
