@@ -116,14 +116,18 @@ def summary(t, *, as_of: dt.date, calibration_end: dt.date, unit_days: float,
     end = ibis.date(as_of)
     d = purchase_days(t)
     d = d.filter(d.day <= end)
-    firsts = d.group_by("customer_id").agg(first=d.day.min())
-    d = d.inner_join(firsts, "customer_id").select(*d.columns, "first")
-    d = d.filter(d.first <= cal)
+    if "gap" in d.columns:  # a repeat day is one with a gap: no join (late customers below)
+        later = d.gap.notnull()
+    else:
+        firsts = d.group_by("customer_id").agg(first=d.day.min())
+        d = d.inner_join(firsts, "customer_id").select(*d.columns, "first")
+        d = d.filter(d.first <= cal)
+        later = d.day != d.first
     in_cal = d.day <= cal
-    repeat = in_cal & (d.day != d.first)
+    repeat = in_cal & later
     spend = repeat & (d.amount != 0)
     aggs = dict(
-        first=d.first.min(),
+        first=d.day.min(),
         n_cal=d.day.count(where=in_cal),
         last=d.day.max(where=in_cal),
         spend_n=d.day.count(where=spend),
@@ -137,6 +141,7 @@ def summary(t, *, as_of: dt.date, calibration_end: dt.date, unit_days: float,
             h_sum=ordered_sum(d, "amount", "day", where=hold & (d.amount != 0)),
         )
     a = d.group_by("customer_id").agg(**aggs)
+    a = a.filter(a.first <= cal)
     unit = ibis.literal(float(unit_days))
     cols = dict(
         customer_id=a.customer_id,
@@ -452,25 +457,28 @@ def purchase_day_gaps(t, *, as_of: dt.date | None):
 
 def customer_histories(t, *, date: dt.date, lapsed_days: int, window_days: int):
     """Each customer's purchase-day history up to ``date`` (see
-    :meth:`clm_lib.reduce.engine.Engine.customer_histories` for the columns)."""
+    :meth:`clm_lib.reduce.engine.Engine.customer_histories` for the columns).
+
+    One light pass finds each customer's first purchase and first reactivation; one
+    aggregation over the days joined with them gives everything else (the spend of such a
+    day is the one amount on it: no arg-min)."""
     d = with_gaps(t, date)
-    react = (d.gap > int(lapsed_days)).fill_null(False)
-    per = d.group_by("customer_id").agg(
-        purchase_days=d.count(), spend=d.amount.sum(), first_purchase=d.day.min(),
-        second_purchase=d.day.min(where=d.gap.notnull()), last_purchase=d.day.max(),
-        first_reactivation=d.day.min(where=react), last_reactivation=d.day.max(where=react),
-        first_day_spend=d.amount.argmin(d.day),
-        reactivation_day_spend=d.amount.argmin(d.day, where=react))
-    j = d.inner_join(per.select("customer_id", "first_purchase", "first_reactivation"),
-                     "customer_id")
-    since_first = j.day.delta(j.first_purchase, unit="day")
-    since_react = j.day.delta(j.first_reactivation, unit="day")
+    d = d.mutate(react=(d.gap > int(lapsed_days)).fill_null(False))
+    starts = d.group_by("customer_id").agg(first=d.day.min(),
+                                           first_react=d.day.min(where=d.react))
+    j = d.inner_join(starts, "customer_id")
+    since_first = j.day.delta(j.first, unit="day")
+    since_react = j.day.delta(j.first_react, unit="day")
     w = int(window_days)
     in_new = ((since_first > 0) & (since_first <= w)).fill_null(False)
     in_react = ((since_react > 0) & (since_react <= w)).fill_null(False)
-    win = j.group_by("customer_id").agg(
+    return j.group_by("customer_id").agg(
+        purchase_days=j.count(), spend=j.amount.sum(), first_purchase=j.first.min(),
+        second_purchase=j.day.min(where=j.gap.notnull()), last_purchase=j.day.max(),
+        first_reactivation=j.first_react.min(), last_reactivation=j.day.max(where=j.react),
+        first_day_spend=j.amount.max(where=j.day == j.first),
+        reactivation_day_spend=j.amount.max(where=j.day == j.first_react),
         new_window_days=j.count(where=in_new),
         new_window_spend=j.amount.sum(where=in_new).fill_null(0.0),
         react_window_days=j.count(where=in_react),
         react_window_spend=j.amount.sum(where=in_react).fill_null(0.0))
-    return per.inner_join(win, "customer_id")
