@@ -14,7 +14,10 @@ A day whose spend sums to zero is a purchase (it counts in ``frequency`` and
 
 Each method takes a path, glob, table name, DataFrame or Ibis table: a path or table
 name is loaded with the data contract, a DataFrame or Ibis table is taken as loaded
-(canonical ``customer_id``, ``timestamp``, ``amount``). Only one row per customer (or per
+(canonical ``customer_id``, ``timestamp``, ``amount``). The summary, the gaps and the
+histories also take the log's purchase days (``customer_id``, ``day``, ``amount`` and
+optionally ``gap``: :func:`clm_lib.reduce.expressions.with_gaps`), so that a study calling
+several of them collapses the log once. Only one row per customer (or per
 day, per gap length) comes back, through the one dtype map of
 :func:`clm_lib.io.sources.to_pandas`.
 """
@@ -71,6 +74,12 @@ def is_customer_histories(data) -> bool:
 class CustomerReductions:
     """The per-customer methods of :class:`clm_lib.reduce.engine.Engine`."""
 
+    def _days_or_transactions(self, source, columns):
+        """``source`` as it is when it already is a purchase-day table, else as
+        transactions (:meth:`_transactions`); with the loading record."""
+        return (source, None) if red.is_purchase_days(source) else \
+            self._transactions(source, columns)
+
     def _summary_expr(self, t, *, as_of, calibration_end, time_unit):
         unit = unit_days(time_unit, ("day", "week", "month"))
         end = day(as_of, "as_of")
@@ -90,7 +99,7 @@ class CustomerReductions:
         data-quality record you keep. A path is loaded here with the data contract; rows
         it drops are reported with a :class:`~clm_lib.exceptions.DataQualityWarning`.
         """
-        t, dq = self._transactions(source, columns)
+        t, dq = self._days_or_transactions(source, columns)
         if dq is not None and dq.dropped:
             warnings.warn(f"{dq.source}: {dq.n_dropped:,} of {dq.rows_in:,} rows dropped by the "
                           f"data contract ({dq.dropped}); use Engine.load_transactions to keep "
@@ -105,7 +114,8 @@ class CustomerReductions:
         Parameters
         ----------
         source : path, glob, table name, DataFrame or Ibis table
-            Transactions (``customer_id``, ``timestamp``, ``amount`` after ``columns``).
+            Transactions (``customer_id``, ``timestamp``, ``amount`` after ``columns``) or
+            their purchase days (see the module notes).
         as_of : date-like
             End of the observation (inclusive, a calendar day); later purchase days are
             left out and counted in ``attrs["dropped"]``.
@@ -138,7 +148,7 @@ class CustomerReductions:
         customer_id
         a                    1      1.0  2.0
         """
-        t, dq = self._transactions(source, columns)
+        t, dq = self._days_or_transactions(source, columns)
         expr, end, cal = self._summary_expr(t, as_of=as_of, calibration_end=calibration_end,
                                             time_unit=time_unit)
         c = self.to_pandas(red.summary_counts(t, as_of=end, calibration_end=cal)).iloc[0]
@@ -246,7 +256,7 @@ class CustomerReductions:
         {10: 1, 20: 1}
         """
         end = None if as_of is None else day(as_of, "as_of")
-        t, _ = self._transactions(source, columns)
+        t, _ = self._days_or_transactions(source, columns)
         out = self.to_pandas(red.purchase_day_gaps(t, as_of=end).order_by("days"))
         return out.set_index("days")["gaps"]
 
@@ -260,7 +270,7 @@ class CustomerReductions:
         Parameters
         ----------
         source : path, glob, table name, DataFrame or Ibis table
-            Transactions.
+            Transactions or their purchase days (see the module notes).
         date : date-like
             Only purchase days up to this day (inclusive) are seen.
         lapsed_days : int
@@ -282,7 +292,7 @@ class CustomerReductions:
         """
         end = day(date, "date")
         w = int(window_days if window_days is not None else lapsed_days)
-        t, _ = self._transactions(source, columns)
+        t, _ = self._days_or_transactions(source, columns)
         out = self.to_pandas(red.customer_histories(t, date=end, lapsed_days=int(lapsed_days),
                                                     window_days=w).order_by("customer_id"))
         if out.empty:

@@ -14,6 +14,7 @@ import pytest
 
 from clm_lib.config import CDNOW_MASTER, CDNOW_SAMPLE
 from clm_lib.exceptions import InsufficientDataError, MissingColumnsError, ParameterError
+from clm_lib.reduce import expressions as red
 from clm_lib.reduce import get_engine
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -210,3 +211,23 @@ def test_repeat_purchases_by_day_by_hand(eng):
     assert s.to_dict() == {pd.Timestamp("2020-01-08"): 1, pd.Timestamp("2020-01-20"): 1,
                            pd.Timestamp("2020-02-10"): 1}
     assert s.name == "repeat_purchases" and s.dtype == "int64"
+
+
+@pytest.mark.parametrize("gaps", [False, True])
+def test_purchase_day_table_gives_what_the_transactions_give(tx, eng, gaps):
+    """The summary, gaps and histories read the log's purchase days (collapsed once, with
+    the gaps or not) exactly as they read the transactions."""
+    t = eng.table(tx)
+    d = red.with_gaps(t) if gaps else red.daily(t)
+    assert red.is_purchase_days(d) and not red.is_purchase_days(t)
+    kw = dict(as_of="2020-02-05", calibration_end="2020-01-15", time_unit="week")
+    want, got = eng.summary_data(tx, **kw), eng.summary_data(d, **kw)
+    pd.testing.assert_frame_equal(got, want)
+    assert got.attrs == want.attrs
+    for as_of in ("2020-01-20", None):
+        pd.testing.assert_series_equal(eng.purchase_day_gaps(d, as_of=as_of),
+                                       eng.purchase_day_gaps(tx, as_of=as_of))
+    want = eng.customer_histories(tx, date="2020-01-20", lapsed_days=5)
+    got = eng.customer_histories(d, date="2020-01-20", lapsed_days=5)
+    pd.testing.assert_frame_equal(got, want)
+    assert got.attrs == want.attrs
