@@ -73,6 +73,19 @@ def tiny_intervals() -> pd.DataFrame:
 
 
 @pytest.fixture
+def typed_intervals() -> pd.DataFrame:
+    """Four typed subscriptions (one still active, times of day on two); a plan column."""
+    return pd.DataFrame({
+        "customer_id": pd.array(["a", "b", "c", "d"], dtype="string"),
+        "start": pd.to_datetime(["2020-01-01", "2020-01-15 12:00", "2020-03-01", "2020-02-01"],
+                                format="ISO8601"),
+        "end": pd.to_datetime(["2020-02-01", None, "2020-12-01", "2020-03-31 18:00"],
+                              format="ISO8601"),
+        "plan": ["basic", "pro", "basic", "pro"],
+    })
+
+
+@pytest.fixture
 def tiny_snapshot() -> pd.DataFrame:
     """Four subscribers in snapshot form (tenure in months, churn flag as text)."""
     return pd.DataFrame({

@@ -420,19 +420,12 @@ def test_io_reduce_reductions_spark_parity(spark, io_log):
         assert spark_r[key].attrs == duck_r[key].attrs, key
 
 
-def test_io_reduce_durations_spark_parity(spark):
+def test_io_reduce_durations_spark_parity(spark, typed_intervals):
     from clm_lib.config import TELCO_CHURN
     from clm_lib.exceptions import DataContractError
     from clm_lib.reduce import get_engine
 
-    subs = pd.DataFrame({
-        "customer_id": pd.array(["a", "b", "c", "d"], dtype="string"),
-        "start": pd.to_datetime(["2020-01-01", "2020-01-15 12:00", "2020-03-01", "2020-02-01"],
-                                format="ISO8601"),
-        "end": pd.to_datetime(["2020-02-01", None, "2020-12-01", "2020-03-31 18:00"],
-                              format="ISO8601"),
-        "plan": ["basic", "pro", "basic", "pro"],
-    })
+    subs = typed_intervals
     duck = get_engine()
     _frames_equal(spark.subscription_durations(subs, as_of="2020-03-31", time_unit="week"),
                   duck.subscription_durations(subs, as_of="2020-03-31", time_unit="week"))
