@@ -65,12 +65,6 @@ def instant(value, name: str = "as_of") -> dt.datetime:
     return ts.to_pydatetime()
 
 
-def is_customer_histories(data) -> bool:
-    """True for a frame of :meth:`CustomerReductions.customer_histories`, False for
-    transactions: the lifecycle and RFM functions take either."""
-    return isinstance(data, pd.DataFrame) and "purchase_days" in data.columns
-
-
 class CustomerReductions:
     """The per-customer methods of :class:`clm_lib.reduce.engine.Engine`."""
 
