@@ -282,21 +282,8 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
     """
     eng = get_engine(engine)
     t = _as_table(eng, transactions)
-    needed = ["customer_id", "timestamp", "amount"] + ([segment] if segment is not None else [])
-    _check(t, needed, "transactions")
-    # the reductions below read the table five times: compute the loaded table (the data
-    # contract on the raw file) once
-    kept = eng.materialize(t.select(needed))
-    try:
-        return _study(eng, kept.table, calibration_end=calibration_end, as_of=as_of,
-                      time_unit=time_unit, horizon=horizon, discount_rate=discount_rate,
-                      margin=margin, n_draws=n_draws, seed=seed, segment=segment, level=level)
-    finally:
-        kept.drop()
-
-
-def _study(eng, t, *, calibration_end, as_of, time_unit, horizon, discount_rate, margin,
-           n_draws, seed, segment, level) -> ClvStudy:
+    _check(t, ["customer_id", "timestamp", "amount"] + ([segment] if segment is not None else []),
+           "transactions")
     reduce_kw = dict(as_of=as_of, time_unit=time_unit)
     cal = eng.summary_data(t, calibration_end=calibration_end, **reduce_kw)
     full = eng.summary_data(t, **reduce_kw)
