@@ -40,10 +40,14 @@ STUDIES = ("overview", "cohort_retention", "lifecycle_segments", "clv")
 LOAD_REDUCE = r"""
 import json, sys, threading, time
 import psutil
-try:
-    from clm_lib.reduce import get_engine
-except ImportError:  # the tree before: clm_lib.engines
+import clm_lib, pathlib
+# The tree before has clm_lib.engines (default engine "pandas"). Test for the folder: with
+# the package installed in editable mode from this tree, `import clm_lib.reduce` would
+# silently fall back to this tree's module.
+if (pathlib.Path(clm_lib.__file__).parent / "engines").is_dir():
     from clm_lib.engines import get_engine
+else:
+    from clm_lib.reduce import get_engine
 peak = [0]
 stop = threading.Event()
 def sample():

@@ -90,7 +90,7 @@ def test_reduction_exclusions_reach_the_data_quality_notes():
 
 def test_save_export_writes_what_to_csv_writes(tmp_path):
     # the fast writer of save_export: byte for byte pandas' to_csv, whatever the floats
-    from clm_lib.reporting import safe_for_spreadsheet, save_export
+    from clm_lib.reporting import _fast_csv, safe_for_spreadsheet, save_export
 
     rng = np.random.default_rng(3)
     n = 2_000
@@ -105,5 +105,12 @@ def test_save_export_writes_what_to_csv_writes(tmp_path):
                        "note": np.array(["=risky" if i % 9 == 0 else "ok" for i in range(n)], dtype=object)})
     path = save_export(df, "x", tmp_path)
     assert path.read_text() == safe_for_spreadsheet(df).to_csv(index=False)
-    quoted = pd.DataFrame({"a": [1.5, 2.0], "b": ["x,y", 'say "hi"']})     # the csv module quotes
-    assert save_export(quoted, "q", tmp_path).read_text() == quoted.to_csv(index=False)
+    # text the csv module quotes (commas, double quotes, line breaks), written by the fast
+    # writer too; carriage returns and formula starts mixed in
+    chars = list('ab,"\n\r =+-@\t\'x é')
+    text = [None if i % 17 == 0 else "".join(rng.choice(chars, rng.integers(0, 6)))
+            for i in range(n)]
+    quoted = pd.DataFrame({"a": text, "b": rng.random(n), "c": pd.array(text, dtype="string")})
+    assert _fast_csv(safe_for_spreadsheet(quoted)) is not None
+    assert save_export(quoted, "q", tmp_path).read_bytes() == \
+        safe_for_spreadsheet(quoted).to_csv(index=False).encode()   # bytes: no newline translation
