@@ -74,14 +74,15 @@ class CustomerReductions:
         return (source, None) if red.is_purchase_days(source) else \
             self._transactions(source, columns)
 
-    def _summary_expr(self, t, *, as_of, calibration_end, time_unit):
+    def _summary_expr(self, t, *, as_of, calibration_end, time_unit, keep_dropped=False):
         unit = unit_days(time_unit, ("day", "week", "month"))
         end = day(as_of, "as_of")
         cal = end if calibration_end is None else day(calibration_end, "calibration_end")
         if cal > end:
             raise ParameterError(f"calibration_end {cal} is after as_of {end}")
         return red.summary(t, as_of=end, calibration_end=cal, unit_days=unit,
-                           holdout=calibration_end is not None), end, cal
+                           holdout=calibration_end is not None,
+                           keep_dropped=keep_dropped), end, cal
 
     def summary_table(self, source, *, as_of, calibration_end=None, time_unit: str = "week",
                       columns: Mapping[str, str] | None = None):
@@ -144,14 +145,18 @@ class CustomerReductions:
         """
         t, dq = self._days_or_transactions(source, columns)
         expr, end, cal = self._summary_expr(t, as_of=as_of, calibration_end=calibration_end,
-                                            time_unit=time_unit)
-        c = self.to_pandas(red.summary_counts(t, as_of=end, calibration_end=cal)).iloc[0]
-        if c["rows"] == 0:
+                                            time_unit=time_unit, keep_dropped=True)
+        # one query: every customer, those left out counted and dropped here
+        every = self.to_pandas(expr.order_by("customer_id"))
+        if every.empty:
             raise InsufficientDataError("summary_data: no transactions")
+        first = every["first_purchase"]
+        kept = first.notna() & (first <= pd.Timestamp(cal))
         dropped = {k: int(n) for k, n in (
-            ("purchase days after as_of", c["days_after"]),
-            ("customers whose first purchase is after calibration_end", c["late"])) if n}
-        out = self.to_pandas(expr.order_by("customer_id")).set_index("customer_id")
+            ("purchase days after as_of", every.pop(red.DAYS_AFTER).sum()),
+            ("customers whose first purchase is after calibration_end",
+             (first > pd.Timestamp(cal)).sum())) if n}
+        out = every[kept].set_index("customer_id")
         out.attrs.update({"time_unit": time_unit, "calibration_end": str(cal),
                           "as_of": str(end), "dropped": dropped})
         if dq is not None:

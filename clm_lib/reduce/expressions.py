@@ -103,45 +103,55 @@ def purchase_days(t):
     return t if is_purchase_days(t) else daily(t)
 
 
+#: Column of ``summary(..., keep_dropped=True)``: the customer's purchase days after as_of.
+DAYS_AFTER = "__clm_days_after"
+
+
 def summary(t, *, as_of: dt.date, calibration_end: dt.date, unit_days: float,
-            holdout: bool):
+            holdout: bool, keep_dropped: bool = False):
     """Per-customer frequency / recency / T / monetary value (see ``summary_data``) of
     transactions or their purchase days (:func:`purchase_days`).
 
     Customers whose first purchase is after ``calibration_end`` are left out; purchase
-    days after ``as_of`` are ignored.
+    days after ``as_of`` are ignored. With ``keep_dropped`` the customers left out stay
+    (``first_purchase`` after ``calibration_end``, or missing when every purchase is after
+    ``as_of``) and :data:`DAYS_AFTER` counts each customer's days after ``as_of``: the
+    caller counts what was left out and filters, in the same query.
     """
     ibis = _ibis()
     cal = ibis.date(calibration_end)
     end = ibis.date(as_of)
     d = purchase_days(t)
-    d = d.filter(d.day <= end)
-    if "gap" in d.columns:  # a repeat day is one with a gap: no join (late customers below)
+    seen = d.day <= end
+    if "gap" in d.columns:  # a repeat day is one with a gap: no join
         later = d.gap.notnull()
     else:
-        firsts = d.group_by("customer_id").agg(first=d.day.min())
+        firsts = d.group_by("customer_id").agg(first=d.day.min(where=seen))
         d = d.inner_join(firsts, "customer_id").select(*d.columns, "first")
-        d = d.filter(d.first <= cal)
-        later = d.day != d.first
-    in_cal = d.day <= cal
+        seen = d.day <= end
+        later = (d.day != d.first).fill_null(False)
+    in_cal = d.day <= cal          # calibration_end <= as_of
     repeat = in_cal & later
     spend = repeat & (d.amount != 0)
     aggs = dict(
-        first=d.day.min(),
+        first=d.day.min(where=seen),
         n_cal=d.day.count(where=in_cal),
         last=d.day.max(where=in_cal),
         spend_n=d.day.count(where=spend),
         spend_sum=ordered_sum(d, "amount", "day", where=spend),
     )
     if holdout:
-        hold = d.day > cal
+        hold = (d.day > cal) & seen
         aggs.update(
             h_n=d.day.count(where=hold),
             h_sn=d.day.count(where=hold & (d.amount != 0)),
             h_sum=ordered_sum(d, "amount", "day", where=hold & (d.amount != 0)),
         )
+    if keep_dropped:
+        aggs[DAYS_AFTER] = d.day.count(where=~seen)
     a = d.group_by("customer_id").agg(**aggs)
-    a = a.filter(a.first <= cal)
+    if not keep_dropped:
+        a = a.filter(a.first <= cal)
     unit = ibis.literal(float(unit_days))
     cols = dict(
         customer_id=a.customer_id,
@@ -158,35 +168,9 @@ def summary(t, *, as_of: dt.date, calibration_end: dt.date, unit_days: float,
             monetary_value_holdout=ibis.ifelse(a.h_sn > 0, a.h_sum / a.h_sn.cast("float64"), 0.0),
             duration_holdout=ibis.literal(float((as_of - calibration_end).days) / unit_days),
         )
+    if keep_dropped:
+        cols[DAYS_AFTER] = a[DAYS_AFTER].cast("int64")
     return a.select(**cols)
-
-
-def dropped_counts(t, *, as_of: dt.date, calibration_end: dt.date):
-    """One-row table: purchase days after ``as_of``; customers first seen after calibration."""
-    ibis = _ibis()
-    d = daily(t)
-    end = ibis.date(as_of)
-    after = d.filter(d.day > end).count()
-    kept = d.filter(d.day <= end)
-    firsts = kept.group_by("customer_id").agg(first=kept.day.min())
-    late = firsts.filter(firsts.first > ibis.date(calibration_end)).count()
-    return after, late
-
-
-def summary_counts(t, *, as_of: dt.date, calibration_end: dt.date):
-    """One-row table for :meth:`~clm_lib.reduce.engine.Engine.summary_data`: ``rows``
-    (customers with a purchase: 0 for an empty table), ``days_after`` (purchase days after
-    ``as_of``) and ``late`` (customers whose first purchase up to ``as_of`` is after
-    ``calibration_end``); from transactions or their purchase days."""
-    ibis = _ibis()
-    days = (t if is_purchase_days(t) else
-            t.select(customer_id=t.customer_id, day=t.timestamp.cast("date")).distinct())
-    end = ibis.date(as_of)
-    per = days.group_by("customer_id").agg(first=days.day.min(where=days.day <= end),
-                                           after=days.day.count(where=days.day > end))
-    return per.aggregate(rows=per.count(), days_after=per.after.sum().fill_null(0),
-                         late=(per.first > ibis.date(calibration_end)).fill_null(False)
-                         .cast("int64").sum().fill_null(0))
 
 
 def compress(s, columns):
