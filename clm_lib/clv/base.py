@@ -375,7 +375,8 @@ class MLEModel:
             cov_log = np.linalg.inv(hess)
         except np.linalg.LinAlgError:
             cov_log = np.full_like(hess, np.nan)
-        if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) <= 0):
+        if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) <= 0) \
+                or self._numerically_singular(hess):
             raise ConvergenceError(
                 model=self.label, reason="the information matrix is singular at the optimum "
                 f"along {', '.join(self._flat_directions(hess))} (a flat likelihood: the data do "
@@ -385,6 +386,19 @@ class MLEModel:
         cov = cov_log * np.outer(theta, theta)
         self.variance_matrix_ = pd.DataFrame(cov, index=self.param_names, columns=self.param_names)
         self.se_ = pd.Series(np.sqrt(np.diag(cov)), index=list(self.param_names), name="se")
+
+    #: An information matrix whose smallest eigenvalue is below this fraction of its
+    #: largest is singular for our purposes: finite-difference Hessians are accurate to
+    #: about the square root of the machine epsilon (~1.5e-8) relative, so a smaller
+    #: eigenvalue is rounding noise whose sign and size depend on the CPU's arithmetic.
+    SINGULAR_RTOL = 1e-8
+
+    @classmethod
+    def _numerically_singular(cls, hess: np.ndarray) -> bool:
+        if not np.all(np.isfinite(hess)):
+            return True
+        vals = np.linalg.eigvalsh((hess + hess.T) / 2)
+        return bool(vals[0] <= cls.SINGULAR_RTOL * abs(vals[-1]))
 
     def _flat_directions(self, hess: np.ndarray) -> list[str]:
         """The parameters that load on the flattest direction of the log-likelihood (the

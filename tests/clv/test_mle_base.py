@@ -92,6 +92,17 @@ def test_singular_information_raises_naming_the_flat_direction():
         _Ridge().fit(pd.DataFrame({"y": np.full(20, 6.0)}))
 
 
+def test_singular_means_below_the_accuracy_of_a_numerical_hessian():
+    # a ridge whose finite-difference information has a tiny positive eigenvalue (the
+    # rounding of one CPU) is as singular as one where it comes out zero or negative
+    ridge = np.array([[40.0, 40.0], [40.0, 40.0 + 1e-9]])
+    assert np.all(np.isfinite(np.linalg.inv(ridge)))
+    assert MLEModel._numerically_singular(ridge)
+    assert MLEModel._numerically_singular(np.array([[1.0, np.nan], [np.nan, 1.0]]))
+    # the information of real fits is far from it (CDNOW: smallest/largest ~1e-3)
+    assert not MLEModel._numerically_singular(np.array([[2.0, 0.01], [0.01, 2e-3]]))
+
+
 def test_too_few_customers_are_refused_before_fitting():
     with pytest.raises(InsufficientDataError, match="3 customers, at least 10"):
         _NBD().fit(pd.DataFrame({"x": [0, 1, 2], "t": 4.0}))
