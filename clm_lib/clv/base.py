@@ -184,7 +184,8 @@ class MLEModel:
         ConvergenceError
             The optimiser failed, the log-likelihood is not finite, a parameter ran off
             to a degenerate boundary (below 1e-4 or above 1e6), or the information matrix
-            is singular at the optimum; the message names the parameters.
+            is singular at the optimum (its smallest eigenvalue at most ``SINGULAR_RTOL``
+            of its largest); the message names the parameters.
         """
         arrays, w = self._prepare(data, weights)
         self._check_identified(arrays, w)
@@ -371,16 +372,14 @@ class MLEModel:
             hess = approx_hess3(logp, negll)
         else:
             hess = self._jacobian_of_grad(grad, logp) * scale
-        try:
-            cov_log = np.linalg.inv(hess)
-        except np.linalg.LinAlgError:
-            cov_log = np.full_like(hess, np.nan)
-        if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) <= 0) \
-                or self._numerically_singular(hess):
+        # one rule covers a matrix that does not invert, one whose inverse has a
+        # non-positive variance and one that is singular up to rounding
+        if self._numerically_singular(hess):
             raise ConvergenceError(
                 model=self.label, reason="the information matrix is singular at the optimum "
                 f"along {', '.join(self._flat_directions(hess))} (a flat likelihood: the data do "
                 "not pin these parameters down); the model does not fit these data")
+        cov_log = np.linalg.inv(hess)
         theta = np.exp(logp)
         self.cov_log_params_ = pd.DataFrame(cov_log, index=self.param_names, columns=self.param_names)
         cov = cov_log * np.outer(theta, theta)
@@ -395,6 +394,9 @@ class MLEModel:
 
     @classmethod
     def _numerically_singular(cls, hess: np.ndarray) -> bool:
+        """Not finite, or not positive definite with a margin: the smallest eigenvalue
+        is at most ``SINGULAR_RTOL`` times the largest (which also holds for a matrix
+        that does not invert or whose inverse has a non-positive diagonal)."""
         if not np.all(np.isfinite(hess)):
             return True
         vals = np.linalg.eigvalsh((hess + hess.T) / 2)
