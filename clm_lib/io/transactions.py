@@ -33,6 +33,8 @@ from clm_lib.io.contract import (
     finish,
     first_code,
     first_of_repeats,
+    hash_count,
+    identical_rows,
     infer_numeric,
     mixed_zones,
     no_rows,
@@ -146,7 +148,7 @@ def _check(t, *, backend, name, columns, as_of, date_format, tz, negative_amount
                 **{f"r{i + 1}": total(coded.__clm_reason == i + 1) for i in range(len(flags))})
     if not has_order:
         # no exact repeat is dropped: the clean rows are the kept rows, counted in this pass
-        aggs.update(_final_counts(coded, kept), distinct=distinct_count(coded, out_cols, where=kept))
+        aggs.update(_final_counts(coded, kept), hashes=hash_count(coded, out_cols, where=kept))
     c = counts(coded.aggregate(**aggs))
     if c["ts_rare"] and not rare:
         # dates in rarer ISO 8601 forms: read them too (a second pass, only for such data)
@@ -222,7 +224,11 @@ def _check(t, *, backend, name, columns, as_of, date_format, tz, negative_amount
         dq.warn(wording.IDENTICAL_ROWS, d["n_no"] - d["u_no"])
         c.update(counts(clean.aggregate(**_final_counts(clean, ibis.literal(True)))))
     else:
-        dq.warn(wording.IDENTICAL_ROWS, n - dq.n_dropped - c["distinct"])
+        # every kept row hashes apart: none is identical to another (the usual case);
+        # otherwise the rows that share a hash are compared
+        kept_n = n - dq.n_dropped
+        dq.warn(wording.IDENTICAL_ROWS, 0 if c["hashes"] == kept_n
+                else identical_rows(coded.filter(kept), out_cols))
         dq.notes.append(wording.NO_ORDER_ID_NOTE)
 
     if "quantity" in t.columns:

@@ -156,7 +156,7 @@ class CustomerReductions:
             ("purchase days after as_of", every.pop(red.DAYS_AFTER).sum()),
             ("customers whose first purchase is after calibration_end",
              (first > pd.Timestamp(cal)).sum())) if n}
-        out = every[kept].set_index("customer_id")
+        out = (every if kept.all() else every[kept]).set_index("customer_id")
         out.attrs.update({"time_unit": time_unit, "calibration_end": str(cal),
                           "as_of": str(end), "dropped": dropped})
         if dq is not None:
