@@ -14,11 +14,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import pandas as pd
-
-from clm_lib.io.sources import read_source
 from clm_lib.reduce import expressions as red
-from clm_lib.reduce.engine import TX_COLUMNS
 
 __all__ = ["purchase_days"]
 
@@ -29,8 +25,7 @@ def purchase_days(eng, transactions):
     over the day, ``gap`` in days since the customer's previous purchase day, null on the
     first) materialised in ``eng``: an Ibis table for the engine's per-customer methods,
     dropped on exit."""
-    t = read_source(eng.con, transactions, None, TX_COLUMNS, "transactions",
-                    rows=isinstance(transactions, pd.DataFrame))
+    t, _ = eng._transactions(transactions, None)   # the engine's one reading rule
     kept = eng.materialize(red.with_gaps(t))
     try:
         yield kept.table
