@@ -1,6 +1,8 @@
-"""All paths of the workbench, derived in one place (cookiecutter-data-science style)."""
+"""All paths of the workbench, derived in one place (cookiecutter-data-science style), and
+the number of cores the workbench may use."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -15,3 +17,11 @@ CDNOW_MASTER = DATA_DIR / "cdnow_master.csv"
 CDNOW_SAMPLE = DATA_DIR / "cdnow_sample.csv"
 TELCO_CHURN = DATA_DIR / "telco_churn.csv"
 DONATIONS = DATA_DIR / "donations.csv"
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity on Linux, else the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -226,9 +226,11 @@ def _lead_hyp_table(params, x, T, t) -> np.ndarray:
             lo = hi
         v2, v1, vn = v1, vn, v2
     # near z = 1/2 the two solutions of the recurrence grow alike: direct values there
-    far = np.flatnonzero(rec[:, None] & (z[iT] > _Z_DIRECT))
-    if far.size:
-        i, j = np.divmod(far, len(t))
+    far_T = z > _Z_DIRECT                     # (distinct T, t): few rows have any
+    pairs = np.flatnonzero(rec & far_T.any(axis=1)[iT])
+    if pairs.size:
+        k, j = np.nonzero(far_T[iT[pairs]])
+        i = pairs[k]
         out[i, j] = (np.exp((r + x[i]) * log_1mz[iT[i], j])
                      * special.hyp2f1(r + x[i], b + x[i], a + b + x[i] - 1, z[iT[i], j]))
     return out

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clm_lib.run import html as report_html
-from clm_lib.config import REPORTS_DIR
+from clm_lib.config import REPORTS_DIR, available_cores
 from clm_lib.exceptions import ClmError, ParameterError, StudyNotFoundError
 from clm_lib.run.discovery import Study, get_study, list_studies
 from clm_lib.run.parameters import RawValue, resolve_parameters
@@ -340,11 +340,7 @@ def _read_metrics(study_dir: Path) -> dict | None:
 
 def default_jobs(n_studies: int) -> int:
     """Parallel studies by default: one per core available to this process."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(n_studies, cores))
+    return max(1, min(n_studies, available_cores()))
 
 
 def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike | None = None,
