@@ -132,11 +132,13 @@ def _det_groups(model, ux, uT, horizon, discount_rate, params=None):
     distinct (frequency, T). The discounted sum of the increments of the cumulative
     expectation ``c`` is taken as ``sum_k c_k (d_k - d_(k+1))`` (``d`` the discount
     factors, ``d_(H+1) = 0``): the same sum, ~30x faster than differencing the table,
-    and with positive weights on a rising ``c`` it adds no cancellation."""
+    and with positive weights on a rising ``c`` it adds no cancellation. Both results are
+    arrays of their own: a view of the last column would keep the whole table alive (200
+    draws of 23k pairs x 52 weeks: 1.9 GB, and 2.5x the time in fresh pages)."""
     k = np.arange(1, horizon + 1, dtype=float)
     cum = model.conditional_expected_purchases_if_alive_table(k, {"frequency": ux, "T": uT}, params)
     d = (1.0 + discount_rate) ** -k
-    return cum @ (d - np.r_[d[1:], 0.0]), cum[:, -1]
+    return cum @ (d - np.r_[d[1:], 0.0]), cum[:, -1].copy()
 
 
 def discounted_expected_purchases(model, data, *, horizon: int, discount_rate: float,

@@ -84,6 +84,40 @@ def test_interval_draws_per_distinct_history_equal_the_draws_per_customer(fitted
     np.testing.assert_allclose(v.attrs["draws_total_purchases"], pur_d.sum(axis=1), rtol=1e-12)
 
 
+def test_interval_draws_the_same_in_any_number_of_threads_and_blocks(fitted, monkeypatch):
+    """The draws are shared out over threads in blocks of histories: every bound and
+    total is bit for bit that of one thread; the bounds also do not depend on the
+    blocks (the totals are added block by block: equal to rounding)."""
+    import clm_lib.clv.valuation as valuation
+
+    sim, bg, gg = fitted
+    kw = dict(horizon=12, discount_rate=0.003, margin=0.3, n_draws=20, seed=7)
+
+    def run(cores, chunk):
+        monkeypatch.setattr(valuation, "available_cores", lambda: cores)
+        monkeypatch.setattr(valuation, "_CHUNK", chunk)
+        return customer_value(bg, gg, sim, **kw)
+
+    whole = run(1, 10**9)
+    one, many = run(1, 700), run(3, 700)     # several blocks, the last one short
+    pd.testing.assert_frame_equal(many, one, check_exact=True)
+    for key in ("draws_total_clv", "draws_total_purchases"):
+        assert many.attrs[key] == one.attrs[key]
+        np.testing.assert_allclose(many.attrs[key], whole.attrs[key], rtol=1e-12)
+    pd.testing.assert_frame_equal(many, whole, check_exact=True, check_flags=False)
+
+
+def test_horizon_tables_do_not_keep_the_full_table_alive(fitted):
+    """Each draw keeps two vectors, not a view into its (pairs x horizon) table."""
+    from clm_lib.clv.valuation import _det_groups, _xT_groups
+
+    sim, bg, _ = fitted
+    ux, uT, _ = _xT_groups(sim)
+    det, total = _det_groups(bg, ux, uT, 52, 0.003)
+    assert det.shape == total.shape == ux.shape
+    assert det.base is None and total.base is None
+
+
 def test_holdout_total_draws_equal_the_sum_over_customers(fitted):
     sim, bg, _ = fitted
     d = pd.concat([sim.iloc[:300], sim.iloc[:100]], ignore_index=True).assign(duration_holdout=10.0)
