@@ -21,8 +21,8 @@ declares only
 * optionally ``_weighted_value_and_grad(params, data, weights)``: the weighted total
   log-likelihood and its gradient (length k) in one pass, equal to ``weights @ _loglik``
   and ``weights @ _loglik_grad``; a model whose terms depend on one column at a time can
-  sum them per distinct value there (BG/NBD, Gamma-Gamma), which makes each evaluation
-  several times cheaper on large data.
+  sum them per distinct value there (BG/NBD, MBG/NBD, Gamma-Gamma), which makes each
+  evaluation several times cheaper on large data.
 
 The base class fits on log-parameters with a gradient-based optimiser (L-BFGS-B, with
 finite-difference gradients of the summed log-likelihood), computes standard errors

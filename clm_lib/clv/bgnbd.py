@@ -74,19 +74,19 @@ def bgnbd_loglik_grad(params, data: Mapping[str, np.ndarray]) -> np.ndarray:
     return g
 
 
-def _tables(x, tx, T, w) -> dict:
+def _tables(x, tx, T, w, per_customer=None) -> dict:
     """Parameter-free tables for :func:`bgnbd_weighted_value_and_grad`.
 
     Every term of the log-likelihood that depends on one of x, T or t_x alone is summed
     per distinct value (few on a day grid): only the terms that mix them are left per
-    customer, and only for customers with repeat purchases (for x = 0 the likelihood
-    has no t_x term).
+    customer, and only for the customers of ``per_customer`` (a mask; default those
+    with repeat purchases: for x = 0 the likelihood has no t_x term).
     """
     ux, ix = np.unique(x, return_inverse=True)
     uT, iT = np.unique(T, return_inverse=True)
     utx, itx = np.unique(tx, return_inverse=True)
     ix, iT, itx = ix.ravel(), iT.ravel(), itx.ravel()
-    pos = x > 0
+    pos = x > 0 if per_customer is None else per_customer
     return {
         "ux": ux, "uT": uT, "utx": utx,
         "w_x": np.bincount(ix, w, len(ux)),           # total weight per distinct x
@@ -94,6 +94,12 @@ def _tables(x, tx, T, w) -> dict:
         "wx_T": np.bincount(iT, w * x, len(uT)),      # sum of w x per distinct T
         "ix": ix[pos], "iT": iT[pos], "itx": itx[pos], "x": x[pos], "w": w[pos],
     }
+
+
+def softplus(d, p):
+    """``ln(1 + e^d)`` from ``p = expit(d)``, at half the cost of ``np.logaddexp(0, d)``:
+    ``max(d, 0) - ln(max(p, 1 - p))``, exact to rounding (absolute error < 1e-16)."""
+    return np.maximum(d, 0.0) - np.log(np.maximum(p, 1.0 - p))
 
 
 def bgnbd_weighted_value_and_grad(params, tables: Mapping[str, np.ndarray]):
@@ -127,11 +133,8 @@ def bgnbd_weighted_value_and_grad(params, tables: Mapping[str, np.ndarray]):
     d = take(k_x, ix) - rx * delta
     p4 = special.expit(d)
     wp4 = w * p4
-    # ln(1 + e^d) from p4 = expit(d), at half the cost of np.logaddexp(0, d): it is
-    # max(d, 0) - ln(max(p4, 1 - p4)), exact to rounding (absolute error < 1e-16 per row)
-    softplus = np.maximum(d, 0.0) - np.log(np.maximum(p4, 1.0 - p4))
     total = (w_total * (-gl(r) + r * np.log(alpha) + gl(a + b) - gl(b)) + w_x @ c_x
-             - rw_T @ lT + w @ softplus)
+             - rw_T @ lT + w @ softplus(d, p4))
     s_p4_x = np.bincount(ix, wp4, len(ux))                      # sum of w p4 per x
     grad = np.array([
         w_x @ dg(r + ux) + w_total * (np.log(alpha) - dg(r)) - w_T @ lT - wp4 @ delta,

@@ -16,6 +16,8 @@ import pandas as pd
 from scipy import special
 
 from clm_lib.clv.base import RepeatPurchaseModel
+from clm_lib.clv.bgnbd import _tables as bgnbd_tables
+from clm_lib.clv.bgnbd import softplus
 
 __all__ = ["ModifiedBetaGeoModel", "mbgnbd_loglik", "simulate_mbgnbd"]
 
@@ -57,6 +59,66 @@ def mbgnbd_loglik_grad(params, data) -> np.ndarray:
     return g
 
 
+def _tables(x, tx, T, w) -> dict:
+    """Parameter-free tables for :func:`mbgnbd_weighted_value_and_grad`: those of the
+    BG/NBD (every term in one of x, T or t_x alone summed per distinct value). The
+    dropout term mixes them; for a customer without repeat purchases (x = 0, t_x = 0)
+    it depends on T alone, so those customers are summed per T (``w0_T``) and only the
+    others stay per customer."""
+    by_T = (x == 0) & (tx == 0)
+    tables = bgnbd_tables(x, tx, T, w, per_customer=~by_T)
+    iT = np.searchsorted(tables["uT"], T[by_T])
+    return {**tables, "w0_T": np.bincount(iT, w[by_T], len(tables["uT"]))}
+
+
+def mbgnbd_weighted_value_and_grad(params, tables):
+    """Weighted total log-likelihood and its gradient in (r, alpha, a, b).
+
+    The same value as ``w @ mbgnbd_loglik(params, data)`` (and gradient as
+    ``w @ mbgnbd_loglik_grad``), on the tables of :func:`_tables`. Per customer
+    ``ln L = c + c_x - (r+x) ln(alpha+T) + ln(1 + e^d)`` with
+    ``c_x = ln G(r+x) + ln G(b+x+1) - ln G(a+b+x+1)`` and
+    ``d = ln a - ln(b+x) - (r+x)(ln(alpha+t_x) - ln(alpha+T))``; the weight of the
+    dropout branch in the gradient is ``expit(d)``.
+    """
+    r, alpha, a, b = params
+    gl, dg = special.gammaln, special.digamma
+    ux, uT, utx = tables["ux"], tables["uT"], tables["utx"]
+    w_x, w_T, wx_T, w0_T = tables["w_x"], tables["w_T"], tables["wx_T"], tables["w0_T"]
+    w_total = w_x.sum()
+    lT, ltx = np.log(alpha + uT), np.log(alpha + utx)
+    inv_T, inv_tx = 1.0 / (alpha + uT), 1.0 / (alpha + utx)
+    c_x = gl(r + ux) + gl(b + ux + 1) - gl(a + b + ux + 1)
+    dab_x = dg(a + b) - dg(a + b + ux + 1)
+    rw_T = r * w_T + wx_T                                       # sum of w (r+x) per T
+    # customers with repeat purchases (or a t_x of their own)
+    ix, iT, itx, x, w = (tables[k] for k in ("ix", "iT", "itx", "x", "w"))
+    take = np.take
+    rx = r + x
+    delta = take(ltx, itx) - take(lT, iT)
+    d = take(np.log(a) - np.log(b + ux), ix) - rx * delta
+    p = special.expit(d)
+    wp = w * p
+    # x = t_x = 0, per distinct T
+    delta0 = np.log(alpha) - lT
+    d0 = np.log(a) - np.log(b) - r * delta0
+    p0 = special.expit(d0)
+    wp0 = w0_T * p0
+    total = (w_total * (-gl(r) + r * np.log(alpha) + gl(a + b) - gl(b)) + w_x @ c_x
+             - rw_T @ lT + w @ softplus(d, p) + w0_T @ softplus(d0, p0))
+    s_p_x = np.bincount(ix, wp, len(ux))                        # sum of w p per x
+    grad = np.array([
+        w_x @ dg(r + ux) + w_total * (np.log(alpha) - dg(r)) - w_T @ lT - wp @ delta
+        - wp0 @ delta0,
+        w_total * r / alpha - rw_T @ inv_T - (wp * rx) @ (take(inv_tx, itx) - take(inv_T, iT))
+        - r * (wp0 @ (1.0 / alpha - inv_T)),
+        w_x @ dab_x + (wp.sum() + wp0.sum()) / a,
+        w_x @ (dab_x + dg(b + ux + 1)) - w_total * dg(b) - s_p_x @ (1.0 / (b + ux))
+        - wp0.sum() / b,
+    ])
+    return float(total), grad
+
+
 def simulate_mbgnbd(params, T, *, seed=None) -> pd.DataFrame:
     """Simulate ``frequency``, ``recency``, ``T`` under the MBG/NBD (death coin also at 0)."""
     r, alpha, a, b = params
@@ -87,6 +149,15 @@ class ModifiedBetaGeoModel(RepeatPurchaseModel):
     param_names = ("r", "alpha", "a", "b")
     _loglik = staticmethod(mbgnbd_loglik)
     _loglik_grad = staticmethod(mbgnbd_loglik_grad)
+
+    def _prepare(self, data, weights=None):
+        arrays, w = super()._prepare(data, weights)
+        tables = _tables(arrays["frequency"], arrays["recency"], arrays["T"], w)
+        return {**arrays, "_tables": tables}, w
+
+    @staticmethod
+    def _weighted_value_and_grad(params, data, weights):
+        return mbgnbd_weighted_value_and_grad(params, data["_tables"])
 
     def _initial_params(self, data):
         x, T = data["frequency"], data["T"]

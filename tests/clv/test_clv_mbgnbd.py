@@ -58,3 +58,23 @@ def test_recovers_parameters_and_predictions():
     # unlike the BG/NBD, a customer without repeat purchases is not certainly alive
     d = pd.DataFrame({"frequency": [0.0], "recency": [0.0], "T": [30.0]})
     assert 0 < m.p_alive(d)[0] < 1
+
+
+@pytest.mark.parametrize("p", [(0.8, 3.0, 1.2, 6.0), (0.3, 10.0, 0.5, 0.7), (2.0, 0.5, 3.0, 20.0)])
+def test_weighted_totals_equal_the_per_customer_functions(p):
+    """The fit's weighted totals (terms summed per distinct x and T, customers without
+    repeat purchases per T) equal the weighted sum of the per-customer log-likelihood and
+    gradient; a row with x = 0 and t_x > 0 stays per customer."""
+    rng = np.random.default_rng(0)
+    d = simulate_mbgnbd((0.8, 3.0, 1.2, 6.0), rng.integers(5, 60, 5000).astype(float), seed=3)
+    d[["recency", "T"]] = np.round(d[["recency", "T"]] * 7) / 7     # a day grid: ties
+    d.loc[0, ["frequency", "recency"]] = [0.0, 2.0]
+    w = rng.integers(1, 5, len(d)).astype(float)
+    model = ModifiedBetaGeoModel()
+    arrays, w = model._prepare(d, w)
+    assert 0 < len(arrays["_tables"]["x"]) < len(d)
+    total, grad = model._weighted_value_and_grad(np.array(p), arrays, w)
+    plain = {k: d[k].to_numpy(float) for k in ["frequency", "recency", "T"]}
+    assert total == pytest.approx(w @ mbgnbd_loglik(np.array(p), plain), rel=1e-12)
+    np.testing.assert_allclose(grad, w @ mbgnbd_loglik_grad(np.array(p), plain),
+                               rtol=1e-9, atol=1e-9)
