@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Mapping
+from contextlib import contextmanager
 
 import pandas as pd
 
@@ -67,6 +68,26 @@ def instant(value, name: str = "as_of") -> dt.datetime:
 
 class CustomerReductions:
     """The per-customer methods of :class:`clm_lib.reduce.engine.Engine`."""
+
+    @contextmanager
+    def kept_purchase_days(self, source, *, gaps: bool = False,
+                           columns: Mapping[str, str] | None = None):
+        """``with eng.kept_purchase_days(tx) as days:`` the purchase days of ``source``
+        (``customer_id``, ``day``, ``amount`` summed over the day; with ``gaps``, also
+        ``gap``, the days since the customer's previous purchase day, null on the first:
+        :func:`clm_lib.reduce.expressions.with_gaps`) computed once and kept in the engine,
+        dropped on exit.
+
+        The per-customer methods below read such a table as they read transactions, with
+        the same results: a study that calls several of them collapses the log once
+        instead of once per call (and, on a lazy loaded table, reads the raw file once).
+        """
+        t, _ = self._transactions(source, columns)
+        kept = self.materialize(red.with_gaps(t) if gaps else red.purchase_days(t))
+        try:
+            yield kept.table
+        finally:
+            kept.drop()
 
     def _days_or_transactions(self, source, columns):
         """``source`` as it is when it already is a purchase-day table, else as
@@ -177,7 +198,7 @@ class CustomerReductions:
         """
         end = day(as_of, "as_of")
         cal = day(calibration_end, "calibration_end")
-        t, _ = self._transactions(source, columns)
+        t, _ = self._days_or_transactions(source, columns)
         out = self.to_pandas(red.repeat_purchases_by_day(t, calibration_end=cal, as_of=end)
                              .order_by("day"))
         return out.set_index("day")["repeat_purchases"]

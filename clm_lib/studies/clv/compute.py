@@ -285,8 +285,13 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
     _check(t, ["customer_id", "timestamp", "amount"] + ([segment] if segment is not None else []),
            "transactions")
     reduce_kw = dict(as_of=as_of, time_unit=time_unit)
-    cal = eng.summary_data(t, calibration_end=calibration_end, **reduce_kw)
-    full = eng.summary_data(t, **reduce_kw)
+    # the log collapsed to purchase days once; both summaries and the repeat purchases
+    # per day (the tracking plot) are read from it
+    with eng.kept_purchase_days(t) as days:
+        cal = eng.summary_data(days, calibration_end=calibration_end, **reduce_kw)
+        full = eng.summary_data(days, **reduce_kw)
+        per_day = eng.repeat_purchases_by_day(days, calibration_end=calibration_end,
+                                              as_of=as_of)
     d_unit = per_unit_discount_rate(discount_rate, time_unit)
 
     models, errors, holdout = {}, {}, {}
@@ -304,7 +309,6 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
     bg = models.get("bgnbd")
     tracking = cond = grid = None
     if bg is not None:
-        per_day = eng.repeat_purchases_by_day(t, calibration_end=calibration_end, as_of=as_of)
         tracking = tracking_data(per_day, cal, bg, calibration_end=calibration_end,
                                  as_of=as_of, time_unit=time_unit)
         cond = conditional_vs_holdout(bg, cal)

@@ -23,7 +23,6 @@ from clm_lib.io import load_leads
 from clm_lib.reduce import get_engine
 from clm_lib.clv.valuation import per_unit_discount_rate
 from clm_lib.studies.lifecycle_segments import rfm as rfm_mod
-from clm_lib.studies.lifecycle_segments.days import purchase_days
 from clm_lib.studies.lifecycle_segments.flows import default_flow_start, flow_counts, transition_matrix
 from clm_lib.studies.lifecycle_segments.leads import leads_conversion
 from clm_lib.studies.lifecycle_segments.repeat import reactivation_comparison, time_to_second_purchase
@@ -200,7 +199,7 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         raise ParameterError(f"flow_start {fs.date()} must be before as_of {as_of_ts.date()}")
     # the log collapsed to purchase days once; gaps, both histories and the summary of the
     # value models are read from it
-    with purchase_days(eng, transactions) as days:
+    with eng.kept_purchase_days(transactions, gaps=True) as days:
         th = derive_thresholds(eng.purchase_day_gaps(days, as_of=as_of_ts), as_of=as_of_ts,
                                new_days=new_days, at_risk_days=at_risk_days,
                                lapsed_days=lapsed_days)

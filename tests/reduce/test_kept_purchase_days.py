@@ -1,11 +1,11 @@
-"""The study's purchase days, collapsed once: the engine methods read them as they read the
-log, on a hand-built log whose answers are also written out."""
+"""Purchase days collapsed once and kept in the engine (``Engine.kept_purchase_days``): the
+engine's per-customer methods read them as they read the log, on a hand-built log whose
+answers are also written out."""
 import pandas as pd
 import pytest
 
 from clm_lib.exceptions import InsufficientDataError
 from clm_lib.reduce import get_engine
-from clm_lib.studies.lifecycle_segments.days import purchase_days
 
 AS_OF = pd.Timestamp("2020-12-31")
 START = pd.Timestamp("2020-06-30")
@@ -41,7 +41,7 @@ def _reduced(source, eng):
 
 
 def _from_days(tx, eng):
-    with purchase_days(eng, tx) as days:
+    with eng.kept_purchase_days(tx, gaps=True) as days:
         return _reduced(days, eng)
 
 
@@ -56,13 +56,36 @@ def test_equals_engine_methods_on_the_log(log):
     pd.testing.assert_frame_equal(got[3], want[3])  # the summary's sums are ordered: exact
 
 
+def test_without_gaps_the_summaries_and_repeat_days_equal_those_of_the_log(log):
+    """The CLV study's use: both summaries and the repeat purchases per day."""
+    eng = get_engine()
+    kw = dict(as_of=AS_OF, time_unit="week")
+
+    def reduced(source):
+        return (eng.summary_data(source, calibration_end=START, **kw),
+                eng.summary_data(source, **kw),
+                eng.repeat_purchases_by_day(source, calibration_end=START, as_of=AS_OF))
+
+    with eng.kept_purchase_days(log) as days:
+        assert sorted(days.columns) == ["amount", "customer_id", "day"]
+        got = reduced(days)
+    want = reduced(log)
+    for g, w in zip(got[:2], want[:2]):
+        pd.testing.assert_frame_equal(g, w)
+        assert g.attrs == w.attrs
+    pd.testing.assert_series_equal(got[2], want[2])
+    # repeat days of customers first seen by START (a, b, d): a's 4, none of b's or d's
+    assert got[2].to_dict() == {pd.Timestamp(d): 1 for d in
+                                ("2020-01-21", "2020-04-30", "2020-05-20", "2020-11-01")}
+
+
 def test_written_answers_and_dropped_on_exit(log):
     eng = get_engine()
 
     def tables():
         return eng.con.raw_sql("SELECT table_name FROM duckdb_tables()").fetchall()
 
-    with purchase_days(eng, log) as days:
+    with eng.kept_purchase_days(log, gaps=True) as days:
         name = days.get_name()
         assert (name,) in tables()
         assert sorted(days.columns) == ["amount", "customer_id", "day", "gap"]
