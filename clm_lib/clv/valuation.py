@@ -116,6 +116,17 @@ def distinct_rows(*columns) -> tuple[np.ndarray, np.ndarray]:
     return codes, first
 
 
+def _map_threads(fn, items) -> list:
+    """``[fn(item) for item in items]``, shared out over the cores in threads: for work in
+    numpy and scipy loops, which release the GIL (parameter draws, blocks of histories).
+    Each result is computed as in one thread and the list keeps the order of ``items``."""
+    items = list(items)
+    if available_cores() == 1 or len(items) < 2:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=available_cores()) as pool:
+        return list(pool.map(fn, items))
+
+
 def _xT_groups(data):
     """Distinct (frequency, T) pairs (sorted by frequency, then T) and each customer's
     group. Codes of the two columns are combined into one integer, which is much faster
@@ -277,10 +288,8 @@ def _interval_draws(model, spend_model, data, spend, *, horizon, discount_rate, 
     # loops that release the GIL, so threads share it out (2 cores: ~1.6x); every value
     # is computed as in one thread and the totals are added in block order.
     blocks = [slice(lo, min(lo + _CHUNK, n)) for lo in range(0, n, _CHUNK)]
-    with ThreadPoolExecutor(max_workers=available_cores()) as pool:
-        tables = list(pool.map(
-            lambda p: _det_groups(model, ux, uT, horizon, discount_rate, p), tp))
-        parts = list(pool.map(block, blocks))
+    tables = _map_threads(lambda p: _det_groups(model, ux, uT, horizon, discount_rate, p), tp)
+    parts = _map_threads(block, blocks)
     names = ("clv_lower", "clv_upper", "expected_purchases_lower", "expected_purchases_upper")
     bounds = {c: np.concatenate([b[k] for b in parts]) if parts else np.empty(0)
               for k, c in enumerate(names)}
