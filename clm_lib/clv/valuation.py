@@ -127,6 +127,29 @@ def _map_threads(fn, items) -> list:
         return list(pool.map(fn, items))
 
 
+def _row_quantiles(a: np.ndarray, q) -> list[np.ndarray]:
+    """``np.quantile(a, q, axis=1)`` (numpy's default, linear interpolation), from each
+    row sorted: a row sort in contiguous memory is ~10x faster than the selection that
+    np.quantile makes across rows (50k x 200 draws: 0.03 s against 0.3 s). The values are
+    the same: the same order statistics, interpolated by numpy's formula; a row with a
+    NaN gives NaN."""
+    s = np.sort(a, axis=1)
+    n = s.shape[1]
+    has_nan = np.isnan(s[:, -1])
+    out = []
+    for level in q:
+        virtual = (n - 1) * level
+        lo = min(int(np.floor(virtual)), n - 1)
+        hi = min(lo + 1, n - 1)
+        gamma = virtual - np.floor(virtual)
+        below, above = s[:, lo], s[:, hi]
+        diff = above - below
+        value = below + diff * gamma if gamma < 0.5 else above - diff * (1 - gamma)
+        value[has_nan] = np.nan
+        out.append(value)
+    return out
+
+
 def _xT_groups(data):
     """Distinct (frequency, T) pairs (sorted by frequency, then T) and each customer's
     group. Codes of the two columns are combined into one integer, which is much faster
@@ -280,7 +303,7 @@ def _interval_draws(model, spend_model, data, spend, *, horizon, discount_rate, 
             spend_i = spend_model.conditional_expected_spend(spend_part, params=sp[i])
             clv_d[:, i] = margin * spend_i * det_u[pair_part] * alive
             pur_d[:, i] = tot_u[pair_part] * alive
-        return (*np.quantile(clv_d, q, axis=1), *np.quantile(pur_d, q, axis=1),
+        return (*_row_quantiles(clv_d, q), *_row_quantiles(pur_d, q),
                 weights[sl] @ clv_d, weights[sl] @ pur_d)
 
     # Each draw's (frequency, T) tables, then the histories in blocks (memory: n_draws x

@@ -107,6 +107,26 @@ def test_interval_draws_the_same_in_any_number_of_threads_and_blocks(fitted, mon
     pd.testing.assert_frame_equal(many, whole, check_exact=True, check_flags=False)
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 200, 201])
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_row_quantiles_equal_numpy_quantile(n):
+    """The interval bounds come from sorted rows: bit for bit np.quantile's, with ties,
+    NaN (the row's bound is NaN) and infinite draws."""
+    from clm_lib.clv.valuation import _row_quantiles
+
+    rng = np.random.default_rng(n)
+    for level in (0.5, 0.8, 0.9, 0.99):
+        q = [(1 - level) / 2, (1 + level) / 2]
+        for case in ("plain", "ties", "nan", "inf"):
+            a = rng.lognormal(size=(300, n)) * 10
+            if case == "ties":
+                a = np.round(a)
+            elif case in ("nan", "inf"):
+                a[rng.random(a.shape) < 0.02] = np.nan if case == "nan" else np.inf
+            for got, want in zip(_row_quantiles(a, q), np.quantile(a, q, axis=1)):
+                np.testing.assert_array_equal(got, want)
+
+
 def test_horizon_tables_do_not_keep_the_full_table_alive(fitted):
     """Each draw keeps two vectors, not a view into its (pairs x horizon) table."""
     from clm_lib.clv.valuation import _det_groups, _xT_groups
