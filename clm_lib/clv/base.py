@@ -118,6 +118,20 @@ def check_purchase_data(model: str, x: np.ndarray, T: np.ndarray, w: np.ndarray,
             "soon they stop")
 
 
+def distinct_pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of the columns (a, b), sorted, and each row's index among them.
+
+    The codes of the two columns are combined into one integer: much faster than
+    ``np.unique(np.column_stack([a, b]), axis=0)`` on a million rows, with the same rows
+    in the same order.
+    """
+    ua, ia = np.unique(np.asarray(a, float), return_inverse=True)
+    ub, ib = np.unique(np.asarray(b, float), return_inverse=True)
+    up, inverse = np.unique(ia.ravel().astype(np.int64) * len(ub) + ib.ravel(),
+                            return_inverse=True)
+    return np.column_stack([ua[up // len(ub)], ub[up % len(ub)]]), inverse.ravel()
+
+
 class MLEModel:
     """Base class: subclasses set ``param_names``, ``required_columns`` and ``_loglik``."""
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from clm_lib.clv.base import RepeatPurchaseModel
+from clm_lib.clv.base import RepeatPurchaseModel, distinct_pairs
 
 __all__ = ["ParetoNBDModel", "pareto_nbd_loglik", "simulate_pareto_nbd"]
 
@@ -103,9 +103,9 @@ class ParetoNBDModel(RepeatPurchaseModel):
         arrays = dict(arrays)
         x = arrays["frequency"]
         for key, col in (("xtx", "recency"), ("xT", "T")):
-            u, i = np.unique(np.column_stack([x, arrays[col]]), axis=0, return_inverse=True)
+            u, i = distinct_pairs(x, arrays[col])
             if len(u) * 2 <= len(x):
-                arrays[f"_{key}_u"], arrays[f"_{key}_i"] = u, i.ravel()
+                arrays[f"_{key}_u"], arrays[f"_{key}_i"] = u, i
         for key, col in (("x", "frequency"), ("T", "T")):
             arrays[f"_{key}_i"], arrays[f"_{key}_u"] = pd.factorize(arrays[col])
         if "_xtx_u" not in arrays or "_xT_u" not in arrays:

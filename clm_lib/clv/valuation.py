@@ -32,6 +32,7 @@ import pandas as pd
 
 from clm_lib.checks import require_columns as _check
 from clm_lib.checks import unit_days
+from clm_lib.clv.base import distinct_pairs
 from clm_lib.clv.gamma_gamma import GammaGammaModel
 from clm_lib.config import available_cores
 from clm_lib.exceptions import ConvergenceError, InsufficientDataError, ParameterError
@@ -152,13 +153,9 @@ def _row_quantiles(a: np.ndarray, q) -> list[np.ndarray]:
 
 def _xT_groups(data):
     """Distinct (frequency, T) pairs (sorted by frequency, then T) and each customer's
-    group. Codes of the two columns are combined into one integer, which is much faster
-    than ``np.unique(..., axis=0)`` on a million rows."""
-    ux, ix = np.unique(np.asarray(data["frequency"], float), return_inverse=True)
-    uT, iT = np.unique(np.asarray(data["T"], float), return_inverse=True)
-    pair = ix.ravel().astype(np.int64) * len(uT) + iT.ravel()
-    upair, codes = np.unique(pair, return_inverse=True)
-    return ux[upair // len(uT)], uT[upair % len(uT)], codes.ravel()
+    group (:func:`clm_lib.clv.base.distinct_pairs`)."""
+    pairs, codes = distinct_pairs(data["frequency"], data["T"])
+    return pairs[:, 0], pairs[:, 1], codes
 
 
 def _det_groups(model, ux, uT, horizon, discount_rate, params=None):

@@ -121,3 +121,16 @@ def test_missing_columns_and_empty_data_are_named():
 def test_results_before_fit_say_so():
     with pytest.raises(AttributeError, match="not fitted"):
         _NBD().summary
+
+
+def test_distinct_pairs_equal_numpy_unique_of_the_rows():
+    from clm_lib.clv.base import distinct_pairs
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 30, 5000).astype(float)
+    b = np.round(rng.uniform(0, 50, 5000) * 7) / 7
+    pairs, idx = distinct_pairs(a, b)
+    want, want_idx = np.unique(np.column_stack([a, b]), axis=0, return_inverse=True)
+    np.testing.assert_array_equal(pairs, want)
+    np.testing.assert_array_equal(idx, want_idx.ravel())
+    np.testing.assert_array_equal(pairs[idx], np.column_stack([a, b]))
