@@ -498,9 +498,27 @@ class RepeatPurchaseModel(MLEModel):
     Adds the data checks of :func:`check_purchase_data` before every fit."""
 
     required_columns = ("frequency", "recency", "T")
+    #: A model whose log-likelihood terms depend on one of x, T, t_x at a time sets both:
+    #: ``_tables(x, tx, T, w) -> dict`` (parameter-free, built once per fit) and
+    #: ``_weighted_totals(params, tables) -> (value, gradient)``, its weighted total.
+    _tables = None
+    _weighted_totals = None
 
     def _check_identified(self, data, weights):
         check_purchase_data(self.label, data["frequency"], data["T"], weights)
+
+    def _prepare(self, data, weights=None):
+        arrays, w = super()._prepare(data, weights)
+        if self._tables is None:
+            return arrays, w
+        tables = self._tables(arrays["frequency"], arrays["recency"], arrays["T"], w)
+        return {**arrays, "_tables": tables}, w
+
+    @property
+    def _weighted_value_and_grad(self):
+        if self._weighted_totals is None:
+            return None
+        return lambda params, data, weights: self._weighted_totals(params, data["_tables"])
 
     def p_alive_by_params(self, data):
         """``params -> self.p_alive(data, params)``, for many parameter draws on one

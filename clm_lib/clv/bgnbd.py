@@ -302,14 +302,8 @@ class BetaGeoModel(RepeatPurchaseModel):
     _loglik = staticmethod(bgnbd_loglik)
     _loglik_grad = staticmethod(bgnbd_loglik_grad)
 
-    def _prepare(self, data, weights=None):
-        arrays, w = super()._prepare(data, weights)
-        tables = _tables(arrays["frequency"], arrays["recency"], arrays["T"], w)
-        return {**arrays, "_tables": tables}, w
-
-    @staticmethod
-    def _weighted_value_and_grad(params, data, weights):
-        return bgnbd_weighted_value_and_grad(params, data["_tables"])
+    _tables = staticmethod(_tables)
+    _weighted_totals = staticmethod(bgnbd_weighted_value_and_grad)
 
     def _initial_params(self, data):
         x, T = data["frequency"], data["T"]

@@ -150,14 +150,8 @@ class ModifiedBetaGeoModel(RepeatPurchaseModel):
     _loglik = staticmethod(mbgnbd_loglik)
     _loglik_grad = staticmethod(mbgnbd_loglik_grad)
 
-    def _prepare(self, data, weights=None):
-        arrays, w = super()._prepare(data, weights)
-        tables = _tables(arrays["frequency"], arrays["recency"], arrays["T"], w)
-        return {**arrays, "_tables": tables}, w
-
-    @staticmethod
-    def _weighted_value_and_grad(params, data, weights):
-        return mbgnbd_weighted_value_and_grad(params, data["_tables"])
+    _tables = staticmethod(_tables)
+    _weighted_totals = staticmethod(mbgnbd_weighted_value_and_grad)
 
     def _initial_params(self, data):
         x, T = data["frequency"], data["T"]
