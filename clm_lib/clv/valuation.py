@@ -46,8 +46,10 @@ __all__ = [
 _UNITS = ("day", "week", "month")
 
 #: Distinct histories per block when computing interval draws (memory: n_draws x _CHUNK
-#: floats x 2 per worker thread).
+#: floats x 2 per worker thread: 160 MB at 200 draws).
 _CHUNK = 50_000
+#: Worker threads for the draws at most, whatever the cores: memory grows with each.
+_MAX_THREADS = 4
 
 
 def per_unit_discount_rate(annual_rate: float, time_unit: str) -> float:
@@ -118,13 +120,15 @@ def distinct_rows(*columns) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _map_threads(fn, items) -> list:
-    """``[fn(item) for item in items]``, shared out over the cores in threads: for work in
-    numpy and scipy loops, which release the GIL (parameter draws, blocks of histories).
-    Each result is computed as in one thread and the list keeps the order of ``items``."""
+    """``[fn(item) for item in items]``, shared out over the cores (at most
+    ``_MAX_THREADS``) in threads: for work in numpy and scipy loops, which release the GIL
+    (parameter draws, blocks of histories). Each result is computed as in one thread and
+    the list keeps the order of ``items``."""
     items = list(items)
-    if available_cores() == 1 or len(items) < 2:
+    workers = min(available_cores(), _MAX_THREADS, len(items))
+    if workers < 2:
         return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=available_cores()) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(fn, items))
 
 
