@@ -18,11 +18,14 @@ declares only
   in the natural parameters, shape ``(n, k)``; when given, the optimiser, the Newton
   polish and the information matrix use it (far fewer likelihood evaluations on large
   data);
-* optionally ``_weighted_value_and_grad(params, data, weights)``: the weighted total
-  log-likelihood and its gradient (length k) in one pass, equal to ``weights @ _loglik``
-  and ``weights @ _loglik_grad``; a model whose terms depend on one column at a time can
-  sum them per distinct value there (BG/NBD, MBG/NBD, Gamma-Gamma), which makes each
-  evaluation several times cheaper on large data.
+* optionally ``_check_values(arrays)``: a :class:`~clm_lib.exceptions.DataContractError`
+  for values the likelihood cannot take (checked when the data are prepared);
+* optionally ``_tables(*columns, w)`` and ``_weighted_totals(params, tables)``: the
+  weighted total log-likelihood and its gradient (length k) in one pass, equal to
+  ``weights @ _loglik`` and ``weights @ _loglik_grad``, on parameter-free tables built
+  once per fit from the ``required_columns`` and the weights; a model whose terms depend
+  on one column at a time can sum them per distinct value there (BG/NBD, MBG/NBD,
+  Gamma-Gamma), which makes each evaluation several times cheaper on large data.
 
 The base class fits on log-parameters with a gradient-based optimiser (L-BFGS-B, with
 finite-difference gradients of the summed log-likelihood), computes standard errors
@@ -174,7 +177,25 @@ class MLEModel:
             w = np.ones(n)
         else:
             w = np.asarray(weights, dtype=float)
+        self._check_values(arrays)
+        if self._tables is not None:
+            arrays["_tables"] = self._tables(*(arrays[c] for c in self.required_columns), w)
         return arrays, w
+
+    def _check_values(self, arrays) -> None:
+        """Raise a DataContractError for values the likelihood cannot take (none here)."""
+
+    #: See the module notes: a model with weighted totals sets both.
+    _tables = None
+    _weighted_totals = None
+
+    @property
+    def _weighted_value_and_grad(self):
+        """``(params, data, weights) -> (value, gradient)`` on the tables of ``data``, or
+        None for a model without weighted totals."""
+        if self._weighted_totals is None:
+            return None
+        return lambda params, data, weights: self._weighted_totals(params, data["_tables"])
 
     # ---- fitting ---------------------------------------------------------------------
     def fit(self, data: pd.DataFrame, *, weights=None, initial_params=None,
@@ -498,27 +519,9 @@ class RepeatPurchaseModel(MLEModel):
     Adds the data checks of :func:`check_purchase_data` before every fit."""
 
     required_columns = ("frequency", "recency", "T")
-    #: A model whose log-likelihood terms depend on one of x, T, t_x at a time sets both:
-    #: ``_tables(x, tx, T, w) -> dict`` (parameter-free, built once per fit) and
-    #: ``_weighted_totals(params, tables) -> (value, gradient)``, its weighted total.
-    _tables = None
-    _weighted_totals = None
 
     def _check_identified(self, data, weights):
         check_purchase_data(self.label, data["frequency"], data["T"], weights)
-
-    def _prepare(self, data, weights=None):
-        arrays, w = super()._prepare(data, weights)
-        if self._tables is None:
-            return arrays, w
-        tables = self._tables(arrays["frequency"], arrays["recency"], arrays["T"], w)
-        return {**arrays, "_tables": tables}, w
-
-    @property
-    def _weighted_value_and_grad(self):
-        if self._weighted_totals is None:
-            return None
-        return lambda params, data, weights: self._weighted_totals(params, data["_tables"])
 
     def p_alive_by_params(self, data):
         """``params -> self.p_alive(data, params)``, for many parameter draws on one

@@ -76,15 +76,13 @@ class BetaGeoBetaBinomModel(MLEModel):
     required_columns = ("frequency", "recency", "periods")
     _loglik = staticmethod(bgbb_loglik)
 
-    def _prepare(self, data, weights=None):
-        arrays, w = super()._prepare(data, weights)
+    def _check_values(self, arrays):
         x, tx, n = arrays["frequency"], arrays["recency"], arrays["periods"]
         bad = (x < 0) | (x > tx) | (tx > n) | ((x > 0) & (tx < 1)) | (x != np.round(x))
         if bad.any():
             rows = np.flatnonzero(bad)
             raise DataContractError("frequency", "BG/BB needs integers 0 <= frequency <= recency "
                                     "<= periods (recency >= 1 when frequency > 0)", len(rows), rows)
-        return arrays, w
 
     def _check_identified(self, data, weights):
         n = data["periods"]

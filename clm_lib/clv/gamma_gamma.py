@@ -128,15 +128,16 @@ class GammaGammaModel(MLEModel):
     _loglik = staticmethod(gamma_gamma_loglik)
     _loglik_grad = staticmethod(gamma_gamma_loglik_grad)
 
-    def _prepare(self, data, weights=None):
-        arrays, w = super()._prepare(data, weights)
+    _tables = staticmethod(_tables)
+    _weighted_totals = staticmethod(gamma_gamma_weighted_value_and_grad)
+
+    def _check_values(self, arrays):
         bad = (arrays["frequency"] <= 0) | ~(arrays["monetary_value"] > 0)
         if bad.any():
             rows = np.flatnonzero(bad)
             raise DataContractError(
                 "monetary_value", "Gamma-Gamma needs frequency > 0 and monetary_value > 0; "
                 "select customers with spend observations first", len(rows), rows)
-        return {**arrays, "_tables": _tables(arrays["frequency"], arrays["monetary_value"], w)}, w
 
     def _check_identified(self, data, weights):
         require_customers(self.label, weights, qualifier=" with repeat spend")
@@ -146,10 +147,6 @@ class GammaGammaModel(MLEModel):
                 model=self.label, reason=f"all {float(weights.sum()):,.0f} customers with "
                 "repeat spend have the same mean spend, so how spend varies across customers "
                 "cannot be estimated")
-
-    @staticmethod
-    def _weighted_value_and_grad(params, data, weights):
-        return gamma_gamma_weighted_value_and_grad(params, data["_tables"])
 
     def _initial_params(self, data):
         z = data["monetary_value"]
