@@ -40,6 +40,7 @@ is a sum over customers.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -513,6 +514,19 @@ class MLEModel:
         return f"<{type(self).__name__}: not fitted>"
 
 
+class FutureState(NamedTuple):
+    """One posterior draw of each customer's state at the end of her history (arrays of
+    equal length), as :meth:`RepeatPurchaseModel.sample_future_state` returns it:
+    ``alive`` (bool), ``rate`` (purchases per time unit while alive), ``dropout`` (the
+    probability of dropping out after each purchase: BG/NBD, MBG/NBD; 0 for Pareto/NBD)
+    and ``lifetime`` (time units left to live: Pareto/NBD; infinite for the others)."""
+
+    alive: np.ndarray
+    rate: np.ndarray
+    dropout: np.ndarray
+    lifetime: np.ndarray
+
+
 class RepeatPurchaseModel(MLEModel):
     """Base of the models of (frequency, recency, T) data: BG/NBD, MBG/NBD, Pareto/NBD.
 
@@ -536,3 +550,11 @@ class RepeatPurchaseModel(MLEModel):
         grid = {"frequency": np.repeat(x, len(t)), "T": np.repeat(T, len(t))}
         return self.conditional_expected_purchases_if_alive(np.tile(t, len(x)), grid,
                                                             params).reshape(len(x), len(t))
+
+    def sample_future_state(self, data, rng: np.random.Generator, params=None,
+                            p_alive=None) -> FutureState:
+        """One draw of each customer's state at T from the posterior given her history
+        (``frequency``, ``recency``, ``T``) and ``params``: what
+        :func:`clm_lib.clv.predictive.simulate_purchases` needs to simulate her future.
+        ``p_alive``: the rows' P(alive) under ``params`` when already computed."""
+        raise NotImplementedError

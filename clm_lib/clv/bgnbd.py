@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from clm_lib.clv.base import RepeatPurchaseModel
+from clm_lib.clv.base import FutureState, RepeatPurchaseModel
 
 __all__ = ["BetaGeoModel", "bgnbd_loglik", "bgnbd_if_alive_table", "simulate_bgnbd"]
 
@@ -368,6 +368,18 @@ class BetaGeoModel(RepeatPurchaseModel):
         """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] (FHL 2005, eq. 10)."""
         return (self.conditional_expected_purchases_if_alive(t, data, params)
                 * self.p_alive(data, params))
+
+    def sample_future_state(self, data, rng, params=None, p_alive=None):
+        """One draw of each customer's state at T from the posterior given her history:
+        alive (with probability P(alive)) and, if alive, her purchase rate and dropout
+        probability. Given alive at T the posterior of (lambda, p) factorises into
+        Gamma(r + x, rate alpha + T) and Beta(a, b + x) (the alive component of the
+        individual likelihood). Returns :class:`~clm_lib.clv.base.FutureState`."""
+        r, alpha, a, b = self._p(params)
+        x, T = _arr(data, "frequency"), _arr(data, "T")
+        alive = rng.random(len(x)) < (self.p_alive(data, params) if p_alive is None else p_alive)
+        return FutureState(alive, rng.gamma(r + x, 1.0 / (alpha + T)), rng.beta(a, b + x),
+                           np.full(len(x), np.inf))
 
     def probability_of_purchases(self, x, t, params=None):
         """P(X(t) = x) for a customer just acquired (FHL 2005, eq. 8).

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from clm_lib.clv.base import RepeatPurchaseModel
+from clm_lib.clv.base import FutureState, RepeatPurchaseModel
 from clm_lib.clv.bgnbd import _tables as bgnbd_tables
 from clm_lib.clv.bgnbd import softplus
 
@@ -186,6 +186,17 @@ class ModifiedBetaGeoModel(RepeatPurchaseModel):
         """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t]."""
         return (self.conditional_expected_purchases_if_alive(t, data, params)
                 * self.p_alive(data, params))
+
+    def sample_future_state(self, data, rng, params=None, p_alive=None):
+        """One posterior draw of each customer's state at T (see
+        :meth:`BetaGeoModel.sample_future_state`): alive with probability P(alive); then
+        Gamma(r + x, rate alpha + T) and Beta(a, b + x + 1), as the MBG/NBD customer has
+        survived x + 1 dropout chances (the first purchase included)."""
+        r, alpha, a, b = self._p(params)
+        x, T = _arr(data, "frequency"), _arr(data, "T")
+        alive = rng.random(len(x)) < (self.p_alive(data, params) if p_alive is None else p_alive)
+        return FutureState(alive, rng.gamma(r + x, 1.0 / (alpha + T)), rng.beta(a, b + x + 1),
+                           np.full(len(x), np.inf))
 
     def probability_of_purchases(self, x, t, params=None):
         """P(X(t) = x) = B(a,b+x+1)/B(a,b) NBD(x; t) + B(a+1,b+x)/B(a,b) P_NBD(N(t) >= x)."""

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from clm_lib.clv.base import RepeatPurchaseModel, distinct_pairs
+from clm_lib.clv.base import FutureState, RepeatPurchaseModel, distinct_pairs
 
 __all__ = ["ParetoNBDModel", "pareto_nbd_loglik", "simulate_pareto_nbd"]
 
@@ -142,6 +142,20 @@ class ParetoNBDModel(RepeatPurchaseModel):
         """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] (note 008, eq. 27)."""
         return (self.conditional_expected_purchases_if_alive(t, data, params)
                 * self.p_alive(data, params))
+
+    def sample_future_state(self, data, rng, params=None, p_alive=None):
+        """One posterior draw of each customer's state at T: alive with probability
+        P(alive); given alive at T, lambda ~ Gamma(r + x, rate alpha + T) and
+        mu ~ Gamma(s, rate beta + T), independent; the remaining lifetime is exponential
+        with rate mu (memoryless). No dropout at purchases. Returns
+        :class:`~clm_lib.clv.base.FutureState`."""
+        r, alpha, s, beta = self._p(params)
+        x, T = _arr(data, "frequency"), _arr(data, "T")
+        n = len(x)
+        alive = rng.random(n) < (self.p_alive(data, params) if p_alive is None else p_alive)
+        mu = rng.gamma(s, 1.0 / (beta + T))
+        return FutureState(alive, rng.gamma(r + x, 1.0 / (alpha + T)), np.zeros(n),
+                           rng.standard_exponential(n) / mu)
 
     def probability_of_purchases(self, x, t, params=None):
         """P(X(t) = x) for a customer just acquired (SMC 1987, in the form of Fader &
