@@ -180,7 +180,8 @@ report.summary_lines(st)
 t3 = time.perf_counter()
 print(json.dumps({"load": t1 - t0, "study": t2 - t1, "report": t3 - t2, "total": t3 - t0,
                   "customers": m["customers"], "clv_total": m["forecast"]["clv_total"],
-                  "clv_total_interval": m["forecast"].get("clv_total_interval")}))
+                  "clv_total_interval": m["forecast"].get("clv_total_predictive_interval",
+                                                          m["forecast"].get("clv_total_interval"))}))
 """
 
 

@@ -15,9 +15,11 @@ CLV here is the *discounted expected margin over a finite horizon* (Fader & Hard
 * ``E[spend_i]`` is the Gamma-Gamma conditional expected spend per purchase and
   ``margin`` the fraction of spend that is margin.
 
-Intervals come from drawing parameter vectors from the asymptotic normal of the MLE of both
-models (:meth:`MLEModel.sample_params`) and recomputing; they reflect parameter uncertainty
-only, not the Poisson noise of future purchases.
+Intervals here come from drawing parameter vectors from the asymptotic normal of the MLE of
+both models (:meth:`MLEModel.sample_params`) and recomputing: *parameter-only* intervals,
+which say how well a customer's (or the total's) expectation is known, not where her
+purchases will fall. :mod:`clm_lib.clv.predictive` adds the randomness of purchases
+(predictive intervals).
 
 The expensive part, ``E[Y(k) | alive, x, T]``, depends on (x, T) only, so it is computed once
 per distinct (frequency, T) pair and multiplied by each customer's P(alive); the draws are

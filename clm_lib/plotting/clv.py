@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 
 from clm_lib.checks import require_columns as _need
 
-__all__ = ["plot_tracking", "plot_conditional_vs_holdout", "plot_p_alive_matrix",
+__all__ = ["plot_tracking", "plot_frequency_fit", "plot_conditional_vs_holdout", "plot_p_alive_matrix",
            "plot_clv_distribution"]
 
 
@@ -24,15 +24,17 @@ def _axes(ax, figsize=(9, 4.5)) -> Axes:
 
 
 def plot_tracking(tracking: pd.DataFrame, *, ax: Axes | None = None, cumulative: bool = False,
-                  time_unit: str = "week", title: str | None = None) -> Axes:
+                  time_unit: str = "week", title: str | None = None,
+                  model_label: str = "model") -> Axes:
     """Repeat purchases per time unit (or cumulative), actual vs model, with the end of the
-    calibration period marked. ``tracking`` is :func:`clm_lib.studies.clv.compute.tracking_data`."""
+    calibration period marked. ``tracking`` is :func:`clm_lib.studies.clv.compute.tracking_data`;
+    ``model_label`` names the model in the legend."""
     _need(tracking, ["actual", "predicted", "actual_cumulative", "predicted_cumulative"], "tracking")
     ax = _axes(ax)
     a, p = (("actual_cumulative", "predicted_cumulative") if cumulative else ("actual", "predicted"))
     x = tracking.index.to_numpy()
     ax.plot(x, tracking[a], color="black", label="actual")
-    ax.plot(x, tracking[p], color="tab:blue", linestyle="--", label="model (BG/NBD)")
+    ax.plot(x, tracking[p], color="tab:blue", linestyle="--", label=model_label)
     cal = tracking.attrs.get("calibration_periods")
     if cal is not None:
         ax.axvline(cal, color="grey", linestyle=":", label="end of calibration")
@@ -40,6 +42,26 @@ def plot_tracking(tracking: pd.DataFrame, *, ax: Axes | None = None, cumulative:
     ax.set_xlabel(f"{time_unit}s since the first acquisition")
     ax.set_ylabel(f"{kind} (purchase days)")
     ax.set_title(title or f"Tracking: {kind}, actual vs model")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_frequency_fit(table: pd.DataFrame, *, models: dict, ax: Axes | None = None,
+                       title: str = "Customers by repeat purchases in calibration, actual vs models") -> Axes:
+    """Share of customers with 0, 1, 2, ... repeat purchases, actual (bars) and expected by
+    each model (markers). ``table`` is
+    :func:`clm_lib.studies.clv.compute.frequency_distribution`; ``models`` maps its model
+    columns to legend labels."""
+    _need(table, ["actual", *models], "frequency-distribution table")
+    ax = _axes(ax, figsize=(9, 4.5))
+    x = np.arange(len(table))
+    ax.bar(x, 100 * table["actual"], color="lightgrey", edgecolor="black", label="actual")
+    for (col, label), marker in zip(models.items(), "osD^v"):
+        ax.plot(x, 100 * table[col], marker=marker, linestyle="none", label=label)
+    ax.set_xticks(x, table.index.astype(str))
+    ax.set_xlabel("repeat purchases in the calibration period (count)")
+    ax.set_ylabel("customers (%)")
+    ax.set_title(title)
     ax.legend(frameon=False)
     return ax
 

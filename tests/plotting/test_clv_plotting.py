@@ -35,6 +35,16 @@ def test_plots_have_units():
                                      horizon=52, top_decile=12.5)
     assert "$" in ax.get_xlabel() and "52 weeks" in ax.get_xlabel()
     assert ax.get_legend().get_texts()[0].get_text() == "top 10 % above $12"
+    ax = plots.plot_tracking(tr, time_unit="week", model_label="Pareto/NBD")
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == ["actual", "Pareto/NBD"]
+    fit = pd.DataFrame({"customers": [6, 3, 1], "actual": [0.6, 0.3, 0.1],
+                        "bgnbd": [0.55, 0.3, 0.15]}, index=pd.Index(["0", "1", "2+"]))
+    ax = plots.plot_frequency_fit(fit, models={"bgnbd": "BG/NBD"})
+    assert ax.get_ylabel() == "customers (%)" and "count" in ax.get_xlabel()
+    assert [p.get_height() for p in ax.patches] == pytest.approx([60, 30, 10])
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"BG/NBD", "actual"}
     plt.close("all")
     with pytest.raises(MissingColumnsError):
         plots.plot_clv_distribution(pd.DataFrame({"x": [1]}))
+    with pytest.raises(MissingColumnsError):
+        plots.plot_frequency_fit(fit, models={"pareto_nbd": "Pareto/NBD"})

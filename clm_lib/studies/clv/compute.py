@@ -1,9 +1,12 @@
 """The CLV study: holdout validation of three purchase models, then customer value.
 
 BG/NBD, Pareto/NBD and MBG/NBD are fitted on a calibration period and tested on the holdout
-period that follows; the BG/NBD and the Gamma-Gamma spend model are then refitted on all
-data up to ``as_of`` and value every customer over the next ``horizon`` time units, with
-intervals from parameter draws (:mod:`clm_lib.clv.valuation` holds the valuation itself).
+period that follows, each with the predictive interval of its holdout total
+(:mod:`clm_lib.clv.predictive`) and the frequency-distribution check. The model the holdout
+selects (:func:`select_value_model`) and the Gamma-Gamma spend model are then refitted on
+all data up to ``as_of`` and value every customer over the next ``horizon`` time units,
+with predictive intervals (parameter and purchase randomness) per customer and in total,
+and the parameter-only intervals of the totals (:mod:`clm_lib.clv.valuation`).
 
 The transactions are reduced where they live (the engine: per-customer summaries, repeat
 purchases per day, segment at first purchase); only those reduced tables come back to
@@ -25,6 +28,7 @@ from clm_lib.clv.bgnbd import BetaGeoModel
 from clm_lib.clv.gamma_gamma import GammaGammaModel, frequency_spend_correlation
 from clm_lib.clv.mbgnbd import ModifiedBetaGeoModel
 from clm_lib.clv.pareto_nbd import ParetoNBDModel
+from clm_lib.clv.predictive import predictive_draws
 from clm_lib.clv.valuation import (
     customer_value,
     distinct_rows,
@@ -37,12 +41,18 @@ from clm_lib.clv.valuation import (
 from clm_lib.reduce import get_engine
 
 __all__ = [
-    "MODELS", "ClvStudy", "clv_study", "holdout_errors", "tracking_data",
-    "conditional_vs_holdout", "p_alive_matrix", "top_share", "per_unit_discount_rate",
+    "MODELS", "VALUE_CANDIDATES", "ClvStudy", "clv_study", "holdout_errors", "holdout_interval",
+    "select_value_model", "frequency_distribution", "tracking_data", "conditional_vs_holdout",
+    "p_alive_matrix", "top_share", "per_unit_discount_rate",
 ]
 
 #: The purchase models compared on the holdout, keyed as in ``ClvStudy.models``.
 MODELS = {"bgnbd": BetaGeoModel, "pareto_nbd": ParetoNBDModel, "mbgnbd": ModifiedBetaGeoModel}
+
+#: The models that may value customers, in order of preference on a tie. The BG/NBD is
+#: compared on the holdout but does not value: it takes every customer without a repeat
+#: purchase to be alive (P(alive) = 1 however long she has been silent).
+VALUE_CANDIDATES = ("pareto_nbd", "mbgnbd")
 
 _UNITS = ("day", "week", "month")
 
@@ -64,28 +74,75 @@ def holdout_errors(model, data: pd.DataFrame) -> dict:
             "aggregate_error": float(pred.sum() / act.sum() - 1) if act.sum() > 0 else float("nan")}
 
 
-def holdout_total_draws(model, data: pd.DataFrame, params) -> list[float]:
-    """Total predicted holdout purchases for each parameter vector of ``params``.
+def holdout_interval(model, data: pd.DataFrame, *, n_draws: int, seed: int | None,
+                     level: float) -> dict:
+    """Predictive interval of the total holdout purchases (parameter uncertainty and the
+    randomness of purchases; :func:`clm_lib.clv.predictive.predictive_draws`), whether the
+    actual total is inside it, and the share of customers whose own holdout purchases are
+    inside their own predictive interval.
 
-    Computed once per distinct (frequency, recency, T, holdout duration) history, weighted
-    by its number of customers; the part that does not depend on recency once per distinct
-    (frequency, T) and duration: the same totals as summing over every customer.
+    ``data`` as for :func:`holdout_errors`. Returns ``{"interval": [lo, hi], "level",
+    "actual_inside": bool, "customer_coverage": share}``.
     """
-    _check(data, ["frequency", "recency", "T", "duration_holdout"], "holdout data")
-    cols = [np.asarray(data[c], float) for c in ("frequency", "recency", "T", "duration_holdout")]
-    codes, first = distinct_rows(*cols)
-    weights = np.bincount(codes).astype(float)
-    x, tx, T, dur = (c[first] for c in cols)
-    pair, pair_first = distinct_rows(x, T)
-    durs, dur_code = np.unique(dur, return_inverse=True)
-    hist = {"frequency": x, "recency": tx, "T": T}
-    grid = {"frequency": x[pair_first], "T": T[pair_first]}
-    p_alive = model.p_alive_by_params(hist)
-    out = []
-    for p in params:
-        # one table of (frequency, T) pairs x holdout durations (one duration, as a rule)
-        if_alive = model.conditional_expected_purchases_if_alive_table(durs, grid, params=p)
-        out.append(float(weights @ (if_alive[pair, dur_code.ravel()] * p_alive(p))))
+    _check(data, ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"], "holdout data")
+    draws = predictive_draws(model, data, np.asarray(data["duration_holdout"], float),
+                             params=model.sample_params(n_draws, seed=seed), seed=seed,
+                             level=level)
+    lo, hi = draws.interval()
+    act = np.asarray(data["frequency_holdout"], float)
+    inside = (act >= draws.bounds["purchases_lower"]) & (act <= draws.bounds["purchases_upper"])
+    return {"interval": [lo, hi], "level": float(level),
+            "actual_inside": bool(lo <= act.sum() <= hi),
+            "customer_coverage": float(inside.mean()) if len(act) else float("nan")}
+
+
+def select_value_model(holdout: dict) -> str | None:
+    """The model that values customers: of :data:`VALUE_CANDIDATES` with holdout errors,
+    the one with the lowest per-customer holdout MAE (the first on a tie); None when none
+    of them was fitted.
+
+    >>> select_value_model({"bgnbd": {"mae": 0.7}, "pareto_nbd": {"mae": 0.9},
+    ...                     "mbgnbd": {"mae": 0.8}})
+    'mbgnbd'
+    """
+    fitted = [k for k in VALUE_CANDIDATES if k in holdout]
+    return min(fitted, key=lambda k: holdout[k]["mae"]) if fitted else None
+
+
+def frequency_distribution(models: dict, data: pd.DataFrame, max_frequency: int = 7) -> pd.DataFrame:
+    """Share of customers with 0, 1, 2, ... repeat purchases in calibration, actual and as
+    each model expects it for customers of the same ages (lifetimes'
+    ``plot_period_transactions``, computed exactly instead of by simulation): the model's
+    share of ``x`` is the mean over customers of P(X(T_i) = x), evaluated once per distinct
+    age T. Frequencies at or above ``max_frequency`` are pooled (``"7+"``).
+
+    Parameters
+    ----------
+    models : dict
+        Name -> fitted purchase model (``probability_of_purchases``).
+    data : DataFrame
+        ``frequency`` and ``T`` (calibration), one row per customer.
+
+    Returns
+    -------
+    DataFrame indexed by ``repeat purchases`` (text), columns ``customers`` (actual count),
+    ``actual`` (share) and one share column per model name.
+    """
+    _check(data, ["frequency", "T"], "frequency data")
+    x = np.minimum(np.asarray(data["frequency"], int), max_frequency)
+    n = len(x)
+    labels = [str(i) for i in range(max_frequency)] + [f"{max_frequency}+"]
+    counts = np.bincount(x, minlength=max_frequency + 1).astype(float)
+    out = pd.DataFrame({"customers": counts.astype(int), "actual": counts / max(n, 1)},
+                       index=pd.Index(labels, name="repeat purchases"))
+    ages, weight = np.unique(np.asarray(data["T"], float), return_counts=True)
+    ks = np.arange(max_frequency)
+    for name, model in models.items():
+        share = np.zeros(max_frequency)
+        for age, w in zip(ages, weight):
+            share += w * np.asarray(model.probability_of_purchases(ks, age), float)
+        share /= max(n, 1)
+        out[name] = np.r_[share, max(1.0 - share.sum(), 0.0)]
     return out
 
 
@@ -185,16 +242,24 @@ class ClvStudy:
     """Everything the CLV report shows; see :func:`clv_study`.
 
     A model the data cannot support is not fitted: it is absent from ``models`` and its
-    reason is in ``model_errors`` (``"not fitted (<data>): <reason>"``). The parts that
-    need a model are then None: ``tracking``, ``cond_holdout`` and ``p_alive_grid`` need the
-    calibration BG/NBD; ``values``, ``clv_quantiles`` and ``top_decile_share`` need the
-    BG/NBD and the Gamma-Gamma refitted on all data (``final_model``, ``final_spend_model``).
+    reason is in ``model_errors`` (``"not fitted (<data>): <reason>"``).
+
+    ``value_model`` is the key (in :data:`MODELS`) of the model that values customers: the
+    one :func:`select_value_model` picks from the holdout; else the BG/NBD when it alone was
+    fitted, or the first of :data:`VALUE_CANDIDATES` (tried on all data, without a holdout
+    check) when no model could be fitted on the calibration period
+    (``value_model_selected`` is then False). ``tracking``, ``cond_holdout`` and ``p_alive_grid`` show its calibration fit;
+    ``values``, ``clv_quantiles`` and ``top_decile_share`` need it and the Gamma-Gamma
+    refitted on all data (``final_model``, ``final_spend_model``, errors keyed
+    ``"<value_model>_all_data"`` and ``"gamma_gamma_all_data"``); all are None without.
 
     ``holdout`` holds the holdout errors of each purchase model fitted on the calibration
-    period (:func:`holdout_errors`), in the order of :data:`MODELS`; ``holdout_duration``
-    is the length of the holdout period and ``p_alive_age`` the age (T) of
-    ``p_alive_grid``, both in time units. ``dropped`` counts what each reduction left out,
-    ``{"calibration": {reason: n}, "full": {reason: n}}``.
+    period (:func:`holdout_errors`), in the order of :data:`MODELS`, with the predictive
+    interval of the total (:func:`holdout_interval`) when ``n_draws`` > 0;
+    ``frequency_fit`` the frequency-distribution check (:func:`frequency_distribution`);
+    ``holdout_duration`` is the length of the holdout period and ``p_alive_age`` the age
+    (T) of ``p_alive_grid``, both in time units. ``dropped`` counts what each reduction
+    left out, ``{"calibration": {reason: n}, "full": {reason: n}}``.
     """
 
     time_unit: str
@@ -212,6 +277,9 @@ class ClvStudy:
     model_errors: dict
     holdout: dict
     holdout_duration: float
+    value_model: str
+    value_model_selected: bool
+    frequency_fit: pd.DataFrame | None
     tracking: pd.DataFrame | None
     cond_holdout: pd.DataFrame | None
     p_alive_grid: pd.DataFrame | None
@@ -243,7 +311,8 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
               n_draws: int = 200, seed: int = 42, segment: str | None = None,
               level: float = 0.9, engine="duckdb") -> ClvStudy:
     """The CLV study: holdout validation of BG/NBD, Pareto/NBD and MBG/NBD, then per-customer
-    value from BG/NBD + Gamma-Gamma refitted on all data up to ``as_of``.
+    value from the model the holdout selects (:func:`select_value_model`) and the
+    Gamma-Gamma, both refitted on all data up to ``as_of``.
 
     Parameters
     ----------
@@ -263,7 +332,8 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
     margin : float
         Margin as a fraction of spend.
     n_draws, seed, level
-        Parameter draws, their seed and the interval level.
+        Draws for the intervals (parameter draws, each with one simulated future of every
+        customer), their seed and the interval level; 0 draws: no intervals.
     segment : str, optional
         Column of ``transactions``; each customer takes the value of her first purchase
         (the smallest when several rows share that time; see
@@ -302,37 +372,63 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
         if m is not None:
             models[name] = m
             holdout[name] = holdout_errors(m, cal)
+            if n_draws:
+                holdout[name].update(holdout_interval(m, cal, n_draws=n_draws, seed=seed, level=level))
     spend_cal = fit_or_reason(lambda: fit_spend_model(cal), errors, "gamma_gamma", cal_period)
     if spend_cal is not None:
         models["gamma_gamma"] = spend_cal
+    purchase_models = {k: models[k] for k in MODELS if k in models}
+    freq_fit = frequency_distribution(purchase_models, cal) if purchase_models else None
 
-    bg = models.get("bgnbd")
+    # the holdout's choice; else the BG/NBD if it alone was fitted; else (nothing could be
+    # fitted on the calibration period) the first candidate, tried on all data unvalidated
+    chosen = select_value_model(holdout)
+    selected = chosen is not None
+    if chosen is None:
+        chosen = "bgnbd" if "bgnbd" in models else VALUE_CANDIDATES[0]
+    vm = models.get(chosen) if chosen is not None else None
     tracking = cond = grid = None
-    if bg is not None:
-        tracking = tracking_data(per_day, cal, bg, calibration_end=calibration_end,
+    if vm is not None:
+        tracking = tracking_data(per_day, cal, vm, calibration_end=calibration_end,
                                  as_of=as_of, time_unit=time_unit)
-        cond = conditional_vs_holdout(bg, cal)
-        grid = p_alive_matrix(bg, T=float(cal["T"].max()), max_frequency=15)
+        cond = conditional_vs_holdout(vm, cal)
+        grid = p_alive_matrix(vm, T=float(cal["T"].max()), max_frequency=15)
 
-    # Final: refit on everything up to as_of; value over the next `horizon` units.
-    final = fit_or_reason(lambda: fit_purchase_model(BetaGeoModel, full, engine=eng), errors,
-                          "bgnbd_all_data", full_period)
+    # Final: refit the chosen model on everything up to as_of; value the next `horizon` units.
+    final = fit_or_reason(lambda: fit_purchase_model(MODELS[chosen], full, engine=eng), errors,
+                          f"{chosen}_all_data", full_period)
     final_spend = fit_or_reason(lambda: fit_spend_model(full), errors,
                                 "gamma_gamma_all_data", full_period)
     q = [(1 - level) / 2, (1 + level) / 2]
-    forecast = {"horizon": int(horizon), "time_unit": time_unit, "level": level}
+    forecast = {"model": chosen, "horizon": int(horizon), "time_unit": time_unit, "level": level}
     values = clv_q = top = seg_table = None
     if final is not None and final_spend is not None:
         values = customer_value(final, final_spend, full, horizon=horizon, discount_rate=d_unit,
                                 margin=margin, n_draws=n_draws, seed=seed, level=level)
         draws = dict(values.attrs)
+        # per customer: predictive bounds only (parameter-only bounds say where her
+        # expectation is, not where her purchases will fall)
+        values = values.drop(columns=[c for c in values if c.endswith(("_lower", "_upper"))])
         values = values.join(full[["frequency", "recency", "T", "monetary_value"]])
         values.attrs.update(draws)
         forecast.update({"expected_purchases": float(values["expected_purchases"].sum()),
                          "clv_total": float(values["clv"].sum())})
         if n_draws:
-            forecast["expected_purchases_interval"] = [float(v) for v in np.quantile(draws["draws_total_purchases"], q)]
-            forecast["clv_total_interval"] = [float(v) for v in np.quantile(draws["draws_total_clv"], q)]
+            forecast["expected_purchases_parameter_interval"] = [
+                float(v) for v in np.quantile(draws["draws_total_purchases"], q)]
+            forecast["clv_total_parameter_interval"] = [
+                float(v) for v in np.quantile(draws["draws_total_clv"], q)]
+            pred = predictive_draws(
+                final, full, float(horizon), params=final.sample_params(n_draws, seed=seed),
+                seed=seed, level=level, spend_model=final_spend,
+                spend_params=final_spend.sample_params(n_draws, seed=seed + 1),
+                spend_data=spend_frame(full), discount_rate=d_unit, margin=margin)
+            forecast["expected_purchases_predictive_interval"] = pred.interval("purchases")
+            forecast["clv_total_predictive_interval"] = pred.interval("value")
+            for col, key in (("purchases_lower", "purchases_lower"),
+                             ("purchases_upper", "purchases_upper"),
+                             ("clv_lower", "value_lower"), ("clv_upper", "value_upper")):
+                values[col] = pred.bounds[key]
         probs = [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]
         clv_q = {f"p{int(p * 100)}": float(v) for p, v in zip(probs, np.quantile(values["clv"], probs))}
         top = top_share(values["clv"], 0.1)
@@ -342,13 +438,6 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
                 customers=("clv", "size"), total_clv=("clv", "sum"), mean_clv=("clv", "mean"),
                 mean_p_alive=("p_alive", "mean"))
             seg_table["share_of_clv"] = seg_table["total_clv"] / seg_table["total_clv"].sum()
-    if bg is not None:
-        if n_draws:
-            # holdout forecast of the calibration fit, with interval, against the actual
-            tot = holdout_total_draws(bg, cal, bg.sample_params(n_draws, seed=seed))
-            forecast["holdout_predicted_interval"] = [float(v) for v in np.quantile(tot, q)]
-        forecast["holdout_predicted"] = holdout["bgnbd"]["predicted_total"]
-        forecast["holdout_actual"] = holdout["bgnbd"]["actual_total"]
 
     return ClvStudy(
         time_unit=time_unit, calibration_end=str(pd.Timestamp(calibration_end).date()),
@@ -357,6 +446,7 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
         level=level, segment=segment, calibration=cal, full=full, models=models,
         model_errors=errors, holdout=holdout,
         holdout_duration=(float(cal["duration_holdout"].iloc[0]) if len(cal) else float("nan")),
+        value_model=chosen, value_model_selected=selected, frequency_fit=freq_fit,
         tracking=tracking, cond_holdout=cond, p_alive_grid=grid,
         p_alive_age=float(cal["T"].max()) if len(cal) else float("nan"), values=values,
         final_model=final, final_spend_model=final_spend, forecast=forecast,

@@ -10,30 +10,32 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from clm_lib.clv.bgnbd import BetaGeoModel
 from clm_lib.clv.gamma_gamma import GammaGammaModel
 from clm_lib.io import DataQuality
 from clm_lib.studies.clv.compute import MODELS, ClvStudy
 
 __all__ = [
     "summary_lines", "not_fitted_note", "section_note", "model_comparison", "comparison_table",
-    "parameters_table", "cond_holdout_table", "segment_table", "captions", "quantiles_sentence",
-    "method_sentence", "top_customers", "customer_export", "clv_metrics", "data_quality",
-    "exports",
+    "parameters_table", "frequency_fit_table", "frequency_fit_labels", "cond_holdout_table",
+    "segment_table", "captions", "quantiles_sentence", "method_sentence", "model_label",
+    "track_record", "top_customers", "customer_export", "clv_metrics", "data_quality", "exports",
 ]
 
 #: Report names of the fitted models, keyed as in ``ClvStudy.models`` and ``model_errors``.
 _LABELS = {**{name: cls.label for name, cls in MODELS.items()},
+           **{f"{name}_all_data": f"{cls.label} on all data" for name, cls in MODELS.items()},
            "gamma_gamma": GammaGammaModel.label,
-           "bgnbd_all_data": f"{BetaGeoModel.label} on all data",
            "gamma_gamma_all_data": f"{GammaGammaModel.label} on all data"}
 
-#: The models each section of the report needs (``None``: every model).
-_SECTION_MODELS = {"comparison": None, "tracking": ("bgnbd",), "cond_holdout": ("bgnbd",),
-                   "p_alive": ("bgnbd",), "value": ("bgnbd_all_data", "gamma_gamma_all_data")}
-
 _COMPARISON_COLUMNS = ["model", "parameters", "log-likelihood", "AIC", "holdout MAE per customer",
-                       "holdout predicted total", "holdout actual total", "aggregate error (%)"]
+                       "holdout predicted total", "predictive interval low",
+                       "predictive interval high", "holdout actual total", "aggregate error (%)",
+                       "actual inside interval"]
+
+
+def model_label(key: str | None) -> str:
+    """Report name of a model key (``"pareto_nbd"`` -> ``"Pareto/NBD"``)."""
+    return _LABELS.get(key, str(key))
 
 
 # ---- models that were not fitted -------------------------------------------------------
@@ -65,86 +67,157 @@ def _and(names: list[str]) -> str:
 def section_note(study: ClvStudy, section: str) -> str:
     """What a report section cannot show because a model it needs was not fitted ("" when
     it can show everything). ``section``: ``"comparison"``, ``"tracking"``,
-    ``"cond_holdout"``, ``"p_alive"`` or ``"value"``."""
-    keys = _SECTION_MODELS[section]
-    return not_fitted_note(study.model_errors, *(keys or ()))
+    ``"cond_holdout"``, ``"p_alive"`` or ``"value"``; the last four need the value model
+    (:attr:`ClvStudy.value_model`), ``"value"`` refitted on all data with the Gamma-Gamma."""
+    if section == "comparison":
+        return not_fitted_note(study.model_errors)
+    vm = study.value_model
+    if section != "value" and vm not in study.models:
+        return not_fitted_note(study.model_errors, *MODELS)
+    keys = (f"{vm}_all_data", "gamma_gamma_all_data") if section == "value" else (vm,)
+    return not_fitted_note(study.model_errors, *keys)
 
 
 # ---- summary ---------------------------------------------------------------------------
+def track_record(study: ClvStudy, key: str | None = None) -> str:
+    """The holdout track record of a model in plain words ("" when it has none): how far
+    off its forecast of the holdout total was, and whether the actual total fell inside
+    its predictive interval (a total outside it is misfit, not bad luck). ``key``: the
+    value model by default."""
+    key = key or study.value_model
+    h = study.holdout.get(key)
+    if h is None:
+        return ""
+    err = h["aggregate_error"]
+    way = "under-predicted" if err < 0 else "over-predicted"
+    text = (f"Fitted to purchases up to {study.calibration_end}, the {model_label(key)} model {way} "
+            f"the {study.holdout_duration:.0f} {study.time_unit}s to {study.as_of} by {abs(err):.1%} "
+            f"({h['predicted_total']:,.0f} repeat purchases expected, {h['actual_total']:,.0f} happened)")
+    if "interval" not in h:
+        return text + "."
+    lo, hi = h["interval"]
+    level = f"{h['level']:.0%}"
+    if h["actual_inside"]:
+        return text + f", inside its {level} predictive interval of {lo:,.0f}–{hi:,.0f}."
+    return (text + f", outside its {level} predictive interval of {lo:,.0f}–{hi:,.0f}: the miss is "
+            "larger than chance allows, so the model does not fully fit these customers (misfit), "
+            f"and its forecasts may be {'too low' if err < 0 else 'too high'} by as much.")
+
+
 def summary_lines(study: ClvStudy, currency: str = "$") -> list[str]:
-    """Plain-language summary computed from the study (holdout accuracy stated first).
+    """Plain-language summary computed from the study: which model values customers and
+    why, its holdout track record, then the forecast with its predictive interval.
 
     Models the data could not support are named with the reason, first."""
     u = study.time_unit
     f = study.forecast
     lines = []
     lines += _not_fitted_sentences(study.model_errors)
-    if "bgnbd" in study.holdout:
-        h = study.holdout["bgnbd"]
-        lines.append(
-            f"Holdout test: fitted on purchases up to {study.calibration_end}, the BG/NBD model "
-            f"predicted {h['predicted_total']:,.0f} repeat purchases for the holdout period to "
-            f"{study.as_of}; {h['actual_total']:,.0f} happened ({h['aggregate_error']:+.1%}). "
-            f"Per customer the mean absolute error is {h['mae']:.2f} purchases.")
-        if "holdout_predicted_interval" in f:
-            lo, hi = f["holdout_predicted_interval"]
-            inside = lo <= h["actual_total"] <= hi
-            lines.append(f"The {f['level']:.0%} parameter interval of that forecast is "
-                         f"{lo:,.0f}–{hi:,.0f}: the actual total is {'inside' if inside else 'outside'} it"
-                         + ("" if inside else " (the interval reflects parameter uncertainty only)") + ".")
-    comparison = model_comparison(study)
-    if len(comparison):
-        best = comparison["holdout MAE per customer"].idxmin()
-        lines.append(f"Of the models compared, {best} has the lowest per-customer holdout error"
-                     + (f"; values below use the BG/NBD refitted on all data to {study.as_of}."
-                        if study.values is not None else "."))
+    vm = study.value_model
+    if vm not in study.holdout:
+        lines.append(f"No model could be tested on the holdout; customer values, where shown, come "
+                     f"from the {model_label(vm)} fitted on all data, without a track record.")
+    else:
+        h = study.holdout[vm]
+        if study.value_model_selected:
+            others = "; ".join(f"{model_label(k)} {o['mae']:.3f}"
+                               for k, o in study.holdout.items() if k != vm)
+            lines.append(
+                f"Customers are valued with the {model_label(vm)} model: of the models that do not "
+                f"take customers without a repeat purchase to be certainly active, it has the "
+                f"lowest per-customer holdout error ({h['mae']:.3f} purchases; {others}).")
+        else:
+            lines.append(f"Customers are valued with the {model_label(vm)} model, the only one fitted; "
+                         "it takes customers without a repeat purchase to be active until they buy again.")
+        lines.append("Track record: " + track_record(study))
     v = study.values
     if v is None:
-        lines.append("No customer value could be computed: it needs the BG/NBD and Gamma-Gamma "
-                     f"models fitted on all data to {study.as_of} (see above).")
+        lines.append("No customer value could be computed: it needs a purchase model and the "
+                     f"Gamma-Gamma model fitted on all data to {study.as_of} (see above).")
         return lines
+    pi = f.get("expected_purchases_predictive_interval")
+    vi = f.get("clv_total_predictive_interval")
+    level = f"{f['level']:.0%}"
     lines.append(
         f"Over the next {study.horizon} {u}s, {len(v):,} customers are expected to make "
-        f"{f['expected_purchases']:,.0f} purchases worth {currency}{f['clv_total']:,.0f} in discounted margin"
-        + (f" ({f['level']:.0%} interval {currency}{f['clv_total_interval'][0]:,.0f}–"
-           f"{currency}{f['clv_total_interval'][1]:,.0f})" if "clv_total_interval" in f else "")
-        + f" at a {study.margin:.0%} margin and {study.annual_discount_rate:.0%} annual discount rate.")
+        f"{f['expected_purchases']:,.0f} purchases"
+        + (f" ({level} predictive interval {pi[0]:,.0f}–{pi[1]:,.0f})" if pi else "")
+        + f" worth {currency}{f['clv_total']:,.0f} in discounted margin"
+        + (f" ({level} predictive interval {currency}{vi[0]:,.0f}–{currency}{vi[1]:,.0f})" if vi else "")
+        + f" at a {study.margin:.0%} margin and {study.annual_discount_rate:.0%} annual discount rate."
+        + (" The intervals cover parameter uncertainty and the randomness of purchases if the "
+           "model is right; they do not cover the misfit the track record shows."
+           if pi and not study.holdout.get(vm, {}).get("actual_inside", True) else ""))
     lines.append(f"The top 10 % of customers hold {study.top_decile_share:.0%} of that value; "
                  f"the median customer is worth {currency}{study.clv_quantiles['p50']:,.2f}.")
     rep = v["frequency"] > 0
-    lines.append(f"Of the {int(rep.sum()):,} customers who bought again, {(v.loc[rep, 'p_alive'] >= 0.5).mean():.0%} "
-                 f"are more likely active than not (P(alive) ≥ 0.5) at {study.as_of}; the BG/NBD counts "
-                 f"the {int((~rep).sum()):,} who never bought again as active, but expects few purchases from them.")
+    lines.append(
+        f"At {study.as_of}, {(v.loc[rep, 'p_alive'] >= 0.5).mean():.0%} of the {int(rep.sum()):,} "
+        f"customers who bought again and {(v.loc[~rep, 'p_alive'] >= 0.5).mean():.0%} of the "
+        f"{int((~rep).sum()):,} who never did are more likely active than not (P(alive) ≥ 0.5, "
+        f"{model_label(vm)}).")
     return lines
 
 
 # ---- display tables and their captions -------------------------------------------------
 def model_comparison(study: ClvStudy) -> pd.DataFrame:
     """The purchase models fitted on the calibration period, side by side: parameters,
-    log-likelihood, AIC and holdout accuracy (indexed by ``model``; also the export)."""
+    log-likelihood, AIC, holdout accuracy and the predictive interval of the holdout total
+    (indexed by the model key; also the export). The interval columns are empty without
+    draws."""
     rows = []
     for name, h in study.holdout.items():
         m = study.models[name]
+        lo, hi = h.get("interval", (np.nan, np.nan))
         rows.append({"model": name, "parameters": ", ".join(f"{k}={v:.3g}" for k, v in m.params_.items()),
                      "log-likelihood": m.loglik_, "AIC": m.AIC_,
                      "holdout MAE per customer": h["mae"],
                      "holdout predicted total": h["predicted_total"],
+                     "predictive interval low": lo, "predictive interval high": hi,
                      "holdout actual total": h["actual_total"],
                      # in percent, as the report's reading guide states it
-                     "aggregate error (%)": 100 * h["aggregate_error"]})
+                     "aggregate error (%)": 100 * h["aggregate_error"],
+                     "actual inside interval": h.get("actual_inside")})
     return pd.DataFrame(rows, columns=_COMPARISON_COLUMNS).set_index("model")
 
 
 def comparison_table(study: ClvStudy) -> pd.DataFrame | None:
-    """:func:`model_comparison` rounded for display; None when no model was fitted."""
+    """:func:`model_comparison` for display: report names (the value model marked),
+    rounded, "yes"/"no" for the interval; None when no model was fitted."""
     table = model_comparison(study)
-    return table.round(3) if len(table) else None
+    if not len(table):
+        return None
+    table = table.round(3)
+    table["actual inside interval"] = table["actual inside interval"].map(
+        {True: "yes", False: "no"}).fillna("")
+    table.index = [model_label(k) + (" (values customers)" if k == study.value_model else "")
+                   for k in table.index]
+    return table.rename_axis("model")
 
 
 def parameters_table(study: ClvStudy) -> pd.DataFrame | None:
-    """Estimates of the calibration BG/NBD with standard errors and 95 % intervals."""
-    bg = study.models.get("bgnbd")
-    return None if bg is None else bg.summary.round(4)
+    """Estimates of the value model on the calibration period, with standard errors and
+    95 % intervals (None without a value model)."""
+    m = study.models.get(study.value_model)
+    return None if m is None else m.summary.round(4)
+
+
+def frequency_fit_labels(study: ClvStudy) -> dict[str, str]:
+    """Model columns of :attr:`ClvStudy.frequency_fit` -> report names."""
+    return {k: model_label(k) for k in MODELS if study.frequency_fit is not None
+            and k in study.frequency_fit}
+
+
+def frequency_fit_table(study: ClvStudy) -> pd.DataFrame | None:
+    """The frequency-distribution check for display: customers and shares in percent,
+    actual and per model (None without a fitted purchase model)."""
+    t = study.frequency_fit
+    if t is None:
+        return None
+    out = pd.DataFrame({"customers": t["customers"], "actual (%)": 100 * t["actual"]})
+    for k, label in frequency_fit_labels(study).items():
+        out[f"{label} (%)"] = 100 * t[k]
+    return out.round(2)
 
 
 def cond_holdout_table(study: ClvStudy) -> pd.DataFrame | None:
@@ -165,12 +238,15 @@ def captions(study: ClvStudy) -> dict[str, str]:
     return {
         "comparison": (f"Model comparison (calibration to {study.calibration_end}, holdout to "
                        f"{study.as_of}; purchases counted as purchase days)"),
-        "parameters": f"BG/NBD parameters on the calibration period (rate parameter alpha in {u}s)",
+        "parameters": (f"{model_label(study.value_model)} parameters on the calibration period "
+                       f"(scale parameters in {u}s)"),
+        "frequency_fit": (f"Customers by repeat purchases in the calibration period to "
+                          f"{study.calibration_end}: actual and expected by each model"),
         "holdout_label": f"holdout ({study.holdout_duration:.0f} {u}s)",
         "cond_holdout": "Mean holdout purchases per customer by calibration frequency",
         "p_alive": f"P(alive) at age {study.p_alive_age:.1f} {u}s",
-        "top_customers": (f"Top 15 customers by CLV (pseudonymised ids; {study.level:.0%} intervals "
-                          "from parameter uncertainty)"),
+        "top_customers": (f"Top 15 customers by CLV (pseudonymised ids; {study.level:.0%} predictive "
+                          "intervals: parameter uncertainty and the randomness of purchases)"),
         "segments": f"Value by segment ({study.segment}, at first purchase)",
     }
 
@@ -199,14 +275,15 @@ def _pseudo(index) -> np.ndarray:
 
 def customer_export(study: ClvStudy, n: int | None = None) -> pd.DataFrame:
     """Per-customer table for export: pseudonymised id, frequency, recency, T, P(alive),
-    expected purchases, expected spend and CLV with interval (raw ids never leave), most
+    expected purchases with the predictive interval of her purchases (whole purchases),
+    expected spend and CLV with its predictive interval (raw ids never leave), most
     valuable first; with ``n``, its first ``n`` rows (only those are pseudonymised).
 
     Without fitted value models (see :class:`ClvStudy`) it holds the purchase summary
     only (frequency, recency, T, mean spend)."""
     v = study.values if study.values is not None else study.full
     cols = [c for c in ["frequency", "recency", "T", "monetary_value", "p_alive",
-                        "expected_purchases", "expected_purchases_lower", "expected_purchases_upper",
+                        "expected_purchases", "purchases_lower", "purchases_upper",
                         "expected_spend", "clv", "clv_lower", "clv_upper"] if c in v]
     out = v[cols].sort_values("clv" if "clv" in v else "frequency", ascending=False)
     if n is not None:
@@ -222,6 +299,7 @@ def top_customers(study: ClvStudy, n: int = 20) -> pd.DataFrame:
     ren = {"customer": "customer (pseudonym)", "frequency": "repeat purchases",
            "recency": f"recency ({u}s)", "T": f"age ({u}s)", "monetary_value": "mean spend",
            "p_alive": "P(alive)", "expected_purchases": f"expected purchases, next {study.horizon} {u}s",
+           "purchases_lower": "purchases lower", "purchases_upper": "purchases upper",
            "expected_spend": "expected spend per purchase", "clv": "CLV",
            "clv_lower": "CLV lower", "clv_upper": "CLV upper"}
     keep = [c for c in ren if c in e]
@@ -251,17 +329,28 @@ def clv_metrics(study: ClvStudy, dq: DataQuality | None = None, currency: str = 
 
     models = {k: brief(m) for k, m in study.models.items()}
     if study.final_model is not None:
-        models["bgnbd_all_data"] = brief(study.final_model)
+        models[f"{study.value_model}_all_data"] = brief(study.final_model)
     if study.final_spend_model is not None:
         models["gamma_gamma_all_data"] = brief(study.final_spend_model)
-    f = study.forecast
+    f = dict(study.forecast)
     headline = {}
-    if "bgnbd" in study.holdout:
-        h = study.holdout["bgnbd"]
+    vm = study.value_model
+    if vm in study.holdout:
+        h = study.holdout[vm]
+        headline["Value model"] = model_label(vm)
         headline["Holdout purchases, predicted vs actual"] = (
-            f"{h['predicted_total']:,.0f} vs {h['actual_total']:,.0f} ({h['aggregate_error']:+.1%})")
+            f"{h['predicted_total']:,.0f} vs {h['actual_total']:,.0f} ({h['aggregate_error']:+.1%})"
+            + ("" if "interval" not in h else
+               ", inside" if h["actual_inside"] else ", outside the predictive interval (misfit)"))
+        f["track_record"] = {"model": vm, "aggregate_error": h["aggregate_error"],
+                             "interval": h.get("interval"), "actual_inside": h.get("actual_inside"),
+                             "text": track_record(study)}
     if study.values is not None:
-        headline[f"Value, next {study.horizon} {study.time_unit}s"] = f"{currency}{f['clv_total']:,.0f}"
+        vi = f.get("clv_total_predictive_interval")
+        headline[f"Value, next {study.horizon} {study.time_unit}s"] = (
+            f"{currency}{f['clv_total']:,.0f}"
+            + (f" ({f['level']:.0%} predictive interval {currency}{vi[0]:,.0f}–{currency}{vi[1]:,.0f})"
+               if vi else ""))
         headline["Top-decile share of value"] = f"{study.top_decile_share:.0%}"
     else:
         headline["Customer value"] = "not fitted"
@@ -272,6 +361,9 @@ def clv_metrics(study: ClvStudy, dq: DataQuality | None = None, currency: str = 
         "customers": int(len(study.full)),
         "models": models, "model_errors": study.model_errors,
         "holdout": study.holdout, "forecast": f,
+        "frequency_fit": (None if study.frequency_fit is None else
+                          {k: {str(i): float(v) for i, v in col.items()}
+                           for k, col in study.frequency_fit.drop(columns="customers").items()}),
         "clv_quantiles": study.clv_quantiles, "top_decile_share": study.top_decile_share,
         "frequency_spend_correlation": study.spend_correlation,
         "dropped": _dropped(study),
@@ -283,10 +375,12 @@ def clv_metrics(study: ClvStudy, dq: DataQuality | None = None, currency: str = 
 
 
 def exports(study: ClvStudy) -> dict[str, pd.DataFrame]:
-    """The CSV exports by name: ``customer_value``, ``model_comparison`` and (with the
-    calibration BG/NBD) ``tracking``."""
+    """The CSV exports by name: ``customer_value``, ``model_comparison``, (with a fitted
+    purchase model) ``frequency_fit`` and (with the value model) ``tracking``."""
     out = {"customer_value": customer_export(study),
            "model_comparison": model_comparison(study).reset_index()}
+    if study.frequency_fit is not None:
+        out["frequency_fit"] = study.frequency_fit.reset_index()
     if study.tracking is not None:
         out["tracking"] = study.tracking.reset_index()
     return out

@@ -9,7 +9,7 @@ import pytest
 from clm_lib.config import CDNOW_SAMPLE
 from clm_lib.io import DataQuality
 from clm_lib.studies.clv import report
-from clm_lib.studies.clv.compute import clv_study
+from clm_lib.studies.clv.compute import MODELS, clv_study
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +29,23 @@ def test_comparison_table_and_export(study):
     table = report.model_comparison(study)
     assert list(table.index) == ["bgnbd", "pareto_nbd", "mbgnbd"]
     assert list(table.columns) == ["parameters", "log-likelihood", "AIC", "holdout MAE per customer",
-                                   "holdout predicted total", "holdout actual total",
-                                   "aggregate error (%)"]
+                                   "holdout predicted total", "predictive interval low",
+                                   "predictive interval high", "holdout actual total",
+                                   "aggregate error (%)", "actual inside interval"]
     h = study.holdout["bgnbd"]
     assert table.loc["bgnbd", "aggregate error (%)"] == 100 * h["aggregate_error"]
     assert table.loc["bgnbd", "holdout actual total"] == 1882
     assert table.loc["bgnbd", "parameters"].startswith("r=0.243, alpha=4.41, a=0.793, b=2.43")
-    pd.testing.assert_frame_equal(report.comparison_table(study), table.round(3))
+    assert [table.loc["bgnbd", "predictive interval low"],
+            table.loc["bgnbd", "predictive interval high"]] == h["interval"]
+    shown = report.comparison_table(study)
+    # report names, the value model marked, no raw keys
+    assert list(shown.index) == [("BG/NBD", "Pareto/NBD", "MBG/NBD")[i]
+                                 + (" (values customers)" if k == study.value_model else "")
+                                 for i, k in enumerate(MODELS)]
+    assert set(shown["actual inside interval"]) <= {"yes", "no"}
     exports = report.exports(study)
-    assert list(exports) == ["customer_value", "model_comparison", "tracking"]
+    assert list(exports) == ["customer_value", "model_comparison", "frequency_fit", "tracking"]
     pd.testing.assert_frame_equal(exports["model_comparison"], table.reset_index())
     assert exports["tracking"].columns[0] == "period"
 
@@ -48,8 +56,9 @@ def test_captions_and_sentences(study):
                                "purchases counted as purchase days)")
     assert c["holdout_label"] == "holdout (39 weeks)"          # 273 days
     assert c["p_alive"] == "P(alive) at age 38.9 weeks"        # first purchase 1997-01-02
-    assert c["top_customers"].startswith("Top 15 customers by CLV (pseudonymised ids; 90% intervals")
-    assert report.parameters_table(study).index.tolist() == ["r", "alpha", "a", "b"]
+    assert c["top_customers"].startswith("Top 15 customers by CLV (pseudonymised ids; 90% predictive intervals")
+    assert report.parameters_table(study).index.tolist() == list(
+        study.models[study.value_model].param_names)
     assert report.cond_holdout_table(study).index.name == "calibration frequency"
     assert report.cond_holdout_table(study).index[-1] == "7+"
     q = study.clv_quantiles
@@ -66,6 +75,26 @@ def test_metrics_with_the_data_quality_record(study):
     assert m["data_quality"]["notes"] == ["a note"] and m["dropped"] == {}
     assert "data_quality" not in report.clv_metrics(study)
     json.dumps(m)
+
+
+def test_track_record_in_words(study):
+    """The forecast carries its model's holdout error in words, and misfit is named when
+    the actual total is outside the predictive interval."""
+    import dataclasses
+
+    text = report.track_record(study)
+    h = study.holdout[study.value_model]
+    assert f"by {abs(h['aggregate_error']):.1%}" in text
+    assert ("under-predicted" if h["aggregate_error"] < 0 else "over-predicted") in text
+    lo, hi = h["interval"]
+    outside = dict(study.holdout, **{study.value_model: dict(h, actual_total=hi * 1.5,
+                                                             aggregate_error=-0.4,
+                                                             actual_inside=False)})
+    worse = dataclasses.replace(study, holdout=outside)
+    assert "misfit" in report.track_record(worse) and "misfit" in " ".join(report.summary_lines(worse))
+    inside = dict(study.holdout, **{study.value_model: dict(h, actual_inside=True)})
+    assert "misfit" not in report.track_record(dataclasses.replace(study, holdout=inside))
+    assert report.clv_metrics(study)["forecast"]["track_record"]["text"] == text
 
 
 def test_reduction_exclusions_reach_the_data_quality_notes():

@@ -10,9 +10,9 @@ from clm_lib.clv.valuation import (customer_value, discounted_expected_purchases
                                    per_unit_discount_rate)
 from clm_lib.exceptions import ParameterError
 from clm_lib.reduce import get_engine
-from clm_lib.studies.clv.compute import (conditional_vs_holdout, holdout_errors,
-                                         holdout_total_draws, p_alive_matrix, top_share,
-                                         tracking_data)
+from clm_lib.studies.clv.compute import (conditional_vs_holdout, frequency_distribution,
+                                         holdout_errors, holdout_interval, p_alive_matrix,
+                                         select_value_model, top_share, tracking_data)
 
 
 @pytest.fixture(scope="module")
@@ -138,12 +138,47 @@ def test_horizon_tables_do_not_keep_the_full_table_alive(fitted):
     assert det.base is None and total.base is None
 
 
-def test_holdout_total_draws_equal_the_sum_over_customers(fitted):
+def test_holdout_interval_is_predictive(fitted):
+    """The interval of the holdout total contains the expected total and is wider than
+    the spread of the expected totals over the parameter draws alone (it adds the
+    randomness of purchases); customers' own intervals hold their purchases."""
     sim, bg, _ = fitted
-    d = pd.concat([sim.iloc[:300], sim.iloc[:100]], ignore_index=True).assign(duration_holdout=10.0)
-    params = bg.sample_params(5, seed=1)
-    want = [bg.conditional_expected_purchases(10.0, d, params=p).sum() for p in params]
-    np.testing.assert_allclose(holdout_total_draws(bg, d, params), want, rtol=1e-12)
+    d = sim.assign(duration_holdout=10.0)
+    rng = np.random.default_rng(5)
+    d["frequency_holdout"] = rng.poisson(bg.conditional_expected_purchases(10.0, d))
+    h = holdout_interval(bg, d, n_draws=100, seed=1, level=0.9)
+    lo, hi = h["interval"]
+    expected = bg.conditional_expected_purchases(10.0, d).sum()
+    assert lo < expected < hi and h["level"] == 0.9
+    params = bg.sample_params(100, seed=1)
+    param_only = np.quantile([bg.conditional_expected_purchases(10.0, d, params=p).sum()
+                              for p in params], [0.05, 0.95])
+    assert hi - lo > 1.2 * (param_only[1] - param_only[0])
+    assert h["actual_inside"] == bool(lo <= d["frequency_holdout"].sum() <= hi)
+    assert 0.85 < h["customer_coverage"] <= 1.0
+
+
+def test_select_value_model_never_picks_the_bgnbd_when_another_was_fitted():
+    hold = {"bgnbd": {"mae": 0.1}, "pareto_nbd": {"mae": 0.3}, "mbgnbd": {"mae": 0.2}}
+    assert select_value_model(hold) == "mbgnbd"
+    assert select_value_model({"bgnbd": {"mae": 0.1}, "pareto_nbd": {"mae": 0.3}}) == "pareto_nbd"
+    assert select_value_model({"bgnbd": {"mae": 0.1}}) is None
+    # a tie goes to the first candidate
+    assert select_value_model({"mbgnbd": {"mae": 0.2}, "pareto_nbd": {"mae": 0.2}}) == "pareto_nbd"
+
+
+def test_frequency_distribution_is_the_mean_probability(fitted):
+    """Shares per frequency = mean of P(X(T_i) = x) (by hand for two ages), pooled tail,
+    and actual counts; the shares of each model add up to 1."""
+    sim, bg, _ = fitted
+    d = sim.iloc[:200]
+    t = frequency_distribution({"bgnbd": bg}, d, max_frequency=3)
+    assert list(t.index) == ["0", "1", "2", "3+"]
+    assert t["customers"].sum() == 200
+    assert t.loc["3+", "customers"] == (d["frequency"] >= 3).sum()
+    want = np.mean([bg.probability_of_purchases(1, T) for T in d["T"]])
+    assert t.loc["1", "bgnbd"] == pytest.approx(want, rel=1e-12)
+    assert t["bgnbd"].sum() == pytest.approx(1.0) and t["actual"].sum() == pytest.approx(1.0)
 
 
 def test_distinct_rows_by_hand():
@@ -204,9 +239,23 @@ def test_clv_study_on_cdnow_sample_with_segment():
     assert st.models["bgnbd"].params_["r"] == pytest.approx(0.2426, abs=1e-3)
     assert st.segments["customers"].sum() == 2357
     assert st.segments["share_of_clv"].sum() == pytest.approx(1.0)
+    # values come from the model the holdout selects, never the BG/NBD when another fits
+    assert st.value_model == select_value_model(st.holdout) in ("pareto_nbd", "mbgnbd")
+    assert type(st.final_model) is type(st.models[st.value_model])
     lines = summary_lines(st)
-    assert lines[0].startswith("Holdout test") and "1,882" in lines[0]   # actual holdout purchases
+    assert lines[0].startswith("Customers are valued with the")
+    assert lines[1].startswith("Track record:") and "1,882" in lines[1]  # actual holdout purchases
+    # one-time buyers are not taken to be certainly alive
+    assert (st.values.loc[st.values["frequency"] == 0, "p_alive"] < 1).all()
     m = clv_metrics(st)
+    for name in ("bgnbd", "pareto_nbd", "mbgnbd"):
+        lo, hi = m["holdout"][name]["interval"]
+        assert lo < m["holdout"][name]["predicted_total"] < hi
+    f = m["forecast"]
+    lo, hi = f["expected_purchases_predictive_interval"]
+    plo, phi = f["expected_purchases_parameter_interval"]
+    assert lo < plo < f["expected_purchases"] < phi < hi
+    assert f["track_record"]["model"] == st.value_model
     assert set(m["models"]["bgnbd"]["params"]) == {"r", "alpha", "a", "b"}
     assert m["holdout"]["bgnbd"]["actual_total"] == 1882
     ex = customer_export(st)
