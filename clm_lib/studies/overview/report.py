@@ -129,9 +129,11 @@ def summary_lines(result: OverviewResult, *, currency: str = "$") -> list[str]:
     if np.isfinite(s.get("median_days_between_purchases", np.nan)):
         lines.append(
             f"The average order was worth {format_money(s['average_order_value'], currency)}; "
-            f"customers who came back did so after a median of "
+            f"the median time between a customer's consecutive purchase days was "
             f"{_days(s['median_days_between_purchases'])} (mean "
-            f"{_days(s['mean_days_between_purchases'])}).")
+            f"{_days(s['mean_days_between_purchases'])}; every completed gap counts, so frequent "
+            f"buyers weigh more, and the wait of customers who have not come back yet is not "
+            f"included).")
     else:
         lines.append(
             f"The average order was worth {format_money(s['average_order_value'], currency)}; "

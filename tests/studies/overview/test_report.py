@@ -42,7 +42,8 @@ def test_summary_lines_use_computed_numbers(tx):
     assert lines[1] == ("50 % of customers bought only once; the top 10 % of customers "
                         "brought 33 % of revenue.")
     assert "€21.43" in text            # average order value 150 / 7
-    assert "median of 10 days" in text
+    assert "consecutive purchase days was 10 days" in text
+    assert "frequent buyers weigh more" in text   # the median is over gaps, not customers
     assert "mean 17 days" in text
     assert "New customers arrived in every month; the most (2) in Jan 2020." in lines
     assert ("Revenue peaked at €70.00 in Feb 2020 and was €35.00 in Mar 2020, the last "
