@@ -526,6 +526,18 @@ class FutureState(NamedTuple):
     dropout: np.ndarray
     lifetime: np.ndarray
 
+    @classmethod
+    def for_alive(cls, alive: np.ndarray, rate, dropout=None, lifetime=None) -> "FutureState":
+        """The state of all customers from the draws of the alive ones (``rate``,
+        ``dropout``, ``lifetime`` in the order of ``np.flatnonzero(alive)``): the dead get
+        rate 0, and missing draws mean no dropout at purchases or an infinite lifetime."""
+        n, idx = len(alive), np.flatnonzero(alive)
+        full = [np.zeros(n), np.zeros(n), np.full(n, np.inf)]
+        for arr, draws in zip(full, (rate, dropout, lifetime)):
+            if draws is not None:
+                arr[idx] = draws
+        return cls(alive, *full)
+
 
 class RepeatPurchaseModel(MLEModel):
     """Base of the models of (frequency, recency, T) data: BG/NBD, MBG/NBD, Pareto/NBD.

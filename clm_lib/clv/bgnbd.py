@@ -378,8 +378,8 @@ class BetaGeoModel(RepeatPurchaseModel):
         r, alpha, a, b = self._p(params)
         x, T = _arr(data, "frequency"), _arr(data, "T")
         alive = rng.random(len(x)) < (self.p_alive(data, params) if p_alive is None else p_alive)
-        return FutureState(alive, rng.gamma(r + x, 1.0 / (alpha + T)), rng.beta(a, b + x),
-                           np.full(len(x), np.inf))
+        x, T = x[alive], T[alive]
+        return FutureState.for_alive(alive, rng.gamma(r + x, 1.0 / (alpha + T)), rng.beta(a, b + x))
 
     def probability_of_purchases(self, x, t, params=None):
         """P(X(t) = x) for a customer just acquired (FHL 2005, eq. 8).

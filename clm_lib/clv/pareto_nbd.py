@@ -151,11 +151,11 @@ class ParetoNBDModel(RepeatPurchaseModel):
         :class:`~clm_lib.clv.base.FutureState`."""
         r, alpha, s, beta = self._p(params)
         x, T = _arr(data, "frequency"), _arr(data, "T")
-        n = len(x)
-        alive = rng.random(n) < (self.p_alive(data, params) if p_alive is None else p_alive)
+        alive = rng.random(len(x)) < (self.p_alive(data, params) if p_alive is None else p_alive)
+        x, T = x[alive], T[alive]
         mu = rng.gamma(s, 1.0 / (beta + T))
-        return FutureState(alive, rng.gamma(r + x, 1.0 / (alpha + T)), np.zeros(n),
-                           rng.standard_exponential(n) / mu)
+        return FutureState.for_alive(alive, rng.gamma(r + x, 1.0 / (alpha + T)),
+                                     lifetime=rng.standard_exponential(len(x)) / mu)
 
     def probability_of_purchases(self, x, t, params=None):
         """P(X(t) = x) for a customer just acquired (SMC 1987, in the form of Fader &
