@@ -31,13 +31,14 @@ import numpy as np
 
 from clm_lib.checks import require_columns as _check
 from clm_lib.clv.base import FutureState
-from clm_lib.clv.valuation import distinct_rows
+from clm_lib.clv.valuation import _map_threads, distinct_rows
 from clm_lib.exceptions import ParameterError
 
 __all__ = ["PredictiveDraws", "predictive_draws", "simulate_purchases"]
 
-#: Customer x draw cells simulated at once (memory: ~10 arrays of this many values).
-_CELLS = 4_000_000
+#: Customer x draw cells simulated at once per thread (memory: ~10 arrays of this many
+#: values, ~160 MB).
+_CELLS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class PredictiveDraws:
     """What :func:`predictive_draws` returns.
 
     ``total_purchases`` (and ``total_value`` with a spend model) hold one draw of the
-    total over all customers per parameter draw; ``bounds`` the per-customer central
+    total over all customers per parameter draw; ``total_expected`` the expected total
+    purchases under each parameter draw; ``bounds`` the per-customer central
     ``level`` interval of her purchases (``purchases_lower``, ``purchases_upper``: whole
     purchases) and, with a spend model, of her discounted margin (``value_lower``,
     ``value_upper``), each an array in the order of the data.
@@ -54,12 +56,16 @@ class PredictiveDraws:
     level: float
     total_purchases: np.ndarray
     total_value: np.ndarray | None
+    total_expected: np.ndarray
     bounds: dict
 
     def interval(self, what: str = "purchases") -> list[float]:
-        """Central ``level`` interval of the total (``"purchases"`` or ``"value"``),
-        equal-tailed quantiles of the draws."""
-        draws = self.total_purchases if what == "purchases" else self.total_value
+        """Central ``level`` interval of the total, equal-tailed quantiles of the draws:
+        ``"purchases"`` and ``"value"`` predictive; ``"expected purchases"`` the
+        parameter-only interval of the expected total (the spread of E[total | parameter
+        draw]: how well the expectation is known, not where the total will fall)."""
+        draws = {"purchases": self.total_purchases, "value": self.total_value,
+                 "expected purchases": self.total_expected}[what]
         q = [(1 - self.level) / 2, (1 + self.level) / 2]
         return [float(v) for v in np.quantile(draws, q)]
 
@@ -90,29 +96,33 @@ def simulate_purchases(state, duration, rng: np.random.Generator, *, discount_ra
     """
     n = len(state.rate)
     end = np.minimum(np.broadcast_to(np.asarray(duration, float), (n,)), state.lifetime)
+    # The arrivals of her purchase process in the window are Poisson(rate * end); a BG-type
+    # customer stops after her K-th purchase, K ~ Geometric(dropout): she makes min(N, K).
+    live = state.alive & (state.rate > 0) & (end > 0)
+    arrivals = np.zeros(n, dtype=np.int64)
+    arrivals[live] = rng.poisson(state.rate[live] * end[live])
+    count = arrivals.copy()
+    drops = np.flatnonzero(live & (state.dropout > 0) & (arrivals > 0))
+    stop = rng.geometric(state.dropout[drops])
+    count[drops] = np.minimum(arrivals[drops], stop)
     if spend_rate is None:
-        # counts only: the arrivals in the window are Poisson(rate * end), and a BG-type
-        # customer stops after her K-th purchase, K ~ Geometric(dropout): min(N, K)
-        live = state.alive & (state.rate > 0) & (end > 0)
-        count = np.zeros(n, dtype=np.int64)
-        count[live] = rng.poisson(state.rate[live] * end[live])
-        drops = live & (state.dropout > 0)
-        count[drops] = np.minimum(count[drops], rng.geometric(state.dropout[drops]))
         return count, None
-    count = np.zeros(n, dtype=np.int64)
-    value = None if spend_rate is None else np.zeros(n)
-    t = np.zeros(n)
-    idx = np.flatnonzero(state.alive & (state.rate > 0) & (end > 0))
-    while idx.size:
-        t[idx] += rng.standard_exponential(idx.size) / state.rate[idx]
-        idx = idx[t[idx] <= end[idx]]
-        count[idx] += 1
-        if value is not None:
-            shape = spend_shape if np.ndim(spend_shape) == 0 else spend_shape[idx]
-            spend = rng.standard_gamma(shape, idx.size) / spend_rate[idx]
-            value[idx] += spend * (1.0 + discount_rate) ** -np.ceil(t[idx])
-        # after a purchase a BG-type customer drops out with her dropout probability
-        idx = idx[rng.random(idx.size) >= state.dropout[idx]]
+    # Given N arrivals their times are N sorted uniforms on [0, end]. Without a stop within
+    # them, her purchases are N independent uniforms; stopped at the K-th, her last purchase
+    # is the K-th of N order statistics, end * Beta(K, N - K + 1), and the K - 1 before it
+    # are independent uniforms below it.
+    stopped = drops[stop <= arrivals[drops]]
+    span = end.copy()
+    span[stopped] = end[stopped] * rng.beta(count[stopped], arrivals[stopped] - count[stopped] + 1)
+    free = count.copy()
+    free[stopped] -= 1
+    owner = np.concatenate([np.repeat(np.arange(n), free), stopped])
+    times = np.concatenate([rng.random(int(free.sum())) * np.repeat(span, free), span[stopped]])
+    shape = spend_shape if np.ndim(spend_shape) == 0 else np.asarray(spend_shape)[owner]
+    spend = rng.standard_gamma(shape, owner.size) / spend_rate[owner]
+    # a purchase in time unit k = ceil(t) is discounted as at the unit's end
+    value = np.bincount(owner, weights=spend * (1.0 + discount_rate) ** -np.ceil(times),
+                        minlength=n)
     return count, value
 
 
@@ -171,22 +181,33 @@ def predictive_draws(model, data, duration, *, params, seed: int | None = 0, lev
     if with_value:
         sx = np.asarray(spend_data["frequency"], float)
         sz = np.where(sx > 0, np.asarray(spend_data["monetary_value"], float), 0.0)
-    tot_pur = np.zeros(n_draws)
-    tot_val = np.zeros(n_draws) if with_value else None
-    bounds = {k: np.empty(n) for k in ("purchases_lower", "purchases_upper")
-              + (("value_lower", "value_upper") if with_value else ())}
     step = max(_CELLS // n_draws, 1)
     blocks = [slice(lo, min(lo + step, n)) for lo in range(0, n, step)]
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(blocks))]
-    for sl, rng in zip(blocks, rngs):
+    seeds = np.random.SeedSequence(seed).spawn(len(blocks))
+
+    def block(job):
+        """Totals per draw and per-customer bounds of the customers ``sl``, from the
+        block's own random stream (the same numbers whichever thread runs it)."""
+        sl, seq = job
+        rng = np.random.default_rng(seq)
         part = {c: v[sl] for c, v in cols.items()}
         m = sl.stop - sl.start
-        # P(alive) per distinct history of the block, for every draw
-        codes, first = distinct_rows(*part.values())
-        p_alive = model.p_alive_by_params({c: v[first] for c, v in part.items()})
+        # P(alive) and the expectation if alive per distinct history, for every draw
+        codes, first = distinct_rows(*part.values(), dur[sl])
+        hist = {c: v[first] for c, v in part.items()}
+        weights = np.bincount(codes).astype(float)
+        p_alive = model.p_alive_by_params(hist)
+        # the expectation if alive depends on (x, T, duration) only
+        hist_dur = dur[sl][first]
+        pair, pair_first = distinct_rows(hist["frequency"], hist["T"], hist_dur)
+        grid = {"frequency": hist["frequency"][pair_first], "T": hist["T"][pair_first]}
+        states, expected = [], np.empty(n_draws)
+        for i, p in enumerate(params):
+            alive = p_alive(p)
+            if_alive = model.conditional_expected_purchases_if_alive(hist_dur[pair_first], grid, params=p)
+            expected[i] = weights @ (alive * if_alive[pair])
+            states.append(model.sample_future_state(part, rng, p, p_alive=alive[codes]))
         # every draw's states stacked (draw-major), then one simulation of all of them
-        states = [model.sample_future_state(part, rng, p, p_alive=p_alive(p)[codes])
-                  for p in params]
         state = FutureState(*(np.concatenate(f) for f in zip(*states)))
         rate = shape = None
         if with_value:
@@ -199,11 +220,22 @@ def predictive_draws(model, data, duration, *, params, seed: int | None = 0, lev
                                           discount_rate=discount_rate, spend_rate=rate,
                                           spend_shape=shape)
         pur = count.reshape(n_draws, m).T
-        tot_pur += pur.sum(axis=0)
-        bounds["purchases_lower"][sl], bounds["purchases_upper"][sl] = _order_statistics(pur, level)
+        out = {"purchases": pur.sum(axis=0), "expected": expected,
+               "bounds": dict(zip(("purchases_lower", "purchases_upper"),
+                                  _order_statistics(pur, level)))}
         if with_value:
             val = margin * value.reshape(n_draws, m).T
-            tot_val += val.sum(axis=0)
-            bounds["value_lower"][sl], bounds["value_upper"][sl] = _order_statistics(val, level)
-    return PredictiveDraws(level=float(level), total_purchases=tot_pur, total_value=tot_val,
+            out["value"] = val.sum(axis=0)
+            out["bounds"].update(zip(("value_lower", "value_upper"), _order_statistics(val, level)))
+        return out
+
+    # numpy's generators and scipy's special functions release the GIL: blocks in threads
+    parts = _map_threads(block, list(zip(blocks, seeds)))
+    bounds = {k: np.concatenate([b["bounds"][k] for b in parts]) if parts else np.empty(0)
+              for k in ("purchases_lower", "purchases_upper")
+              + (("value_lower", "value_upper") if with_value else ())}
+    total = {k: np.sum([b[k] for b in parts], axis=0) if parts else np.zeros(n_draws)
+             for k in ("purchases", "expected") + (("value",) if with_value else ())}
+    return PredictiveDraws(level=float(level), total_purchases=total["purchases"],
+                           total_value=total.get("value"), total_expected=total["expected"],
                            bounds=bounds)

@@ -54,12 +54,15 @@ def test_state_of_customers_who_were_never_seen_to_die():
     np.testing.assert_allclose(alive, m.p_alive(data), atol=0.025)
 
 
-def test_value_draws_average_to_the_clv():
-    """With spend: the mean simulated discounted margin is the CLV of customer_value."""
-    sim = simulate_bgnbd((0.5, 5.0, 1.3, 3.0), np.random.default_rng(0).integers(10, 40, 2000), seed=1)
+@pytest.mark.parametrize("name", ["bgnbd", "pareto_nbd"])
+def test_value_draws_average_to_the_clv(name):
+    """With spend: the mean simulated discounted margin is the CLV of customer_value, for
+    a model that stops at a purchase (BG/NBD) and one that stops at a lifetime."""
+    cls, simulate, params = CASES[name]
+    sim = simulate(params, np.random.default_rng(0).integers(10, 40, 2000), seed=1)
     rng = np.random.default_rng(2)
     sim["monetary_value"] = np.where(sim["frequency"] > 0, rng.gamma(6.0, 5.0, len(sim)), 0.0)
-    bg = BetaGeoModel().fit(sim)
+    bg = cls().fit(sim)
     gg = GammaGammaModel().fit(sim.loc[sim.frequency > 0])
     v = customer_value(bg, gg, sim, horizon=20, discount_rate=0.01, margin=0.3, n_draws=0)
     draws = 400
@@ -153,3 +156,26 @@ def test_predictive_intervals_cover_what_they_claim():
     assert 0.85 <= hit_pred / runs <= 0.95
     assert hit_param / runs < 0.8
     assert 0.88 <= np.mean(customer_cover) <= 0.995
+
+
+def test_blocks_threads_and_expected_totals(fitted, monkeypatch):
+    """Many blocks on one thread or three give the same draws, bit for bit; the
+    parameter-only totals are the expected totals under each parameter draw."""
+    import clm_lib.clv.predictive as predictive
+    import clm_lib.clv.valuation as valuation
+
+    model, data = fitted
+    params = model.sample_params(5, seed=1)
+    monkeypatch.setattr(predictive, "_CELLS", 2000)   # 400 customers per block
+    runs = []
+    for cores in (1, 3):
+        monkeypatch.setattr(valuation, "available_cores", lambda: cores)
+        runs.append(predictive_draws(model, data, 10.0, params=params, seed=7))
+    one, three = runs
+    assert np.array_equal(one.total_purchases, three.total_purchases)
+    for k in one.bounds:
+        assert np.array_equal(one.bounds[k], three.bounds[k])
+    want = [model.conditional_expected_purchases(10.0, data, params=p).sum() for p in params]
+    np.testing.assert_allclose(one.total_expected, want, rtol=1e-10)
+    lo, hi = one.interval("expected purchases")
+    assert min(want) <= lo <= hi <= max(want)

@@ -6,7 +6,7 @@ period that follows, each with the predictive interval of its holdout total
 selects (:func:`select_value_model`) and the Gamma-Gamma spend model are then refitted on
 all data up to ``as_of`` and value every customer over the next ``horizon`` time units,
 with predictive intervals (parameter and purchase randomness) per customer and in total,
-and the parameter-only intervals of the totals (:mod:`clm_lib.clv.valuation`).
+and the parameter-only interval of the expected purchases, labelled as such.
 
 The transactions are reduced where they live (the engine: per-customer summaries, repeat
 purchases per day, segment at first purchase); only those reduced tables come back to
@@ -399,25 +399,17 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
                           f"{chosen}_all_data", full_period)
     final_spend = fit_or_reason(lambda: fit_spend_model(full), errors,
                                 "gamma_gamma_all_data", full_period)
-    q = [(1 - level) / 2, (1 + level) / 2]
     forecast = {"model": chosen, "horizon": int(horizon), "time_unit": time_unit, "level": level}
     values = clv_q = top = seg_table = None
     if final is not None and final_spend is not None:
+        # the expectations; their intervals are predictive (parameter-only intervals say
+        # where a customer's expectation is, not where her purchases will fall)
         values = customer_value(final, final_spend, full, horizon=horizon, discount_rate=d_unit,
-                                margin=margin, n_draws=n_draws, seed=seed, level=level)
-        draws = dict(values.attrs)
-        # per customer: predictive bounds only (parameter-only bounds say where her
-        # expectation is, not where her purchases will fall)
-        values = values.drop(columns=[c for c in values if c.endswith(("_lower", "_upper"))])
+                                margin=margin, n_draws=0, level=level)
         values = values.join(full[["frequency", "recency", "T", "monetary_value"]])
-        values.attrs.update(draws)
         forecast.update({"expected_purchases": float(values["expected_purchases"].sum()),
                          "clv_total": float(values["clv"].sum())})
         if n_draws:
-            forecast["expected_purchases_parameter_interval"] = [
-                float(v) for v in np.quantile(draws["draws_total_purchases"], q)]
-            forecast["clv_total_parameter_interval"] = [
-                float(v) for v in np.quantile(draws["draws_total_clv"], q)]
             pred = predictive_draws(
                 final, full, float(horizon), params=final.sample_params(n_draws, seed=seed),
                 seed=seed, level=level, spend_model=final_spend,
@@ -425,6 +417,7 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
                 spend_data=spend_frame(full), discount_rate=d_unit, margin=margin)
             forecast["expected_purchases_predictive_interval"] = pred.interval("purchases")
             forecast["clv_total_predictive_interval"] = pred.interval("value")
+            forecast["expected_purchases_parameter_interval"] = pred.interval("expected purchases")
             for col, key in (("purchases_lower", "purchases_lower"),
                              ("purchases_upper", "purchases_upper"),
                              ("clv_lower", "value_lower"), ("clv_upper", "value_upper")):
