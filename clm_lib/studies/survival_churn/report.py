@@ -33,6 +33,7 @@ __all__ = [
     "value_table",
     "calibration_title",
     "risk_tier_label",
+    "km_survival_at",
     "show_segment_tests",
     "show_proportional_hazards",
     "show_segment_value",
@@ -61,11 +62,18 @@ def definition(result) -> str:
     unit = result.time_unit
     if result.kind == "transactions":
         days = result.inactivity_days
-        return (f"A customer churns when {days:g} days pass without a purchase; the churn "
-                f"date is the last purchase plus {days:g} days. Customers whose last purchase "
-                f"is less than {days:g} days before {result.as_of.date()} are still active "
-                "(censored), not churned. Lifetimes run from the first purchase, in "
-                f"{unit}s.")
+        d = result.durations
+        back = int(d["reactivated"].sum()) if "reactivated" in d else 0
+        churned = int(d["event"].sum())
+        return (f"A customer churns the first time {days:g} days pass without a purchase; "
+                f"the churn date is the purchase before that lapse plus {days:g} days. A "
+                "customer who buys again after it has still churned at that date; the return "
+                f"is a reactivation, not a continuation (here {back:,} of the {churned:,} "
+                "churned customers came back by the end of the data). So a churn, once "
+                "observed, never changes when later data arrive. Customers whose last "
+                f"purchase is less than {days:g} days before {result.as_of.date()} and who "
+                "have had no lapse are still active (censored), not churned. Lifetimes run "
+                f"from the first purchase, in {unit}s.")
     return ("A customer churns when the subscription ends; customers still subscribed at "
             "the end of the data are censored (still active), not churned. Lifetimes "
             f"are the subscription tenure, in {unit}s.")
@@ -257,6 +265,16 @@ def _float(v) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
+def km_survival_at(result) -> dict[str, float | None]:
+    """Overall Kaplan-Meier survival at each of the study's horizons: ``{"<h>": S(h)}``
+    (periods of ``time_unit``; None past the longest duration, where the curve is not
+    estimated)."""
+    kmf = result.km_fits["All"]
+    last = float(kmf.timeline.max())
+    return {f"{h:g}": (float(kmf.survival_function_at_times(float(h)).iloc[0])
+                       if h <= last else None) for h in result.horizons}
+
+
 def survival_metrics(result) -> dict:
     """The study's ``metrics.json`` content.
 
@@ -264,9 +282,10 @@ def survival_metrics(result) -> dict:
     ``rmst_horizon``, ``rmst_by_segment`` ({segment: {rmst, ci_low, ci_high}}),
     ``logrank_p``, ``cox`` ({term: {hr, ci_low, ci_high, p}}), ``model_comparison``,
     ``selected_model``, ``concordance_holdout`` and ``integrated_brier_score`` (of the
-    selected model), ``risk_tiers`` ({tier: count}), ``model_sample`` (customers the
-    models were fitted on, only when they were sampled), ``headline``, ``data_quality`` (the
-    loading record) and ``data_quality_steps`` (every record).
+    selected model), ``km_survival_at`` (:func:`km_survival_at`), ``risk_tiers``
+    ({tier: count}), ``model_sample`` (customers the models were fitted on, only when they
+    were sampled), ``headline``, ``data_quality`` (the loading record) and
+    ``data_quality_steps`` (every record).
     """
     km = result.km
     seg = km.drop(index="All") if len(km) > 1 else km
@@ -288,6 +307,7 @@ def survival_metrics(result) -> dict:
         "selected_model": selected,
         "concordance_holdout": float(comparison.loc[selected, "concordance_holdout"]),
         "integrated_brier_score": float(comparison.loc[selected, "integrated_brier_score"]),
+        "km_survival_at": km_survival_at(result),
         "risk_tiers": {t: int(counts.get(t, 0)) for t in ("low", "medium", "high")},
         **({} if result.model_sample is None else {"model_sample": result.model_sample}),
         "headline": headline(result),

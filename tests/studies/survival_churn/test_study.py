@@ -75,8 +75,13 @@ def test_report_of_the_study(study):
     m = rp.survival_metrics(study)
     assert list(m) == ["time_unit", "km_median_by_segment", "rmst_horizon", "rmst_by_segment",
                        "logrank_p", "cox", "model_comparison", "selected_model",
-                       "concordance_holdout", "integrated_brier_score", "risk_tiers",
-                       "headline", "data_quality", "data_quality_steps"]
+                       "concordance_holdout", "integrated_brier_score", "km_survival_at",
+                       "risk_tiers", "headline", "data_quality", "data_quality_steps"]
+    # the overall Kaplan-Meier survival at each horizon, read off the curve by hand
+    sf = study.km_fits["All"].survival_function_.iloc[:, 0]
+    assert m["km_survival_at"] == {f"{h:g}": float(sf[sf.index <= h].iloc[-1])
+                                   for h in (1, 3, 6)}
+    assert 1 > m["km_survival_at"]["1"] > m["km_survival_at"]["3"] > m["km_survival_at"]["6"]
     assert set(m["km_median_by_segment"]) == {"basic", "pro"}
     assert sum(m["risk_tiers"].values()) == len(study.risk)
     assert json.loads(json.dumps(m)) == m  # JSON-ready as it is
@@ -107,8 +112,11 @@ def test_report_without_segment_names_inactivity():
     assert study.logrank is None and study.segment_hr is None and study.value is None
     assert [q.source for q in study.qualities][1:] == ["transactions -> inactivity durations",
                                                         "customers used by the models"]
-    assert rp.definition(study).startswith("A customer churns when 60 days pass without a "
-                                           "purchase")
+    assert rp.definition(study).startswith("A customer churns the first time 60 days pass "
+                                           "without a purchase")
+    back = int(study.durations["reactivated"].sum())
+    assert back > 0 and (f"here {back:,} of the {int(study.durations['event'].sum()):,} "
+                         "churned customers came back") in rp.definition(study)
     assert "2020-12-31" in rp.definition(study)
     assert rp.survival_metrics(study)["logrank_p"] is None
     assert "segment" not in rp.risk_export(study).columns
@@ -183,6 +191,7 @@ def test_notebook_cdnow_inactivity(run_notebook):
     # half the customers churn when the window first elapses: median = 180 days
     assert metrics["km_median_by_segment"]["All"] == pytest.approx(180 / (365.25 / 12))
     assert sum(metrics["risk_tiers"].values()) == len(export) > 1000
+    assert set(metrics["km_survival_at"]) == {"1", "3", "6"}
     assert export["customer_id"].str.startswith("C-").all()
     assert metrics["data_quality"]["rows_in"] == 69659
 
