@@ -19,6 +19,8 @@ from clm_lib.reporting import pseudonymise, show_table
 __all__ = [
     "format_p",
     "definition",
+    "median_text",
+    "interval_text",
     "definition_note",
     "summary_lines",
     "headline",
@@ -41,6 +43,11 @@ __all__ = [
     "risk_export",
 ]
 
+#: What ``integrated_brier_score`` in metrics.json means (``..._sksurv`` is the other one).
+IBS_CONVENTION = ("Graf et al. (1999): a churn at T weighted by 1/G(T-), G = Kaplan-Meier of "
+                  "the training censoring; integrated_brier_score_sksurv: scikit-survival's "
+                  "1/G(T), churns before censorings at tied times")
+
 #: Text shown where no segment was chosen.
 NO_SEGMENT = "No segment was chosen (`segment = None`): the curves are not split."
 
@@ -55,6 +62,28 @@ def format_p(p: float) -> str:
 def _fmt_period(x: float, unit: str) -> str:
     num = f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
     return f"{num} {unit}{'s' if abs(x) != 1 else ''}"
+
+
+def _fmt_num(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+
+
+def median_text(median: float, follow_up: float, unit: str) -> str:
+    """A Kaplan-Meier median for the reader: ``"35 months"``, or ``"not reached (> 72
+    months)"`` when the curve stays above 50 % over the whole follow-up."""
+    if np.isfinite(median):
+        return _fmt_period(median, unit)
+    return f"not reached (> {_fmt_period(follow_up, unit)})"
+
+
+def interval_text(low: float, high: float, unit: str) -> str:
+    """A 95 % interval of a median: ``"32 to 38 months"``; an unbounded end (the band does
+    not fall to 50 %) reads "not reached"."""
+    if not np.isfinite(low):
+        return "not reached"
+    lo = _fmt_num(low)
+    return f"{lo} to {_fmt_num(high)} {unit}s" if np.isfinite(high) else \
+        f"{lo} {unit}s to not reached"
 
 
 def definition(result) -> str:
@@ -94,22 +123,26 @@ def summary_lines(result) -> list[str]:
         f"{int(overall['customers']):,} customers, {int(overall['churned']):,} of whom churned "
         f"({overall['churned'] / overall['customers']:.0%}); the median lifetime is "
         + (_fmt_period(med, unit) if np.isfinite(med) else
-           "not reached (more than half are still active at the end of the data)") + ".")
+           f"not reached (more than half are still active after "
+           f"{_fmt_period(overall['follow_up'], unit)}, the longest follow-up)") + ".")
     if seg_hr is not None and len(seg_hr) >= 2:
         fast, slow = seg_hr.index[0], seg_hr.index[-1]
-        fmed = km.loc[str(fast), "median"] if str(fast) in km.index else np.nan
+        frow = km.loc[str(fast)] if str(fast) in km.index else None
         lines.append(
             f"{fast} customers churn {seg_hr.iloc[0]['hr']:.1f} times as fast as {slow} "
             f"customers (hazard ratio, 95 % interval {seg_hr.iloc[0]['ci_low']:.1f}-"
             f"{seg_hr.iloc[0]['ci_high']:.1f}); their median lifetime is "
-            + (_fmt_period(fmed, unit) if np.isfinite(fmed) else "not reached") + ".")
+            + ("not known" if frow is None
+               else median_text(frow["median"], frow["follow_up"], unit)) + ".")
     lines.append(f"Over the first {_fmt_period(result.rmst_horizon, unit)} an average customer "
                  f"stays {_fmt_period(overall['rmst'], unit)} (restricted mean).")
     r = result.comparison.loc[result.selected]
     lines.append(f"Best parametric model: {result.selected} (lowest AIC); on the holdout it "
                  f"ranks pairs of customers correctly {r['concordance_holdout']:.0%} of the "
-                 f"time (concordance) with an integrated Brier score of "
-                 f"{r['integrated_brier_score']:.3f}.")
+                 f"time (Harrell's concordance; Uno's, weighted for censoring: "
+                 f"{r['concordance_uno_holdout']:.0%}) with an integrated Brier score of "
+                 f"{r['integrated_brier_score']:.4f} (censoring weights G(T-), Graf et al.; "
+                 f"{r['integrated_brier_score_sksurv']:.4f} with scikit-survival's G(T)).")
     if result.model_sample is not None:
         lines.append(f"The regression models were fitted on a random sample of "
                      f"{result.model_sample:,} of the {len(result.durations):,} customers "
@@ -134,9 +167,9 @@ def summary_lines(result) -> list[str]:
 
 def headline(result) -> dict[str, str]:
     """Two to four formatted headline numbers for the report index."""
-    med = result.km.loc["All", "median"]
-    out = {"Median lifetime": _fmt_period(med, result.time_unit) if np.isfinite(med)
-           else "not reached"}
+    overall = result.km.loc["All"]
+    out = {"Median lifetime": median_text(overall["median"], overall["follow_up"],
+                                          result.time_unit)}
     seg_hr = result.segment_hr
     if seg_hr is not None and len(seg_hr) >= 2:
         out[f"{seg_hr.index[0]} vs {seg_hr.index[-1]}"] = f"{seg_hr.iloc[0]['hr']:.1f}x churn hazard"
@@ -170,10 +203,21 @@ def reference_levels(result) -> str:
 
 # ------------------------------------------------------------------ display tables
 def km_table(result) -> dict:
-    """Customers, churned, median lifetime and RMST per curve."""
-    unit = result.time_unit
-    return dict(df=result.km, caption=f"Lifetime by segment, in {unit}s (RMST over "
-                                      f"{result.rmst_horizon:.3g} {unit}s; 95 % intervals)")
+    """Customers, churned, median lifetime and RMST per curve, medians and intervals in
+    words where the curve or its band does not fall to 50 %."""
+    unit, km = result.time_unit, result.km
+    df = pd.DataFrame({
+        "customers": km["customers"], "churned": km["churned"],
+        "median": [median_text(r["median"], r["follow_up"], unit) for _, r in km.iterrows()],
+        "median 95 % interval": [interval_text(r["median_ci_low"], r["median_ci_high"], unit)
+                                 for _, r in km.iterrows()],
+        "RMST": km["rmst"],
+        "RMST 95 % interval": [f"{r['rmst_ci_low']:.2f} to {r['rmst_ci_high']:.2f}"
+                               for _, r in km.iterrows()],
+    }, index=km.index)
+    return dict(df=df, caption=f"Lifetime by segment (median and RMST in {unit}s; RMST = "
+                               f"mean {unit}s stayed within the first "
+                               f"{_fmt_period(result.rmst_horizon, unit)}; 95 % intervals)")
 
 
 def segment_hr_table(result) -> dict:
@@ -281,8 +325,10 @@ def survival_metrics(result) -> dict:
     Keys: ``time_unit``, ``km_median_by_segment`` ({segment: median or None}),
     ``rmst_horizon``, ``rmst_by_segment`` ({segment: {rmst, ci_low, ci_high}}),
     ``logrank_p``, ``cox`` ({term: {hr, ci_low, ci_high, p}}), ``model_comparison``,
-    ``selected_model``, ``concordance_holdout`` and ``integrated_brier_score`` (of the
-    selected model), ``km_survival_at`` (:func:`km_survival_at`), ``risk_tiers``
+    ``selected_model``, ``concordance_holdout`` (Harrell's) and ``integrated_brier_score``
+    (Graf et al.'s weights) of the selected model, ``integrated_brier_score_sksurv``
+    (scikit-survival's weights), ``integrated_brier_score_convention`` (the two in words),
+    ``concordance_uno_holdout``, ``km_survival_at`` (:func:`km_survival_at`), ``risk_tiers``
     ({tier: count}), ``model_sample`` (customers the models were fitted on, only when they
     were sampled), ``headline``, ``data_quality`` (the loading record) and
     ``data_quality_steps`` (every record).
@@ -307,6 +353,10 @@ def survival_metrics(result) -> dict:
         "selected_model": selected,
         "concordance_holdout": float(comparison.loc[selected, "concordance_holdout"]),
         "integrated_brier_score": float(comparison.loc[selected, "integrated_brier_score"]),
+        "integrated_brier_score_sksurv": float(
+            comparison.loc[selected, "integrated_brier_score_sksurv"]),
+        "integrated_brier_score_convention": IBS_CONVENTION,
+        "concordance_uno_holdout": float(comparison.loc[selected, "concordance_uno_holdout"]),
         "km_survival_at": km_survival_at(result),
         "risk_tiers": {t: int(counts.get(t, 0)) for t in ("low", "medium", "high")},
         **({} if result.model_sample is None else {"model_sample": result.model_sample}),

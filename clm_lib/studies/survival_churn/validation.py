@@ -20,7 +20,8 @@ from clm_lib.checks import require_columns as _require
 from clm_lib.exceptions import ParameterError
 from clm_lib.studies.survival_churn.models import predict_survival
 
-__all__ = ["compare_models", "brier_score", "integrated_brier_score", "calibration_table"]
+__all__ = ["BRIER_CONVENTIONS", "compare_models", "censoring_survival", "brier_score",
+           "integrated_brier_score", "uno_concordance", "calibration_table"]
 
 
 def _risk_score(model, design: pd.DataFrame) -> np.ndarray:
@@ -38,6 +39,13 @@ def compare_models(models: Mapping[str, object], train: pd.DataFrame,
     Cox's AIC is the partial-likelihood AIC (``AIC_partial_``), not comparable with the
     full-likelihood AIC of the AFT models; rank the AFT models by AIC and all models by
     concordance and Brier score.
+
+    Columns: ``AIC``, ``AIC_kind`` ("partial" or "full"), ``concordance_train`` and
+    ``concordance_holdout`` (Harrell's, lifelines), ``concordance_uno_holdout`` (Uno's,
+    :func:`uno_concordance`, censoring weights from ``train``, truncated at the end of the
+    Brier-score grid), ``integrated_brier_score`` (Graf et al. weights ``G(T_i-)``) and
+    ``integrated_brier_score_sksurv`` (scikit-survival's ``G(T_i)``), both with the
+    censoring distribution of ``train``.
 
     Parameters
     ----------
@@ -59,25 +67,50 @@ def compare_models(models: Mapping[str, object], train: pd.DataFrame,
         r = {"AIC": float(aic), "AIC_kind": kind,
              "concordance_train": float(m.concordance_index_)}
         if test is not None:
+            score = _risk_score(m, test)
             r["concordance_holdout"] = float(concordance_index(
-                test["duration"], _risk_score(m, test), test["event"]))
+                test["duration"], score, test["event"]))
+            r["concordance_uno_holdout"] = uno_concordance(
+                test["duration"], -score, test["event"], censoring_durations=train["duration"],
+                censoring_events=train["event"], tau=float(ibs_times[-1]))
             sf = predict_survival(m, test, ibs_times)
-            r["integrated_brier_score"] = integrated_brier_score(
-                sf, test["duration"], test["event"],
-                censoring_durations=train["duration"], censoring_events=train["event"])
+            for key, convention in (("integrated_brier_score", "graf"),
+                                    ("integrated_brier_score_sksurv", "sksurv")):
+                r[key] = integrated_brier_score(
+                    sf, test["duration"], test["event"], convention=convention,
+                    censoring_durations=train["duration"], censoring_events=train["event"])
         rows[name] = r
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "model"
     return out
 
 
-def _censoring_survival(durations, events):
-    """KM estimate G of the censoring distribution (censoring = the 'event')."""
-    kmf = KaplanMeierFitter().fit(np.asarray(durations, float),
-                                  ~np.asarray(events, bool))
-    sf = kmf.survival_function_.iloc[:, 0]
-    times = sf.index.to_numpy(float)
-    vals = sf.to_numpy(float)
+#: Conventions of the censoring weights of the Brier score (see :func:`brier_score`).
+BRIER_CONVENTIONS = ("graf", "sksurv")
+
+
+def censoring_survival(durations, events, *, ties: str = "graf"):
+    """Kaplan-Meier estimate ``G`` of the censoring survival function (censoring = the
+    'event'), as a function ``G(t, left=False)`` (``left``: the left limit ``G(t-)``).
+
+    ``ties`` says who is at risk of censoring at a time where churn events and censorings
+    coincide: ``"graf"`` everyone still observed (lifelines' Kaplan-Meier on the reversed
+    flag); ``"sksurv"`` everyone but those who churned then (events come first: what
+    scikit-survival's ``kaplan_meier_estimator(..., reverse=True)`` does).
+    """
+    T = np.asarray(durations, float)
+    C = ~np.asarray(events, bool)
+    if ties not in BRIER_CONVENTIONS:
+        raise ParameterError(f"ties must be one of {BRIER_CONVENTIONS}; got {ties!r}")
+    times, inv = np.unique(T, return_inverse=True)
+    n_cens = np.bincount(inv, weights=C, minlength=len(times))
+    n_ev = np.bincount(inv, weights=~C, minlength=len(times))
+    at_risk = len(T) - np.concatenate([[0.0], np.cumsum(n_cens + n_ev)[:-1]])
+    if ties == "sksurv":
+        at_risk = at_risk - n_ev
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(n_cens > 0, n_cens / at_risk, 0.0)
+    vals = np.cumprod(1.0 - ratio)
 
     def G(t, left=False):
         t = np.asarray(t, float)
@@ -89,7 +122,8 @@ def _censoring_survival(durations, events):
 
 
 def brier_score(survival: pd.DataFrame, durations, events, *,
-                censoring_durations=None, censoring_events=None) -> pd.Series:
+                censoring_durations=None, censoring_events=None,
+                convention: str = "graf") -> pd.Series:
     """Brier score at each time with inverse probability of censoring weights.
 
     Graf et al. (1999), eq. (5): for time ``t`` and subjects ``i = 1..n``::
@@ -101,6 +135,12 @@ def brier_score(survival: pd.DataFrame, durations, events, *,
     censoring survival function (``G(T_i-)`` its left limit). Subjects censored before
     ``t`` contribute 0 but count in ``n``.
 
+    ``convention="sksurv"`` gives scikit-survival's ``brier_score``: the weight of a churn
+    at ``T_i`` is ``1 / G(T_i)`` (the value at ``T_i``, after the censorings at ``T_i``),
+    and ``G`` counts churns at a tied time before censorings (see
+    :func:`censoring_survival`). With durations in whole periods (many ties) the two
+    differ by a few per cent; both are consistent.
+
     Parameters
     ----------
     survival : DataFrame
@@ -110,19 +150,24 @@ def brier_score(survival: pd.DataFrame, durations, events, *,
         Observed durations (periods) and churn flags of the same subjects.
     censoring_durations, censoring_events : array-like, optional
         Sample for ``G`` (e.g. the training set); default: the evaluated subjects.
+    convention : {"graf", "sksurv"}
 
     Returns
     -------
     Series indexed by time.
     """
+    if convention not in BRIER_CONVENTIONS:
+        raise ParameterError(f"convention must be one of {BRIER_CONVENTIONS}; "
+                             f"got {convention!r}")
     T = np.asarray(durations, float)
     E = np.asarray(events, bool)
     S = survival.to_numpy(float)
     if S.shape[1] != len(T):
         raise ParameterError(f"survival has {S.shape[1]} columns for {len(T)} subjects")
-    G = _censoring_survival(T if censoring_durations is None else censoring_durations,
-                            E if censoring_events is None else censoring_events)
-    g_ti = G(T, left=True)
+    G = censoring_survival(T if censoring_durations is None else censoring_durations,
+                           E if censoring_events is None else censoring_events,
+                           ties=convention)
+    g_ti = G(T, left=convention == "graf")
     out = []
     for k, t in enumerate(survival.index.to_numpy(float)):
         s = S[k]
@@ -148,6 +193,58 @@ def integrated_brier_score(survival: pd.DataFrame, durations, events, **kwargs) 
         raise ParameterError("the integrated Brier score needs two or more distinct times")
     v = bs.to_numpy()
     return float(np.sum((v[1:] + v[:-1]) / 2 * np.diff(t)) / (t[-1] - t[0]))
+
+
+def uno_concordance(durations, risk, events, *, censoring_durations=None,
+                    censoring_events=None, tau: float | None = None) -> float:
+    """Uno's concordance index (Uno, Cai, Pencina, D'Agostino & Wei 2011, eq. 6): the
+    share of comparable pairs ordered correctly, each pair weighted by ``1 / G(T_i)**2``.
+
+    A pair (i, j) is comparable when i churned at ``T_i < T_j`` and ``T_i < tau``; it is
+    concordant when ``risk_i > risk_j`` (ties in risk count one half). ``G`` is the
+    Kaplan-Meier estimate of the censoring survival function of the censoring sample
+    (default: the evaluated subjects) with scikit-survival's conventions (value at
+    ``T_i``; churns at a tied time before censorings), so the figure matches
+    ``sksurv.metrics.concordance_index_ipcw``. Unlike Harrell's index it does not depend on
+    the censoring distribution of the sample it is computed on.
+
+    Parameters
+    ----------
+    durations, events : array-like
+        Durations (periods) and churn flags of the evaluated subjects.
+    risk : array-like
+        Higher = expected to churn sooner.
+    censoring_durations, censoring_events : array-like, optional
+    tau : float, optional
+        Truncation time (periods); default: no truncation beyond ``G(T_i) > 0``.
+
+    Returns
+    -------
+    float in [0, 1]; 0.5 = random order.
+    """
+    T = np.asarray(durations, float)
+    E = np.asarray(events, bool)
+    r = np.asarray(risk, float)
+    if not len(T) == len(E) == len(r):
+        raise ParameterError("durations, risk and events must have the same length")
+    G = censoring_survival(T if censoring_durations is None else censoring_durations,
+                           E if censoring_events is None else censoring_events,
+                           ties="sksurv")
+    g = G(T)
+    keep = E & (g > 0) & (T < (np.inf if tau is None else float(tau)))
+    idx = np.flatnonzero(keep)
+    w = 1.0 / g[idx] ** 2
+    num = den = 0.0
+    for start in range(0, len(idx), 512):  # bounded memory: (chunk x n) comparisons
+        part = idx[start:start + 512]
+        later = T[None, :] > T[part, None]
+        conc = (r[None, :] < r[part, None]) + 0.5 * (r[None, :] == r[part, None])
+        wp = w[start:start + 512]
+        num += float(np.sum(wp * np.sum(later * conc, axis=1)))
+        den += float(np.sum(wp * np.sum(later, axis=1)))
+    if den == 0:
+        raise ParameterError("no comparable pair for Uno's concordance index")
+    return num / den
 
 
 def calibration_table(model, test: pd.DataFrame, horizons: Sequence[float], *,

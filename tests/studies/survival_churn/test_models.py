@@ -63,6 +63,7 @@ def test_km_median_null_when_curve_stays_above_half():
     df = pd.DataFrame({"duration": [1.0, 2, 3, 4, 5], "event": [True, False, False, False, False]})
     tab = km.km_summary(km.kaplan_meier(df), horizon=5)
     assert np.isnan(tab.loc["All", "median"])
+    assert tab.loc["All", "follow_up"] == 5.0  # the median is more than that
 
 
 def test_rmst_by_hand():
@@ -187,6 +188,50 @@ def test_brier_score_perfect_and_censoring_sample():
     assert bs.iloc[0] == pytest.approx((0.25 / 0.5 + 0.25 / 0.5) / 2)
     with pytest.raises(ParameterError):
         validation.brier_score(pd.DataFrame([[0.5]], index=[1.0]), T, E)
+
+
+def test_censoring_weights_two_conventions_by_hand():
+    """Churns at 1, 2, 4; censorings at 2 (tied with a churn) and 3; predict 50 % for all."""
+    T, E = [1.0, 2.0, 2.0, 3.0, 4.0], [True, False, True, False, True]
+    # Graf / lifelines: 4 at risk of censoring at 2 -> G(2) = 3/4; 2 at risk at 3 -> 3/8
+    g = validation.censoring_survival(T, E)
+    assert g([0.5, 1, 2, 2.5, 3, 4]).tolist() == [1, 1, 0.75, 0.75, 0.375, 0.375]
+    assert g(2.0, left=True) == 1.0
+    # scikit-survival: the churn at 2 leaves first -> 3 at risk, G(2) = 2/3; then 1/3
+    h = validation.censoring_survival(T, E, ties="sksurv")
+    assert h([1, 2, 3, 4]) == pytest.approx([1, 2 / 3, 1 / 3, 1 / 3])
+    S = pd.DataFrame([[0.5] * 5], index=[2.5])
+    # Graf: churns at 1 and 2 weighted by G(1-) = G(2-) = 1, the two alive by G(2.5) = 3/4
+    graf = validation.brier_score(S, T, E)
+    assert graf.iloc[0] == pytest.approx((0.25 + 0.25 + 2 * 0.25 / 0.75) / 5)  # 0.2333
+    # scikit-survival: the churn at 2 by G(2) = 2/3, the two alive by G(2.5) = 2/3
+    sk = validation.brier_score(S, T, E, convention="sksurv")
+    assert sk.iloc[0] == pytest.approx((0.25 + 0.25 / (2 / 3) + 2 * 0.25 / (2 / 3)) / 5)  # 0.275
+    with pytest.raises(ParameterError):
+        validation.brier_score(S, T, E, convention="other")
+
+
+def test_uno_concordance_by_hand():
+    """Churns at 1, 3, 4, censorings at 2 and 5. Risk (higher = sooner) 5, 1, 2, 3, 0.
+    Censoring G (churns first at ties): 1 up to 2, then 3/4, 0 at 5. Weights 1/G(T_i)^2:
+    1 for the churn at 1, 16/9 for those at 3 and 4.
+    Pairs: churn at 1 vs the 4 later, all concordant (weight 1); churn at 3 (risk 2) vs
+    risk 3 (discordant) and 0 (concordant); churn at 4 (risk 3) vs 0 (concordant)."""
+    from lifelines.utils import concordance_index
+
+    T = [1.0, 2.0, 3.0, 4.0, 5.0]
+    E = [True, False, True, True, False]
+    risk = [5.0, 1.0, 2.0, 3.0, 0.0]
+    uno = validation.uno_concordance(T, risk, E)
+    assert uno == pytest.approx((4 + 16 / 9 + 16 / 9) / (4 + 2 * 16 / 9 + 16 / 9))  # 68/84
+    # Harrell's counts each pair once: 6 of 7
+    assert concordance_index(T, -np.asarray(risk), E) == pytest.approx(6 / 7)
+    # ties in risk count one half; tau drops the churns at or after it
+    assert validation.uno_concordance([1.0, 2.0], [1.0, 1.0], [True, False]) == 0.5
+    assert validation.uno_concordance(T, risk, E, tau=2.0) == 1.0
+    # the censoring sample can be another one (here: nobody censored, weights 1 = Harrell)
+    assert validation.uno_concordance(T, risk, E, censoring_durations=T,
+                                      censoring_events=[True] * 5) == pytest.approx(6 / 7)
 
 
 # ---------------------------------------------------------------------------------------

@@ -75,8 +75,10 @@ def test_report_of_the_study(study):
     m = rp.survival_metrics(study)
     assert list(m) == ["time_unit", "km_median_by_segment", "rmst_horizon", "rmst_by_segment",
                        "logrank_p", "cox", "model_comparison", "selected_model",
-                       "concordance_holdout", "integrated_brier_score", "km_survival_at",
-                       "risk_tiers", "headline", "data_quality", "data_quality_steps"]
+                       "concordance_holdout", "integrated_brier_score",
+                       "integrated_brier_score_sksurv", "integrated_brier_score_convention",
+                       "concordance_uno_holdout", "km_survival_at", "risk_tiers", "headline",
+                       "data_quality", "data_quality_steps"]
     # the overall Kaplan-Meier survival at each horizon, read off the curve by hand
     sf = study.km_fits["All"].survival_function_.iloc[:, 0]
     assert m["km_survival_at"] == {f"{h:g}": float(sf[sf.index <= h].iloc[-1])
@@ -87,8 +89,10 @@ def test_report_of_the_study(study):
     assert json.loads(json.dumps(m)) == m  # JSON-ready as it is
     assert rp.risk_tier_label(study) == "P(churn within 6 months): medium from 10%, high from 30%"
     assert rp.km_table(study)["caption"] == (
-        f"Lifetime by segment, in months (RMST over {study.rmst_horizon:.3g} months; 95 % "
-        "intervals)")
+        "Lifetime by segment (median and RMST in months; RMST = mean months stayed within "
+        f"the first {study.rmst_horizon:.0f} months; 95 % intervals)")
+    assert list(rp.km_table(study)["df"].columns) == [
+        "customers", "churned", "median", "median 95 % interval", "RMST", "RMST 95 % interval"]
     assert rp.pairwise_table(study)["df"].shape == (1, 2)
     export = rp.risk_export(study)
     assert list(export.columns[:2]) == ["customer_id", "segment"]
@@ -144,6 +148,30 @@ def test_ph_note_and_format_p():
     assert rp.format_p(float("nan")) == "n/a"
 
 
+def test_medians_not_reached_read_in_words():
+    inf, nan = float("inf"), float("nan")
+    assert rp.median_text(nan, 72.0, "month") == "not reached (> 72 months)"
+    assert rp.median_text(35.0, 72.0, "month") == "35 months"
+    assert rp.interval_text(32.0, 38.0, "month") == "32 to 38 months"
+    assert rp.interval_text(72.0, inf, "month") == "72 months to not reached"
+    assert rp.interval_text(inf, inf, "month") == "not reached"
+    # a curve that stays above 50 %: the table, summary and headline say so, no "inf"
+    rng = np.random.default_rng(1)
+    n = 400
+    raw = pd.DataFrame({"customer_id": [f"{i}" for i in range(n)],
+                        "tenure": rng.integers(1, 25, n),
+                        "churned": rng.choice(["Yes", "No"], n, p=[0.1, 0.9]),
+                        "plan": rng.choice(["a", "b"], n)})
+    st = survival_study(raw, covariates=["plan"])
+    tab = rp.km_table(st)["df"]
+    assert tab.loc["All", "median"] == "not reached (> 24 months)"
+    assert tab.loc["All", "median 95 % interval"] == "not reached"
+    assert "inf" not in tab.to_string()
+    assert "not reached (more than half are still active after 24 months" in \
+        rp.summary_lines(st)[0]
+    assert rp.headline(st)["Median lifetime"] == "not reached (> 24 months)"
+
+
 # ---------------------------------------------------------------------------------------
 # The study notebook, end to end (Telco subscriptions and CDNOW transactions)
 # ---------------------------------------------------------------------------------------
@@ -170,6 +198,15 @@ def test_notebook_telco(run_notebook):
     assert hr["hr"] < 1 and hr["ci_low"] < hr["hr"] < hr["ci_high"]
     assert 0.75 < metrics["concordance_holdout"] < 0.95
     assert 0 < metrics["integrated_brier_score"] < 0.25
+    # the two conventions of the censoring weights (issue 14: 0.0918 vs 0.0934 for Cox)
+    cox = metrics["model_comparison"]["Cox"]
+    assert cox["integrated_brier_score"] == pytest.approx(0.0918, abs=5e-5)
+    assert cox["integrated_brier_score_sksurv"] == pytest.approx(0.0934, abs=5e-5)
+    assert metrics["integrated_brier_score_convention"].startswith("Graf et al. (1999)")
+    assert 0.75 < metrics["concordance_uno_holdout"] < 0.95
+    # medians not reached read in words in the report, never "inf"
+    page = (run_notebook("20_survival_churn.ipynb").parent / "run.ipynb").read_text()
+    assert "not reached (&gt; 72 months)" in page and ">inf<" not in page
     from clm_lib.config import TELCO_CHURN
 
     raw = pd.read_csv(TELCO_CHURN, usecols=["customerID", "Churn"])
