@@ -37,7 +37,11 @@ from clm_lib.studies.survival_churn.durations import (
 )
 from clm_lib.studies.survival_churn.km import kaplan_meier, km_summary, logrank_tests
 from clm_lib.studies.survival_churn.models import (
+    PH_ALPHA,
+    adjusted_segment_hazard_ratios,
+    banded_segment_hazard_ratios,
     check_proportional_hazards,
+    default_hazard_bands,
     fit_aft,
     fit_aft_models,
     fit_cox,
@@ -89,6 +93,13 @@ class SurvivalStudy:
     logrank: StatisticalResult | None  #: all segment values together
     pairwise: StatisticalResult | None  #: each pair of segment values
     segment_hr: pd.DataFrame | None  #: unadjusted, fastest first (:func:`.models.segment_hazard_ratios`)
+    #: adjusted for the covariates, same reference (:func:`.models.adjusted_segment_hazard_ratios`)
+    segment_hr_adjusted: pd.DataFrame | None
+    segment_ph_p: float | None  #: proportional-hazards test of the segment (smallest p of its terms)
+    hazard_bands: tuple[float, ...]  #: cut points (periods) of the tenure bands
+    #: adjusted hazard ratios by tenure band (:func:`.models.banded_segment_hazard_ratios`),
+    #: when the segment fails proportional hazards
+    segment_hr_bands: pd.DataFrame | None
     # Cox on every customer (on the sample, see ``model_sample``)
     design: pd.DataFrame  #: :func:`.durations.encode_covariates`, every customer
     model_sample: int | None  #: customers the models are fitted on when sampled; None: all
@@ -117,6 +128,26 @@ class SurvivalStudy:
         return max(self.horizons)
 
 
+def _segment_effects(data: pd.DataFrame, segment: str, covariates: Sequence[str],
+                     ph: pd.DataFrame, strata: Sequence[str],
+                     bands: Sequence[float] | None) -> dict:
+    """The segment's hazard ratios: unadjusted, adjusted for the covariates, and adjusted
+    by tenure band when the segment fails proportional hazards (1 % level)."""
+    unadjusted = segment_hazard_ratios(data, segment)
+    reference = str(unadjusted.index[-1])
+    adjusted, own_ph, p = adjusted_segment_hazard_ratios(data, segment, covariates,
+                                                         reference=reference)
+    if segment in set(ph["covariate"]):  # the test shown in the report, on the main model
+        p = float(ph.loc[ph["covariate"] == segment, "p"].min())
+    cuts = tuple(default_hazard_bands(data) if bands is None else (float(b) for b in bands))
+    banded = None
+    if p < PH_ALPHA and cuts:
+        banded = banded_segment_hazard_ratios(data, segment, covariates, reference=reference,
+                                              cuts=cuts, strata=strata)
+    return {"segment_hr": unadjusted, "segment_hr_adjusted": adjusted, "segment_ph_p": p,
+            "hazard_bands": cuts, "segment_hr_bands": banded}
+
+
 def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of=None,
                    inactivity_days: float = 180, time_unit: str = "month",
                    segment: str | None = None, covariates: Sequence[str] = (),
@@ -126,6 +157,7 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
                    risk_thresholds: Sequence[float] = (0.1, 0.3),
                    holdout_fraction: float = 0.3, seed: int = 42,
                    max_model_customers: int | None = MAX_MODEL_CUSTOMERS,
+                   hazard_bands: Sequence[float] | None = None,
                    engine="duckdb") -> SurvivalStudy:
     """The survival churn study (the parameters are those of the study notebook).
 
@@ -169,6 +201,10 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
         instead: identical (duration, event, covariates) rows are rare with durations
         measured to the second, and lifelines' Efron likelihood treats a weighted death
         as one death, so merging tied deaths would change the Cox fit.
+    hazard_bands : sequence of float, optional
+        Cut points (periods) of the tenure bands in which the segment's hazard ratios are
+        estimated when it fails proportional hazards; default: the tertiles of the churn
+        times (:func:`.models.default_hazard_bands`).
     engine : str or Engine
         Where the input is checked and reduced to durations.
 
@@ -198,6 +234,10 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
                                               strata=strata)[0]
         cox_stratified = fit_cox(stratified_design.loc[fit_design.index], strata=strata)
 
+    seg = _segment_effects(fit_data, segment, covariates, ph, strata, hazard_bands) \
+        if segment else {"segment_hr": None, "segment_hr_adjusted": None,
+                         "segment_ph_p": None, "hazard_bands": (), "segment_hr_bands": None}
+
     train, test = split_holdout(fit_design, holdout_fraction, seed=seed)
     fits = {"Cox": fit_cox(train), **fit_aft_models(train)}
     comparison = compare_models(fits, train, test)
@@ -218,7 +258,7 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
         durations=data, qualities=(*loaded.qualities, prep),
         rmst_horizon=horizon, km_fits=kmfs, km=km_summary(kmfs, horizon=horizon),
         logrank=logrank, pairwise=pairwise,
-        segment_hr=segment_hazard_ratios(fit_data, segment) if segment else None,
+        **seg,
         design=design, model_sample=len(fit_design) if len(fit_design) < len(design) else None,
         baselines=baselines_used, cox=cox,
         hazard_ratios=hazard_ratio_table(cox), ph=ph, strata=tuple(strata),

@@ -24,6 +24,11 @@ __all__ = [
     "definition_note",
     "summary_lines",
     "headline",
+    "band_text",
+    "segment_effect_sentence",
+    "segment_headline",
+    "adjusted_hr_table",
+    "banded_hr_table",
     "ph_note",
     "reference_levels",
     "km_table",
@@ -126,14 +131,11 @@ def summary_lines(result) -> list[str]:
            f"not reached (more than half are still active after "
            f"{_fmt_period(overall['follow_up'], unit)}, the longest follow-up)") + ".")
     if seg_hr is not None and len(seg_hr) >= 2:
-        fast, slow = seg_hr.index[0], seg_hr.index[-1]
+        fast = seg_hr.index[0]
         frow = km.loc[str(fast)] if str(fast) in km.index else None
-        lines.append(
-            f"{fast} customers churn {seg_hr.iloc[0]['hr']:.1f} times as fast as {slow} "
-            f"customers (hazard ratio, 95 % interval {seg_hr.iloc[0]['ci_low']:.1f}-"
-            f"{seg_hr.iloc[0]['ci_high']:.1f}); their median lifetime is "
-            + ("not known" if frow is None
-               else median_text(frow["median"], frow["follow_up"], unit)) + ".")
+        lines.append(segment_effect_sentence(result) + f" The median lifetime of {fast} "
+                     "customers is " + ("not known" if frow is None else median_text(
+                         frow["median"], frow["follow_up"], unit)) + ".")
     lines.append(f"Over the first {_fmt_period(result.rmst_horizon, unit)} an average customer "
                  f"stays {_fmt_period(overall['rmst'], unit)} (restricted mean).")
     r = result.comparison.loc[result.selected]
@@ -165,14 +167,96 @@ def summary_lines(result) -> list[str]:
     return lines
 
 
+def band_text(start: float, end: float, unit: str) -> str:
+    """A tenure band in words: ``"months 4 to 20"``, ``"month 20 onwards"``."""
+    if not np.isfinite(end):
+        return f"from {unit} {_fmt_num(start)} on"
+    return f"in {unit}s {_fmt_num(start)} to {_fmt_num(end)}"
+
+
+def _ph_holds(result) -> bool:
+    from clm_lib.studies.survival_churn.models import PH_ALPHA
+
+    p = result.segment_ph_p
+    return p is None or not np.isfinite(p) or p >= PH_ALPHA
+
+
+def _fast_bands(result) -> pd.DataFrame:
+    """Band rows of the fastest-churning value (by the adjusted model)."""
+    fast = str(result.segment_hr_adjusted.index[0])
+    b = result.segment_hr_bands
+    return b[b["value"] == fast]
+
+
+def segment_effect_sentence(result) -> str:
+    """How much faster the fastest-churning segment value churns than the slowest: the
+    adjusted hazard ratio when proportional hazards holds for the segment, the adjusted
+    ratios by tenure band when it fails (the time-averaged and unadjusted figures then
+    labelled as such)."""
+    unit, seg = result.time_unit, result.segment
+    adj, un = result.segment_hr_adjusted, result.segment_hr
+    fast, slow = str(adj.index[0]), str(adj.index[-1])
+    a = adj.iloc[0]
+    adjusted = (f"{a['hr']:.1f} times (adjusted Cox hazard ratio, 95 % interval "
+                f"{a['ci_low']:.1f}-{a['ci_high']:.1f})")
+    unadjusted = f"{un.loc[fast, 'hr']:.1f} times" if fast in un.index else "n/a"
+    if _ph_holds(result):
+        return (f"{fast} customers churn {adjusted} as fast as {slow} customers with the "
+                f"other covariates held fixed; proportional hazards holds for {seg} "
+                f"(p {format_p(result.segment_ph_p)}), so one ratio describes every tenure. "
+                f"Unadjusted: {unadjusted}.")
+    text = (f"How much faster {fast} customers churn than {slow} customers changes with "
+            f"tenure (proportional hazards fails for {seg}, p "
+            f"{format_p(result.segment_ph_p)}), so no single hazard ratio describes it.")
+    if result.segment_hr_bands is not None and len(_fast_bands(result)):
+        parts = []
+        for _, r in _fast_bands(result).iterrows():
+            where = band_text(r["band_start"], r["band_end"], unit)
+            if np.isfinite(r["hr"]):
+                parts.append(f"{r['hr']:.1f} times {where} (95 % interval "
+                             f"{r['ci_low']:.1f}-{r['ci_high']:.1f})")
+            elif r["reference_churned"] == 0:
+                parts.append(f"{where} no {slow} customer churned while "
+                             f"{int(r['churned']):,} {fast} customers did (no ratio can be "
+                             "estimated)")
+            else:
+                parts.append(f"{where} no {fast} customer churned")
+        text += (" Adjusted for the other covariates, by tenure band: " + "; ".join(parts)
+                 + ".")
+    return text + (f" Averaged over tenure the adjusted ratio is {a['hr']:.1f} and the "
+                   f"unadjusted {unadjusted.split()[0]}; read those as averages only.")
+
+
+def segment_headline(result) -> tuple[str, str] | None:
+    """The headline figure of the segment effect (label, value), the adjusted and
+    assumption-checked one; None without a segment."""
+    adj = result.segment_hr_adjusted
+    if adj is None or len(adj) < 2:
+        return None
+    unit = result.time_unit
+    label = f"{adj.index[0]} vs {adj.index[-1]}"
+    a = adj.iloc[0]
+    if _ph_holds(result):
+        return label, f"{a['hr']:.1f}x churn hazard (adjusted Cox)"
+    bands = _fast_bands(result) if result.segment_hr_bands is not None else pd.DataFrame()
+    ok = bands[np.isfinite(bands["hr"])] if len(bands) else bands
+    if len(ok):
+        r = ok.loc[ok["churned"].idxmax()]
+        return label, (f"{r['hr']:.1f}x churn hazard "
+                       f"{band_text(r['band_start'], r['band_end'], unit)} (adjusted, by "
+                       "tenure band: proportional hazards fails)")
+    return label, (f"{a['hr']:.1f}x churn hazard (adjusted Cox, averaged over tenure: "
+                   "proportional hazards fails)")
+
+
 def headline(result) -> dict[str, str]:
     """Two to four formatted headline numbers for the report index."""
     overall = result.km.loc["All"]
     out = {"Median lifetime": median_text(overall["median"], overall["follow_up"],
                                           result.time_unit)}
-    seg_hr = result.segment_hr
-    if seg_hr is not None and len(seg_hr) >= 2:
-        out[f"{seg_hr.index[0]} vs {seg_hr.index[-1]}"] = f"{seg_hr.iloc[0]['hr']:.1f}x churn hazard"
+    seg = segment_headline(result) if result.segment_hr is not None else None
+    if seg is not None:
+        out[seg[0]] = seg[1]
     out["Holdout concordance"] = \
         f"{result.comparison.loc[result.selected, 'concordance_holdout']:.2f}"
     out["High-risk active customers"] = f"{int((result.risk['risk_tier'] == 'high').sum()):,}"
@@ -225,6 +309,29 @@ def segment_hr_table(result) -> dict:
     return dict(df=result.segment_hr, float_format="{:,.3g}",
                 caption=f"Churn hazard by {result.segment}, relative to the slowest-churning "
                         "value (unadjusted)")
+
+
+def adjusted_hr_table(result) -> dict:
+    """The segment's hazard ratios adjusted for the covariates (same reference)."""
+    return dict(df=result.segment_hr_adjusted, float_format="{:,.3g}",
+                caption=f"Churn hazard by {result.segment}, relative to "
+                        f"{result.segment_hr_adjusted.index[-1]}, adjusted for the other "
+                        "covariates (Cox; averaged over tenure where proportional hazards "
+                        "fails)")
+
+
+def banded_hr_table(result) -> dict:
+    """The segment's adjusted hazard ratios by tenure band."""
+    b = result.segment_hr_bands.copy()
+    unit = result.time_unit
+    b.insert(0, "tenure", [band_text(r["band_start"], r["band_end"], unit)
+                           for _, r in b.iterrows()])
+    b = b.drop(columns=["band_start", "band_end"]).set_index(["tenure", "value"])
+    return dict(df=b, float_format="{:,.3g}",
+                caption=f"Churn hazard by {result.segment} within tenure bands, relative to "
+                        f"{result.segment_hr_adjusted.index[-1]}, adjusted for the other "
+                        "covariates (a Cox model per band; '–' where a value or the reference "
+                        "has no churn in the band)")
 
 
 def pairwise_table(result) -> dict:
@@ -285,6 +392,10 @@ def show_segment_tests(result) -> None:
         _markdown(NO_SEGMENT)
         return
     show_table(**segment_hr_table(result))
+    show_table(**adjusted_hr_table(result))
+    if result.segment_hr_bands is not None:
+        show_table(**banded_hr_table(result))
+    _markdown(segment_effect_sentence(result))
     show_table(**pairwise_table(result))
 
 

@@ -67,11 +67,18 @@ def test_report_of_the_study(study):
     n, churned = len(study.durations), int(study.durations["event"].sum())
     assert lines[0].startswith(f"{n:,} customers, {churned:,} of whom churned")
     assert lines[1].startswith("basic customers churn")
+    assert "(adjusted Cox hazard ratio, 95 % interval" in lines[1]
     assert lines[-1] == rp.definition(study)
     assert rp.definition(study).startswith("A customer churns when the subscription ends")
     head = rp.headline(study)
     assert set(head) == {"Median lifetime", "basic vs pro", "Holdout concordance",
                          "High-risk active customers"}
+    # proportional hazards holds for plan (exponential lifetimes): the adjusted Cox ratio
+    assert study.segment_ph_p >= 0.01 and study.segment_hr_bands is None
+    adj = study.segment_hr_adjusted.loc["basic", "hr"]
+    assert adj == pytest.approx(2.0, rel=0.2)
+    assert head["basic vs pro"] == f"{adj:.1f}x churn hazard (adjusted Cox)"
+    assert "proportional hazards holds for plan" in lines[1]
     m = rp.survival_metrics(study)
     assert list(m) == ["time_unit", "km_median_by_segment", "rmst_horizon", "rmst_by_segment",
                        "logrank_p", "cox", "model_comparison", "selected_model",
@@ -198,6 +205,11 @@ def test_notebook_telco(run_notebook):
     assert hr["hr"] < 1 and hr["ci_low"] < hr["hr"] < hr["ci_high"]
     assert 0.75 < metrics["concordance_holdout"] < 0.95
     assert 0 < metrics["integrated_brier_score"] < 0.25
+    # Contract fails proportional hazards: the headline is the adjusted ratio of a tenure
+    # band, not the unadjusted 68.4x nor the time-averaged adjusted 32.9x
+    head = metrics["headline"]["Month-to-month vs Two year"]
+    assert head == ("19.8x churn hazard from month 20 on (adjusted, by tenure band: "
+                    "proportional hazards fails)")
     # the two conventions of the censoring weights (issue 14: 0.0918 vs 0.0934 for Cox)
     cox = metrics["model_comparison"]["Cox"]
     assert cox["integrated_brier_score"] == pytest.approx(0.0918, abs=5e-5)
@@ -207,6 +219,8 @@ def test_notebook_telco(run_notebook):
     # medians not reached read in words in the report, never "inf"
     page = (run_notebook("20_survival_churn.ipynb").parent / "run.ipynb").read_text()
     assert "not reached (&gt; 72 months)" in page and ">inf<" not in page
+    assert "so no single hazard ratio describes it" in page
+    assert "Averaged over tenure the adjusted ratio is 32.9 and the unadjusted 68.4" in page
     from clm_lib.config import TELCO_CHURN
 
     raw = pd.read_csv(TELCO_CHURN, usecols=["customerID", "Churn"])
