@@ -55,7 +55,11 @@ from clm_lib.studies.survival_churn.risk import (
     customer_risk_table,
     segment_value,
 )
-from clm_lib.studies.survival_churn.validation import calibration_table, compare_models
+from clm_lib.studies.survival_churn.validation import (
+    calibration_summary,
+    calibration_table,
+    compare_models,
+)
 
 __all__ = ["SurvivalStudy", "survival_study", "kaplan_meier"]
 
@@ -115,8 +119,9 @@ class SurvivalStudy:
     test: pd.DataFrame
     fits: Mapping[str, Any]  #: "Cox" and the AFT models that converged
     comparison: pd.DataFrame  #: :func:`.validation.compare_models`
-    selected: str  #: the AFT model with the lowest AIC
+    selected: str  #: the AFT model chosen by holdout calibration (:func:`.models.select_model`)
     calibration: pd.DataFrame  #: :func:`.validation.calibration_table` of the selected model
+    calibration_check: Mapping[str, Any]  #: :func:`.validation.calibration_summary` of it
     # the selected model refitted on every customer, applied to the active ones
     model: Any
     risk: pd.DataFrame  #: :func:`.risk.customer_risk_table`
@@ -240,9 +245,10 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
 
     train, test = split_holdout(fit_design, holdout_fraction, seed=seed)
     fits = {"Cox": fit_cox(train), **fit_aft_models(train)}
-    comparison = compare_models(fits, train, test)
+    comparison = compare_models(fits, train, test, calibration_horizons=horizons)
     selected = select_model(comparison)
 
+    calibration = calibration_table(fits[selected], test, horizons)
     model = fit_aft(fit_design, selected)
     active = active_customers(design, data, margin=margin)
     risk = customer_risk_table(model, active, horizons=horizons,
@@ -266,7 +272,7 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
         hazard_ratios_stratified=(None if cox_stratified is None
                                   else hazard_ratio_table(cox_stratified)),
         train=train, test=test, fits=fits, comparison=comparison, selected=selected,
-        calibration=calibration_table(fits[selected], test, horizons),
+        calibration=calibration, calibration_check=calibration_summary(calibration),
         model=model, risk=risk,
         value=segment_value(risk, data[segment]) if segment else None,
     )

@@ -166,16 +166,33 @@ def ph_strata(ph: pd.DataFrame, df: pd.DataFrame) -> list[str]:
             and not pd.api.types.is_bool_dtype(df[c])]
 
 
-def select_model(comparison: pd.DataFrame) -> str:
-    """The AFT model with the lowest AIC (AIC is comparable among them, not with Cox).
+def select_model(comparison: pd.DataFrame, *, concordance_margin: float = 0.01,
+                 brier_margin: float = 0.005) -> str:
+    """The AFT model used for the risk scores.
 
-    AFT models are preferred over Cox for per-customer value because they extrapolate the
-    survival curve beyond the longest observed duration.
+    With holdout columns (``concordance_holdout``, ``integrated_brier_score``,
+    ``calibration_error``): among the AFT models whose holdout concordance is within
+    ``concordance_margin`` of the best AFT's and whose integrated Brier score is within
+    ``brier_margin`` of the best, the one with the smallest calibration error (ties: lowest
+    AIC); so a model that ranks as well but predicts the churn probabilities better wins.
+    Without them: the lowest AIC (AIC is comparable among the AFT models, not with Cox).
+
+    AFT models are the candidates (not Cox) because the risk scores evaluate each active
+    customer's survival beyond their tenure, past the longest observed duration for the
+    longest-tenured; Cox's baseline hazard ends there.
     """
     aft = comparison[comparison["AIC_kind"] == "full"]
     if aft.empty:
         raise InsufficientDataError("no AFT model converged")
-    return str(aft["AIC"].idxmin())
+    need = {"concordance_holdout", "integrated_brier_score", "calibration_error"}
+    if not need <= set(aft.columns):
+        return str(aft["AIC"].idxmin())
+    ok = aft[(aft["concordance_holdout"] >= aft["concordance_holdout"].max()
+              - concordance_margin)
+             & (aft["integrated_brier_score"] <= aft["integrated_brier_score"].min()
+                + brier_margin)]
+    ok = ok if len(ok) else aft
+    return str(ok.sort_values(["calibration_error", "AIC"]).index[0])
 
 
 def segment_hazard_ratios(df: pd.DataFrame, segment: str) -> pd.DataFrame:

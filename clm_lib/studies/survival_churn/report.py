@@ -39,6 +39,11 @@ __all__ = [
     "comparison_table",
     "value_table",
     "calibration_title",
+    "calibration_sentence",
+    "calibration_warning",
+    "calibration_display_table",
+    "show_calibration",
+    "show_risk_caveat",
     "risk_tier_label",
     "km_survival_at",
     "show_segment_tests",
@@ -139,12 +144,15 @@ def summary_lines(result) -> list[str]:
     lines.append(f"Over the first {_fmt_period(result.rmst_horizon, unit)} an average customer "
                  f"stays {_fmt_period(overall['rmst'], unit)} (restricted mean).")
     r = result.comparison.loc[result.selected]
-    lines.append(f"Best parametric model: {result.selected} (lowest AIC); on the holdout it "
+    lines.append(f"Model of the risk scores: {result.selected} (among the parametric models "
+                 "that rank and score the holdout as well as the best, the best calibrated); "
+                 "on the holdout it "
                  f"ranks pairs of customers correctly {r['concordance_holdout']:.0%} of the "
                  f"time (Harrell's concordance; Uno's, weighted for censoring: "
                  f"{r['concordance_uno_holdout']:.0%}) with an integrated Brier score of "
                  f"{r['integrated_brier_score']:.4f} (censoring weights G(T-), Graf et al.; "
                  f"{r['integrated_brier_score_sksurv']:.4f} with scikit-survival's G(T)).")
+    lines.append(calibration_sentence(result))
     if result.model_sample is not None:
         lines.append(f"The regression models were fitted on a random sample of "
                      f"{result.model_sample:,} of the {len(result.durations):,} customers "
@@ -247,6 +255,45 @@ def segment_headline(result) -> tuple[str, str] | None:
                        "tenure band: proportional hazards fails)")
     return label, (f"{a['hr']:.1f}x churn hazard (adjusted Cox, averaged over tenure: "
                    "proportional hazards fails)")
+
+
+def calibration_sentence(result) -> str:
+    """How well the selected model's churn probabilities match the holdout, in words;
+    poor calibration (a bin more than 5 points off) is said with its consequence."""
+    c, unit = result.calibration_check, result.time_unit
+    who = _bin_name(c["worst_bin"], int(result.calibration["bin"].max()))
+    within = _fmt_period(c["worst_horizon"], unit)
+    pair = (f"it predicts {c['worst_predicted']:.1%} churn within {within} for the {who} of "
+            f"holdout customers, and {c['worst_observed']:.1%} churned")
+    if not c["poor"]:
+        return ("Its churn probabilities match the holdout: no group of predicted risk is "
+                "more than 5 percentage points off beyond sampling noise (largest gap: "
+                f"{pair}).")
+    side = "under-predicts" if c["worst_gap"] > 0 else "over-predicts"
+    return (f"Warning: calibration is poor. The model {side} churn: {pair} (mean gap "
+            f"{c['error'] * 100:.1f} percentage points over the calibration table). Read the churn probabilities and "
+            "risk tiers below as a ranking of customers, not as probabilities: "
+            + ("the riskiest customers are more likely to churn than their scores say."
+               if side == "under-predicts" else
+               "customers are less likely to churn than their scores say."))
+
+
+def calibration_warning(result) -> str:
+    """The calibration warning carried into the risk tiers and the export ('' if fine)."""
+    c = result.calibration_check
+    if not c["poor"]:
+        return ""
+    side = "under-predicts" if c["worst_gap"] > 0 else "over-predicts"
+    who = _bin_name(c["worst_bin"], int(result.calibration["bin"].max()))
+    return (f"poorly calibrated: {side} churn ({who} of the holdout: "
+            f"{c['worst_predicted']:.1%} predicted, {c['worst_observed']:.1%} observed within "
+            f"{_fmt_period(c['worst_horizon'], result.time_unit)}); use as a ranking")
+
+
+def _bin_name(b: int, n: int) -> str:
+    names = {1: "least risky", n: "riskiest"}
+    part = "fifth" if n == 5 else f"1/{n}"
+    return f"{names[b]} {part}" if b in names else f"risk {part} number {b}"
 
 
 def headline(result) -> dict[str, str]:
@@ -367,6 +414,37 @@ def value_table(result) -> dict:
                         f"remaining lifetime ({result.time_unit}s) and value")
 
 
+def calibration_display_table(result) -> dict:
+    """Predicted vs observed churn by fifth of predicted risk, per horizon (the holdout)."""
+    cal = result.calibration.copy()
+    n = int(cal["bin"].max())
+    cal["risk group"] = [_bin_name(int(b), n) if int(b) in (1, n) else f"{int(b)}"
+                         for b in cal["bin"]]
+    cal["gap (observed - predicted)"] = cal["observed"] - cal["predicted"]
+    unit = result.time_unit
+    cal["churn within"] = [_fmt_period(h, unit) for h in cal["horizon"]]
+    df = cal.set_index(["churn within", "risk group"])[
+        ["customers", "predicted", "observed", "gap (observed - predicted)"]]
+    return dict(df=df, float_format="{:.1%}",
+                caption=f"Calibration of the {result.selected} model on the holdout: mean "
+                        "predicted churn and observed churn (1 - Kaplan-Meier) per group of "
+                        "predicted risk (1 = least risky); a gap of more than 5 points in a "
+                        "group counts as poor calibration")
+
+
+def show_calibration(result) -> None:
+    """The calibration table and what it means."""
+    show_table(**calibration_display_table(result))
+    _markdown(calibration_sentence(result))
+
+
+def show_risk_caveat(result) -> None:
+    """Under the risk tiers: the calibration warning, when there is one."""
+    if result.calibration_check["poor"]:
+        _markdown(f"**Risk tiers and churn probabilities: {calibration_warning(result)}.** "
+                  + calibration_sentence(result))
+
+
 def calibration_title(result) -> str:
     """Title of the calibration figure."""
     return f"Calibration of the {result.selected} model on the holdout"
@@ -375,8 +453,9 @@ def calibration_title(result) -> str:
 def risk_tier_label(result) -> str:
     """What the risk tiers mean, for the axis of the risk-tier figure."""
     lo, hi = result.risk_thresholds
+    note = " [model poorly calibrated: a ranking]" if result.calibration_check["poor"] else ""
     return (f"P(churn within {result.tier_horizon:g} {result.time_unit}s): medium from "
-            f"{lo:.0%}, high from {hi:.0%}")
+            f"{lo:.0%}, high from {hi:.0%}{note}")
 
 
 # ------------------------------------------------------------------ sections
@@ -439,7 +518,9 @@ def survival_metrics(result) -> dict:
     ``selected_model``, ``concordance_holdout`` (Harrell's) and ``integrated_brier_score``
     (Graf et al.'s weights) of the selected model, ``integrated_brier_score_sksurv``
     (scikit-survival's weights), ``integrated_brier_score_convention`` (the two in words),
-    ``concordance_uno_holdout``, ``km_survival_at`` (:func:`km_survival_at`), ``risk_tiers``
+    ``concordance_uno_holdout``, ``km_survival_at`` (:func:`km_survival_at`),
+    ``calibration`` (:func:`.validation.calibration_summary` of the selected model, its
+    ``warning`` or None, and its ``table``), ``risk_tiers``
     ({tier: count}), ``model_sample`` (customers the models were fitted on, only when they
     were sampled), ``headline``, ``data_quality`` (the loading record) and
     ``data_quality_steps`` (every record).
@@ -469,6 +550,9 @@ def survival_metrics(result) -> dict:
         "integrated_brier_score_convention": IBS_CONVENTION,
         "concordance_uno_holdout": float(comparison.loc[selected, "concordance_uno_holdout"]),
         "km_survival_at": km_survival_at(result),
+        "calibration": {**result.calibration_check,
+                        "warning": calibration_warning(result) or None,
+                        "table": result.calibration.to_dict(orient="records")},
         "risk_tiers": {t: int(counts.get(t, 0)) for t in ("low", "medium", "high")},
         **({} if result.model_sample is None else {"model_sample": result.model_sample}),
         "headline": headline(result),
@@ -479,7 +563,9 @@ def survival_metrics(result) -> dict:
 
 def risk_export(result) -> pd.DataFrame:
     """The per-customer risk table for export, customer ids replaced by pseudonyms, with
-    the segment value after the id when the study has a segment."""
+    the segment value after the id when the study has a segment, and a
+    ``calibration_warning`` column (:func:`calibration_warning`; empty when the model is
+    well calibrated on the holdout)."""
     out = result.risk.copy()
     if "customer_id" in out:
         out["customer_id"] = pseudonymise(out["customer_id"]).to_numpy()
@@ -487,4 +573,5 @@ def risk_export(result) -> pd.DataFrame:
         segment = result.durations[result.segment]
         out.insert(1, "segment", segment.reindex(out.index).astype("string").to_numpy())
     out["risk_tier"] = out["risk_tier"].astype(str)
+    out["calibration_warning"] = calibration_warning(result)
     return out.reset_index(drop=True)

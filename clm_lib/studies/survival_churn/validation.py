@@ -21,7 +21,8 @@ from clm_lib.exceptions import ParameterError
 from clm_lib.studies.survival_churn.models import predict_survival
 
 __all__ = ["BRIER_CONVENTIONS", "compare_models", "censoring_survival", "brier_score",
-           "integrated_brier_score", "uno_concordance", "calibration_table"]
+           "integrated_brier_score", "uno_concordance", "calibration_table",
+           "POOR_CALIBRATION_GAP", "calibration_summary"]
 
 
 def _risk_score(model, design: pd.DataFrame) -> np.ndarray:
@@ -33,7 +34,8 @@ def _risk_score(model, design: pd.DataFrame) -> np.ndarray:
 
 def compare_models(models: Mapping[str, object], train: pd.DataFrame,
                    test: pd.DataFrame | None = None, *,
-                   ibs_times: Sequence[float] | None = None) -> pd.DataFrame:
+                   ibs_times: Sequence[float] | None = None,
+                   calibration_horizons: Sequence[float] | None = None) -> pd.DataFrame:
     """AIC, concordance (train and holdout) and integrated Brier score per model.
 
     Cox's AIC is the partial-likelihood AIC (``AIC_partial_``), not comparable with the
@@ -45,7 +47,9 @@ def compare_models(models: Mapping[str, object], train: pd.DataFrame,
     :func:`uno_concordance`, censoring weights from ``train``, truncated at the end of the
     Brier-score grid), ``integrated_brier_score`` (Graf et al. weights ``G(T_i-)``) and
     ``integrated_brier_score_sksurv`` (scikit-survival's ``G(T_i)``), both with the
-    censoring distribution of ``train``.
+    censoring distribution of ``train``; with ``calibration_horizons``,
+    ``calibration_error`` and ``calibration_worst_gap`` (:func:`calibration_summary` of
+    :func:`calibration_table` on ``test`` at those horizons).
 
     Parameters
     ----------
@@ -79,6 +83,10 @@ def compare_models(models: Mapping[str, object], train: pd.DataFrame,
                 r[key] = integrated_brier_score(
                     sf, test["duration"], test["event"], convention=convention,
                     censoring_durations=train["duration"], censoring_events=train["event"])
+            if calibration_horizons:
+                c = calibration_summary(calibration_table(m, test, calibration_horizons))
+                r["calibration_error"] = c["error"]
+                r["calibration_worst_gap"] = c["worst_gap"]
         rows[name] = r
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "model"
@@ -258,7 +266,8 @@ def calibration_table(model, test: pd.DataFrame, horizons: Sequence[float], *,
     Returns
     -------
     DataFrame: ``horizon``, ``bin`` (1 = lowest risk), ``customers``, ``predicted``,
-    ``observed``.
+    ``observed``, ``observed_ci_low``, ``observed_ci_high`` (95 % interval of the observed
+    churn, from lifelines' exponential Greenwood band).
     """
     _require(test, ["duration", "event"], "design frame")
     sf = predict_survival(model, test, horizons)
@@ -273,6 +282,47 @@ def calibration_table(model, test: pd.DataFrame, horizons: Sequence[float], *,
             kmf = KaplanMeierFitter().fit(test["duration"].to_numpy()[sel],
                                           test["event"].to_numpy()[sel])
             obs = 1 - float(kmf.survival_function_at_times(float(h)).iloc[0])
+            ci = kmf.confidence_interval_survival_function_
+            ci = ci[ci.index <= float(h)]
+            lo, hi = (1 - float(ci.iloc[-1, 1]), 1 - float(ci.iloc[-1, 0])) if len(ci) \
+                else (0.0, 0.0)
             rows.append({"horizon": float(h), "bin": b, "customers": int(sel.sum()),
-                         "predicted": float(p[sel].mean()), "observed": obs})
+                         "predicted": float(p[sel].mean()), "observed": obs,
+                         "observed_ci_low": lo, "observed_ci_high": hi})
     return pd.DataFrame(rows)
+
+
+#: Largest gap (probability) between predicted and observed churn in a calibration bin
+#: beyond which the calibration is called poor (5 percentage points).
+POOR_CALIBRATION_GAP = 0.05
+
+
+def calibration_summary(cal: pd.DataFrame, *, poor_gap: float = POOR_CALIBRATION_GAP) -> dict:
+    """One model's calibration in numbers, from :func:`calibration_table`.
+
+    Returns
+    -------
+    dict: ``error`` (customer-weighted mean of |predicted - observed| over bins and
+    horizons), ``worst_gap`` (observed - predicted of the worst bin: > 0 = churn
+    under-predicted), ``worst_horizon``, ``worst_bin``, ``worst_predicted``,
+    ``worst_observed``, ``poor``. The worst bin is the one with the largest absolute gap
+    among those whose prediction falls outside the 95 % interval of the observed churn
+    (``observed_ci_low``/``observed_ci_high``, when the table has them), else among all;
+    ``poor`` = such a bin is more than ``poor_gap`` off: a gap that is both large and more
+    than sampling noise.
+    """
+    _require(cal, ["horizon", "bin", "customers", "predicted", "observed"], "calibration table")
+    gap = cal["observed"] - cal["predicted"]
+    w = cal["customers"].to_numpy(float)
+    outside = np.ones(len(cal), dtype=bool)
+    if {"observed_ci_low", "observed_ci_high"} <= set(cal.columns):
+        outside = ((cal["predicted"] < cal["observed_ci_low"])
+                   | (cal["predicted"] > cal["observed_ci_high"])).to_numpy()
+    pool = np.flatnonzero(outside) if outside.any() else np.arange(len(cal))
+    k = int(pool[np.argmax(gap.abs().to_numpy()[pool])])
+    row = cal.iloc[k]
+    return {"error": float(np.sum(w * gap.abs().to_numpy()) / w.sum()),
+            "worst_gap": float(gap.iloc[k]), "worst_horizon": float(row["horizon"]),
+            "worst_bin": int(row["bin"]), "worst_predicted": float(row["predicted"]),
+            "worst_observed": float(row["observed"]),
+            "poor": bool(outside[k] and abs(gap.iloc[k]) > poor_gap)}

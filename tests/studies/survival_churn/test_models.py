@@ -152,6 +152,9 @@ def test_aft_models_and_comparison(cox_data):
     assert (tab["integrated_brier_score"] < 0.25).all()
     cal = validation.calibration_table(aft["Weibull AFT"], te, [3, 6], n_bins=4)
     assert len(cal) == 8 and cal["customers"].sum() == 2 * len(te)
+    assert ((cal["observed_ci_low"] <= cal["observed"])
+            & (cal["observed"] <= cal["observed_ci_high"])).all()
+    assert validation.calibration_summary(cal)["poor"] is False  # a well-specified model
     assert (cal["predicted"] - cal["observed"]).abs().max() < 0.06
     with pytest.raises(DataContractError):
         models.fit_aft_models(X.assign(duration=0.0))
@@ -341,6 +344,14 @@ def test_ph_strata_and_model_choice():
     comparison = pd.DataFrame({"AIC": [10.0, 30.0, 20.0], "AIC_kind": ["partial", "full", "full"]},
                               index=["Cox", "Weibull AFT", "Log-normal AFT"])
     assert models.select_model(comparison) == "Log-normal AFT"  # Cox's AIC is not comparable
+    # with holdout columns: the best calibrated of those that rank and score about as well
+    holdout = comparison.assign(
+        concordance_holdout=[0.80, 0.795, 0.80], integrated_brier_score=[0.1, 0.102, 0.1],
+        calibration_error=[0.001, 0.01, 0.03])
+    assert models.select_model(holdout) == "Weibull AFT"  # Cox is not a candidate
+    # ... but not one that ranks clearly worse
+    worse = holdout.assign(concordance_holdout=[0.8, 0.70, 0.80])
+    assert models.select_model(worse) == "Log-normal AFT"
     with pytest.raises(InsufficientDataError):
         models.select_model(comparison.loc[["Cox"]])
 
@@ -387,3 +398,25 @@ def test_adjusted_and_banded_segment_hazard_ratios_recovered():
     cuts = models.default_hazard_bands(df)
     q = np.ceil(np.quantile(df.loc[df["event"], "duration"], [1 / 3, 2 / 3]))
     assert cuts == q.tolist()
+
+
+def test_calibration_summary_by_hand():
+    cal = pd.DataFrame({"horizon": [1.0, 1.0, 3.0, 3.0], "bin": [1, 2, 1, 2],
+                        "customers": [10, 30, 10, 30],
+                        "predicted": [0.01, 0.065, 0.02, 0.25],
+                        "observed": [0.0, 0.184, 0.03, 0.20]})
+    c = validation.calibration_summary(cal)
+    # |gaps| 0.01, 0.119, 0.01, 0.05 weighted by 10, 30, 10, 30 over 80 customers
+    assert c["error"] == pytest.approx((0.1 + 3.57 + 0.1 + 1.5) / 80)
+    assert c["worst_gap"] == pytest.approx(0.119) and c["worst_bin"] == 2
+    assert (c["worst_horizon"], c["worst_predicted"], c["worst_observed"]) == (1.0, 0.065, 0.184)
+    assert c["poor"] is True
+    assert validation.calibration_summary(cal.assign(observed=cal["predicted"] + 0.04))["poor"] \
+        is False
+    # a large gap within the sampling noise of the observed churn is not poor calibration
+    noisy = cal.assign(observed_ci_low=cal["observed"] - 0.13, observed_ci_high=cal["observed"]
+                       + 0.13)
+    assert validation.calibration_summary(noisy)["poor"] is False
+    tight = noisy.assign(observed_ci_low=cal["observed"] - 0.02,
+                         observed_ci_high=cal["observed"] + 0.02)
+    assert validation.calibration_summary(tight)["poor"] is True

@@ -84,7 +84,8 @@ def test_report_of_the_study(study):
                        "logrank_p", "cox", "model_comparison", "selected_model",
                        "concordance_holdout", "integrated_brier_score",
                        "integrated_brier_score_sksurv", "integrated_brier_score_convention",
-                       "concordance_uno_holdout", "km_survival_at", "risk_tiers", "headline",
+                       "concordance_uno_holdout", "km_survival_at", "calibration",
+                       "risk_tiers", "headline",
                        "data_quality", "data_quality_steps"]
     # the overall Kaplan-Meier survival at each horizon, read off the curve by hand
     sf = study.km_fits["All"].survival_function_.iloc[:, 0]
@@ -94,7 +95,8 @@ def test_report_of_the_study(study):
     assert set(m["km_median_by_segment"]) == {"basic", "pro"}
     assert sum(m["risk_tiers"].values()) == len(study.risk)
     assert json.loads(json.dumps(m)) == m  # JSON-ready as it is
-    assert rp.risk_tier_label(study) == "P(churn within 6 months): medium from 10%, high from 30%"
+    assert rp.risk_tier_label(study).startswith(
+        "P(churn within 6 months): medium from 10%, high from 30%")
     assert rp.km_table(study)["caption"] == (
         "Lifetime by segment (median and RMST in months; RMST = mean months stayed within "
         f"the first {study.rmst_horizon:.0f} months; 95 % intervals)")
@@ -106,6 +108,35 @@ def test_report_of_the_study(study):
     assert export["customer_id"].str.startswith("C-").all()
     assert not export["customer_id"].isin(study.durations["customer_id"]).any()
     assert export["risk_tier"].isin(["low", "medium", "high"]).all()
+    # tenure floored to whole months (as Telco's): more churn within the first month than
+    # any smooth model predicts, a gap beyond sampling noise: the warning is everywhere
+    c = study.calibration_check
+    assert c["poor"] is True and c["worst_gap"] > 0.05 and c["worst_horizon"] == 1.0
+    warning = rp.calibration_warning(study)
+    assert warning.startswith("poorly calibrated: under-predicts churn (")
+    assert (export["calibration_warning"] == warning).all()
+    assert rp.risk_tier_label(study).endswith("[model poorly calibrated: a ranking]")
+    assert any(line.startswith("Warning: calibration is poor. The model under-predicts churn")
+               for line in lines)
+    assert m["calibration"]["warning"] == warning and len(m["calibration"]["table"]) == 15
+    # the wording, and no warning for a well-calibrated model
+    poor = dataclasses.replace(study, calibration_check={
+        "error": 0.027, "worst_gap": 0.1197, "worst_horizon": 1.0, "worst_bin": 5,
+        "worst_predicted": 0.0647, "worst_observed": 0.1844, "poor": True})
+    assert rp.calibration_warning(poor) == (
+        "poorly calibrated: under-predicts churn (riskiest fifth of the holdout: 6.5% "
+        "predicted, 18.4% observed within 1 month); use as a ranking")
+    assert any(line.startswith("Warning: calibration is poor. The model under-predicts churn: "
+                               "it predicts 6.5% churn within 1 month for the riskiest fifth")
+               for line in rp.summary_lines(poor))
+    good = dataclasses.replace(poor, calibration_check={**poor.calibration_check,
+                                                        "worst_gap": 0.03, "poor": False})
+    assert rp.calibration_warning(good) == "" and rp.survival_metrics(good)["calibration"][
+        "warning"] is None
+    assert (rp.risk_export(good)["calibration_warning"] == "").all()
+    assert not rp.risk_tier_label(good).endswith("a ranking]")
+    assert any("more than 5 percentage points off beyond sampling noise" in line
+               for line in rp.summary_lines(good))
 
 
 def test_report_without_segment_names_inactivity():
@@ -210,6 +241,11 @@ def test_notebook_telco(run_notebook):
     head = metrics["headline"]["Month-to-month vs Two year"]
     assert head == ("19.8x churn hazard from month 20 on (adjusted, by tenure band: "
                     "proportional hazards fails)")
+    # the riskiest fifth of the holdout: 6.5 % predicted vs 18.4 % observed within a month
+    cal = metrics["calibration"]
+    assert cal["poor"] and cal["worst_bin"] == 5 and cal["worst_horizon"] == 1.0
+    assert (round(cal["worst_predicted"], 3), round(cal["worst_observed"], 3)) == (0.065, 0.184)
+    assert export["calibration_warning"].str.startswith("poorly calibrated: under-predicts").all()
     # the two conventions of the censoring weights (issue 14: 0.0918 vs 0.0934 for Cox)
     cox = metrics["model_comparison"]["Cox"]
     assert cox["integrated_brier_score"] == pytest.approx(0.0918, abs=5e-5)
