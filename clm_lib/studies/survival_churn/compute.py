@@ -26,6 +26,7 @@ import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import StatisticalResult
 
+from clm_lib.exceptions import ParameterError
 from clm_lib.io.quality import DataQuality
 from clm_lib.studies.survival_churn.durations import (
     default_rmst_horizon,
@@ -124,6 +125,10 @@ class SurvivalStudy:
     calibration_check: Mapping[str, Any]  #: :func:`.validation.calibration_summary` of it
     # the selected model refitted on every customer, applied to the active ones
     model: Any
+    remaining_horizon: float  #: periods ahead of remaining lifetime and value (restricted mean)
+    follow_up: float  #: longest observed duration, periods
+    value_basis: str | None  #: "margin", "revenue" or None (no value)
+    currency: str | None
     risk: pd.DataFrame  #: :func:`.risk.customer_risk_table`
     value: pd.DataFrame | None  #: :func:`.risk.segment_value` (with a segment)
 
@@ -158,7 +163,9 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
                    segment: str | None = None, covariates: Sequence[str] = (),
                    baselines: Mapping[str, Any] | None = None,
                    horizons: Sequence[float] = (1, 3, 6), rmst_horizon: float | None = 24,
-                   margin: str | float | None = None, discount_rate: float = 0.01,
+                   margin: str | float | None = None, revenue: str | float | None = None,
+                   currency: str | None = None, discount_rate: float = 0.01,
+                   remaining_horizon: float | None = None, extrapolate: bool = False,
                    risk_thresholds: Sequence[float] = (0.1, 0.3),
                    holdout_fraction: float = 0.3, seed: int = 42,
                    max_model_customers: int | None = MAX_MODEL_CUSTOMERS,
@@ -190,7 +197,20 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
     rmst_horizon : float, optional
         Horizon of the restricted mean lifetime, capped at the shortest follow-up.
     margin : str, float or None
-        Margin per period: a column of the durations, one number, or None (no value).
+        Margin per period: a column of the durations, one number, or None.
+    revenue : str, float or None
+        Revenue per period (column or number), the value basis when no ``margin`` is given;
+        the report then says "revenue", never margin. Neither: no value.
+    currency : str, optional
+        Currency of ``margin`` / ``revenue`` (e.g. "USD"); None: the report says "in the
+        currency of the data".
+    remaining_horizon : float, optional
+        Periods ahead over which remaining lifetime and value are summed (a restricted
+        mean); default ``rmst_horizon`` (within the follow-up). Beyond the longest observed
+        duration only with ``extrapolate``.
+    extrapolate : bool
+        Allow ``remaining_horizon`` past the longest observed duration (the figures are
+        then labelled as extrapolated by the selected model).
     discount_rate : float
         Per period.
     risk_thresholds : (low, high)
@@ -250,10 +270,18 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
 
     calibration = calibration_table(fits[selected], test, horizons)
     model = fit_aft(fit_design, selected)
-    active = active_customers(design, data, margin=margin)
+    basis, per_period = (("margin", margin) if margin is not None else
+                         ("revenue", revenue) if revenue is not None else (None, None))
+    follow_up = float(data["duration"].max())
+    ahead = horizon if remaining_horizon is None else float(remaining_horizon)
+    if ahead <= 0:
+        raise ParameterError(f"remaining_horizon must be > 0; got {remaining_horizon!r}")
+    if ahead > follow_up and not extrapolate:
+        ahead = follow_up  # extrapolation only on request
+    active = active_customers(design, data, margin=per_period)
     risk = customer_risk_table(model, active, horizons=horizons,
-                               margin="margin" if isinstance(margin, str) else margin,
-                               discount_rate=discount_rate,
+                               margin="margin" if isinstance(per_period, str) else per_period,
+                               discount_rate=discount_rate, max_horizon=ahead,
                                tier_thresholds=tuple(risk_thresholds))
     return SurvivalStudy(
         kind=loaded.kind, time_unit=time_unit,
@@ -273,6 +301,7 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
                                   else hazard_ratio_table(cox_stratified)),
         train=train, test=test, fits=fits, comparison=comparison, selected=selected,
         calibration=calibration, calibration_check=calibration_summary(calibration),
-        model=model, risk=risk,
+        model=model, remaining_horizon=float(ahead), follow_up=follow_up,
+        value_basis=basis, currency=currency, risk=risk,
         value=segment_value(risk, data[segment]) if segment else None,
     )

@@ -45,6 +45,9 @@ __all__ = [
     "show_calibration",
     "show_risk_caveat",
     "risk_tier_label",
+    "remaining_sentence",
+    "value_label",
+    "money",
     "km_survival_at",
     "show_segment_tests",
     "show_proportional_hazards",
@@ -166,13 +169,49 @@ def summary_lines(result) -> list[str]:
         high = int((risk["risk_tier"] == "high").sum())
         lines.append(f"Of {len(risk):,} active customers, {high:,} ({high / len(risk):.0%}) are "
                      f"high risk of churning within {_fmt_period(result.tier_horizon, unit)}.")
+        lines.append(remaining_sentence(result))
         if "value" in risk:
-            lines.append(f"Their expected discounted remaining value totals "
-                         f"{risk['value'].sum():,.0f} (margin units); "
+            lines.append(f"The active customers' expected discounted {value_label(result)} "
+                         "over the next "
+                         f"{_fmt_period(result.remaining_horizon, unit)} totals "
+                         f"{risk['value'].sum():,.0f} {money(result)}; "
                          f"{risk.loc[risk['risk_tier'] == 'high', 'value'].sum():,.0f} "
-                         "of it sits with high-risk customers.")
+                         "of it sits with high-risk customers."
+                         + ("" if result.value_basis == "margin" else
+                            " This is revenue, not margin: no margin was given (set `margin` "
+                            "to a margin column or amount per period)."))
     lines.append(definition(result))
     return lines
+
+
+def value_label(result) -> str:
+    """What the value columns sum: "margin" or "revenue"."""
+    return result.value_basis or "value"
+
+
+def money(result) -> str:
+    """The currency of the value figures in words."""
+    return f"({result.currency})" if result.currency else "(in the currency of the data)"
+
+
+def remaining_sentence(result) -> str:
+    """The restricted mean remaining lifetime of the active customers, its horizon, and
+    whether it rests on extrapolation past the follow-up."""
+    unit, risk, h = result.time_unit, result.risk, result.remaining_horizon
+    beyond = int((risk["tenure"] + h > result.follow_up + 1e-9).sum())
+    text = (f"Over the next {_fmt_period(h, unit)} an active customer is expected to stay "
+            f"{_fmt_period(round(float(risk['expected_remaining'].mean()), 1), unit)} on average "
+            f"(restricted mean; the horizon is stated because the data follow customers for "
+            f"at most {_fmt_period(result.follow_up, unit)}).")
+    if h > result.follow_up:
+        text += (f" Extrapolated (on request): {_fmt_period(h, unit)} is longer than anything "
+                 f"observed; the figures rest on the {result.selected} model's tail.")
+    elif beyond:
+        text += (f" For {beyond:,} customers already longer than "
+                 f"{_fmt_period(result.follow_up - h, unit)} these {_fmt_period(h, unit)} "
+                 f"reach past the {_fmt_period(result.follow_up, unit)} observed: there the "
+                 "model extends the curve.")
+    return text
 
 
 def band_text(start: float, end: float, unit: str) -> str:
@@ -407,11 +446,25 @@ def comparison_table(result) -> dict:
                         f"validated on {len(result.test):,}); selected: {result.selected}")
 
 
+def _value_columns(result) -> dict[str, str]:
+    """Names that say what the remaining-lifetime and value columns hold."""
+    unit, h = result.time_unit, f"{result.remaining_horizon:g}"
+    basis = value_label(result)
+    return {"expected_remaining": f"expected_{unit}s_active_of_next_{h}",
+            "discounted_lifetime": f"discounted_{unit}s_active_of_next_{h}",
+            "value": f"discounted_{basis}_next_{h}_{unit}s",
+            "mean_value": f"mean_discounted_{basis}_next_{h}_{unit}s",
+            "total_value": f"total_discounted_{basis}_next_{h}_{unit}s"}
+
+
 def value_table(result) -> dict:
     """Active customers, mean churn risk, remaining lifetime and value per segment value."""
-    return dict(df=result.value,
+    unit = result.time_unit
+    return dict(df=result.value.rename(columns=_value_columns(result)),
                 caption=f"Active customers by {result.segment}: mean churn risk, expected "
-                        f"remaining lifetime ({result.time_unit}s) and value")
+                        f"{unit}s active over the next "
+                        f"{_fmt_period(result.remaining_horizon, unit)} (restricted mean) and "
+                        f"discounted {value_label(result)} over them {money(result)}")
 
 
 def calibration_display_table(result) -> dict:
@@ -520,7 +573,8 @@ def survival_metrics(result) -> dict:
     (scikit-survival's weights), ``integrated_brier_score_convention`` (the two in words),
     ``concordance_uno_holdout``, ``km_survival_at`` (:func:`km_survival_at`),
     ``calibration`` (:func:`.validation.calibration_summary` of the selected model, its
-    ``warning`` or None, and its ``table``), ``risk_tiers``
+    ``warning`` or None, and its ``table``), ``remaining_horizon`` and ``follow_up``
+    (periods), ``value_basis`` ("margin", "revenue" or None), ``currency``, ``risk_tiers``
     ({tier: count}), ``model_sample`` (customers the models were fitted on, only when they
     were sampled), ``headline``, ``data_quality`` (the loading record) and
     ``data_quality_steps`` (every record).
@@ -553,6 +607,9 @@ def survival_metrics(result) -> dict:
         "calibration": {**result.calibration_check,
                         "warning": calibration_warning(result) or None,
                         "table": result.calibration.to_dict(orient="records")},
+        "remaining_horizon": float(result.remaining_horizon),
+        "follow_up": float(result.follow_up),
+        "value_basis": result.value_basis, "currency": result.currency,
         "risk_tiers": {t: int(counts.get(t, 0)) for t in ("low", "medium", "high")},
         **({} if result.model_sample is None else {"model_sample": result.model_sample}),
         "headline": headline(result),
@@ -573,5 +630,8 @@ def risk_export(result) -> pd.DataFrame:
         segment = result.durations[result.segment]
         out.insert(1, "segment", segment.reindex(out.index).astype("string").to_numpy())
     out["risk_tier"] = out["risk_tier"].astype(str)
+    out = out.rename(columns=_value_columns(result))
+    if result.value_basis is not None:
+        out["currency"] = result.currency or ""
     out["calibration_warning"] = calibration_warning(result)
     return out.reset_index(drop=True)

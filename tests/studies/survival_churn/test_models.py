@@ -297,6 +297,15 @@ def test_exponential_is_memoryless_and_rmst_closed_form():
     assert risk["expected_remaining"].iloc[0] == pytest.approx(10 * (1 - np.exp(-1.2)), rel=0.03)
     kmf = KaplanMeierFitter().fit(df["duration"], df["event"])
     assert km.rmst_km(kmf, 12)[0] == pytest.approx(10 * (1 - np.exp(-1.2)), rel=0.03)
+    # a horizon that is not whole: the restricted mean runs to it, value counts whole periods
+    r = rk.customer_risk_table(m, pd.DataFrame({"duration": [0.0]}), horizons=[3],
+                               max_horizon=12.5, margin=1.0, discount_rate=0.0)
+    assert r["expected_remaining"].iloc[0] == pytest.approx(10 * (1 - np.exp(-1.25)), rel=0.03)
+    S = np.exp(-np.arange(1, 13) / 10.0)  # periods 1..12 survived, not 12.5
+    assert r["value"].iloc[0] == pytest.approx(S.sum(), rel=0.03)
+    assert r["expected_remaining"].iloc[0] <= 12.5
+    with pytest.raises(ParameterError):
+        rk.customer_risk_table(m, pd.DataFrame({"duration": [0.0]}), max_horizon=0)
 
 
 def test_risk_table_errors_and_segment_value(weibull_fit):

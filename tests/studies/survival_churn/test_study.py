@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clm_lib.exceptions import ParameterError
 from clm_lib.studies.survival_churn import report as rp
 from clm_lib.studies.survival_churn.compute import SurvivalStudy, kaplan_meier, survival_study
 
@@ -85,8 +86,8 @@ def test_report_of_the_study(study):
                        "concordance_holdout", "integrated_brier_score",
                        "integrated_brier_score_sksurv", "integrated_brier_score_convention",
                        "concordance_uno_holdout", "km_survival_at", "calibration",
-                       "risk_tiers", "headline",
-                       "data_quality", "data_quality_steps"]
+                       "remaining_horizon", "follow_up", "value_basis", "currency",
+                       "risk_tiers", "headline", "data_quality", "data_quality_steps"]
     # the overall Kaplan-Meier survival at each horizon, read off the curve by hand
     sf = study.km_fits["All"].survival_function_.iloc[:, 0]
     assert m["km_survival_at"] == {f"{h:g}": float(sf[sf.index <= h].iloc[-1])
@@ -149,7 +150,7 @@ def test_report_without_segment_names_inactivity():
                        "timestamp": np.ravel(np.column_stack([first, first + gaps])),
                        "amount": rng.uniform(5, 50, 2 * n).round(2)})
     study = survival_study(transactions=tx, as_of="2020-12-31", inactivity_days=60,
-                           covariates=["first_amount"], margin="spend_per_period")
+                           covariates=["first_amount"], revenue="spend_per_period")
     assert study.kind == "transactions" and study.segment is None
     assert study.logrank is None and study.segment_hr is None and study.value is None
     assert [q.source for q in study.qualities][1:] == ["transactions -> inactivity durations",
@@ -165,6 +166,44 @@ def test_report_without_segment_names_inactivity():
     # churned durations are at least the window (60 days = 1.97 months)
     d = study.durations
     assert (d.loc[d["event"], "duration"] >= 60 / (365.25 / 12) - 1e-12).all()
+
+
+def test_remaining_lifetime_within_follow_up_and_value_basis(study):
+    """Remaining lifetime and value over a stated horizon within the follow-up; beyond it
+    only on request, labelled; revenue is called revenue."""
+    assert study.remaining_horizon == study.rmst_horizon <= study.follow_up
+    assert study.value_basis == "margin" and study.currency is None
+    assert (study.risk["expected_remaining"] <= study.remaining_horizon + 1e-9).all()
+    raw = _snapshot()
+    kw = dict(segment="plan", covariates=["plan", "price"], horizons=[1, 3, 6])
+    capped = survival_study(raw, revenue="price", currency="EUR", remaining_horizon=500, **kw)
+    assert capped.remaining_horizon == capped.follow_up == float(raw["tenure"].max())
+    assert capped.value_basis == "revenue" and capped.currency == "EUR"
+    lines = rp.summary_lines(capped)
+    text = " ".join(lines)
+    assert "expected discounted revenue over the next" in text and "(EUR)" in text
+    assert "This is revenue, not margin" in text and "margin units" not in text
+    assert "Extrapolated" not in text
+    export = rp.risk_export(capped)
+    h = f"{capped.remaining_horizon:g}"
+    assert {f"expected_months_active_of_next_{h}", f"discounted_revenue_next_{h}_months",
+            "currency"} <= set(export.columns)
+    assert (export["currency"] == "EUR").all() and "value" not in export.columns
+    assert "revenue" in rp.value_table(capped)["caption"]
+    far = survival_study(raw, revenue="price", remaining_horizon=120, extrapolate=True, **kw)
+    assert far.remaining_horizon == 120
+    assert "Extrapolated (on request): 120 months is longer than anything observed" in \
+        rp.remaining_sentence(far)
+    assert (far.risk["expected_remaining"] > capped.risk["expected_remaining"]).all()
+    m = rp.survival_metrics(far)
+    assert (m["remaining_horizon"], m["value_basis"], m["follow_up"]) == (
+        120.0, "revenue", far.follow_up)
+    with pytest.raises(ParameterError):
+        survival_study(raw, remaining_horizon=0, **kw)
+    # no margin and no revenue: no value columns, no value sentence
+    none = survival_study(raw, **kw)
+    assert none.value_basis is None and "value" not in none.risk
+    assert not any("discounted" in line for line in rp.summary_lines(none))
 
 
 def test_kaplan_meier_stays_importable_from_compute():
@@ -246,6 +285,12 @@ def test_notebook_telco(run_notebook):
     assert cal["poor"] and cal["worst_bin"] == 5 and cal["worst_horizon"] == 1.0
     assert (round(cal["worst_predicted"], 3), round(cal["worst_observed"], 3)) == (0.065, 0.184)
     assert export["calibration_warning"].str.startswith("poorly calibrated: under-predicts").all()
+    # remaining lifetime within the 24-month horizon (was 222 months for two-year customers,
+    # extrapolated to 240), value called revenue (MonthlyCharges), not margin
+    assert (metrics["remaining_horizon"], metrics["value_basis"]) == (24.0, "revenue")
+    months = export["expected_months_active_of_next_24"]
+    assert months.max() <= 24 and months[export["segment"] == "Two year"].mean() > 23
+    assert "discounted_revenue_next_24_months" in export.columns
     # the two conventions of the censoring weights (issue 14: 0.0918 vs 0.0934 for Cox)
     cox = metrics["model_comparison"]["Cox"]
     assert cox["integrated_brier_score"] == pytest.approx(0.0918, abs=5e-5)
@@ -257,6 +302,7 @@ def test_notebook_telco(run_notebook):
     assert "not reached (&gt; 72 months)" in page and ">inf<" not in page
     assert "so no single hazard ratio describes it" in page
     assert "Averaged over tenure the adjusted ratio is 32.9 and the unadjusted 68.4" in page
+    assert "margin units" not in page and "This is revenue, not margin" in page
     from clm_lib.config import TELCO_CHURN
 
     raw = pd.read_csv(TELCO_CHURN, usecols=["customerID", "Churn"])
@@ -272,7 +318,7 @@ def test_notebook_cdnow_inactivity(run_notebook):
         "20_survival_churn.ipynb", transactions="../data/cdnow_master.csv",
         columns={"date": "timestamp", "dollars": "amount", "cds": "quantity"},
         as_of="1998-06-30", segment=None, covariates=["first_amount", "first_quantity"],
-        margin="spend_per_period"))
+        revenue="spend_per_period"))
     assert _REQUIRED_KEYS <= set(metrics)
     assert metrics["logrank_p"] is None
     # half the customers churn when the window first elapses: median = 180 days
