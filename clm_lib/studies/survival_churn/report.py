@@ -207,10 +207,12 @@ def remaining_sentence(result) -> str:
         text += (f" Extrapolated (on request): {_fmt_period(h, unit)} is longer than anything "
                  f"observed; the figures rest on the {result.selected} model's tail.")
     elif beyond:
-        text += (f" For {beyond:,} customers already longer than "
-                 f"{_fmt_period(result.follow_up - h, unit)} these {_fmt_period(h, unit)} "
-                 f"reach past the {_fmt_period(result.follow_up, unit)} observed: there the "
-                 "model extends the curve.")
+        who = (f"every active customer ({beyond:,})" if beyond == len(risk) else
+               f"{beyond:,} customers already longer than "
+               f"{_fmt_period(result.follow_up - h, unit)}")
+        text += (f" For {who} these {_fmt_period(h, unit)} reach past the "
+                 f"{_fmt_period(result.follow_up, unit)} observed: there the model extends "
+                 "the curve.")
     return text
 
 
@@ -494,8 +496,8 @@ def show_calibration(result) -> None:
 def show_risk_caveat(result) -> None:
     """Under the risk tiers: the calibration warning, when there is one."""
     if result.calibration_check["poor"]:
-        _markdown(f"**Risk tiers and churn probabilities: {calibration_warning(result)}.** "
-                  + calibration_sentence(result))
+        _markdown(f"**Risk tiers and churn probabilities: {calibration_warning(result)}** "
+                  "(see the calibration table above).")
 
 
 def calibration_title(result) -> str:

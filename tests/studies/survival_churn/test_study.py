@@ -325,6 +325,16 @@ def test_notebook_cdnow_inactivity(run_notebook):
     assert metrics["km_median_by_segment"]["All"] == pytest.approx(180 / (365.25 / 12))
     assert sum(metrics["risk_tiers"].values()) == len(export) > 1000
     assert set(metrics["km_survival_at"]) == {"1", "3", "6"}
+    # nobody churns before the 180-day window has passed: S = 1 at 1 and 3 months
+    assert metrics["km_survival_at"]["1"] == metrics["km_survival_at"]["3"] == 1.0
+    assert metrics["km_survival_at"]["6"] == pytest.approx(0.3678, abs=1e-4)
+    page = (run_notebook("20_survival_churn.ipynb", transactions="../data/cdnow_master.csv",
+                         columns={"date": "timestamp", "dollars": "amount", "cds": "quantity"},
+                         as_of="1998-06-30", segment=None,
+                         covariates=["first_amount", "first_quantity"],
+                         revenue="spend_per_period").parent / "run.ipynb").read_text()
+    assert "4,968 of the 21,788 churned customers came back" in page
+    assert "For every active customer (" in page and "already longer than 0 months" not in page
     assert export["customer_id"].str.startswith("C-").all()
     assert metrics["data_quality"]["rows_in"] == 69659
 
