@@ -255,7 +255,8 @@ class CustomerReductions:
         """
         end = instant(as_of)
         t, dq = self._transactions(source, columns)
-        out = self.to_pandas(red.purchase_spans(t, as_of=end, lapse_days=lapse_days).order_by("customer_id"))
+        spans = red.purchase_spans(t, as_of=end, lapse_days=lapse_days)
+        out = self.to_pandas(spans.order_by("customer_id"))
         out.attrs["purchases_after_as_of"] = int(red.purchases_after(t, as_of=end).execute())
         if dq is not None:
             out.attrs["data_quality"] = dq.to_dict()

@@ -100,7 +100,8 @@ class SurvivalStudy:
     segment_hr: pd.DataFrame | None  #: unadjusted, fastest first (:func:`.models.segment_hazard_ratios`)
     #: adjusted for the covariates, same reference (:func:`.models.adjusted_segment_hazard_ratios`)
     segment_hr_adjusted: pd.DataFrame | None
-    segment_ph_p: float | None  #: proportional-hazards test of the segment (smallest p of its terms)
+    #: proportional-hazards test of the segment (smallest p of its terms)
+    segment_ph_p: float | None
     hazard_bands: tuple[float, ...]  #: cut points (periods) of the tenure bands
     #: adjusted hazard ratios by tenure band (:func:`.models.banded_segment_hazard_ratios`),
     #: when the segment fails proportional hazards
