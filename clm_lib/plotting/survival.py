@@ -138,7 +138,8 @@ def plot_risk_tiers(risk: pd.DataFrame, *, ax: Axes | None = None, horizon_label
 
 
 def plot_value_by_segment(value: pd.DataFrame, *, ax: Axes | None = None,
-                          currency: str = "", time_unit: str = "month",
+                          currency: str = "", time_unit: str = "month", basis: str = "margin",
+                          horizon: float | None = None,
                           title: str = "Expected remaining value per active customer") -> Axes:
     """Mean discounted remaining value per active customer, by segment.
 
@@ -148,8 +149,9 @@ def plot_value_by_segment(value: pd.DataFrame, *, ax: Axes | None = None,
     ax = _axes(ax, figsize=(7, 4))
     v = value["mean_value"].sort_values()
     ax.barh([str(i) for i in v.index], v.to_numpy(), color="#377eb8")
-    ax.set_xlabel(f"Discounted remaining value per customer ({currency or 'currency units'}; "
-                  f"margin per {time_unit} x survival)")
+    over = "" if horizon is None else f" over the next {horizon:g} {time_unit}s"
+    ax.set_xlabel(f"Discounted {basis}{over} per customer ({currency or 'currency of the data'}; "
+                  f"{basis} per {time_unit} x survival)")
     ax.set_ylabel("Segment")
     ax.set_title(title)
     return ax
@@ -200,5 +202,9 @@ def value_figures(result) -> list[Figure]:
     if result.value is None or "mean_value" not in result.value:
         return []
     fig, ax = plt.subplots(figsize=(7, 4))
-    plot_value_by_segment(result.value, ax=ax, time_unit=result.time_unit)
+    plot_value_by_segment(result.value, ax=ax, time_unit=result.time_unit,
+                          basis=result.value_basis or "value", currency=result.currency or "",
+                          horizon=result.remaining_horizon,
+                          title=f"Expected discounted {result.value_basis or 'value'} per active "
+                                "customer")
     return [_done(fig)]

@@ -215,8 +215,8 @@ class CustomerReductions:
         out = self.to_pandas(red.first_values(t, column).order_by("customer_id"))
         return out.set_index("customer_id")["value"].rename(column)
 
-    def purchase_spans(self, source, *, as_of,
-                       columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    def purchase_spans(self, source, *, as_of, columns: Mapping[str, str] | None = None,
+                       lapse_days: float | None = None) -> pd.DataFrame:
         """Each customer's first and last purchase, purchase count and spend up to ``as_of``
         (the input of churn by inactivity). Every row is a purchase (rows of one day are
         not collapsed) and times keep their time of day.
@@ -227,6 +227,9 @@ class CustomerReductions:
             Transactions; ``quantity`` is used if present.
         as_of : date-like
             Rows after this instant are left out (a date alone means its midnight).
+        lapse_days : float, optional
+            With it, each customer's first *lapse* among the purchases up to ``as_of``: a
+            gap of more than ``lapse_days`` days between consecutive purchase times.
 
         Returns
         -------
@@ -234,7 +237,9 @@ class CustomerReductions:
             ``customer_id``, ``first_purchase``, ``last_purchase``, ``n_purchases``,
             ``total_amount``, ``first_amount`` (spend on the calendar day of the first
             purchase) and, with ``quantity``, ``first_quantity`` (missing quantities add
-            nothing); sorted by customer, index 0..n-1. ``attrs["purchases_after_as_of"]``:
+            nothing); with ``lapse_days``, ``lapse_start`` (the purchase the first lapse
+            follows; NaT if none), ``lapse_return`` (the purchase that ends it) and
+            ``n_lapses``; sorted by customer, index 0..n-1. ``attrs["purchases_after_as_of"]``:
             rows left out; ``attrs["data_quality"]`` when a file was loaded.
 
         Examples
@@ -250,7 +255,8 @@ class CustomerReductions:
         """
         end = instant(as_of)
         t, dq = self._transactions(source, columns)
-        out = self.to_pandas(red.purchase_spans(t, as_of=end).order_by("customer_id"))
+        spans = red.purchase_spans(t, as_of=end, lapse_days=lapse_days)
+        out = self.to_pandas(spans.order_by("customer_id"))
         out.attrs["purchases_after_as_of"] = int(red.purchases_after(t, as_of=end).execute())
         if dq is not None:
             out.attrs["data_quality"] = dq.to_dict()

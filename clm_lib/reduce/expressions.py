@@ -333,7 +333,7 @@ def first_values(t, column: str):
     return j.group_by("customer_id").agg(value=j[column].min())
 
 
-def purchase_spans(t, *, as_of: dt.datetime):
+def purchase_spans(t, *, as_of: dt.datetime, lapse_days: float | None = None):
     """Each customer's first and last purchase time, purchase count and spend up to ``as_of``
     (see :meth:`clm_lib.reduce.engine.Engine.purchase_spans`).
 
@@ -341,6 +341,9 @@ def purchase_spans(t, *, as_of: dt.datetime):
     ``customer_id``, ``first_purchase``, ``last_purchase`` (timestamps), ``n_purchases``,
     ``total_amount``, ``first_amount`` (spend on the calendar day of the first purchase)
     and, when ``t`` has ``quantity``, ``first_quantity`` (0 when every value is missing).
+    With ``lapse_days``, also ``lapse_start`` (the purchase after which the next one came
+    more than ``lapse_days`` days later, the first such; null if none), ``lapse_return``
+    (that next purchase) and ``n_lapses`` (such gaps), on the purchases up to ``as_of``.
     """
     ibis = _ibis()
     cols = dict(customer_id=t.customer_id, timestamp=t.timestamp.cast("timestamp"),
@@ -349,6 +352,12 @@ def purchase_spans(t, *, as_of: dt.datetime):
         cols["quantity"] = t.quantity.cast("float64")
     d = t.select(**cols)
     d = d.filter(d.timestamp <= ibis.timestamp(as_of))
+    if lapse_days is not None:
+        # gaps between consecutive purchase times (not days): a lapse dated by the time of
+        # day, as the rule dates the last one (last purchase + window)
+        nxt = d.timestamp.lead().over(group_by=d.customer_id, order_by=d.timestamp)
+        window = ibis.interval(microseconds=int(round(float(lapse_days) * 86_400e6)))
+        d = d.mutate(_next=nxt, _lapse=(nxt > d.timestamp + window).fill_null(False))
     firsts = d.group_by("customer_id").agg(first_purchase=d.timestamp.min())
     j = d.inner_join(firsts, "customer_id").select(*d.columns, "first_purchase")
     first_day = j.timestamp.cast("date") == j.first_purchase.cast("date")
@@ -357,6 +366,9 @@ def purchase_spans(t, *, as_of: dt.datetime):
                 first_amount=j.amount.sum(where=first_day))
     if "quantity" in t.columns:
         aggs["first_quantity"] = j.quantity.sum(where=first_day).fill_null(0.0)
+    if lapse_days is not None:
+        aggs.update(lapse_start=j.timestamp.min(where=j._lapse),
+                    lapse_return=j._next.min(where=j._lapse), n_lapses=j.count(where=j._lapse))
     return j.group_by("customer_id").agg(**aggs)
 
 

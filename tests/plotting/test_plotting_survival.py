@@ -73,6 +73,9 @@ def test_plot_risk_and_value(frame):
     val = rk.segment_value(risk, frame["seg"])
     ax = ps.plot_value_by_segment(val, currency="USD", time_unit="month")
     assert "USD" in ax.get_xlabel() and "month" in ax.get_xlabel()
+    ax = ps.plot_value_by_segment(val, time_unit="month", basis="revenue", horizon=24)
+    assert ax.get_xlabel() == ("Discounted revenue over the next 24 months per customer "
+                               "(currency of the data; revenue per month x survival)")
 
 
 def test_report_figures_of_a_study():
@@ -98,3 +101,5 @@ def test_report_figures_of_a_study():
     assert "P(churn within 6 months)" in figs[3].axes[0].get_xlabel()
     assert len(figs[1].axes[0].get_yticklabels()) == len(result.hazard_ratios)
     assert ps.value_figures(dataclasses.replace(result, value=None)) == []
+    assert figs[4].axes[0].get_title() == "Expected discounted margin per active customer"
+    assert f"over the next {result.remaining_horizon:g} months" in figs[4].axes[0].get_xlabel()

@@ -26,6 +26,7 @@ import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import StatisticalResult
 
+from clm_lib.exceptions import ParameterError
 from clm_lib.io.quality import DataQuality
 from clm_lib.studies.survival_churn.durations import (
     default_rmst_horizon,
@@ -37,7 +38,11 @@ from clm_lib.studies.survival_churn.durations import (
 )
 from clm_lib.studies.survival_churn.km import kaplan_meier, km_summary, logrank_tests
 from clm_lib.studies.survival_churn.models import (
+    PH_ALPHA,
+    adjusted_segment_hazard_ratios,
+    banded_segment_hazard_ratios,
     check_proportional_hazards,
+    default_hazard_bands,
     fit_aft,
     fit_aft_models,
     fit_cox,
@@ -51,7 +56,11 @@ from clm_lib.studies.survival_churn.risk import (
     customer_risk_table,
     segment_value,
 )
-from clm_lib.studies.survival_churn.validation import calibration_table, compare_models
+from clm_lib.studies.survival_churn.validation import (
+    calibration_summary,
+    calibration_table,
+    compare_models,
+)
 
 __all__ = ["SurvivalStudy", "survival_study", "kaplan_meier"]
 
@@ -89,6 +98,14 @@ class SurvivalStudy:
     logrank: StatisticalResult | None  #: all segment values together
     pairwise: StatisticalResult | None  #: each pair of segment values
     segment_hr: pd.DataFrame | None  #: unadjusted, fastest first (:func:`.models.segment_hazard_ratios`)
+    #: adjusted for the covariates, same reference (:func:`.models.adjusted_segment_hazard_ratios`)
+    segment_hr_adjusted: pd.DataFrame | None
+    #: proportional-hazards test of the segment (smallest p of its terms)
+    segment_ph_p: float | None
+    hazard_bands: tuple[float, ...]  #: cut points (periods) of the tenure bands
+    #: adjusted hazard ratios by tenure band (:func:`.models.banded_segment_hazard_ratios`),
+    #: when the segment fails proportional hazards
+    segment_hr_bands: pd.DataFrame | None
     # Cox on every customer (on the sample, see ``model_sample``)
     design: pd.DataFrame  #: :func:`.durations.encode_covariates`, every customer
     model_sample: int | None  #: customers the models are fitted on when sampled; None: all
@@ -104,10 +121,15 @@ class SurvivalStudy:
     test: pd.DataFrame
     fits: Mapping[str, Any]  #: "Cox" and the AFT models that converged
     comparison: pd.DataFrame  #: :func:`.validation.compare_models`
-    selected: str  #: the AFT model with the lowest AIC
+    selected: str  #: the AFT model chosen by holdout calibration (:func:`.models.select_model`)
     calibration: pd.DataFrame  #: :func:`.validation.calibration_table` of the selected model
+    calibration_check: Mapping[str, Any]  #: :func:`.validation.calibration_summary` of it
     # the selected model refitted on every customer, applied to the active ones
     model: Any
+    remaining_horizon: float  #: periods ahead of remaining lifetime and value (restricted mean)
+    follow_up: float  #: longest observed duration, periods
+    value_basis: str | None  #: "margin", "revenue" or None (no value)
+    currency: str | None
     risk: pd.DataFrame  #: :func:`.risk.customer_risk_table`
     value: pd.DataFrame | None  #: :func:`.risk.segment_value` (with a segment)
 
@@ -117,15 +139,38 @@ class SurvivalStudy:
         return max(self.horizons)
 
 
+def _segment_effects(data: pd.DataFrame, segment: str, covariates: Sequence[str],
+                     ph: pd.DataFrame, strata: Sequence[str],
+                     bands: Sequence[float] | None) -> dict:
+    """The segment's hazard ratios: unadjusted, adjusted for the covariates, and adjusted
+    by tenure band when the segment fails proportional hazards (1 % level)."""
+    unadjusted = segment_hazard_ratios(data, segment)
+    reference = str(unadjusted.index[-1])
+    adjusted, own_ph, p = adjusted_segment_hazard_ratios(data, segment, covariates,
+                                                         reference=reference)
+    if segment in set(ph["covariate"]):  # the test shown in the report, on the main model
+        p = float(ph.loc[ph["covariate"] == segment, "p"].min())
+    cuts = tuple(default_hazard_bands(data) if bands is None else (float(b) for b in bands))
+    banded = None
+    if p < PH_ALPHA and cuts:
+        banded = banded_segment_hazard_ratios(data, segment, covariates, reference=reference,
+                                              cuts=cuts, strata=strata)
+    return {"segment_hr": unadjusted, "segment_hr_adjusted": adjusted, "segment_ph_p": p,
+            "hazard_bands": cuts, "segment_hr_bands": banded}
+
+
 def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of=None,
                    inactivity_days: float = 180, time_unit: str = "month",
                    segment: str | None = None, covariates: Sequence[str] = (),
                    baselines: Mapping[str, Any] | None = None,
                    horizons: Sequence[float] = (1, 3, 6), rmst_horizon: float | None = 24,
-                   margin: str | float | None = None, discount_rate: float = 0.01,
+                   margin: str | float | None = None, revenue: str | float | None = None,
+                   currency: str | None = None, discount_rate: float = 0.01,
+                   remaining_horizon: float | None = None, extrapolate: bool = False,
                    risk_thresholds: Sequence[float] = (0.1, 0.3),
                    holdout_fraction: float = 0.3, seed: int = 42,
                    max_model_customers: int | None = MAX_MODEL_CUSTOMERS,
+                   hazard_bands: Sequence[float] | None = None,
                    engine="duckdb") -> SurvivalStudy:
     """The survival churn study (the parameters are those of the study notebook).
 
@@ -153,7 +198,20 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
     rmst_horizon : float, optional
         Horizon of the restricted mean lifetime, capped at the shortest follow-up.
     margin : str, float or None
-        Margin per period: a column of the durations, one number, or None (no value).
+        Margin per period: a column of the durations, one number, or None.
+    revenue : str, float or None
+        Revenue per period (column or number), the value basis when no ``margin`` is given;
+        the report then says "revenue", never margin. Neither: no value.
+    currency : str, optional
+        Currency of ``margin`` / ``revenue`` (e.g. "USD"); None: the report says "in the
+        currency of the data".
+    remaining_horizon : float, optional
+        Periods ahead over which remaining lifetime and value are summed (a restricted
+        mean); default ``rmst_horizon`` (within the follow-up). Beyond the longest observed
+        duration only with ``extrapolate``.
+    extrapolate : bool
+        Allow ``remaining_horizon`` past the longest observed duration (the figures are
+        then labelled as extrapolated by the selected model).
     discount_rate : float
         Per period.
     risk_thresholds : (low, high)
@@ -169,6 +227,10 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
         instead: identical (duration, event, covariates) rows are rare with durations
         measured to the second, and lifelines' Efron likelihood treats a weighted death
         as one death, so merging tied deaths would change the Cox fit.
+    hazard_bands : sequence of float, optional
+        Cut points (periods) of the tenure bands in which the segment's hazard ratios are
+        estimated when it fails proportional hazards; default: the tertiles of the churn
+        times (:func:`.models.default_hazard_bands`).
     engine : str or Engine
         Where the input is checked and reduced to durations.
 
@@ -198,16 +260,29 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
                                               strata=strata)[0]
         cox_stratified = fit_cox(stratified_design.loc[fit_design.index], strata=strata)
 
+    seg = _segment_effects(fit_data, segment, covariates, ph, strata, hazard_bands) \
+        if segment else {"segment_hr": None, "segment_hr_adjusted": None,
+                         "segment_ph_p": None, "hazard_bands": (), "segment_hr_bands": None}
+
     train, test = split_holdout(fit_design, holdout_fraction, seed=seed)
     fits = {"Cox": fit_cox(train), **fit_aft_models(train)}
-    comparison = compare_models(fits, train, test)
+    comparison = compare_models(fits, train, test, calibration_horizons=horizons)
     selected = select_model(comparison)
 
+    calibration = calibration_table(fits[selected], test, horizons)
     model = fit_aft(fit_design, selected)
-    active = active_customers(design, data, margin=margin)
+    basis, per_period = (("margin", margin) if margin is not None else
+                         ("revenue", revenue) if revenue is not None else (None, None))
+    follow_up = float(data["duration"].max())
+    ahead = horizon if remaining_horizon is None else float(remaining_horizon)
+    if ahead <= 0:
+        raise ParameterError(f"remaining_horizon must be > 0; got {remaining_horizon!r}")
+    if ahead > follow_up and not extrapolate:
+        ahead = follow_up  # extrapolation only on request
+    active = active_customers(design, data, margin=per_period)
     risk = customer_risk_table(model, active, horizons=horizons,
-                               margin="margin" if isinstance(margin, str) else margin,
-                               discount_rate=discount_rate,
+                               margin="margin" if isinstance(per_period, str) else per_period,
+                               discount_rate=discount_rate, max_horizon=ahead,
                                tier_thresholds=tuple(risk_thresholds))
     return SurvivalStudy(
         kind=loaded.kind, time_unit=time_unit,
@@ -218,7 +293,7 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
         durations=data, qualities=(*loaded.qualities, prep),
         rmst_horizon=horizon, km_fits=kmfs, km=km_summary(kmfs, horizon=horizon),
         logrank=logrank, pairwise=pairwise,
-        segment_hr=segment_hazard_ratios(fit_data, segment) if segment else None,
+        **seg,
         design=design, model_sample=len(fit_design) if len(fit_design) < len(design) else None,
         baselines=baselines_used, cox=cox,
         hazard_ratios=hazard_ratio_table(cox), ph=ph, strata=tuple(strata),
@@ -226,7 +301,8 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
         hazard_ratios_stratified=(None if cox_stratified is None
                                   else hazard_ratio_table(cox_stratified)),
         train=train, test=test, fits=fits, comparison=comparison, selected=selected,
-        calibration=calibration_table(fits[selected], test, horizons),
-        model=model, risk=risk,
+        calibration=calibration, calibration_check=calibration_summary(calibration),
+        model=model, remaining_horizon=float(ahead), follow_up=follow_up,
+        value_basis=basis, currency=currency, risk=risk,
         value=segment_value(risk, data[segment]) if segment else None,
     )

@@ -58,16 +58,26 @@ def inactivity_rule(spans: pd.DataFrame, dq: DataQuality, *, as_of, inactivity_d
                     time_unit: str) -> tuple[pd.DataFrame, DataQuality]:
     """Churn by inactivity on per-customer purchase spans.
 
-    Definition. A customer's life starts at the first purchase. The customer *churns* when
-    ``inactivity_days`` pass without a purchase; the churn time is the date the rule fires,
-    ``last purchase + inactivity_days``. By ``as_of`` we observe:
+    Definition. A customer's life starts at the first purchase. The customer *churns* the
+    first time ``inactivity_days`` pass without a purchase (the first *lapse*); the churn
+    time is the date the rule fires, ``purchase before the first lapse + inactivity_days``.
+    A customer who buys again after that lapse has still churned at that date: the later
+    purchase is a *reactivation* (counted in the record, ``reactivated`` column), not a
+    continuation of the first life. By ``as_of`` we observe:
 
-    * ``last purchase + inactivity_days <= as_of``: churned, ``event=True``,
+    * a gap of more than ``inactivity_days`` between two purchases up to ``as_of``:
+      churned at the first such gap, ``event=True``,
+      ``duration = lapse start + inactivity_days - first purchase``;
+    * else ``last purchase + inactivity_days <= as_of``: churned, ``event=True``,
       ``duration = last purchase + inactivity_days - first purchase``;
     * otherwise: still active, ``event=False``, censored at
       ``duration = as_of - first purchase`` (we only know the rule has not fired yet).
 
-    Observed and censored durations thus run on the same clock (observed time =
+    Dating churn at the first lapse makes the definition stable: later data never change
+    a churn that was already observed, nor move one that was observed into the past, so the
+    Kaplan-Meier curve over periods fully observed at an earlier ``as_of`` is the same with
+    later data (dating it at the *last* purchase would undo churns when customers return).
+    Observed and censored durations run on the same clock (observed time =
     min(churn time, as_of - first purchase)), which is what right censoring requires.
     Every churned duration is at least ``inactivity_days``, so one-time buyers have
     positive durations.
@@ -75,9 +85,10 @@ def inactivity_rule(spans: pd.DataFrame, dq: DataQuality, *, as_of, inactivity_d
     Parameters
     ----------
     spans : DataFrame
-        :meth:`clm_lib.reduce.Engine.purchase_spans`: ``customer_id``, ``first_purchase``,
-        ``last_purchase``, ``n_purchases``, ``total_amount``, ``first_amount``
-        [, ``first_quantity``]; ``attrs["purchases_after_as_of"]``.
+        :meth:`clm_lib.reduce.Engine.purchase_spans` with ``lapse_days=inactivity_days``:
+        ``customer_id``, ``first_purchase``, ``last_purchase``, ``n_purchases``,
+        ``total_amount``, ``first_amount`` [, ``first_quantity``], ``lapse_start``,
+        ``lapse_return``, ``n_lapses``; ``attrs["purchases_after_as_of"]``.
     dq : DataQuality
         ``rows_in`` = purchases; completed here (purchases after ``as_of`` dropped).
 
@@ -85,11 +96,14 @@ def inactivity_rule(spans: pd.DataFrame, dq: DataQuality, *, as_of, inactivity_d
     -------
     durations : DataFrame
         The spans plus ``churn_date`` (NaT if censored), ``duration`` (float, periods),
-        ``event`` (bool), ``min_duration`` (last purchase + window - first purchase,
-        periods: the earliest possible churn time, used by the risk table) and
+        ``event`` (bool), ``reactivated`` (bool: churned, then bought again by ``as_of``),
+        ``min_duration`` (last purchase + window - first purchase, periods: for an active
+        customer the earliest possible churn time, used by the risk table) and
         ``spend_per_period`` (total amount / duration, currency per period).
     quality : DataQuality
     """
+    _require(spans, ["customer_id", "first_purchase", "last_purchase", "total_amount",
+                     "lapse_start", "lapse_return"], "purchase spans")
     days = unit_days(time_unit)
     as_of = pd.Timestamp(as_of)
     dq.drop("purchase after as_of", int(spans.attrs.get("purchases_after_as_of", 0)))
@@ -100,22 +114,30 @@ def inactivity_rule(spans: pd.DataFrame, dq: DataQuality, *, as_of, inactivity_d
     out = spans.copy()
     out.attrs = {}
     window = pd.Timedelta(days=float(inactivity_days))
-    fired = out["last_purchase"] + window
+    lapsed = out["lapse_start"].notna()
+    # the first lapse between purchases, else the one after the last purchase
+    fired = out["lapse_start"].where(lapsed, out["last_purchase"]) + window
     event = fired <= as_of
     end = fired.where(event, as_of)
     out["churn_date"] = fired.where(event)
     out["duration"] = (end - out["first_purchase"]) / pd.Timedelta(days=1) / days
     out["event"] = event.astype(bool)
-    # the rule cannot fire before last purchase + window: a floor on the churn time
-    out["min_duration"] = (fired - out["first_purchase"]) / pd.Timedelta(days=1) / days
+    out["reactivated"] = lapsed.astype(bool)
+    # an active customer's rule cannot fire before last purchase + window: a floor on the
+    # churn time
+    out["min_duration"] = (out["last_purchase"] + window - out["first_purchase"]) \
+        / pd.Timedelta(days=1) / days
     with np.errstate(divide="ignore", invalid="ignore"):
         out["spend_per_period"] = np.where(out["duration"] > 0,
                                            out["total_amount"] / out["duration"], np.nan)
+    n_react = int(lapsed.sum())
     dq.notes.append(
-        f"Churn = no purchase for {inactivity_days:g} days; churn time = last purchase + "
-        f"{inactivity_days:g} days; customers whose window has not elapsed by "
-        f"{as_of.date()} are censored at as_of. Durations in {time_unit}s "
-        f"({days:g} days each).")
+        f"Churn = no purchase for {inactivity_days:g} days; churn time = the first such lapse "
+        f"(the purchase before it + {inactivity_days:g} days); customers whose window has not "
+        f"elapsed by {as_of.date()} are censored at as_of. {n_react:,} of the "
+        f"{int(event.sum()):,} churned customers bought again after their first lapse "
+        "(reactivations): they count as churned at that lapse, and their return is not a "
+        f"new lifetime here. Durations in {time_unit}s ({days:g} days each).")
     out["customer_id"] = out["customer_id"].astype("string")
     return out, dq
 
@@ -157,7 +179,7 @@ def inactivity_durations(tx, *, as_of, inactivity_days: float, time_unit: str = 
     eng = get_engine(engine)
     t = eng.table(tx)
     dq = DataQuality(source=INACTIVITY_SOURCE, rows_in=int(t.count().execute()))
-    spans = eng.purchase_spans(t, as_of=as_of)
+    spans = eng.purchase_spans(t, as_of=as_of, lapse_days=inactivity_days)
     return inactivity_rule(spans, dq, as_of=as_of, inactivity_days=inactivity_days,
                            time_unit=time_unit)
 
@@ -206,7 +228,7 @@ def load_churn_durations(subscriptions=None, transactions=None, columns=None, *,
     if transactions is not None:
         check_inactivity(as_of, inactivity_days, time_unit)
         tx, dq = eng.load_transactions(transactions, columns, as_of=as_of)
-        spans = eng.purchase_spans(tx, as_of=as_of)
+        spans = eng.purchase_spans(tx, as_of=as_of, lapse_days=inactivity_days)
         dq2 = DataQuality(source=INACTIVITY_SOURCE, rows_in=dq.rows_used)
         frame, dq2 = inactivity_rule(spans, dq2, as_of=as_of, inactivity_days=inactivity_days,
                                      time_unit=time_unit)

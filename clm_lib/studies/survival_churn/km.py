@@ -102,8 +102,10 @@ def km_summary(kmfs: Mapping[str, KaplanMeierFitter], *, horizon: float,
 
     Returns
     -------
-    DataFrame indexed by segment: ``customers``, ``churned``, ``median`` (NaN where the
-    curve never falls to 50 %), ``median_ci_low``, ``median_ci_high`` (inf = unbounded),
+    DataFrame indexed by segment: ``customers``, ``churned``, ``follow_up`` (the longest
+    duration of the curve, periods: where it ends), ``median`` (NaN where the curve never
+    falls to 50 % within the follow-up: the median is then more than ``follow_up``),
+    ``median_ci_low``, ``median_ci_high`` (inf = unbounded: the band does not reach 50 %),
     ``rmst``, ``rmst_ci_low``, ``rmst_ci_high`` (normal approximation).
     """
     from scipy.stats import norm
@@ -118,6 +120,7 @@ def km_summary(kmfs: Mapping[str, KaplanMeierFitter], *, horizon: float,
         rows[name] = {
             "customers": int(kmf.event_table["entrance"].sum()),
             "churned": int(kmf.event_observed.sum()),
+            "follow_up": float(np.max(kmf.durations)),
             "median": med if np.isfinite(med) else np.nan,
             # lifelines' CI columns are (lower, upper) of S: the median of the upper band is
             # the upper limit of the median

@@ -27,6 +27,7 @@ from clm_lib.exceptions import (
 from clm_lib.studies.survival_churn.durations import encode_covariates
 
 __all__ = [
+    "PH_ALPHA",
     "COX_BATCH_THRESHOLD",
     "AFT_MODELS",
     "fit_cox",
@@ -38,7 +39,13 @@ __all__ = [
     "predict_survival",
     "select_model",
     "segment_hazard_ratios",
+    "adjusted_segment_hazard_ratios",
+    "banded_segment_hazard_ratios",
+    "default_hazard_bands",
 ]
+
+#: Significance level of the proportional-hazards check.
+PH_ALPHA = 0.01
 
 #: Row count above which :func:`fit_cox` asks lifelines for its batch algorithm.
 COX_BATCH_THRESHOLD = 50_000
@@ -84,7 +91,7 @@ def hazard_ratio_table(cph: CoxPHFitter) -> pd.DataFrame:
 
 
 def check_proportional_hazards(cph: CoxPHFitter, design: pd.DataFrame, *,
-                               alpha: float = 0.01) -> pd.DataFrame:
+                               alpha: float = PH_ALPHA) -> pd.DataFrame:
     """Schoenfeld-residual test of proportional hazards (time transform: KM rank).
 
     Returns
@@ -159,16 +166,33 @@ def ph_strata(ph: pd.DataFrame, df: pd.DataFrame) -> list[str]:
             and not pd.api.types.is_bool_dtype(df[c])]
 
 
-def select_model(comparison: pd.DataFrame) -> str:
-    """The AFT model with the lowest AIC (AIC is comparable among them, not with Cox).
+def select_model(comparison: pd.DataFrame, *, concordance_margin: float = 0.01,
+                 brier_margin: float = 0.005) -> str:
+    """The AFT model used for the risk scores.
 
-    AFT models are preferred over Cox for per-customer value because they extrapolate the
-    survival curve beyond the longest observed duration.
+    With holdout columns (``concordance_holdout``, ``integrated_brier_score``,
+    ``calibration_error``): among the AFT models whose holdout concordance is within
+    ``concordance_margin`` of the best AFT's and whose integrated Brier score is within
+    ``brier_margin`` of the best, the one with the smallest calibration error (ties: lowest
+    AIC); so a model that ranks as well but predicts the churn probabilities better wins.
+    Without them: the lowest AIC (AIC is comparable among the AFT models, not with Cox).
+
+    AFT models are the candidates (not Cox) because the risk scores evaluate each active
+    customer's survival beyond their tenure, past the longest observed duration for the
+    longest-tenured; Cox's baseline hazard ends there.
     """
     aft = comparison[comparison["AIC_kind"] == "full"]
     if aft.empty:
         raise InsufficientDataError("no AFT model converged")
-    return str(aft["AIC"].idxmin())
+    need = {"concordance_holdout", "integrated_brier_score", "calibration_error"}
+    if not need <= set(aft.columns):
+        return str(aft["AIC"].idxmin())
+    ok = aft[(aft["concordance_holdout"] >= aft["concordance_holdout"].max()
+              - concordance_margin)
+             & (aft["integrated_brier_score"] <= aft["integrated_brier_score"].min()
+                + brier_margin)]
+    ok = ok if len(ok) else aft
+    return str(ok.sort_values(["calibration_error", "AIC"]).index[0])
 
 
 def segment_hazard_ratios(df: pd.DataFrame, segment: str) -> pd.DataFrame:
@@ -190,3 +214,105 @@ def segment_hazard_ratios(df: pd.DataFrame, segment: str) -> pd.DataFrame:
     hr.loc[slowest] = {"hr": 1.0, "ci_low": 1.0, "ci_high": 1.0, "p": np.nan}
     hr.index.name = segment
     return hr.sort_values("hr", ascending=False)
+
+
+def default_hazard_bands(df: pd.DataFrame) -> list[float]:
+    """Cut points (periods) of the tenure bands of :func:`banded_segment_hazard_ratios`:
+    the tertiles of the churned customers' durations, rounded up to whole periods (so that
+    each band holds about a third of the churns)."""
+    _require(df, ["duration", "event"], "durations frame")
+    t = df.loc[df["event"].astype(bool), "duration"].to_numpy(float)
+    if len(t) < 3:
+        return []
+    top = float(df["duration"].max())
+    cuts = np.unique(np.ceil(np.quantile(t, [1 / 3, 2 / 3])))
+    return [float(c) for c in cuts if 0 < c < top]
+
+
+def adjusted_segment_hazard_ratios(df: pd.DataFrame, segment: str, covariates: Sequence[str],
+                                   *, reference: str, alpha: float = PH_ALPHA
+                                   ) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Hazard ratio of each value of ``segment`` against ``reference``, adjusted for the
+    other ``covariates`` (one Cox model), with the proportional-hazards test of the segment.
+
+    Returns
+    -------
+    hr : DataFrame
+        :func:`hazard_ratio_table` rows of the segment, indexed by segment value (the
+        reference has HR 1), sorted fastest first.
+    ph : DataFrame
+        :func:`check_proportional_hazards` of the model.
+    p : float
+        Smallest p-value of the segment's terms in that test (below ``alpha``: the
+        segment's hazard ratio is not constant over tenure).
+    """
+    cols = list(dict.fromkeys([segment, *covariates]))
+    _require(df, ["duration", "event", *cols], "durations frame")
+    X, _ = encode_covariates(df, cols, baselines={segment: reference})
+    cph = fit_cox(X)
+    hr = hazard_ratio_table(cph)
+    ph = check_proportional_hazards(cph, X, alpha=alpha)
+    mine = [i for i in hr.index if i.startswith(f"{segment}: ")]
+    out = hr.loc[mine].copy()
+    out.index = [i.split(": ", 1)[1] for i in mine]
+    out.loc[reference] = {"hr": 1.0, "ci_low": 1.0, "ci_high": 1.0, "p": np.nan}
+    out.index.name = segment
+    p = float(ph.loc[ph["covariate"] == segment, "p"].min())
+    return out.sort_values("hr", ascending=False), ph, p
+
+
+def banded_segment_hazard_ratios(df: pd.DataFrame, segment: str, covariates: Sequence[str],
+                                 *, reference: str, cuts: Sequence[float],
+                                 strata: Sequence[str] = ()) -> pd.DataFrame:
+    """Adjusted hazard ratios of ``segment`` within bands of tenure: a time-varying effect,
+    for a segment that fails proportional hazards.
+
+    For each band ``[a, b)`` (``cuts`` in periods, then the end of follow-up), a Cox model
+    is fitted on the customers still active at ``a`` (left-truncated at ``a``: lifelines'
+    ``entry_col``), followed to ``b``; the other ``covariates`` adjust it, the categorical
+    ones in ``strata`` as strata. This is the piecewise-constant hazard-ratio model
+    (Therneau & Grambsch 2000, ch. 6). A segment value, or the reference, without a churn
+    in a band has no estimate there (``hr`` NaN).
+
+    Returns
+    -------
+    DataFrame: ``band_start``, ``band_end`` (periods; inf = end of follow-up), ``value``,
+    ``hr``, ``ci_low``, ``ci_high``, ``p``, ``churned`` (churns of that value in the band),
+    ``reference_churned``; reference rows left out.
+    """
+    cols = list(dict.fromkeys([segment, *covariates]))
+    _require(df, ["duration", "event", *cols], "durations frame")
+    strata = [s for s in strata if s != segment and s in cols]
+    X, _ = encode_covariates(df, cols, baselines={segment: reference}, strata=strata)
+    seg = df[segment].astype("string")
+    edges = [0.0, *sorted(float(c) for c in cuts), np.inf]
+    rows = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        at = (X["duration"] > a) if a > 0 else pd.Series(True, index=X.index)
+        part = X[at].copy()
+        part["entry"] = a
+        part["event"] = part["event"] & (part["duration"] <= b)
+        part["duration"] = np.minimum(part["duration"], b)
+        churned = part["event"].groupby(seg[at]).sum()
+        ref = int(churned.get(reference, 0))
+        fit = None
+        if ref > 0 and int(part["event"].sum()) > 0:
+            keep = [c for c in part.columns if part[c].nunique() > 1 or c in strata
+                    or c in ("duration", "event", "entry")]
+            cph = CoxPHFitter(strata=list(strata) or None)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cph.fit(part[keep], "duration", "event", entry_col="entry")
+            fit = hazard_ratio_table(cph)
+        for value in sorted(set(seg.dropna()) - {reference}):
+            n = int(churned.get(value, 0))
+            term = f"{segment}: {value}"
+            ok = fit is not None and n > 0 and term in fit.index
+            r = fit.loc[term] if ok else None
+            rows.append({"band_start": a, "band_end": b, "value": value,
+                         "hr": float(r["hr"]) if ok else np.nan,
+                         "ci_low": float(r["ci_low"]) if ok else np.nan,
+                         "ci_high": float(r["ci_high"]) if ok else np.nan,
+                         "p": float(r["p"]) if ok else np.nan,
+                         "churned": n, "reference_churned": ref})
+    return pd.DataFrame(rows)

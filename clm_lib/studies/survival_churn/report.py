@@ -1,4 +1,5 @@
-"""Wording, display tables, metrics and exports of the survival study.
+"""Wording, display tables, metrics and exports of the survival study (the sentences
+built from numbers are in :mod:`.wording`, re-exported here).
 
 Everything here reads a :class:`~clm_lib.studies.survival_churn.compute.SurvivalStudy`
 and computes no model: the summary lines and headline, the churn definition, the
@@ -15,13 +16,35 @@ import numpy as np
 import pandas as pd
 
 from clm_lib.reporting import pseudonymise, show_table
+from clm_lib.studies.survival_churn.wording import (
+    _bin_name,
+    _fmt_period,
+    band_text,
+    calibration_sentence,
+    calibration_warning,
+    format_p,
+    interval_text,
+    median_text,
+    money,
+    remaining_sentence,
+    segment_effect_sentence,
+    segment_headline,
+    value_label,
+)
 
 __all__ = [
     "format_p",
     "definition",
+    "median_text",
+    "interval_text",
     "definition_note",
     "summary_lines",
     "headline",
+    "band_text",
+    "segment_effect_sentence",
+    "segment_headline",
+    "adjusted_hr_table",
+    "banded_hr_table",
     "ph_note",
     "reference_levels",
     "km_table",
@@ -32,7 +55,16 @@ __all__ = [
     "comparison_table",
     "value_table",
     "calibration_title",
+    "calibration_sentence",
+    "calibration_warning",
+    "calibration_display_table",
+    "show_calibration",
+    "show_risk_caveat",
     "risk_tier_label",
+    "remaining_sentence",
+    "value_label",
+    "money",
+    "km_survival_at",
     "show_segment_tests",
     "show_proportional_hazards",
     "show_segment_value",
@@ -40,20 +72,13 @@ __all__ = [
     "risk_export",
 ]
 
+#: What ``integrated_brier_score`` in metrics.json means (``..._sksurv`` is the other one).
+IBS_CONVENTION = ("Graf et al. (1999): a churn at T weighted by 1/G(T-), G = Kaplan-Meier of "
+                  "the training censoring; integrated_brier_score_sksurv: scikit-survival's "
+                  "1/G(T), churns before censorings at tied times")
+
 #: Text shown where no segment was chosen.
 NO_SEGMENT = "No segment was chosen (`segment = None`): the curves are not split."
-
-
-def format_p(p: float) -> str:
-    """A p-value for report text: 3 significant digits, ``< 1e-300`` when it underflows."""
-    if p is None or not np.isfinite(p):
-        return "n/a"
-    return "< 1e-300" if p < 1e-300 else f"= {p:.3g}"
-
-
-def _fmt_period(x: float, unit: str) -> str:
-    num = f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
-    return f"{num} {unit}{'s' if abs(x) != 1 else ''}"
 
 
 def definition(result) -> str:
@@ -61,11 +86,18 @@ def definition(result) -> str:
     unit = result.time_unit
     if result.kind == "transactions":
         days = result.inactivity_days
-        return (f"A customer churns when {days:g} days pass without a purchase; the churn "
-                f"date is the last purchase plus {days:g} days. Customers whose last purchase "
-                f"is less than {days:g} days before {result.as_of.date()} are still active "
-                "(censored), not churned. Lifetimes run from the first purchase, in "
-                f"{unit}s.")
+        d = result.durations
+        back = int(d["reactivated"].sum()) if "reactivated" in d else 0
+        churned = int(d["event"].sum())
+        return (f"A customer churns the first time {days:g} days pass without a purchase; "
+                f"the churn date is the purchase before that lapse plus {days:g} days. A "
+                "customer who buys again after it has still churned at that date; the return "
+                f"is a reactivation, not a continuation (here {back:,} of the {churned:,} "
+                "churned customers came back by the end of the data). So a churn, once "
+                "observed, never changes when later data arrive. Customers whose last "
+                f"purchase is less than {days:g} days before {result.as_of.date()} and who "
+                "have had no lapse are still active (censored), not churned. Lifetimes run "
+                f"from the first purchase, in {unit}s.")
     return ("A customer churns when the subscription ends; customers still subscribed at "
             "the end of the data are censored (still active), not churned. Lifetimes "
             f"are the subscription tenure, in {unit}s.")
@@ -86,22 +118,26 @@ def summary_lines(result) -> list[str]:
         f"{int(overall['customers']):,} customers, {int(overall['churned']):,} of whom churned "
         f"({overall['churned'] / overall['customers']:.0%}); the median lifetime is "
         + (_fmt_period(med, unit) if np.isfinite(med) else
-           "not reached (more than half are still active at the end of the data)") + ".")
+           f"not reached (more than half are still active after "
+           f"{_fmt_period(overall['follow_up'], unit)}, the longest follow-up)") + ".")
     if seg_hr is not None and len(seg_hr) >= 2:
-        fast, slow = seg_hr.index[0], seg_hr.index[-1]
-        fmed = km.loc[str(fast), "median"] if str(fast) in km.index else np.nan
-        lines.append(
-            f"{fast} customers churn {seg_hr.iloc[0]['hr']:.1f} times as fast as {slow} "
-            f"customers (hazard ratio, 95 % interval {seg_hr.iloc[0]['ci_low']:.1f}-"
-            f"{seg_hr.iloc[0]['ci_high']:.1f}); their median lifetime is "
-            + (_fmt_period(fmed, unit) if np.isfinite(fmed) else "not reached") + ".")
+        fast = seg_hr.index[0]
+        frow = km.loc[str(fast)] if str(fast) in km.index else None
+        lines.append(segment_effect_sentence(result) + f" The median lifetime of {fast} "
+                     "customers is " + ("not known" if frow is None else median_text(
+                         frow["median"], frow["follow_up"], unit)) + ".")
     lines.append(f"Over the first {_fmt_period(result.rmst_horizon, unit)} an average customer "
                  f"stays {_fmt_period(overall['rmst'], unit)} (restricted mean).")
     r = result.comparison.loc[result.selected]
-    lines.append(f"Best parametric model: {result.selected} (lowest AIC); on the holdout it "
+    lines.append(f"Model of the risk scores: {result.selected} (among the parametric models "
+                 "that rank and score the holdout as well as the best, the best calibrated); "
+                 "on the holdout it "
                  f"ranks pairs of customers correctly {r['concordance_holdout']:.0%} of the "
-                 f"time (concordance) with an integrated Brier score of "
-                 f"{r['integrated_brier_score']:.3f}.")
+                 f"time (Harrell's concordance; Uno's, weighted for censoring: "
+                 f"{r['concordance_uno_holdout']:.0%}) with an integrated Brier score of "
+                 f"{r['integrated_brier_score']:.4f} (censoring weights G(T-), Graf et al.; "
+                 f"{r['integrated_brier_score_sksurv']:.4f} with scikit-survival's G(T)).")
+    lines.append(calibration_sentence(result))
     if result.model_sample is not None:
         lines.append(f"The regression models were fitted on a random sample of "
                      f"{result.model_sample:,} of the {len(result.durations):,} customers "
@@ -115,23 +151,29 @@ def summary_lines(result) -> list[str]:
         high = int((risk["risk_tier"] == "high").sum())
         lines.append(f"Of {len(risk):,} active customers, {high:,} ({high / len(risk):.0%}) are "
                      f"high risk of churning within {_fmt_period(result.tier_horizon, unit)}.")
+        lines.append(remaining_sentence(result))
         if "value" in risk:
-            lines.append(f"Their expected discounted remaining value totals "
-                         f"{risk['value'].sum():,.0f} (margin units); "
+            lines.append(f"The active customers' expected discounted {value_label(result)} "
+                         "over the next "
+                         f"{_fmt_period(result.remaining_horizon, unit)} totals "
+                         f"{risk['value'].sum():,.0f} {money(result)}; "
                          f"{risk.loc[risk['risk_tier'] == 'high', 'value'].sum():,.0f} "
-                         "of it sits with high-risk customers.")
+                         "of it sits with high-risk customers."
+                         + ("" if result.value_basis == "margin" else
+                            " This is revenue, not margin: no margin was given (set `margin` "
+                            "to a margin column or amount per period)."))
     lines.append(definition(result))
     return lines
 
 
 def headline(result) -> dict[str, str]:
     """Two to four formatted headline numbers for the report index."""
-    med = result.km.loc["All", "median"]
-    out = {"Median lifetime": _fmt_period(med, result.time_unit) if np.isfinite(med)
-           else "not reached"}
-    seg_hr = result.segment_hr
-    if seg_hr is not None and len(seg_hr) >= 2:
-        out[f"{seg_hr.index[0]} vs {seg_hr.index[-1]}"] = f"{seg_hr.iloc[0]['hr']:.1f}x churn hazard"
+    overall = result.km.loc["All"]
+    out = {"Median lifetime": median_text(overall["median"], overall["follow_up"],
+                                          result.time_unit)}
+    seg = segment_headline(result) if result.segment_hr is not None else None
+    if seg is not None:
+        out[seg[0]] = seg[1]
     out["Holdout concordance"] = \
         f"{result.comparison.loc[result.selected, 'concordance_holdout']:.2f}"
     out["High-risk active customers"] = f"{int((result.risk['risk_tier'] == 'high').sum()):,}"
@@ -162,10 +204,21 @@ def reference_levels(result) -> str:
 
 # ------------------------------------------------------------------ display tables
 def km_table(result) -> dict:
-    """Customers, churned, median lifetime and RMST per curve."""
-    unit = result.time_unit
-    return dict(df=result.km, caption=f"Lifetime by segment, in {unit}s (RMST over "
-                                      f"{result.rmst_horizon:.3g} {unit}s; 95 % intervals)")
+    """Customers, churned, median lifetime and RMST per curve, medians and intervals in
+    words where the curve or its band does not fall to 50 %."""
+    unit, km = result.time_unit, result.km
+    df = pd.DataFrame({
+        "customers": km["customers"], "churned": km["churned"],
+        "median": [median_text(r["median"], r["follow_up"], unit) for _, r in km.iterrows()],
+        "median 95 % interval": [interval_text(r["median_ci_low"], r["median_ci_high"], unit)
+                                 for _, r in km.iterrows()],
+        "RMST": km["rmst"],
+        "RMST 95 % interval": [f"{r['rmst_ci_low']:.2f} to {r['rmst_ci_high']:.2f}"
+                               for _, r in km.iterrows()],
+    }, index=km.index)
+    return dict(df=df, caption=f"Lifetime by segment (median and RMST in {unit}s; RMST = "
+                               f"mean {unit}s stayed within the first "
+                               f"{_fmt_period(result.rmst_horizon, unit)}; 95 % intervals)")
 
 
 def segment_hr_table(result) -> dict:
@@ -173,6 +226,29 @@ def segment_hr_table(result) -> dict:
     return dict(df=result.segment_hr, float_format="{:,.3g}",
                 caption=f"Churn hazard by {result.segment}, relative to the slowest-churning "
                         "value (unadjusted)")
+
+
+def adjusted_hr_table(result) -> dict:
+    """The segment's hazard ratios adjusted for the covariates (same reference)."""
+    return dict(df=result.segment_hr_adjusted, float_format="{:,.3g}",
+                caption=f"Churn hazard by {result.segment}, relative to "
+                        f"{result.segment_hr_adjusted.index[-1]}, adjusted for the other "
+                        "covariates (Cox; averaged over tenure where proportional hazards "
+                        "fails)")
+
+
+def banded_hr_table(result) -> dict:
+    """The segment's adjusted hazard ratios by tenure band."""
+    b = result.segment_hr_bands.copy()
+    unit = result.time_unit
+    b.insert(0, "tenure", [band_text(r["band_start"], r["band_end"], unit)
+                           for _, r in b.iterrows()])
+    b = b.drop(columns=["band_start", "band_end"]).set_index(["tenure", "value"])
+    return dict(df=b, float_format="{:,.3g}",
+                caption=f"Churn hazard by {result.segment} within tenure bands, relative to "
+                        f"{result.segment_hr_adjusted.index[-1]}, adjusted for the other "
+                        "covariates (a Cox model per band; '–' where a value or the reference "
+                        "has no churn in the band)")
 
 
 def pairwise_table(result) -> dict:
@@ -201,11 +277,56 @@ def comparison_table(result) -> dict:
                         f"validated on {len(result.test):,}); selected: {result.selected}")
 
 
+def _value_columns(result) -> dict[str, str]:
+    """Names that say what the remaining-lifetime and value columns hold."""
+    unit, h = result.time_unit, f"{result.remaining_horizon:g}"
+    basis = value_label(result)
+    return {"expected_remaining": f"expected_{unit}s_active_of_next_{h}",
+            "discounted_lifetime": f"discounted_{unit}s_active_of_next_{h}",
+            "value": f"discounted_{basis}_next_{h}_{unit}s",
+            "mean_value": f"mean_discounted_{basis}_next_{h}_{unit}s",
+            "total_value": f"total_discounted_{basis}_next_{h}_{unit}s"}
+
+
 def value_table(result) -> dict:
     """Active customers, mean churn risk, remaining lifetime and value per segment value."""
-    return dict(df=result.value,
+    unit = result.time_unit
+    return dict(df=result.value.rename(columns=_value_columns(result)),
                 caption=f"Active customers by {result.segment}: mean churn risk, expected "
-                        f"remaining lifetime ({result.time_unit}s) and value")
+                        f"{unit}s active over the next "
+                        f"{_fmt_period(result.remaining_horizon, unit)} (restricted mean) and "
+                        f"discounted {value_label(result)} over them {money(result)}")
+
+
+def calibration_display_table(result) -> dict:
+    """Predicted vs observed churn by fifth of predicted risk, per horizon (the holdout)."""
+    cal = result.calibration.copy()
+    n = int(cal["bin"].max())
+    cal["risk group"] = [_bin_name(int(b), n) if int(b) in (1, n) else f"{int(b)}"
+                         for b in cal["bin"]]
+    cal["gap (observed - predicted)"] = cal["observed"] - cal["predicted"]
+    unit = result.time_unit
+    cal["churn within"] = [_fmt_period(h, unit) for h in cal["horizon"]]
+    df = cal.set_index(["churn within", "risk group"])[
+        ["customers", "predicted", "observed", "gap (observed - predicted)"]]
+    return dict(df=df, float_format="{:.1%}",
+                caption=f"Calibration of the {result.selected} model on the holdout: mean "
+                        "predicted churn and observed churn (1 - Kaplan-Meier) per group of "
+                        "predicted risk (1 = least risky); a gap of more than 5 points in a "
+                        "group counts as poor calibration")
+
+
+def show_calibration(result) -> None:
+    """The calibration table and what it means."""
+    show_table(**calibration_display_table(result))
+    _markdown(calibration_sentence(result))
+
+
+def show_risk_caveat(result) -> None:
+    """Under the risk tiers: the calibration warning, when there is one."""
+    if result.calibration_check["poor"]:
+        _markdown(f"**Risk tiers and churn probabilities: {calibration_warning(result)}** "
+                  "(see the calibration table above).")
 
 
 def calibration_title(result) -> str:
@@ -216,8 +337,9 @@ def calibration_title(result) -> str:
 def risk_tier_label(result) -> str:
     """What the risk tiers mean, for the axis of the risk-tier figure."""
     lo, hi = result.risk_thresholds
+    note = " [model poorly calibrated: a ranking]" if result.calibration_check["poor"] else ""
     return (f"P(churn within {result.tier_horizon:g} {result.time_unit}s): medium from "
-            f"{lo:.0%}, high from {hi:.0%}")
+            f"{lo:.0%}, high from {hi:.0%}{note}")
 
 
 # ------------------------------------------------------------------ sections
@@ -233,6 +355,10 @@ def show_segment_tests(result) -> None:
         _markdown(NO_SEGMENT)
         return
     show_table(**segment_hr_table(result))
+    show_table(**adjusted_hr_table(result))
+    if result.segment_hr_bands is not None:
+        show_table(**banded_hr_table(result))
+    _markdown(segment_effect_sentence(result))
     show_table(**pairwise_table(result))
 
 
@@ -257,16 +383,32 @@ def _float(v) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
+def km_survival_at(result) -> dict[str, float | None]:
+    """Overall Kaplan-Meier survival at each of the study's horizons: ``{"<h>": S(h)}``
+    (periods of ``time_unit``; None past the longest duration, where the curve is not
+    estimated)."""
+    kmf = result.km_fits["All"]
+    last = float(kmf.timeline.max())
+    return {f"{h:g}": (float(kmf.survival_function_at_times(float(h)).iloc[0])
+                       if h <= last else None) for h in result.horizons}
+
+
 def survival_metrics(result) -> dict:
     """The study's ``metrics.json`` content.
 
     Keys: ``time_unit``, ``km_median_by_segment`` ({segment: median or None}),
     ``rmst_horizon``, ``rmst_by_segment`` ({segment: {rmst, ci_low, ci_high}}),
     ``logrank_p``, ``cox`` ({term: {hr, ci_low, ci_high, p}}), ``model_comparison``,
-    ``selected_model``, ``concordance_holdout`` and ``integrated_brier_score`` (of the
-    selected model), ``risk_tiers`` ({tier: count}), ``model_sample`` (customers the
-    models were fitted on, only when they were sampled), ``headline``, ``data_quality`` (the
-    loading record) and ``data_quality_steps`` (every record).
+    ``selected_model``, ``concordance_holdout`` (Harrell's) and ``integrated_brier_score``
+    (Graf et al.'s weights) of the selected model, ``integrated_brier_score_sksurv``
+    (scikit-survival's weights), ``integrated_brier_score_convention`` (the two in words),
+    ``concordance_uno_holdout``, ``km_survival_at`` (:func:`km_survival_at`),
+    ``calibration`` (:func:`.validation.calibration_summary` of the selected model, its
+    ``warning`` or None, and its ``table``), ``remaining_horizon`` and ``follow_up``
+    (periods), ``value_basis`` ("margin", "revenue" or None), ``currency``, ``risk_tiers``
+    ({tier: count}), ``model_sample`` (customers the models were fitted on, only when they
+    were sampled), ``headline``, ``data_quality`` (the loading record) and
+    ``data_quality_steps`` (every record).
     """
     km = result.km
     seg = km.drop(index="All") if len(km) > 1 else km
@@ -288,6 +430,17 @@ def survival_metrics(result) -> dict:
         "selected_model": selected,
         "concordance_holdout": float(comparison.loc[selected, "concordance_holdout"]),
         "integrated_brier_score": float(comparison.loc[selected, "integrated_brier_score"]),
+        "integrated_brier_score_sksurv": float(
+            comparison.loc[selected, "integrated_brier_score_sksurv"]),
+        "integrated_brier_score_convention": IBS_CONVENTION,
+        "concordance_uno_holdout": float(comparison.loc[selected, "concordance_uno_holdout"]),
+        "km_survival_at": km_survival_at(result),
+        "calibration": {**result.calibration_check,
+                        "warning": calibration_warning(result) or None,
+                        "table": result.calibration.to_dict(orient="records")},
+        "remaining_horizon": float(result.remaining_horizon),
+        "follow_up": float(result.follow_up),
+        "value_basis": result.value_basis, "currency": result.currency,
         "risk_tiers": {t: int(counts.get(t, 0)) for t in ("low", "medium", "high")},
         **({} if result.model_sample is None else {"model_sample": result.model_sample}),
         "headline": headline(result),
@@ -298,7 +451,9 @@ def survival_metrics(result) -> dict:
 
 def risk_export(result) -> pd.DataFrame:
     """The per-customer risk table for export, customer ids replaced by pseudonyms, with
-    the segment value after the id when the study has a segment."""
+    the segment value after the id when the study has a segment, and a
+    ``calibration_warning`` column (:func:`calibration_warning`; empty when the model is
+    well calibrated on the holdout)."""
     out = result.risk.copy()
     if "customer_id" in out:
         out["customer_id"] = pseudonymise(out["customer_id"]).to_numpy()
@@ -306,4 +461,8 @@ def risk_export(result) -> pd.DataFrame:
         segment = result.durations[result.segment]
         out.insert(1, "segment", segment.reindex(out.index).astype("string").to_numpy())
     out["risk_tier"] = out["risk_tier"].astype(str)
+    out = out.rename(columns=_value_columns(result))
+    if result.value_basis is not None:
+        out["currency"] = result.currency or ""
+    out["calibration_warning"] = calibration_warning(result)
     return out.reset_index(drop=True)

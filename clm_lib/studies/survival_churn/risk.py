@@ -49,13 +49,15 @@ def customer_risk_table(model, active: pd.DataFrame, *, horizons: Sequence[float
     * ``p_churn_<h>`` = 1 - S(t + h | .), the probability of churning within ``h`` periods
       from now;
     * ``expected_remaining`` = integral of S(t + u | .) for u in [0, ``max_horizon``]
-      (periods; a restricted mean, since heavy-tailed models have long tails);
+      (periods): the restricted mean remaining lifetime over the next ``max_horizon``
+      periods (at most ``max_horizon``; the study keeps it within the follow-up by default);
     * ``risk_tier`` = "high" if P(churn within ``tier_horizon``) >= the upper threshold,
       "medium" if >= the lower one, else "low"; ``tier_horizon`` defaults to the longest
       horizon;
     * ``value`` = margin * ``discounted_lifetime``, with ``discounted_lifetime`` = sum over
-      k = 1..``max_horizon`` of S(t + k | .) / (1 + d)**k: margin per period earned at the
-      end of each period the customer survives, discounted at ``discount_rate`` per period.
+      whole k = 1..``max_horizon`` of S(t + k | .) / (1 + d)**k: margin (or revenue) per
+      period earned at the end of each period the customer survives, discounted at
+      ``discount_rate`` per period.
 
     Without ``min_duration`` (or where it does not exceed the tenure) the survival is
     evaluated exactly at whole periods; otherwise it is interpolated linearly on a grid of
@@ -86,7 +88,11 @@ def customer_risk_table(model, active: pd.DataFrame, *, horizons: Sequence[float
         raise ParameterError("tier_thresholds must satisfy 0 < low < high < 1")
     horizons = [float(h) for h in horizons]
     tier_h = float(tier_horizon) if tier_horizon is not None else max(horizons)
-    grid = np.arange(0.0, float(max_horizon) + 1.0, 1.0)
+    if max_horizon <= 0:
+        raise ParameterError("max_horizon must be > 0")
+    # whole periods from now, and the horizon itself when it is not whole
+    grid = np.unique(np.concatenate([np.arange(0.0, float(max_horizon), 1.0),
+                                     [float(max_horizon)]]))
     offsets = np.unique(np.concatenate([grid, horizons, [tier_h]]))  # periods from now
     t0 = active["duration"].to_numpy(float)
     t_min = t0.copy()
@@ -100,7 +106,9 @@ def customer_risk_table(model, active: pd.DataFrame, *, horizons: Sequence[float
     pos = {t: i for i, t in enumerate(offsets)}
     rows_h = [pos[h] for h in horizons]
     rows_g = [pos[t] for t in grid]
-    disc = (1.0 + discount_rate) ** -grid[1:]
+    # margin is earned at the end of each whole period survived within the horizon
+    whole = grid[1:] == np.floor(grid[1:])
+    disc = np.where(whole, (1.0 + discount_rate) ** -grid[1:], 0.0)
     n = len(t0)
     p_h, p_tier = np.empty((len(horizons), n)), np.empty(n)
     remaining, lifetime = np.empty(n), np.empty(n)

@@ -34,7 +34,7 @@ def engine():
 def tiny_log():
     rows = [
         ("a", "2020-01-01", 5.0), ("a", "2020-01-11", 7.0),   # churned: 01-11 + 30 d <= as_of
-        ("b", "2020-01-01", 1.0), ("b", "2020-02-15", 1.0),   # censored: window runs to 03-16
+        ("b", "2020-01-01", 1.0), ("b", "2020-02-15", 1.0),   # lapsed 01-31, came back 02-15
         ("c", "2020-01-31", 3.0),                              # churned exactly at as_of
         ("d", "2020-03-05", 2.0),                              # only purchase after as_of
         ("e", "2020-02-20", 4.0), ("e", "2020-03-10", 4.0),   # censored, 2nd purchase ignored
@@ -54,10 +54,14 @@ def test_inactivity_rule_by_hand(tiny_log):
     assert d.loc["a", "duration"] == pytest.approx(40.0)
     assert bool(d.loc["a", "event"]) is True
     assert d.loc["a", "churn_date"] == pd.Timestamp("2020-02-10")
-    # b: window not elapsed -> censored at as_of - first = 60 days (leap-year February)
-    assert d.loc["b", "duration"] == pytest.approx(60.0)
-    assert bool(d.loc["b", "event"]) is False
-    assert pd.isna(d.loc["b", "churn_date"])
+    # b: 45 days without a purchase after 01-01 -> churned at the first lapse, 01-31 (30
+    # days), although the window after the last purchase (02-15) has not elapsed: the
+    # return on 02-15 is a reactivation
+    assert d.loc["b", "duration"] == pytest.approx(30.0)
+    assert bool(d.loc["b", "event"]) is True
+    assert d.loc["b", "churn_date"] == pd.Timestamp("2020-01-31")
+    assert d["reactivated"].to_dict() == {"a": False, "b": True, "c": False, "e": False}
+    assert "1 of the 3 churned customers bought again" in dq.notes[-1]
     # c: one purchase, window ends exactly on as_of -> churned, 30 days
     assert d.loc["c", "duration"] == pytest.approx(30.0)
     assert bool(d.loc["c", "event"]) is True
@@ -316,11 +320,18 @@ def test_transactions_inactivity_from_a_file(files):
     assert (q[1].rows_in, q[1].rows_used) == (9, 8)
     a = frame.set_index("customer_id")
     assert list(a.index) == ["a", "b", "c", "d", "f"]
-    # a: last purchase 02-10 + 30 days = 03-11 <= as_of: churned, 69.625 days after 01-01 09:00
-    assert a.loc["a", "event"] and a.loc["a", "duration"] == pytest.approx(69.625)
+    # a: more than 30 days from 01-01 17:30 to 02-10: churned at the first lapse, 01-31
+    # 17:30 (dated by the time of day), 30 days 8.5 hours after 01-01 09:00; the purchase
+    # of 02-10 is a reactivation (dating by the last purchase would give 69.625 days)
+    assert a.loc["a", "event"] and a.loc["a", "duration"] == pytest.approx(30 + 8.5 / 24)
+    assert a.loc["a", "churn_date"] == pd.Timestamp("2020-01-31 17:30")
+    # c: 05-01 to 06-29 23:59 is a lapse too: churned 05-31, back on 06-29
+    assert a["reactivated"].to_dict() == {"a": True, "b": False, "c": True, "d": False,
+                                          "f": False}
     assert a.loc["a", "first_amount"] == 15.5 and a.loc["a", "first_quantity"] == 1.0
     assert a.loc["b", "n_purchases"] == 1 and a.loc["b", "first_quantity"] == 0.0
-    assert not a.loc["c", "event"] and a.loc["f", "duration"] == 0.0
+    assert a.loc["c", "event"] and a.loc["c", "duration"] == pytest.approx(30.0)
+    assert not a.loc["f", "event"] and a.loc["f", "duration"] == 0.0
     assert a.loc["d", "n_purchases"] == 1 and a.loc["d", "total_amount"] == 12.0
 
 
@@ -412,3 +423,77 @@ def test_stratified_sample_keeps_churn_rate_and_order():
     assert du.stratified_sample(df, 100) is df and du.stratified_sample(df, 500) is df
     with pytest.raises(ParameterError):
         du.stratified_sample(df, 0)
+
+
+def test_purchase_spans_lapses_by_hand(engine):
+    """The first gap of more than lapse_days between purchase times, by customer."""
+    tx = pd.DataFrame({
+        "customer_id": ["a"] * 4 + ["b", "b", "c"],
+        "amount": [1.0] * 7,
+        "timestamp": pd.to_datetime(["2020-01-01 09:00", "2020-01-05 00:00",
+                                     "2020-03-01 00:00", "2020-06-01 00:00",
+                                     # b: 30 days and 1 hour: a lapse of 30 days by the clock
+                                     "2020-01-01 00:00", "2020-01-31 01:00",
+                                     "2020-01-01 00:00"])})
+    s = engine.purchase_spans(tx, as_of="2020-12-31", lapse_days=30).set_index("customer_id")
+    assert s.loc["a", "lapse_start"] == pd.Timestamp("2020-01-05")
+    assert s.loc["a", "lapse_return"] == pd.Timestamp("2020-03-01")
+    assert s["n_lapses"].to_dict() == {"a": 2, "b": 1, "c": 0}
+    assert s.loc["b", "lapse_start"] == pd.Timestamp("2020-01-01")
+    assert pd.isna(s.loc["c", "lapse_start"]) and pd.isna(s.loc["c", "lapse_return"])
+    # a purchase after as_of does not end a lapse
+    cut = engine.purchase_spans(tx, as_of="2020-02-01", lapse_days=30).set_index("customer_id")
+    assert cut["n_lapses"].to_dict() == {"a": 0, "b": 1, "c": 0}
+    # without lapse_days the columns are not there (other callers unchanged)
+    assert "lapse_start" not in engine.purchase_spans(tx, as_of="2020-12-31").columns
+
+
+def _km_at(frame, times):
+    from lifelines import KaplanMeierFitter
+
+    kmf = KaplanMeierFitter().fit(frame["duration"], frame["event"])
+    return kmf.survival_function_at_times(times).to_numpy()
+
+
+def test_churn_of_the_past_does_not_move_with_later_data():
+    """A fixed cohort (first purchases in January 2020): the Kaplan-Meier curve over the
+    days fully observed at the earlier as_of (up to as_of - last first purchase) is the same
+    whatever as_of is; so is every churn already observed then."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(300):
+        t = pd.Timestamp("2020-01-01") + pd.Timedelta(days=int(rng.integers(0, 31)))
+        for _ in range(int(rng.integers(1, 8))):
+            rows.append((f"c{i}", t, 1.0))
+            t += pd.Timedelta(days=float(rng.exponential(40)))
+    tx = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"])
+    early, later = "2020-06-30", "2021-06-30"
+    a, _ = du.inactivity_durations(tx, as_of=early, inactivity_days=60, time_unit="day")
+    b, _ = du.inactivity_durations(tx, as_of=later, inactivity_days=60, time_unit="day")
+    a, b = a.set_index("customer_id"), b.set_index("customer_id")
+    assert a["reactivated"].sum() > 20  # the case that matters: customers who came back
+    full = (pd.Timestamp(early) - pd.Timestamp("2020-01-31")).days  # 151 days
+    times = np.arange(0, full + 1, 1.0)
+    np.testing.assert_allclose(_km_at(a, times), _km_at(b, times), rtol=0, atol=1e-12)
+    # every churn observed early is the same churn later
+    seen = a.index[a["event"]]
+    pd.testing.assert_series_equal(a.loc[seen, "churn_date"], b.loc[seen, "churn_date"])
+    # and a customer censored early churns later no earlier than the censoring time
+    cens = a.index[~a["event"]]
+    assert (b.loc[cens, "duration"] >= a.loc[cens, "duration"] - 1e-9).all()
+
+
+@pytest.mark.slow
+def test_cdnow_km_at_nine_months_does_not_move():
+    """CDNOW master, 180 days: S(9 months) is 0.215 with data to 1998-01-31 and to
+    1998-06-30 (dating churn at the last purchase gave 0.329 and 0.382)."""
+    cols = {"date": "timestamp", "dollars": "amount", "cds": "quantity"}
+    got = {}
+    for as_of in ("1998-01-31", "1998-06-30"):
+        frame = du.load_churn_durations(None, str(CDNOW_MASTER), cols, as_of=as_of).frame
+        got[as_of] = frame
+    s9 = {k: float(_km_at(f, [9.0])[0]) for k, f in got.items()}
+    assert s9["1998-01-31"] == pytest.approx(s9["1998-06-30"], abs=1e-12)
+    assert s9["1998-06-30"] == pytest.approx(0.215, abs=5e-4)
+    late = got["1998-06-30"]
+    assert int(late["event"].sum()) == 21788 and int(late["reactivated"].sum()) == 4968

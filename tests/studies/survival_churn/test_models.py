@@ -63,6 +63,7 @@ def test_km_median_null_when_curve_stays_above_half():
     df = pd.DataFrame({"duration": [1.0, 2, 3, 4, 5], "event": [True, False, False, False, False]})
     tab = km.km_summary(km.kaplan_meier(df), horizon=5)
     assert np.isnan(tab.loc["All", "median"])
+    assert tab.loc["All", "follow_up"] == 5.0  # the median is more than that
 
 
 def test_rmst_by_hand():
@@ -151,6 +152,9 @@ def test_aft_models_and_comparison(cox_data):
     assert (tab["integrated_brier_score"] < 0.25).all()
     cal = validation.calibration_table(aft["Weibull AFT"], te, [3, 6], n_bins=4)
     assert len(cal) == 8 and cal["customers"].sum() == 2 * len(te)
+    assert ((cal["observed_ci_low"] <= cal["observed"])
+            & (cal["observed"] <= cal["observed_ci_high"])).all()
+    assert validation.calibration_summary(cal)["poor"] is False  # a well-specified model
     assert (cal["predicted"] - cal["observed"]).abs().max() < 0.06
     with pytest.raises(DataContractError):
         models.fit_aft_models(X.assign(duration=0.0))
@@ -187,6 +191,50 @@ def test_brier_score_perfect_and_censoring_sample():
     assert bs.iloc[0] == pytest.approx((0.25 / 0.5 + 0.25 / 0.5) / 2)
     with pytest.raises(ParameterError):
         validation.brier_score(pd.DataFrame([[0.5]], index=[1.0]), T, E)
+
+
+def test_censoring_weights_two_conventions_by_hand():
+    """Churns at 1, 2, 4; censorings at 2 (tied with a churn) and 3; predict 50 % for all."""
+    T, E = [1.0, 2.0, 2.0, 3.0, 4.0], [True, False, True, False, True]
+    # Graf / lifelines: 4 at risk of censoring at 2 -> G(2) = 3/4; 2 at risk at 3 -> 3/8
+    g = validation.censoring_survival(T, E)
+    assert g([0.5, 1, 2, 2.5, 3, 4]).tolist() == [1, 1, 0.75, 0.75, 0.375, 0.375]
+    assert g(2.0, left=True) == 1.0
+    # scikit-survival: the churn at 2 leaves first -> 3 at risk, G(2) = 2/3; then 1/3
+    h = validation.censoring_survival(T, E, ties="sksurv")
+    assert h([1, 2, 3, 4]) == pytest.approx([1, 2 / 3, 1 / 3, 1 / 3])
+    S = pd.DataFrame([[0.5] * 5], index=[2.5])
+    # Graf: churns at 1 and 2 weighted by G(1-) = G(2-) = 1, the two alive by G(2.5) = 3/4
+    graf = validation.brier_score(S, T, E)
+    assert graf.iloc[0] == pytest.approx((0.25 + 0.25 + 2 * 0.25 / 0.75) / 5)  # 0.2333
+    # scikit-survival: the churn at 2 by G(2) = 2/3, the two alive by G(2.5) = 2/3
+    sk = validation.brier_score(S, T, E, convention="sksurv")
+    assert sk.iloc[0] == pytest.approx((0.25 + 0.25 / (2 / 3) + 2 * 0.25 / (2 / 3)) / 5)  # 0.275
+    with pytest.raises(ParameterError):
+        validation.brier_score(S, T, E, convention="other")
+
+
+def test_uno_concordance_by_hand():
+    """Churns at 1, 3, 4, censorings at 2 and 5. Risk (higher = sooner) 5, 1, 2, 3, 0.
+    Censoring G (churns first at ties): 1 up to 2, then 3/4, 0 at 5. Weights 1/G(T_i)^2:
+    1 for the churn at 1, 16/9 for those at 3 and 4.
+    Pairs: churn at 1 vs the 4 later, all concordant (weight 1); churn at 3 (risk 2) vs
+    risk 3 (discordant) and 0 (concordant); churn at 4 (risk 3) vs 0 (concordant)."""
+    from lifelines.utils import concordance_index
+
+    T = [1.0, 2.0, 3.0, 4.0, 5.0]
+    E = [True, False, True, True, False]
+    risk = [5.0, 1.0, 2.0, 3.0, 0.0]
+    uno = validation.uno_concordance(T, risk, E)
+    assert uno == pytest.approx((4 + 16 / 9 + 16 / 9) / (4 + 2 * 16 / 9 + 16 / 9))  # 68/84
+    # Harrell's counts each pair once: 6 of 7
+    assert concordance_index(T, -np.asarray(risk), E) == pytest.approx(6 / 7)
+    # ties in risk count one half; tau drops the churns at or after it
+    assert validation.uno_concordance([1.0, 2.0], [1.0, 1.0], [True, False]) == 0.5
+    assert validation.uno_concordance(T, risk, E, tau=2.0) == 1.0
+    # the censoring sample can be another one (here: nobody censored, weights 1 = Harrell)
+    assert validation.uno_concordance(T, risk, E, censoring_durations=T,
+                                      censoring_events=[True] * 5) == pytest.approx(6 / 7)
 
 
 # ---------------------------------------------------------------------------------------
@@ -249,6 +297,15 @@ def test_exponential_is_memoryless_and_rmst_closed_form():
     assert risk["expected_remaining"].iloc[0] == pytest.approx(10 * (1 - np.exp(-1.2)), rel=0.03)
     kmf = KaplanMeierFitter().fit(df["duration"], df["event"])
     assert km.rmst_km(kmf, 12)[0] == pytest.approx(10 * (1 - np.exp(-1.2)), rel=0.03)
+    # a horizon that is not whole: the restricted mean runs to it, value counts whole periods
+    r = rk.customer_risk_table(m, pd.DataFrame({"duration": [0.0]}), horizons=[3],
+                               max_horizon=12.5, margin=1.0, discount_rate=0.0)
+    assert r["expected_remaining"].iloc[0] == pytest.approx(10 * (1 - np.exp(-1.25)), rel=0.03)
+    S = np.exp(-np.arange(1, 13) / 10.0)  # periods 1..12 survived, not 12.5
+    assert r["value"].iloc[0] == pytest.approx(S.sum(), rel=0.03)
+    assert r["expected_remaining"].iloc[0] <= 12.5
+    with pytest.raises(ParameterError):
+        rk.customer_risk_table(m, pd.DataFrame({"duration": [0.0]}), max_horizon=0)
 
 
 def test_risk_table_errors_and_segment_value(weibull_fit):
@@ -296,6 +353,14 @@ def test_ph_strata_and_model_choice():
     comparison = pd.DataFrame({"AIC": [10.0, 30.0, 20.0], "AIC_kind": ["partial", "full", "full"]},
                               index=["Cox", "Weibull AFT", "Log-normal AFT"])
     assert models.select_model(comparison) == "Log-normal AFT"  # Cox's AIC is not comparable
+    # with holdout columns: the best calibrated of those that rank and score about as well
+    holdout = comparison.assign(
+        concordance_holdout=[0.80, 0.795, 0.80], integrated_brier_score=[0.1, 0.102, 0.1],
+        calibration_error=[0.001, 0.01, 0.03])
+    assert models.select_model(holdout) == "Weibull AFT"  # Cox is not a candidate
+    # ... but not one that ranks clearly worse
+    worse = holdout.assign(concordance_holdout=[0.8, 0.70, 0.80])
+    assert models.select_model(worse) == "Log-normal AFT"
     with pytest.raises(InsufficientDataError):
         models.select_model(comparison.loc[["Cox"]])
 
@@ -305,3 +370,62 @@ def test_segment_hazard_ratios_slowest_is_baseline(two_segments):
     assert list(hr.index) == ["fast", "slow"]
     assert hr.loc["slow", "hr"] == 1.0 and np.isnan(hr.loc["slow", "p"])
     assert hr.loc["fast", "hr"] == pytest.approx(4.0, rel=0.1)  # 0.2 / 0.05
+
+
+def test_adjusted_and_banded_segment_hazard_ratios_recovered():
+    """Segment 'b' is confounded with x (x is higher in b); the true adjusted hazard ratio
+    of b is 2 up to tenure 10 and 1 after, x has HR exp(0.8). The adjusted ratio removes
+    the confounding; the bands recover the time-varying ratio."""
+    rng = np.random.default_rng(11)
+    n = 6000
+    seg = rng.choice(["a", "b"], n)
+    x = rng.normal(size=n) + (seg == "b")
+    base = 0.05 * np.exp(0.8 * x)
+    # piecewise exponential: rate base*2 (b) before 10, base after
+    r1 = base * np.where(seg == "b", 2.0, 1.0)
+    t = rng.exponential(1 / r1)
+    late = t > 10
+    t[late] = 10 + rng.exponential(1 / base[late])
+    c = rng.uniform(0, 40, n)
+    df = pd.DataFrame({"duration": np.minimum(t, c), "event": t <= c, "seg": seg, "x": x})
+    un = models.segment_hazard_ratios(df, "seg")
+    adj, ph, p = models.adjusted_segment_hazard_ratios(df, "seg", ["x"], reference="a")
+    assert list(adj.index) == ["b", "a"] and adj.loc["a", "hr"] == 1.0
+    assert un.loc["b", "hr"] > adj.loc["b", "hr"] * 1.5  # confounding inflates the crude HR
+    assert p < 0.01  # the segment's effect changes with tenure
+    bands = models.banded_segment_hazard_ratios(df, "seg", ["x"], reference="a", cuts=[10])
+    assert bands[["band_start", "band_end"]].values.tolist() == [[0, 10], [10, np.inf]]
+    early, later = bands["hr"].to_numpy()
+    assert early == pytest.approx(2.0, rel=0.12) and later == pytest.approx(1.0, rel=0.12)
+    assert (bands["ci_low"] < bands["hr"]).all() and (bands["hr"] < bands["ci_high"]).all()
+    # no churn of the reference in a band: no estimate there, the counts say why
+    none = df[~((df["seg"] == "a") & df["event"] & (df["duration"] <= 10))]
+    b2 = models.banded_segment_hazard_ratios(none, "seg", ["x"], reference="a", cuts=[10])
+    assert np.isnan(b2["hr"].iloc[0]) and b2["reference_churned"].iloc[0] == 0
+    assert b2["churned"].iloc[0] > 0 and np.isfinite(b2["hr"].iloc[1])
+    # default bands: tertiles of the churn times, whole periods
+    cuts = models.default_hazard_bands(df)
+    q = np.ceil(np.quantile(df.loc[df["event"], "duration"], [1 / 3, 2 / 3]))
+    assert cuts == q.tolist()
+
+
+def test_calibration_summary_by_hand():
+    cal = pd.DataFrame({"horizon": [1.0, 1.0, 3.0, 3.0], "bin": [1, 2, 1, 2],
+                        "customers": [10, 30, 10, 30],
+                        "predicted": [0.01, 0.065, 0.02, 0.25],
+                        "observed": [0.0, 0.184, 0.03, 0.20]})
+    c = validation.calibration_summary(cal)
+    # |gaps| 0.01, 0.119, 0.01, 0.05 weighted by 10, 30, 10, 30 over 80 customers
+    assert c["error"] == pytest.approx((0.1 + 3.57 + 0.1 + 1.5) / 80)
+    assert c["worst_gap"] == pytest.approx(0.119) and c["worst_bin"] == 2
+    assert (c["worst_horizon"], c["worst_predicted"], c["worst_observed"]) == (1.0, 0.065, 0.184)
+    assert c["poor"] is True
+    assert validation.calibration_summary(cal.assign(observed=cal["predicted"] + 0.04))["poor"] \
+        is False
+    # a large gap within the sampling noise of the observed churn is not poor calibration
+    noisy = cal.assign(observed_ci_low=cal["observed"] - 0.13, observed_ci_high=cal["observed"]
+                       + 0.13)
+    assert validation.calibration_summary(noisy)["poor"] is False
+    tight = noisy.assign(observed_ci_low=cal["observed"] - 0.02,
+                         observed_ci_high=cal["observed"] + 0.02)
+    assert validation.calibration_summary(tight)["poor"] is True

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clm_lib.exceptions import ParameterError
 from clm_lib.studies.survival_churn import report as rp
 from clm_lib.studies.survival_churn.compute import SurvivalStudy, kaplan_meier, survival_study
 
@@ -67,29 +68,76 @@ def test_report_of_the_study(study):
     n, churned = len(study.durations), int(study.durations["event"].sum())
     assert lines[0].startswith(f"{n:,} customers, {churned:,} of whom churned")
     assert lines[1].startswith("basic customers churn")
+    assert "(adjusted Cox hazard ratio, 95 % interval" in lines[1]
     assert lines[-1] == rp.definition(study)
     assert rp.definition(study).startswith("A customer churns when the subscription ends")
     head = rp.headline(study)
     assert set(head) == {"Median lifetime", "basic vs pro", "Holdout concordance",
                          "High-risk active customers"}
+    # proportional hazards holds for plan (exponential lifetimes): the adjusted Cox ratio
+    assert study.segment_ph_p >= 0.01 and study.segment_hr_bands is None
+    adj = study.segment_hr_adjusted.loc["basic", "hr"]
+    assert adj == pytest.approx(2.0, rel=0.2)
+    assert head["basic vs pro"] == f"{adj:.1f}x churn hazard (adjusted Cox)"
+    assert "proportional hazards holds for plan" in lines[1]
     m = rp.survival_metrics(study)
     assert list(m) == ["time_unit", "km_median_by_segment", "rmst_horizon", "rmst_by_segment",
                        "logrank_p", "cox", "model_comparison", "selected_model",
-                       "concordance_holdout", "integrated_brier_score", "risk_tiers",
-                       "headline", "data_quality", "data_quality_steps"]
+                       "concordance_holdout", "integrated_brier_score",
+                       "integrated_brier_score_sksurv", "integrated_brier_score_convention",
+                       "concordance_uno_holdout", "km_survival_at", "calibration",
+                       "remaining_horizon", "follow_up", "value_basis", "currency",
+                       "risk_tiers", "headline", "data_quality", "data_quality_steps"]
+    # the overall Kaplan-Meier survival at each horizon, read off the curve by hand
+    sf = study.km_fits["All"].survival_function_.iloc[:, 0]
+    assert m["km_survival_at"] == {f"{h:g}": float(sf[sf.index <= h].iloc[-1])
+                                   for h in (1, 3, 6)}
+    assert 1 > m["km_survival_at"]["1"] > m["km_survival_at"]["3"] > m["km_survival_at"]["6"]
     assert set(m["km_median_by_segment"]) == {"basic", "pro"}
     assert sum(m["risk_tiers"].values()) == len(study.risk)
     assert json.loads(json.dumps(m)) == m  # JSON-ready as it is
-    assert rp.risk_tier_label(study) == "P(churn within 6 months): medium from 10%, high from 30%"
+    assert rp.risk_tier_label(study).startswith(
+        "P(churn within 6 months): medium from 10%, high from 30%")
     assert rp.km_table(study)["caption"] == (
-        f"Lifetime by segment, in months (RMST over {study.rmst_horizon:.3g} months; 95 % "
-        "intervals)")
+        "Lifetime by segment (median and RMST in months; RMST = mean months stayed within "
+        f"the first {study.rmst_horizon:.0f} months; 95 % intervals)")
+    assert list(rp.km_table(study)["df"].columns) == [
+        "customers", "churned", "median", "median 95 % interval", "RMST", "RMST 95 % interval"]
     assert rp.pairwise_table(study)["df"].shape == (1, 2)
     export = rp.risk_export(study)
     assert list(export.columns[:2]) == ["customer_id", "segment"]
     assert export["customer_id"].str.startswith("C-").all()
     assert not export["customer_id"].isin(study.durations["customer_id"]).any()
     assert export["risk_tier"].isin(["low", "medium", "high"]).all()
+    # tenure floored to whole months (as Telco's): more churn within the first month than
+    # any smooth model predicts, a gap beyond sampling noise: the warning is everywhere
+    c = study.calibration_check
+    assert c["poor"] is True and c["worst_gap"] > 0.05 and c["worst_horizon"] == 1.0
+    warning = rp.calibration_warning(study)
+    assert warning.startswith("poorly calibrated: under-predicts churn (")
+    assert (export["calibration_warning"] == warning).all()
+    assert rp.risk_tier_label(study).endswith("[model poorly calibrated: a ranking]")
+    assert any(line.startswith("Warning: calibration is poor. The model under-predicts churn")
+               for line in lines)
+    assert m["calibration"]["warning"] == warning and len(m["calibration"]["table"]) == 15
+    # the wording, and no warning for a well-calibrated model
+    poor = dataclasses.replace(study, calibration_check={
+        "error": 0.027, "worst_gap": 0.1197, "worst_horizon": 1.0, "worst_bin": 5,
+        "worst_predicted": 0.0647, "worst_observed": 0.1844, "poor": True})
+    assert rp.calibration_warning(poor) == (
+        "poorly calibrated: under-predicts churn (riskiest fifth of the holdout: 6.5% "
+        "predicted, 18.4% observed within 1 month); use as a ranking")
+    assert any(line.startswith("Warning: calibration is poor. The model under-predicts churn: "
+                               "it predicts 6.5% churn within 1 month for the riskiest fifth")
+               for line in rp.summary_lines(poor))
+    good = dataclasses.replace(poor, calibration_check={**poor.calibration_check,
+                                                        "worst_gap": 0.03, "poor": False})
+    assert rp.calibration_warning(good) == "" and rp.survival_metrics(good)["calibration"][
+        "warning"] is None
+    assert (rp.risk_export(good)["calibration_warning"] == "").all()
+    assert not rp.risk_tier_label(good).endswith("a ranking]")
+    assert any("more than 5 percentage points off beyond sampling noise" in line
+               for line in rp.summary_lines(good))
 
 
 def test_report_without_segment_names_inactivity():
@@ -102,19 +150,60 @@ def test_report_without_segment_names_inactivity():
                        "timestamp": np.ravel(np.column_stack([first, first + gaps])),
                        "amount": rng.uniform(5, 50, 2 * n).round(2)})
     study = survival_study(transactions=tx, as_of="2020-12-31", inactivity_days=60,
-                           covariates=["first_amount"], margin="spend_per_period")
+                           covariates=["first_amount"], revenue="spend_per_period")
     assert study.kind == "transactions" and study.segment is None
     assert study.logrank is None and study.segment_hr is None and study.value is None
     assert [q.source for q in study.qualities][1:] == ["transactions -> inactivity durations",
                                                         "customers used by the models"]
-    assert rp.definition(study).startswith("A customer churns when 60 days pass without a "
-                                           "purchase")
+    assert rp.definition(study).startswith("A customer churns the first time 60 days pass "
+                                           "without a purchase")
+    back = int(study.durations["reactivated"].sum())
+    assert back > 0 and (f"here {back:,} of the {int(study.durations['event'].sum()):,} "
+                         "churned customers came back") in rp.definition(study)
     assert "2020-12-31" in rp.definition(study)
     assert rp.survival_metrics(study)["logrank_p"] is None
     assert "segment" not in rp.risk_export(study).columns
     # churned durations are at least the window (60 days = 1.97 months)
     d = study.durations
     assert (d.loc[d["event"], "duration"] >= 60 / (365.25 / 12) - 1e-12).all()
+
+
+def test_remaining_lifetime_within_follow_up_and_value_basis(study):
+    """Remaining lifetime and value over a stated horizon within the follow-up; beyond it
+    only on request, labelled; revenue is called revenue."""
+    assert study.remaining_horizon == study.rmst_horizon <= study.follow_up
+    assert study.value_basis == "margin" and study.currency is None
+    assert (study.risk["expected_remaining"] <= study.remaining_horizon + 1e-9).all()
+    raw = _snapshot()
+    kw = dict(segment="plan", covariates=["plan", "price"], horizons=[1, 3, 6])
+    capped = survival_study(raw, revenue="price", currency="EUR", remaining_horizon=500, **kw)
+    assert capped.remaining_horizon == capped.follow_up == float(raw["tenure"].max())
+    assert capped.value_basis == "revenue" and capped.currency == "EUR"
+    lines = rp.summary_lines(capped)
+    text = " ".join(lines)
+    assert "expected discounted revenue over the next" in text and "(EUR)" in text
+    assert "This is revenue, not margin" in text and "margin units" not in text
+    assert "Extrapolated" not in text
+    export = rp.risk_export(capped)
+    h = f"{capped.remaining_horizon:g}"
+    assert {f"expected_months_active_of_next_{h}", f"discounted_revenue_next_{h}_months",
+            "currency"} <= set(export.columns)
+    assert (export["currency"] == "EUR").all() and "value" not in export.columns
+    assert "revenue" in rp.value_table(capped)["caption"]
+    far = survival_study(raw, revenue="price", remaining_horizon=120, extrapolate=True, **kw)
+    assert far.remaining_horizon == 120
+    assert "Extrapolated (on request): 120 months is longer than anything observed" in \
+        rp.remaining_sentence(far)
+    assert (far.risk["expected_remaining"] > capped.risk["expected_remaining"]).all()
+    m = rp.survival_metrics(far)
+    assert (m["remaining_horizon"], m["value_basis"], m["follow_up"]) == (
+        120.0, "revenue", far.follow_up)
+    with pytest.raises(ParameterError):
+        survival_study(raw, remaining_horizon=0, **kw)
+    # no margin and no revenue: no value columns, no value sentence
+    none = survival_study(raw, **kw)
+    assert none.value_basis is None and "value" not in none.risk
+    assert not any("discounted" in line for line in rp.summary_lines(none))
 
 
 def test_kaplan_meier_stays_importable_from_compute():
@@ -134,6 +223,30 @@ def test_ph_note_and_format_p():
     assert rp.format_p(0.0) == "< 1e-300"
     assert rp.format_p(0.01234) == "= 0.0123"
     assert rp.format_p(float("nan")) == "n/a"
+
+
+def test_medians_not_reached_read_in_words():
+    inf, nan = float("inf"), float("nan")
+    assert rp.median_text(nan, 72.0, "month") == "not reached (> 72 months)"
+    assert rp.median_text(35.0, 72.0, "month") == "35 months"
+    assert rp.interval_text(32.0, 38.0, "month") == "32 to 38 months"
+    assert rp.interval_text(72.0, inf, "month") == "72 months to not reached"
+    assert rp.interval_text(inf, inf, "month") == "not reached"
+    # a curve that stays above 50 %: the table, summary and headline say so, no "inf"
+    rng = np.random.default_rng(1)
+    n = 400
+    raw = pd.DataFrame({"customer_id": [f"{i}" for i in range(n)],
+                        "tenure": rng.integers(1, 25, n),
+                        "churned": rng.choice(["Yes", "No"], n, p=[0.1, 0.9]),
+                        "plan": rng.choice(["a", "b"], n)})
+    st = survival_study(raw, covariates=["plan"])
+    tab = rp.km_table(st)["df"]
+    assert tab.loc["All", "median"] == "not reached (> 24 months)"
+    assert tab.loc["All", "median 95 % interval"] == "not reached"
+    assert "inf" not in tab.to_string()
+    assert "not reached (more than half are still active after 24 months" in \
+        rp.summary_lines(st)[0]
+    assert rp.headline(st)["Median lifetime"] == "not reached (> 24 months)"
 
 
 # ---------------------------------------------------------------------------------------
@@ -162,6 +275,34 @@ def test_notebook_telco(run_notebook):
     assert hr["hr"] < 1 and hr["ci_low"] < hr["hr"] < hr["ci_high"]
     assert 0.75 < metrics["concordance_holdout"] < 0.95
     assert 0 < metrics["integrated_brier_score"] < 0.25
+    # Contract fails proportional hazards: the headline is the adjusted ratio of a tenure
+    # band, not the unadjusted 68.4x nor the time-averaged adjusted 32.9x
+    head = metrics["headline"]["Month-to-month vs Two year"]
+    assert head == ("19.8x churn hazard from month 20 on (adjusted, by tenure band: "
+                    "proportional hazards fails)")
+    # the riskiest fifth of the holdout: 6.5 % predicted vs 18.4 % observed within a month
+    cal = metrics["calibration"]
+    assert cal["poor"] and cal["worst_bin"] == 5 and cal["worst_horizon"] == 1.0
+    assert (round(cal["worst_predicted"], 3), round(cal["worst_observed"], 3)) == (0.065, 0.184)
+    assert export["calibration_warning"].str.startswith("poorly calibrated: under-predicts").all()
+    # remaining lifetime within the 24-month horizon (was 222 months for two-year customers,
+    # extrapolated to 240), value called revenue (MonthlyCharges), not margin
+    assert (metrics["remaining_horizon"], metrics["value_basis"]) == (24.0, "revenue")
+    months = export["expected_months_active_of_next_24"]
+    assert months.max() <= 24 and months[export["segment"] == "Two year"].mean() > 23
+    assert "discounted_revenue_next_24_months" in export.columns
+    # the two conventions of the censoring weights (issue 14: 0.0918 vs 0.0934 for Cox)
+    cox = metrics["model_comparison"]["Cox"]
+    assert cox["integrated_brier_score"] == pytest.approx(0.0918, abs=5e-5)
+    assert cox["integrated_brier_score_sksurv"] == pytest.approx(0.0934, abs=5e-5)
+    assert metrics["integrated_brier_score_convention"].startswith("Graf et al. (1999)")
+    assert 0.75 < metrics["concordance_uno_holdout"] < 0.95
+    # medians not reached read in words in the report, never "inf"
+    page = (run_notebook("20_survival_churn.ipynb").parent / "run.ipynb").read_text()
+    assert "not reached (&gt; 72 months)" in page and ">inf<" not in page
+    assert "so no single hazard ratio describes it" in page
+    assert "Averaged over tenure the adjusted ratio is 32.9 and the unadjusted 68.4" in page
+    assert "margin units" not in page and "This is revenue, not margin" in page
     from clm_lib.config import TELCO_CHURN
 
     raw = pd.read_csv(TELCO_CHURN, usecols=["customerID", "Churn"])
@@ -177,12 +318,23 @@ def test_notebook_cdnow_inactivity(run_notebook):
         "20_survival_churn.ipynb", transactions="../data/cdnow_master.csv",
         columns={"date": "timestamp", "dollars": "amount", "cds": "quantity"},
         as_of="1998-06-30", segment=None, covariates=["first_amount", "first_quantity"],
-        margin="spend_per_period"))
+        revenue="spend_per_period"))
     assert _REQUIRED_KEYS <= set(metrics)
     assert metrics["logrank_p"] is None
     # half the customers churn when the window first elapses: median = 180 days
     assert metrics["km_median_by_segment"]["All"] == pytest.approx(180 / (365.25 / 12))
     assert sum(metrics["risk_tiers"].values()) == len(export) > 1000
+    assert set(metrics["km_survival_at"]) == {"1", "3", "6"}
+    # nobody churns before the 180-day window has passed: S = 1 at 1 and 3 months
+    assert metrics["km_survival_at"]["1"] == metrics["km_survival_at"]["3"] == 1.0
+    assert metrics["km_survival_at"]["6"] == pytest.approx(0.3678, abs=1e-4)
+    page = (run_notebook("20_survival_churn.ipynb", transactions="../data/cdnow_master.csv",
+                         columns={"date": "timestamp", "dollars": "amount", "cds": "quantity"},
+                         as_of="1998-06-30", segment=None,
+                         covariates=["first_amount", "first_quantity"],
+                         revenue="spend_per_period").parent / "run.ipynb").read_text()
+    assert "4,968 of the 21,788 churned customers came back" in page
+    assert "For every active customer (" in page and "already longer than 0 months" not in page
     assert export["customer_id"].str.startswith("C-").all()
     assert metrics["data_quality"]["rows_in"] == 69659
 
