@@ -2,7 +2,7 @@
 segments, the repeat ladder, reactivation, leads conversion and the value of retention.
 
 :func:`lifecycle_study` reduces the log where it lives (purchase-day gaps, per-customer
-histories at both dates, the BG/NBD summary, segments at acquisition: one row per customer
+histories at both dates, the purchase-model summary, segments at acquisition: one row per customer
 or per gap length comes back) and returns a :class:`LifecycleStudy`. The pieces are in
 :mod:`.stages` (thresholds, stages, ladder), :mod:`.flows`, :mod:`.rfm`, :mod:`.repeat`
 (second purchase, reactivation), :mod:`.leads` and :mod:`.whatif`; the wording, display
@@ -17,6 +17,7 @@ import pandas as pd
 
 from clm_lib.checks import require_columns as _need
 from clm_lib.clv.bgnbd import BetaGeoModel
+from clm_lib.clv.mbgnbd import ModifiedBetaGeoModel
 from clm_lib.clv.valuation import customer_value, fit_or_reason, fit_purchase_model, fit_spend_model
 from clm_lib.exceptions import ParameterError
 from clm_lib.io import load_leads
@@ -44,7 +45,7 @@ __all__ = ["LifecycleStudy", "lifecycle_study"]
 class LifecycleStudy:
     """Everything the lifecycle report shows (see :func:`lifecycle_study`).
 
-    When the data cannot support the BG/NBD or the Gamma-Gamma model, ``model_errors``
+    When the data cannot support the purchase model or the Gamma-Gamma model, ``model_errors``
     holds the reason (``"not fitted (...): ..."``) and everything that needs them is None
     (``values``, ``what_if``, ``model``, ``spend_model``) or absent (the value columns of
     the stage and segment tables); stages, RFM, flows and the ladder do not need them.
@@ -79,13 +80,19 @@ class LifecycleStudy:
     reactivation : DataFrame
         Reactivated vs new customers after their start.
     values : DataFrame or None
-        Per-customer CLV and P(alive).
+        Per-customer CLV and P(alive) under the purchase model ``model``.
     what_if : DataFrame or None
         Customer-base value by churn reduction.
     model, spend_model
-        Fitted BG/NBD and Gamma-Gamma (None when not fitted).
+        Fitted purchase model and Gamma-Gamma (None when not fitted). The purchase model
+        is the MBG/NBD (Batislam, Denizel & Filiztekin 2007), in which a customer may drop
+        out right after her first purchase, so that a one-time buyer silent for a long time
+        is not certainly alive as she is under the BG/NBD; the BG/NBD only when the
+        MBG/NBD cannot be fitted.
     model_errors : dict
         Model key -> why it was not fitted.
+    model_fallback : str or None
+        Why the MBG/NBD was not fitted when the BG/NBD stands in for it (None otherwise).
     model_dropped : dict
         Reason -> count of what the model summary left out.
     leads_table, leads_durations, leads_km
@@ -118,6 +125,7 @@ class LifecycleStudy:
     model: object | None
     spend_model: object | None
     model_errors: dict = field(default_factory=dict)
+    model_fallback: str | None = None
     model_dropped: dict = field(default_factory=dict)
     leads_table: pd.DataFrame | None = None
     leads_durations: pd.DataFrame | None = None
@@ -127,12 +135,25 @@ class LifecycleStudy:
 
 
 def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points, time_unit):
-    """BG/NBD + Gamma-Gamma on the summary ``full`` of all data to ``as_of`` (compressed
-    fit, as in the CLV study), customer value and the what-if; a model the data cannot
-    support is reported in ``errors`` and what needs it is None."""
+    """MBG/NBD (BG/NBD if the MBG/NBD cannot be fitted, the reason in ``model_fallback``)
+    + Gamma-Gamma on the summary ``full`` of all data to ``as_of`` (compressed fit, as in
+    the CLV study), customer value and the what-if; a model the data cannot support is
+    reported in ``errors`` and what needs it is None."""
     errors: dict = {}
     period = f"all data to {as_of.date()}"
-    model = fit_or_reason(lambda: fit_purchase_model(BetaGeoModel, full), errors, "bgnbd", period)
+    # MBG/NBD: a customer may drop out right after her first purchase, so one-time buyers
+    # silent for a long time are not certainly alive (under the BG/NBD they are); the
+    # BG/NBD only if the MBG/NBD cannot be fitted, with the reason kept
+    first_choice: dict = {}
+    model = fit_or_reason(lambda: fit_purchase_model(ModifiedBetaGeoModel, full), first_choice,
+                          "mbgnbd", period)
+    fallback = None
+    if model is None:
+        fallback = first_choice["mbgnbd"]
+        model = fit_or_reason(lambda: fit_purchase_model(BetaGeoModel, full), errors, "bgnbd",
+                              period)
+        if model is None:
+            errors = {**first_choice, **errors}
     spend_model = fit_or_reason(lambda: fit_spend_model(full), errors, "gamma_gamma", period)
     d_unit = per_unit_discount_rate(discount_rate, time_unit)
     values = what_if = None
@@ -142,7 +163,7 @@ def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points
         what_if = retention_what_if(model, spend_model, full, points=what_if_points,
                                     horizon=horizon, discount_rate=d_unit, margin=margin)
     return dict(values=values, what_if=what_if, model=model, spend_model=spend_model,
-                model_errors=errors, model_dropped=dict(full.attrs.get("dropped", {})))
+                model_errors=errors, model_fallback=fallback, model_dropped=dict(full.attrs.get("dropped", {})))
 
 
 def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
@@ -172,7 +193,7 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         Stage thresholds in days (None: derived,
         :func:`~clm_lib.studies.lifecycle_segments.stages.derive_thresholds`).
     time_unit : {"day", "week", "month"}
-        Unit of the BG/NBD and of the horizon.
+        Unit of the purchase model and of the horizon.
     what_if_points : sequence of float
         Churn reductions in percentage points.
     horizon : int
@@ -183,7 +204,7 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         share that time).
     engine : {"duckdb", "spark"} or Engine
         Where the transactions are reduced (gaps, per-customer histories at both dates,
-        the BG/NBD summary, segments): only one row per customer or per gap length comes
+        the purchase-model summary, segments): only one row per customer or per gap length comes
         back; results are identical on every engine.
     """
     eng = get_engine(engine)

@@ -21,6 +21,7 @@ __all__ = [
     "stage_view", "stage_value_note", "stage_segments_view", "flows_figure",
     "transitions_figure", "flows_view", "rules_view", "segments_view", "second_purchase_note",
     "ladder_view", "reactivation_view", "what_if_parts", "leads_view", "method_values_note",
+    "purchase_model_note",
     "lifecycle_metrics", "customer_export", "transitions_export", "segments_export",
 ]
 
@@ -241,14 +242,30 @@ def second_purchase_note(study) -> str:
         else "not reached (fewer than half of first-time buyers have come back).")
 
 
+def purchase_model_note(study) -> str:
+    """Which purchase model gives P(alive) and expected purchases, and why."""
+    if study.model is None:
+        return model_note(study)
+    if study.model_fallback is None:
+        return ("P(alive) and expected purchases come from the MBG/NBD (Batislam, Denizel & "
+                "Filiztekin 2007): as in the BG/NBD a customer may stop after each repeat "
+                "purchase, and in addition right after her first, so a one-time buyer silent "
+                "for a long time is not certainly alive (the BG/NBD would give her P(alive) = 1).")
+    return ("P(alive) and expected purchases come from the BG/NBD because the MBG/NBD "
+            f"{study.model_fallback}; under the BG/NBD a customer with no repeat purchase has "
+            "P(alive) = 1 however long she has been silent, so P(alive) of one-time buyers "
+            "says nothing here.")
+
+
 def method_values_note(study) -> str:
-    """The thresholds and BG/NBD parameters used (or why the models were not fitted)."""
+    """The thresholds, the purchase model and its parameters (or why the models were not
+    fitted)."""
     th = study.thresholds
     return (f"Thresholds used: new {th.new_days} days, at risk {th.at_risk_days} days, "
-            f"lapsed {th.lapsed_days} days. "
-            + (f"BG/NBD parameters ({study.time_unit}s): "
+            f"lapsed {th.lapsed_days} days. " + purchase_model_note(study)
+            + (f" {study.model.label} parameters ({study.time_unit}s): "
                + ", ".join(f"{k} = {v:.3g}" for k, v in study.model.params_.items()) + "."
-               if study.model is not None else model_note(study)))
+               if study.model is not None else ""))
 
 
 # ---- table views -------------------------------------------------------------------------
@@ -406,8 +423,13 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
         "what_if_baseline_value": float(w.loc[0.0, "value"]) if 0.0 in w.index else None,
         "what_if_baseline_mean_dropout": (float(w.attrs["baseline_mean_dropout"])
                                           if "baseline_mean_dropout" in w.attrs else None),
+        "purchase_model": study.model.label if study.model is not None else None,
+        "purchase_model_params": ({k: float(v) for k, v in study.model.params_.items()}
+                                  if study.model is not None else None),
+        "purchase_model_fallback": study.model_fallback,
+        # kept for readers of earlier metrics: set only when the BG/NBD is the model used
         "bgnbd_params": ({k: float(v) for k, v in study.model.params_.items()}
-                         if study.model is not None else None),
+                         if study.model is not None and study.model.name == "bgnbd" else None),
         "model_errors": study.model_errors,
         "headline": head,
     }

@@ -74,7 +74,7 @@ def test_sentences(study):
     assert report.second_purchase_note(study).startswith("Median time to a second purchase: ")
     assert report.method_values_note(study).startswith(
         f"Thresholds used: new {study.thresholds.new_days} days")
-    assert "BG/NBD parameters (weeks): r = " in report.method_values_note(study)
+    assert "MBG/NBD parameters (weeks): r = " in report.method_values_note(study)
     assert report.quality_notes(study) == ["Leads: 1 excluded (leads created after as_of)."]
 
 
@@ -107,3 +107,40 @@ def test_show_skips_none_and_displays_in_order(monkeypatch):
     report.show("text", None, {"df": pd.DataFrame(), "caption": "c"}, [ax, None], 42)
     assert [type(x).__name__ for x in shown] == ["Markdown", "str", "Figure", "int"]
     assert shown[1] == "c" and not plt.get_fignums()       # the figure was closed
+
+
+def test_p_alive_of_long_silent_one_time_buyers_is_below_one(study):
+    # the BG/NBD gives every customer without a repeat purchase P(alive) = 1; the MBG/NBD
+    # lets her drop out after her first purchase, the longer the silence the likelier
+    assert study.model.name == "mbgnbd" and study.model_fallback is None
+    ex = report.customer_export(study)
+    once = ex.loc[(ex["frequency"] == 1) & (ex["stage"] == "lapsed")]
+    assert len(once) > 100
+    assert (once["p_alive"] < 0.5).all()
+    assert np.corrcoef(once["recency_days"], once["p_alive"])[0, 1] < 0
+    m = report.lifecycle_metrics(study)
+    assert m["purchase_model"] == "MBG/NBD" and m["bgnbd_params"] is None
+    assert set(m["purchase_model_params"]) == {"r", "alpha", "a", "b"}
+    assert "MBG/NBD" in report.method_values_note(study)
+    assert "first" in report.purchase_model_note(study)
+
+
+def test_bgnbd_stands_in_with_its_reason_when_mbgnbd_cannot_be_fitted(monkeypatch):
+    from clm_lib.clv.mbgnbd import ModifiedBetaGeoModel
+    from clm_lib.config import CDNOW_SAMPLE
+    from clm_lib.exceptions import ConvergenceError
+    from clm_lib.io import load_transactions
+    from clm_lib.studies.lifecycle_segments import compute
+
+    class Failing(ModifiedBetaGeoModel):
+        def fit(self, *args, **kwargs):
+            raise ConvergenceError(model="MBG/NBD", reason="made to fail")
+
+    monkeypatch.setattr(compute, "ModifiedBetaGeoModel", Failing)
+    tx, _ = load_transactions(CDNOW_SAMPLE, {"date": "timestamp", "dollars": "amount", "cds": "quantity"})
+    st = compute.lifecycle_study(tx, as_of=AS_OF, horizon=26, what_if_points=[1])
+    assert st.model.name == "bgnbd" and st.model_errors == {}
+    assert "made to fail" in st.model_fallback and st.values is not None
+    assert "because the MBG/NBD" in report.purchase_model_note(st)
+    assert "made to fail" in report.method_values_note(st)
+    assert report.lifecycle_metrics(st)["bgnbd_params"] is not None
