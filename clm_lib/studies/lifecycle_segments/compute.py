@@ -235,8 +235,9 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
     trans = transition_matrix(start, stages)
 
     clv = value["values"]["clv"] if value["values"] is not None else None
+    p_alive = value["values"]["p_alive"] if value["values"] is not None else None
 
-    rfm = rfm_mod.rfm_table(history, as_of=as_of_ts)
+    rfm = rfm_mod.rfm_table(history, as_of=as_of_ts, thresholds=th)
     rfm["segment"] = rfm_mod.assign_segments(rfm)
     by_segment = None
     if segment:
@@ -253,7 +254,7 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         horizon=int(horizon), segment=segment or None, thresholds=th, stages=stages,
         stages_start=start, stage_summary=stage_table(stages, clv), stage_segments=by_segment,
         transitions=trans, flows=flow_counts(trans), rfm=rfm,
-        segments=rfm_mod.segment_table(rfm, rfm["segment"], clv), ladder=repeat_ladder(stages),
+        segments=rfm_mod.segment_table(rfm, rfm["segment"], clv, p_alive), ladder=repeat_ladder(stages),
         second_purchase=sp_df, second_purchase_km=sp_km,
         reactivation=reactivation_comparison(history, as_of=as_of_ts, thresholds=th),
         data_quality=dq, leads_quality=leads_dq, **value, **leads_parts)

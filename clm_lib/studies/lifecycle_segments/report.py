@@ -12,6 +12,7 @@ import pandas as pd
 
 from clm_lib.reporting import pseudonymise, show_table
 from clm_lib.studies.clv.report import not_fitted_note
+from clm_lib.studies.lifecycle_segments.rfm import recency_cuts, score_ranges
 from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES, STAGES, Thresholds
 
 __all__ = [
@@ -20,7 +21,7 @@ __all__ = [
     "summary_lines", "model_note", "what_if_note", "quality_notes", "thresholds_view",
     "stage_view", "stage_value_note", "stage_segments_view", "flows_figure",
     "transitions_figure", "flows_view", "rules_view", "segments_view", "second_purchase_note",
-    "ladder_view", "reactivation_view", "what_if_parts", "leads_view", "method_values_note",
+    "score_rules_note", "score_ranges_view", "new_segment_note", "ladder_view", "reactivation_view", "what_if_parts", "leads_view", "method_values_note",
     "purchase_model_note",
     "lifecycle_metrics", "customer_export", "transitions_export", "segments_export",
 ]
@@ -39,14 +40,14 @@ PLAYBOOK = {
 
 #: (segment, rule in words), in the order :func:`~.rfm.assign_segments` evaluates them.
 SEGMENT_RULES = (
+    ("new", "first purchase within the new threshold (the stage 'new')"),
     ("champions", "R ≥ 4 and F ≥ 4"),
-    ("loyal", "R = 3 and F ≥ 4"),
-    ("can't lose", "R ≤ 2 and F ≥ 4 and M ≥ 4"),
-    ("at risk", "R ≤ 2 and F ≥ 3"),
-    ("new", "R ≥ 4 and F = 1"),
-    ("potential loyalists", "R ≥ 3 and F in 2–3"),
-    ("hibernating", "R = 3 and F = 1, or R = 2 and F ≤ 2"),
-    ("lost", "R = 1 and F ≤ 2"),
+    ("loyal", "R ≥ 4 and F = 3"),
+    ("potential loyalists", "R ≥ 4 and F ≤ 2"),
+    ("can't lose", "R = 2–3 and F ≥ 4 and M ≥ 4"),
+    ("at risk", "R = 3"),
+    ("hibernating", "R = 2"),
+    ("lost", "R = 1"),
 )
 
 #: The stage rules in words (first match wins).
@@ -144,6 +145,20 @@ def rule_table() -> pd.DataFrame:
     """The segment rules and playbook as a display table."""
     return pd.DataFrame([(s, r, PLAYBOOK[s]) for s, r in SEGMENT_RULES],
                         columns=["segment", "rule (scores 1–5)", "recommended action"]).set_index("segment")
+
+
+def score_rules_note(th: Thresholds) -> str:
+    """How the R, F and M scores are given, with the recency cut-offs in days."""
+    c5, c4, c3, c2 = recency_cuts(th)
+    return (f"**Scores.** R (recency) on the stage thresholds, in days since the last purchase: "
+            f"5 = within {c5} days, 4 = within {c4} (active), 3 = within {c3} (at risk), "
+            f"2 = within {c2} (lapsed), 1 = longer ago (lapsed more than twice the lapsed "
+            "threshold). So R means the same number of days whatever the rest of the base does, "
+            "and a lapsed customer can never be a champion. F (purchase days) and M (spend to "
+            "date) are quantile groups of the distinct values: score k ends at the first value "
+            "where the cumulative share of customers reaches k/5, tied customers share a score and "
+            "every score is used when there are five distinct values (the table below gives the "
+            "values behind each score).")
 
 
 # ---- sentences ---------------------------------------------------------------------------
@@ -328,10 +343,29 @@ def segments_view(study, currency: str = "$") -> dict:
         "customer_share": "share of customers", "revenue": f"revenue to date ({currency})",
         "revenue_share": "share of revenue", "clv": _value_label(study, currency),
         "clv_share": "share of expected value", "mean_recency_days": "mean days since last purchase",
-        "mean_frequency": "mean purchase days"})
+        "mean_frequency": "mean purchase days", "mean_p_alive": "mean P(alive)"})
     return {"df": percent_columns(seg, ["share of customers", "share of revenue",
-                                        "share of expected value"]),
+                                        "share of expected value", "mean P(alive)"]),
             "caption": f"RFM segments at {study.as_of}"}
+
+
+def score_ranges_view(study, currency: str = "$") -> dict:
+    """Customers and the values behind each R, F and M score."""
+    t = score_ranges(study.rfm)
+    t.columns = pd.MultiIndex.from_tuples(
+        [({"R": "R: days since last purchase", "F": "F: purchase days",
+           "M": f"M: spend to date ({currency})"}[a], b) for a, b in t.columns])
+    return {"df": t, "float_format": "{:,.0f}",
+            "caption": "Customers and range of values per score (a score no customer has is empty)"}
+
+
+def new_segment_note(study) -> str | None:
+    """Why the segment 'new' is empty (None when it is not)."""
+    if int(study.segments.loc["new", "customers"]) > 0:
+        return None
+    return (f"No customer is 'new': nobody made a first purchase in the {study.thresholds.new_days} "
+            f"days to {study.as_of} (the last first purchase was on "
+            f"{study.stages['first_purchase'].max().date()}).")
 
 
 def ladder_view(study) -> dict:

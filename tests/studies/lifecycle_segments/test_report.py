@@ -144,3 +144,21 @@ def test_bgnbd_stands_in_with_its_reason_when_mbgnbd_cannot_be_fitted(monkeypatc
     assert "because the MBG/NBD" in report.purchase_model_note(st)
     assert "made to fail" in report.method_values_note(st)
     assert report.lifecycle_metrics(st)["bgnbd_params"] is not None
+
+
+def test_segments_agree_with_stages_and_p_alive(study):
+    seg, st = study.rfm["segment"].astype(str), study.stages["stage"].astype(str)
+    champions = st[seg == "champions"]
+    assert len(champions) > 0 and not champions.isin(["lapsed", "at risk"]).any()
+    assert (study.rfm.loc[seg == "champions", "recency_days"] <= study.thresholds.at_risk_days).all()
+    p = study.segments["mean_p_alive"]
+    assert p["champions"] > p["hibernating"] > p["lost"]
+    shown = report.segments_view(study)["df"]
+    assert shown["mean P(alive)"].str.endswith("%").all() or shown["mean P(alive)"].isin(["–"]).any()
+    assert list(report.score_ranges_view(study)["df"].index) == [1, 2, 3, 4, 5]
+    assert report.score_rules_note(study.thresholds).startswith("**Scores.** R (recency) on the stage")
+    assert f"within {study.thresholds.lapsed_days} (at risk)" in report.score_rules_note(study.thresholds)
+    # CDNOW acquired all its customers in early 1997: the segment 'new' is empty, and says why
+    assert int(study.segments.loc["new", "customers"]) == 0
+    assert report.new_segment_note(study).startswith(
+        f"No customer is 'new': nobody made a first purchase in the {study.thresholds.new_days} days")
