@@ -72,7 +72,16 @@ class LifecycleStudy:
     flows : dict
         Headline flows (customers).
     rfm, segments : DataFrame
-        RFM scores and segment per customer; customers, revenue (and value) per segment.
+        RFM scores, segment and recommended ``action`` per customer; customers, revenue
+        (and value, mean P(alive)) per segment.
+    actions : DataFrame
+        Customers and expected value at stake per recommended action.
+    action_value : float or None
+        Expected value (currency) from which the costly actions are recommended (None
+        without customer values: then only the low-cost actions are).
+    action_value_source : str
+        ``"parameter"``, ``"quantile"`` (of ``action_value_quantile``) or ``"no value"``.
+    action_value_quantile : float
     ladder : DataFrame
         P(k+1 purchase days | k).
     second_purchase, second_purchase_km
@@ -116,6 +125,10 @@ class LifecycleStudy:
     flows: dict
     rfm: pd.DataFrame
     segments: pd.DataFrame
+    actions: pd.DataFrame
+    action_value: float | None
+    action_value_source: str
+    action_value_quantile: float
     ladder: pd.DataFrame
     second_purchase: pd.DataFrame
     second_purchase_km: object
@@ -169,7 +182,8 @@ def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points
 def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
                     new_days=None, at_risk_days=None, lapsed_days=None, time_unit="week",
                     what_if_points=(1, 5, 10), horizon=52, discount_rate=0.15, margin=0.3,
-                    segment=None, engine="duckdb") -> LifecycleStudy:
+                    segment=None, action_value=None, action_value_quantile=0.9,
+                    engine="duckdb") -> LifecycleStudy:
     """The lifecycle and segments study: stages, flows, RFM, ladder, reactivation, what-if.
 
     Parameters
@@ -202,6 +216,13 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         Column of ``transactions``; the value at each customer's first purchase is kept
         as ``segment_value`` in the stage and RFM tables (the smallest when several rows
         share that time).
+    action_value : float, optional
+        Expected value over the horizon (currency) from which a customer is worth a costly
+        action (a personal call, an offer that gives away margin: see
+        :data:`~clm_lib.studies.lifecycle_segments.rfm.SEGMENT_ACTIONS`), e.g. the cost of
+        the action; None: the ``action_value_quantile`` of the customers' expected values.
+    action_value_quantile : float
+        Quantile of expected value used when ``action_value`` is None (0.9: the top 10 %).
     engine : {"duckdb", "spark"} or Engine
         Where the transactions are reduced (gaps, per-customer histories at both dates,
         the purchase-model summary, segments): only one row per customer or per gap length comes
@@ -239,6 +260,9 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
 
     rfm = rfm_mod.rfm_table(history, as_of=as_of_ts, thresholds=th)
     rfm["segment"] = rfm_mod.assign_segments(rfm)
+    action_value, action_source = rfm_mod.action_value_threshold(
+        clv, value=action_value, quantile=action_value_quantile)
+    rfm["action"] = rfm_mod.assign_actions(rfm["segment"], clv, action_value)
     by_segment = None
     if segment:
         first_seg = eng.first_values(transactions, segment)
@@ -254,7 +278,9 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         horizon=int(horizon), segment=segment or None, thresholds=th, stages=stages,
         stages_start=start, stage_summary=stage_table(stages, clv), stage_segments=by_segment,
         transitions=trans, flows=flow_counts(trans), rfm=rfm,
-        segments=rfm_mod.segment_table(rfm, rfm["segment"], clv, p_alive), ladder=repeat_ladder(stages),
+        segments=rfm_mod.segment_table(rfm, rfm["segment"], clv, p_alive),
+        actions=rfm_mod.action_table(rfm["action"], clv), action_value=action_value,
+        action_value_source=action_source, action_value_quantile=float(action_value_quantile), ladder=repeat_ladder(stages),
         second_purchase=sp_df, second_purchase_km=sp_km,
         reactivation=reactivation_comparison(history, as_of=as_of_ts, thresholds=th),
         data_quality=dq, leads_quality=leads_dq, **value, **leads_parts)

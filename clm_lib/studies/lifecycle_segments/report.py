@@ -12,11 +12,11 @@ import pandas as pd
 
 from clm_lib.reporting import pseudonymise, show_table
 from clm_lib.studies.clv.report import not_fitted_note
-from clm_lib.studies.lifecycle_segments.rfm import recency_cuts, score_ranges
+from clm_lib.studies.lifecycle_segments.rfm import ACTIONS, SEGMENT_ACTIONS, recency_cuts, score_ranges
 from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES, STAGES, Thresholds
 
 __all__ = [
-    "PLAYBOOK", "SEGMENT_RULES", "STAGE_RULES", "NO_LEADS", "show", "percent_columns",
+    "ACTION_TEXT", "action_value_note", "actions_line", "reactivation_note", "actions_view", "actions_export", "PLAYBOOK", "SEGMENT_RULES", "STAGE_RULES", "NO_LEADS", "show", "percent_columns",
     "threshold_sources", "thresholds_dict", "thresholds_table", "rule_table",
     "summary_lines", "model_note", "what_if_note", "quality_notes", "thresholds_view",
     "stage_view", "stage_value_note", "stage_segments_view", "flows_figure",
@@ -26,16 +26,26 @@ __all__ = [
     "lifecycle_metrics", "customer_export", "transitions_export", "segments_export",
 ]
 
-#: Recommended action per RFM segment.
+#: Each recommended action in words (:data:`~.rfm.ACTIONS`).
+ACTION_TEXT = {
+    "personal outreach": "Personal outreach: call or tailored offer; find out why they stopped.",
+    "win-back offer": "Win back: personalised reminder and a time-limited offer.",
+    "reward": "Reward and involve: early access, referral programme, no discounts needed.",
+    "keep close": "Keep them close: loyalty benefits, cross-sell, ask for reviews.",
+    "build the habit": "Build the habit: membership offer, personalised recommendations.",
+    "onboard": "Onboard: welcome series and an incentive for the second purchase.",
+    "automated reminder": "Automated reminder (e-mail, app), no discount: expected value too "
+                          "low for a call or an offer.",
+    "low-cost reactivation": "Low-cost reactivation: relevant content, seasonal offers.",
+    "suppress": "Do not spend: suppress from paid campaigns, keep in free channels only.",
+}
+
+#: Recommended action(s) per RFM segment in words: the segments whose action depends on the
+#: customer's expected value name both (:data:`~.rfm.SEGMENT_ACTIONS`).
 PLAYBOOK = {
-    "champions": "Reward and involve: early access, referral programme, no discounts needed.",
-    "loyal": "Keep them close: loyalty benefits, cross-sell, ask for reviews.",
-    "potential loyalists": "Build the habit: membership offer, personalised recommendations.",
-    "new": "Onboard: welcome series and an incentive for the second purchase.",
-    "at risk": "Win back now: personalised reminder and a time-limited offer.",
-    "can't lose": "Personal outreach: call or tailored offer; find out why they stopped.",
-    "hibernating": "Low-cost reactivation: relevant content, seasonal offers.",
-    "lost": "Do not spend much: one last win-back attempt, then suppress from paid campaigns.",
+    seg: (ACTION_TEXT[hi] if hi == lo else
+          f"Expected value at or above the action value: {ACTION_TEXT[hi]} Below it: {ACTION_TEXT[lo]}")
+    for seg, (hi, lo) in SEGMENT_ACTIONS.items()
 }
 
 #: (segment, rule in words), in the order :func:`~.rfm.assign_segments` evaluates them.
@@ -142,9 +152,32 @@ def thresholds_table(th: Thresholds) -> pd.DataFrame:
 
 
 def rule_table() -> pd.DataFrame:
-    """The segment rules and playbook as a display table."""
-    return pd.DataFrame([(s, r, PLAYBOOK[s]) for s, r in SEGMENT_RULES],
-                        columns=["segment", "rule (scores 1–5)", "recommended action"]).set_index("segment")
+    """The segment rules and playbook as a display table: the action at or above the
+    action value and the one below it."""
+    rows = [(s, r, ACTION_TEXT[SEGMENT_ACTIONS[s][0]],
+             ACTION_TEXT[SEGMENT_ACTIONS[s][1]] if SEGMENT_ACTIONS[s][1] != SEGMENT_ACTIONS[s][0]
+             else "(same)") for s, r in SEGMENT_RULES]
+    return pd.DataFrame(rows, columns=["segment", "rule (scores 1–5)",
+                                       "action, expected value ≥ action value",
+                                       "action, below it"]).set_index("segment")
+
+
+def action_value_note(study, currency: str = "$") -> str:
+    """The expected-value threshold of the costly actions, where it comes from, and what
+    it means."""
+    costly = "a personal call for 'can't lose', a win-back offer for 'at risk', 'hibernating' and 'lost'"
+    if study.action_value is None:
+        return (f"**Action value.** The costly actions ({costly}) are recommended only to "
+                "customers whose expected value is known to be worth them; without customer "
+                "values (" + model_note(study).rstrip(".") + ") every customer gets the low-cost action.")
+    src = (f"the parameter `action_value`" if study.action_value_source == "parameter" else
+           f"the {study.action_value_quantile:.0%} quantile of the customers' expected values, "
+           f"i.e. the top {1 - study.action_value_quantile:.0%}; set `action_value` to the cost "
+           "of the action to use your own")
+    return (f"**Action value.** The costly actions ({costly}) are recommended only to customers "
+            f"whose expected value over the next {study.horizon} {study.time_unit}s is at least "
+            f"{currency}{study.action_value:,.2f} ({src}); below it they get the low-cost action "
+            "of their segment. The table gives the expected value at stake per action.")
 
 
 def score_rules_note(th: Thresholds) -> str:
@@ -215,6 +248,8 @@ def summary_lines(study, currency: str = "$") -> list[str]:
             f"{champs['revenue_share']:.0%} of revenue and {champs['clv_share']:.0%} of expected value; "
             f"'at risk' and 'can't lose' together hold {risk_share:.1%} of expected value.",
         ]
+        if study.action_value is not None:
+            lines.append(actions_line(study, currency))
     else:
         lines += [
             f"Loyal/VIP customers are {s.loc['loyal/VIP', 'customer_share']:.1%} of customers and brought "
@@ -247,6 +282,27 @@ def summary_lines(study, currency: str = "$") -> list[str]:
         a = study.leads_table.loc["All"]
         lines.append(f"Leads: {int(a['leads']):,}, of which {a['conversion_rate']:.0%} converted by {study.as_of}.")
     return lines
+
+
+def actions_line(study, currency: str = "$") -> str:
+    """The costly actions in one sentence: how many customers, how much expected value."""
+    a = study.actions
+    parts = [f"{ACTION_TEXT[k].split(':')[0].lower()} for {int(a.loc[k, 'customers']):,} customers "
+             f"({currency}{a.loc[k, 'clv']:,.0f} of expected value)"
+             for k in ("personal outreach", "win-back offer")]
+    return (f"Costly actions only from {currency}{study.action_value:,.2f} of expected value per "
+            f"customer: " + " and ".join(parts) + "; the others of those segments get low-cost "
+            "actions.")
+
+
+def reactivation_note(study) -> str:
+    """How (not) to read the reactivation comparison."""
+    return ("**Selection, not effect.** Reactivated customers are a selected group: they are "
+            "proven repeat buyers who came back of their own accord, while new customers include "
+            "every one-time buyer. A higher repurchase rate or spend after reactivation therefore "
+            "describes who comes back; it is not evidence that win-back campaigns would cause "
+            "lapsed customers to return or to be worth as much (no campaign is compared here; "
+            "that needs a test with a held-out control group).")
 
 
 def second_purchase_note(study) -> str:
@@ -368,6 +424,19 @@ def new_segment_note(study) -> str | None:
             f"{study.stages['first_purchase'].max().date()}).")
 
 
+def actions_view(study, currency: str = "$") -> dict:
+    """Customers and expected value at stake per recommended action."""
+    t = study.actions.copy()
+    t.insert(0, "action", [ACTION_TEXT[a] for a in t.index])
+    t.index = t.index.astype(str)
+    t = t.rename(columns={"clv": f"{_value_label(study, currency)}, total",
+                          "clv_share": "share of expected value",
+                          "mean_clv": f"mean per customer ({currency})",
+                          "min_clv": f"lowest ({currency})", "max_clv": f"highest ({currency})"})
+    return {"df": percent_columns(t, ["share of expected value"]), "float_format": "{:,.2f}",
+            "caption": "Recommended actions: customers and expected value at stake"}
+
+
 def ladder_view(study) -> dict:
     """The repeat ladder."""
     lad = study.ladder.rename(columns={"reached_k": "customers with ≥ k purchase days",
@@ -453,6 +522,10 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
         "ladder": [float(v) for v in study.ladder["p_next"]],
         "time_to_second_purchase_median": float(study.second_purchase_km.median_survival_time_),
         "reactivation": study.reactivation.reset_index().to_dict(orient="records"),
+        "actions": {str(a): {"customers": int(r["customers"]),
+                             "clv": float(r["clv"]) if "clv" in r else None}
+                    for a, r in study.actions.iterrows()},
+        "action_value": study.action_value, "action_value_source": study.action_value_source,
         "what_if": wi,
         "what_if_baseline_value": float(w.loc[0.0, "value"]) if 0.0 in w.index else None,
         "what_if_baseline_mean_dropout": (float(w.attrs["baseline_mean_dropout"])
@@ -478,7 +551,8 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
 
 def customer_export(study) -> pd.DataFrame:
     """CRM export: pseudonymised customer, stage, R/F/M scores, segment, CLV, P(alive),
-    recommended action (raw ids never leave)."""
+    action (key) and recommended action in words, which depends on the segment and on the
+    customer's expected value (raw ids never leave)."""
     r = study.rfm
     v = (study.values.reindex(r.index) if study.values is not None
          else pd.DataFrame({"clv": np.nan, "p_alive": np.nan}, index=r.index))
@@ -490,7 +564,8 @@ def customer_export(study) -> pd.DataFrame:
         "monetary": r["monetary"].to_numpy(), "R": r["R"].to_numpy(), "F": r["F"].to_numpy(),
         "M": r["M"].to_numpy(), "segment": r["segment"].astype(str).to_numpy(),
         "clv": v["clv"].to_numpy(), "p_alive": v["p_alive"].to_numpy(),
-        "recommended_action": r["segment"].map(PLAYBOOK).astype(object).to_numpy(),
+        "action": r["action"].astype(str).to_numpy(),
+        "recommended_action": r["action"].astype(str).map(ACTION_TEXT).astype(object).to_numpy(),
     })
     if "segment_value" in r:
         out["customer_segment"] = r["segment_value"].astype("string").to_numpy()
@@ -503,6 +578,15 @@ def customer_export(study) -> pd.DataFrame:
 def transitions_export(study) -> pd.DataFrame:
     """The transition matrix with its ``from`` column."""
     return study.transitions.reset_index()
+
+
+def actions_export(study) -> pd.DataFrame:
+    """Customers and expected value at stake per action, with the action in words and the
+    action value used."""
+    t = study.actions.assign(recommended_action=[ACTION_TEXT[a] for a in study.actions.index],
+                             action_value=study.action_value)
+    t.index = t.index.astype(str)
+    return t.reset_index()
 
 
 def segments_export(study) -> pd.DataFrame:

@@ -55,8 +55,9 @@ from clm_lib.exceptions import InsufficientDataError, ParameterError
 from clm_lib.studies.lifecycle_segments.stages import (Thresholds, derive_thresholds, histories,
                                                      is_customer_histories)
 
-__all__ = ["SEGMENTS", "RULE_ORDER", "rfm_table", "score", "recency_score", "recency_cuts",
-           "assign_segments", "segment_table", "score_ranges"]
+__all__ = ["SEGMENTS", "RULE_ORDER", "ACTIONS", "SEGMENT_ACTIONS", "rfm_table", "score",
+           "recency_score", "recency_cuts", "assign_segments", "segment_table", "score_ranges",
+           "action_value_threshold", "assign_actions", "action_table"]
 
 #: Segments in display order.
 SEGMENTS = ("champions", "loyal", "potential loyalists", "new", "at risk", "can't lose",
@@ -64,6 +65,24 @@ SEGMENTS = ("champions", "loyal", "potential loyalists", "new", "at risk", "can'
 #: The order in which :func:`assign_segments` evaluates the rules (first match wins).
 RULE_ORDER = ("new", "champions", "loyal", "potential loyalists", "can't lose", "at risk",
               "hibernating", "lost")
+
+#: Recommended actions (keys; the report words them), from the dearest to the cheapest.
+ACTIONS = ("personal outreach", "win-back offer", "reward", "keep close", "build the habit",
+           "onboard", "automated reminder", "low-cost reactivation", "suppress")
+#: Segment -> (action when the customer's expected value is at or above the action value
+#: threshold, action below it or when no value is known). The costly actions (a personal
+#: call, an offer that gives away margin) go only to customers worth them.
+SEGMENT_ACTIONS = {
+    "champions": ("reward", "reward"),
+    "loyal": ("keep close", "keep close"),
+    "potential loyalists": ("build the habit", "build the habit"),
+    "new": ("onboard", "onboard"),
+    "can't lose": ("personal outreach", "automated reminder"),
+    "at risk": ("win-back offer", "automated reminder"),
+    "hibernating": ("win-back offer", "low-cost reactivation"),
+    "lost": ("win-back offer", "suppress"),
+}
+
 
 def score(values, higher_is_better: bool = True, n_scores: int = 5) -> np.ndarray:
     """Scores 1..n_scores: quantile groups of the distinct values (ties share a score).
@@ -251,3 +270,66 @@ def segment_table(rfm: pd.DataFrame, segments: pd.Series, clv: pd.Series | None 
         (["mean_p_alive"] if p_alive is not None else [])
     return t[cols]
 
+
+def action_value_threshold(clv: pd.Series | None, *, value: float | None = None,
+                           quantile: float = 0.9) -> tuple[float | None, str]:
+    """The expected value (currency) from which a customer is worth a costly action.
+
+    ``value`` when given (e.g. the cost of a call and an offer); else the ``quantile`` of
+    the customers' expected values ``clv`` (so by default the top 10 % of the base by
+    expected value); None when neither is available. Returns ``(threshold, source)`` with
+    ``source`` ``"parameter"``, ``"quantile"`` or ``"no value"``.
+    """
+    if value is not None:
+        if not np.isfinite(value) or value < 0:
+            raise ParameterError("action_value must be a non-negative amount")
+        return float(value), "parameter"
+    if not 0 < quantile < 1:
+        raise ParameterError("action_value_quantile must be in (0, 1)")
+    if clv is None or not np.isfinite(np.asarray(clv, float)).any():
+        return None, "no value"
+    return float(np.nanquantile(np.asarray(clv, float), quantile)), "quantile"
+
+
+def assign_actions(segments: pd.Series, clv: pd.Series | None,
+                   threshold: float | None) -> pd.Series:
+    """Recommended action per customer (:data:`SEGMENT_ACTIONS`): the first action of
+    the segment when the customer's expected value ``clv`` (indexed like ``segments``) is at
+    or above ``threshold``, the second otherwise (also without a value or threshold)."""
+    seg = segments.astype(str)
+    if clv is None or threshold is None:
+        high = np.zeros(len(seg), dtype=bool)
+    else:
+        high = np.asarray(clv.reindex(seg.index), float) >= threshold   # NaN -> below
+    first = seg.map({k: v[0] for k, v in SEGMENT_ACTIONS.items()})
+    second = seg.map({k: v[1] for k, v in SEGMENT_ACTIONS.items()})
+    if first.isna().any():
+        raise ParameterError(f"unknown segments: {sorted(set(seg[first.isna()]))}")
+    act = np.where(high, first.to_numpy(), second.to_numpy())
+    return pd.Series(pd.Categorical(act, categories=list(ACTIONS)), index=seg.index,
+                     name="action")
+
+
+def action_table(actions: pd.Series, clv: pd.Series | None = None) -> pd.DataFrame:
+    """Customers and expected value at stake per recommended action.
+
+    Returns a DataFrame indexed by action (all of :data:`ACTIONS`): ``customers`` and,
+    with ``clv`` (indexed like ``actions``), ``clv`` (total expected value, currency),
+    ``clv_share``, ``mean_clv``, ``min_clv``, ``max_clv``.
+    """
+    actions = pd.Series(pd.Categorical(actions.astype(str), categories=list(ACTIONS)),
+                        index=actions.index)
+    if actions.isna().any():
+        raise ParameterError("action_table: unknown actions")
+    g = pd.Series(1, index=actions.index).groupby(actions, observed=False)
+    t = pd.DataFrame({"customers": g.size()})
+    if clv is not None:
+        v = clv.reindex(actions.index).astype(float).groupby(actions, observed=False)
+        t["clv"] = v.sum()
+        total = t["clv"].sum()
+        t["clv_share"] = t["clv"] / total if total > 0 else np.nan
+        t["mean_clv"] = v.mean()
+        t["min_clv"] = v.min()
+        t["max_clv"] = v.max()
+    t.index.name = "action"
+    return t

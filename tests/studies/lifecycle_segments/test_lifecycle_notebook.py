@@ -25,6 +25,17 @@ def test_lifecycle_notebook_runs_on_cdnow(run_notebook):
     ex = pd.read_csv(out / "exports" / "customer_lifecycle.csv", dtype={"customer": str})
     assert len(ex) == 23570 and ex["customer"].str.startswith("C-").all()
     assert ex["recommended_action"].notna().all()
+    # one story per customer on the bundled data: P(alive) below 1 for lapsed one-time
+    # buyers (MBG/NBD), no lapsed or at-risk champion, every F score used, no call for
+    # customers worth less than the action value
+    assert m["purchase_model"] == "MBG/NBD"
+    assert (ex.loc[ex["segment"].isin(["lost", "hibernating"]), "p_alive"] < 0.9).all()
+    assert not ex.loc[ex["segment"] == "champions", "stage"].isin(["lapsed", "at risk"]).any()
+    assert set(ex["F"]) == set(ex["R"]) == set(ex["M"]) == {1, 2, 3, 4, 5}
+    calls = ex.loc[ex["action"] == "personal outreach", "clv"]
+    assert len(calls) and calls.min() >= m["action_value"] > 1
+    actions = pd.read_csv(out / "exports" / "actions.csv")
+    assert actions["customers"].sum() == 23570
     seg = pd.read_csv(out / "exports" / "rfm_segments.csv")
     assert seg["action"].tolist() == [report.PLAYBOOK[s] for s in seg["segment"]]
     assert list(pd.read_csv(out / "exports" / "transitions.csv")["from"])[0] == "not yet a customer"

@@ -162,3 +162,46 @@ def test_segments_agree_with_stages_and_p_alive(study):
     assert int(study.segments.loc["new", "customers"]) == 0
     assert report.new_segment_note(study).startswith(
         f"No customer is 'new': nobody made a first purchase in the {study.thresholds.new_days} days")
+
+
+def test_costly_actions_only_for_customers_worth_them(study):
+    ex = report.customer_export(study)
+    thr = study.action_value
+    assert study.action_value_source == "quantile"
+    assert thr == pytest.approx(np.quantile(study.values["clv"], 0.9))
+    costly = ex["action"].isin(["personal outreach", "win-back offer"])
+    assert costly.any() and (ex.loc[costly, "clv"] >= thr).all()
+    cheap_cl = ex.loc[(ex["segment"] == "can't lose") & ~costly]
+    assert (cheap_cl["clv"] < thr).all() and (cheap_cl["action"] == "automated reminder").all()
+    assert (ex["recommended_action"] == ex["action"].map(report.ACTION_TEXT)).all()
+    # expected value at stake per action: the same totals as the customers'
+    t = study.actions
+    assert t["customers"].sum() == len(ex)
+    by_action = ex.groupby("action")["clv"].sum()
+    for a, v in by_action.items():
+        assert t.loc[a, "clv"] == pytest.approx(v)
+    view = report.actions_view(study)["df"]
+    assert "share of expected value" in view and view["action"].iloc[0].startswith("Personal outreach")
+    assert f"at least ${thr:,.2f}" in report.action_value_note(study)
+    assert "90% quantile" in report.action_value_note(study)
+    assert any(line.startswith(f"Costly actions only from ${thr:,.2f}") for line in report.summary_lines(study))
+    m = report.lifecycle_metrics(study)
+    assert m["action_value"] == thr and m["actions"]["personal outreach"]["customers"] == \
+        int(t.loc["personal outreach", "customers"])
+    exp = report.actions_export(study)
+    assert exp.columns[0] == "action" and (exp["action_value"] == thr).all()
+    rules = report.rule_table()
+    assert rules.loc["can't lose", "action, below it"].startswith("Automated reminder")
+
+
+def test_action_value_parameter_and_reactivation_wording():
+    from clm_lib.config import CDNOW_SAMPLE
+    from clm_lib.io import load_transactions
+
+    tx, _ = load_transactions(CDNOW_SAMPLE, {"date": "timestamp", "dollars": "amount", "cds": "quantity"})
+    st = lifecycle_study(tx, as_of=AS_OF, horizon=26, what_if_points=[1], action_value=1e9)
+    assert st.action_value == 1e9 and st.action_value_source == "parameter"
+    assert int(st.actions.loc[["personal outreach", "win-back offer"], "customers"].sum()) == 0
+    assert "the parameter `action_value`" in report.action_value_note(st)
+    note = report.reactivation_note(st)
+    assert "selected" in note and "proven repeat buyers" in note and "not evidence" in note

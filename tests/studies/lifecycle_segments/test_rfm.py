@@ -163,3 +163,38 @@ def test_segment_table_shares(tx):
     assert table["clv_share"].sum() == pytest.approx(1)
     assert table["revenue"].sum() == pytest.approx(tx["amount"].sum())
     assert list(table.index) == list(rfm.SEGMENTS)
+
+
+def test_actions_weigh_expected_value():
+    seg = pd.Series(["can't lose", "can't lose", "at risk", "lost", "lost", "champions"],
+                    index=list("abcdef"), dtype="category")
+    clv = pd.Series([0.49, 80.0, 10.0, 50.0, np.nan, 0.01], index=list("abcdef"))
+    act = rfm.assign_actions(seg, clv, threshold=10.0).astype(str)
+    # worth cents: no call; worth more than the threshold: a call; at the threshold: an offer
+    assert act.to_dict() == {"a": "automated reminder", "b": "personal outreach",
+                             "c": "win-back offer", "d": "win-back offer", "e": "suppress",
+                             "f": "reward"}
+    # without values nobody gets a costly action
+    assert set(rfm.assign_actions(seg, None, None).astype(str)) == {
+        "automated reminder", "suppress", "reward"}
+    t = rfm.action_table(act.astype("category"), clv)
+    assert list(t.index) == list(rfm.ACTIONS)
+    assert t.loc["personal outreach", "customers"] == 1 and t.loc["personal outreach", "clv"] == 80.0
+    assert t.loc["automated reminder", "max_clv"] == 0.49 and t["customers"].sum() == 6
+    assert t.loc["win-back offer", "clv"] == 60.0 and t.loc["onboard", "customers"] == 0
+    assert t["clv_share"].sum() == pytest.approx(1)
+    assert set(rfm.SEGMENT_ACTIONS) == set(rfm.SEGMENTS)
+    assert {a for pair in rfm.SEGMENT_ACTIONS.values() for a in pair} == set(rfm.ACTIONS)
+    assert set(report.ACTION_TEXT) == set(rfm.ACTIONS)
+
+
+def test_action_value_threshold():
+    clv = pd.Series(np.arange(101, dtype=float))
+    assert rfm.action_value_threshold(clv) == (90.0, "quantile")
+    assert rfm.action_value_threshold(clv, quantile=0.5) == (50.0, "quantile")
+    assert rfm.action_value_threshold(clv, value=25) == (25.0, "parameter")
+    assert rfm.action_value_threshold(None) == (None, "no value")
+    with pytest.raises(ParameterError):
+        rfm.action_value_threshold(clv, value=-1)
+    with pytest.raises(ParameterError):
+        rfm.action_value_threshold(clv, quantile=1.0)
