@@ -91,7 +91,7 @@ class LifecycleStudy:
     values : DataFrame or None
         Per-customer CLV and P(alive) under the purchase model ``model``.
     what_if : DataFrame or None
-        Customer-base value by churn reduction.
+        Customer-base value by churn reduction under both assumptions, with intervals.
     model, spend_model
         Fitted purchase model and Gamma-Gamma (None when not fitted). The purchase model
         is the MBG/NBD (Batislam, Denizel & Filiztekin 2007), in which a customer may drop
@@ -147,7 +147,8 @@ class LifecycleStudy:
     leads_quality: object | None = None
 
 
-def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points, time_unit):
+def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points, time_unit,
+                  what_if_assumption, what_if_draws):
     """MBG/NBD (BG/NBD if the MBG/NBD cannot be fitted, the reason in ``model_fallback``)
     + Gamma-Gamma on the summary ``full`` of all data to ``as_of`` (compressed fit, as in
     the CLV study), customer value and the what-if; a model the data cannot support is
@@ -174,14 +175,16 @@ def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points
         values = customer_value(model, spend_model, full, horizon=horizon, discount_rate=d_unit,
                                 margin=margin, n_draws=0)
         what_if = retention_what_if(model, spend_model, full, points=what_if_points,
-                                    horizon=horizon, discount_rate=d_unit, margin=margin)
+                                    horizon=horizon, discount_rate=d_unit, margin=margin,
+                                    shown=what_if_assumption, n_draws=what_if_draws)
     return dict(values=values, what_if=what_if, model=model, spend_model=spend_model,
                 model_errors=errors, model_fallback=fallback, model_dropped=dict(full.attrs.get("dropped", {})))
 
 
 def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
                     new_days=None, at_risk_days=None, lapsed_days=None, time_unit="week",
-                    what_if_points=(1, 5, 10), horizon=52, discount_rate=0.15, margin=0.3,
+                    what_if_points=(1, 5, 10), what_if_assumption="absolute",
+                    what_if_draws=100, horizon=52, discount_rate=0.15, margin=0.3,
                     segment=None, action_value=None, action_value_quantile=0.9,
                     engine="duckdb") -> LifecycleStudy:
     """The lifecycle and segments study: stages, flows, RFM, ladder, reactivation, what-if.
@@ -210,6 +213,13 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         Unit of the purchase model and of the horizon.
     what_if_points : sequence of float
         Churn reductions in percentage points.
+    what_if_assumption : {"absolute", "proportional"}
+        The reading of "x points less churn" the report leads with: every alive customer's
+        dropout probability cut by x points, or the mean dropout lowered by x points with
+        the Beta's concentration fixed (both are computed:
+        :func:`~clm_lib.studies.lifecycle_segments.whatif.retention_what_if`).
+    what_if_draws : int
+        Parameter draws for the what-if intervals (0: none).
     horizon : int
         Value horizon in time units. discount_rate : annual. margin : fraction of spend.
     segment : str, optional
@@ -250,7 +260,8 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         full = eng.summary_data(days, as_of=as_of_ts, time_unit=time_unit)
     value = _value_models(full, as_of=as_of_ts, time_unit=time_unit, horizon=horizon,
                           discount_rate=discount_rate, margin=margin,
-                          what_if_points=what_if_points)
+                          what_if_points=what_if_points, what_if_assumption=what_if_assumption,
+                          what_if_draws=what_if_draws)
     stages = customer_stages(history, date=as_of_ts, thresholds=th)
     start = customer_stages(history_start, date=fs, thresholds=th)
     trans = transition_matrix(start, stages)

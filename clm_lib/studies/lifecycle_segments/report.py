@@ -18,7 +18,7 @@ from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES, STAGES, Thr
 __all__ = [
     "ACTION_TEXT", "action_value_note", "actions_line", "reactivation_note", "actions_view", "actions_export", "PLAYBOOK", "SEGMENT_RULES", "STAGE_RULES", "NO_LEADS", "show", "percent_columns",
     "threshold_sources", "thresholds_dict", "thresholds_table", "rule_table",
-    "summary_lines", "model_note", "what_if_note", "quality_notes", "thresholds_view",
+    "summary_lines", "model_note", "what_if_note", "what_if_line", "WHAT_IF_ASSUMPTIONS", "quality_notes", "thresholds_view",
     "stage_view", "stage_value_note", "stage_segments_view", "flows_figure",
     "transitions_figure", "flows_view", "rules_view", "segments_view", "second_purchase_note",
     "score_rules_note", "score_ranges_view", "new_segment_note", "ladder_view", "reactivation_view", "what_if_parts", "leads_view", "method_values_note",
@@ -200,15 +200,48 @@ def model_note(study) -> str:
     return not_fitted_note(study.model_errors)
 
 
+#: The two readings of "x points less churn", in words.
+WHAT_IF_ASSUMPTIONS = {
+    "absolute": "every active customer's own dropout probability cut by x points",
+    "proportional": "the mean dropout cut by x points with a + b fixed, which cuts every "
+                    "customer's dropout by about the same relative amount",
+}
+
+
+def _why_different(table: pd.DataFrame) -> str:
+    """Why the absolute cut gains more than the proportional one (when it does, at the
+    smallest point both can compute)."""
+    if not {"value_change_absolute", "value_change_proportional"} <= set(table.columns):
+        return ""
+    both = table.loc[table.index > 0, ["value_change_absolute", "value_change_proportional"]].dropna()
+    if not len(both) or both.iloc[0, 0] <= both.iloc[0, 1]:
+        return ""
+    return (" Here the absolute cut gains more: the customers who hold most of the value have "
+            "low dropout probabilities, which a proportional cut barely moves.")
+
+
 def what_if_note(table: pd.DataFrame, time_unit: str) -> str:
-    """Plain-language statement of the what-if assumptions."""
-    p0 = table.attrs.get("baseline_mean_dropout", float("nan"))
-    return (f"Churn = the BG/NBD probability that a customer stops after a repeat purchase "
-            f"(fitted mean {p0:.1%}). 'x points less churn' lowers that mean by x percentage "
-            f"points, keeping its spread (a + b) and everything else fixed: purchase rates, "
-            f"spend per purchase, which customers are alive today. Value is discounted margin "
-            f"over the next {table.attrs.get('horizon')} {time_unit}s from today's customers "
-            f"only (no new customers); the gain would be lower if the retention effort has a cost.")
+    """Plain-language statement of the what-if assumptions, which one is shown, and what
+    the intervals cover."""
+    at = table.attrs
+    p0 = at.get("baseline_mean_dropout", float("nan"))
+    shown = at.get("shown", "absolute")
+    other = "proportional" if shown == "absolute" else "absolute"
+    rel = 1 / (100 * p0) if p0 > 0 else float("nan")
+    draws = at.get("n_draws", 0)
+    interval = (f"Intervals: {at.get('level', 0.9):.0%} of {draws} redraws of the parameters of both "
+                "models from their estimated uncertainty; they cover parameter uncertainty only, not "
+                "the chance in future purchases, and not whether the assumption itself holds."
+                if draws else "No intervals: " + (at.get("draws_error") or "no parameter draws") + ".")
+    return (f"Churn = the {at.get('model', 'purchase model')} probability that a customer stops "
+            f"after a purchase (fitted mean {p0:.1%}). 'x points less churn' can be read two ways, "
+            f"and the two give very different values: **{shown}** (shown first and in the summary): "
+            f"{WHAT_IF_ASSUMPTIONS[shown]}; **{other}**: {WHAT_IF_ASSUMPTIONS[other]}"
+            f" ({rel:.1%} per point at this mean).{_why_different(table)} Everything else is kept "
+            "fixed: purchase rates, spend "
+            f"per purchase, which customers are alive today. Value is discounted margin over the next "
+            f"{at.get('horizon')} {time_unit}s from today's customers only (no new customers); the "
+            f"gain would be lower if the retention effort has a cost. {interval}")
 
 
 def quality_notes(study) -> list[str]:
@@ -271,13 +304,7 @@ def summary_lines(study, currency: str = "$") -> list[str]:
     w = study.what_if.dropna(subset=["value"]) if study.what_if is not None else pd.DataFrame()
     w = w.loc[w.index > 0]
     if len(w):
-        x = w.index[0]
-        lines.append(f"Lowering churn by {x:g} point{'s' if x != 1 else ''} (mean dropout after a purchase "
-                     f"{study.what_if.attrs['baseline_mean_dropout']:.1%} → {w.loc[x, 'mean_dropout']:.1%}) "
-                     f"would add {currency}{w.loc[x, 'value_change']:,.0f} ({w.loc[x, 'value_change_pct']:+.1%}) "
-                     f"of discounted margin over {study.horizon} {study.time_unit}s"
-                     + (f"; {w.index[-1]:g} points would add {currency}{w.iloc[-1]['value_change']:,.0f} "
-                        f"({w.iloc[-1]['value_change_pct']:+.1%})." if len(w) > 1 else "."))
+        lines.append(what_if_line(study, currency))
     if study.leads_table is not None:
         a = study.leads_table.loc["All"]
         lines.append(f"Leads: {int(a['leads']):,}, of which {a['conversion_rate']:.0%} converted by {study.as_of}.")
@@ -287,12 +314,43 @@ def summary_lines(study, currency: str = "$") -> list[str]:
 def actions_line(study, currency: str = "$") -> str:
     """The costly actions in one sentence: how many customers, how much expected value."""
     a = study.actions
-    parts = [f"{ACTION_TEXT[k].split(':')[0].lower()} for {int(a.loc[k, 'customers']):,} customers "
+    parts = [f"{words} for {int(a.loc[k, 'customers']):,} customers "
              f"({currency}{a.loc[k, 'clv']:,.0f} of expected value)"
-             for k in ("personal outreach", "win-back offer")]
+             for k, words in (("personal outreach", "a personal call or tailored offer"),
+                              ("win-back offer", "a time-limited win-back offer"))]
     return (f"Costly actions only from {currency}{study.action_value:,.2f} of expected value per "
             f"customer: " + " and ".join(parts) + "; the others of those segments get low-cost "
             "actions.")
+
+
+def _interval(w, x, col, fmt) -> str:
+    lo, hi = w.get(f"{col}_lower"), w.get(f"{col}_upper")
+    if lo is None or pd.isna(lo.loc[x]):
+        return ""
+    return f", {w.attrs.get('level', 0.9):.0%} interval {fmt(lo.loc[x])} to {fmt(hi.loc[x])}"
+
+
+def what_if_line(study, currency: str = "$") -> str:
+    """The smallest churn reduction under the shown assumption, with its interval, and the
+    same under the other assumption."""
+    w = study.what_if
+    x = w.loc[(w.index > 0) & w["value"].notna()].index[0]
+    shown = w.attrs["shown"]
+    other = "proportional" if shown == "absolute" else "absolute"
+    pts = f"{x:g} point{'s' if x != 1 else ''}"
+    how = ("each active customer's dropout probability" if shown == "absolute"
+           else "the mean dropout probability (every customer's by the same relative amount)")
+    pct = lambda v: f"{v:+.2%}"   # noqa: E731
+    line = (f"What-if: lowering {how} by {pts} ({shown} cut; mean dropout after a purchase "
+            f"{w.attrs['baseline_mean_dropout']:.1%} → {w.loc[x, 'mean_dropout']:.1%}) would add "
+            f"{currency}{w.loc[x, 'value_change']:,.0f} ({pct(w.loc[x, 'value_change_pct'])}"
+            f"{_interval(w, x, 'value_change_pct', pct)}) of discounted margin over "
+            f"{study.horizon} {study.time_unit}s")
+    o = w.loc[x, f"value_change_pct_{other}"]
+    if pd.notna(o):
+        line += (f"; read as a {other} cut ({WHAT_IF_ASSUMPTIONS[other]}) the same {pts} would add "
+                 f"{pct(o)}{_interval(w, x, f'value_change_pct_{other}', pct)}")
+    return line + "."
 
 
 def reactivation_note(study) -> str:
@@ -458,19 +516,33 @@ def reactivation_view(study, currency: str = "$") -> dict:
 
 
 def what_if_parts(study, currency: str = "$") -> list:
-    """The what-if table and its assumptions (or why it is missing)."""
+    """The what-if table (both assumptions, the shown one first, with intervals) and its
+    assumptions (or why it is missing)."""
     if study.what_if is None:
         return [model_note(study)]
-    w = study.what_if.rename(columns={
-        "mean_dropout": "mean dropout after a purchase",
-        "value": f"customer-base value, next {study.horizon} {study.time_unit}s ({currency})",
-        "value_change": f"change ({currency})", "value_change_pct": "change (%)"})
-    w = percent_columns(w, ["mean dropout after a purchase", "change (%)"], digits=2)
-    w.index = [f"{p:g}" for p in w.index]
-    w.index.name = "churn reduction (points)"
-    return [{"df": w, "caption": "Customer-base value by churn reduction (0 = as fitted)",
-             "float_format": "{:,.0f}"},
-            "**Assumptions:** " + what_if_note(study.what_if, study.time_unit)]
+    w = study.what_if
+    shown = w.attrs["shown"]
+    order = [shown] + [a for a in ("absolute", "proportional") if a != shown]
+    level = w.attrs.get("level", 0.9)
+    cols = {}
+    for a in order:
+        name = f"{a} cut{' (shown)' if a == shown else ''}"
+        cols[(name, "mean dropout")] = [("–" if pd.isna(v) else f"{v:.2%}") for v in w[f"mean_dropout_{a}"]]
+        cols[(name, f"value change ({currency})")] = [
+            ("–" if pd.isna(v) else f"{v:,.0f}") for v in w[f"value_change_{a}"]]
+        cols[(name, "change (%)")] = [("–" if pd.isna(v) else f"{v:+.2%}") for v in w[f"value_change_pct_{a}"]]
+        if f"value_change_pct_{a}_lower" in w:
+            cols[(name, f"{level:.0%} interval (%)")] = [
+                ("–" if pd.isna(lo) else f"{lo:+.2%} to {hi:+.2%}")
+                for lo, hi in zip(w[f"value_change_pct_{a}_lower"], w[f"value_change_pct_{a}_upper"])]
+    t = pd.DataFrame(cols, index=[f"{p:g}" for p in w.index])
+    t.columns = pd.MultiIndex.from_tuples(t.columns)
+    t.index.name = "churn reduction (points)"
+    base = w.loc[0.0, "value"]
+    return [{"df": t, "caption": f"Customer-base value by churn reduction under both readings (0 = as "
+                                 f"fitted: {currency}{base:,.0f} over the next {study.horizon} "
+                                 f"{study.time_unit}s)"},
+            "**Assumptions:** " + what_if_note(w, study.time_unit)]
 
 
 def leads_view(study):
@@ -508,7 +580,8 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
     valid = w.loc[w.index > 0].dropna(subset=["value"])
     if len(valid):
         x = valid.index[0]
-        head[f"Value of {x:g} pt less churn ({study.horizon} {study.time_unit}s)"] = \
+        head[f"Value of {x:g} pt less churn ({study.horizon} {study.time_unit}s, "
+             f"{w.attrs['shown']} cut)"] = \
             f"{currency}{valid.loc[x, 'value_change']:,.0f} ({valid.loc[x, 'value_change_pct']:+.1%})"
     out = {
         "as_of": study.as_of, "flow_start": study.flow_start, "time_unit": study.time_unit,
@@ -527,6 +600,17 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
                     for a, r in study.actions.iterrows()},
         "action_value": study.action_value, "action_value_source": study.action_value_source,
         "what_if": wi,
+        "what_if_assumption": w.attrs.get("shown"),
+        "what_if_by_assumption": {
+            a: {f"{p:g}": {k: (None if pd.isna(w.loc[p, c]) else float(w.loc[p, c]))
+                           for k, c in (("value_change", f"value_change_{a}"),
+                                        ("value_change_pct", f"value_change_pct_{a}"),
+                                        ("pct_lower", f"value_change_pct_{a}_lower"),
+                                        ("pct_upper", f"value_change_pct_{a}_upper"))
+                           if c in w}
+                for p in w.index if p > 0}
+            for a in ("absolute", "proportional") if f"value_{a}" in w},
+        "what_if_draws": w.attrs.get("n_draws"),
         "what_if_baseline_value": float(w.loc[0.0, "value"]) if 0.0 in w.index else None,
         "what_if_baseline_mean_dropout": (float(w.attrs["baseline_mean_dropout"])
                                           if "baseline_mean_dropout" in w.attrs else None),

@@ -20,6 +20,12 @@ def test_lifecycle_notebook_runs_on_cdnow(run_notebook):
     assert sum(v["customers"] for v in m["rfm_segments"].values()) == 23570
     assert set(m["what_if"]) == {"1", "5", "10"}
     assert 0 < m["what_if"]["1"] < m["what_if"]["5"] < m["what_if"]["10"]
+    # both readings of "1 point less churn", the shown one named, each with its interval
+    assert m["what_if_assumption"] == "absolute" and m["what_if_draws"] == 100
+    one = {a: m["what_if_by_assumption"][a]["1"] for a in ("absolute", "proportional")}
+    for v in one.values():
+        assert v["pct_lower"] < v["value_change_pct"] < v["pct_upper"]
+    assert one["absolute"]["value_change_pct"] > 3 * one["proportional"]["value_change_pct"]
     assert m["ladder"][0] == pytest.approx(11516 / 23570)   # CDNOW: 11,516 repeat buyers
     assert 2 <= len(m["headline"]) <= 4 and m["data_quality"]["rows_used"] > 0
     ex = pd.read_csv(out / "exports" / "customer_lifecycle.csv", dtype={"customer": str})

@@ -59,8 +59,13 @@ def test_table_views_rename_and_caption(study):
         "customers with ≥ k purchase days", "with ≥ k+1", "P(k+1 | k)"]
     assert "bought again in window" in report.reactivation_view(study)["df"]
     table, note = report.what_if_parts(study)
-    assert list(table["df"].index) == ["0", "1", "5"] and table["float_format"] == "{:,.0f}"
-    assert note.startswith("**Assumptions:** Churn = the BG/NBD probability")
+    assert list(table["df"].index) == ["0", "1", "5"]
+    top = list(dict.fromkeys(c[0] for c in table["df"].columns))
+    assert top == ["absolute cut (shown)", "proportional cut"]
+    assert ("absolute cut (shown)", "90% interval (%)") in table["df"].columns
+    assert note.startswith("**Assumptions:** Churn = the MBG/NBD probability")
+    assert "**absolute** (shown first and in the summary)" in note
+    assert "parameter uncertainty only" in note
     assert report.flows_figure(study)["title"] == f"Customer flows between stages, {study.flow_start} to {AS_OF}"
     assert report.leads_view(study)["caption"] == "Leads by source"
     assert report.stage_value_note(study) is None
@@ -69,7 +74,10 @@ def test_table_views_rename_and_caption(study):
 def test_sentences(study):
     lines = report.summary_lines(study)
     assert lines[0].startswith(f"{len(study.stages):,} customers at {AS_OF}: ")
-    assert any(line.startswith("Lowering churn by 1 point (") for line in lines)
+    what_if = [line for line in lines if line.startswith("What-if: lowering each active customer's "
+                                                          "dropout probability by 1 point (absolute cut")]
+    assert len(what_if) == 1 and "90% interval" in what_if[0]
+    assert "read as a proportional cut" in what_if[0]
     assert lines[-1].startswith("Leads: 3, of which 67% converted")
     assert report.second_purchase_note(study).startswith("Median time to a second purchase: ")
     assert report.method_values_note(study).startswith(
@@ -82,6 +90,13 @@ def test_metrics_and_exports(study):
     m = report.lifecycle_metrics(study)
     json.dumps(m)
     assert "data_quality" not in m and set(m["what_if"]) == {"1", "5"}
+    assert m["what_if_assumption"] == "absolute" and m["what_if_draws"] == 100
+    by = m["what_if_by_assumption"]
+    assert by["absolute"]["1"]["value_change"] == m["what_if"]["1"]
+    assert by["absolute"]["1"]["pct_lower"] < by["absolute"]["1"]["value_change_pct"] < \
+        by["absolute"]["1"]["pct_upper"]
+    assert by["proportional"]["1"]["value_change_pct"] < by["absolute"]["1"]["value_change_pct"]
+    assert any(k.startswith("Value of 1 pt less churn (26 weeks, absolute cut)") for k in m["headline"])
     assert m["thresholds"]["source"] == report.threshold_sources(study.thresholds)
     assert sum(m["stage_counts"].values()) == len(study.stages)
     assert [r["source"] for r in m["leads"]] == ["a", "b", "All"]
@@ -205,3 +220,11 @@ def test_action_value_parameter_and_reactivation_wording():
     assert "the parameter `action_value`" in report.action_value_note(st)
     note = report.reactivation_note(st)
     assert "selected" in note and "proven repeat buyers" in note and "not evidence" in note
+
+
+def test_what_if_note_explains_the_gap_only_when_there_is_one(study):
+    w = study.what_if
+    assert "Here the absolute cut gains more" in report.what_if_note(w, "week")
+    flipped = w.copy()
+    flipped["value_change_absolute"] = -flipped["value_change_absolute"]
+    assert "Here the absolute cut gains more" not in report.what_if_note(flipped, "week")
