@@ -229,7 +229,10 @@ def plot_what_if(what_if: pd.DataFrame | None, *, ax: Axes | None = None, curren
     ax.set_ylabel(f"extra discounted margin ({currency}){h}")
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
     if names != [None]:
-        ax.legend(frameon=False, loc="upper left")
+        drawn = any(f"value_change_{n}_lower" in w for n in names)
+        ax.legend(frameon=False, loc="upper left",
+                  title=(f"error bars: {what_if.attrs.get('level', 0.9):.0%} interval "
+                         "(parameter uncertainty)" if drawn else None))
     ax.set_title(title)
     ax.margins(y=0.15)
     return ax

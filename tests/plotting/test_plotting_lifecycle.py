@@ -75,6 +75,7 @@ def test_ladder_km_what_if_conversion(parts):
     both.attrs["shown"] = "absolute"
     ax = plots.plot_what_if(both, horizon=52)
     assert len(ax.patches) == 4
+    assert ax.get_legend().get_title().get_text() == "error bars: 90% interval (parameter uncertainty)"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["absolute cut (shown)", "proportional cut"]
     bars = [c for c in ax.containers if hasattr(c, "errorbar")]
     assert bars[0].errorbar is not None and bars[1].errorbar is None   # interval only where drawn

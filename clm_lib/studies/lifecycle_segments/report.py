@@ -674,7 +674,9 @@ def actions_export(study) -> pd.DataFrame:
 
 
 def segments_export(study) -> pd.DataFrame:
-    """The segment table with the recommended action of each segment."""
-    t = study.segments.assign(action=[PLAYBOOK[s] for s in study.segments.index])
+    """The segment table with the recommended action(s) of each segment and the action
+    value (currency) that splits them."""
+    t = study.segments.assign(action=[PLAYBOOK[s] for s in study.segments.index],
+                              action_value=study.action_value)
     return t.reset_index()
 

@@ -101,7 +101,8 @@ def test_metrics_and_exports(study):
     assert sum(m["stage_counts"].values()) == len(study.stages)
     assert [r["source"] for r in m["leads"]] == ["a", "b", "All"]
     seg = report.segments_export(study)
-    assert seg.columns[0] == "segment" and seg.columns[-1] == "action"
+    assert seg.columns[0] == "segment" and list(seg.columns[-2:]) == ["action", "action_value"]
+    assert (seg["action_value"] == study.action_value).all()
     assert seg["action"].tolist() == [report.PLAYBOOK[s] for s in seg["segment"]]
     tr = report.transitions_export(study)
     assert tr.columns[0] == "from" and list(tr.columns[1:]) == list(STAGES)
