@@ -148,7 +148,7 @@ class LifecycleStudy:
 
 
 def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points, time_unit,
-                  what_if_assumption, what_if_draws):
+                  what_if_assumption, what_if_intervals):
     """MBG/NBD (BG/NBD if the MBG/NBD cannot be fitted, the reason in ``model_fallback``)
     + Gamma-Gamma on the summary ``full`` of all data to ``as_of`` (compressed fit, as in
     the CLV study), customer value and the what-if; a model the data cannot support is
@@ -176,7 +176,7 @@ def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points
                                 margin=margin, n_draws=0)
         what_if = retention_what_if(model, spend_model, full, points=what_if_points,
                                     horizon=horizon, discount_rate=d_unit, margin=margin,
-                                    shown=what_if_assumption, n_draws=what_if_draws)
+                                    shown=what_if_assumption, intervals=what_if_intervals)
     return dict(values=values, what_if=what_if, model=model, spend_model=spend_model,
                 model_errors=errors, model_fallback=fallback, model_dropped=dict(full.attrs.get("dropped", {})))
 
@@ -184,7 +184,7 @@ def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points
 def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
                     new_days=None, at_risk_days=None, lapsed_days=None, time_unit="week",
                     what_if_points=(1, 5, 10), what_if_assumption="absolute",
-                    what_if_draws=100, horizon=52, discount_rate=0.15, margin=0.3,
+                    what_if_intervals=True, horizon=52, discount_rate=0.15, margin=0.3,
                     segment=None, action_value=None, action_value_quantile=0.9,
                     engine="duckdb") -> LifecycleStudy:
     """The lifecycle and segments study: stages, flows, RFM, ladder, reactivation, what-if.
@@ -218,8 +218,8 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         dropout probability cut by x points, or the mean dropout lowered by x points with
         the Beta's concentration fixed (both are computed:
         :func:`~clm_lib.studies.lifecycle_segments.whatif.retention_what_if`).
-    what_if_draws : int
-        Parameter draws for the what-if intervals (0: none).
+    what_if_intervals : bool
+        Parameter-uncertainty intervals of the what-if (delta method).
     horizon : int
         Value horizon in time units. discount_rate : annual. margin : fraction of spend.
     segment : str, optional
@@ -261,7 +261,7 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
     value = _value_models(full, as_of=as_of_ts, time_unit=time_unit, horizon=horizon,
                           discount_rate=discount_rate, margin=margin,
                           what_if_points=what_if_points, what_if_assumption=what_if_assumption,
-                          what_if_draws=what_if_draws)
+                          what_if_intervals=what_if_intervals)
     stages = customer_stages(history, date=as_of_ts, thresholds=th)
     start = customer_stages(history_start, date=fs, thresholds=th)
     trans = transition_matrix(start, stages)

@@ -538,7 +538,8 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
                            if c in w}
                 for p in w.index if p > 0}
             for a in ("absolute", "proportional") if f"value_{a}" in w},
-        "what_if_draws": w.attrs.get("n_draws"),
+        "what_if_intervals": w.attrs.get("intervals"),
+        "what_if_interval_level": w.attrs.get("level"),
         "what_if_baseline_value": float(w.loc[0.0, "value"]) if 0.0 in w.index else None,
         "what_if_baseline_mean_dropout": (float(w.attrs["baseline_mean_dropout"])
                                           if "baseline_mean_dropout" in w.attrs else None),

@@ -35,11 +35,12 @@ def what_if_note(table: pd.DataFrame, time_unit: str) -> str:
     shown = at.get("shown", "absolute")
     other = "proportional" if shown == "absolute" else "absolute"
     rel = 1 / (100 * p0) if p0 > 0 else float("nan")
-    draws = at.get("n_draws", 0)
-    interval = (f"Intervals: {at.get('level', 0.9):.0%} of {draws} redraws of the parameters of both "
-                "models from their estimated uncertainty; they cover parameter uncertainty only, not "
-                "the chance in future purchases, and not whether the assumption itself holds."
-                if draws else "No intervals: " + (at.get("draws_error") or "no parameter draws") + ".")
+    interval = (f"Intervals: {at.get('level', 0.9):.0%} intervals for the uncertainty of the "
+                "estimated parameters of both models (delta method on their estimated covariance); "
+                "they cover parameter uncertainty only, not the chance in future purchases, and not "
+                "whether the assumption itself holds."
+                if at.get("intervals") else
+                "No intervals: " + (at.get("interval_error") or "not asked for") + ".")
     return (f"Churn = the {at.get('model', 'purchase model')} probability that a customer stops "
             f"after a purchase (fitted mean {p0:.1%}). 'x points less churn' can be read two ways, "
             f"and the two give very different values: **{shown}** (shown first and in the summary): "

@@ -199,7 +199,7 @@ def test_what_if_baseline_equals_clv_and_increases(fitted):
 
     m, g, data = fitted
     w = retention_what_if(m, g, data, points=[1, 5, 10, 99], horizon=52,
-                          discount_rate=0.0027, margin=0.3, shown="proportional", n_draws=0)
+                          discount_rate=0.0027, margin=0.3, shown="proportional", intervals=False)
     clv = customer_value(m, g, data, horizon=52, discount_rate=0.0027, margin=0.3, n_draws=0)["clv"].sum()
     assert w.loc[0.0, "value"] == pytest.approx(clv, rel=1e-10)
     assert w.loc[0.0, "value_absolute"] == w.loc[0.0, "value_proportional"]
@@ -212,7 +212,7 @@ def test_what_if_baseline_equals_clv_and_increases(fitted):
     a, b = m.params_["a"], m.params_["b"]
     assert w.loc[5.0, "mean_dropout_proportional"] == pytest.approx(a / (a + b) - 0.05)
     assert a / (a + b) - 0.05 < w.loc[5.0, "mean_dropout_absolute"] < a / (a + b)
-    assert "lower_" not in "".join(w.columns) and w.attrs["n_draws"] == 0
+    assert "lower" not in "".join(w.columns) and w.attrs["intervals"] is False
     note = report.what_if_note(w, "week")
     assert "**proportional** (shown first" in note and "**absolute**" in note
     assert "No intervals" in note
@@ -256,8 +256,8 @@ def test_cut_quadrature_matches_closed_form_and_simulation(model_name):
 def test_what_if_both_readings_with_intervals(fitted):
     m, g, data = fitted
     w = retention_what_if(m, g, data, points=[1, 5], horizon=52, discount_rate=0.0027,
-                          margin=0.3, n_draws=30, seed=2)
-    assert w.attrs["shown"] == "absolute" and w.attrs["n_draws"] == 30
+                          margin=0.3)
+    assert w.attrs["shown"] == "absolute" and w.attrs["intervals"] is True
     pd.testing.assert_series_equal(w["value_change_pct"], w["value_change_pct_absolute"],
                                    check_names=False)
     for a in ("absolute", "proportional"):
@@ -269,10 +269,11 @@ def test_what_if_both_readings_with_intervals(fitted):
     # a base with heterogeneous dropout: the valuable low-dropout customers gain far more
     # from an absolute cut than from a proportional one
     assert w.loc[1.0, "value_change_absolute"] > 2 * w.loc[1.0, "value_change_proportional"]
-    # the same seed, the same intervals
     again = retention_what_if(m, g, data, points=[1, 5], horizon=52, discount_rate=0.0027,
-                              margin=0.3, n_draws=30, seed=2)
+                              margin=0.3)
     pd.testing.assert_frame_equal(w, again)
+    note = report.what_if_note(w, "week")
+    assert "90% intervals for the uncertainty of the estimated parameters" in note
     with pytest.raises(ParameterError):
         retention_what_if(m, g, data, points=[1], horizon=52, discount_rate=0.0027, margin=0.3,
                           shown="relative")
@@ -314,3 +315,27 @@ def test_stages_by_segment(histories):
     t = stages.stages_by_segment(st)
     assert t["customers"].tolist() == [4, 4]
     assert t[list(stages.STAGES)].sum(axis=1).tolist() == pytest.approx([1.0, 1.0])
+
+
+def test_what_if_delta_intervals_agree_with_parameter_draws(fitted):
+    # the delta-method interval against the spread of the changes recomputed under 300
+    # draws of both models' parameters from the asymptotic normal of their estimates
+    from clm_lib.clv.valuation import _xT_groups, spend_frame
+    from clm_lib.studies.lifecycle_segments import whatif
+
+    m, g, data = fitted
+    w = retention_what_if(m, g, data, points=[1, 5], horizon=52, discount_rate=0.0027,
+                          margin=0.3, level=0.9)
+    groups, spend = _xT_groups(data), spend_frame(data)
+    kw = dict(horizon=52, discount_rate=0.0027, extra=0)
+    tp, sp = m.sample_params(300, seed=7), g.sample_params(300, seed=8)
+    draws = np.array([whatif._changes(whatif._tables(m, groups, [1.0, 5.0], tp[i], **kw),
+                                      whatif._weights(m, g, data, spend, groups, tp[i], sp[i], 0.3))
+                      for i in range(300)])
+    for i, a in enumerate(whatif.ASSUMPTIONS):
+        for j, col in enumerate((f"value_change_{a}", f"value_change_pct_{a}")):
+            half = (w[f"{col}_upper"] - w[f"{col}_lower"]).to_numpy()[1:] / 2
+            sd_draws = draws[:, i, j, 1:].std(axis=0)
+            np.testing.assert_allclose(half / 1.6449, sd_draws, rtol=0.2)
+            np.testing.assert_allclose(w[col].to_numpy()[1:], draws[:, i, j, 1:].mean(axis=0),
+                                       rtol=0.05)

@@ -21,7 +21,7 @@ def test_lifecycle_notebook_runs_on_cdnow(run_notebook):
     assert set(m["what_if"]) == {"1", "5", "10"}
     assert 0 < m["what_if"]["1"] < m["what_if"]["5"] < m["what_if"]["10"]
     # both readings of "1 point less churn", the shown one named, each with its interval
-    assert m["what_if_assumption"] == "absolute" and m["what_if_draws"] == 100
+    assert m["what_if_assumption"] == "absolute" and m["what_if_intervals"] is True
     one = {a: m["what_if_by_assumption"][a]["1"] for a in ("absolute", "proportional")}
     for v in one.values():
         assert v["pct_lower"] < v["value_change_pct"] < v["pct_upper"]

@@ -90,7 +90,7 @@ def test_metrics_and_exports(study):
     m = report.lifecycle_metrics(study)
     json.dumps(m)
     assert "data_quality" not in m and set(m["what_if"]) == {"1", "5"}
-    assert m["what_if_assumption"] == "absolute" and m["what_if_draws"] == 100
+    assert m["what_if_assumption"] == "absolute" and m["what_if_intervals"] is True
     by = m["what_if_by_assumption"]
     assert by["absolute"]["1"]["value_change"] == m["what_if"]["1"]
     assert by["absolute"]["1"]["pct_lower"] < by["absolute"]["1"]["value_change_pct"] < \
