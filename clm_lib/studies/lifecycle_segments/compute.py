@@ -273,7 +273,7 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
     rfm["segment"] = rfm_mod.assign_segments(rfm)
     action_value, action_source = rfm_mod.action_value_threshold(
         clv, value=action_value, quantile=action_value_quantile)
-    rfm["action"] = rfm_mod.assign_actions(rfm["segment"], clv, action_value)
+    rfm["action"] = rfm_mod.assign_actions(rfm["segment"], clv, action_value, p_alive)
     by_segment = None
     if segment:
         first_seg = eng.first_values(transactions, segment)

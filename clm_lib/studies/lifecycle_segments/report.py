@@ -14,11 +14,12 @@ from clm_lib.reporting import pseudonymise, show_table
 from clm_lib.studies.clv.report import not_fitted_note
 from clm_lib.studies.lifecycle_segments.report_whatif import (WHAT_IF_ASSUMPTIONS, what_if_line,
                                                              what_if_note)
-from clm_lib.studies.lifecycle_segments.rfm import SEGMENT_ACTIONS, recency_cuts, score_ranges
+from clm_lib.studies.lifecycle_segments.rfm import (ACTIVE_SEGMENTS, QUIET_P_ALIVE, SEGMENT_ACTIONS,
+                                                   recency_cuts, score_ranges)
 from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES, STAGES, Thresholds
 
 __all__ = [
-    "ACTION_TEXT", "action_value_note", "actions_line", "reactivation_note", "actions_view", "actions_export", "PLAYBOOK", "SEGMENT_RULES", "STAGE_RULES", "NO_LEADS", "show", "percent_columns",
+    "ACTION_TEXT", "action_value_note", "quiet_customers_note", "actions_line", "reactivation_note", "actions_view", "actions_export", "PLAYBOOK", "SEGMENT_RULES", "STAGE_RULES", "NO_LEADS", "show", "percent_columns",
     "threshold_sources", "thresholds_dict", "thresholds_table", "rule_table",
     "summary_lines", "model_note", "what_if_note", "what_if_line", "WHAT_IF_ASSUMPTIONS", "quality_notes", "thresholds_view",
     "stage_view", "stage_value_note", "stage_segments_view", "flows_figure",
@@ -179,7 +180,23 @@ def action_value_note(study, currency: str = "$") -> str:
     return (f"**Action value.** The costly actions ({costly}) are recommended only to customers "
             f"whose expected value over the next {study.horizon} {study.time_unit}s is at least "
             f"{currency}{study.action_value:,.2f} ({src}); below it they get the low-cost action "
-            "of their segment. The table gives the expected value at stake per action.")
+            "of their segment. The table gives the expected value at stake per action."
+            + quiet_customers_note(study))
+
+
+def quiet_customers_note(study) -> str:
+    """How many customers of the active segments get the actions of 'at risk' because the
+    purchase model holds them more likely gone than not ("" for none)."""
+    r = study.rfm
+    quiet = r["segment"].astype(str).isin(ACTIVE_SEGMENTS) & r["action"].astype(str).isin(
+        SEGMENT_ACTIONS["at risk"])
+    n = int(quiet.sum())
+    if not n:
+        return ""
+    return (f" {n:,} customer{'s' if n != 1 else ''} of the active segments "
+            f"({', '.join(ACTIVE_SEGMENTS)}) {'have' if n != 1 else 'has'} P(alive) below "
+            f"{QUIET_P_ALIVE:.0%}: silent for long by their own purchase rhythm though not yet by "
+            "the stage thresholds, they get the actions of 'at risk' instead of their segment's.")
 
 
 def score_rules_note(th: Thresholds) -> str:
@@ -376,7 +393,10 @@ def flows_view(study) -> dict:
 
 def rules_view() -> dict:
     """The segment rules and recommended actions."""
-    return {"df": rule_table(), "caption": "Segment rules (R, F, M scores 1–5) and recommended action"}
+    return {"df": rule_table(),
+            "caption": "Segment rules (R, F, M scores 1–5) and recommended action (customers of the "
+                       f"active segments with P(alive) below {QUIET_P_ALIVE:.0%} get the actions of "
+                       "'at risk')"}
 
 
 def segments_view(study, currency: str = "$") -> dict:

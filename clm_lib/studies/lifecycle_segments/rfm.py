@@ -57,7 +57,8 @@ from clm_lib.studies.lifecycle_segments.stages import (Thresholds, derive_thresh
 
 __all__ = ["SEGMENTS", "RULE_ORDER", "ACTIONS", "SEGMENT_ACTIONS", "rfm_table", "score",
            "recency_score", "recency_cuts", "assign_segments", "segment_table", "score_ranges",
-           "action_value_threshold", "assign_actions", "action_table"]
+           "action_value_threshold", "assign_actions", "action_table", "ACTIVE_SEGMENTS",
+           "QUIET_P_ALIVE"]
 
 #: Segments in display order.
 SEGMENTS = ("champions", "loyal", "potential loyalists", "new", "at risk", "can't lose",
@@ -66,6 +67,10 @@ SEGMENTS = ("champions", "loyal", "potential loyalists", "new", "at risk", "can'
 RULE_ORDER = ("new", "champions", "loyal", "potential loyalists", "can't lose", "at risk",
               "hibernating", "lost")
 
+#: Segments of active customers (R >= 4; "new" included).
+ACTIVE_SEGMENTS = ("champions", "loyal", "potential loyalists", "new")
+#: Below this P(alive) an active-segment customer gets the actions of "at risk".
+QUIET_P_ALIVE = 0.5
 #: Recommended actions (keys; the report words them), from the dearest to the cheapest.
 ACTIONS = ("personal outreach", "win-back offer", "reward", "keep close", "build the habit",
            "onboard", "automated reminder", "low-cost reactivation", "suppress")
@@ -291,12 +296,22 @@ def action_value_threshold(clv: pd.Series | None, *, value: float | None = None,
     return float(np.nanquantile(np.asarray(clv, float), quantile)), "quantile"
 
 
-def assign_actions(segments: pd.Series, clv: pd.Series | None,
-                   threshold: float | None) -> pd.Series:
+def assign_actions(segments: pd.Series, clv: pd.Series | None, threshold: float | None,
+                   p_alive: pd.Series | None = None, *,
+                   alive_threshold: float = QUIET_P_ALIVE) -> pd.Series:
     """Recommended action per customer (:data:`SEGMENT_ACTIONS`): the first action of
     the segment when the customer's expected value ``clv`` (indexed like ``segments``) is at
-    or above ``threshold``, the second otherwise (also without a value or threshold)."""
+    or above ``threshold``, the second otherwise (also without a value or threshold).
+
+    A customer of an active segment (:data:`ACTIVE_SEGMENTS`) whose ``p_alive`` is below
+    ``alive_threshold`` (more likely gone than not: silent for long by her own rhythm,
+    though not by the stage thresholds) gets the actions of "at risk" instead, so that no
+    customer the purchase model holds probably lost is told "no discounts needed"."""
     seg = segments.astype(str)
+    if p_alive is not None:
+        quiet = seg.isin(ACTIVE_SEGMENTS).to_numpy() & (
+            np.asarray(p_alive.reindex(seg.index), float) < alive_threshold)
+        seg = seg.where(~quiet, "at risk")
     if clv is None or threshold is None:
         high = np.zeros(len(seg), dtype=bool)
     else:

@@ -38,6 +38,8 @@ def test_lifecycle_notebook_runs_on_cdnow(run_notebook):
     assert (ex.loc[ex["segment"].isin(["lost", "hibernating"]), "p_alive"] < 0.9).all()
     assert not ex.loc[ex["segment"] == "champions", "stage"].isin(["lapsed", "at risk"]).any()
     assert set(ex["F"]) == set(ex["R"]) == set(ex["M"]) == {1, 2, 3, 4, 5}
+    relaxed = ex["action"].isin(["reward", "keep close", "build the habit", "onboard"])
+    assert (ex.loc[relaxed, "p_alive"] >= 0.5).all()
     calls = ex.loc[ex["action"] == "personal outreach", "clv"]
     assert len(calls) and calls.min() >= m["action_value"] > 1
     actions = pd.read_csv(out / "exports" / "actions.csv")

@@ -229,3 +229,13 @@ def test_what_if_note_explains_the_gap_only_when_there_is_one(study):
     flipped = w.copy()
     flipped["value_change_absolute"] = -flipped["value_change_absolute"]
     assert "Here the absolute cut gains more" not in report.what_if_note(flipped, "week")
+
+
+def test_no_active_customer_held_lost_is_told_to_relax(study):
+    ex = report.customer_export(study)
+    relaxed = ex["action"].isin(["reward", "keep close", "build the habit", "onboard"])
+    assert (ex.loc[relaxed, "p_alive"] >= 0.5).all()
+    quiet = ex["segment"].isin(["champions", "loyal", "potential loyalists"]) & (ex["p_alive"] < 0.5)
+    assert ex.loc[quiet, "action"].isin(["win-back offer", "automated reminder"]).all()
+    note = report.quiet_customers_note(study)
+    assert note == "" if not quiet.any() else note.startswith(f" {int(quiet.sum()):,} customer")

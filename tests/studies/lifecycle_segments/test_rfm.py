@@ -198,3 +198,15 @@ def test_action_value_threshold():
         rfm.action_value_threshold(clv, value=-1)
     with pytest.raises(ParameterError):
         rfm.action_value_threshold(clv, quantile=1.0)
+
+
+def test_active_customers_the_model_holds_lost_get_the_at_risk_actions():
+    seg = pd.Series(["champions", "champions", "loyal", "lost", "new"], index=list("abcde"))
+    clv = pd.Series([50.0, 50.0, 1.0, 50.0, 1.0], index=list("abcde"))
+    p_alive = pd.Series([0.9, 0.04, 0.3, 0.01, 0.49], index=list("abcde"))
+    act = rfm.assign_actions(seg, clv, 10.0, p_alive).astype(str)
+    # a champion the model holds 96 % gone is not told "no discounts needed"
+    assert act.to_dict() == {"a": "reward", "b": "win-back offer", "c": "automated reminder",
+                             "d": "win-back offer", "e": "automated reminder"}
+    assert rfm.assign_actions(seg, clv, 10.0).astype(str).tolist() == [
+        "reward", "reward", "keep close", "win-back offer", "onboard"]
