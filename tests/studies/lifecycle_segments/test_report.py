@@ -239,3 +239,12 @@ def test_no_active_customer_held_lost_is_told_to_relax(study):
     assert ex.loc[quiet, "action"].isin(["win-back offer", "automated reminder"]).all()
     note = report.quiet_customers_note(study)
     assert note == "" if not quiet.any() else note.startswith(f" {int(quiet.sum()):,} customer")
+
+
+def test_action_value_note_without_customer_values():
+    from types import SimpleNamespace
+
+    st = SimpleNamespace(action_value=None, model_errors={"gamma_gamma": "not fitted (all data): no spend"})
+    note = report.action_value_note(st)
+    assert "without customer values (Gamma-Gamma not fitted (all data): no spend)" in note
+    assert note.endswith("every customer gets the low-cost action.")
