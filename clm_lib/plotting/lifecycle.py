@@ -193,21 +193,46 @@ def plot_time_to_second_purchase(kmf, *, ax: Axes | None = None, time_unit: str 
 
 def plot_what_if(what_if: pd.DataFrame | None, *, ax: Axes | None = None, currency: str = "$",
                  horizon: int | None = None, time_unit: str = "week",
-                 title: str = "Value of lowering churn") -> Axes | None:
-    """Bars of ``value_change`` by churn reduction (index, percentage points; 0 left out);
-    None for no table (value models not fitted)."""
+                 title: str = "Value of lowering churn, under both readings") -> Axes | None:
+    """Bars of the value change by churn reduction (index, percentage points; 0 left out),
+    one bar per assumption (``value_change_<assumption>``, the shown one, ``attrs["shown"]``,
+    first) with the interval (``_lower`` / ``_upper``) as error bars; a table with only
+    ``value_change`` gives one bar per point. None for no table (value models not fitted)."""
     if what_if is None:
         return None
     _need(what_if, ["value_change", "value_change_pct"], "what-if table")
-    ax = _axes(ax, figsize=(8, 4))
+    ax = _axes(ax, figsize=(9, 4.5))
     w = what_if.loc[what_if.index > 0]
-    bars = ax.bar([f"−{p:g} pt" for p in w.index], w["value_change"].fillna(0).to_numpy(), color="tab:green")
-    ax.bar_label(bars, labels=[f"{currency}{v:,.0f} ({p:+.1%})" for v, p in
-                               zip(w["value_change"].fillna(0), w["value_change_pct"].fillna(0))], fontsize=8)
+    shown = what_if.attrs.get("shown")
+    names = [a for a in ("absolute", "proportional") if f"value_change_{a}" in w]
+    names = sorted(names, key=lambda a: a != shown) or [None]
+    x = np.arange(len(w))
+    width = 0.8 / len(names)
+    colours = ("tab:green", "tab:gray")
+    for i, name in enumerate(names):
+        sfx = f"_{name}" if name else ""
+        v = w[f"value_change{sfx}"].to_numpy(dtype=float)
+        pct = w[f"value_change_pct{sfx}"].to_numpy(dtype=float)
+        err = None
+        if f"value_change{sfx}_lower" in w:
+            lo = w[f"value_change{sfx}_lower"].to_numpy(dtype=float)
+            hi = w[f"value_change{sfx}_upper"].to_numpy(dtype=float)
+            err = np.nan_to_num(np.vstack([v - lo, hi - v]))
+        label = (f"{name} cut" + (" (shown)" if name == shown else "")) if name else None
+        bars = ax.bar(x + (i - (len(names) - 1) / 2) * width, np.nan_to_num(v), width, yerr=err,
+                      capsize=3, color=colours[i % 2], label=label)
+        ax.bar_label(bars, labels=["–" if np.isnan(a) else f"{currency}{a:,.0f} ({p:+.1%})"
+                                   for a, p in zip(v, pct)], fontsize=8, padding=2)
+    ax.set_xticks(x, [f"−{p:g} pt" for p in w.index])
     h = f" over {horizon} {time_unit}s" if horizon else ""
-    ax.set_xlabel("reduction of the mean dropout probability after a purchase (percentage points)")
+    ax.set_xlabel("churn reduction (percentage points of the dropout probability after a purchase)")
     ax.set_ylabel(f"extra discounted margin ({currency}){h}")
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    if names != [None]:
+        drawn = any(f"value_change_{n}_lower" in w for n in names)
+        ax.legend(frameon=False, loc="upper left",
+                  title=(f"error bars: {what_if.attrs.get('level', 0.9):.0%} interval "
+                         "(parameter uncertainty)" if drawn else None))
     ax.set_title(title)
     ax.margins(y=0.15)
     return ax

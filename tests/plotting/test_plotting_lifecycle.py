@@ -64,6 +64,22 @@ def test_ladder_km_what_if_conversion(parts):
     ax = plots.plot_what_if(w, horizon=52)
     assert len(ax.patches) == 2 and "52 weeks" in ax.get_ylabel()
     _check(ax)
+    # both readings, the shown one first, with their intervals as error bars
+    both = pd.DataFrame({"value_change_proportional": [0.0, 3.0, 15.0],
+                         "value_change_pct_proportional": [0, 0.003, 0.015],
+                         "value_change_absolute": [0.0, 10.0, 50.0],
+                         "value_change_pct_absolute": [0, 0.01, 0.05],
+                         "value_change_absolute_lower": [0.0, 8.0, 45.0],
+                         "value_change_absolute_upper": [0.0, 12.0, 55.0]}, index=[0.0, 1.0, 5.0])
+    both["value_change"], both["value_change_pct"] = both["value_change_absolute"], both["value_change_pct_absolute"]
+    both.attrs["shown"] = "absolute"
+    ax = plots.plot_what_if(both, horizon=52)
+    assert len(ax.patches) == 4
+    assert ax.get_legend().get_title().get_text() == "error bars: 90% interval (parameter uncertainty)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["absolute cut (shown)", "proportional cut"]
+    bars = [c for c in ax.containers if hasattr(c, "errorbar")]
+    assert bars[0].errorbar is not None and bars[1].errorbar is None   # interval only where drawn
+    _check(ax)
     leads = pd.DataFrame({"lead_id": [1, 2, 3], "created": ["2020-01-01"] * 3,
                           "source": ["a", "b", "b"], "converted": ["2020-01-05", None, "2020-01-09"]})
     _, _, kms = leads_conversion(leads, as_of="2020-02-01")

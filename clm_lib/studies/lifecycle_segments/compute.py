@@ -2,7 +2,7 @@
 segments, the repeat ladder, reactivation, leads conversion and the value of retention.
 
 :func:`lifecycle_study` reduces the log where it lives (purchase-day gaps, per-customer
-histories at both dates, the BG/NBD summary, segments at acquisition: one row per customer
+histories at both dates, the purchase-model summary, segments at acquisition: one row per customer
 or per gap length comes back) and returns a :class:`LifecycleStudy`. The pieces are in
 :mod:`.stages` (thresholds, stages, ladder), :mod:`.flows`, :mod:`.rfm`, :mod:`.repeat`
 (second purchase, reactivation), :mod:`.leads` and :mod:`.whatif`; the wording, display
@@ -17,6 +17,7 @@ import pandas as pd
 
 from clm_lib.checks import require_columns as _need
 from clm_lib.clv.bgnbd import BetaGeoModel
+from clm_lib.clv.mbgnbd import ModifiedBetaGeoModel
 from clm_lib.clv.valuation import customer_value, fit_or_reason, fit_purchase_model, fit_spend_model
 from clm_lib.exceptions import ParameterError
 from clm_lib.io import load_leads
@@ -44,7 +45,7 @@ __all__ = ["LifecycleStudy", "lifecycle_study"]
 class LifecycleStudy:
     """Everything the lifecycle report shows (see :func:`lifecycle_study`).
 
-    When the data cannot support the BG/NBD or the Gamma-Gamma model, ``model_errors``
+    When the data cannot support the purchase model or the Gamma-Gamma model, ``model_errors``
     holds the reason (``"not fitted (...): ..."``) and everything that needs them is None
     (``values``, ``what_if``, ``model``, ``spend_model``) or absent (the value columns of
     the stage and segment tables); stages, RFM, flows and the ladder do not need them.
@@ -71,7 +72,16 @@ class LifecycleStudy:
     flows : dict
         Headline flows (customers).
     rfm, segments : DataFrame
-        RFM scores and segment per customer; customers, revenue (and value) per segment.
+        RFM scores, segment and recommended ``action`` per customer; customers, revenue
+        (and value, mean P(alive)) per segment.
+    actions : DataFrame
+        Customers and expected value at stake per recommended action.
+    action_value : float or None
+        Expected value (currency) from which the costly actions are recommended (None
+        without customer values: then only the low-cost actions are).
+    action_value_source : str
+        ``"parameter"``, ``"quantile"`` (of ``action_value_quantile``) or ``"no value"``.
+    action_value_quantile : float
     ladder : DataFrame
         P(k+1 purchase days | k).
     second_purchase, second_purchase_km
@@ -79,13 +89,19 @@ class LifecycleStudy:
     reactivation : DataFrame
         Reactivated vs new customers after their start.
     values : DataFrame or None
-        Per-customer CLV and P(alive).
+        Per-customer CLV and P(alive) under the purchase model ``model``.
     what_if : DataFrame or None
-        Customer-base value by churn reduction.
+        Customer-base value by churn reduction under both assumptions, with intervals.
     model, spend_model
-        Fitted BG/NBD and Gamma-Gamma (None when not fitted).
+        Fitted purchase model and Gamma-Gamma (None when not fitted). The purchase model
+        is the MBG/NBD (Batislam, Denizel & Filiztekin 2007), in which a customer may drop
+        out right after her first purchase, so that a one-time buyer silent for a long time
+        is not certainly alive as she is under the BG/NBD; the BG/NBD only when the
+        MBG/NBD cannot be fitted.
     model_errors : dict
         Model key -> why it was not fitted.
+    model_fallback : str or None
+        Why the MBG/NBD was not fitted when the BG/NBD stands in for it (None otherwise).
     model_dropped : dict
         Reason -> count of what the model summary left out.
     leads_table, leads_durations, leads_km
@@ -109,6 +125,10 @@ class LifecycleStudy:
     flows: dict
     rfm: pd.DataFrame
     segments: pd.DataFrame
+    actions: pd.DataFrame
+    action_value: float | None
+    action_value_source: str
+    action_value_quantile: float
     ladder: pd.DataFrame
     second_purchase: pd.DataFrame
     second_purchase_km: object
@@ -118,6 +138,7 @@ class LifecycleStudy:
     model: object | None
     spend_model: object | None
     model_errors: dict = field(default_factory=dict)
+    model_fallback: str | None = None
     model_dropped: dict = field(default_factory=dict)
     leads_table: pd.DataFrame | None = None
     leads_durations: pd.DataFrame | None = None
@@ -126,13 +147,27 @@ class LifecycleStudy:
     leads_quality: object | None = None
 
 
-def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points, time_unit):
-    """BG/NBD + Gamma-Gamma on the summary ``full`` of all data to ``as_of`` (compressed
-    fit, as in the CLV study), customer value and the what-if; a model the data cannot
-    support is reported in ``errors`` and what needs it is None."""
+def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points, time_unit,
+                  what_if_assumption, what_if_intervals):
+    """MBG/NBD (BG/NBD if the MBG/NBD cannot be fitted, the reason in ``model_fallback``)
+    + Gamma-Gamma on the summary ``full`` of all data to ``as_of`` (compressed fit, as in
+    the CLV study), customer value and the what-if; a model the data cannot support is
+    reported in ``errors`` and what needs it is None."""
     errors: dict = {}
     period = f"all data to {as_of.date()}"
-    model = fit_or_reason(lambda: fit_purchase_model(BetaGeoModel, full), errors, "bgnbd", period)
+    # MBG/NBD: a customer may drop out right after her first purchase, so one-time buyers
+    # silent for a long time are not certainly alive (under the BG/NBD they are); the
+    # BG/NBD only if the MBG/NBD cannot be fitted, with the reason kept
+    first_choice: dict = {}
+    model = fit_or_reason(lambda: fit_purchase_model(ModifiedBetaGeoModel, full), first_choice,
+                          "mbgnbd", period)
+    fallback = None
+    if model is None:
+        fallback = first_choice["mbgnbd"]
+        model = fit_or_reason(lambda: fit_purchase_model(BetaGeoModel, full), errors, "bgnbd",
+                              period)
+        if model is None:
+            errors = {**first_choice, **errors}
     spend_model = fit_or_reason(lambda: fit_spend_model(full), errors, "gamma_gamma", period)
     d_unit = per_unit_discount_rate(discount_rate, time_unit)
     values = what_if = None
@@ -140,15 +175,18 @@ def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points
         values = customer_value(model, spend_model, full, horizon=horizon, discount_rate=d_unit,
                                 margin=margin, n_draws=0)
         what_if = retention_what_if(model, spend_model, full, points=what_if_points,
-                                    horizon=horizon, discount_rate=d_unit, margin=margin)
+                                    horizon=horizon, discount_rate=d_unit, margin=margin,
+                                    shown=what_if_assumption, intervals=what_if_intervals)
     return dict(values=values, what_if=what_if, model=model, spend_model=spend_model,
-                model_errors=errors, model_dropped=dict(full.attrs.get("dropped", {})))
+                model_errors=errors, model_fallback=fallback, model_dropped=dict(full.attrs.get("dropped", {})))
 
 
 def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
                     new_days=None, at_risk_days=None, lapsed_days=None, time_unit="week",
-                    what_if_points=(1, 5, 10), horizon=52, discount_rate=0.15, margin=0.3,
-                    segment=None, engine="duckdb") -> LifecycleStudy:
+                    what_if_points=(1, 5, 10), what_if_assumption="absolute",
+                    what_if_intervals=True, horizon=52, discount_rate=0.15, margin=0.3,
+                    segment=None, action_value=None, action_value_quantile=0.9,
+                    engine="duckdb") -> LifecycleStudy:
     """The lifecycle and segments study: stages, flows, RFM, ladder, reactivation, what-if.
 
     Parameters
@@ -172,18 +210,32 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         Stage thresholds in days (None: derived,
         :func:`~clm_lib.studies.lifecycle_segments.stages.derive_thresholds`).
     time_unit : {"day", "week", "month"}
-        Unit of the BG/NBD and of the horizon.
+        Unit of the purchase model and of the horizon.
     what_if_points : sequence of float
         Churn reductions in percentage points.
+    what_if_assumption : {"absolute", "proportional"}
+        The reading of "x points less churn" the report leads with: every alive customer's
+        dropout probability cut by x points, or the mean dropout lowered by x points with
+        the Beta's concentration fixed (both are computed:
+        :func:`~clm_lib.studies.lifecycle_segments.whatif.retention_what_if`).
+    what_if_intervals : bool
+        Parameter-uncertainty intervals of the what-if (delta method).
     horizon : int
         Value horizon in time units. discount_rate : annual. margin : fraction of spend.
     segment : str, optional
         Column of ``transactions``; the value at each customer's first purchase is kept
         as ``segment_value`` in the stage and RFM tables (the smallest when several rows
         share that time).
+    action_value : float, optional
+        Expected value over the horizon (currency) from which a customer is worth a costly
+        action (a personal call, an offer that gives away margin: see
+        :data:`~clm_lib.studies.lifecycle_segments.rfm.SEGMENT_ACTIONS`), e.g. the cost of
+        the action; None: the ``action_value_quantile`` of the customers' expected values.
+    action_value_quantile : float
+        Quantile of expected value used when ``action_value`` is None (0.9: the top 10 %).
     engine : {"duckdb", "spark"} or Engine
         Where the transactions are reduced (gaps, per-customer histories at both dates,
-        the BG/NBD summary, segments): only one row per customer or per gap length comes
+        the purchase-model summary, segments): only one row per customer or per gap length comes
         back; results are identical on every engine.
     """
     eng = get_engine(engine)
@@ -208,15 +260,20 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         full = eng.summary_data(days, as_of=as_of_ts, time_unit=time_unit)
     value = _value_models(full, as_of=as_of_ts, time_unit=time_unit, horizon=horizon,
                           discount_rate=discount_rate, margin=margin,
-                          what_if_points=what_if_points)
+                          what_if_points=what_if_points, what_if_assumption=what_if_assumption,
+                          what_if_intervals=what_if_intervals)
     stages = customer_stages(history, date=as_of_ts, thresholds=th)
     start = customer_stages(history_start, date=fs, thresholds=th)
     trans = transition_matrix(start, stages)
 
     clv = value["values"]["clv"] if value["values"] is not None else None
+    p_alive = value["values"]["p_alive"] if value["values"] is not None else None
 
-    rfm = rfm_mod.rfm_table(history, as_of=as_of_ts)
+    rfm = rfm_mod.rfm_table(history, as_of=as_of_ts, thresholds=th)
     rfm["segment"] = rfm_mod.assign_segments(rfm)
+    action_value, action_source = rfm_mod.action_value_threshold(
+        clv, value=action_value, quantile=action_value_quantile)
+    rfm["action"] = rfm_mod.assign_actions(rfm["segment"], clv, action_value, p_alive)
     by_segment = None
     if segment:
         first_seg = eng.first_values(transactions, segment)
@@ -232,7 +289,9 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         horizon=int(horizon), segment=segment or None, thresholds=th, stages=stages,
         stages_start=start, stage_summary=stage_table(stages, clv), stage_segments=by_segment,
         transitions=trans, flows=flow_counts(trans), rfm=rfm,
-        segments=rfm_mod.segment_table(rfm, rfm["segment"], clv), ladder=repeat_ladder(stages),
+        segments=rfm_mod.segment_table(rfm, rfm["segment"], clv, p_alive),
+        actions=rfm_mod.action_table(rfm["action"], clv), action_value=action_value,
+        action_value_source=action_source, action_value_quantile=float(action_value_quantile), ladder=repeat_ladder(stages),
         second_purchase=sp_df, second_purchase_km=sp_km,
         reactivation=reactivation_comparison(history, as_of=as_of_ts, thresholds=th),
         data_quality=dq, leads_quality=leads_dq, **value, **leads_parts)

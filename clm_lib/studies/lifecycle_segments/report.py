@@ -12,40 +12,35 @@ import pandas as pd
 
 from clm_lib.reporting import pseudonymise, show_table
 from clm_lib.studies.clv.report import not_fitted_note
+from clm_lib.studies.lifecycle_segments.report_actions import (ACTION_TEXT, PLAYBOOK, action_value_note,
+                                                             actions_line, quiet_customers_note)
+from clm_lib.studies.lifecycle_segments.report_whatif import (WHAT_IF_ASSUMPTIONS, what_if_line,
+                                                             what_if_note)
+from clm_lib.studies.lifecycle_segments.rfm import (QUIET_P_ALIVE, SEGMENT_ACTIONS, recency_cuts,
+                                                   score_ranges)
 from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES, STAGES, Thresholds
 
 __all__ = [
-    "PLAYBOOK", "SEGMENT_RULES", "STAGE_RULES", "NO_LEADS", "show", "percent_columns",
+    "ACTION_TEXT", "action_value_note", "quiet_customers_note", "actions_line", "reactivation_note", "actions_view", "actions_export", "PLAYBOOK", "SEGMENT_RULES", "STAGE_RULES", "NO_LEADS", "show", "percent_columns",
     "threshold_sources", "thresholds_dict", "thresholds_table", "rule_table",
-    "summary_lines", "model_note", "what_if_note", "quality_notes", "thresholds_view",
+    "summary_lines", "model_note", "what_if_note", "what_if_line", "WHAT_IF_ASSUMPTIONS", "quality_notes", "thresholds_view",
     "stage_view", "stage_value_note", "stage_segments_view", "flows_figure",
     "transitions_figure", "flows_view", "rules_view", "segments_view", "second_purchase_note",
-    "ladder_view", "reactivation_view", "what_if_parts", "leads_view", "method_values_note",
+    "score_rules_note", "score_ranges_view", "new_segment_note", "ladder_view", "reactivation_view", "what_if_parts", "leads_view", "method_values_note",
+    "purchase_model_note",
     "lifecycle_metrics", "customer_export", "transitions_export", "segments_export",
 ]
 
-#: Recommended action per RFM segment.
-PLAYBOOK = {
-    "champions": "Reward and involve: early access, referral programme, no discounts needed.",
-    "loyal": "Keep them close: loyalty benefits, cross-sell, ask for reviews.",
-    "potential loyalists": "Build the habit: membership offer, personalised recommendations.",
-    "new": "Onboard: welcome series and an incentive for the second purchase.",
-    "at risk": "Win back now: personalised reminder and a time-limited offer.",
-    "can't lose": "Personal outreach: call or tailored offer; find out why they stopped.",
-    "hibernating": "Low-cost reactivation: relevant content, seasonal offers.",
-    "lost": "Do not spend much: one last win-back attempt, then suppress from paid campaigns.",
-}
-
 #: (segment, rule in words), in the order :func:`~.rfm.assign_segments` evaluates them.
 SEGMENT_RULES = (
+    ("new", "first purchase within the new threshold (the stage 'new')"),
     ("champions", "R ≥ 4 and F ≥ 4"),
-    ("loyal", "R = 3 and F ≥ 4"),
-    ("can't lose", "R ≤ 2 and F ≥ 4 and M ≥ 4"),
-    ("at risk", "R ≤ 2 and F ≥ 3"),
-    ("new", "R ≥ 4 and F = 1"),
-    ("potential loyalists", "R ≥ 3 and F in 2–3"),
-    ("hibernating", "R = 3 and F = 1, or R = 2 and F ≤ 2"),
-    ("lost", "R = 1 and F ≤ 2"),
+    ("loyal", "R ≥ 4 and F = 3"),
+    ("potential loyalists", "R ≥ 4 and F ≤ 2"),
+    ("can't lose", "R = 2–3 and F ≥ 4 and M ≥ 4"),
+    ("at risk", "R = 3"),
+    ("hibernating", "R = 2"),
+    ("lost", "R = 1"),
 )
 
 #: The stage rules in words (first match wins).
@@ -140,26 +135,34 @@ def thresholds_table(th: Thresholds) -> pd.DataFrame:
 
 
 def rule_table() -> pd.DataFrame:
-    """The segment rules and playbook as a display table."""
-    return pd.DataFrame([(s, r, PLAYBOOK[s]) for s, r in SEGMENT_RULES],
-                        columns=["segment", "rule (scores 1–5)", "recommended action"]).set_index("segment")
+    """The segment rules and playbook as a display table: the action at or above the
+    action value and the one below it."""
+    rows = [(s, r, ACTION_TEXT[SEGMENT_ACTIONS[s][0]],
+             ACTION_TEXT[SEGMENT_ACTIONS[s][1]] if SEGMENT_ACTIONS[s][1] != SEGMENT_ACTIONS[s][0]
+             else "(same)") for s, r in SEGMENT_RULES]
+    return pd.DataFrame(rows, columns=["segment", "rule (scores 1–5)",
+                                       "action, expected value ≥ action value",
+                                       "action, below it"]).set_index("segment")
+
+
+def score_rules_note(th: Thresholds) -> str:
+    """How the R, F and M scores are given, with the recency cut-offs in days."""
+    c5, c4, c3, c2 = recency_cuts(th)
+    return (f"**Scores.** R (recency) on the stage thresholds, in days since the last purchase: "
+            f"5 = within {c5} days, 4 = within {c4} (active), 3 = within {c3} (at risk), "
+            f"2 = within {c2} (lapsed), 1 = longer ago (lapsed more than twice the lapsed "
+            "threshold). So R means the same number of days whatever the rest of the base does, "
+            "and a lapsed customer can never be a champion. F (purchase days) and M (spend to "
+            "date) are quantile groups of the distinct values: score k ends at the first value "
+            "where the cumulative share of customers reaches k/5, tied customers share a score and "
+            "every score is used when there are five distinct values (the table below gives the "
+            "values behind each score).")
 
 
 # ---- sentences ---------------------------------------------------------------------------
 def model_note(study) -> str:
     """Which value models were not fitted and why ("" when both were fitted)."""
     return not_fitted_note(study.model_errors)
-
-
-def what_if_note(table: pd.DataFrame, time_unit: str) -> str:
-    """Plain-language statement of the what-if assumptions."""
-    p0 = table.attrs.get("baseline_mean_dropout", float("nan"))
-    return (f"Churn = the BG/NBD probability that a customer stops after a repeat purchase "
-            f"(fitted mean {p0:.1%}). 'x points less churn' lowers that mean by x percentage "
-            f"points, keeping its spread (a + b) and everything else fixed: purchase rates, "
-            f"spend per purchase, which customers are alive today. Value is discounted margin "
-            f"over the next {table.attrs.get('horizon')} {time_unit}s from today's customers "
-            f"only (no new customers); the gain would be lower if the retention effort has a cost.")
 
 
 def quality_notes(study) -> list[str]:
@@ -199,6 +202,8 @@ def summary_lines(study, currency: str = "$") -> list[str]:
             f"{champs['revenue_share']:.0%} of revenue and {champs['clv_share']:.0%} of expected value; "
             f"'at risk' and 'can't lose' together hold {risk_share:.1%} of expected value.",
         ]
+        if study.action_value is not None:
+            lines.append(actions_line(study, currency))
     else:
         lines += [
             f"Loyal/VIP customers are {s.loc['loyal/VIP', 'customer_share']:.1%} of customers and brought "
@@ -220,17 +225,21 @@ def summary_lines(study, currency: str = "$") -> list[str]:
     w = study.what_if.dropna(subset=["value"]) if study.what_if is not None else pd.DataFrame()
     w = w.loc[w.index > 0]
     if len(w):
-        x = w.index[0]
-        lines.append(f"Lowering churn by {x:g} point{'s' if x != 1 else ''} (mean dropout after a purchase "
-                     f"{study.what_if.attrs['baseline_mean_dropout']:.1%} → {w.loc[x, 'mean_dropout']:.1%}) "
-                     f"would add {currency}{w.loc[x, 'value_change']:,.0f} ({w.loc[x, 'value_change_pct']:+.1%}) "
-                     f"of discounted margin over {study.horizon} {study.time_unit}s"
-                     + (f"; {w.index[-1]:g} points would add {currency}{w.iloc[-1]['value_change']:,.0f} "
-                        f"({w.iloc[-1]['value_change_pct']:+.1%})." if len(w) > 1 else "."))
+        lines.append(what_if_line(study, currency))
     if study.leads_table is not None:
         a = study.leads_table.loc["All"]
         lines.append(f"Leads: {int(a['leads']):,}, of which {a['conversion_rate']:.0%} converted by {study.as_of}.")
     return lines
+
+
+def reactivation_note(study) -> str:
+    """How (not) to read the reactivation comparison."""
+    return ("**Selection, not effect.** Reactivated customers are a selected group: they are "
+            "proven repeat buyers who came back of their own accord, while new customers include "
+            "every one-time buyer. A higher repurchase rate or spend after reactivation therefore "
+            "describes who comes back; it is not evidence that win-back campaigns would cause "
+            "lapsed customers to return or to be worth as much (no campaign is compared here; "
+            "that needs a test with a held-out control group).")
 
 
 def second_purchase_note(study) -> str:
@@ -241,14 +250,30 @@ def second_purchase_note(study) -> str:
         else "not reached (fewer than half of first-time buyers have come back).")
 
 
+def purchase_model_note(study) -> str:
+    """Which purchase model gives P(alive) and expected purchases, and why."""
+    if study.model is None:
+        return model_note(study)
+    if study.model_fallback is None:
+        return ("P(alive) and expected purchases come from the MBG/NBD (Batislam, Denizel & "
+                "Filiztekin 2007): as in the BG/NBD a customer may stop after each repeat "
+                "purchase, and in addition right after her first, so a one-time buyer silent "
+                "for a long time is not certainly alive (the BG/NBD would give her P(alive) = 1).")
+    return ("P(alive) and expected purchases come from the BG/NBD because the MBG/NBD "
+            f"{study.model_fallback}; under the BG/NBD a customer with no repeat purchase has "
+            "P(alive) = 1 however long she has been silent, so P(alive) of one-time buyers "
+            "says nothing here.")
+
+
 def method_values_note(study) -> str:
-    """The thresholds and BG/NBD parameters used (or why the models were not fitted)."""
+    """The thresholds, the purchase model and its parameters (or why the models were not
+    fitted)."""
     th = study.thresholds
     return (f"Thresholds used: new {th.new_days} days, at risk {th.at_risk_days} days, "
-            f"lapsed {th.lapsed_days} days. "
-            + (f"BG/NBD parameters ({study.time_unit}s): "
+            f"lapsed {th.lapsed_days} days. " + purchase_model_note(study)
+            + (f" {study.model.label} parameters ({study.time_unit}s): "
                + ", ".join(f"{k} = {v:.3g}" for k, v in study.model.params_.items()) + "."
-               if study.model is not None else model_note(study)))
+               if study.model is not None else ""))
 
 
 # ---- table views -------------------------------------------------------------------------
@@ -302,7 +327,10 @@ def flows_view(study) -> dict:
 
 def rules_view() -> dict:
     """The segment rules and recommended actions."""
-    return {"df": rule_table(), "caption": "Segment rules (R, F, M scores 1–5) and recommended action"}
+    return {"df": rule_table(),
+            "caption": "Segment rules (R, F, M scores 1–5) and recommended action (customers of the "
+                       f"active segments with P(alive) below {QUIET_P_ALIVE:.0%} get the actions of "
+                       "'at risk')"}
 
 
 def segments_view(study, currency: str = "$") -> dict:
@@ -311,10 +339,42 @@ def segments_view(study, currency: str = "$") -> dict:
         "customer_share": "share of customers", "revenue": f"revenue to date ({currency})",
         "revenue_share": "share of revenue", "clv": _value_label(study, currency),
         "clv_share": "share of expected value", "mean_recency_days": "mean days since last purchase",
-        "mean_frequency": "mean purchase days"})
+        "mean_frequency": "mean purchase days", "mean_p_alive": "mean P(alive)"})
     return {"df": percent_columns(seg, ["share of customers", "share of revenue",
-                                        "share of expected value"]),
+                                        "share of expected value", "mean P(alive)"]),
             "caption": f"RFM segments at {study.as_of}"}
+
+
+def score_ranges_view(study, currency: str = "$") -> dict:
+    """Customers and the values behind each R, F and M score."""
+    t = score_ranges(study.rfm)
+    t.columns = pd.MultiIndex.from_tuples(
+        [({"R": "R: days since last purchase", "F": "F: purchase days",
+           "M": f"M: spend to date ({currency})"}[a], b) for a, b in t.columns])
+    return {"df": t, "float_format": "{:,.0f}",
+            "caption": "Customers and range of values per score (a score no customer has is empty)"}
+
+
+def new_segment_note(study) -> str | None:
+    """Why the segment 'new' is empty (None when it is not)."""
+    if int(study.segments.loc["new", "customers"]) > 0:
+        return None
+    return (f"No customer is 'new': nobody made a first purchase in the {study.thresholds.new_days} "
+            f"days to {study.as_of} (the last first purchase was on "
+            f"{study.stages['first_purchase'].max().date()}).")
+
+
+def actions_view(study, currency: str = "$") -> dict:
+    """Customers and expected value at stake per recommended action."""
+    t = study.actions.copy()
+    t.insert(0, "action", [ACTION_TEXT[a] for a in t.index])
+    t.index = t.index.astype(str)
+    t = t.rename(columns={"clv": f"{_value_label(study, currency)}, total",
+                          "clv_share": "share of expected value",
+                          "mean_clv": f"mean per customer ({currency})",
+                          "min_clv": f"lowest ({currency})", "max_clv": f"highest ({currency})"})
+    return {"df": percent_columns(t, ["share of expected value"]), "float_format": "{:,.2f}",
+            "caption": "Recommended actions: customers and expected value at stake"}
 
 
 def ladder_view(study) -> dict:
@@ -338,19 +398,33 @@ def reactivation_view(study, currency: str = "$") -> dict:
 
 
 def what_if_parts(study, currency: str = "$") -> list:
-    """The what-if table and its assumptions (or why it is missing)."""
+    """The what-if table (both assumptions, the shown one first, with intervals) and its
+    assumptions (or why it is missing)."""
     if study.what_if is None:
         return [model_note(study)]
-    w = study.what_if.rename(columns={
-        "mean_dropout": "mean dropout after a purchase",
-        "value": f"customer-base value, next {study.horizon} {study.time_unit}s ({currency})",
-        "value_change": f"change ({currency})", "value_change_pct": "change (%)"})
-    w = percent_columns(w, ["mean dropout after a purchase", "change (%)"], digits=2)
-    w.index = [f"{p:g}" for p in w.index]
-    w.index.name = "churn reduction (points)"
-    return [{"df": w, "caption": "Customer-base value by churn reduction (0 = as fitted)",
-             "float_format": "{:,.0f}"},
-            "**Assumptions:** " + what_if_note(study.what_if, study.time_unit)]
+    w = study.what_if
+    shown = w.attrs["shown"]
+    order = [shown] + [a for a in ("absolute", "proportional") if a != shown]
+    level = w.attrs.get("level", 0.9)
+    cols = {}
+    for a in order:
+        name = f"{a} cut{' (shown)' if a == shown else ''}"
+        cols[(name, "mean dropout")] = [("–" if pd.isna(v) else f"{v:.2%}") for v in w[f"mean_dropout_{a}"]]
+        cols[(name, f"value change ({currency})")] = [
+            ("–" if pd.isna(v) else f"{v:,.0f}") for v in w[f"value_change_{a}"]]
+        cols[(name, "change (%)")] = [("–" if pd.isna(v) else f"{v:+.2%}") for v in w[f"value_change_pct_{a}"]]
+        if f"value_change_pct_{a}_lower" in w:
+            cols[(name, f"{level:.0%} interval (%)")] = [
+                ("–" if pd.isna(lo) else f"{lo:+.2%} to {hi:+.2%}")
+                for lo, hi in zip(w[f"value_change_pct_{a}_lower"], w[f"value_change_pct_{a}_upper"])]
+    t = pd.DataFrame(cols, index=[f"{p:g}" for p in w.index])
+    t.columns = pd.MultiIndex.from_tuples(t.columns)
+    t.index.name = "churn reduction (points)"
+    base = w.loc[0.0, "value"]
+    return [{"df": t, "caption": f"Customer-base value by churn reduction under both readings (0 = as "
+                                 f"fitted: {currency}{base:,.0f} over the next {study.horizon} "
+                                 f"{study.time_unit}s)"},
+            "**Assumptions:** " + what_if_note(w, study.time_unit)]
 
 
 def leads_view(study):
@@ -388,7 +462,8 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
     valid = w.loc[w.index > 0].dropna(subset=["value"])
     if len(valid):
         x = valid.index[0]
-        head[f"Value of {x:g} pt less churn ({study.horizon} {study.time_unit}s)"] = \
+        head[f"Value of {x:g} pt less churn ({study.horizon} {study.time_unit}s, "
+             f"{w.attrs['shown']} cut)"] = \
             f"{currency}{valid.loc[x, 'value_change']:,.0f} ({valid.loc[x, 'value_change_pct']:+.1%})"
     out = {
         "as_of": study.as_of, "flow_start": study.flow_start, "time_unit": study.time_unit,
@@ -402,12 +477,33 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
         "ladder": [float(v) for v in study.ladder["p_next"]],
         "time_to_second_purchase_median": float(study.second_purchase_km.median_survival_time_),
         "reactivation": study.reactivation.reset_index().to_dict(orient="records"),
+        "actions": {str(a): {"customers": int(r["customers"]),
+                             "clv": float(r["clv"]) if "clv" in r else None}
+                    for a, r in study.actions.iterrows()},
+        "action_value": study.action_value, "action_value_source": study.action_value_source,
         "what_if": wi,
+        "what_if_assumption": w.attrs.get("shown"),
+        "what_if_by_assumption": {
+            a: {f"{p:g}": {k: (None if pd.isna(w.loc[p, c]) else float(w.loc[p, c]))
+                           for k, c in (("value_change", f"value_change_{a}"),
+                                        ("value_change_pct", f"value_change_pct_{a}"),
+                                        ("pct_lower", f"value_change_pct_{a}_lower"),
+                                        ("pct_upper", f"value_change_pct_{a}_upper"))
+                           if c in w}
+                for p in w.index if p > 0}
+            for a in ("absolute", "proportional") if f"value_{a}" in w},
+        "what_if_intervals": w.attrs.get("intervals"),
+        "what_if_interval_level": w.attrs.get("level"),
         "what_if_baseline_value": float(w.loc[0.0, "value"]) if 0.0 in w.index else None,
         "what_if_baseline_mean_dropout": (float(w.attrs["baseline_mean_dropout"])
                                           if "baseline_mean_dropout" in w.attrs else None),
+        "purchase_model": study.model.label if study.model is not None else None,
+        "purchase_model_params": ({k: float(v) for k, v in study.model.params_.items()}
+                                  if study.model is not None else None),
+        "purchase_model_fallback": study.model_fallback,
+        # kept for readers of earlier metrics: set only when the BG/NBD is the model used
         "bgnbd_params": ({k: float(v) for k, v in study.model.params_.items()}
-                         if study.model is not None else None),
+                         if study.model is not None and study.model.name == "bgnbd" else None),
         "model_errors": study.model_errors,
         "headline": head,
     }
@@ -422,7 +518,8 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
 
 def customer_export(study) -> pd.DataFrame:
     """CRM export: pseudonymised customer, stage, R/F/M scores, segment, CLV, P(alive),
-    recommended action (raw ids never leave)."""
+    action (key) and recommended action in words, which depends on the segment and on the
+    customer's expected value (raw ids never leave)."""
     r = study.rfm
     v = (study.values.reindex(r.index) if study.values is not None
          else pd.DataFrame({"clv": np.nan, "p_alive": np.nan}, index=r.index))
@@ -434,7 +531,8 @@ def customer_export(study) -> pd.DataFrame:
         "monetary": r["monetary"].to_numpy(), "R": r["R"].to_numpy(), "F": r["F"].to_numpy(),
         "M": r["M"].to_numpy(), "segment": r["segment"].astype(str).to_numpy(),
         "clv": v["clv"].to_numpy(), "p_alive": v["p_alive"].to_numpy(),
-        "recommended_action": r["segment"].map(PLAYBOOK).astype(object).to_numpy(),
+        "action": r["action"].astype(str).to_numpy(),
+        "recommended_action": r["action"].astype(str).map(ACTION_TEXT).astype(object).to_numpy(),
     })
     if "segment_value" in r:
         out["customer_segment"] = r["segment_value"].astype("string").to_numpy()
@@ -449,8 +547,19 @@ def transitions_export(study) -> pd.DataFrame:
     return study.transitions.reset_index()
 
 
+def actions_export(study) -> pd.DataFrame:
+    """Customers and expected value at stake per action, with the action in words and the
+    action value used."""
+    t = study.actions.assign(recommended_action=[ACTION_TEXT[a] for a in study.actions.index],
+                             action_value=study.action_value)
+    t.index = t.index.astype(str)
+    return t.reset_index()
+
+
 def segments_export(study) -> pd.DataFrame:
-    """The segment table with the recommended action of each segment."""
-    t = study.segments.assign(action=[PLAYBOOK[s] for s in study.segments.index])
+    """The segment table with the recommended action(s) of each segment and the action
+    value (currency) that splits them."""
+    t = study.segments.assign(action=[PLAYBOOK[s] for s in study.segments.index],
+                              action_value=study.action_value)
     return t.reset_index()
 

@@ -199,15 +199,86 @@ def test_what_if_baseline_equals_clv_and_increases(fitted):
 
     m, g, data = fitted
     w = retention_what_if(m, g, data, points=[1, 5, 10, 99], horizon=52,
-                          discount_rate=0.0027, margin=0.3)
+                          discount_rate=0.0027, margin=0.3, shown="proportional", intervals=False)
     clv = customer_value(m, g, data, horizon=52, discount_rate=0.0027, margin=0.3, n_draws=0)["clv"].sum()
     assert w.loc[0.0, "value"] == pytest.approx(clv, rel=1e-10)
-    v = w.loc[[0.0, 1.0, 5.0, 10.0], "value"].to_numpy()
-    assert np.all(np.diff(v) > 0)
-    assert np.isnan(w.loc[99.0, "value"])          # below zero dropout: not computable
+    assert w.loc[0.0, "value_absolute"] == w.loc[0.0, "value_proportional"]
+    for a in ("proportional", "absolute"):
+        v = w.loc[[0.0, 1.0, 5.0, 10.0], f"value_{a}"].to_numpy()
+        assert np.all(np.diff(v) > 0), a
+    assert np.isnan(w.loc[99.0, "value_proportional"])   # mean below zero: not computable
+    assert np.isfinite(w.loc[99.0, "value_absolute"])    # every dropout cut to zero
+    pd.testing.assert_series_equal(w["value"], w["value_proportional"], check_names=False)
     a, b = m.params_["a"], m.params_["b"]
-    assert w.loc[5.0, "mean_dropout"] == pytest.approx(a / (a + b) - 0.05)
-    assert "stops after a repeat purchase" in report.what_if_note(w, "week")
+    assert w.loc[5.0, "mean_dropout_proportional"] == pytest.approx(a / (a + b) - 0.05)
+    assert a / (a + b) - 0.05 < w.loc[5.0, "mean_dropout_absolute"] < a / (a + b)
+    assert "lower" not in "".join(w.columns) and w.attrs["intervals"] is False
+    note = report.what_if_note(w, "week")
+    assert "**proportional** (shown first" in note and "**absolute**" in note
+    assert "No intervals" in note
+
+
+@pytest.mark.parametrize("model_name", ["bgnbd", "mbgnbd"])
+def test_cut_quadrature_matches_closed_form_and_simulation(model_name):
+    from clm_lib.clv.bgnbd import BetaGeoModel
+    from clm_lib.clv.mbgnbd import ModifiedBetaGeoModel
+    from clm_lib.clv.valuation import _det_groups
+    from clm_lib.studies.lifecycle_segments.whatif import discounted_purchases_if_alive_cut
+
+    cls = {"bgnbd": BetaGeoModel, "mbgnbd": ModifiedBetaGeoModel}[model_name]
+    m = cls()
+    m.params_ = pd.Series([0.7, 9.9, 0.49, 0.86], index=list(m.param_names))
+    extra = 1 if model_name == "mbgnbd" else 0
+    ux = np.array([0.0, 0.0, 1.0, 3.0, 12.0, 40.0])
+    uT = np.array([70.0, 76.0, 70.0, 75.0, 74.0, 77.0])
+    kw = dict(extra=extra, horizon=52, discount_rate=0.0027)
+    # no cut: the model's own closed form (hypergeometric) to the quadrature's accuracy
+    exact = _det_groups(m, ux, uT, 52, 0.0027)[0]
+    q0 = discounted_purchases_if_alive_cut(m.params_.to_numpy(), ux, uT, cut=0.0, **kw)
+    np.testing.assert_allclose(q0, exact, rtol=1e-5)
+    # a 5-point cut against a simulation of the posterior of an alive customer:
+    # lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x + extra), p -> max(p - 0.05, 0)
+    rng = np.random.default_rng(1)
+    n = 400_000
+    r, alpha, a, b = m.params_.to_numpy()
+    k = np.arange(1, 53)
+    d = 1.0027 ** -k
+    wd = d - np.r_[d[1:], 0]
+    q5 = discounted_purchases_if_alive_cut(m.params_.to_numpy(), ux, uT, cut=0.05, **kw)
+    for i in (0, 3, 5):
+        lam = rng.gamma(r + ux[i], 1 / (alpha + uT[i]), n)
+        p = np.maximum(rng.beta(a, b + ux[i] + extra, n) - 0.05, 1e-12)
+        sim = ((-np.expm1(-lam[:, None] * p[:, None] * k[None, :]) / p[:, None]) @ wd).mean()
+        assert q5[i] == pytest.approx(sim, rel=0.02), i
+    assert (q5 > q0).all()
+
+
+def test_what_if_both_readings_with_intervals(fitted):
+    m, g, data = fitted
+    w = retention_what_if(m, g, data, points=[1, 5], horizon=52, discount_rate=0.0027,
+                          margin=0.3)
+    assert w.attrs["shown"] == "absolute" and w.attrs["intervals"] is True
+    pd.testing.assert_series_equal(w["value_change_pct"], w["value_change_pct_absolute"],
+                                   check_names=False)
+    for a in ("absolute", "proportional"):
+        lo, hi = w[f"value_change_pct_{a}_lower"], w[f"value_change_pct_{a}_upper"]
+        est = w[f"value_change_pct_{a}"]
+        assert (lo.loc[[1.0, 5.0]] < est.loc[[1.0, 5.0]]).all()
+        assert (est.loc[[1.0, 5.0]] < hi.loc[[1.0, 5.0]]).all()
+        assert lo.loc[0.0] == hi.loc[0.0] == 0
+    # a base with heterogeneous dropout: the valuable low-dropout customers gain far more
+    # from an absolute cut than from a proportional one
+    assert w.loc[1.0, "value_change_absolute"] > 2 * w.loc[1.0, "value_change_proportional"]
+    again = retention_what_if(m, g, data, points=[1, 5], horizon=52, discount_rate=0.0027,
+                              margin=0.3)
+    pd.testing.assert_frame_equal(w, again)
+    note = report.what_if_note(w, "week")
+    assert "90% intervals for the uncertainty of the estimated parameters" in note
+    with pytest.raises(ParameterError):
+        retention_what_if(m, g, data, points=[1], horizon=52, discount_rate=0.0027, margin=0.3,
+                          shown="relative")
+    with pytest.raises(ParameterError):
+        retention_what_if(m, g, data, points=[0], horizon=52, discount_rate=0.0027, margin=0.3)
 
 
 def test_study_export_is_formula_safe(tmp_path):
@@ -244,3 +315,27 @@ def test_stages_by_segment(histories):
     t = stages.stages_by_segment(st)
     assert t["customers"].tolist() == [4, 4]
     assert t[list(stages.STAGES)].sum(axis=1).tolist() == pytest.approx([1.0, 1.0])
+
+
+def test_what_if_delta_intervals_agree_with_parameter_draws(fitted):
+    # the delta-method interval against the spread of the changes recomputed under 300
+    # draws of both models' parameters from the asymptotic normal of their estimates
+    from clm_lib.clv.valuation import _xT_groups, spend_frame
+    from clm_lib.studies.lifecycle_segments import whatif
+
+    m, g, data = fitted
+    w = retention_what_if(m, g, data, points=[1, 5], horizon=52, discount_rate=0.0027,
+                          margin=0.3, level=0.9)
+    groups, spend = _xT_groups(data), spend_frame(data)
+    kw = dict(horizon=52, discount_rate=0.0027, extra=0)
+    tp, sp = m.sample_params(300, seed=7), g.sample_params(300, seed=8)
+    draws = np.array([whatif._changes(whatif._tables(m, groups, [1.0, 5.0], tp[i], **kw),
+                                      whatif._weights(m, g, data, spend, groups, tp[i], sp[i], 0.3))
+                      for i in range(300)])
+    for i, a in enumerate(whatif.ASSUMPTIONS):
+        for j, col in enumerate((f"value_change_{a}", f"value_change_pct_{a}")):
+            half = (w[f"{col}_upper"] - w[f"{col}_lower"]).to_numpy()[1:] / 2
+            sd_draws = draws[:, i, j, 1:].std(axis=0)
+            np.testing.assert_allclose(half / 1.6449, sd_draws, rtol=0.2)
+            np.testing.assert_allclose(w[col].to_numpy()[1:], draws[:, i, j, 1:].mean(axis=0),
+                                       rtol=0.05)

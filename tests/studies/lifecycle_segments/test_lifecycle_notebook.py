@@ -20,11 +20,30 @@ def test_lifecycle_notebook_runs_on_cdnow(run_notebook):
     assert sum(v["customers"] for v in m["rfm_segments"].values()) == 23570
     assert set(m["what_if"]) == {"1", "5", "10"}
     assert 0 < m["what_if"]["1"] < m["what_if"]["5"] < m["what_if"]["10"]
+    # both readings of "1 point less churn", the shown one named, each with its interval
+    assert m["what_if_assumption"] == "absolute" and m["what_if_intervals"] is True
+    one = {a: m["what_if_by_assumption"][a]["1"] for a in ("absolute", "proportional")}
+    for v in one.values():
+        assert v["pct_lower"] < v["value_change_pct"] < v["pct_upper"]
+    assert one["absolute"]["value_change_pct"] > 3 * one["proportional"]["value_change_pct"]
     assert m["ladder"][0] == pytest.approx(11516 / 23570)   # CDNOW: 11,516 repeat buyers
     assert 2 <= len(m["headline"]) <= 4 and m["data_quality"]["rows_used"] > 0
     ex = pd.read_csv(out / "exports" / "customer_lifecycle.csv", dtype={"customer": str})
     assert len(ex) == 23570 and ex["customer"].str.startswith("C-").all()
     assert ex["recommended_action"].notna().all()
+    # one story per customer on the bundled data: P(alive) below 1 for lapsed one-time
+    # buyers (MBG/NBD), no lapsed or at-risk champion, every F score used, no call for
+    # customers worth less than the action value
+    assert m["purchase_model"] == "MBG/NBD"
+    assert (ex.loc[ex["segment"].isin(["lost", "hibernating"]), "p_alive"] < 0.9).all()
+    assert not ex.loc[ex["segment"] == "champions", "stage"].isin(["lapsed", "at risk"]).any()
+    assert set(ex["F"]) == set(ex["R"]) == set(ex["M"]) == {1, 2, 3, 4, 5}
+    relaxed = ex["action"].isin(["reward", "keep close", "build the habit", "onboard"])
+    assert (ex.loc[relaxed, "p_alive"] >= 0.5).all()
+    calls = ex.loc[ex["action"] == "personal outreach", "clv"]
+    assert len(calls) and calls.min() >= m["action_value"] > 1
+    actions = pd.read_csv(out / "exports" / "actions.csv")
+    assert actions["customers"].sum() == 23570
     seg = pd.read_csv(out / "exports" / "rfm_segments.csv")
     assert seg["action"].tolist() == [report.PLAYBOOK[s] for s in seg["segment"]]
     assert list(pd.read_csv(out / "exports" / "transitions.csv")["from"])[0] == "not yet a customer"
