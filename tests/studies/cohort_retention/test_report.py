@@ -37,7 +37,7 @@ def test_cohort_study_metrics_and_summary(subscription_study):
     assert m["cohort_sizes"] == {"2000": 500, "2001": 400}
     assert m["retention_bounded"]["2001"][-1] is None
     assert m["churn_rate"]["2001"] == pytest.approx(70 / 500)
-    assert len(m["sbg"]["projection"]) == 4 + 5 + 1
+    assert len(m["sbg"]["projection"]) == 4 + 5 + 1 and m["retention_model"] == "sbg"
     assert set(m["sbg"]["se"]) == {"alpha", "beta"} and 2 <= len(m["headline"]) <= 4
     assert m["sbg"]["error"] is None and m["sbg"]["del"] == st.valuation["del"]
     assert m["churn_rule"].startswith("a customer is lost in the year in which their "
@@ -55,7 +55,7 @@ def test_display_tables(subscription_study):
     assert sizes.caption == "Cohort sizes (customers acquired per year)"
     assert sizes.frame["customers acquired"].tolist() == [500, 400]
     churn = report.churn_table(st)
-    assert list(churn.frame.columns) == ["active at start", "lost", "churn rate (%)"]
+    assert list(churn.frame.columns) == ["active at start", "lost", "churn rate (%)", "status"]
     assert churn.frame.loc["2001", "churn rate (%)"] == 14.0  # 70 of 500
     assert churn.caption == "Churn per year"
     proj = report.projection_table(st)
@@ -71,17 +71,22 @@ def test_display_tables(subscription_study):
     frames = report.export_frames(st)
     assert list(frames) == ["retention_bounded", "retention_unbounded", "churn_rate"]
     assert list(frames["retention_bounded"].columns[:2]) == ["cohort", 0]
-    assert list(frames["churn_rate"].columns) == ["period", "active_start", "lost", "churn_rate"]
+    assert list(frames["churn_rate"].columns) == ["period", "active_start", "lost", "churn_rate",
+                                                  "provisional"]
 
 
 def test_sbg_fit_table_drawn_without_holdout():
     st = cohort_study(_many_cohorts(),
                       "month", as_of="2020-12-31", holdout_periods=0)
-    assert st.holdout is None and st.model is not None
-    fit = st.sbg_fit
-    assert set(fit.columns) >= {"actual", "fitted", "lower", "upper", "in_fit"}
-    assert fit["in_fit"].all()
-    np.testing.assert_allclose(fit["actual"].dropna(), st.average_unbounded["retention"].dropna())
+    assert st.holdout is None and st.model is not None and st.retention_model == "bgnbd"
+    fit = st.fit_table
+    assert set(fit.columns) >= {"actual", "fitted", "lower", "upper", "in_fit", "alive"}
+    assert fit.index[0] == 1 and fit["in_fit"].sum() == st.tables.last_k.max()
+    # transactions: compared with the bounded retention (which does not move as data
+    # arrive), never with the unbounded counts
+    np.testing.assert_allclose(fit["actual"].dropna(),
+                               st.average_bounded["retention"].drop(index=0).dropna())
+    np.testing.assert_allclose(fit["fitted"], st.projection["buying"].drop(index=0))
 
 
 def _many_cohorts():
@@ -96,11 +101,11 @@ def _many_cohorts():
 
 def test_failed_model_is_said_in_words():
     st = cohort_study(tiny_log(), "month", as_of=AS_OF)
-    assert st.model is None and st.sbg_failure is not None
+    assert st.model is None and st.model_failure is not None
     text = report.sbg_error_text(st)
-    assert text.startswith(type(st.sbg_failure).__name__ + ": ")
+    assert text.startswith(type(st.model_failure).__name__ + ": ")
     m = report.cohort_metrics(st)
-    assert m["sbg"] == {"error": text}
+    assert m["bgnbd"] == {"error": text}
     assert report.summary_lines(st)[-1] == f"The retention projection could not be fitted ({text})."
     assert "Projected survival" not in " ".join(m["headline"])
 
@@ -109,5 +114,6 @@ def test_churn_rule_wording():
     assert report.churn_rule_text("transactions", 1, "month").startswith(
         "a customer is lost in a month when they bought in the previous month and then not "
         "at all for 1 month (")
-    assert "the last 2 weeks are not reported" in report.churn_rule_text("transactions", 3, "week")
+    assert "final 2 weeks later" in report.churn_rule_text("transactions", 3, "week")
+    assert "provisional" in report.churn_rule_text("transactions", 3, "week")
     assert report.churn_rule_text("snapshot", 3, "month").startswith("per month of tenure")

@@ -1,0 +1,266 @@
+"""Retention of transaction cohorts implied by a model of the purchases (BG/NBD).
+
+A transaction log says when customers bought, never when they left: the share of a cohort
+"still a customer" is not observed. The shifted-beta-geometric model is made for contracts
+(an observed cancellation); fed with "bought in ``k`` or any later period" counts it sees
+survivors that grow as data arrive. Here retention of transaction cohorts comes instead
+from the BG/NBD model (Fader, Hardie & Lee 2005) fitted by maximum likelihood to every
+customer's repeat purchases (frequency, recency, T in days; :meth:`clm_lib.reduce.Engine.
+summary_table`). Each customer buys at a Poisson rate ``lambda ~ Gamma(r, alpha)`` while
+alive and drops out after any repeat purchase with probability ``p ~ Beta(a, b)``. Given
+``lambda`` and ``p`` the customer is alive ``t`` days after the first purchase with
+probability ``exp(-lambda p t)`` (deaths thin the purchase process), so, unconditionally,
+
+* **share still alive** at ``t``: ``E[exp(-lambda p t)] = 2F1(r, a; a + b; -t / alpha)``
+  (Euler's integral over the beta, after the gamma's Laplace transform
+  ``(alpha / (alpha + s))**r``); a latent quantity, never observed;
+* **share buying in** ``[t, t + tau)``: alive at ``t`` and at least one purchase in the
+  window, ``2F1(r, a; a + b; -t / alpha) - (alpha / (alpha + tau))**r
+  2F1(r, a; a + b; -t / (alpha + tau))``; observable: it is the expected bounded retention
+  of a cohort cell, so it can be checked against the data.
+
+A cohort's expected share in period ``k`` averages these over its customers' acquisition
+days (a purchase on day ``s`` is at model time ``s - first_day``, as in the summary).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from clm_lib.exceptions import ClmError
+from clm_lib.reduce.periods import period_codes, period_labels, period_start
+from clm_lib.studies.cohort_retention.tables import CohortTables
+
+__all__ = ["PurchaseFit", "cohort_expectations", "fit_purchase_retention", "period_end",
+           "purchase_holdout", "purchase_projection", "share_alive", "share_buying"]
+
+
+def share_alive(params, t) -> np.ndarray:
+    """Unconditional BG/NBD probability that a customer is still alive ``t`` after the
+    first purchase.
+
+    Parameters
+    ----------
+    params : sequence of 4 floats
+        ``r, alpha, a, b`` (``alpha`` in the unit of ``t``).
+    t : array-like
+        Time since the first purchase (>= 0), same unit as ``alpha``.
+
+    Examples
+    --------
+    >>> float(share_alive([0.5, 10.0, 1.0, 2.0], 0.0))
+    1.0
+    """
+    r, alpha, a, b = (float(v) for v in params)
+    t = np.asarray(t, dtype=float)
+    return special.hyp2f1(r, a, a + b, -t / alpha)
+
+
+def share_buying(params, t, tau) -> np.ndarray:
+    """Unconditional BG/NBD probability of at least one purchase in ``[t, t + tau)``
+    after the first purchase (``t >= 0``, ``tau > 0``, unit of ``alpha``)."""
+    r, alpha, a, b = (float(v) for v in params)
+    t = np.asarray(t, dtype=float)
+    tau = np.asarray(tau, dtype=float)
+    late = (alpha / (alpha + tau)) ** r * special.hyp2f1(r, a, a + b, -t / (alpha + tau))
+    return share_alive(params, t) - late
+
+
+@dataclass(frozen=True)
+class PurchaseFit:
+    """A BG/NBD model fitted to the purchases up to ``calibration_end`` and the
+    acquisition days of the cohorts it describes.
+
+    Attributes
+    ----------
+    model : clm_lib.clv.bgnbd.BetaGeoModel
+        Time unit: days.
+    calibration_end : datetime.date
+        Last day (inclusive) of the purchases used.
+    acquisitions : DataFrame
+        ``cohort_index`` (period code), ``first_day`` (datetime64), ``customers``: the
+        customers acquired on each day, cohorts complete by ``calibration_end`` only.
+    """
+
+    model: object
+    calibration_end: dt.date
+    acquisitions: pd.DataFrame
+
+
+def fit_purchase_retention(eng, table, *, calibration_end: dt.date, cohort_period: str,
+                           last_period: int) -> PurchaseFit:
+    """Fit the BG/NBD model to the purchases up to ``calibration_end`` (inclusive).
+
+    Parameters
+    ----------
+    eng : Engine
+    table : Ibis table
+        Canonical transactions of ``eng`` (``customer_id``, ``timestamp``, ``amount``).
+    calibration_end : date
+        Last day used; later purchases are left out (a holdout check passes an earlier
+        day than ``as_of``).
+    cohort_period : {"week", "month", "quarter", "year"}
+    last_period : int
+        Code of the last period complete by ``calibration_end``: customers acquired after
+        it are not in any cohort (the model is still fitted on them: their purchases are
+        data too).
+
+    Raises
+    ------
+    InsufficientDataError, ConvergenceError
+        From the model when the data cannot support it.
+    """
+    from clm_lib.clv.bgnbd import BetaGeoModel
+
+    comp = eng.compress(eng.summary_table(table, as_of=calibration_end, time_unit="day"))
+    model = BetaGeoModel().fit(comp, weights="weights")
+    # T (days) = calibration_end - first purchase day: the compressed table holds the days
+    by_T = comp.groupby("T", as_index=False)["weights"].sum()
+    first = (np.datetime64(calibration_end, "D")
+             - by_T["T"].to_numpy().round().astype("timedelta64[D]"))
+    acq = pd.DataFrame({"cohort_index": period_codes(first, cohort_period),
+                        "first_day": first.astype("datetime64[ns]"),
+                        "customers": by_T["weights"].to_numpy(dtype=np.int64)})
+    acq = acq.loc[acq["cohort_index"] <= int(last_period)]
+    return PurchaseFit(model, calibration_end,
+                       acq.sort_values("first_day", ignore_index=True))
+
+
+def _period_days(codes, cohort_period: str) -> tuple[np.ndarray, np.ndarray]:
+    """First day and length in days of the periods with the given codes."""
+    codes = np.asarray(codes, dtype=np.int64)
+    start = period_start(codes, cohort_period).to_numpy().astype("datetime64[D]")
+    nxt = period_start(codes + 1, cohort_period).to_numpy().astype("datetime64[D]")
+    return start, (nxt - start).astype(np.int64).astype(float)
+
+
+def cohort_expectations(fit: PurchaseFit, ks, cohort_period: str, *,
+                        params=None) -> dict[str, pd.DataFrame]:
+    """Expected shares of each cohort by ``k`` (periods since acquisition).
+
+    Parameters
+    ----------
+    fit : PurchaseFit
+    ks : array-like of int
+        Periods since acquisition (>= 1; ``k = 0`` is 1 by definition and returned so).
+    cohort_period : str
+    params : sequence of 4 floats, optional
+        ``r, alpha, a, b`` in days (default the fitted ones; a draw for a band).
+
+    Returns
+    -------
+    dict of DataFrames (cohort code × ``k``): ``"buying"`` (expected share of the cohort
+    making a purchase in period ``k``, the model's bounded retention), ``"alive"``
+    (expected share still alive at the end of period ``k``); and ``"customers"``, a
+    Series of cohort sizes by code.
+    """
+    p = fit.model.params_.to_numpy() if params is None else np.asarray(params, dtype=float)
+    acq = fit.acquisitions
+    ks = np.asarray(ks, dtype=np.int64)
+    c = acq["cohort_index"].to_numpy(dtype=np.int64)
+    d = acq["first_day"].to_numpy().astype("datetime64[D]")
+    w = acq["customers"].to_numpy(dtype=float)
+    start, length = _period_days(c[:, None] + ks[None, :], cohort_period)
+    start = start.reshape(len(c), len(ks))
+    length = length.reshape(len(c), len(ks))
+    t = (start - d[:, None]).astype(np.int64).astype(float)
+    buying = np.where(ks[None, :] == 0, 1.0, share_buying(p, np.maximum(t, 0.0), length))
+    alive = share_alive(p, np.maximum(t + length, 0.0))
+    codes = np.unique(c)
+    inv = np.searchsorted(codes, c)
+    size = np.bincount(inv, weights=w)
+
+    def per_cohort(v):
+        tot = np.stack([np.bincount(inv, weights=w * v[:, j], minlength=len(codes))
+                        for j in range(len(ks))], axis=1)
+        return pd.DataFrame(tot / size[:, None], index=pd.Index(codes, name="cohort_index"),
+                            columns=pd.Index(ks, name="k"))
+
+    return {"buying": per_cohort(buying), "alive": per_cohort(alive),
+            "customers": pd.Series(size, index=pd.Index(codes, name="cohort_index"),
+                                   name="customers")}
+
+
+def period_end(code: int, cohort_period: str) -> dt.date:
+    """Last day of the period with code ``code``."""
+    return (period_start([int(code) + 1], cohort_period)[0] - pd.Timedelta(days=1)).date()
+
+
+def _pooled(exp: dict, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Size-weighted shares over every cohort: (buying, alive) by k."""
+    tot = sizes.sum()
+    return ((exp["buying"].to_numpy() * sizes[:, None]).sum(axis=0) / tot,
+            (exp["alive"].to_numpy() * sizes[:, None]).sum(axis=0) / tot)
+
+
+def purchase_projection(fit, tables: CohortTables, *, horizon_periods: int,
+                        draws: int = 200, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """What the BG/NBD model fitted in ``fit`` says of the study's cohorts, by ``k``.
+
+    Pooled over every cohort of ``tables`` (weights = cohort sizes), whether or not the
+    cohort is observable at ``k``: the model's expectation for these customers, up to the
+    last observed ``k`` + ``horizon_periods``.
+
+    Returns
+    -------
+    DataFrame indexed by ``k``: ``survival`` (expected share still alive at the end of
+    period ``k``; latent), ``buying`` (expected share buying in period ``k``: the model's
+    bounded retention), each with ``_lower`` / ``_upper``: a ``level`` band from ``draws``
+    parameter vectors of the estimate's asymptotic normal (parameter uncertainty only).
+    """
+    K = int(tables.last_k.max()) + int(horizon_periods)
+    ks = np.arange(K + 1)
+    exp = cohort_expectations(fit, ks, tables.cohort_period)
+    sizes = exp["customers"].to_numpy(dtype=float)
+    buying, alive = _pooled(exp, sizes)
+    out = pd.DataFrame({"survival": alive, "buying": buying}, index=pd.Index(ks, name="k"))
+    try:
+        thetas = fit.model.sample_params(int(draws), seed=seed)
+    except ClmError:  # no covariance: no band, said by the NaN
+        thetas = np.empty((0, 4))
+    sims = [_pooled(cohort_expectations(fit, ks, tables.cohort_period, params=th), sizes)
+            for th in thetas]
+    q = [(1 - level) / 2, (1 + level) / 2]
+    for j, name in enumerate(("buying", "survival")):
+        if sims:
+            lo, hi = np.quantile(np.stack([s[j] for s in sims]), q, axis=0)
+        else:
+            lo = hi = np.full(len(ks), np.nan)
+        out[f"{name}_lower"], out[f"{name}_upper"] = lo, hi
+    return out[["survival", "survival_lower", "survival_upper",
+                "buying", "buying_lower", "buying_upper"]]
+
+
+def purchase_holdout(fit, tables: CohortTables, *, holdout_periods: int) -> tuple:
+    """Expected vs actual buyers in each cohort's held-out periods (the last
+    ``holdout_periods`` calendar periods, after ``fit.calibration_end``).
+
+    Returns
+    -------
+    (by_k, error): ``by_k`` indexed by ``k`` with ``actual`` and ``expected`` (customers
+    buying in period ``k``, summed over the held-out cells at ``k``) and ``cells``;
+    ``error`` the dict ``actual``, ``expected``, ``relative_error`` (expected/actual -
+    1), ``cells``, ``calibration_end``.
+    """
+    H = int(holdout_periods)
+    ks = np.arange(int(tables.last_k.max()) + 1)
+    exp = cohort_expectations(fit, ks, tables.cohort_period)["buying"]
+    exp.index = pd.Index(period_labels(exp.index, tables.cohort_period), name="cohort")
+    counts = tables.bounded_counts.reindex(exp.index)
+    lk = tables.last_k.reindex(exp.index).to_numpy()[:, None]
+    k = ks[None, :]
+    held = (k > lk - H) & (k <= lk) & (k >= 1)
+    N = tables.sizes.reindex(exp.index).to_numpy(dtype=float)[:, None]
+    expected = np.where(held, N * exp.to_numpy(), 0.0)
+    actual = np.where(held, counts.to_numpy(dtype=float), 0.0)
+    by_k = pd.DataFrame({"actual": actual.sum(axis=0), "expected": expected.sum(axis=0),
+                         "cells": held.sum(axis=0)}, index=pd.Index(ks, name="k"))
+    by_k = by_k.loc[by_k["cells"] > 0]
+    a, e = float(actual.sum()), float(expected.sum())
+    return by_k, {"actual": a, "expected": e,
+                  "relative_error": e / a - 1 if a > 0 else float("nan"),
+                  "cells": int(held.sum()), "calibration_end": str(fit.calibration_end)}

@@ -1,0 +1,153 @@
+"""Retention of transaction cohorts from the BG/NBD model: the closed forms against direct
+integration and simulation, the cohort averages by hand, and the study on CDNOW (the
+fit's input does not move when data arrive; the chart, the summary and the headline quote
+one fit; the holdout error is said)."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, stats
+
+from clm_lib.clv.bgnbd import BetaGeoModel
+from clm_lib.reduce import get_engine
+from clm_lib.studies.cohort_retention import report
+from clm_lib.studies.cohort_retention.compute import cohort_study, retention_tables
+from clm_lib.studies.cohort_retention.purchase import (
+    PurchaseFit,
+    cohort_expectations,
+    share_alive,
+    share_buying,
+)
+
+PARAMS = (0.6, 20.0, 0.8, 2.5)  # r, alpha (days), a, b
+CDNOW = Path(__file__).resolve().parents[3] / "data" / "cdnow_master.csv"
+COLUMNS = {"date": "timestamp", "dollars": "amount", "cds": "quantity"}
+
+
+def _by_integration(t, tau):
+    """Over p ~ Beta(a, b) numerically, after the gamma's Laplace transform
+    E[exp(-s lambda)] = (alpha / (alpha + s))**r (the full story: the simulation below)."""
+    r, alpha, a, b = PARAMS
+    beta = stats.beta(a, b)
+
+    def lap(s):
+        return (alpha / (alpha + s)) ** r
+
+    alive = integrate.quad(lambda p: lap(p * t) * beta.pdf(p), 0, 1)[0]
+    buying = integrate.quad(lambda p: (lap(p * t) - lap(p * t + tau)) * beta.pdf(p), 0, 1)[0]
+    return alive, buying
+
+
+@pytest.mark.parametrize("t, tau", [(1.0, 30.0), (45.0, 31.0), (400.0, 28.0)])
+def test_closed_forms_match_direct_integration(t, tau):
+    alive, buying = _by_integration(t, tau)
+    assert share_alive(PARAMS, t) == pytest.approx(alive, rel=1e-5)
+    assert share_buying(PARAMS, t, tau) == pytest.approx(buying, rel=1e-5)
+
+
+def test_share_buying_matches_a_simulation():
+    """Customers simulated from the BG/NBD story: Poisson purchases while alive, a drop-out
+    chance p after each repeat purchase; the share buying in [t, t + tau)."""
+    r, alpha, a, b = PARAMS
+    rng = np.random.default_rng(3)
+    n, t, tau = 200_000, 60.0, 30.0
+    lam = rng.gamma(r, 1 / alpha, n)
+    p = rng.beta(a, b, n)
+    now = np.zeros(n)
+    alive = np.ones(n, dtype=bool)
+    bought = np.zeros(n, dtype=bool)
+    while alive.any():
+        now = np.where(alive, now + rng.exponential(1 / lam), now)
+        alive &= now < t + tau
+        bought |= alive & (now >= t)
+        alive &= rng.random(n) >= p  # drop out after this purchase
+    se = np.sqrt(bought.mean() * (1 - bought.mean()) / n)
+    assert abs(bought.mean() - share_buying(PARAMS, t, tau)) < 4 * se
+
+
+def test_cohort_expectations_average_over_acquisition_days():
+    model = BetaGeoModel()
+    model.params_ = pd.Series(PARAMS, index=list(model.param_names))
+    code = 12 * 2020 + 0  # January 2020
+    acq = pd.DataFrame({"cohort_index": [code, code],
+                        "first_day": pd.to_datetime(["2020-01-05", "2020-01-25"]),
+                        "customers": [3, 1]})
+    fit = PurchaseFit(model, pd.Timestamp("2020-06-30").date(), acq)
+    exp = cohort_expectations(fit, [0, 1, 2], "month")
+    # k = 2 is March 2020: 31 days from day 56 (Jan 5 -> Mar 1) or 36 (Jan 25 -> Mar 1)
+    by_hand = (3 * share_buying(PARAMS, 56, 31) + share_buying(PARAMS, 36, 31)) / 4
+    assert exp["buying"].loc[code, 2] == pytest.approx(by_hand, rel=1e-12)
+    assert exp["buying"].loc[code, 0] == 1.0
+    # alive at the end of March: 56 + 31 = 87 and 67 days after the first purchase
+    assert exp["alive"].loc[code, 2] == pytest.approx(
+        (3 * share_alive(PARAMS, 87) + share_alive(PARAMS, 67)) / 4, rel=1e-12)
+    assert exp["customers"].loc[code] == 4
+
+
+# ----------------------------------------------------------------- CDNOW
+@pytest.fixture(scope="module")
+def cdnow():
+    eng = get_engine("duckdb")
+    data, _ = eng.load_transactions(str(CDNOW), COLUMNS, as_of="1998-06-30")
+    return eng, data
+
+
+@pytest.fixture(scope="module")
+def study(cdnow):
+    eng, data = cdnow
+    return cohort_study(data, "month", as_of="1998-06-30", engine=eng)
+
+
+def test_transactions_are_projected_by_the_purchase_model(study):
+    assert study.retention_model == "bgnbd" and isinstance(study.model, BetaGeoModel)
+    assert study.derl is None and study.valuation == {}
+    assert isinstance(study.holdout_model, BetaGeoModel)
+
+
+def test_what_the_fit_is_compared_with_does_not_move_when_data_arrive(cdnow, study):
+    """The sBG was fed "bought in k or later" counts, which grow with data (Jan-1997 at
+    k = 1: 0.381, 0.424, 0.466 with data to 1997-09, 1997-12, 1998-06); the purchase model
+    is checked against the share buying in exactly period k, which does not move."""
+    eng, data = cdnow
+    early = cohort_study(data, "month", as_of="1997-12-31", engine=eng, holdout_periods=0)
+    b_early, b_late = early.tables.bounded_rates, study.tables.bounded_rates
+    seen = b_early.notna()
+    assert seen.to_numpy().sum() == 12 + 11 + 10
+    pd.testing.assert_frame_equal(b_early.where(seen),
+                                  b_late.reindex_like(b_early).where(seen), check_exact=True)
+    # pooled over the same cohorts (every cohort observable up to k = 9): the same
+    ks = range(1, 10)
+    pd.testing.assert_series_equal(early.fit_table.loc[ks, "actual"],
+                                   study.fit_table.loc[ks, "actual"], check_exact=True)
+    late = retention_tables(data, "month", as_of="1998-06-30", engine=eng)
+    assert early.tables.unbounded_rates.loc["1997-01", 1] != late.unbounded_rates.loc["1997-01", 1]
+
+
+def test_chart_summary_and_headline_quote_the_same_fit(study):
+    H = int(study.projection.index.max())
+    assert H == 17 + 12
+    fit = study.fit_table
+    np.testing.assert_array_equal(fit["fitted"].to_numpy(),
+                                  study.projection["buying"].drop(index=0).to_numpy())
+    value = f"{100 * study.projection.loc[H, 'buying']:.1f} %"
+    assert any(value in line and "k = 29" in line for line in report.summary_lines(study))
+    m = report.cohort_metrics(study)
+    assert m["headline"][f"Expected buying in month k = {H} (BG/NBD)"] == value
+    assert m["bgnbd"]["params"] == pytest.approx(dict(study.model.params_))
+
+
+def test_holdout_error_on_the_held_out_cells(study):
+    """The last 3 calendar months (Apr-Jun 1998) of each cohort, refit on data to
+    1998-03-31: actual = customers buying in those cells, counted by hand."""
+    e = study.holdout_error
+    t = study.tables
+    cells = [("1997-01", k) for k in (15, 16, 17)] + [("1997-02", k) for k in (14, 15, 16)] \
+        + [("1997-03", k) for k in (13, 14, 15)]
+    assert e["cells"] == 9 and e["calibration_end"] == "1998-03-31"
+    assert e["actual"] == sum(t.bounded_counts.loc[c, k] for c, k in cells)
+    assert study.holdout["expected"].sum() == pytest.approx(e["expected"])
+    # the sBG on "bought in k or later" counts over-predicted by 24 %
+    assert abs(e["relative_error"]) < 0.15
+    assert any(f"({100 * e['relative_error']:+.1f} %)" in line
+               for line in report.summary_lines(study))
