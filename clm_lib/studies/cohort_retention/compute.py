@@ -641,7 +641,11 @@ def cohort_study(data, cohort_period: str = "month", *, as_of, inactivity_period
               "inactivity_periods": int(inactivity_periods),
               "holdout_periods": int(holdout_periods), "horizon_periods": int(horizon_periods),
               "discount_rate": float(discount_rate), "segment": segment, "form": form,
-              "retention_model": "bgnbd" if form == "transactions" else "sbg"}
+              "retention_model": "bgnbd" if form == "transactions" else "sbg",
+              # transactions: the refit for the holdout check uses purchases up to this day
+              "holdout_calibration_end": (
+                  str(period_end(inp.last - int(holdout_periods), cohort_period))
+                  if form == "transactions" and int(holdout_periods) else None)}
     model, hmodel, holdout, herr, proj, fit, derl, valuation, failure, hfailure = parts
     return CohortStudy(tables, churn, churn_summary(churn, tables), avg_b, avg_u, segs,
                        model, hmodel, holdout, herr, proj, fit, derl, valuation, failure,

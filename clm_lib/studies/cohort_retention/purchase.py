@@ -244,7 +244,7 @@ def purchase_holdout(fit, tables: CohortTables, *, holdout_periods: int) -> tupl
     (by_k, error): ``by_k`` indexed by ``k`` with ``actual`` and ``expected`` (customers
     buying in period ``k``, summed over the held-out cells at ``k``) and ``cells``;
     ``error`` the dict ``actual``, ``expected``, ``relative_error`` (expected/actual -
-    1), ``cells``, ``calibration_end``.
+    1), ``cells`` (numbers only; the calibration end is ``fit.calibration_end``).
     """
     H = int(holdout_periods)
     ks = np.arange(int(tables.last_k.max()) + 1)
@@ -263,4 +263,4 @@ def purchase_holdout(fit, tables: CohortTables, *, holdout_periods: int) -> tupl
     a, e = float(actual.sum()), float(expected.sum())
     return by_k, {"actual": a, "expected": e,
                   "relative_error": e / a - 1 if a > 0 else float("nan"),
-                  "cells": int(held.sum()), "calibration_end": str(fit.calibration_end)}
+                  "cells": int(held.sum())}

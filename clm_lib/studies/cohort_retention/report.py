@@ -255,7 +255,7 @@ def holdout_table(study: CohortStudy) -> DisplayTable | None:
         "actual": "customers buying (observed)", "expected": "expected by the model",
         "cells": "cohorts", "error": "error (%)"})
     return DisplayTable(frame, f"Holdout check: refitted on data to "
-                               f"{study.holdout_error['calibration_end']}, by {study.unit}s "
+                               f"{study.parameters['holdout_calibration_end']}, by {study.unit}s "
                                "since acquisition (k)")
 
 

@@ -144,7 +144,8 @@ def test_holdout_error_on_the_held_out_cells(study):
     t = study.tables
     cells = [("1997-01", k) for k in (15, 16, 17)] + [("1997-02", k) for k in (14, 15, 16)] \
         + [("1997-03", k) for k in (13, 14, 15)]
-    assert e["cells"] == 9 and e["calibration_end"] == "1998-03-31"
+    assert e["cells"] == 9 and study.parameters["holdout_calibration_end"] == "1998-03-31"
+    assert study.holdout_model.params_["r"] != study.model.params_["r"]
     assert e["actual"] == sum(t.bounded_counts.loc[c, k] for c, k in cells)
     assert study.holdout["expected"].sum() == pytest.approx(e["expected"])
     # the sBG on "bought in k or later" counts over-predicted by 24 %
