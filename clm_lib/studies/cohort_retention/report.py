@@ -107,7 +107,8 @@ def summary_lines(study: CohortStudy) -> list[str]:
                if t.form != "snapshot" else "Of all subscribers")
         if t.form == "transactions":
             lines.append(f"{who}, {_pct(b1)} bought again in their second {u} and "
-                         f"{_pct(u1)} bought in their second {u} or later.")
+                         f"{_pct(u1)} bought in their second {u} or later (by "
+                         f"{study.parameters['as_of']}; this share grows as data arrive).")
         else:
             lines.append(f"{who}, {_pct(b1)} {active} in their second {u}.")
         K = int(t.last_k.iloc[0])
@@ -150,12 +151,13 @@ def summary_lines(study: CohortStudy) -> list[str]:
                          f"{study.valuation['del']:.1f} {u}s.")
         if study.holdout_error:
             e = study.holdout_error
-            what = "customers buying" if study.retention_model == "bgnbd" else \
-                f"active customer-{u}s"
-            lines.append(f"Checked on the last {study.parameters['holdout_periods']} {u}s held "
-                         f"out of a refit, the model expected {e['expected']:,.0f} {what} "
-                         f"in those {u}s against {e['actual']:,.0f} observed "
-                         f"({100 * e['relative_error']:+.1f} %).")
+            what = (f"customer-{u}s with a purchase" if study.retention_model == "bgnbd"
+                    else f"active customer-{u}s")
+            n = int(study.parameters["holdout_periods"])
+            held = f"the last {u}" if n == 1 else f"the last {n} {u}s"
+            lines.append(f"Checked on {held} held out of a refit, the model expected "
+                         f"{e['expected']:,.0f} {what} there against {e['actual']:,.0f} "
+                         f"observed ({100 * e['relative_error']:+.1f} %).")
         elif error:
             lines.append(f"The model could not be checked on held-out periods: {error}.")
     elif error:

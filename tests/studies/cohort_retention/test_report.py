@@ -46,7 +46,8 @@ def test_cohort_study_metrics_and_summary(subscription_study):
     lines = report.summary_lines(st)
     assert lines[0].startswith("900 customers were acquired in 2 yearly cohorts from 2000 to 2001")
     assert "86.0 % were still subscribed in their second year" in lines[1]
-    assert any(line.startswith("Checked on the last 1 years held out") for line in lines)
+    assert any(line.startswith("Checked on the last year held out of a refit, the model expected ")
+               for line in lines)
 
 
 def test_display_tables(subscription_study):
