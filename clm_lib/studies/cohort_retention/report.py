@@ -251,9 +251,11 @@ def holdout_table(study: CohortStudy) -> DisplayTable | None:
     """BG/NBD only: expected vs actual customers buying in the held-out cells by ``k``."""
     if study.retention_model != "bgnbd" or study.holdout is None:
         return None
-    frame = study.holdout.assign(
-        error=(100 * (study.holdout["expected"] / study.holdout["actual"] - 1)).round(1))
-    frame = frame.round({"expected": 0}).rename(columns={
+    h = study.holdout
+    frame = h.assign(error=(100 * (h["expected"] / h["actual"] - 1)).round(1),
+                     actual=h["actual"].round().astype("Int64"),
+                     expected=h["expected"].round().astype("Int64"))
+    frame = frame.rename(columns={
         "actual": "customers buying (observed)", "expected": "expected by the model",
         "cells": "cohorts", "error": "error (%)"})
     return DisplayTable(frame, f"Holdout check: refitted on data to "
@@ -279,7 +281,8 @@ def projection_table(study: CohortStudy) -> DisplayTable:
         cols = ["buying", "buying_lower", "buying_upper", "survival"]
         names = {"buying": f"expected % buying in the {u}", "buying_lower": "lower 95 %",
                  "buying_upper": "upper 95 %",
-                 "survival": "% alive in the model (one-time buyers never drop out)"}
+                 "survival": "% alive in the model (customers without a repeat purchase "
+                             "never drop out)"}
         caption = (f"BG/NBD projection for the customers of these cohorts ({u}s since "
                    "acquisition; bands: parameter uncertainty)")
     else:
