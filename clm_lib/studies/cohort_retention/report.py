@@ -187,6 +187,9 @@ def _churn_lines(study: CohortStudy) -> list[str]:
     line = (f"Churn rate: {_pct(cs['rate'])} per {u}, pooled over the {len(cs['periods'])} "
             f"settled {where} {_span(cs['periods'], u)} ({cs['lost']:,.0f} customers lost "
             f"of {cs['at_risk']:,.0f} at risk at the start of a {u}).")
+    if cs["basis"] == "all settled" and study.form == "transactions":
+        line += (f" Customers were acquired in every one of these {u}s, so the rate includes "
+                 f"new customers' first {u}, when one-time buyers are lost.")
     if cs["basis"] == "after acquisition":
         settled = [str(p) for p in c.index[~c["provisional"].astype(bool)]]
         left = [p for p in settled if p not in set(cs["periods"])]

@@ -118,3 +118,22 @@ def test_churn_rule_wording():
     assert "final 2 weeks later" in report.churn_rule_text("transactions", 3, "week")
     assert "provisional" in report.churn_rule_text("transactions", 3, "week")
     assert report.churn_rule_text("snapshot", 3, "month").startswith("per month of tenure")
+
+
+def test_churn_headline_says_what_it_pools():
+    st = cohort_study(_many_cohorts(), "month", as_of="2020-12-31", holdout_periods=2)
+    cs = st.churn_summary
+    assert cs["basis"] == "after acquisition" and cs["periods"] == ["2020-09", "2020-10"]
+    line = next(x for x in report.summary_lines(st) if x.startswith("Churn rate: "))
+    assert line.startswith(f"Churn rate: {100 * cs['rate']:.1f} % per month, pooled over the 2 "
+                           "settled months September 2020 to October 2020")
+    assert "(February 2020 to August 2020)" in line and "November 2020 to December 2020" in line
+    m = report.cohort_metrics(st)
+    assert m["headline"]["Churn rate per month (pooled, settled, after acquisition)"] == \
+        f"{100 * cs['rate']:.1f} %"
+    assert m["churn_provisional"] == ["2020-11", "2020-12"]
+    # acquired every month up to the end: nothing after acquisition, all settled months pooled
+    late = cohort_study(_many_cohorts(), "month", as_of="2020-08-31", holdout_periods=0)
+    assert late.churn_summary["basis"] == "all settled"
+    assert "Customers were acquired in every one of these months" in " ".join(
+        report.summary_lines(late))
