@@ -462,8 +462,10 @@ class CohortStudy:
         summary and metrics quote): ``actual`` (pooled observed share: unbounded for the
         sBG, bounded for BG/NBD) with ``actual_lower``/``actual_upper``, ``fitted``,
         ``lower``, ``upper`` (the model's value of the same quantity) and ``in_fit``
-        (observed range); BG/NBD starts at ``k = 1`` (``k = 0`` is 100 % by definition)
-        and adds ``alive``, ``alive_lower``, ``alive_upper``.
+        (observed range); BG/NBD starts at ``k = 1`` (``k = 0`` is 100 % by definition),
+        its ``fitted`` is, in the observed range, the model over the cohorts observed at
+        ``k`` (like the actual) and beyond it the projection over every cohort, and it adds
+        ``alive``, ``alive_lower``, ``alive_upper``.
     derl : DataFrame or None
         sBG only: ``model.derl_table(discount_rate, max_renewals=5)``.
     valuation : dict
@@ -569,8 +571,14 @@ def _bgnbd_part(inp, tables, avg_b, *, holdout_periods, horizon_periods):
         except ClmError as exc:
             hmodel, holdout, herr, hfailure = None, None, None, exc
     if model is not None:
-        fit = pd.DataFrame({"fitted": proj["buying"], "lower": proj["buying_lower"],
-                            "upper": proj["buying_upper"], "alive": proj["survival"],
+        # observed k: the model over the same cohorts as the actual; beyond: every cohort
+        obs = proj["buying_observed"].notna()
+        fit = pd.DataFrame({"fitted": proj["buying_observed"].where(obs, proj["buying"]),
+                            "lower": proj["buying_observed_lower"].where(obs,
+                                                                         proj["buying_lower"]),
+                            "upper": proj["buying_observed_upper"].where(obs,
+                                                                         proj["buying_upper"]),
+                            "alive": proj["survival"],
                             "alive_lower": proj["survival_lower"],
                             "alive_upper": proj["survival_upper"]})
         fit = fit.assign(actual=avg_b["retention"], actual_lower=avg_b["lower"],

@@ -190,49 +190,62 @@ def period_end(code: int, cohort_period: str) -> dt.date:
     return (period_start([int(code) + 1], cohort_period)[0] - pd.Timedelta(days=1)).date()
 
 
-def _pooled(exp: dict, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Size-weighted shares over every cohort: (buying, alive) by k."""
-    tot = sizes.sum()
-    return ((exp["buying"].to_numpy() * sizes[:, None]).sum(axis=0) / tot,
-            (exp["alive"].to_numpy() * sizes[:, None]).sum(axis=0) / tot)
+def _pooled(exp: dict, sizes: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Size-weighted shares by k: (buying, alive) over every cohort, and buying over the
+    cohorts observable at k (``seen``, cohorts × k; NaN where none is)."""
+    b = exp["buying"].to_numpy()
+    w = sizes[:, None] * seen
+    tot_seen = w.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        observed = np.where(tot_seen > 0, (b * w).sum(axis=0) / tot_seen, np.nan)
+    return ((b * sizes[:, None]).sum(axis=0) / sizes.sum(),
+            (exp["alive"].to_numpy() * sizes[:, None]).sum(axis=0) / sizes.sum(), observed)
 
 
 def purchase_projection(fit, tables: CohortTables, *, horizon_periods: int,
                         draws: int = 200, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
     """What the BG/NBD model fitted in ``fit`` says of the study's cohorts, by ``k``.
 
-    Pooled over every cohort of ``tables`` (weights = cohort sizes), whether or not the
-    cohort is observable at ``k``: the model's expectation for these customers, up to the
-    last observed ``k`` + ``horizon_periods``.
+    ``survival`` and ``buying`` are pooled over every cohort of ``tables`` (weights =
+    cohort sizes), whether or not the cohort is observable at ``k``: the model's
+    expectation for these customers, up to the last observed ``k`` + ``horizon_periods``.
+    ``buying_observed`` is pooled over the cohorts observable at ``k`` only, the same
+    cohorts as the pooled actual bounded retention (like for like; NaN beyond the data).
 
     Returns
     -------
     DataFrame indexed by ``k``: ``survival`` (expected share still alive at the end of
     period ``k``; latent), ``buying`` (expected share buying in period ``k``: the model's
-    bounded retention), each with ``_lower`` / ``_upper``: a ``level`` band from ``draws``
-    parameter vectors of the estimate's asymptotic normal (parameter uncertainty only).
+    bounded retention), ``buying_observed``, each with ``_lower`` / ``_upper``: a
+    ``level`` band from ``draws`` parameter vectors of the estimate's asymptotic normal
+    (parameter uncertainty only).
     """
     K = int(tables.last_k.max()) + int(horizon_periods)
     ks = np.arange(K + 1)
     exp = cohort_expectations(fit, ks, tables.cohort_period)
     sizes = exp["customers"].to_numpy(dtype=float)
-    buying, alive = _pooled(exp, sizes)
-    out = pd.DataFrame({"survival": alive, "buying": buying}, index=pd.Index(ks, name="k"))
+    labels = period_labels(exp["customers"].index, tables.cohort_period)
+    last_k = tables.last_k.reindex(labels).to_numpy(dtype=float)
+    seen = ks[None, :] <= last_k[:, None]  # NaN last_k (not a cohort of the tables): never
+    names = ("buying", "survival", "buying_observed")
+    out = pd.DataFrame(dict(zip(names, _pooled(exp, sizes, seen))),
+                       index=pd.Index(ks, name="k"))
     try:
         thetas = fit.model.sample_params(int(draws), seed=seed)
     except ClmError:  # no covariance: no band, said by the NaN
         thetas = np.empty((0, 4))
-    sims = [_pooled(cohort_expectations(fit, ks, tables.cohort_period, params=th), sizes)
-            for th in thetas]
+    sims = [_pooled(cohort_expectations(fit, ks, tables.cohort_period, params=th), sizes,
+                    seen) for th in thetas]
     q = [(1 - level) / 2, (1 + level) / 2]
-    for j, name in enumerate(("buying", "survival")):
+    for j, name in enumerate(names):
         if sims:
             lo, hi = np.quantile(np.stack([s[j] for s in sims]), q, axis=0)
         else:
             lo = hi = np.full(len(ks), np.nan)
         out[f"{name}_lower"], out[f"{name}_upper"] = lo, hi
-    return out[["survival", "survival_lower", "survival_upper",
-                "buying", "buying_lower", "buying_upper"]]
+    return out[["survival", "survival_lower", "survival_upper", "buying", "buying_lower",
+                "buying_upper", "buying_observed", "buying_observed_lower",
+                "buying_observed_upper"]]
 
 
 def purchase_holdout(fit, tables: CohortTables, *, holdout_periods: int) -> tuple:

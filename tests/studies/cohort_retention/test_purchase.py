@@ -128,8 +128,14 @@ def test_chart_summary_and_headline_quote_the_same_fit(study):
     H = int(study.projection.index.max())
     assert H == 17 + 12
     fit = study.fit_table
-    np.testing.assert_array_equal(fit["fitted"].to_numpy(),
-                                  study.projection["buying"].drop(index=0).to_numpy())
+    beyond = ~fit["in_fit"]
+    assert list(fit.index[beyond]) == list(range(18, 30))
+    np.testing.assert_array_equal(fit.loc[beyond, "fitted"].to_numpy(),
+                                  study.projection.loc[18:, "buying"].to_numpy())
+    # at k = 17 only the January cohort is observed: the model for that cohort, like the actual
+    assert fit.loc[17, "actual"] == study.tables.bounded_rates.loc["1997-01", 17]
+    assert fit.loc[17, "fitted"] != study.projection.loc[17, "buying"]
+    assert fit.loc[1, "fitted"] == pytest.approx(study.projection.loc[1, "buying"], rel=1e-12)
     value = f"{100 * study.projection.loc[H, 'buying']:.1f} %"
     assert any(value in line and "k = 29" in line for line in report.summary_lines(study))
     m = report.cohort_metrics(study)

@@ -87,7 +87,11 @@ def test_sbg_fit_table_drawn_without_holdout():
     # arrive), never with the unbounded counts
     np.testing.assert_allclose(fit["actual"].dropna(),
                                st.average_bounded["retention"].drop(index=0).dropna())
-    np.testing.assert_allclose(fit["fitted"], st.projection["buying"].drop(index=0))
+    # like for like where observed (the cohorts observed at k), every cohort beyond
+    obs, proj = fit["in_fit"], st.projection.drop(index=0)
+    np.testing.assert_allclose(fit.loc[obs, "fitted"], proj.loc[obs, "buying_observed"])
+    np.testing.assert_allclose(fit.loc[~obs, "fitted"], proj.loc[~obs, "buying"])
+    assert proj.loc[~obs, "buying_observed"].isna().all()
 
 
 def _many_cohorts():
