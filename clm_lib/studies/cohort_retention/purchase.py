@@ -167,9 +167,14 @@ def cohort_expectations(fit: PurchaseFit, ks, cohort_period: str, *,
     start, length = _period_days(c[:, None] + ks[None, :], cohort_period)
     start = start.reshape(len(c), len(ks))
     length = length.reshape(len(c), len(ks))
-    t = (start - d[:, None]).astype(np.int64).astype(float)
-    buying = np.where(ks[None, :] == 0, 1.0, share_buying(p, np.maximum(t, 0.0), length))
-    alive = share_alive(p, np.maximum(t + length, 0.0))
+    t = (start - d[:, None]).astype(np.int64)  # < 0 only at k = 0
+    # many (day, k) cells share a (t, length) pair: the special functions once per pair
+    pairs, inv_pair = np.unique(np.stack([t.ravel(), length.ravel().astype(np.int64)]),
+                                axis=1, return_inverse=True)
+    tu, lu = pairs[0].astype(float), pairs[1].astype(float)
+    inv_pair = inv_pair.reshape(t.shape)
+    buying = np.where(ks[None, :] == 0, 1.0, share_buying(p, np.maximum(tu, 0.0), lu)[inv_pair])
+    alive = share_alive(p, tu + lu)[inv_pair]
     codes = np.unique(c)
     inv = np.searchsorted(codes, c)
     size = np.bincount(inv, weights=w)
