@@ -118,12 +118,7 @@ def summary_lines(study: CohortStudy) -> list[str]:
                      f"{_pct(t.bounded_rates.loc[first, K])} of {them}.")
     obs1 = t.bounded_rates[1].dropna() if 1 in t.bounded_rates.columns else pd.Series(dtype=float)
     if len(obs1) >= 2:
-        new, old = obs1.iloc[-1], obs1.iloc[0]
-        trend = ("better" if new > old + 0.01 else "worse" if new < old - 0.01
-                 else "about as well")
-        lines.append(f"Newer cohorts retain {trend}: {_pct(new)} of the "
-                     f"{_pretty(obs1.index[-1], u)} cohort were active in their second {u}, "
-                     f"against {_pct(old)} for {_pretty(obs1.index[0], u)}.")
+        lines.append(_cohort_trend(t, obs1, u))
     lines += _churn_lines(study)
     error = sbg_error_text(study)
     if study.model is not None and study.projection is not None:
@@ -163,6 +158,26 @@ def summary_lines(study: CohortStudy) -> list[str]:
     elif error:
         lines.append(f"The retention projection could not be fitted ({error}).")
     return lines
+
+
+def _cohort_trend(t, obs1: pd.Series, u: str) -> str:
+    """The newest cohort against the oldest at ``k = 1``, with the 95 % Newcombe interval
+    of the difference: "better" / "worse" only when the interval excludes 0."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    newest, oldest = obs1.index[-1], obs1.index[0]
+    n1, n0 = float(t.sizes[newest]), float(t.sizes[oldest])
+    c1, c0 = float(t.bounded_counts.loc[newest, 1]), float(t.bounded_counts.loc[oldest, 1])
+    lo, hi = confint_proportions_2indep(c1, n1, c0, n0, method="newcomb", compare="diff")
+    diff = c1 / n1 - c0 / n0
+    head = ("The newest cohort retained better than the oldest in its second " + u if lo > 0
+            else "The newest cohort retained worse than the oldest in its second " + u
+            if hi < 0 else "In their second " + u + " the newest and the oldest cohort do not "
+            "differ beyond sampling noise")
+    return (f"{head}: "
+            f"{_pct(c1 / n1)} of the {_pretty(newest, u)} cohort were active in their second "
+            f"{u}, against {_pct(c0 / n0)} for {_pretty(oldest, u)} (difference "
+            f"{100 * diff:+.1f} points, 95 % interval {100 * lo:+.1f} to {100 * hi:+.1f}).")
 
 
 def _ordinal(n: int) -> str:

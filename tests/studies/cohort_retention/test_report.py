@@ -141,3 +141,22 @@ def test_churn_headline_says_what_it_pools():
     assert late.churn_summary["basis"] == "all settled"
     assert "Customers were acquired in every one of these months" in " ".join(
         report.summary_lines(late))
+
+
+def test_cohort_trend_is_said_only_beyond_sampling_noise(subscription_study):
+    rows = [(f"j{i}", "2020-01-10") for i in range(200)] \
+        + [(f"j{i}", "2020-02-10") for i in range(40)] \
+        + [(f"f{i}", "2020-02-12") for i in range(200)] \
+        + [(f"f{i}", "2020-03-12") for i in range(120)]
+    tx = pd.DataFrame(rows, columns=["customer_id", "timestamp"])
+    tx["timestamp"] = pd.to_datetime(tx["timestamp"])
+    st = cohort_study(tx, "month", as_of="2020-03-31", holdout_periods=0)
+    line = next(x for x in report.summary_lines(st) if "newest" in x)
+    # 60 % vs 20 %: Newcombe interval of the difference well above 0
+    assert line.startswith("The newest cohort retained better than the oldest in its second "
+                           "month: 60.0 % of the February 2020 cohort")
+    assert "(difference +40.0 points, 95 % interval" in line
+    # 87.5 % (350 of 400) vs 86.0 % (430 of 500): not distinguishable
+    line = next(x for x in report.summary_lines(subscription_study) if "newest" in x)
+    assert line.startswith("In their second year the newest and the oldest cohort do not differ "
+                           "beyond sampling noise: 87.5 % of the 2001 cohort")
