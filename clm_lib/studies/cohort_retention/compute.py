@@ -509,6 +509,8 @@ class CohortStudy:
 
 
 def _sbg_part(tables, avg_u, *, holdout_periods, horizon_periods, discount_rate):
+    """Subscriptions: the sBG model on the survivor counts, its projection, valuation and
+    figure table (all-data fit), and the holdout refit without the last periods."""
     model = hmodel = holdout = herr = proj = fit = derl = None
     failure = hfailure = None
     valuation: dict = {}
@@ -543,7 +545,9 @@ def _sbg_part(tables, avg_u, *, holdout_periods, horizon_periods, discount_rate)
 
 
 def _bgnbd_part(inp, tables, avg_b, *, holdout_periods, horizon_periods):
-
+    """Transactions: the BG/NBD model on every purchase up to ``as_of``, its projection
+    and figure table, and the holdout refit on purchases up to the end of the period
+    ``holdout_periods`` before the last complete one."""
     model = hmodel = holdout = herr = proj = fit = None
     failure = hfailure = None
     try:
