@@ -139,7 +139,7 @@ def _period_days(codes, cohort_period: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cohort_expectations(fit: PurchaseFit, ks, cohort_period: str, *,
-                        params=None) -> dict[str, pd.DataFrame]:
+                        params=None, by_day: bool = False) -> dict[str, pd.DataFrame]:
     """Expected shares of each cohort by ``k`` (periods since acquisition).
 
     Parameters
@@ -156,7 +156,9 @@ def cohort_expectations(fit: PurchaseFit, ks, cohort_period: str, *,
     dict of DataFrames (cohort code × ``k``): ``"buying"`` (expected share of the cohort
     making a purchase in period ``k``, the model's bounded retention), ``"alive"``
     (expected share still alive at the end of period ``k``); and ``"customers"``, a
-    Series of cohort sizes by code.
+    Series of cohort sizes by code. With ``by_day``, also ``"buying_by_day"``: the array
+    (rows of ``fit.acquisitions`` × ``k``) of the probability that a customer acquired
+    on that day buys in period ``k``.
     """
     p = fit.model.params_.to_numpy() if params is None else np.asarray(params, dtype=float)
     acq = fit.acquisitions
@@ -185,9 +187,12 @@ def cohort_expectations(fit: PurchaseFit, ks, cohort_period: str, *,
         return pd.DataFrame(tot / size[:, None], index=pd.Index(codes, name="cohort_index"),
                             columns=pd.Index(ks, name="k"))
 
-    return {"buying": per_cohort(buying), "alive": per_cohort(alive),
-            "customers": pd.Series(size, index=pd.Index(codes, name="cohort_index"),
-                                   name="customers")}
+    out = {"buying": per_cohort(buying), "alive": per_cohort(alive),
+           "customers": pd.Series(size, index=pd.Index(codes, name="cohort_index"),
+                                  name="customers")}
+    if by_day:
+        out["buying_by_day"] = buying
+    return out
 
 
 def period_end(code: int, cohort_period: str) -> dt.date:
@@ -223,7 +228,11 @@ def purchase_projection(fit, tables: CohortTables, *, horizon_periods: int,
     period ``k``; latent), ``buying`` (expected share buying in period ``k``: the model's
     bounded retention), ``buying_observed``, each with ``_lower`` / ``_upper``: a
     ``level`` band from ``draws`` parameter vectors of the estimate's asymptotic normal
-    (parameter uncertainty only).
+    (parameter uncertainty only, a band for the expectation); and ``buying_pred_lower`` /
+    ``buying_pred_upper``, the ``level`` predictive interval of the share of these
+    customers that will actually buy in period ``k`` (each parameter draw followed by
+    binomial draws of the buyers among the customers acquired on each day: parameter and
+    outcome noise; what a period not yet observed can be checked against).
     """
     K = int(tables.last_k.max()) + int(horizon_periods)
     ks = np.arange(K + 1)
@@ -239,8 +248,16 @@ def purchase_projection(fit, tables: CohortTables, *, horizon_periods: int,
         thetas = fit.model.sample_params(int(draws), seed=seed)
     except ClmError:  # no covariance: no band, said by the NaN
         thetas = np.empty((0, 4))
-    sims = [_pooled(cohort_expectations(fit, ks, tables.cohort_period, params=th), sizes,
-                    seen) for th in thetas]
+    rng = np.random.default_rng(seed)
+    n_day = fit.acquisitions["customers"].to_numpy(dtype=np.int64)
+    sims, realised = [], []
+    for th in thetas:
+        e = cohort_expectations(fit, ks, tables.cohort_period, params=th, by_day=True)
+        sims.append(_pooled(e, sizes, seen))
+        # outcome noise: given the parameters, customers are independent draws of the
+        # population, so the buyers among those acquired on one day are binomial
+        realised.append(rng.binomial(n_day[:, None], np.clip(e["buying_by_day"], 0, 1))
+                        .sum(axis=0) / n_day.sum())
     q = [(1 - level) / 2, (1 + level) / 2]
     for j, name in enumerate(names):
         if sims:
@@ -248,9 +265,14 @@ def purchase_projection(fit, tables: CohortTables, *, horizon_periods: int,
         else:
             lo = hi = np.full(len(ks), np.nan)
         out[f"{name}_lower"], out[f"{name}_upper"] = lo, hi
+    if realised:
+        out["buying_pred_lower"], out["buying_pred_upper"] = np.quantile(
+            np.stack(realised), q, axis=0)
+    else:
+        out["buying_pred_lower"] = out["buying_pred_upper"] = np.nan
     return out[["survival", "survival_lower", "survival_upper", "buying", "buying_lower",
-                "buying_upper", "buying_observed", "buying_observed_lower",
-                "buying_observed_upper"]]
+                "buying_upper", "buying_pred_lower", "buying_pred_upper", "buying_observed",
+                "buying_observed_lower", "buying_observed_upper"]]
 
 
 def purchase_holdout(fit, tables: CohortTables, *, holdout_periods: int) -> tuple:

@@ -131,8 +131,11 @@ def summary_lines(study: CohortStudy) -> list[str]:
                 f"Projection ({_model_label(study)}, fitted to every customer's repeat "
                 f"purchases up to {study.parameters['as_of']}): {_pct(p['buying'])} of the "
                 f"customers of these cohorts are expected to buy in their {_ordinal(H + 1)} "
-                f"{u} (k = {H}; 95 % parameter band {_pct(p['buying_lower'])} to "
-                f"{_pct(p['buying_upper'])}). At the latest observed k = {K_obs} the "
+                f"{u} (k = {H}; 95 % band of this expected share, from parameter "
+                f"uncertainty: {_pct(p['buying_lower'])} to {_pct(p['buying_upper'])}; a "
+                f"new cohort of the same size would show {_pct(p['buying_pred_lower'])} to "
+                f"{_pct(p['buying_pred_upper'])}, 95 % predictive interval). At the latest "
+                f"observed k = {K_obs} the "
                 f"model says {_pct(fit.loc[K_obs, 'fitted'])} and the cohorts observed then "
                 f"show {_pct(fit.loc[K_obs, 'actual'])}. The model lets a customer drop out "
                 f"only right after a repeat purchase, so every one-time buyer counts as alive: "
@@ -296,13 +299,19 @@ def projection_table(study: CohortStudy) -> DisplayTable:
     requires a fitted model."""
     u = study.unit
     if study.retention_model == "bgnbd":
-        cols = ["buying", "buying_lower", "buying_upper", "survival"]
+        cols = ["buying", "buying_lower", "buying_upper", "buying_pred_lower",
+                "buying_pred_upper", "survival"]
         names = {"buying": f"expected % buying in the {u}", "buying_lower": "lower 95 %",
                  "buying_upper": "upper 95 %",
+                 "buying_pred_lower": "new cohort: predictive lower 95 %",
+                 "buying_pred_upper": "new cohort: predictive upper 95 %",
                  "survival": "% alive in the model (customers without a repeat purchase "
                              "never drop out)"}
         caption = (f"BG/NBD projection for the customers of these cohorts ({u}s since "
-                   "acquisition; bands: parameter uncertainty)")
+                   "acquisition; lower/upper: band of the expected share from parameter "
+                   "uncertainty; predictive: where the share buying would fall for a new "
+                   "cohort of the same size and acquisition days, parameter and outcome "
+                   "noise)")
     else:
         cols = ["survival", "survival_lower", "survival_upper"]
         names = {"survival": "projected % still active", "survival_lower": "lower 95 %",
@@ -334,7 +343,8 @@ def cohort_metrics(study: CohortStudy) -> dict:
     ``churn_rate`` {period: rate}, ``churn_provisional`` [periods], ``churn_pooled``
     (:func:`~.compute.churn_summary`), ``churn_rule``, ``retention_model`` ("sbg" or
     "bgnbd") and under that name {params, se, loglik, aic, projection [{k, survival,
-    lower, upper, (bgnbd) buying, buying_lower, buying_upper}], holdout, (sbg) del,
+    lower, upper, (bgnbd) buying, buying_lower, buying_upper, buying_pred_lower,
+    buying_pred_upper}], holdout, (sbg) del,
     expected_lifetime_horizon, error}, ``headline``.
     """
     t, u = study.tables, study.unit
@@ -346,7 +356,9 @@ def cohort_metrics(study: CohortStudy) -> dict:
             {"k": int(k), "survival": float(r["survival"]),
              "lower": _finite(r["survival_lower"]), "upper": _finite(r["survival_upper"]),
              **({"buying": float(r["buying"]), "buying_lower": _finite(r["buying_lower"]),
-                 "buying_upper": _finite(r["buying_upper"])} if bg else {})}
+                 "buying_upper": _finite(r["buying_upper"]),
+                 "buying_pred_lower": _finite(r["buying_pred_lower"]),
+                 "buying_pred_upper": _finite(r["buying_pred_upper"])} if bg else {})}
             for k, r in study.projection.iterrows()]
         sbg.update(study.valuation)
         if study.holdout_error:

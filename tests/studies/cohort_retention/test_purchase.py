@@ -169,3 +169,74 @@ def test_holdout_and_projection_tables_say_what_they_hold(study):
     p = report.projection_table(study)
     assert p.frame.index[-1] == 29 and "parameter uncertainty" in p.caption
     assert p.frame.iloc[-1, 0] == round(100 * study.projection.loc[29, "buying"], 1)
+
+
+# ----------------------------------------------------------------- predictive coverage
+def _simulated_cohort(rng, n, first, cal_end, target):
+    """One cohort from the BG/NBD story (PARAMS, days): the per-customer summary at
+    ``cal_end`` and whether each customer buys between the days ``target = (start, end)``."""
+    r, alpha, a, b = PARAMS
+    lam, p = rng.gamma(r, 1 / alpha, n), rng.beta(a, b, n)
+    horizon = (target[1] - first).astype(float)
+    cal = (cal_end - first).astype(float)
+    now, alive = np.zeros(n), np.ones(n, dtype=bool)
+    x, last = np.zeros(n), np.zeros(n)
+    bought = np.zeros(n, dtype=bool)
+    while alive.any():
+        now = np.where(alive, now + rng.exponential(1 / lam), now)
+        alive &= now < horizon + 1
+        day = np.floor(now)
+        new_day = alive & (day <= cal) & (day > last)  # purchase days, as the summary
+        x += new_day
+        last = np.where(new_day, day, last)
+        bought |= alive & (day >= (target[0] - first).astype(float)) & (day <= horizon)
+        alive &= rng.random(n) >= p
+    summary = pd.DataFrame({"frequency": x, "recency": last, "T": cal})
+    return summary, bought
+
+
+@pytest.mark.slow
+def test_band_and_predictive_interval_cover_what_they_claim():
+    """Coverage by simulation: fit on a January-2020 cohort's purchases to 2020-06-30 and
+    look at k = 8 (September 2020). The parameter band covers the true expected share (the
+    model's value at the true parameters) about 95 % of the time; the predictive interval
+    covers the share that actually buys in a new cohort acquired on the same days about
+    95 % of the time, where the band alone falls short."""
+    from clm_lib.studies.cohort_retention.compute import purchase_projection
+    from clm_lib.studies.cohort_retention.tables import CohortTables
+
+    rng = np.random.default_rng(11)
+    code, lab = 12 * 2020, pd.Index(["2020-01"], name="cohort")
+    cal_end = np.datetime64("2020-06-30")
+    target = (np.datetime64("2020-09-01"), np.datetime64("2020-09-30"))
+    tables = CohortTables("month", pd.Timestamp(cal_end), "transactions",
+                          pd.Series([0], index=lab), pd.Series([5], index=lab),
+                          pd.DataFrame(index=lab), pd.DataFrame(index=lab))
+    band = pred = band_new = 0
+    reps, n = 60, 1500
+    for _ in range(reps):
+        first = np.datetime64("2020-01-01") + rng.integers(0, 31, n).astype("timedelta64[D]")
+        summary, _ = _simulated_cohort(rng, n, first, cal_end, target)
+        _, bought_new = _simulated_cohort(rng, n, first, cal_end, target)
+        days, counts = np.unique(first, return_counts=True)
+        acq = pd.DataFrame({"cohort_index": code, "first_day": days.astype("datetime64[ns]"),
+                            "customers": counts})
+        fit = PurchaseFit(BetaGeoModel().fit(summary), pd.Timestamp(cal_end).date(), acq)
+        proj = purchase_projection(fit, tables, horizon_periods=3,
+                                   seed=int(rng.integers(1 << 30))).loc[8]
+        truth = cohort_expectations(fit, [8], "month", params=PARAMS)["buying"].iloc[0, 0]
+        band += proj["buying_lower"] <= truth <= proj["buying_upper"]
+        pred += proj["buying_pred_lower"] <= bought_new.mean() <= proj["buying_pred_upper"]
+        band_new += proj["buying_lower"] <= bought_new.mean() <= proj["buying_upper"]
+    # 60 replications: 95 % +- 2 sd is 89 % .. 100 %
+    assert 0.87 <= band / reps and 0.87 <= pred / reps
+    assert band_new / reps < 0.87
+
+
+def test_predictive_interval_is_wider_than_the_band_and_said(study):
+    p = study.projection.loc[29]
+    assert p["buying_pred_lower"] < p["buying_lower"] < p["buying"] < p["buying_upper"] \
+        < p["buying_pred_upper"]
+    line = next(x for x in report.summary_lines(study) if x.startswith("Projection"))
+    assert (f"a new cohort of the same size would show {100 * p['buying_pred_lower']:.1f} % to "
+            f"{100 * p['buying_pred_upper']:.1f} %, 95 % predictive interval") in line
