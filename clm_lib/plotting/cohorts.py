@@ -20,7 +20,7 @@ __all__ = [
     "plot_churn_rate",
     "plot_retention_curves",
     "plot_retention_heatmap",
-    "plot_sbg_projection",
+    "plot_retention_projection",
     "plot_segment_curves",
     "plot_value_curves",
 ]
@@ -121,11 +121,24 @@ def plot_value_curves(curves: pd.DataFrame, *, ax: Axes | None = None, unit: str
 
 def plot_churn_rate(churn: pd.DataFrame, *, ax: Axes | None = None, unit: str = "month",
                     title: str = "Churn rate per period") -> Axes:
-    """Churn rate (lost / active at start) per calendar period (or tenure period)."""
+    """Churn rate (lost / active at start) per calendar period (or tenure period);
+    periods flagged ``provisional`` (window not over: upper bounds) are drawn hollow on a
+    dashed line and named in the legend."""
     _need(churn, ("churn_rate",), "churn rate table")
     ax = _axes(ax)
     x = np.arange(len(churn))
-    ax.plot(x, churn["churn_rate"].to_numpy(dtype=float) * 100, marker="o", ms=3)
+    y = churn["churn_rate"].to_numpy(dtype=float) * 100
+    prov = (churn["provisional"].to_numpy(dtype=bool) if "provisional" in churn.columns
+            else np.zeros(len(churn), dtype=bool))
+    settled = ~prov
+    ax.plot(x[settled], y[settled], marker="o", ms=3, color="C0", label="settled")
+    if prov.any():
+        i = np.flatnonzero(prov)
+        j = np.r_[i[0] - 1, i] if i[0] > 0 else i  # join to the last settled point
+        ax.plot(x[j], y[j], ls="--", color="C0", lw=1)
+        ax.plot(x[i], y[i], ls="none", marker="o", ms=5, mfc="white", color="C0",
+                label="provisional (window not over: upper bound)")
+        ax.legend(fontsize=8, frameon=False)
     step = max(1, len(churn) // 12)
     ax.set_xticks(x[::step])
     ax.set_xticklabels([str(i) for i in churn.index[::step]], rotation=45, ha="right")
@@ -137,28 +150,38 @@ def plot_churn_rate(churn: pd.DataFrame, *, ax: Axes | None = None, unit: str = 
     return ax
 
 
-def plot_sbg_projection(table: pd.DataFrame, *, ax: Axes | None = None, unit: str = "month",
-                        title: str = "sBG projection of survival vs actual") -> Axes:
-    """Fitted sBG survival with its parameter band vs actual pooled survival; the
-    periods used for the fit are shaded (``CohortStudy.sbg_fit``, e.g. what
-    :func:`clm_lib.studies.cohort_retention.compute.sbg_holdout` returns)."""
-    _need(table, ("actual", "fitted", "lower", "upper", "in_fit"), "sBG holdout table")
+def plot_retention_projection(table: pd.DataFrame, *, ax: Axes | None = None,
+                              unit: str = "month", model: str = "sBG",
+                              fitted_label: str = "still active (model)",
+                              actual_label: str = "actual (pooled cohorts)",
+                              title: str | None = None) -> Axes:
+    """A retention model's curve with its parameter band against the pooled actual
+    figures (with their band when given); the observed range is shaded
+    (``CohortStudy.fit_table``: ``actual``, ``fitted``, ``lower``, ``upper``,
+    ``in_fit``, optional ``actual_lower``/``actual_upper``)."""
+    _need(table, ("actual", "fitted", "lower", "upper", "in_fit"), "retention model table")
     ax = _axes(ax)
     k = table.index.to_numpy()
-    ax.plot(k, table["fitted"] * 100, color="C1", lw=2, label="sBG fitted / projected")
+    ax.plot(k, table["fitted"] * 100, color="C1", lw=2, label=f"{model}: {fitted_label}")
     if table["lower"].notna().any():
         ax.fill_between(k, table["lower"] * 100, table["upper"] * 100, color="C1", alpha=0.2,
                         label="95% parameter band")
-    ax.plot(k, table["actual"] * 100, color="C0", marker="o", ms=3, lw=1,
-            label="actual (pooled cohorts)")
+    ax.plot(k, table["actual"] * 100, color="C0", marker="o", ms=3, lw=1, label=actual_label)
+    if {"actual_lower", "actual_upper"} <= set(table.columns) \
+            and table["actual_lower"].notna().any():
+        ax.fill_between(k, table["actual_lower"] * 100, table["actual_upper"] * 100,
+                        color="C0", alpha=0.12, label="95% band of the actual")
     fit_k = k[table["in_fit"].to_numpy(dtype=bool)]
     if len(fit_k):
-        ax.axvspan(fit_k.min(), fit_k.max(), color="0.9", zorder=0, label="calibration periods")
+        ax.axvspan(fit_k.min(), fit_k.max(), color="0.9", zorder=0,
+                   label="observed (beyond: projection)")
     ax.yaxis.set_major_formatter(PercentFormatter())
-    ax.set_ylim(0, 105)
+    top = np.nanmax(np.r_[table["upper"].to_numpy(dtype=float),
+                          table["actual"].to_numpy(dtype=float)]) * 100
+    ax.set_ylim(0, min(105, 1.15 * top) if np.isfinite(top) and top > 0 else 105)
     ax.set_xlabel(f"{unit}s since acquisition (k)")
-    ax.set_ylabel("customers still active (% of cohort)")
-    ax.set_title(title)
+    ax.set_ylabel("customers (% of cohort)")
+    ax.set_title(title or f"{model} retention: fitted to all data, and projected")
     ax.legend(fontsize=8, frameon=False)
     return ax
 

@@ -19,7 +19,7 @@ from clm_lib.plotting.cohorts import (  # noqa: E402
     plot_churn_rate,
     plot_retention_curves,
     plot_retention_heatmap,
-    plot_sbg_projection,
+    plot_retention_projection,
     plot_segment_curves,
     plot_value_curves,
 )
@@ -65,6 +65,16 @@ def test_churn_and_segments():
         plot_churn_rate(pd.DataFrame({"x": [1]}))
 
 
+def test_churn_plot_marks_provisional_periods():
+    # window of 3 months, data to April: Feb settled, Mar and Apr provisional
+    cr = churn_rate(tiny_log(), "month", as_of=AS_OF, inactivity_periods=3)
+    assert cr["provisional"].tolist() == [False, True, True]
+    ax = plot_churn_rate(cr)
+    hollow = [ln for ln in ax.lines if ln.get_markerfacecolor() == "white"]
+    assert len(hollow) == 1 and list(hollow[0].get_xdata()) == [1, 2]
+    assert any("provisional" in t.get_text() for t in ax.get_legend().get_texts())
+
+
 def test_sbg_projection():
     m = ShiftedBetaGeometric().fit(sbg_data_from_counts([1000, 869, 743, 653, 593]),
                                    weights="weights")
@@ -72,7 +82,7 @@ def test_sbg_projection():
     table = pd.DataFrame({"actual": [1, .869, .743, .653, .593] + [None] * 4,
                           "fitted": pr["survival"], "lower": pr["survival_lower"],
                           "upper": pr["survival_upper"], "in_fit": pr.index <= 4})
-    ax = plot_sbg_projection(table, unit="year")
+    ax = plot_retention_projection(table, unit="year")
     assert ax.get_xlabel() == "years since acquisition (k)"
     assert len(ax.lines) == 2
 
@@ -81,6 +91,13 @@ def test_sbg_projection_draws_the_study_table():
     from tests.studies.cohort_retention.test_report import _many_cohorts
 
     st = cohort_study(_many_cohorts(), "month", as_of="2020-12-31", holdout_periods=2)
-    ax = plot_sbg_projection(st.sbg_fit, unit="month")
+    ax = plot_retention_projection(st.fit_table, unit="month")
     assert ax.get_xlabel() == "months since acquisition (k)"
     assert len(ax.lines) == 2 and ax.get_legend() is not None
+    # the chart draws the all-data fit the summary quotes, not the holdout-check fit
+    line = ax.lines[0]
+    H = int(st.projection.index.max())
+    assert line.get_xdata()[-1] == H
+    assert line.get_ydata()[-1] == pytest.approx(100 * st.projection.loc[H, "buying"])
+    assert st.holdout_model is not None
+    assert st.holdout_model.params_["r"] != pytest.approx(st.model.params_["r"], rel=1e-6)

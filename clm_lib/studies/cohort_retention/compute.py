@@ -28,8 +28,14 @@ transactions data contract, an Ibis table (from ``Engine.load_transactions``) is
 where it lives. Transactions go through :meth:`clm_lib.reduce.Engine.cohort_activity`
 and :meth:`~clm_lib.reduce.Engine.churn_counts`, subscriptions through the expressions of
 :mod:`.reduce`; only counts per cohort and ``k`` (per segment), per period or per tenure
-come back, and the tables (:mod:`.tables`, :mod:`.snapshot`) and the sBG model are
-computed from them.
+come back, and the tables (:mod:`.tables`, :mod:`.snapshot`) are computed from them.
+
+Retention models: subscriptions (a cancellation is observed) get the shifted-beta-geometric
+model of the survivor counts; transactions get the BG/NBD model of the purchases
+(:mod:`.purchase`), fitted to the distinct (frequency, recency, T) triples of the
+per-customer summary (:meth:`~clm_lib.reduce.Engine.summary_table`, compressed in the
+engine), because a transaction log never says when a customer left and the "active in
+``k`` or later" counts grow as data arrive.
 """
 from __future__ import annotations
 
@@ -46,12 +52,19 @@ from clm_lib.exceptions import (
     ClmError,
     DataContractError,
     DataQualityWarning,
+    InsufficientDataError,
     MissingColumnsError,
     ParameterError,
 )
 from clm_lib.reduce import ENGINES, Engine, get_engine
-from clm_lib.reduce.periods import check_period, last_complete_period
+from clm_lib.reduce.periods import check_period, last_complete_period, period_labels
 from clm_lib.studies.cohort_retention import reduce as red
+from clm_lib.studies.cohort_retention.purchase import (
+    fit_purchase_retention,
+    period_end,
+    purchase_holdout,
+    purchase_projection,
+)
 from clm_lib.studies.cohort_retention.snapshot import (
     SYNTHETIC_COHORT,
     snapshot_churn,
@@ -64,14 +77,17 @@ from clm_lib.studies.cohort_retention.tables import (
     average_retention,
     churn_from_counts,
     churn_from_spells,
+    last_purchase_counts,
+    pooled_churn,
     segment_curves,
     tables_from_activity,
     total_activity,
 )
 
-__all__ = ["SYNTHETIC_COHORT", "CohortStudy", "CohortTables", "churn_rate", "cohort_study",
-           "data_form", "fit_sbg", "holdout_error", "retention_by_segment",
-           "retention_tables", "sbg_holdout", "survival_counts"]
+__all__ = ["SYNTHETIC_COHORT", "CohortStudy", "CohortTables", "churn_rate", "churn_summary",
+           "cohort_study", "data_form", "fit_sbg", "holdout_error", "purchase_holdout",
+           "purchase_projection", "retention_by_segment", "retention_tables", "sbg_holdout",
+           "survival_counts"]
 
 _REQUIRED = {"transactions": ("customer_id", "timestamp"),
              "intervals": ("customer_id", "start", "end"),
@@ -189,7 +205,8 @@ def _tables(inp: _Input, activity: pd.DataFrame) -> CohortTables:
                                 has_revenue=inp.has_revenue)
 
 
-def _churn(inp: _Input, inactivity_periods: int, counts: pd.DataFrame | None = None):
+def _churn(inp: _Input, inactivity_periods: int, counts: pd.DataFrame | None = None, *,
+           activity: pd.DataFrame | None = None):
     if inp.form == "snapshot":
         return snapshot_churn(counts if counts is not None else _snapshot_counts(inp))
     if int(inactivity_periods) < 1:
@@ -200,8 +217,24 @@ def _churn(inp: _Input, inactivity_periods: int, counts: pd.DataFrame | None = N
         return churn_from_spells(spells, inp.cohort_period, as_of=inp.as_of)
     counts = inp.eng.churn_counts(inp.table, cohort_period=inp.cohort_period, as_of=inp.as_of,
                                   inactivity_periods=int(inactivity_periods))
+    if activity is None:
+        activity = _activity(inp)
     return churn_from_counts(counts, inp.cohort_period, as_of=inp.as_of,
-                             inactivity_periods=inactivity_periods)
+                             inactivity_periods=inactivity_periods,
+                             last_purchase=last_purchase_counts(activity))
+
+
+def churn_summary(churn: pd.DataFrame, tables: CohortTables) -> dict:
+    """:func:`~.tables.pooled_churn` of a study's churn table: transactions leave out the
+    periods right after an acquisition period (a cohort's ``k = 1``, where one-time
+    buyers are lost) when settled periods remain without them; subscriptions and
+    snapshots pool every period."""
+    after = None
+    if tables.form == "transactions":
+        codes = (last_complete_period(tables.as_of, tables.cohort_period)
+                 - tables.last_k.to_numpy(dtype=np.int64))
+        after = period_labels(codes + 1, tables.cohort_period)
+    return pooled_churn(churn, after)
 
 
 # ---------------------------------------------------------------------------------------
@@ -279,7 +312,7 @@ def retention_by_segment(data, segment: str, cohort_period: str = "month", *, as
 def churn_rate(data, cohort_period: str = "month", *, as_of,
                inactivity_periods: int = 3, engine="duckdb") -> pd.DataFrame:
     """Churn rate per calendar period: customers lost during the period / customers
-    active at its start.
+    active at its start (headline: :func:`churn_summary`, pooled, not a mean of rates).
 
     Rules
     -----
@@ -289,15 +322,18 @@ def churn_rate(data, cohort_period: str = "month", *, as_of,
     * Transactions (``N = inactivity_periods``): a customer is **lost in period p** when
       they bought in period ``p - 1`` and then made no purchase in ``p, ..., p + N - 1``
       (N whole periods of silence). A later purchase is a reactivation. **Active at the
-      start of p** = acquired before ``p`` and not lost since their latest purchase. Period
-      ``p`` is reported only when its window is over (``p + N - 1 <=`` last complete
-      period); later periods are left out, not reported as 0.
+      start of p** = acquired before ``p`` and not lost since their latest purchase.
+      Period ``p`` is **settled** when its window is over (``p + N - 1 <=`` last complete
+      period): its row uses no data after ``p + N - 1`` and is the same for every later
+      ``as_of``. The last ``N - 1`` periods are **provisional** (``provisional`` True):
+      lost = bought in ``p - 1`` and not since, an upper bound that later data can only
+      lower (:func:`~.tables.churn_from_counts`).
     * Snapshot subscriptions: per tenure period ``k``: churned at ``k`` / at risk at ``k``.
 
     Returns
     -------
     DataFrame indexed by ``period`` (ISO label; for snapshots ``k``) with ``active_start``,
-    ``lost``, ``churn_rate``.
+    ``lost``, ``churn_rate``, ``provisional`` (bool; subscriptions: always False).
     """
     return _churn(_input(data, cohort_period, as_of, engine), inactivity_periods)
 
@@ -313,6 +349,10 @@ def survival_counts(tables: CohortTables) -> pd.DataFrame:
 
 def fit_sbg(tables: CohortTables, *, holdout_periods: int = 0, censor_last: int = 0):
     """Fit the shifted-beta-geometric model to the cohorts' survivor counts.
+
+    Made for contracts (subscriptions, where a loss is observed); :func:`cohort_study`
+    fits it to subscriptions only. On transaction cohorts the unbounded counts it would
+    see grow as later purchases arrive, so the study uses :mod:`.purchase` there.
 
     Parameters
     ----------
@@ -392,37 +432,53 @@ def holdout_error(model, tables: CohortTables, *, holdout_periods: int,
 class CohortStudy:
     """Results of :func:`cohort_study` (pure data; :mod:`.report` words and lays them out).
 
+    The retention model depends on the data: subscriptions (interval or snapshot) get the
+    shifted-beta-geometric model of their survivor counts (``retention_model == "sbg"``);
+    transactions get the BG/NBD model of the purchases (``"bgnbd"``,
+    :mod:`.purchase`), because "still a customer" is not observed in a transaction log.
+
     Attributes
     ----------
     tables : CohortTables
     churn : DataFrame
-        :func:`churn_rate`.
+        :func:`churn_rate` (with the ``provisional`` flag).
+    churn_summary : dict
+        :func:`pooled_churn` of ``churn``.
     average_bounded, average_unbounded : DataFrame
         :func:`~.tables.average_retention` of the bounded / unbounded counts.
     segments : DataFrame or None
         :func:`retention_by_segment` (bounded for transactions, else unbounded).
-    model, holdout_model : ShiftedBetaGeometric or None
-        sBG fitted on all settled periods / without the last ``holdout_periods``.
+    model, holdout_model : ShiftedBetaGeometric, BetaGeoModel or None
+        The retention model fitted on all the data / without the last ``holdout_periods``.
     projection : DataFrame or None
-        ``model.projection`` up to the last observed k + ``horizon_periods``.
+        The all-data model's projection up to the last observed k + ``horizon_periods``:
+        sBG: ``model.projection`` (``survival``, ``retention_rate``, ``survival_lower``,
+        ``survival_upper``); BG/NBD: :func:`purchase_projection`.
     holdout : DataFrame or None
-        :func:`sbg_holdout`; ``holdout_error`` its :func:`holdout_error` dict.
-    sbg_fit : DataFrame or None
-        What the projection figure draws: ``holdout``, or without a holdout model the
-        projection against the pooled unbounded retention (``actual``, ``fitted``,
-        ``lower``, ``upper``, ``in_fit``).
+        sBG: :func:`sbg_holdout` of the holdout model; BG/NBD: the ``by_k`` table of
+        :func:`purchase_holdout`. ``holdout_error`` the matching error dict.
+    fit_table : DataFrame or None
+        What the projection figure draws, always the **all-data** fit (the one the
+        summary and metrics quote): ``actual`` (pooled observed share: unbounded for the
+        sBG, bounded for BG/NBD) with ``actual_lower``/``actual_upper``, ``fitted``,
+        ``lower``, ``upper`` (the model's value of the same quantity) and ``in_fit``
+        (observed range); BG/NBD starts at ``k = 1`` (``k = 0`` is 100 % by definition),
+        its ``fitted`` is, in the observed range, the model over the cohorts observed at
+        ``k`` (like the actual) and beyond it the projection over every cohort, and it adds
+        ``alive``, ``alive_lower``, ``alive_upper``.
     derl : DataFrame or None
-        ``model.derl_table(discount_rate, max_renewals=5)``.
+        sBG only: ``model.derl_table(discount_rate, max_renewals=5)``.
     valuation : dict
-        ``del``, ``derl_after_first_period``, ``expected_lifetime_horizon``,
-        ``expected_lifetime`` (periods; empty without a model).
-    sbg_failure, holdout_failure : ClmError or None
+        sBG only: ``del``, ``derl_after_first_period``, ``expected_lifetime_horizon``,
+        ``expected_lifetime`` (periods; empty otherwise).
+    model_failure, holdout_failure : ClmError or None
         Why the model, or its holdout check, could not be fitted.
     parameters : dict
     """
 
     tables: CohortTables
     churn: pd.DataFrame
+    churn_summary: dict
     average_bounded: pd.DataFrame
     average_unbounded: pd.DataFrame
     segments: pd.DataFrame | None
@@ -431,10 +487,10 @@ class CohortStudy:
     holdout: pd.DataFrame | None
     holdout_error: dict | None
     projection: pd.DataFrame | None
-    sbg_fit: pd.DataFrame | None
+    fit_table: pd.DataFrame | None
     derl: pd.DataFrame | None
     valuation: dict
-    sbg_failure: ClmError | None
+    model_failure: ClmError | None
     holdout_failure: ClmError | None
     parameters: dict
 
@@ -445,6 +501,96 @@ class CohortStudy:
     @property
     def form(self) -> str:
         return self.tables.form
+
+    @property
+    def retention_model(self) -> str:
+        """``"bgnbd"`` (transactions) or ``"sbg"`` (subscriptions)."""
+        return "bgnbd" if self.form == "transactions" else "sbg"
+
+
+def _sbg_part(tables, avg_u, *, holdout_periods, horizon_periods, discount_rate):
+    """Subscriptions: the sBG model on the survivor counts, its projection, valuation and
+    figure table (all-data fit), and the holdout refit without the last periods."""
+    model = hmodel = holdout = herr = proj = fit = derl = None
+    failure = hfailure = None
+    valuation: dict = {}
+    try:
+        model = fit_sbg(tables)
+        K = int(tables.last_k.max())
+        proj = model.projection(K + int(horizon_periods))
+    except ClmError as exc:  # reported in the report, not hidden
+        model, failure = None, exc
+    if model is not None and holdout_periods:
+        try:
+            hmodel = fit_sbg(tables, holdout_periods=holdout_periods)
+            holdout = sbg_holdout(hmodel, tables, holdout_periods=holdout_periods,
+                                  horizon=K + int(horizon_periods))
+            herr = holdout_error(hmodel, tables, holdout_periods=holdout_periods)
+        except ClmError as exc:
+            hmodel, holdout, herr, hfailure = None, None, None, exc
+    if model is not None:
+        d = float(discount_rate)
+        valuation = {"del": model.del_(d), "derl_after_first_period": model.derl(d, renewals=1),
+                     "expected_lifetime_horizon": model.expected_lifetime(
+                         horizon=int(horizon_periods)),
+                     "expected_lifetime": model.expected_lifetime()}
+        derl = model.derl_table(d, max_renewals=5)
+        fit = (proj.rename(columns={"survival": "fitted", "survival_lower": "lower",
+                                    "survival_upper": "upper"})
+               [["fitted", "lower", "upper"]]
+               .assign(actual=avg_u["retention"], actual_lower=avg_u["lower"],
+                       actual_upper=avg_u["upper"]))
+        fit["in_fit"] = fit.index <= int(tables.last_k.max())
+    return model, hmodel, holdout, herr, proj, fit, derl, valuation, failure, hfailure
+
+
+def _bgnbd_part(inp, tables, avg_b, *, holdout_periods, horizon_periods):
+    """Transactions: the BG/NBD model on every purchase up to ``as_of``, its projection
+    and figure table, and the holdout refit on purchases up to the end of the period
+    ``holdout_periods`` before the last complete one."""
+    model = hmodel = holdout = herr = proj = fit = None
+    failure = hfailure = None
+    try:
+        pfit = fit_purchase_retention(inp.eng, inp.table, calibration_end=inp.as_of,
+                                      cohort_period=inp.cohort_period, last_period=inp.last)
+        model = pfit.model
+        proj = purchase_projection(pfit, tables, horizon_periods=horizon_periods)
+    except ClmError as exc:
+        failure = exc
+    H = int(holdout_periods)
+    if model is not None and H:
+        try:
+            cal_last = inp.last - H
+            if cal_last < inp.last - int(tables.last_k.max()):
+                raise InsufficientDataError(
+                    f"no cohort was acquired before the {H} held-out "
+                    f"{inp.cohort_period}s")
+            hfit = fit_purchase_retention(inp.eng, inp.table,
+                                          calibration_end=period_end(cal_last,
+                                                                      inp.cohort_period),
+                                          cohort_period=inp.cohort_period,
+                                          last_period=cal_last)
+            hmodel = hfit.model
+            holdout, herr = purchase_holdout(hfit, tables, holdout_periods=H)
+        except ClmError as exc:
+            hmodel, holdout, herr, hfailure = None, None, None, exc
+    if model is not None:
+        # observed k: the model over the same cohorts as the actual; beyond: every cohort
+        obs = proj["buying_observed"].notna()
+        fit = pd.DataFrame({"fitted": proj["buying_observed"].where(obs, proj["buying"]),
+                            "lower": proj["buying_observed_lower"].where(obs,
+                                                                         proj["buying_lower"]),
+                            "upper": proj["buying_observed_upper"].where(obs,
+                                                                         proj["buying_upper"]),
+                            "alive": proj["survival"],
+                            "alive_lower": proj["survival_lower"],
+                            "alive_upper": proj["survival_upper"]})
+        fit = fit.assign(actual=avg_b["retention"], actual_lower=avg_b["lower"],
+                         actual_upper=avg_b["upper"])
+        # k = 0 is 100 % by definition, not a fit
+        fit = fit.drop(index=0)
+        fit["in_fit"] = fit.index <= int(tables.last_k.max())
+    return model, hmodel, holdout, herr, proj, fit, None, {}, failure, hfailure
 
 
 def cohort_study(data, cohort_period: str = "month", *, as_of, inactivity_periods: int = 3,
@@ -463,20 +609,19 @@ def cohort_study(data, cohort_period: str = "month", *, as_of, inactivity_period
     as_of : date-like
         Last observed day (inclusive).
     inactivity_periods : int
-        Transactions: ``N`` of the churn rule (see :func:`churn_rate`); also the number of
-        final periods per cohort whose survival is not settled and is left out of the sBG fit.
+        Transactions: ``N`` of the churn rule (see :func:`churn_rate`).
     holdout_periods : int
-        Last observed periods per cohort held out of the sBG validation fit.
+        Last observed calendar periods held out of the retention model's check fit.
     horizon_periods : int
         Projection horizon in periods beyond the last observed ``k``.
     discount_rate : float
-        Per period, for the discounted expected lifetime (DEL) of a new customer.
+        Per period, for the discounted expected lifetime (DEL) of a new subscriber (sBG).
     segment : str, optional
         Column for the segment split (value at acquisition; see
         :func:`retention_by_segment`).
     engine : {"duckdb", "spark", "pandas"} or Engine
-        Where the data are reduced (tables, churn counts, segment curves); the sBG model
-        is fitted on the reduced counts.
+        Where the data are reduced (tables, churn counts, segment curves, per-customer
+        purchase summaries); the models are fitted on the reduced tables.
     """
     inp = _input(data, cohort_period, as_of, engine, segment)
     form = inp.form
@@ -495,43 +640,25 @@ def cohort_study(data, cohort_period: str = "month", *, as_of, inactivity_period
                                   kind="bounded" if form == "transactions" else "unbounded")
             act = total_activity(act)
         tables = _tables(inp, act)
-        churn = _churn(inp, inactivity_periods)
-    censor = int(inactivity_periods) if form == "transactions" else 0
+        churn = _churn(inp, inactivity_periods, activity=act)
     avg_b = average_retention(tables.bounded_counts, tables.sizes)
     avg_u = average_retention(tables.unbounded_counts, tables.sizes)
-    model = hmodel = holdout = herr = proj = fit = derl = None
-    failure = hfailure = None
-    valuation: dict = {}
-    try:
-        model = fit_sbg(tables, censor_last=censor)
-        K = int(tables.last_k.max())
-        proj = model.projection(K + int(horizon_periods))
-    except ClmError as exc:  # reported in the report, not hidden
-        model, failure = None, exc
-    if model is not None and holdout_periods:
-        try:
-            hmodel = fit_sbg(tables, holdout_periods=holdout_periods, censor_last=censor)
-            holdout = sbg_holdout(hmodel, tables, holdout_periods=holdout_periods,
-                                  horizon=K + int(horizon_periods), censor_last=censor)
-            herr = holdout_error(hmodel, tables, holdout_periods=holdout_periods,
-                                 censor_last=censor)
-        except ClmError as exc:
-            hmodel, holdout, herr, hfailure = None, None, None, exc
-    if model is not None:
-        d = float(discount_rate)
-        valuation = {"del": model.del_(d), "derl_after_first_period": model.derl(d, renewals=1),
-                     "expected_lifetime_horizon": model.expected_lifetime(
-                         horizon=int(horizon_periods)),
-                     "expected_lifetime": model.expected_lifetime()}
-        derl = model.derl_table(d, max_renewals=5)
-        fit = holdout if holdout is not None else (
-            proj.rename(columns={"survival": "fitted", "survival_lower": "lower",
-                                 "survival_upper": "upper"})
-            .assign(actual=avg_u["retention"], in_fit=True))
+    if form == "transactions":
+        parts = _bgnbd_part(inp, tables, avg_b, holdout_periods=holdout_periods,
+                            horizon_periods=horizon_periods)
+    else:
+        parts = _sbg_part(tables, avg_u, holdout_periods=holdout_periods,
+                          horizon_periods=horizon_periods, discount_rate=discount_rate)
     params = {"cohort_period": cohort_period, "as_of": str(pd.Timestamp(as_of).date()),
               "inactivity_periods": int(inactivity_periods),
               "holdout_periods": int(holdout_periods), "horizon_periods": int(horizon_periods),
               "discount_rate": float(discount_rate), "segment": segment, "form": form,
-              "sbg_censored_final_periods": censor}
-    return CohortStudy(tables, churn, avg_b, avg_u, segs, model, hmodel, holdout, herr, proj,
-                       fit, derl, valuation, failure, hfailure, params)
+              "retention_model": "bgnbd" if form == "transactions" else "sbg",
+              # transactions: the refit for the holdout check uses purchases up to this day
+              "holdout_calibration_end": (
+                  str(period_end(inp.last - int(holdout_periods), cohort_period))
+                  if form == "transactions" and int(holdout_periods) else None)}
+    model, hmodel, holdout, herr, proj, fit, derl, valuation, failure, hfailure = parts
+    return CohortStudy(tables, churn, churn_summary(churn, tables), avg_b, avg_u, segs,
+                       model, hmodel, holdout, herr, proj, fit, derl, valuation, failure,
+                       hfailure, params)

@@ -15,8 +15,9 @@ from clm_lib.studies.cohort_retention.compute import CohortStudy
 from clm_lib.studies.cohort_retention.snapshot import SYNTHETIC_COHORT
 
 __all__ = ["DisplayTable", "churn_rule", "churn_rule_text", "churn_table", "cohort_metrics",
-           "cohort_sizes_table", "derl_table", "export_frames", "projection_table",
-           "sbg_error_text", "sbg_parameters_table", "summary_lines"]
+           "cohort_sizes_table", "derl_table", "export_frames", "holdout_table",
+           "projection_labels", "projection_table", "sbg_error_text", "sbg_parameters_table",
+           "summary_lines"]
 
 
 class DisplayTable(NamedTuple):
@@ -54,8 +55,10 @@ def churn_rule_text(form: str, inactivity_periods: int, unit: str) -> str:
     return (f"a customer is lost in a {unit} when they bought in the previous {unit} and then "
             f"not at all for {n} {unit}{'s' if n != 1 else ''} (a later purchase is a "
             f"reactivation); the rate is losses / customers active at the start of the "
-            f"{unit}; the last {n - 1} {unit}{'s' if n - 1 != 1 else ''} are not reported "
-            "because their window is not over")
+            f"{unit}. A {unit}'s figure is final {n - 1} {unit}{'s' if n - 1 != 1 else ''} "
+            f"later, when its window is over; until then it is provisional (lost = bought in "
+            f"the previous {unit} and not since), an upper bound that can only fall as data "
+            "arrive")
 
 
 def churn_rule(study: CohortStudy) -> str:
@@ -63,10 +66,16 @@ def churn_rule(study: CohortStudy) -> str:
     return churn_rule_text(study.form, study.parameters["inactivity_periods"], study.unit)
 
 
+def _model_label(study: CohortStudy) -> str:
+    return ("BG/NBD model of the purchases" if study.retention_model == "bgnbd"
+            else "shifted-beta-geometric model")
+
+
 def sbg_error_text(study: CohortStudy) -> str | None:
-    """Why the sBG model, or its holdout check, could not be fitted (None if both were)."""
-    if study.sbg_failure is not None:
-        exc = study.sbg_failure
+    """Why the retention model, or its holdout check, could not be fitted (None if both
+    were)."""
+    if study.model_failure is not None:
+        exc = study.model_failure
         return f"{type(exc).__name__}: {exc}"
     if study.holdout_failure is not None:
         exc = study.holdout_failure
@@ -98,7 +107,8 @@ def summary_lines(study: CohortStudy) -> list[str]:
                if t.form != "snapshot" else "Of all subscribers")
         if t.form == "transactions":
             lines.append(f"{who}, {_pct(b1)} bought again in their second {u} and "
-                         f"{_pct(u1)} bought in their second {u} or later.")
+                         f"{_pct(u1)} bought in their second {u} or later (by "
+                         f"{study.parameters['as_of']}; this share grows as data arrive).")
         else:
             lines.append(f"{who}, {_pct(b1)} {active} in their second {u}.")
         K = int(t.last_k.iloc[0])
@@ -108,38 +118,108 @@ def summary_lines(study: CohortStudy) -> list[str]:
                      f"{_pct(t.bounded_rates.loc[first, K])} of {them}.")
     obs1 = t.bounded_rates[1].dropna() if 1 in t.bounded_rates.columns else pd.Series(dtype=float)
     if len(obs1) >= 2:
-        new, old = obs1.iloc[-1], obs1.iloc[0]
-        trend = ("better" if new > old + 0.01 else "worse" if new < old - 0.01
-                 else "about as well")
-        lines.append(f"Newer cohorts retain {trend}: {_pct(new)} of the "
-                     f"{_pretty(obs1.index[-1], u)} cohort were active in their second {u}, "
-                     f"against {_pct(old)} for {_pretty(obs1.index[0], u)}.")
-    cr = study.churn["churn_rate"].dropna()
-    if len(cr):
-        where = "tenure " + u if t.form == "snapshot" else u
-        lines.append(f"Churn rate: {_pct(cr.mean())} per {u} on average over {len(cr)} "
-                     f"{u}s (latest settled {where} {cr.index[-1]}: {_pct(cr.iloc[-1])}).")
+        lines.append(_cohort_trend(t, obs1, u))
+    lines += _churn_lines(study)
     error = sbg_error_text(study)
     if study.model is not None and study.projection is not None:
         H = int(study.projection.index.max())
         p = study.projection.loc[H]
-        lines.append(f"The shifted-beta-geometric model projects that {_pct(p['survival'])} of "
-                     f"a new cohort will still be active after {H} {u}s (95 % band "
-                     f"{_pct(p['survival_lower'])} to {_pct(p['survival_upper'])}); a new "
-                     f"customer's discounted expected lifetime at "
-                     f"{100 * study.parameters['discount_rate']:.1f} % per {u} is "
-                     f"{study.valuation['del']:.1f} {u}s.")
+        if study.retention_model == "bgnbd":
+            fit = study.fit_table
+            K_obs = int(fit.index[fit["in_fit"]].max())
+            lines.append(
+                f"Projection ({_model_label(study)}, fitted to every customer's repeat "
+                f"purchases up to {study.parameters['as_of']}): {_pct(p['buying'])} of the "
+                f"customers of these cohorts are expected to buy in their {_ordinal(H + 1)} "
+                f"{u} (k = {H}; 95 % band of this expected share, from parameter "
+                f"uncertainty: {_pct(p['buying_lower'])} to {_pct(p['buying_upper'])}; a "
+                f"new cohort of the same size would show {_pct(p['buying_pred_lower'])} to "
+                f"{_pct(p['buying_pred_upper'])}, 95 % predictive interval). At the latest "
+                f"observed k = {K_obs} the "
+                f"model says {_pct(fit.loc[K_obs, 'fitted'])} and the cohorts observed then "
+                f"show {_pct(fit.loc[K_obs, 'actual'])}. The model lets a customer drop out "
+                f"only right after a repeat purchase, so every one-time buyer counts as alive: "
+                f"its share still alive ({_pct(p['survival'])}) is not a retention figure.")
+        else:
+            lines.append(f"The {_model_label(study)} projects that {_pct(p['survival'])} of "
+                         f"a new cohort will still be active after {H} {u}s (95 % band "
+                         f"{_pct(p['survival_lower'])} to {_pct(p['survival_upper'])}); a new "
+                         f"customer's discounted expected lifetime at "
+                         f"{100 * study.parameters['discount_rate']:.1f} % per {u} is "
+                         f"{study.valuation['del']:.1f} {u}s.")
         if study.holdout_error:
             e = study.holdout_error
-            lines.append(f"Checked on the last {study.parameters['holdout_periods']} {u}s held "
-                         f"out of the fit, the model expected {e['expected']:,.0f} active "
-                         f"customer-{u}s against {e['actual']:,.0f} observed "
-                         f"({100 * e['relative_error']:+.1f} %).")
+            what = (f"customer-{u}s with a purchase" if study.retention_model == "bgnbd"
+                    else f"active customer-{u}s")
+            n = int(study.parameters["holdout_periods"])
+            held = f"the last {u}" if n == 1 else f"the last {n} {u}s"
+            lines.append(f"Checked on {held} held out of a refit, the model expected "
+                         f"{e['expected']:,.0f} {what} there against {e['actual']:,.0f} "
+                         f"observed ({100 * e['relative_error']:+.1f} %).")
         elif error:
             lines.append(f"The model could not be checked on held-out periods: {error}.")
     elif error:
         lines.append(f"The retention projection could not be fitted ({error}).")
     return lines
+
+
+def _cohort_trend(t, obs1: pd.Series, u: str) -> str:
+    """The newest cohort against the oldest at ``k = 1``, with the 95 % Newcombe interval
+    of the difference: "better" / "worse" only when the interval excludes 0."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    newest, oldest = obs1.index[-1], obs1.index[0]
+    n1, n0 = float(t.sizes[newest]), float(t.sizes[oldest])
+    c1, c0 = float(t.bounded_counts.loc[newest, 1]), float(t.bounded_counts.loc[oldest, 1])
+    lo, hi = confint_proportions_2indep(c1, n1, c0, n0, method="newcomb", compare="diff")
+    diff = c1 / n1 - c0 / n0
+    head = ("The newest cohort retained better than the oldest in its second " + u if lo > 0
+            else "The newest cohort retained worse than the oldest in its second " + u
+            if hi < 0 else "In their second " + u + " the newest and the oldest cohort do not "
+            "differ beyond sampling noise")
+    return (f"{head}: "
+            f"{_pct(c1 / n1)} of the {_pretty(newest, u)} cohort were active in their second "
+            f"{u}, against {_pct(c0 / n0)} for {_pretty(oldest, u)} (difference "
+            f"{100 * diff:+.1f} points, 95 % interval {100 * lo:+.1f} to {100 * hi:+.1f}).")
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _span(labels, unit) -> str:
+    if not labels:
+        return "no period"
+    if len(labels) == 1:
+        return _pretty(labels[0], unit)
+    return f"{_pretty(labels[0], unit)} to {_pretty(labels[-1], unit)}"
+
+
+def _churn_lines(study: CohortStudy) -> list[str]:
+    """The churn headline: pooled over settled periods, and what is provisional."""
+    u, c, cs = study.unit, study.churn, study.churn_summary
+    if not cs["periods"]:
+        return []
+    where = "tenure " + u + "s" if study.form == "snapshot" else f"{u}s"
+    line = (f"Churn rate: {_pct(cs['rate'])} per {u}, pooled over the {len(cs['periods'])} "
+            f"settled {where} {_span(cs['periods'], u)} ({cs['lost']:,.0f} customers lost "
+            f"of {cs['at_risk']:,.0f} at risk at the start of a {u}).")
+    if cs["basis"] == "all settled" and study.form == "transactions":
+        line += (f" Customers were acquired in every one of these {u}s, so the rate includes "
+                 f"new customers' first {u}, when one-time buyers are lost.")
+    if cs["basis"] == "after acquisition":
+        settled = [str(p) for p in c.index[~c["provisional"].astype(bool)]]
+        left = [p for p in settled if p not in set(cs["periods"])]
+        line += (f" Left out: the {u}s right after an acquisition {u} "
+                 f"({_span(left, u)}), when the cohorts' one-time buyers are lost; with "
+                 f"them the pooled rate is {_pct(cs['rate_all_settled'])}.")
+    prov = list(c.index[c["provisional"].astype(bool)])
+    if prov:
+        line += (f" The last {len(prov)} {u}{'s' if len(prov) != 1 else ''} "
+                 f"({_span([str(p) for p in prov], u)}) are provisional: their window is not "
+                 "over, so their rates are upper bounds.")
+    return [line]
 
 
 # ---------------------------------------------------------------------------------------
@@ -152,19 +232,56 @@ def cohort_sizes_table(study: CohortStudy) -> DisplayTable:
 
 
 def churn_table(study: CohortStudy) -> DisplayTable:
-    """Active at start, lost and the churn rate in % (one decimal) per period."""
+    """Active at start, lost, the churn rate in % (one decimal) and the status
+    (settled / provisional) per period."""
     c = study.churn
-    frame = (c.assign(churn_rate=(100 * c["churn_rate"]).round(1))
+    counts = {k: c[k].round().astype("Int64") for k in ("active_start", "lost")
+              if np.allclose(c[k].dropna(), c[k].dropna().round())}
+    frame = (c.assign(churn_rate=(100 * c["churn_rate"]).round(1), **counts,
+                      provisional=np.where(c["provisional"].astype(bool),
+                                           "provisional (upper bound)", "settled"))
              .rename(columns={"active_start": "active at start", "lost": "lost",
-                              "churn_rate": "churn rate (%)"}))
+                              "churn_rate": "churn rate (%)", "provisional": "status"}))
     return DisplayTable(frame, f"Churn per {study.unit}")
 
 
 def sbg_parameters_table(study: CohortStudy) -> DisplayTable:
-    """The sBG parameter summary (4 decimals); requires a fitted model."""
+    """The retention model's parameter summary (4 decimals); requires a fitted model."""
     m = study.model
+    unit = " (alpha in days)" if study.retention_model == "bgnbd" else ""
     return DisplayTable(m.summary.round(4),
-                        f"sBG parameters (all data; log-likelihood {m.loglik_:,.2f})")
+                        f"{m.label} parameters{unit} (all data; log-likelihood "
+                        f"{m.loglik_:,.2f})")
+
+
+def projection_labels(study: CohortStudy) -> dict:
+    """Keyword arguments of :func:`clm_lib.plotting.cohorts.plot_retention_projection`
+    that say what the study's curves are."""
+    u = study.unit
+    if study.retention_model == "bgnbd":
+        return {"model": "BG/NBD", "fitted_label": f"expected share buying in the {u}",
+                "actual_label": f"actual share buying in the {u} (pooled cohorts)",
+                "title": f"Customers buying k {u}s after acquisition: BG/NBD model (all "
+                         "data) vs actual"}
+    return {"model": "sBG", "fitted_label": "still active (survival)",
+            "actual_label": "actual still active (pooled cohorts)",
+            "title": "sBG survival (all data) vs actual"}
+
+
+def holdout_table(study: CohortStudy) -> DisplayTable | None:
+    """BG/NBD only: expected vs actual customers buying in the held-out cells by ``k``."""
+    if study.retention_model != "bgnbd" or study.holdout is None:
+        return None
+    h = study.holdout
+    frame = h.assign(error=(100 * (h["expected"] / h["actual"] - 1)).round(1),
+                     actual=h["actual"].round().astype("Int64"),
+                     expected=h["expected"].round().astype("Int64"))
+    frame = frame.rename(columns={
+        "actual": "customers buying (observed)", "expected": "expected by the model",
+        "cells": "cohorts", "error": "error (%)"})
+    return DisplayTable(frame, f"Holdout check: refitted on data to "
+                               f"{study.parameters['holdout_calibration_end']}, by {study.unit}s "
+                               "since acquisition (k)")
 
 
 def derl_table(study: CohortStudy) -> DisplayTable:
@@ -178,14 +295,31 @@ def derl_table(study: CohortStudy) -> DisplayTable:
 
 
 def projection_table(study: CohortStudy) -> DisplayTable:
-    """The projection for a new cohort in % (one decimal) over the last
-    ``horizon_periods + 1`` periods; requires a fitted model."""
-    cols = ["survival", "survival_lower", "survival_upper"]
-    frame = ((100 * study.projection[cols]).round(1)
-             .rename(columns={"survival": "projected % still active",
-                              "survival_lower": "lower 95 %", "survival_upper": "upper 95 %"})
+    """The projection in % (one decimal) over the last ``horizon_periods + 1`` periods;
+    requires a fitted model."""
+    u = study.unit
+    if study.retention_model == "bgnbd":
+        cols = ["buying", "buying_lower", "buying_upper", "buying_pred_lower",
+                "buying_pred_upper", "survival"]
+        names = {"buying": f"expected % buying in the {u}", "buying_lower": "lower 95 %",
+                 "buying_upper": "upper 95 %",
+                 "buying_pred_lower": "new cohort: predictive lower 95 %",
+                 "buying_pred_upper": "new cohort: predictive upper 95 %",
+                 "survival": "% alive in the model (customers without a repeat purchase "
+                             "never drop out)"}
+        caption = (f"BG/NBD projection for the customers of these cohorts ({u}s since "
+                   "acquisition; lower/upper: band of the expected share from parameter "
+                   "uncertainty; predictive: where the share buying would fall for a new "
+                   "cohort of the same size and acquisition days, parameter and outcome "
+                   "noise)")
+    else:
+        cols = ["survival", "survival_lower", "survival_upper"]
+        names = {"survival": "projected % still active", "survival_lower": "lower 95 %",
+                 "survival_upper": "upper 95 %"}
+        caption = f"Projection for a new cohort ({u}s since acquisition)"
+    frame = ((100 * study.projection[cols]).round(1).rename(columns=names)
              .tail(int(study.parameters["horizon_periods"]) + 1))
-    return DisplayTable(frame, f"Projection for a new cohort ({study.unit}s since acquisition)")
+    return DisplayTable(frame, caption)
 
 
 # ---------------------------------------------------------------------------------------
@@ -206,17 +340,25 @@ def cohort_metrics(study: CohortStudy) -> dict:
     Keys: ``cohort_period``, ``as_of``, ``form``, ``cohort_sizes`` {label: n},
     ``retention_bounded`` / ``retention_unbounded`` {label: [rate for k = 0, 1, ...], None
     where not observable}, ``average_retention`` [{k, retention, lower, upper}],
-    ``churn_rate`` {period: rate}, ``churn_rule``, ``sbg`` {params, se, loglik, aic,
-    projection [{k, survival, lower, upper}], holdout, del, expected_lifetime_horizon,
-    error}, ``headline``.
+    ``churn_rate`` {period: rate}, ``churn_provisional`` [periods], ``churn_pooled``
+    (:func:`~.compute.churn_summary`), ``churn_rule``, ``retention_model`` ("sbg" or
+    "bgnbd") and under that name {params, se, loglik, aic, projection [{k, survival,
+    lower, upper, (bgnbd) buying, buying_lower, buying_upper, buying_pred_lower,
+    buying_pred_upper}], holdout, (sbg) del,
+    expected_lifetime_horizon, error}, ``headline``.
     """
     t, u = study.tables, study.unit
+    bg = study.retention_model == "bgnbd"
     sbg: dict = {"error": sbg_error_text(study)}
     if study.model is not None:
         sbg.update(study.model.to_metrics())
         sbg["projection"] = [
             {"k": int(k), "survival": float(r["survival"]),
-             "lower": _finite(r["survival_lower"]), "upper": _finite(r["survival_upper"])}
+             "lower": _finite(r["survival_lower"]), "upper": _finite(r["survival_upper"]),
+             **({"buying": float(r["buying"]), "buying_lower": _finite(r["buying_lower"]),
+                 "buying_upper": _finite(r["buying_upper"]),
+                 "buying_pred_lower": _finite(r["buying_pred_lower"]),
+                 "buying_pred_upper": _finite(r["buying_pred_upper"])} if bg else {})}
             for k, r in study.projection.iterrows()]
         sbg.update(study.valuation)
         if study.holdout_error:
@@ -225,14 +367,22 @@ def cohort_metrics(study: CohortStudy) -> dict:
                                          for k, v in study.holdout_model.params_.items()}}
     avg = study.average_bounded
     cr = study.churn["churn_rate"]
+    cs = study.churn_summary
     headline = {"Customers in cohorts": f"{int(t.sizes.sum()):,}"}
     if 1 in avg.index and np.isfinite(avg.loc[1, "retention"]):
         headline[f"Active in 2nd {u} (avg)"] = _pct(avg.loc[1, "retention"])
-    if cr.notna().any():
-        headline[f"Churn rate per {u} (avg)"] = _pct(cr.dropna().mean())
+    if cs["periods"]:
+        which = "settled, after acquisition" if cs["basis"] == "after acquisition" \
+            else "settled"
+        headline[f"Churn rate per {u} (pooled, {which})"] = _pct(cs["rate"])
     if study.model is not None:
         H = int(study.projection.index.max())
-        headline[f"Projected survival after {H} {u}s"] = _pct(study.projection.loc[H, "survival"])
+        if bg:
+            headline[f"Expected buying in {u} k = {H} (BG/NBD)"] = _pct(
+                study.projection.loc[H, "buying"])
+        else:
+            headline[f"Projected survival after {H} {u}s"] = _pct(
+                study.projection.loc[H, "survival"])
     return {
         "cohort_period": u, "as_of": study.parameters["as_of"], "form": t.form,
         "parameters": study.parameters,
@@ -243,8 +393,11 @@ def cohort_metrics(study: CohortStudy) -> dict:
                                "lower": float(r["lower"]), "upper": float(r["upper"])}
                               for k, r in avg.dropna(subset=["retention"]).iterrows()],
         "churn_rate": {str(k): None if not np.isfinite(v) else float(v) for k, v in cr.items()},
+        "churn_provisional": [str(k) for k in cr.index[study.churn["provisional"].astype(bool)]],
+        "churn_pooled": cs,
         "churn_rule": churn_rule(study),
-        "sbg": sbg,
+        "retention_model": study.retention_model,
+        study.retention_model: sbg,
         "headline": headline,
     }
 

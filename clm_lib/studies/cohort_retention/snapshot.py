@@ -68,10 +68,12 @@ def snapshot_tables(counts: pd.DataFrame, cohort_period: str, as_of) -> CohortTa
 
 def snapshot_churn(counts: pd.DataFrame) -> pd.DataFrame:
     """Per tenure period ``k >= 1``: churned at ``k`` / at risk at ``k``; indexed by
-    ``period`` (= k) with ``active_start``, ``lost``, ``churn_rate``."""
+    ``period`` (= k) with ``active_start``, ``lost``, ``churn_rate`` and ``provisional``
+    (always False: a cancellation is known when it happens)."""
     km = snapshot_survival(counts).iloc[1:]
     out = pd.DataFrame({"active_start": km["at_risk"], "lost": km["churned"]})
     out["churn_rate"] = out["lost"] / out["active_start"]
+    out["provisional"] = False
     out.index.name = "period"
     return out
 

@@ -20,8 +20,8 @@ from clm_lib.reduce.engine import retention_matrices
 from clm_lib.reduce.periods import last_complete_period, period_labels
 
 __all__ = ["ACTIVITY_COLUMNS", "CohortTables", "average_retention", "churn_from_counts",
-           "churn_from_spells", "mask_unobservable", "segment_curves", "tables_from_activity",
-           "total_activity"]
+           "churn_from_spells", "last_purchase_counts", "mask_unobservable", "pooled_churn",
+           "segment_curves", "tables_from_activity", "total_activity"]
 
 #: Columns of a cohort activity table (one row per cohort and k with activity).
 ACTIVITY_COLUMNS = ("cohort_index", "period", "customers", "revenue", "last_active")
@@ -209,20 +209,62 @@ def segment_curves(activity: pd.DataFrame, cohort_period: str, as_of, *, kind: s
 
 
 def _churn_frame(periods: np.ndarray, active: np.ndarray, lost: np.ndarray,
-                 cohort_period: str) -> pd.DataFrame:
+                 cohort_period: str, provisional: np.ndarray | None = None) -> pd.DataFrame:
     out = pd.DataFrame({"active_start": active, "lost": lost},
                        index=pd.Index(period_labels(periods, cohort_period), name="period"))
     out["churn_rate"] = np.where(out["active_start"] > 0,
                                  out["lost"] / out["active_start"].where(out["active_start"] > 0),
                                  np.nan)
+    out["provisional"] = (np.zeros(len(out), dtype=bool) if provisional is None
+                          else np.asarray(provisional, dtype=bool))
     return out
 
 
+def last_purchase_counts(activity: pd.DataFrame) -> pd.Series:
+    """Customers by the period code of their last purchase (up to ``as_of``), from a
+    cohort activity table (``cohort_index + period`` of ``last_active``)."""
+    require_columns(activity, ("cohort_index", "period", "last_active"), "cohort activity")
+    q = activity["cohort_index"].to_numpy(dtype=np.int64) + activity["period"].to_numpy(
+        dtype=np.int64)
+    return (pd.Series(activity["last_active"].to_numpy(dtype=np.int64), index=q)
+            .groupby(level=0).sum().rename("customers"))
+
+
 def churn_from_counts(counts: pd.DataFrame, cohort_period: str, *, as_of,
-                      inactivity_periods: int) -> pd.DataFrame:
+                      inactivity_periods: int,
+                      last_purchase: pd.Series | None = None) -> pd.DataFrame:
     """The transactions churn rate from :meth:`clm_lib.reduce.Engine.churn_counts`
     (``period``, ``starts``, ``stops``, ``lost``): active at the start of p = cumulative
-    ``starts - stops``; periods whose inactivity window is not over are left out."""
+    ``starts - stops``.
+
+    What is known when
+    ------------------
+    With ``N = inactivity_periods``, a loss in ``p`` (bought in ``p - 1``, then nothing in
+    ``p .. p + N - 1``) is known at the end of ``p + N - 1``; the at-risk count of ``p``
+    excludes only customers lost in earlier periods, known by the end of ``p + N - 2``.
+    So a period's row uses no data after ``p + N - 1`` and is **settled** (final, the same
+    for every later ``as_of``) once ``p + N - 1 <=`` the last complete period; the last
+    ``N - 1`` periods are **provisional**.
+
+    Provisional periods (only with ``last_purchase``, otherwise left out) count as lost
+    the customers who bought in ``p - 1`` and not since (up to ``as_of``), and leave them
+    out of the later periods' at-risk counts. Every customer lost in the end is among
+    them, so a provisional rate is an upper bound of the final one: later data can only
+    lower it.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        ``period``, ``starts``, ``stops``, ``lost``.
+    last_purchase : Series, optional
+        Customers by the period code of their last purchase up to ``as_of``
+        (:func:`last_purchase_counts`).
+
+    Returns
+    -------
+    DataFrame indexed by ``period`` with ``active_start``, ``lost``, ``churn_rate`` and
+    ``provisional`` (bool).
+    """
     require_columns(counts, ("period", "starts", "stops", "lost"), "churn counts")
     if counts.empty:
         raise InsufficientDataError("no purchase in a period complete by as_of")
@@ -231,12 +273,61 @@ def churn_from_counts(counts: pd.DataFrame, cohort_period: str, *, as_of,
     first = int(counts["period"].min())
     full = np.arange(first, max(last + 2, int(counts["period"].max())) + 1)
     c = counts.set_index("period")
-    net = (c["starts"] - c["stops"]).reindex(full, fill_value=0).to_numpy(dtype=np.int64)
-    periods = np.arange(first, last + 2)
-    active = np.cumsum(net)[: len(periods)].astype(float)
+    periods = np.arange(first, last + 1)
     lost = c["lost"].reindex(periods, fill_value=0).to_numpy(dtype=float)
-    ok = periods + N - 1 <= last
-    return _churn_frame(periods[ok], active[ok], lost[ok], cohort_period)
+    net = (c["starts"] - c["stops"]).reindex(full, fill_value=0).to_numpy(dtype=np.int64)
+    settled = periods + N - 1 <= last
+    if last_purchase is None:
+        ok = settled
+    else:
+        # lapsed so far: last purchase in p - 1 for a provisional p; out of p + 1 on
+        lapsed = last_purchase.reindex(periods - 1, fill_value=0).to_numpy(dtype=np.int64)
+        lapsed = np.where(settled, 0, lapsed)
+        lost = lost + lapsed
+        net = net.copy()
+        net[np.searchsorted(full, periods[~settled] + 1)] -= lapsed[~settled]
+        ok = np.ones(len(periods), dtype=bool)
+    active = np.cumsum(net)[: len(periods)].astype(float)
+    return _churn_frame(periods[ok], active[ok], lost[ok], cohort_period, ~settled[ok])
+
+
+def pooled_churn(churn: pd.DataFrame, after_acquisition=None) -> dict:
+    """Pooled churn rate: customers lost / customers at risk, summed over the settled
+    periods (not a mean of per-period rates, which weighs a small period like a big one).
+
+    Parameters
+    ----------
+    churn : DataFrame
+        ``active_start``, ``lost``, ``provisional`` by period label.
+    after_acquisition : sequence of str, optional
+        Labels of the periods right after an acquisition period (a cohort's ``k = 1``):
+        their at-risk count holds that cohort's first period, where one-time buyers are
+        lost. The headline rate leaves them out, unless no settled period would remain
+        (customers acquired every period): then every settled period is pooled.
+
+    Returns
+    -------
+    dict: ``rate``, ``lost``, ``at_risk``, ``periods`` (labels pooled), ``basis``
+    (``"after acquisition"``: settled periods after the acquisition periods, or ``"all
+    settled"``), ``rate_all_settled`` (pooled over every settled period) and
+    ``mean_of_rates`` (unweighted mean over the periods of ``rate``, for comparison).
+    """
+    require_columns(churn, ("active_start", "lost", "provisional"), "churn table")
+    s = churn.loc[~churn["provisional"].astype(bool) & (churn["active_start"] > 0)]
+    if s.empty:
+        return {"rate": float("nan"), "lost": 0.0, "at_risk": 0.0, "periods": [],
+                "basis": "all settled", "rate_all_settled": float("nan"),
+                "mean_of_rates": float("nan")}
+    basis, use = "all settled", s
+    if after_acquisition is not None:
+        rest = s.loc[~s.index.astype(str).isin([str(x) for x in after_acquisition])]
+        if len(rest):
+            basis, use = "after acquisition", rest
+    lost, risk = float(use["lost"].sum()), float(use["active_start"].sum())
+    return {"rate": lost / risk, "lost": lost, "at_risk": risk,
+            "periods": [str(p) for p in use.index], "basis": basis,
+            "rate_all_settled": float(s["lost"].sum() / s["active_start"].sum()),
+            "mean_of_rates": float((use["lost"] / use["active_start"]).mean())}
 
 
 def churn_from_spells(spells: pd.DataFrame, cohort_period: str, *, as_of) -> pd.DataFrame:

@@ -199,15 +199,18 @@ def test_interval_study_with_segment_by_hand():
 
 def test_churn_rate_transactions_rule_by_hand():
     cr = churn_rate(tiny_log(), "month", as_of=AS_OF, inactivity_periods=2)
-    # window of 2 months: only Feb and Mar are settled by end of April
-    assert list(cr.index) == ["2020-02", "2020-03"]
+    # window of 2 months: only Feb and Mar are settled by end of April, Apr provisional
+    assert list(cr.index) == ["2020-02", "2020-03", "2020-04"]
     # Feb: a, b active; b lost (bought Jan, nothing in Feb-Mar); a returns in Mar
-    assert cr.loc["2020-02"].tolist() == [2, 1, 0.5]
+    assert cr.loc["2020-02"].tolist() == [2, 1, 0.5, False]
     # Mar: a (gap of 2 months is not churn) and c active; c buys again in Apr: no loss
-    assert cr.loc["2020-03"].tolist() == [2, 0, 0]
+    assert cr.loc["2020-03"].tolist() == [2, 0, 0, False]
+    # Apr: window not over, provisional: a bought in Mar and not since (upper bound)
+    assert cr.loc["2020-04"].tolist() == [2, 1, 0.5, True]
     cr1 = churn_rate(tiny_log(), "month", as_of=AS_OF, inactivity_periods=1)
     assert {k: v.tolist() for k, v in cr1.iterrows()} == {
-        "2020-02": [2, 2, 1], "2020-03": [1, 1, 1], "2020-04": [1, 1, 1]}
+        "2020-02": [2, 2, 1, False], "2020-03": [1, 1, 1, False],
+        "2020-04": [1, 1, 1, False]}
     with pytest.raises(ParameterError):
         churn_rate(tiny_log(), "month", as_of=AS_OF, inactivity_periods=0)
 
@@ -353,7 +356,9 @@ def test_cdnow_study_facts(cdnow_basket):
 
 def test_cdnow_log_is_never_brought_into_pandas(cdnow_basket, monkeypatch):
     """The study reduces the lazy table: what comes back from the engine is counts per
-    cohort and k (per segment) or per period, never the 69,659 rows of the log."""
+    cohort and k (per segment) or per period, and for the purchase model (all data and
+    holdout refit) the distinct (frequency, recency, T) triples; never the 69,659 rows of
+    the log, nor one row per customer."""
     eng = get_engine("duckdb")
     data, _ = eng.load_transactions(cdnow_basket[1], COLUMNS, as_of="1998-06-30")
     sizes = []
@@ -367,7 +372,12 @@ def test_cdnow_log_is_never_brought_into_pandas(cdnow_basket, monkeypatch):
     monkeypatch.setattr(eng, "to_pandas", counting)
     study = cohort_study(data, "month", as_of="1998-06-30", segment="basket", engine=eng)
     assert study.tables.sizes.sum() == 23570
-    assert sizes and max(sizes) < 500
+    assert len(sizes) == 4 and max(sizes[:2]) < 500
+    assert max(sizes) < 23570 / 2
+
+
+def _pct_of(x):
+    return f"{100 * x:.1f} %"
 
 
 # ----------------------------------------------------------------- the notebook, end to end
@@ -392,9 +402,14 @@ def test_notebook_on_cdnow(run_notebook):
     assert len(m["retention_bounded"]["1997-01"]) == 18  # Jan 1997 .. Jun 1998
     assert m["retention_bounded"]["1997-03"][-1] is None  # not observable yet
     assert m["retention_unbounded"]["1997-01"][0] == 1.0
-    assert set(m["sbg"]["params"]) == {"alpha", "beta"} and m["sbg"]["loglik"] < 0
-    assert len(m["sbg"]["projection"]) == 18 + 12
-    assert list(m["churn_rate"])[0] == "1997-02" and list(m["churn_rate"])[-1] == "1998-04"
+    assert m["retention_model"] == "bgnbd" and "sbg" not in m
+    assert set(m["bgnbd"]["params"]) == {"r", "alpha", "a", "b"} and m["bgnbd"]["loglik"] < 0
+    assert len(m["bgnbd"]["projection"]) == 18 + 12 and m["bgnbd"]["holdout"]["cells"] == 9
+    assert list(m["churn_rate"])[0] == "1997-02" and list(m["churn_rate"])[-1] == "1998-06"
+    assert m["churn_provisional"] == ["1998-05", "1998-06"]
+    assert m["headline"]["Churn rate per month (pooled, settled, after acquisition)"] == "33.2 %"
+    assert m["headline"]["Expected buying in month k = 29 (BG/NBD)"] == _pct_of(
+        m["bgnbd"]["projection"][-1]["buying"])
     assert 2 <= len(m["headline"]) <= 4
     assert m["data_quality"]["rows_in"] == 69659
     assert "Of the customers acquired in January 1997 (7,846)" in text
@@ -417,3 +432,70 @@ def test_notebook_on_telco(run_notebook):
     assert len(m["retention_bounded"][SYNTHETIC_COHORT]) == 73  # tenure 0..72 months
     assert m["sbg"]["params"]["alpha"] > 0 and m["sbg"]["holdout"]["cells"] == 3
     assert "7,043 subscribers" in text
+
+
+# ----------------------------------------------------------------- churn: known then
+def test_provisional_losses_leave_the_later_at_risk_counts():
+    """x buys in Jan and Feb, y in Jan, Feb and Apr; N = 3, data to April: Feb is settled,
+    Mar and Apr are provisional. x has not bought since Feb: provisionally lost in Mar,
+    so not at risk in Apr."""
+    df = pd.DataFrame({"customer_id": ["x", "x", "y", "y", "y"],
+                       "timestamp": pd.to_datetime(["2020-01-03", "2020-02-03", "2020-01-04",
+                                                    "2020-02-04", "2020-04-04"])})
+    cr = churn_rate(df, "month", as_of=AS_OF, inactivity_periods=3)
+    assert {k: v.tolist() for k, v in cr.iterrows()} == {
+        "2020-02": [2, 0, 0, False], "2020-03": [2, 1, 0.5, True],
+        "2020-04": [1, 0, 0, True]}
+
+
+def test_pooled_churn_by_hand():
+    from clm_lib.studies.cohort_retention.tables import pooled_churn
+
+    churn = pd.DataFrame({"active_start": [100, 50, 40, 30], "lost": [60, 10, 10, 20],
+                          "provisional": [False, False, False, True]},
+                         index=pd.Index(["2020-02", "2020-03", "2020-04", "2020-05"]))
+    s = pooled_churn(churn, after_acquisition=["2020-02"])
+    assert s["rate"] == 20 / 90 and s["periods"] == ["2020-03", "2020-04"]
+    assert s["basis"] == "after acquisition" and s["rate_all_settled"] == 80 / 190
+    assert s["mean_of_rates"] == pytest.approx((10 / 50 + 10 / 40) / 2)
+    # customers acquired every period: nothing would remain, every settled period is used
+    s = pooled_churn(churn, after_acquisition=["2020-02", "2020-03", "2020-04"])
+    assert s["basis"] == "all settled" and s["rate"] == 80 / 190
+
+
+@pytest.fixture(scope="module")
+def cdnow_churn():
+    from pathlib import Path
+
+    eng = get_engine("duckdb")
+    path = Path(__file__).resolve().parents[3] / "data" / "cdnow_master.csv"
+    data, _ = eng.load_transactions(str(path), COLUMNS, as_of="1998-06-30")
+    return {a: churn_rate(data, "month", as_of=a, engine=eng)
+            for a in ("1997-12-31", "1998-06-30")}
+
+
+def test_settled_churn_rates_do_not_depend_on_as_of(cdnow_churn):
+    early, late = cdnow_churn["1997-12-31"], cdnow_churn["1998-06-30"]
+    settled = early.index[~early["provisional"]]
+    assert list(settled) == [f"1997-{m:02d}" for m in range(2, 11)]
+    pd.testing.assert_frame_equal(early.loc[settled], late.loc[settled], check_exact=True)
+    # the provisional months, settled later: upper bounds of the final figures
+    prov = early.index[early["provisional"]]
+    assert list(prov) == ["1997-11", "1997-12"] and not late.loc[prov, "provisional"].any()
+    assert (early.loc[prov, "lost"] >= late.loc[prov, "lost"]).all()
+    assert (early.loc[prov, "active_start"] <= late.loc[prov, "active_start"]).all()
+    assert (early.loc[prov, "churn_rate"] > late.loc[prov, "churn_rate"]).all()
+    assert list(late.index[late["provisional"]]) == ["1998-05", "1998-06"]
+
+
+def test_cdnow_churn_headline_is_pooled_after_acquisition(cdnow_churn):
+    from clm_lib.studies.cohort_retention.tables import pooled_churn
+
+    late = cdnow_churn["1998-06-30"]
+    s = pooled_churn(late, after_acquisition=["1997-02", "1997-03", "1997-04"])
+    used = late.loc["1997-05":"1998-04"]
+    assert s["periods"] == list(used.index) and s["basis"] == "after acquisition"
+    assert s["rate"] == used["lost"].sum() / used["active_start"].sum()
+    assert round(s["rate"], 3) == 0.332 and round(s["rate_all_settled"], 3) == 0.480
+    # not the mean of the monthly rates with the acquisition months (39.8 % before)
+    assert round(late.loc[~late["provisional"], "churn_rate"].mean(), 3) == 0.398

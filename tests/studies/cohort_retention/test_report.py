@@ -37,7 +37,7 @@ def test_cohort_study_metrics_and_summary(subscription_study):
     assert m["cohort_sizes"] == {"2000": 500, "2001": 400}
     assert m["retention_bounded"]["2001"][-1] is None
     assert m["churn_rate"]["2001"] == pytest.approx(70 / 500)
-    assert len(m["sbg"]["projection"]) == 4 + 5 + 1
+    assert len(m["sbg"]["projection"]) == 4 + 5 + 1 and m["retention_model"] == "sbg"
     assert set(m["sbg"]["se"]) == {"alpha", "beta"} and 2 <= len(m["headline"]) <= 4
     assert m["sbg"]["error"] is None and m["sbg"]["del"] == st.valuation["del"]
     assert m["churn_rule"].startswith("a customer is lost in the year in which their "
@@ -46,7 +46,8 @@ def test_cohort_study_metrics_and_summary(subscription_study):
     lines = report.summary_lines(st)
     assert lines[0].startswith("900 customers were acquired in 2 yearly cohorts from 2000 to 2001")
     assert "86.0 % were still subscribed in their second year" in lines[1]
-    assert any(line.startswith("Checked on the last 1 years held out") for line in lines)
+    assert any(line.startswith("Checked on the last year held out of a refit, the model expected ")
+               for line in lines)
 
 
 def test_display_tables(subscription_study):
@@ -55,7 +56,7 @@ def test_display_tables(subscription_study):
     assert sizes.caption == "Cohort sizes (customers acquired per year)"
     assert sizes.frame["customers acquired"].tolist() == [500, 400]
     churn = report.churn_table(st)
-    assert list(churn.frame.columns) == ["active at start", "lost", "churn rate (%)"]
+    assert list(churn.frame.columns) == ["active at start", "lost", "churn rate (%)", "status"]
     assert churn.frame.loc["2001", "churn rate (%)"] == 14.0  # 70 of 500
     assert churn.caption == "Churn per year"
     proj = report.projection_table(st)
@@ -71,17 +72,26 @@ def test_display_tables(subscription_study):
     frames = report.export_frames(st)
     assert list(frames) == ["retention_bounded", "retention_unbounded", "churn_rate"]
     assert list(frames["retention_bounded"].columns[:2]) == ["cohort", 0]
-    assert list(frames["churn_rate"].columns) == ["period", "active_start", "lost", "churn_rate"]
+    assert list(frames["churn_rate"].columns) == ["period", "active_start", "lost", "churn_rate",
+                                                  "provisional"]
 
 
 def test_sbg_fit_table_drawn_without_holdout():
     st = cohort_study(_many_cohorts(),
                       "month", as_of="2020-12-31", holdout_periods=0)
-    assert st.holdout is None and st.model is not None
-    fit = st.sbg_fit
-    assert set(fit.columns) >= {"actual", "fitted", "lower", "upper", "in_fit"}
-    assert fit["in_fit"].all()
-    np.testing.assert_allclose(fit["actual"].dropna(), st.average_unbounded["retention"].dropna())
+    assert st.holdout is None and st.model is not None and st.retention_model == "bgnbd"
+    fit = st.fit_table
+    assert set(fit.columns) >= {"actual", "fitted", "lower", "upper", "in_fit", "alive"}
+    assert fit.index[0] == 1 and fit["in_fit"].sum() == st.tables.last_k.max()
+    # transactions: compared with the bounded retention (which does not move as data
+    # arrive), never with the unbounded counts
+    np.testing.assert_allclose(fit["actual"].dropna(),
+                               st.average_bounded["retention"].drop(index=0).dropna())
+    # like for like where observed (the cohorts observed at k), every cohort beyond
+    obs, proj = fit["in_fit"], st.projection.drop(index=0)
+    np.testing.assert_allclose(fit.loc[obs, "fitted"], proj.loc[obs, "buying_observed"])
+    np.testing.assert_allclose(fit.loc[~obs, "fitted"], proj.loc[~obs, "buying"])
+    assert proj.loc[~obs, "buying_observed"].isna().all()
 
 
 def _many_cohorts():
@@ -96,11 +106,11 @@ def _many_cohorts():
 
 def test_failed_model_is_said_in_words():
     st = cohort_study(tiny_log(), "month", as_of=AS_OF)
-    assert st.model is None and st.sbg_failure is not None
+    assert st.model is None and st.model_failure is not None
     text = report.sbg_error_text(st)
-    assert text.startswith(type(st.sbg_failure).__name__ + ": ")
+    assert text.startswith(type(st.model_failure).__name__ + ": ")
     m = report.cohort_metrics(st)
-    assert m["sbg"] == {"error": text}
+    assert m["bgnbd"] == {"error": text}
     assert report.summary_lines(st)[-1] == f"The retention projection could not be fitted ({text})."
     assert "Projected survival" not in " ".join(m["headline"])
 
@@ -109,5 +119,44 @@ def test_churn_rule_wording():
     assert report.churn_rule_text("transactions", 1, "month").startswith(
         "a customer is lost in a month when they bought in the previous month and then not "
         "at all for 1 month (")
-    assert "the last 2 weeks are not reported" in report.churn_rule_text("transactions", 3, "week")
+    assert "final 2 weeks later" in report.churn_rule_text("transactions", 3, "week")
+    assert "provisional" in report.churn_rule_text("transactions", 3, "week")
     assert report.churn_rule_text("snapshot", 3, "month").startswith("per month of tenure")
+
+
+def test_churn_headline_says_what_it_pools():
+    st = cohort_study(_many_cohorts(), "month", as_of="2020-12-31", holdout_periods=2)
+    cs = st.churn_summary
+    assert cs["basis"] == "after acquisition" and cs["periods"] == ["2020-09", "2020-10"]
+    line = next(x for x in report.summary_lines(st) if x.startswith("Churn rate: "))
+    assert line.startswith(f"Churn rate: {100 * cs['rate']:.1f} % per month, pooled over the 2 "
+                           "settled months September 2020 to October 2020")
+    assert "(February 2020 to August 2020)" in line and "November 2020 to December 2020" in line
+    m = report.cohort_metrics(st)
+    assert m["headline"]["Churn rate per month (pooled, settled, after acquisition)"] == \
+        f"{100 * cs['rate']:.1f} %"
+    assert m["churn_provisional"] == ["2020-11", "2020-12"]
+    # acquired every month up to the end: nothing after acquisition, all settled months pooled
+    late = cohort_study(_many_cohorts(), "month", as_of="2020-08-31", holdout_periods=0)
+    assert late.churn_summary["basis"] == "all settled"
+    assert "Customers were acquired in every one of these months" in " ".join(
+        report.summary_lines(late))
+
+
+def test_cohort_trend_is_said_only_beyond_sampling_noise(subscription_study):
+    rows = [(f"j{i}", "2020-01-10") for i in range(200)] \
+        + [(f"j{i}", "2020-02-10") for i in range(40)] \
+        + [(f"f{i}", "2020-02-12") for i in range(200)] \
+        + [(f"f{i}", "2020-03-12") for i in range(120)]
+    tx = pd.DataFrame(rows, columns=["customer_id", "timestamp"])
+    tx["timestamp"] = pd.to_datetime(tx["timestamp"])
+    st = cohort_study(tx, "month", as_of="2020-03-31", holdout_periods=0)
+    line = next(x for x in report.summary_lines(st) if "newest" in x)
+    # 60 % vs 20 %: Newcombe interval of the difference well above 0
+    assert line.startswith("The newest cohort retained better than the oldest in its second "
+                           "month: 60.0 % of the February 2020 cohort")
+    assert "(difference +40.0 points, 95 % interval" in line
+    # 87.5 % (350 of 400) vs 86.0 % (430 of 500): not distinguishable
+    line = next(x for x in report.summary_lines(subscription_study) if "newest" in x)
+    assert line.startswith("In their second year the newest and the oldest cohort do not differ "
+                           "beyond sampling noise: 87.5 % of the 2001 cohort")
