@@ -124,6 +124,23 @@ class ParetoNBDModel(RepeatPurchaseModel):
         head, t1, t2 = _loglik_parts(self._p(params), data)
         return special.expit(t1 - t2)
 
+    def p_alive_by_params(self, data):
+        """``params -> p_alive(data, params)``, the same values, for many parameter draws:
+        the hypergeometric end points of A0 once per distinct (x, t_x) and (x, T) pair of
+        ``data``, the logarithms once per distinct x and T (the likelihood's tables)."""
+        arrays = {c: _arr(data, c) for c in ("frequency", "recency", "T")}
+        x = arrays["frequency"]
+        for key, col in (("xtx", "recency"), ("xT", "T")):
+            arrays[f"_{key}_u"], arrays[f"_{key}_i"] = distinct_pairs(x, arrays[col])
+        for key, col in (("x", "frequency"), ("T", "T")):
+            arrays[f"_{key}_i"], arrays[f"_{key}_u"] = pd.factorize(arrays[col])
+
+        def p_alive(params):
+            head, t1, t2 = _loglik_parts(self._p(params), arrays)
+            return special.expit(t1 - t2)
+
+        return p_alive
+
     def expected_purchases(self, t, params=None):
         """E[X(t)] for a customer just acquired (note 008, eq. 25); t in time units."""
         r, alpha, s, beta = self._p(params)

@@ -181,8 +181,12 @@ def predictive_draws(model, data, duration, *, params, seed: int | None = 0, lev
     if with_value:
         sx = np.asarray(spend_data["frequency"], float)
         sz = np.where(sx > 0, np.asarray(spend_data["monetary_value"], float), 0.0)
+    # Blocks of customers in the order of (x, T, t_x): a block then holds few distinct
+    # (x, T) and (x, t_x) pairs, on which the costly parts of P(alive) and of the
+    # expectation depend. Each block has its own random stream.
+    order = np.lexsort((cols["recency"], cols["T"], cols["frequency"], dur))
     step = max(_CELLS // n_draws, 1)
-    blocks = [slice(lo, min(lo + step, n)) for lo in range(0, n, step)]
+    blocks = [order[lo:lo + step] for lo in range(0, n, step)]
     seeds = np.random.SeedSequence(seed).spawn(len(blocks))
 
     def block(job):
@@ -191,7 +195,7 @@ def predictive_draws(model, data, duration, *, params, seed: int | None = 0, lev
         sl, seq = job
         rng = np.random.default_rng(seq)
         part = {c: v[sl] for c, v in cols.items()}
-        m = sl.stop - sl.start
+        m = len(sl)
         # P(alive) and the expectation if alive per distinct history, for every draw
         codes, first = distinct_rows(*part.values(), dur[sl])
         hist = {c: v[first] for c, v in part.items()}
@@ -231,9 +235,10 @@ def predictive_draws(model, data, duration, *, params, seed: int | None = 0, lev
 
     # numpy's generators and scipy's special functions release the GIL: blocks in threads
     parts = _map_threads(block, list(zip(blocks, seeds)))
-    bounds = {k: np.concatenate([b["bounds"][k] for b in parts]) if parts else np.empty(0)
-              for k in ("purchases_lower", "purchases_upper")
-              + (("value_lower", "value_upper") if with_value else ())}
+    bounds = {}
+    for k in ("purchases_lower", "purchases_upper") + (("value_lower", "value_upper") if with_value else ()):
+        bounds[k] = np.empty(n)
+        bounds[k][order] = np.concatenate([b["bounds"][k] for b in parts]) if parts else np.empty(0)
     total = {k: np.sum([b[k] for b in parts], axis=0) if parts else np.zeros(n_draws)
              for k in ("purchases", "expected") + (("value",) if with_value else ())}
     return PredictiveDraws(level=float(level), total_purchases=total["purchases"],

@@ -101,3 +101,11 @@ def test_lookup_tables_give_the_same_likelihood(cdnow):
     for p in [(0.55, 10.58, 0.61, 11.67), (0.55, 10.58, 0.61, 5.0)]:
         np.testing.assert_allclose(pareto_nbd_loglik(np.array(p), arrays),
                                    pareto_nbd_loglik(np.array(p), plain), rtol=1e-12)
+
+
+def test_p_alive_by_params_is_p_alive(cdnow):
+    """The pair tables give the same P(alive) as the direct formula, on both branches."""
+    m = ParetoNBDModel()
+    by = m.p_alive_by_params(cdnow)
+    for p in [(0.55, 10.58, 0.61, 11.67), (0.55, 12.0, 0.61, 3.0)]:   # alpha < beta, alpha >= beta
+        np.testing.assert_allclose(by(p), m.p_alive(cdnow, params=p), rtol=1e-12)
