@@ -208,7 +208,8 @@ def predictive_draws(model, data, duration, *, params, seed: int | None = 0, lev
         states, expected = [], np.empty(n_draws)
         for i, p in enumerate(params):
             alive = p_alive(p)
-            if_alive = model.conditional_expected_purchases_if_alive(hist_dur[pair_first], grid, params=p)
+            if_alive = model.conditional_expected_purchases_if_alive(hist_dur[pair_first], grid,
+                                                                     params=p)
             expected[i] = weights @ (alive * if_alive[pair])
             states.append(model.sample_future_state(part, rng, p, p_alive=alive[codes]))
         # every draw's states stacked (draw-major), then one simulation of all of them
@@ -236,9 +237,9 @@ def predictive_draws(model, data, duration, *, params, seed: int | None = 0, lev
     # numpy's generators and scipy's special functions release the GIL: blocks in threads
     parts = _map_threads(block, list(zip(blocks, seeds)))
     bounds = {}
-    for k in ("purchases_lower", "purchases_upper") + (("value_lower", "value_upper") if with_value else ()):
+    for k in parts[0]["bounds"] if parts else ():
         bounds[k] = np.empty(n)
-        bounds[k][order] = np.concatenate([b["bounds"][k] for b in parts]) if parts else np.empty(0)
+        bounds[k][order] = np.concatenate([b["bounds"][k] for b in parts])
     total = {k: np.sum([b[k] for b in parts], axis=0) if parts else np.zeros(n_draws)
              for k in ("purchases", "expected") + (("value",) if with_value else ())}
     return PredictiveDraws(level=float(level), total_purchases=total["purchases"],

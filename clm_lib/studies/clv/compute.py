@@ -248,7 +248,8 @@ class ClvStudy:
     one :func:`select_value_model` picks from the holdout; else the BG/NBD when it alone was
     fitted, or the first of :data:`VALUE_CANDIDATES` (tried on all data, without a holdout
     check) when no model could be fitted on the calibration period
-    (``value_model_selected`` is then False). ``tracking``, ``cond_holdout`` and ``p_alive_grid`` show its calibration fit;
+    (``value_model_selected`` is then False). ``tracking``, ``cond_holdout`` and
+    ``p_alive_grid`` show its calibration fit;
     ``values``, ``clv_quantiles`` and ``top_decile_share`` need it and the Gamma-Gamma
     refitted on all data (``final_model``, ``final_spend_model``, errors keyed
     ``"<value_model>_all_data"`` and ``"gamma_gamma_all_data"``); all are None without.
