@@ -56,7 +56,7 @@ def _interval(w, x, col, fmt) -> str:
     lo, hi = w.get(f"{col}_lower"), w.get(f"{col}_upper")
     if lo is None or pd.isna(lo.loc[x]):
         return ""
-    return f", {w.attrs.get('level', 0.9):.0%} interval {fmt(lo.loc[x])} to {fmt(hi.loc[x])}"
+    return f", {w.attrs.get('level', 0.9):.0%} parameter interval {fmt(lo.loc[x])} to {fmt(hi.loc[x])}"
 
 
 def what_if_line(study, currency: str = "$") -> str:

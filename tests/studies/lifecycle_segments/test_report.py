@@ -76,7 +76,7 @@ def test_sentences(study):
     assert lines[0].startswith(f"{len(study.stages):,} customers at {AS_OF}: ")
     what_if = [line for line in lines if line.startswith("What-if: lowering each active customer's "
                                                           "dropout probability by 1 point (absolute cut")]
-    assert len(what_if) == 1 and "90% interval" in what_if[0]
+    assert len(what_if) == 1 and "90% parameter interval" in what_if[0]
     assert "read as a proportional cut" in what_if[0]
     assert lines[-1].startswith("Leads: 3, of which 67% converted")
     assert report.second_purchase_note(study).startswith("Median time to a second purchase: ")
