@@ -101,7 +101,7 @@ def track_record(study: ClvStudy, key: str | None = None) -> str:
         return text + f", inside its {level} predictive interval of {lo:,.0f}–{hi:,.0f}."
     return (text + f", outside its {level} predictive interval of {lo:,.0f}–{hi:,.0f}: the miss is "
             "larger than chance allows, so the model does not fully fit these customers (misfit), "
-            f"and its forecasts may be {'too low' if err < 0 else 'too high'} by as much.")
+            f"and its forecast below may be {'too low' if err < 0 else 'too high'} in the same way.")
 
 
 def summary_lines(study: ClvStudy, currency: str = "$") -> list[str]:
