@@ -64,6 +64,27 @@ def _loglik_parts(params, data):
     return head, t1, t2
 
 
+def _lookup_tables(arrays, only_if_smaller: bool = False) -> dict:
+    """``arrays`` (``frequency``, ``recency``, ``T``) with the tables of
+    :func:`_loglik_parts`: distinct x and T values, and distinct (x, t_x) and (x, T) pairs
+    for the hypergeometric end points. With ``only_if_smaller`` the pair tables are kept
+    only when both at least halve the rows (for a fit; P(alive) over many draws always
+    gains)."""
+    arrays = dict(arrays)
+    x = arrays["frequency"]
+    for key, col in (("xtx", "recency"), ("xT", "T")):
+        u, i = distinct_pairs(x, arrays[col])
+        if not only_if_smaller or len(u) * 2 <= len(x):
+            arrays[f"_{key}_u"], arrays[f"_{key}_i"] = u, i
+    for key, col in (("x", "frequency"), ("T", "T")):
+        arrays[f"_{key}_i"], arrays[f"_{key}_u"] = pd.factorize(arrays[col])
+    if "_xtx_u" not in arrays or "_xT_u" not in arrays:
+        for key in ("xtx", "xT"):
+            arrays.pop(f"_{key}_u", None)
+            arrays.pop(f"_{key}_i", None)
+    return arrays
+
+
 def pareto_nbd_loglik(params, data) -> np.ndarray:
     """Per-customer Pareto/NBD log-likelihood (note 008, eq. 18-20), in log space:
     ``ln L = ln G(r+x) - ln G(r) + r ln alpha + s ln beta
@@ -100,19 +121,7 @@ class ParetoNBDModel(RepeatPurchaseModel):
 
     def _prepare(self, data, weights=None):
         arrays, w = super()._prepare(data, weights)
-        arrays = dict(arrays)
-        x = arrays["frequency"]
-        for key, col in (("xtx", "recency"), ("xT", "T")):
-            u, i = distinct_pairs(x, arrays[col])
-            if len(u) * 2 <= len(x):
-                arrays[f"_{key}_u"], arrays[f"_{key}_i"] = u, i
-        for key, col in (("x", "frequency"), ("T", "T")):
-            arrays[f"_{key}_i"], arrays[f"_{key}_u"] = pd.factorize(arrays[col])
-        if "_xtx_u" not in arrays or "_xT_u" not in arrays:
-            for key in ("xtx", "xT"):
-                arrays.pop(f"_{key}_u", None)
-                arrays.pop(f"_{key}_i", None)
-        return arrays, w
+        return _lookup_tables(arrays, only_if_smaller=True), w
 
     def _initial_params(self, data):
         x, T = data["frequency"], data["T"]
@@ -128,12 +137,7 @@ class ParetoNBDModel(RepeatPurchaseModel):
         """``params -> p_alive(data, params)``, the same values, for many parameter draws:
         the hypergeometric end points of A0 once per distinct (x, t_x) and (x, T) pair of
         ``data``, the logarithms once per distinct x and T (the likelihood's tables)."""
-        arrays = {c: _arr(data, c) for c in ("frequency", "recency", "T")}
-        x = arrays["frequency"]
-        for key, col in (("xtx", "recency"), ("xT", "T")):
-            arrays[f"_{key}_u"], arrays[f"_{key}_i"] = distinct_pairs(x, arrays[col])
-        for key, col in (("x", "frequency"), ("T", "T")):
-            arrays[f"_{key}_i"], arrays[f"_{key}_u"] = pd.factorize(arrays[col])
+        arrays = _lookup_tables({c: _arr(data, c) for c in ("frequency", "recency", "T")})
 
         def p_alive(params):
             head, t1, t2 = _loglik_parts(self._p(params), arrays)
