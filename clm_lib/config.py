@@ -11,6 +11,8 @@ DATA_DIR = REPO_ROOT / "data"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 REPORTS_DIR = REPO_ROOT / "reports"
 BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
+#: Config files that run the studies on the bundled samples (`make reports`).
+EXAMPLES_DIR = REPO_ROOT / "examples"
 
 #: Bundled sample data (see data/README.md for origin, citation and hashes).
 CDNOW_MASTER = DATA_DIR / "cdnow_master.csv"

@@ -139,11 +139,37 @@ def cdnow_basket(tmp_path_factory) -> tuple[str, str]:
     return str(csv), str(parquet)
 
 
+def example_parameters(notebook: str) -> dict:
+    """The parameters ``make reports`` gives the study of ``notebook`` (e.g.
+    ``"30_clv.ipynb"``): those of the config in ``examples/`` that is for the study, as
+    the runner resolves them (shared values, then the study's section; paths absolute)."""
+    from clm_lib.config import EXAMPLES_DIR, NOTEBOOKS_DIR
+    from clm_lib.run.discovery import list_studies
+    from clm_lib.run.parameters import resolve_parameters
+
+    studies = list_studies(NOTEBOOKS_DIR)
+    study = next(s for s in studies if s.path.name == notebook)
+    configs = [c for c in map(_yaml_keys, sorted(EXAMPLES_DIR.glob("*.yml")))
+               if study.name in (c.get("studies") or ())]
+    assert len(configs) == 1, f"{study.name} is in {len(configs)} example configs"
+    config = {k: v for k, v in configs[0].items() if k != "studies"}
+    return resolve_parameters([study], all_studies=studies, run_all=False, config=config,
+                              cwd=EXAMPLES_DIR)[study.name]
+
+
+def _yaml_keys(path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
 @pytest.fixture(scope="session")
 def run_notebook(tmp_path_factory):
     """``run_notebook(name, **parameters) -> output folder`` (``metrics.json``,
     ``exports/``; the executed notebook is ``run.ipynb`` beside it): the study notebook
-    executed by papermill into a fresh folder, once per
+    executed by papermill into a fresh folder, on the bundled sample of its example
+    config (:func:`example_parameters`; ``sample=False``: the notebook's own defaults
+    only), ``parameters`` overriding it, once per
     test process for the same parameters, so that tests of the same run (its metrics,
     its exports, its parity with another engine) share one execution. Read-only."""
     papermill = pytest.importorskip("papermill")
@@ -151,13 +177,14 @@ def run_notebook(tmp_path_factory):
 
     runs: dict = {}
 
-    def run(name: str, **parameters):
-        key = (name, tuple(sorted((k, repr(v)) for k, v in parameters.items())))
+    def run(name: str, *, sample: bool = True, **parameters):
+        key = (name, sample, tuple(sorted((k, repr(v)) for k, v in parameters.items())))
         if key not in runs:
             folder = tmp_path_factory.mktemp(name.split(".")[0])
+            base = example_parameters(name) if sample else {}
             papermill.execute_notebook(
                 str(NOTEBOOKS_DIR / name), str(folder / "run.ipynb"),
-                parameters={**parameters, "output_dir": str(folder / "out")},
+                parameters={**base, **parameters, "output_dir": str(folder / "out")},
                 cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
             runs[key] = folder / "out"
         return runs[key]

@@ -24,6 +24,7 @@ day, per gap length) comes back, through the one dtype map of
 from __future__ import annotations
 
 import datetime as dt
+import os
 import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -56,6 +57,21 @@ def day(value, name: str) -> dt.date:
     return ts.normalize().date()
 
 
+def as_of_from_data(as_of, engine, source, columns: tuple[str, ...] = ("timestamp",)
+                    ) -> tuple[pd.Timestamp, str]:
+    """The end of observation of a study: ``as_of`` when given, else the last day in the
+    data (:meth:`CustomerReductions.observed_span`), and where it came from.
+
+    Returns
+    -------
+    (Timestamp, str)
+        The day (midnight; the whole day is observed) and ``"parameter"`` or ``"data"``.
+    """
+    if as_of is not None:
+        return pd.Timestamp(day(as_of, "as_of")), "parameter"
+    return engine.observed_span(source, columns)[1], "data"
+
+
 def instant(value, name: str = "as_of") -> dt.datetime:
     """``value`` as a naive instant (aware ones in UTC)."""
     if value is None:
@@ -68,6 +84,40 @@ def instant(value, name: str = "as_of") -> dt.datetime:
 
 class CustomerReductions:
     """The per-customer methods of :class:`clm_lib.reduce.engine.Engine`."""
+
+    def observed_span(self, source, columns: tuple[str, ...] = ("timestamp",)
+                      ) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The first and the last day in ``source``: the calendar days of the earliest and
+        the latest value among ``columns`` (missing values ignored).
+
+        A study whose ``as_of`` is not given observes the data to the end of the last day
+        in them, after the data contract (:func:`as_of_from_data`).
+
+        Raises
+        ------
+        InsufficientDataError
+            When every value of ``columns`` is missing (no day observed).
+        """
+        if isinstance(source, pd.DataFrame):
+            t = self.from_pandas(source)
+        elif isinstance(source, (str, os.PathLike)):
+            t = self._transactions(source, None)[0]
+        else:  # an Ibis table, e.g. the clean table of a data contract
+            t = source
+        missing = [c for c in columns if c not in t.columns]
+        if missing:
+            raise MissingColumnsError(missing, list(t.columns), what="the data")
+        aggs = {}
+        for i, c in enumerate(columns):
+            aggs[f"lo{i}"], aggs[f"hi{i}"] = t[c].min(), t[c].max()
+        row = self.to_pandas(t.aggregate(**aggs)).iloc[0]
+        lows = [pd.Timestamp(row[f"lo{i}"]) for i in range(len(columns))
+                if pd.notna(row[f"lo{i}"])]
+        highs = [pd.Timestamp(row[f"hi{i}"]) for i in range(len(columns))
+                 if pd.notna(row[f"hi{i}"])]
+        if not highs:
+            raise InsufficientDataError(f"no date in {', '.join(columns)}: the data observe no day")
+        return min(lows).normalize(), max(highs).normalize()
 
     @contextmanager
     def kept_purchase_days(self, source, *, gaps: bool = False,
