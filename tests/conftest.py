@@ -14,9 +14,9 @@ collect_ignore_glob = ["fixtures/*"]
 def pytest_itemcollected(item):
     """Markers from what a test is, set as each test is collected:
 
-    * nbval runs every notebook of notebooks/ (see pyproject.toml) and each cell is a
-      test, marked ``slow`` like the other end-to-end runs, so that ``-m "not slow"``
-      stays quick;
+    * a notebook collected by nbval (only when asked for by path: the notebooks run in
+      the suite through papermill, see :func:`run_notebook`) is marked ``slow`` like the
+      other end-to-end runs, so that ``-m "not slow"`` stays quick;
     * a test that asks for a Spark session is a Spark test, marker or not, so that
       ``-m "not spark"`` never starts one (the engine fixture marks its Spark case);
       its id must name Spark, since that is what sends it to the Spark worker (see

@@ -99,18 +99,21 @@ def plot_p_alive_matrix(grid: pd.DataFrame, *, ax: Axes | None = None, time_unit
 
 def plot_clv_distribution(values: pd.DataFrame, *, ax: Axes | None = None, currency: str = "$",
                           horizon: int | None = None, time_unit: str = "week",
-                          top_decile: float | None = None, title: str | None = None) -> Axes:
+                          top_decile: float | None = None, title: str | None = None,
+                          value_basis: str = "margin") -> Axes:
     """Histogram of per-customer CLV (log-scaled count axis) with the top-decile threshold
-    ``top_decile`` (the 90th percentile of CLV, ``ClvStudy.clv_quantiles["p90"]``) marked."""
+    ``top_decile`` (the 90th percentile of CLV, ``ClvStudy.clv_quantiles["p90"]``) marked.
+    ``value_basis``: what the value is, "margin" or "revenue"; ``currency`` "" for none."""
     _need(values, ["clv"], "customer values")
     ax = _axes(ax)
     ax.hist(values["clv"].to_numpy(), bins=60, color="tab:blue", alpha=0.8)
     ax.set_yscale("log")
     if top_decile is not None:
         ax.axvline(top_decile, color="black", linestyle=":",
-                   label=f"top 10 % above {currency}{top_decile:,.0f}")
+                   label=f"top 10 % above {currency or ''}{top_decile:,.0f}")
     span = f" over {horizon} {time_unit}s" if horizon else ""
-    ax.set_xlabel(f"CLV: discounted expected margin{span} ({currency})")
+    unit = f" ({currency or ''})" if currency else ""
+    ax.set_xlabel(f"CLV: discounted expected {value_basis}{span}{unit}")
     ax.set_ylabel("customers (count, log scale)")
     ax.set_title(title or "Distribution of customer lifetime value")
     if top_decile is not None:

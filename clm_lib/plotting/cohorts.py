@@ -112,7 +112,7 @@ def plot_value_curves(curves: pd.DataFrame, *, ax: Axes | None = None, unit: str
         else:
             ax.plot(row.index, row.to_numpy(), color="0.75", lw=1)
     ax.set_xlabel(f"{unit}s since acquisition (k)")
-    ax.set_ylabel(f"cumulative revenue per customer ({currency})")
+    ax.set_ylabel("cumulative revenue per customer" + (f" ({currency or ''})" if currency else ""))
     ax.set_title(title)
     if recent:
         ax.legend(fontsize=8, frameon=False)

@@ -193,11 +193,13 @@ def plot_time_to_second_purchase(kmf, *, ax: Axes | None = None, time_unit: str 
 
 def plot_what_if(what_if: pd.DataFrame | None, *, ax: Axes | None = None, currency: str = "$",
                  horizon: int | None = None, time_unit: str = "week",
-                 title: str = "Value of lowering churn, under both readings") -> Axes | None:
+                 title: str = "Value of lowering churn, under both readings",
+                 value_basis: str = "margin") -> Axes | None:
     """Bars of the value change by churn reduction (index, percentage points; 0 left out),
     one bar per assumption (``value_change_<assumption>``, the shown one, ``attrs["shown"]``,
     first) with the interval (``_lower`` / ``_upper``) as error bars; a table with only
-    ``value_change`` gives one bar per point. None for no table (value models not fitted)."""
+    ``value_change`` gives one bar per point. None for no table (value models not fitted).
+    ``value_basis``: "margin" or "revenue" (no margin given); ``currency`` "" for none."""
     if what_if is None:
         return None
     _need(what_if, ["value_change", "value_change_pct"], "what-if table")
@@ -221,12 +223,12 @@ def plot_what_if(what_if: pd.DataFrame | None, *, ax: Axes | None = None, curren
         label = (f"{name} cut" + (" (shown)" if name == shown else "")) if name else None
         bars = ax.bar(x + (i - (len(names) - 1) / 2) * width, np.nan_to_num(v), width, yerr=err,
                       capsize=3, color=colours[i % 2], label=label)
-        ax.bar_label(bars, labels=["–" if np.isnan(a) else f"{currency}{a:,.0f} ({p:+.1%})"
+        ax.bar_label(bars, labels=["–" if np.isnan(a) else f"{currency or ''}{a:,.0f} ({p:+.1%})"
                                    for a, p in zip(v, pct)], fontsize=8, padding=2)
     ax.set_xticks(x, [f"−{p:g} pt" for p in w.index])
     h = f" over {horizon} {time_unit}s" if horizon else ""
     ax.set_xlabel("churn reduction (percentage points of the dropout probability after a purchase)")
-    ax.set_ylabel(f"extra discounted margin ({currency}){h}")
+    ax.set_ylabel(f"extra discounted {value_basis}" + (f" ({currency or ''})" if currency else "") + h)
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
     if names != [None]:
         drawn = any(f"value_change_{n}_lower" in w for n in names)

@@ -45,10 +45,10 @@ def _money_axis(ax: Axes, currency: str) -> None:
     def fmt(v, _pos):
         a = abs(v)
         if a >= 1e6:
-            return f"{currency}{v / 1e6:,.1f} M"
+            return f"{currency or ''}{v / 1e6:,.1f} M"
         if a >= 1e3:
-            return f"{currency}{v / 1e3:,.0f} k"
-        return f"{currency}{v:,.0f}"
+            return f"{currency or ''}{v / 1e3:,.0f} k"
+        return f"{currency or ''}{v:,.0f}"
     ax.yaxis.set_major_formatter(FuncFormatter(fmt))
 
 
@@ -110,7 +110,7 @@ def plot_monthly_revenue(monthly: pd.DataFrame, *, ax: Axes | None = None,
     _money_axis(ax, currency)
     ax.set_title(f"Revenue per {period_name}")
     ax.set_xlabel(f"Calendar {period_name}")
-    ax.set_ylabel(f"Revenue ({currency})")
+    ax.set_ylabel("Revenue" + (f" ({currency or ''})" if currency else ""))
     ax.legend(frameon=False)
     sns.despine(ax=ax)
     return ax

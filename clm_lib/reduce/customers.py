@@ -72,6 +72,36 @@ def as_of_from_data(as_of, engine, source, columns: tuple[str, ...] = ("timestam
     return engine.observed_span(source, columns)[1], "data"
 
 
+#: Share of the observed span held out when a study derives its calibration end.
+HOLDOUT_SHARE = 1 / 3
+
+
+def observation_window(engine, source, *, as_of=None, calibration_end=None,
+                       holdout_share: float = HOLDOUT_SHARE) -> dict:
+    """The end of observation and of calibration of a study, given or from the data.
+
+    ``as_of`` defaults to the last day in the data (:meth:`CustomerReductions.observed_span`);
+    ``calibration_end`` to the day that leaves the last ``holdout_share`` of the observed
+    span, from the first day to ``as_of``, as the holdout: ``first + floor((1 -
+    holdout_share) * days)``. Both are days (the whole day observed).
+
+    Returns
+    -------
+    dict
+        ``as_of``, ``calibration_end`` (Timestamps, midnight), ``first_day``, and
+        ``as_of_source`` / ``calibration_end_source``: ``"parameter"`` or ``"data"``.
+    """
+    first, last = engine.observed_span(source)
+    end = pd.Timestamp(day(as_of, "as_of")) if as_of is not None else last
+    if calibration_end is not None:
+        cal, cal_source = pd.Timestamp(day(calibration_end, "calibration_end")), "parameter"
+    else:
+        span = max((end - first).days, 0)
+        cal, cal_source = first + pd.Timedelta(days=int(span * (1 - holdout_share))), "data"
+    return {"as_of": end, "as_of_source": "parameter" if as_of is not None else "data",
+            "calibration_end": cal, "calibration_end_source": cal_source, "first_day": first}
+
+
 def instant(value, name: str = "as_of") -> dt.datetime:
     """``value`` as a naive instant (aware ones in UTC)."""
     if value is None:

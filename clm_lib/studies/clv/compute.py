@@ -38,7 +38,9 @@ from clm_lib.clv.valuation import (
     per_unit_discount_rate,
     spend_frame,
 )
+from clm_lib.exceptions import ParameterError
 from clm_lib.reduce import get_engine
+from clm_lib.reduce.customers import observation_window
 
 __all__ = [
     "MODELS", "VALUE_CANDIDATES", "ClvStudy", "clv_study", "holdout_errors", "holdout_interval",
@@ -266,10 +268,15 @@ class ClvStudy:
     time_unit: str
     calibration_end: str
     as_of: str
+    #: where ``as_of`` and ``calibration_end`` came from: "parameter" or "data"
+    #: (:func:`clm_lib.reduce.customers.observation_window`)
+    as_of_source: str
+    calibration_end_source: str
     horizon: int
     annual_discount_rate: float
     discount_rate_per_unit: float
-    margin: float
+    margin: float  #: fraction of spend that is value (1.0 when no margin was given)
+    value_basis: str  #: "margin" (a margin was given) or "revenue"
     level: float
     segment: str | None
     calibration: pd.DataFrame
@@ -307,8 +314,8 @@ def _as_table(eng, transactions):
     return transactions
 
 
-def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
-              horizon: int = 52, discount_rate: float = 0.15, margin: float = 0.3,
+def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str = "week",
+              horizon: int = 52, discount_rate: float = 0.15, margin: float | None = None,
               n_draws: int = 200, seed: int = 42, segment: str | None = None,
               level: float = 0.9, engine="duckdb") -> ClvStudy:
     """The CLV study: holdout validation of BG/NBD, Pareto/NBD and MBG/NBD, then per-customer
@@ -322,16 +329,20 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
         column if given), best the table returned by ``load_transactions`` of ``engine``
         (whose data-quality record you keep); a DataFrame is taken as loaded, a path is
         loaded with the data contract.
-    calibration_end, as_of : date-like
+    calibration_end, as_of : date-like, optional
         Calibration period ends at ``calibration_end`` (inclusive); the holdout runs to
-        ``as_of`` (inclusive).
+        ``as_of`` (inclusive). Defaults from the data: ``as_of`` the last day in them,
+        ``calibration_end`` the day that leaves the last third of the observed span as
+        the holdout (:func:`clm_lib.reduce.customers.observation_window`); the study
+        records which were derived.
     time_unit : {"day", "week", "month"}
     horizon : int
         CLV horizon, in time units after ``as_of``.
     discount_rate : float
         *Annual* discount rate, converted per time unit.
-    margin : float
-        Margin as a fraction of spend.
+    margin : float, optional
+        Margin as a fraction of spend, in (0, 1]. None: no margin is known and value is
+        revenue (``value_basis`` "revenue", margin 1).
     n_draws, seed, level
         Draws for the intervals (parameter draws, each with one simulated future of every
         customer), their seed and the interval level; 0 draws: no intervals.
@@ -355,6 +366,14 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
     t = _as_table(eng, transactions)
     _check(t, ["customer_id", "timestamp", "amount"] + ([segment] if segment is not None else []),
            "transactions")
+    if margin is not None and not 0 < margin <= 1:
+        raise ParameterError(f"margin must be a fraction of spend in (0, 1], got {margin!r}")
+    basis, margin = ("margin", float(margin)) if margin is not None else ("revenue", 1.0)
+    window = observation_window(eng, t, as_of=as_of, calibration_end=calibration_end)
+    as_of, calibration_end = window["as_of"], window["calibration_end"]
+    if calibration_end >= as_of:
+        raise ParameterError(f"calibration_end {calibration_end.date()} must be before as_of "
+                             f"{as_of.date()}: the holdout between them checks the models")
     reduce_kw = dict(as_of=as_of, time_unit=time_unit)
     # the log collapsed to purchase days once; both summaries and the repeat purchases
     # per day (the tracking plot) are read from it
@@ -435,8 +454,10 @@ def clv_study(transactions, *, calibration_end, as_of, time_unit: str = "week",
 
     return ClvStudy(
         time_unit=time_unit, calibration_end=str(pd.Timestamp(calibration_end).date()),
-        as_of=str(pd.Timestamp(as_of).date()), horizon=int(horizon),
+        as_of=str(pd.Timestamp(as_of).date()), as_of_source=window["as_of_source"],
+        calibration_end_source=window["calibration_end_source"], horizon=int(horizon),
         annual_discount_rate=float(discount_rate), discount_rate_per_unit=d_unit, margin=margin,
+        value_basis=basis,
         level=level, segment=segment, calibration=cal, full=full, models=models,
         model_errors=errors, holdout=holdout,
         holdout_duration=(float(cal["duration_holdout"].iloc[0]) if len(cal) else float("nan")),

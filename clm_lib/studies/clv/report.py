@@ -104,6 +104,17 @@ def track_record(study: ClvStudy, key: str | None = None) -> str:
             f"and its forecast below may be {'too low' if err < 0 else 'too high'} in the same way.")
 
 
+def window_sentence(study: ClvStudy) -> str:
+    """Where the observation and the calibration end, and whether each was given or
+    derived from the data."""
+    as_of = ("the last date in the data" if study.as_of_source == "data" else "as given")
+    cal = ("derived so that the last third of the observed span is the holdout"
+           if study.calibration_end_source == "data" else "as given")
+    return (f"Data observed to {study.as_of} ({as_of}); models calibrated on purchases to "
+            f"{study.calibration_end} ({cal}) and checked on the {study.holdout_duration:.0f} "
+            f"{study.time_unit}s after it.")
+
+
 def summary_lines(study: ClvStudy, currency: str = "$") -> list[str]:
     """Plain-language summary computed from the study: which model values customers and
     why, its holdout track record, then the forecast with its predictive interval.
@@ -113,6 +124,8 @@ def summary_lines(study: ClvStudy, currency: str = "$") -> list[str]:
     f = study.forecast
     lines = []
     lines += _not_fitted_sentences(study.model_errors)
+    if "data" in (study.as_of_source, study.calibration_end_source):
+        lines.append(window_sentence(study))
     vm = study.value_model
     if vm not in study.holdout:
         lines.append(f"No model could be tested on the holdout; customer values, where shown, come "
@@ -142,14 +155,16 @@ def summary_lines(study: ClvStudy, currency: str = "$") -> list[str]:
         f"Over the next {study.horizon} {u}s, {len(v):,} customers are expected to make "
         f"{f['expected_purchases']:,.0f} purchases"
         + (f" ({level} predictive interval {pi[0]:,.0f}–{pi[1]:,.0f})" if pi else "")
-        + f" worth {currency}{f['clv_total']:,.0f} in discounted margin"
-        + (f" ({level} predictive interval {currency}{vi[0]:,.0f}–{currency}{vi[1]:,.0f})" if vi else "")
-        + f" at a {study.margin:.0%} margin and {study.annual_discount_rate:.0%} annual discount rate."
+        + f" worth {currency or ''}{f['clv_total']:,.0f} in discounted {study.value_basis}"
+        + (f" ({level} predictive interval {currency or ''}{vi[0]:,.0f}–{currency or ''}{vi[1]:,.0f})" if vi else "")
+        + (f" at a {study.margin:.0%} margin and" if study.value_basis == "margin" else
+           " (no margin was given: value is revenue) at a")
+        + f" {study.annual_discount_rate:.0%} annual discount rate."
         + (" The intervals cover parameter uncertainty and the randomness of purchases if the "
            "model is right; they do not cover the misfit the track record shows."
            if pi and not study.holdout.get(vm, {}).get("actual_inside", True) else ""))
     lines.append(f"The top 10 % of customers hold {study.top_decile_share:.0%} of that value; "
-                 f"the median customer is worth {currency}{study.clv_quantiles['p50']:,.2f}.")
+                 f"the median customer is worth {currency or ''}{study.clv_quantiles['p50']:,.2f}.")
     rep = v["frequency"] > 0
     lines.append(
         f"At {study.as_of}, {(v.loc[rep, 'p_alive'] >= 0.5).mean():.0%} of the {int(rep.sum()):,} "
@@ -256,8 +271,8 @@ def quantiles_sentence(study: ClvStudy, currency: str = "$") -> str:
     q = study.clv_quantiles
     if q is None:
         return ""
-    return (f"CLV quantiles: median {currency}{q['p50']:,.2f}, 90th percentile {currency}{q['p90']:,.2f}, "
-            f"99th percentile {currency}{q['p99']:,.2f}; top 10 % of customers hold "
+    return (f"CLV quantiles: median {currency or ''}{q['p50']:,.2f}, 90th percentile {currency or ''}{q['p90']:,.2f}, "
+            f"99th percentile {currency or ''}{q['p99']:,.2f}; top 10 % of customers hold "
             f"{study.top_decile_share:.0%} of the value.")
 
 
@@ -315,7 +330,8 @@ def _dropped(study: ClvStudy) -> dict:
 def data_quality(study: ClvStudy, dq: DataQuality) -> DataQuality:
     """A copy of the loading record ``dq`` with a note for each group of customers a
     reduction of the study left out."""
-    notes = [f"CLV reduction: {n:,} excluded ({reason})." for reason, n in _dropped(study).items()]
+    notes = [window_sentence(study)]
+    notes += [f"CLV reduction: {n:,} excluded ({reason})." for reason, n in _dropped(study).items()]
     return dataclasses.replace(dq, dropped=dict(dq.dropped), warnings=dict(dq.warnings),
                                notes=[*dq.notes, *notes])
 
@@ -348,16 +364,18 @@ def clv_metrics(study: ClvStudy, dq: DataQuality | None = None, currency: str = 
     if study.values is not None:
         vi = f.get("clv_total_predictive_interval")
         headline[f"Value, next {study.horizon} {study.time_unit}s"] = (
-            f"{currency}{f['clv_total']:,.0f}"
-            + (f" ({f['level']:.0%} predictive interval {currency}{vi[0]:,.0f}–{currency}{vi[1]:,.0f})"
+            f"{currency or ''}{f['clv_total']:,.0f}"
+            + (f" ({f['level']:.0%} predictive interval {currency or ''}{vi[0]:,.0f}–{currency or ''}{vi[1]:,.0f})"
                if vi else ""))
         headline["Top-decile share of value"] = f"{study.top_decile_share:.0%}"
     else:
         headline["Customer value"] = "not fitted"
     out = {
         "time_unit": study.time_unit, "calibration_end": study.calibration_end, "as_of": study.as_of,
+        "as_of_source": study.as_of_source, "calibration_end_source": study.calibration_end_source,
         "horizon": study.horizon, "annual_discount_rate": study.annual_discount_rate,
         "discount_rate_per_unit": study.discount_rate_per_unit, "margin": study.margin,
+        "value_basis": study.value_basis, "currency": currency or None,
         "customers": int(len(study.full)),
         "models": models, "model_errors": study.model_errors,
         "holdout": study.holdout, "forecast": f,

@@ -57,6 +57,7 @@ from clm_lib.exceptions import (
     ParameterError,
 )
 from clm_lib.reduce import ENGINES, Engine, get_engine
+from clm_lib.reduce.customers import as_of_from_data
 from clm_lib.reduce.periods import check_period, last_complete_period, period_labels
 from clm_lib.studies.cohort_retention import reduce as red
 from clm_lib.studies.cohort_retention.purchase import (
@@ -89,6 +90,8 @@ __all__ = ["SYNTHETIC_COHORT", "CohortStudy", "CohortTables", "churn_rate", "chu
            "purchase_projection", "retention_by_segment", "retention_tables", "sbg_holdout",
            "survival_counts"]
 
+#: The date columns of each form whose last day is ``as_of`` when it is not given.
+_DATES = {"transactions": ("timestamp",), "intervals": ("start", "end")}
 _REQUIRED = {"transactions": ("customer_id", "timestamp"),
              "intervals": ("customer_id", "start", "end"),
              "snapshot": ("customer_id", "tenure", "churned")}
@@ -120,15 +123,14 @@ class _Input:
     table: object  # Ibis table
     has_revenue: bool
     cohort_period: str
-    as_of: dt.date
-    last: int  # code of the last period complete by as_of
+    as_of: dt.date | None  # None: a snapshot without a date
+    last: int | None  # code of the last period complete by as_of
+    as_of_source: str  # "parameter", "data" (the last date in the data) or "none"
 
 
 def _input(data, cohort_period: str, as_of, engine, segment: str | None = None) -> _Input:
     """Check the parameters and hand ``data`` to the engine (see the module notes)."""
     check_period(cohort_period)
-    if as_of is None:
-        raise ParameterError("as_of is required (the last observed day, inclusive)")
     if not isinstance(engine, Engine) and engine not in ENGINES:
         raise ParameterError(f"engine must be one of {list(ENGINES)} or an Engine, "
                              f"got {engine!r}")
@@ -151,9 +153,12 @@ def _input(data, cohort_period: str, as_of, engine, segment: str | None = None) 
     has_revenue = form == "transactions" and "amount" in table.columns
     if form == "transactions" and not has_revenue:
         table = red.with_zero_amount(table)
-    day = pd.Timestamp(as_of).normalize()
+    if as_of is None and form == "snapshot":
+        # tenure needs no calendar: the snapshot's date is only recorded when given
+        return _Input(eng, form, table, has_revenue, cohort_period, None, None, "none")
+    day, source = as_of_from_data(as_of, eng, table, _DATES.get(form, ()))
     return _Input(eng, form, table, has_revenue, cohort_period, day.date(),
-                  last_complete_period(day, cohort_period))
+                  last_complete_period(day, cohort_period), source)
 
 
 def _as_text(values: pd.Series, dtype) -> pd.Series:
@@ -593,7 +598,7 @@ def _bgnbd_part(inp, tables, avg_b, *, holdout_periods, horizon_periods):
     return model, hmodel, holdout, herr, proj, fit, None, {}, failure, hfailure
 
 
-def cohort_study(data, cohort_period: str = "month", *, as_of, inactivity_periods: int = 3,
+def cohort_study(data, cohort_period: str = "month", *, as_of=None, inactivity_periods: int = 3,
                  holdout_periods: int = 3, horizon_periods: int = 12,
                  discount_rate: float = 0.01, segment: str | None = None,
                  engine="duckdb") -> CohortStudy:
@@ -606,8 +611,9 @@ def cohort_study(data, cohort_period: str = "month", *, as_of, inactivity_period
         :func:`retention_tables`), e.g. the lazy table of ``Engine.load_transactions`` or
         the frame of :func:`clm_lib.io.load_subscriptions`.
     cohort_period : {"week", "month", "quarter", "year"}
-    as_of : date-like
-        Last observed day (inclusive).
+    as_of : date-like, optional
+        Last observed day (inclusive); None: the last day in the data (snapshot
+        subscriptions: not needed, recorded when given).
     inactivity_periods : int
         Transactions: ``N`` of the churn rule (see :func:`churn_rate`).
     holdout_periods : int
@@ -628,7 +634,7 @@ def cohort_study(data, cohort_period: str = "month", *, as_of, inactivity_period
     segs = None
     if form == "snapshot":
         counts = _snapshot_counts(inp, segment)
-        tables = snapshot_tables(counts, cohort_period, as_of)
+        tables = snapshot_tables(counts, cohort_period, inp.as_of)
         churn = _churn(inp, inactivity_periods, counts)
         if segment is not None:
             segs = snapshot_segments(counts)
@@ -649,7 +655,9 @@ def cohort_study(data, cohort_period: str = "month", *, as_of, inactivity_period
     else:
         parts = _sbg_part(tables, avg_u, holdout_periods=holdout_periods,
                           horizon_periods=horizon_periods, discount_rate=discount_rate)
-    params = {"cohort_period": cohort_period, "as_of": str(pd.Timestamp(as_of).date()),
+    params = {"cohort_period": cohort_period,
+              "as_of": None if inp.as_of is None else str(inp.as_of),
+              "as_of_source": inp.as_of_source,
               "inactivity_periods": int(inactivity_periods),
               "holdout_periods": int(holdout_periods), "horizon_periods": int(horizon_periods),
               "discount_rate": float(discount_rate), "segment": segment, "form": form,

@@ -98,7 +98,9 @@ def summary_lines(study: CohortStudy) -> list[str]:
                 else f"{len(t.sizes)} {u}ly cohorts from {_pretty(t.sizes.index[0], u)} to "
                      f"{_pretty(t.sizes.index[-1], u)}")
         lines.append(f"{int(t.sizes.sum()):,} customers were acquired in {span} "
-                     f"(data up to {study.parameters['as_of']}).")
+                     f"(data up to {study.parameters['as_of']}"
+                     + (", the last date in the data)." if study.parameters.get("as_of_source") == "data"
+                        else ")."))
     first = t.sizes.index[0]
     if t.last_k.iloc[0] >= 1:
         b1 = t.bounded_rates.loc[first, 1]
@@ -384,7 +386,8 @@ def cohort_metrics(study: CohortStudy) -> dict:
             headline[f"Projected survival after {H} {u}s"] = _pct(
                 study.projection.loc[H, "survival"])
     return {
-        "cohort_period": u, "as_of": study.parameters["as_of"], "form": t.form,
+        "cohort_period": u, "as_of": study.parameters["as_of"],
+        "as_of_source": study.parameters.get("as_of_source"), "form": t.form,
         "parameters": study.parameters,
         "cohort_sizes": {str(k): int(v) for k, v in t.sizes.items()},
         "retention_bounded": _rates_dict(t.bounded_rates),

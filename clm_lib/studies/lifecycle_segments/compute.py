@@ -22,6 +22,7 @@ from clm_lib.clv.valuation import customer_value, fit_or_reason, fit_purchase_mo
 from clm_lib.exceptions import ParameterError
 from clm_lib.io import load_leads
 from clm_lib.reduce import get_engine
+from clm_lib.reduce.customers import as_of_from_data
 from clm_lib.clv.valuation import per_unit_discount_rate
 from clm_lib.studies.lifecycle_segments import rfm as rfm_mod
 from clm_lib.studies.lifecycle_segments.flows import default_flow_start, flow_counts, transition_matrix
@@ -109,6 +110,11 @@ class LifecycleStudy:
     data_quality, leads_quality : DataQuality or None
         The loading records of the transactions and the leads when the study loaded them
         from a path itself.
+    as_of_source : str
+        "parameter" (``as_of`` given) or "data" (the last date in the data).
+    margin, value_basis : float, str
+        The margin applied to spend and what value is: "margin", or "revenue" (margin 1)
+        when none was given.
     """
 
     as_of: str
@@ -145,6 +151,10 @@ class LifecycleStudy:
     leads_km: dict | None = None
     data_quality: object | None = None
     leads_quality: object | None = None
+    #: where ``as_of`` came from: "parameter" or "data" (the last date in the data)
+    as_of_source: str = "parameter"
+    margin: float = 1.0  #: fraction of spend that is value (1.0: no margin given)
+    value_basis: str = "revenue"  #: "margin" (a margin was given) or "revenue"
 
 
 def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points, time_unit,
@@ -181,11 +191,12 @@ def _value_models(full, *, as_of, horizon, discount_rate, margin, what_if_points
                 model_errors=errors, model_fallback=fallback, model_dropped=dict(full.attrs.get("dropped", {})))
 
 
-def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
+def lifecycle_study(transactions, *, as_of=None, flow_start=None, leads=None,
                     new_days=None, at_risk_days=None, lapsed_days=None, time_unit="week",
                     what_if_points=(1, 5, 10), what_if_assumption="absolute",
-                    what_if_intervals=True, horizon=52, discount_rate=0.15, margin=0.3,
+                    what_if_intervals=True, horizon=52, discount_rate=0.15, margin=None,
                     segment=None, action_value=None, action_value_quantile=0.9,
+                    leads_options=None,
                     engine="duckdb") -> LifecycleStudy:
     """The lifecycle and segments study: stages, flows, RFM, ladder, reactivation, what-if.
 
@@ -196,8 +207,8 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         given), best the table returned by ``Engine.load_transactions``; a DataFrame is
         handed to the engine as loaded, a path is loaded here with the data contract (its
         record in ``data_quality``).
-    as_of : date-like
-        Analysis date (inclusive).
+    as_of : date-like, optional
+        Analysis date (inclusive); None: the last day in the data.
     flow_start : date-like, optional
         First date of the flows; default
         :func:`~clm_lib.studies.lifecycle_segments.flows.default_flow_start` (6 months
@@ -221,7 +232,8 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
     what_if_intervals : bool
         Parameter-uncertainty intervals of the what-if (delta method).
     horizon : int
-        Value horizon in time units. discount_rate : annual. margin : fraction of spend.
+        Value horizon in time units. discount_rate : annual. margin : fraction of spend in
+        (0, 1], or None: no margin known, value is revenue.
     segment : str, optional
         Column of ``transactions``; the value at each customer's first purchase is kept
         as ``segment_value`` in the stage and RFM tables (the smallest when several rows
@@ -233,6 +245,9 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         the action; None: the ``action_value_quantile`` of the customers' expected values.
     action_value_quantile : float
         Quantile of expected value used when ``action_value`` is None (0.9: the top 10 %).
+    leads_options : mapping, optional
+        Keyword arguments of :func:`clm_lib.io.load_leads` when ``leads`` is a path: the
+        reading and contract options (:func:`clm_lib.io.options.load_options`).
     engine : {"duckdb", "spark"} or Engine
         Where the transactions are reduced (gaps, per-customer histories at both dates,
         the purchase-model summary, segments): only one row per customer or per gap length comes
@@ -242,10 +257,13 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
     dq = leads_dq = None
     if isinstance(transactions, (str, os.PathLike)):
         transactions, dq = eng.load_transactions(transactions, as_of=as_of)
-    if leads is not None and not isinstance(leads, pd.DataFrame):
-        leads, leads_dq = load_leads(leads, as_of=as_of)
     _need(transactions, list(TRANSACTION_COLUMNS) + ([segment] if segment else []), "transactions")
-    as_of_ts = pd.Timestamp(as_of).normalize()
+    if margin is not None and not 0 < margin <= 1:
+        raise ParameterError(f"margin must be a fraction of spend in (0, 1], got {margin!r}")
+    basis, margin = ("margin", float(margin)) if margin is not None else ("revenue", 1.0)
+    as_of_ts, as_of_source = as_of_from_data(as_of, eng, transactions)
+    if leads is not None and not isinstance(leads, pd.DataFrame):
+        leads, leads_dq = load_leads(leads, as_of=as_of_ts, **(leads_options or {}))
     fs = pd.Timestamp(flow_start if flow_start is not None else default_flow_start(as_of_ts)).normalize()
     if fs >= as_of_ts:
         raise ParameterError(f"flow_start {fs.date()} must be before as_of {as_of_ts.date()}")
@@ -294,4 +312,5 @@ def lifecycle_study(transactions, *, as_of, flow_start=None, leads=None,
         action_value_source=action_source, action_value_quantile=float(action_value_quantile), ladder=repeat_ladder(stages),
         second_purchase=sp_df, second_purchase_km=sp_km,
         reactivation=reactivation_comparison(history, as_of=as_of_ts, thresholds=th),
-        data_quality=dq, leads_quality=leads_dq, **value, **leads_parts)
+        data_quality=dq, leads_quality=leads_dq, as_of_source=as_of_source, margin=margin,
+        value_basis=basis, **value, **leads_parts)

@@ -57,6 +57,11 @@ NO_LEADS = ("No leads table was given (parameter `leads`), so reach and conversi
 
 
 # ---- display -----------------------------------------------------------------------------
+def _unit(currency: str | None) -> str:
+    """`` ($)`` after a label, or nothing when the currency is not known."""
+    return f" ({currency})" if currency else ""
+
+
 def show(*parts) -> None:
     """Display ``parts`` in order: text as Markdown, a table view with
     :func:`~clm_lib.reporting.show_table`, a Matplotlib figure or Axes as its figure (then
@@ -98,7 +103,7 @@ def percent_columns(df: pd.DataFrame, columns, digits: int = 1) -> pd.DataFrame:
 
 
 def _value_label(study, currency: str) -> str:
-    return f"expected value, next {study.horizon} {study.time_unit}s ({currency})"
+    return f"expected value, next {study.horizon} {study.time_unit}s{_unit(currency)}"
 
 
 # ---- thresholds and rules ----------------------------------------------------------------
@@ -286,7 +291,7 @@ def thresholds_view(study) -> dict:
 def stage_view(study, currency: str = "$") -> dict:
     """Customers, revenue and expected value by stage."""
     tab = study.stage_summary.rename(columns={
-        "revenue": f"revenue to date ({currency})", "customer_share": "share of customers",
+        "revenue": f"revenue to date{_unit(currency)}", "customer_share": "share of customers",
         "revenue_share": "share of revenue", "clv": _value_label(study, currency),
         "clv_share": "share of expected value"})
     return {"df": percent_columns(tab, ["share of customers", "share of revenue",
@@ -336,7 +341,7 @@ def rules_view() -> dict:
 def segments_view(study, currency: str = "$") -> dict:
     """Customers, revenue and expected value by RFM segment."""
     seg = study.segments.rename(columns={
-        "customer_share": "share of customers", "revenue": f"revenue to date ({currency})",
+        "customer_share": "share of customers", "revenue": f"revenue to date{_unit(currency)}",
         "revenue_share": "share of revenue", "clv": _value_label(study, currency),
         "clv_share": "share of expected value", "mean_recency_days": "mean days since last purchase",
         "mean_frequency": "mean purchase days", "mean_p_alive": "mean P(alive)"})
@@ -350,7 +355,7 @@ def score_ranges_view(study, currency: str = "$") -> dict:
     t = score_ranges(study.rfm)
     t.columns = pd.MultiIndex.from_tuples(
         [({"R": "R: days since last purchase", "F": "F: purchase days",
-           "M": f"M: spend to date ({currency})"}[a], b) for a, b in t.columns])
+           "M": f"M: spend to date{_unit(currency)}"}[a], b) for a, b in t.columns])
     return {"df": t, "float_format": "{:,.0f}",
             "caption": "Customers and range of values per score (a score no customer has is empty)"}
 
@@ -371,8 +376,8 @@ def actions_view(study, currency: str = "$") -> dict:
     t.index = t.index.astype(str)
     t = t.rename(columns={"clv": f"{_value_label(study, currency)}, total",
                           "clv_share": "share of expected value",
-                          "mean_clv": f"mean per customer ({currency})",
-                          "min_clv": f"lowest ({currency})", "max_clv": f"highest ({currency})"})
+                          "mean_clv": f"mean per customer{_unit(currency)}",
+                          "min_clv": f"lowest{_unit(currency)}", "max_clv": f"highest{_unit(currency)}"})
     return {"df": percent_columns(t, ["share of expected value"]), "float_format": "{:,.2f}",
             "caption": "Recommended actions: customers and expected value at stake"}
 
@@ -390,8 +395,8 @@ def reactivation_view(study, currency: str = "$") -> dict:
     r = study.reactivation.rename(columns={
         "repurchase_rate": "bought again in window",
         "purchase_days_per_customer": "purchase days per customer in window",
-        "spend_per_customer": f"spend per customer in window ({currency})",
-        "start_spend": f"spend on the start day ({currency})", "window_days": "window (days)"})
+        "spend_per_customer": f"spend per customer in window{_unit(currency)}",
+        "start_spend": f"spend on the start day{_unit(currency)}", "window_days": "window (days)"})
     return {"df": percent_columns(r, ["bought again in window"]),
             "caption": "Behaviour after the start (first purchase, or first purchase after "
                        "lapsing), per customer"}
@@ -410,7 +415,7 @@ def what_if_parts(study, currency: str = "$") -> list:
     for a in order:
         name = f"{a} cut{' (shown)' if a == shown else ''}"
         cols[(name, "mean dropout")] = [("–" if pd.isna(v) else f"{v:.2%}") for v in w[f"mean_dropout_{a}"]]
-        cols[(name, f"value change ({currency})")] = [
+        cols[(name, f"value change{_unit(currency)}")] = [
             ("–" if pd.isna(v) else f"{v:,.0f}") for v in w[f"value_change_{a}"]]
         cols[(name, "change (%)")] = [("–" if pd.isna(v) else f"{v:+.2%}") for v in w[f"value_change_pct_{a}"]]
         if f"value_change_pct_{a}_lower" in w:
@@ -422,9 +427,9 @@ def what_if_parts(study, currency: str = "$") -> list:
     t.index.name = "churn reduction (points)"
     base = w.loc[0.0, "value"]
     return [{"df": t, "caption": f"Customer-base value by churn reduction under both readings (0 = as "
-                                 f"fitted: {currency}{base:,.0f} over the next {study.horizon} "
+                                 f"fitted: {currency or ''}{base:,.0f} over the next {study.horizon} "
                                  f"{study.time_unit}s)"},
-            "**Assumptions:** " + what_if_note(w, study.time_unit)]
+            "**Assumptions:** " + what_if_note(w, study.time_unit, study.value_basis)]
 
 
 def leads_view(study):
@@ -464,9 +469,11 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
         x = valid.index[0]
         head[f"Value of {x:g} pt less churn ({study.horizon} {study.time_unit}s, "
              f"{w.attrs['shown']} cut)"] = \
-            f"{currency}{valid.loc[x, 'value_change']:,.0f} ({valid.loc[x, 'value_change_pct']:+.1%})"
+            f"{currency or ''}{valid.loc[x, 'value_change']:,.0f} ({valid.loc[x, 'value_change_pct']:+.1%})"
     out = {
-        "as_of": study.as_of, "flow_start": study.flow_start, "time_unit": study.time_unit,
+        "as_of": study.as_of, "as_of_source": study.as_of_source, "flow_start": study.flow_start,
+        "time_unit": study.time_unit, "margin": study.margin, "value_basis": study.value_basis,
+        "currency": currency or None,
         "horizon": study.horizon, "thresholds": thresholds_dict(study.thresholds),
         "stage_counts": {str(k): int(v) for k, v in s["customers"].items()},
         "stage_revenue_share": {str(k): float(v) for k, v in s["revenue_share"].items()},

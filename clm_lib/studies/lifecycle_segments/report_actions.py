@@ -44,7 +44,7 @@ def action_value_note(study, currency: str = "$") -> str:
            "of the action to use your own")
     return (f"**Action value.** The costly actions ({costly}) are recommended only to customers "
             f"whose expected value over the next {study.horizon} {study.time_unit}s is at least "
-            f"{currency}{study.action_value:,.2f} ({src}); below it they get the low-cost action "
+            f"{currency or ''}{study.action_value:,.2f} ({src}); below it they get the low-cost action "
             "of their segment. The table gives the expected value at stake per action."
             + quiet_customers_note(study))
 
@@ -68,9 +68,9 @@ def actions_line(study, currency: str = "$") -> str:
     """The costly actions in one sentence: how many customers, how much expected value."""
     a = study.actions
     parts = [f"{words} for {int(a.loc[k, 'customers']):,} customers "
-             f"({currency}{a.loc[k, 'clv']:,.0f} of expected value)"
+             f"({currency or ''}{a.loc[k, 'clv']:,.0f} of expected value)"
              for k, words in (("personal outreach", "a personal call or tailored offer"),
                               ("win-back offer", "a time-limited win-back offer"))]
-    return (f"Costly actions only from {currency}{study.action_value:,.2f} of expected value per "
+    return (f"Costly actions only from {currency or ''}{study.action_value:,.2f} of expected value per "
             f"customer: " + " and ".join(parts) + "; the others of those segments get low-cost "
             "actions.")

@@ -27,7 +27,7 @@ def _why_different(table: pd.DataFrame) -> str:
             "low dropout probabilities, which a proportional cut barely moves.")
 
 
-def what_if_note(table: pd.DataFrame, time_unit: str) -> str:
+def what_if_note(table: pd.DataFrame, time_unit: str, value_basis: str = "margin") -> str:
     """Plain-language statement of the what-if assumptions, which one is shown, and what
     the intervals cover."""
     at = table.attrs
@@ -47,7 +47,7 @@ def what_if_note(table: pd.DataFrame, time_unit: str) -> str:
             f"{WHAT_IF_ASSUMPTIONS[shown]}; **{other}**: {WHAT_IF_ASSUMPTIONS[other]}"
             f" ({rel:.1%} per point at this mean).{_why_different(table)} Everything else is kept "
             "fixed: purchase rates, spend "
-            f"per purchase, which customers are alive today. Value is discounted margin over the next "
+            f"per purchase, which customers are alive today. Value is discounted {value_basis} over the next "
             f"{at.get('horizon')} {time_unit}s from today's customers only (no new customers); the "
             f"gain would be lower if the retention effort has a cost. {interval}")
 
@@ -72,8 +72,8 @@ def what_if_line(study, currency: str = "$") -> str:
     pct = lambda v: f"{v:+.2%}"   # noqa: E731
     line = (f"What-if: lowering {how} by {pts} ({shown} cut; mean dropout after a purchase "
             f"{w.attrs['baseline_mean_dropout']:.1%} → {w.loc[x, 'mean_dropout']:.1%}) would add "
-            f"{currency}{w.loc[x, 'value_change']:,.0f} ({pct(w.loc[x, 'value_change_pct'])}"
-            f"{_interval(w, x, 'value_change_pct', pct)}) of discounted margin over "
+            f"{currency or ''}{w.loc[x, 'value_change']:,.0f} ({pct(w.loc[x, 'value_change_pct'])}"
+            f"{_interval(w, x, 'value_change_pct', pct)}) of discounted {study.value_basis} over "
             f"{study.horizon} {study.time_unit}s")
     o = w.loc[x, f"value_change_pct_{other}"]
     if pd.notna(o):

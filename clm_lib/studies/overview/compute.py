@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from clm_lib.exceptions import InsufficientDataError, ParameterError
+from clm_lib.io.options import load_options
 from clm_lib.reduce import get_engine
 from clm_lib.reduce.periods import period_start
 
@@ -160,6 +161,8 @@ class OverviewResult:
         a path; None for a table passed in as loaded.
     data : OverviewData
         The reduced tables everything above was computed from.
+    as_of, as_of_source : Timestamp, str
+        End of observation (a day) and "parameter" (given) or "data" (the last order's day).
     """
 
     summary: dict
@@ -173,6 +176,10 @@ class OverviewResult:
     period: str
     quality: DataQuality | None
     data: OverviewData
+    #: end of observation (a day) and where it came from: "parameter" or "data" (the day
+    #: of the last order)
+    as_of: pd.Timestamp | None = None
+    as_of_source: str = "data"
 
 
 # --------------------------------------------------------------------------- reduction
@@ -458,9 +465,10 @@ def segment_summary(data: OverviewData) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- the study
 def overview_study(tx, *, columns: dict | None = None, as_of: Any = None,
-                   date_format: str | None = None, segment: str | None = None,
-                   period: str = "month", cap: int = 10, max_points: int = 1001,
-                   engine="duckdb") -> OverviewResult:
+                   date_format: str | None = None, encoding: str | None = None,
+                   delimiter: str | None = None, contract: dict | None = None,
+                   segment: str | None = None, period: str = "month", cap: int = 10,
+                   max_points: int = 1001, engine="duckdb") -> OverviewResult:
     """The customer-base overview of a transaction log.
 
     Parameters
@@ -474,9 +482,10 @@ def overview_study(tx, *, columns: dict | None = None, as_of: Any = None,
         (``columns`` renames its columns).
     columns : dict, optional
         Source name -> canonical name.
-    as_of, date_format
-        Observation end (later rows are dropped) and date format, for a path; see
-        :meth:`clm_lib.reduce.Engine.load_transactions`.
+    as_of, date_format, encoding, delimiter, contract
+        Observation end (later rows are dropped; None: the data to their last day), and
+        the reading and contract options (:func:`clm_lib.io.options.load_options`), for a
+        path; see :meth:`clm_lib.reduce.Engine.load_transactions`.
     segment : str, optional
         A categorical column to split customers, orders and revenue by.
     period : {"month", "quarter", "week"}
@@ -514,12 +523,15 @@ def overview_study(tx, *, columns: dict | None = None, as_of: Any = None,
     _check_period(period)
     eng = get_engine(engine)
     quality = None
+    options = load_options("transactions", date_format=date_format, encoding=encoding,
+                           delimiter=delimiter, contract=contract)
     if isinstance(tx, (str, os.PathLike)):
-        tx, quality = eng.load_transactions(tx, columns, as_of=as_of, date_format=date_format)
+        tx, quality = eng.load_transactions(tx, columns, as_of=as_of, **options)
         columns = None
-    elif as_of is not None or date_format is not None:
-        raise ParameterError("as_of and date_format apply when the transactions are loaded "
-                             "from a path; a DataFrame or table is taken as loaded")
+    elif as_of is not None or options:
+        raise ParameterError("as_of and the reading and contract options apply when the "
+                             "transactions are loaded from a path; a DataFrame or table is "
+                             "taken as loaded")
     data = overview_data(tx, period=period, segment=segment, engine=eng, columns=columns)
     summary = customer_base_summary(data)
     concentration = revenue_concentration(data, max_points=max_points)
@@ -528,4 +540,7 @@ def overview_study(tx, *, columns: dict | None = None, as_of: Any = None,
         orders_per_customer=orders_per_customer(data, cap=cap), gaps=data.gaps,
         gap_median=summary["median_days_between_purchases"], concentration=concentration,
         segments=None if segment is None else segment_summary(data), segment=segment,
-        period=period, quality=quality, data=data)
+        period=period, quality=quality, data=data,
+        as_of=(pd.Timestamp(as_of).normalize() if as_of is not None
+               else pd.Timestamp(summary["last_date"]).normalize()),
+        as_of_source="parameter" if as_of is not None else "data")

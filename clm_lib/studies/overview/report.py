@@ -36,6 +36,11 @@ NO_SEGMENT_NOTE = ("*No segment was chosen for this run: set the `segment` param
 
 
 # --------------------------------------------------------------------------- formatting
+def _unit(currency: str | None) -> str:
+    """`` ($)`` after a label, or nothing when the currency is not known."""
+    return f" ({currency})" if currency else ""
+
+
 def format_money(x: float, currency: str = "$") -> str:
     """Compact money: ``$2.50 M``, ``$245.3 k``, ``$35.89``; ``n/a`` for NaN."""
     if x is None or not np.isfinite(x):
@@ -50,7 +55,7 @@ def format_money(x: float, currency: str = "$") -> str:
         body = f"{a / 1e3:,.1f} k"
     else:
         body = f"{a:,.2f}"
-    return f"{sign}{currency}{body}"
+    return f"{sign}{currency or ''}{body}"
 
 
 def format_share(p: float, digits: int = 0) -> str:
@@ -219,15 +224,16 @@ def monthly_table(result: OverviewResult, currency: str = "$") -> pd.DataFrame:
         "New customers": fmt("new_customers"),
         "Active customers": fmt("active_customers"),
         "Orders": fmt("orders"),
-        f"Revenue ({currency})": fmt("revenue"),
-        f"from new ({currency})": fmt("revenue_new"),
-        f"from returning ({currency})": fmt("revenue_returning"),
+        f"Revenue{_unit(currency)}": fmt("revenue"),
+        f"from new{_unit(currency)}": fmt("revenue_new"),
+        f"from returning{_unit(currency)}": fmt("revenue_returning"),
     })
 
 
 def monthly_caption(currency: str = "$") -> str:
     """Caption of :func:`monthly_table`."""
-    return (f"Customers, orders and revenue per calendar month (revenue in {currency}, "
+    return (f"Customers, orders and revenue per calendar month (revenue in "
+            f"{currency or 'the currency of the data'}, "
             "split into revenue from customers new that month and from returning customers)")
 
 
@@ -292,6 +298,8 @@ def overview_metrics(result: OverviewResult, *, currency: str = "$") -> dict:
         "customers": int(s["customers"]),
         "orders": int(s["orders"]),
         "revenue": float(s["revenue"]),
+        "as_of": None if result.as_of is None else result.as_of.strftime("%Y-%m-%d"),
+        "as_of_source": result.as_of_source, "currency": currency or None,
         "first_date": pd.Timestamp(s["first_date"]).strftime("%Y-%m-%d"),
         "last_date": pd.Timestamp(s["last_date"]).strftime("%Y-%m-%d"),
         "average_order_value": float(s["average_order_value"]),

@@ -110,8 +110,11 @@ def test_reduction_exclusions_reach_the_data_quality_notes():
     assert st.dropped["full"] == {}
     dq = DataQuality(source="tx", rows_in=26, rows_used=26, notes=["loaded"])
     out = report.data_quality(st, dq)
-    assert out.notes == ["loaded", "CLV reduction: 1 excluded (calibration: customers whose first "
-                                   "purchase is after calibration_end)."]
+    assert out.notes == ["loaded",
+                         "Data observed to 2020-06-30 (as given); models calibrated on purchases "
+                         "to 2020-03-31 (as given) and checked on the 13 weeks after it.",
+                         "CLV reduction: 1 excluded (calibration: customers whose first "
+                         "purchase is after calibration_end)."]
     assert dq.notes == ["loaded"] and out is not dq
     assert report.clv_metrics(st)["dropped"] == {
         "calibration: customers whose first purchase is after calibration_end": 1}

@@ -305,8 +305,6 @@ def test_contracts():
         retention_by_segment(tiny_log(), "region", "month", as_of=AS_OF)
     with pytest.raises(ParameterError):
         retention_tables(tiny_log(), "day", as_of=AS_OF)
-    with pytest.raises(ParameterError):
-        retention_tables(tiny_log(), "month", as_of=None)
     bad = pd.DataFrame({"customer_id": ["x"], "start": pd.to_datetime(["2020-02-01"]),
                         "end": pd.to_datetime(["2020-01-01"])})
     with pytest.raises(DataContractError, match="ends before it starts"):
@@ -499,3 +497,15 @@ def test_cdnow_churn_headline_is_pooled_after_acquisition(cdnow_churn):
     assert round(s["rate"], 3) == 0.332 and round(s["rate_all_settled"], 3) == 0.480
     # not the mean of the monthly rates with the acquisition months (39.8 % before)
     assert round(late.loc[~late["provisional"], "churn_rate"].mean(), 3) == 0.398
+
+
+def test_as_of_defaults_to_the_last_day_in_the_data():
+    """Without as_of the data are observed to their last day (2020-05-02 here), which
+    the study records; April is then the last complete month, May is not reported."""
+    derived = cohort_study(tiny_log(), "month", holdout_periods=0)
+    given = cohort_study(tiny_log(), "month", as_of="2020-05-02", holdout_periods=0)
+    assert derived.parameters["as_of"] == "2020-05-02"
+    assert derived.parameters["as_of_source"] == "data"
+    assert given.parameters["as_of_source"] == "parameter"
+    pd.testing.assert_frame_equal(derived.tables.bounded_counts, given.tables.bounded_counts)
+    assert str(derived.tables.sizes.index[-1]) == "2020-04"

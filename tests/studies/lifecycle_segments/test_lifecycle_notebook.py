@@ -59,7 +59,9 @@ def test_lifecycle_notebook_with_leads(tmp_path):
     out = tmp_path / "out"
     papermill.execute_notebook(str(NB), str(tmp_path / "run.ipynb"),
                                parameters={"output_dir": str(out), "leads": str(leads),
-                                           "transactions": "../data/cdnow_sample.csv", "new_days": 60,
+                                           "transactions": "../data/cdnow_sample.csv",
+                                           "columns": {"date": "timestamp", "dollars": "amount"},
+                                           "as_of": "1998-06-30", "new_days": 60,
                                            "lapsed_days": 180, "what_if_points": [2]},
                                cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
     m = json.loads((out / "metrics.json").read_text())
