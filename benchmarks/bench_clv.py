@@ -164,7 +164,7 @@ eng = get_engine("duckdb")
 tx, dq = eng.load_transactions(sys.argv[1], as_of="2023-12-31")
 t1 = time.perf_counter()
 st = compute.clv_study(tx, calibration_end="2023-06-30", as_of="2023-12-31", time_unit="week",
-                       n_draws=int(sys.argv[2]), seed=42, engine=eng)
+                       margin=0.3, n_draws=int(sys.argv[2]), seed=42, engine=eng)
 t2 = time.perf_counter()
 m = report.clv_metrics(st)
 try:  # the notebook's path: every export through reporting.save_export
