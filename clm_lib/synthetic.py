@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["simulate_transactions", "iter_transaction_chunks", "write_parquet"]
+__all__ = ["simulate_transactions", "simulate_order_lines", "iter_transaction_chunks",
+           "write_parquet"]
 
 #: Defaults giving ~10 transactions per customer over two years (daily rates).
 DEFAULTS = dict(r=0.6, alpha=12.0, a=0.8, b=6.0, p_spend=6.0, q=4.0, gamma=15.0)
@@ -111,3 +112,92 @@ def write_parquet(directory: str | Path, n_customers: int, *, seed: int = 0,
         files.append(str(path))
         rows += len(df)
     return {"files": files, "rows": rows, "customers": n_customers}
+
+
+#: A few products of the order-line log: stock code, description (with the accented
+#: letters that make such exports latin-1), unit price.
+_CATALOG = (("85123A", "WHITE HANGING HEART T-LIGHT HOLDER", 2.55),
+            ("71053", "WHITE METAL LANTERN", 3.39),
+            ("84406B", "CREAM CUPID HEARTS COAT HANGER", 2.75),
+            ("22752", "SET 7 BABUSHKA NESTING BOXES", 7.65),
+            ("21730", "GLASS STAR FROSTED T-LIGHT HOLDER", 4.25),
+            ("22633", "HAND WARMER UNION JACK", 1.85),
+            ("84879", "ASSORTED COLOUR BIRD ORNAMENT", 1.69),
+            ("22960", "JAM MAKING SET WITH JARS", 4.25),
+            ("21871", "CRÈME BRÛLÉE DISH SET", 1.25),
+            ("POST", "POSTAGE", 18.00))
+
+
+def simulate_order_lines(n_customers: int, *, seed: int = 0, guest_share: float = 0.25,
+                         cancel_share: float = 0.03, start: str = "2010-12-01",
+                         **kwargs) -> tuple[pd.DataFrame, dict]:
+    """An order-line export shaped like the public Online Retail log (Chen, Sain & Guo
+    2012): one row per invoice line, with the traits that make such files hard to load.
+
+    Purchases follow :func:`simulate_transactions` (one invoice each); each invoice has
+    1-6 lines of a small catalogue, sometimes the same product twice with different
+    quantities. On top: invoices without a customer (``guest_share`` of the lines, as guest
+    checkouts are), cancellations (invoice ``C`` + the original number, negative
+    quantities), one line recorded twice, and one line a minute later than the rest of
+    its invoice.
+
+    Returns
+    -------
+    lines : DataFrame
+        Text columns as in the export: ``InvoiceNo``, ``StockCode``, ``Description``,
+        ``Quantity``, ``InvoiceDate`` (``%m/%d/%Y %H:%M``), ``UnitPrice``, ``CustomerID``
+        (empty for guests), ``Country``.
+    truth : dict
+        The answer key: ``lines`` (rows in), ``guest_lines``, ``cancelled_lines``,
+        ``repeated_lines`` (exact repeats), ``late_lines``, ``orders`` (invoices of known
+        customers that are not cancellations), ``customers``, ``revenue`` (sum of their
+        quantity x unit price).
+    """
+    rng = np.random.default_rng(seed)
+    tx = simulate_transactions(n_customers, seed=seed, start=start, acquisition_days=180,
+                               horizon_days=365, **kwargs)
+    tx = tx.assign(timestamp=tx["timestamp"].dt.floor("min"))
+    n_inv = len(tx)
+    n_lines = rng.integers(1, 7, n_inv)
+    inv = np.repeat(np.arange(n_inv), n_lines)
+    prod = rng.integers(0, len(_CATALOG), inv.size)
+    qty = rng.integers(1, 13, inv.size)
+    codes = np.array([c[0] for c in _CATALOG], dtype=object)
+    names = np.array([c[1] for c in _CATALOG], dtype=object)
+    prices = np.array([c[2] for c in _CATALOG])
+    lines = pd.DataFrame({"inv": inv, "StockCode": codes[prod], "Description": names[prod],
+                          "Quantity": qty, "UnitPrice": prices[prod],
+                          "customer": tx["customer_id"].to_numpy()[inv],
+                          "time": tx["timestamp"].to_numpy()[inv]})
+    # guests: whole invoices without a customer, about guest_share of the lines
+    guest_inv = rng.random(n_inv) < guest_share
+    lines.loc[guest_inv[inv], "customer"] = None
+    lines["InvoiceNo"] = (536365 + lines["inv"]).astype(str)
+    # cancellations: a copy of some customers' invoices, negative, a day later
+    known = lines.loc[lines["customer"].notna()]
+    cancelled_inv = rng.choice(known["inv"].unique(),
+                               size=max(1, int(cancel_share * known["inv"].nunique())),
+                               replace=False)
+    cancel = lines.loc[lines["inv"].isin(cancelled_inv)].copy()
+    cancel["InvoiceNo"] = "C" + cancel["InvoiceNo"]
+    cancel["Quantity"] = -cancel["Quantity"]
+    cancel["time"] = cancel["time"] + np.timedelta64(1, "D")
+    # one line of a known customer's multi-line invoice recorded twice, another a minute late
+    multi = known.groupby("inv").filter(lambda g: len(g) > 2)
+    repeat_row, late_row = multi.index[0], multi.index[-1]
+    lines.loc[late_row, "time"] = lines.loc[late_row, "time"] + np.timedelta64(1, "m")
+    out = pd.concat([lines, lines.loc[[repeat_row]], cancel], ignore_index=True)
+    out = out.sort_values(["time", "InvoiceNo"], kind="stable").reset_index(drop=True)
+    paid = lines.loc[lines["customer"].notna()]
+    truth = {"lines": int(len(out)), "guest_lines": int(out["customer"].isna().sum()),
+             "cancelled_lines": int(len(cancel)), "repeated_lines": 1, "late_lines": 1,
+             "orders": int(paid["inv"].nunique()), "customers": int(paid["customer"].nunique()),
+             "revenue": float((paid["Quantity"] * paid["UnitPrice"]).sum())}
+    return pd.DataFrame({
+        "InvoiceNo": out["InvoiceNo"], "StockCode": out["StockCode"],
+        "Description": out["Description"], "Quantity": out["Quantity"].astype(str),
+        "InvoiceDate": pd.to_datetime(out["time"]).dt.strftime("%-m/%-d/%Y %-H:%M"),
+        "UnitPrice": out["UnitPrice"].map(lambda v: f"{v:.2f}"),
+        "CustomerID": out["customer"].map(lambda c: "" if c is None or pd.isna(c)
+                                          else str(12346 + int(str(c).lstrip("C")))),
+        "Country": "United Kingdom"}), truth
