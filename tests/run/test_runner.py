@@ -117,6 +117,10 @@ def test_study_prefixed_parameter_and_priority_over_config(tmp_path, monkeypatch
     cfg.parent.mkdir()
     cfg.write_text("code: 00123\nsegment: 1998-06-30\ntransactions: data/tx.csv\n"
                    "n: 3\nfailing:\n  n: 9\n")
+    # input files must exist before a run starts
+    (cfg.parent / "data").mkdir()
+    (cfg.parent / "data" / "tx.csv").write_text("x\n")
+    (tmp_path / "x.csv").write_text("x\n")
     monkeypatch.chdir(tmp_path)
     out = _resolve(config=cfg)
     assert out["ok"]["code"] == "00123"                  # unquoted in YAML, still text
@@ -217,6 +221,8 @@ def cli_run(tmp_path_factory):
     """All fixture studies, run once through the CLI with a 5 s limit per study."""
     base = tmp_path_factory.mktemp("run")
     out = base / "out"
+    (base / "rel").mkdir()
+    (base / "rel" / "tx.csv").write_text("x\n")  # input files must exist before a run
     cwd = os.getcwd()
     os.chdir(base)
     try:
