@@ -72,7 +72,8 @@ def list_cmd(notebooks_dir):
 
 @cli.command("run")
 @click.argument("studies", nargs=-1)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+# --out is checked by the runner (a file, a path under a file, no permission: one line)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Output folder (default: reports/<timestamp>/, with reports/latest).")
 @click.option("--config", "config", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
