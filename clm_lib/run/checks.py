@@ -123,6 +123,8 @@ def _date_format(v) -> bool:
 # --------------------------------------------------------------------------- compound rules
 
 def _file(name: str, value) -> list:
+    if value is None:  # switched off (-p leads=null); a required input is a relation
+        return []
     if not isinstance(value, (str, os.PathLike)) or not os.fspath(value).strip():
         return [f"{name} must be a path to a file (CSV or Parquet), a glob or a Parquet "
                 f"folder, got {_show(value)}"]

@@ -254,6 +254,9 @@ def test_input_files_globs_parquet_folders_and_urls(tmp_path):
                      leads="/no/leads.csv") == [
         "lifecycle_segments: leads file /no/leads.csv does not exist"]
     assert "must be a path" in _problems("overview", transactions=5)[0]
+    # an input switched off is not a missing file; the one that is given is used
+    assert _problems("lifecycle_segments", transactions=_URL, leads=None) == []
+    assert _problems("survival_churn", transactions=_URL, subscriptions=None) == []
 
 
 def test_contract_options_are_checked_by_name_and_value():
