@@ -460,9 +460,8 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
     if parameters is not None:
         items = parameters.items() if isinstance(parameters, Mapping) else parameters
         given = {str(k): str(v) if isinstance(v, RawValue) else v for k, v in items}
-    files = [c.label for c in configs if c.label != "config"]
-    if files:  # one file: its path, as before; several: the list, in order
-        paths = [str(Path(f).resolve()) for f in files]
+    paths = [c.path for c in configs if c.path is not None]
+    if paths:  # one file: its path, as before; several: the list, in order
         given["--config"] = paths[0] if len(paths) == 1 else paths
     run = RunResult(out_dir=run_dir, started=_now(), finished=None,
                     studies={s.name: StudyResult(name=s.name, title=s.title,

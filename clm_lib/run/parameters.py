@@ -240,12 +240,15 @@ class Config:
         ``{study: {name: value}}``, values for one study.
     studies : tuple of str or None
         The studies the config is for (its ``studies`` key); None: every study.
+    path : str or None
+        The file's absolute path; None for a mapping.
     """
 
     label: str
     shared: dict = field(default_factory=dict)
     sections: dict = field(default_factory=dict)
     studies: tuple[str, ...] | None = None
+    path: str | None = None
 
     def is_for(self, study: str) -> bool:
         return self.studies is None or study in self.studies
@@ -254,6 +257,7 @@ class Config:
 def _one_config(config, names_all: Sequence[str], base: Path) -> tuple[Config, list[str]]:
     if isinstance(config, Config):
         return config, []
+    path = None
     if isinstance(config, Mapping):
         label = "config"
         shared = {k: v for k, v in config.items()
@@ -263,7 +267,7 @@ def _one_config(config, names_all: Sequence[str], base: Path) -> tuple[Config, l
         shared = {k: _resolve_path(v, base) if k in PATH_PARAMETERS else v
                   for k, v in shared.items()}
     else:
-        label = str(config)
+        label, path = str(config), str(Path(config).resolve())
         shared, sections = load_config(config, names_all)
     problems = []
     studies = shared.pop(STUDIES_KEY, None)
@@ -281,7 +285,7 @@ def _one_config(config, names_all: Sequence[str], base: Path) -> tuple[Config, l
                                 f"{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)} "
                                 f"(valid studies: {', '.join(names_all)})")
             studies = tuple(dict.fromkeys(n for n in studies if n in names_all))
-    return Config(label, shared, sections, studies), problems
+    return Config(label, shared, sections, studies, path), problems
 
 
 def load_configs(config, all_studies: Sequence[Study], cwd: str | os.PathLike | None = None
