@@ -72,10 +72,13 @@ def list_cmd(notebooks_dir):
 
 @cli.command("run")
 @click.argument("studies", nargs=-1)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+# --out is checked by the runner (a file, a path under a file, no permission: one line)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Output folder (default: reports/<timestamp>/, with reports/latest).")
-@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML file of parameters: shared name: value pairs and per-study sections.")
+@click.option("--config", "config", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML file of parameters: shared name: value pairs and per-study sections "
+                   "(repeatable; later files override earlier ones).")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Set a parameter (repeatable); STUDY.NAME=VALUE sets it for one study.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
@@ -88,7 +91,9 @@ def run_cmd(studies, out_dir, config, params, jobs, timeout, quiet, notebooks_di
     """Run STUDIES (all when none is named) and write their reports.
 
     Prints the path of the run's index.html; exits with 1 if any study failed or hit the
-    time limit, 2 if nothing ran (unknown study or parameter).
+    time limit, 2 if nothing ran: an unknown study or parameter, a value of the wrong
+    type or range (every parameter is checked before any study starts), an --out folder
+    that cannot be written.
 
     \b
     Parameters (see `clm list`): -p name=value sets a parameter of every named study
@@ -103,14 +108,19 @@ def run_cmd(studies, out_dir, config, params, jobs, timeout, quiet, notebooks_di
         transactions: data/tx.csv   # relative to the config file's folder
         clv:
           time_unit: week
-    -p values override the config file.
+    --config may be given several times (one file per dataset, say): later files
+    override earlier ones, -p values override them all. A file with a top-level
+    `studies: [clv, overview]` key is for those studies only; with no STUDIES named,
+    the run selects the union of the files' `studies` (all studies when a file has
+    no such key):
+        clm run --config examples/cdnow.yml --config examples/telco.yml
     """
     from clm_lib.run.execute import run_studies
     from clm_lib.run.parameters import parse_assignment
 
     assignments = [parse_assignment(p) for p in params]
     result = run_studies(list(studies) or None, out_dir=out_dir, parameters=assignments,
-                         config=config, jobs=jobs, timeout=timeout,
+                         config=list(config) or None, jobs=jobs, timeout=timeout,
                          notebooks_dir=notebooks_dir, progress=not quiet)
     if not result.ok:
         click.echo(f"{len(result.failed)} of {len(result.studies)} studies did not succeed: "

@@ -16,16 +16,20 @@ start-up), each in its own kernel ``python3`` with the notebooks folder as worki
 directory; the runner injects ``output_dir`` = the absolute path of ``DIR/<study>``.
 Studies run in parallel threads, one kernel each.
 
-Parameters are resolved and checked by :mod:`clm_lib.run.parameters`.
+Parameters are resolved by :mod:`clm_lib.run.parameters` and checked against the rules of
+:mod:`clm_lib.run.checks`, and the output folder is tried for writing, all before any
+kernel starts: a problem is one :class:`~clm_lib.exceptions.ParameterError`.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import logging
 import os
 import shutil
 import sys
+import tempfile
 import threading
 import time
 import weakref
@@ -38,7 +42,7 @@ from clm_lib.run import html as report_html
 from clm_lib.config import REPORTS_DIR, available_cores
 from clm_lib.exceptions import ClmError, ParameterError, StudyNotFoundError
 from clm_lib.run.discovery import Study, get_study, list_studies
-from clm_lib.run.parameters import RawValue, resolve_parameters
+from clm_lib.run.parameters import RawValue, config_studies, load_configs, resolve_parameters
 
 __all__ = ["RunResult", "StudyResult", "run_studies"]
 
@@ -164,9 +168,43 @@ def _first_line(text: object) -> str:
     return lines[0][:500] if lines else ""
 
 
+def _unwritable(folder: Path, exc: OSError) -> ParameterError:
+    reason = {errno.ENOTDIR: "a part of the path is a file, not a folder",
+              errno.EEXIST: "it is a file, not a folder",
+              errno.EACCES: "permission denied",
+              errno.EPERM: "permission denied",
+              errno.EROFS: "the file system is read-only",
+              errno.ENOSPC: "no space left on the device"}.get(
+        exc.errno, exc.strerror or type(exc).__name__)
+    return ParameterError(f"cannot write the output folder {folder}: {reason}")
+
+
+def _writable_dir(folder: Path) -> Path:
+    """``folder``, created if needed, after writing and removing a probe file in it (so
+    that a read-only mount or a folder without permission fails here, before any kernel
+    starts, and not when the first study writes its notebook).
+
+    Raises
+    ------
+    ParameterError
+        Naming the folder and the reason (a path under a file, permission denied, a
+        read-only file system).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():  # an existing file: mkdir(exist_ok) may not say so
+            raise FileExistsError(errno.EEXIST, "File exists", str(folder))
+        fd, probe = tempfile.mkstemp(prefix=".clm-write-check-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _unwritable(folder, exc) from None
+    return folder
+
+
 def _default_out_dir(reports_dir: Path) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    reports_dir.mkdir(parents=True, exist_ok=True)
+    _writable_dir(reports_dir)
     for i in range(1, 1000):
         candidate = reports_dir / (stamp if i == 1 else f"{stamp}-{i}")
         try:
@@ -174,6 +212,8 @@ def _default_out_dir(reports_dir: Path) -> Path:
             return candidate
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise _unwritable(candidate, exc) from None
     raise ClmError(f"cannot create a run folder in {reports_dir}")
 
 
@@ -360,8 +400,11 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
     parameters : mapping or sequence of (name, value), optional
         Values for the studies (``study.name`` keys for one study only). Use
         :class:`RawValue` for text that should be converted by the notebook's default type.
-    config : path or mapping, optional
-        YAML config file (shared values and per-study sections).
+    config : path or mapping, or a sequence of them; optional
+        YAML config files (shared values and per-study sections; later files override
+        earlier ones). A config with a top-level ``studies`` key is for those studies
+        only; with no ``names``, the run selects the union of the configs' ``studies``
+        (see :mod:`clm_lib.run.parameters`).
     jobs : int, optional
         Studies run at the same time; default one per available core.
     timeout : float
@@ -382,38 +425,44 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
     Raises
     ------
     StudyNotFoundError, ParameterError
-        Before anything runs.
+        Before any kernel starts: an unknown study or parameter, a value that breaks a
+        rule of :mod:`clm_lib.run.checks` (every problem in one error), an output folder
+        that cannot be written.
     """
     if isinstance(names, str):
         names = [names]
     all_studies = list_studies(notebooks_dir)
     run_all = not names
+    if not all_studies and run_all:
+        where = notebooks_dir if notebooks_dir is not None else "notebooks/"
+        raise StudyNotFoundError(f"no study notebooks (NN_name.ipynb) found in {where}")
+    configs = load_configs(config, all_studies)
     if run_all:
-        selected = all_studies
+        chosen = config_studies(configs, all_studies)
+        selected = [s for s in all_studies if chosen is None or s.name in chosen]
         if not selected:
-            where = notebooks_dir if notebooks_dir is not None else "notebooks/"
-            raise StudyNotFoundError(f"no study notebooks (NN_name.ipynb) found in {where}")
+            raise ParameterError("the config files are for no study ('studies: []')")
     else:
         selected = [get_study(n, notebooks_dir) for n in dict.fromkeys(names)]
     if timeout is None or timeout <= 0:
         raise ParameterError("timeout must be a positive number of seconds")
     values = resolve_parameters(selected, all_studies=all_studies, run_all=run_all,
-                                parameters=parameters, config=config)
+                                parameters=parameters, config=configs)
 
     base = Path(reports_dir) if reports_dir is not None else REPORTS_DIR
     if out_dir is None:
         run_dir = _default_out_dir(base)
     else:
-        run_dir = Path(out_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = _writable_dir(Path(out_dir))
     run_dir = run_dir.resolve()
 
     given = {}
     if parameters is not None:
         items = parameters.items() if isinstance(parameters, Mapping) else parameters
         given = {str(k): str(v) if isinstance(v, RawValue) else v for k, v in items}
-    if config is not None and not isinstance(config, Mapping):
-        given["--config"] = str(Path(config).resolve())
+    paths = [c.path for c in configs if c.path is not None]
+    if paths:  # one file: its path, as before; several: the list, in order
+        given["--config"] = paths[0] if len(paths) == 1 else paths
     run = RunResult(out_dir=run_dir, started=_now(), finished=None,
                     studies={s.name: StudyResult(name=s.name, title=s.title,
                                                  parameters=values[s.name],

@@ -11,6 +11,20 @@ per-study sections::
 
 A command-line name may be prefixed with a study, ``-p clv.time_unit=week``.
 
+Several config files may be given (``--config a.yml --config b.yml``): later files
+override earlier ones, ``-p`` overrides them all; within one file a study's section
+overrides the file's shared values. A config file may say which studies it is for, with
+a top-level ``studies`` key (e.g. a config per dataset)::
+
+    studies: [overview, clv]     # this file's values apply to these studies only
+    transactions: data/tx.csv
+
+Its shared values and sections then apply to those studies only, and a run that names no
+study runs the union of the configs' ``studies`` (every study when a config has no such
+key, or when no config is given). A study named for the run that none of the configs is
+for (when every config has ``studies``) is an error, as is a section of a config for a
+study it is not for.
+
 Checks, all done before anything runs (one :class:`ParameterError` lists every problem):
 
 * ``-p name=value`` when studies are named: every named study must have ``name``; when
@@ -18,6 +32,9 @@ Checks, all done before anything runs (one :class:`ParameterError` lists every p
   none has it. Shared config values follow the all-studies rule (a config file is shared
   between runs of different studies); a name that no study at all has is an error.
 * A per-study value must be a parameter of that study. ``output_dir`` is reserved.
+* Every value then follows the rules of :mod:`clm_lib.run.checks` (type, range, the
+  relations between parameters, the input files exist), each problem naming the study
+  and the parameter.
 
 Types: a command-line value (and every scalar in a config file) is taken as text and
 converted per study from the notebook's default: when the default is a string (or the
@@ -38,6 +55,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -46,12 +64,15 @@ from clm_lib.exceptions import ParameterError, StudyNotFoundError
 from clm_lib.run.discovery import Study
 
 __all__ = [
+    "Config",
     "PATH_PARAMETERS",
     "RESERVED_PARAMETERS",
     "RawValue",
     "TEXT_PARAMETERS",
     "coerce_value",
+    "config_studies",
     "load_config",
+    "load_configs",
     "parse_assignment",
     "resolve_parameters",
 ]
@@ -59,9 +80,13 @@ __all__ = [
 #: Parameters holding file paths: relative values are made absolute before a run.
 PATH_PARAMETERS = frozenset({"transactions", "subscriptions", "leads"})
 #: Shared names whose values are text even when a notebook's default is None.
-TEXT_PARAMETERS = frozenset(PATH_PARAMETERS | {"as_of", "time_unit", "segment", "engine"})
+TEXT_PARAMETERS = frozenset(PATH_PARAMETERS | {
+    "as_of", "calibration_end", "flow_start", "time_unit", "segment", "engine", "currency",
+    "date_format", "encoding", "delimiter"})
 #: Set by the runner for every study; users cannot set it.
 RESERVED_PARAMETERS = frozenset({"output_dir"})
+#: The top-level key of a config file naming the studies the file is for.
+STUDIES_KEY = "studies"
 
 
 class RawValue(str):
@@ -201,6 +226,142 @@ def _describe(study: Study) -> str:
     return f"{study.name} (parameters: {names or 'none'})"
 
 
+@dataclass(frozen=True)
+class Config:
+    """One config file (or mapping) of a run, read.
+
+    Attributes
+    ----------
+    label : str
+        The file's path, or ``"config"`` for a mapping given through the API.
+    shared : dict
+        Values for every study the config is for.
+    sections : dict
+        ``{study: {name: value}}``, values for one study.
+    studies : tuple of str or None
+        The studies the config is for (its ``studies`` key); None: every study.
+    path : str or None
+        The file's absolute path; None for a mapping.
+    """
+
+    label: str
+    shared: dict = field(default_factory=dict)
+    sections: dict = field(default_factory=dict)
+    studies: tuple[str, ...] | None = None
+    path: str | None = None
+
+    def is_for(self, study: str) -> bool:
+        return self.studies is None or study in self.studies
+
+
+def _one_config(config, names_all: Sequence[str], base: Path) -> tuple[Config, list[str]]:
+    if isinstance(config, Config):
+        return config, []
+    path = None
+    if isinstance(config, Mapping):
+        label = "config"
+        shared = {k: v for k, v in config.items()
+                  if not (k in names_all and isinstance(v, Mapping))}
+        sections = {k: dict(v) for k, v in config.items()
+                    if k in names_all and isinstance(v, Mapping)}
+        shared = {k: _resolve_path(v, base) if k in PATH_PARAMETERS else v
+                  for k, v in shared.items()}
+    else:
+        label, path = str(config), str(Path(config).resolve())
+        shared, sections = load_config(config, names_all)
+    problems = []
+    studies = shared.pop(STUDIES_KEY, None)
+    if studies is not None:
+        if isinstance(studies, str):  # "studies: clv" names one study
+            studies = [studies]
+        if not isinstance(studies, list) or not all(isinstance(n, str) for n in studies):
+            problems.append(f"{label}: '{STUDIES_KEY}' must be a list of study names, "
+                            f"got {studies!r}")
+            studies = None
+        else:
+            unknown = [n for n in studies if n not in names_all]
+            if unknown:
+                problems.append(f"{label}: '{STUDIES_KEY}' names unknown stud"
+                                f"{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)} "
+                                f"(valid studies: {', '.join(names_all)})")
+            studies = tuple(dict.fromkeys(n for n in studies if n in names_all))
+    return Config(label, shared, sections, studies, path), problems
+
+
+def load_configs(config, all_studies: Sequence[Study], cwd: str | os.PathLike | None = None
+                 ) -> list[Config]:
+    """Read the config files of a run (see the module docstring), in the order given.
+
+    Parameters
+    ----------
+    config : path, mapping, Config, or a sequence of them; optional
+        YAML config files, or already loaded mappings of the same shape (relative paths
+        in a mapping are taken against ``cwd``).
+    all_studies : sequence of Study
+        Every study found (a top-level key naming one is a per-study section).
+    cwd : path, optional
+        Base of relative paths in mappings (default: the current directory).
+
+    Raises
+    ------
+    ParameterError
+        A file that cannot be read or is not a mapping; a ``studies`` key that is not a
+        list of study names.
+    """
+    if config is None:
+        return []
+    items = (list(config) if isinstance(config, Sequence) and not isinstance(config, str)
+             else [config])
+    names_all = [s.name for s in all_studies]
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    out, problems = [], []
+    for item in items:
+        cfg, found = _one_config(item, names_all, base)
+        out.append(cfg)
+        problems += found
+    if problems:
+        raise ParameterError("; ".join(problems))
+    return out
+
+
+def config_studies(configs: Sequence[Config], all_studies: Sequence[Study]) -> list[str] | None:
+    """The studies a run that names none runs: the union of the configs' ``studies``, in
+    study order; None (every study) when there is no config or one has no ``studies``."""
+    if not configs or any(c.studies is None for c in configs):
+        return None
+    wanted = {n for c in configs for n in c.studies}
+    return [s.name for s in all_studies if s.name in wanted]
+
+
+def _config_problems(configs: Sequence[Config], selected: Sequence[Study],
+                     all_studies: Sequence[Study], run_all: bool) -> list[str]:
+    names_all = [s.name for s in all_studies]
+    by_name = {s.name: s for s in all_studies}
+    problems: list[str] = []
+    for cfg in configs:
+        own = [by_name[n] for n in (cfg.studies if cfg.studies is not None else names_all)]
+        for name in cfg.shared:
+            if name in RESERVED_PARAMETERS:
+                problems.append(f"'{name}' is set by the runner and cannot be given")
+            elif cfg.studies is None and not any(name in s.parameters for s in own):
+                problems.append(f"config entry '{name}' is neither a parameter of any study "
+                                f"nor a study name (studies: {', '.join(names_all)})")
+            elif not any(name in s.parameters for s in own):
+                problems.append(f"config entry '{name}' of {cfg.label} is a parameter of none "
+                                f"of the studies it is for ({', '.join(cfg.studies)})")
+        for study_name in cfg.sections:
+            if not cfg.is_for(study_name):
+                problems.append(f"{cfg.label} has a section for {study_name} but is for "
+                                f"{', '.join(cfg.studies)} only ('{STUDIES_KEY}')")
+    if configs and not run_all and all(c.studies is not None for c in configs):
+        lacking = [s.name for s in selected if not any(c.is_for(s.name) for c in configs)]
+        if lacking:
+            described = "; ".join(f"{c.label} is for {', '.join(c.studies) or 'no study'}"
+                                  for c in configs)
+            problems.append(f"no config file is for {', '.join(lacking)} ({described})")
+    return problems
+
+
 def resolve_parameters(selected: Sequence[Study], *, all_studies: Sequence[Study],
                        run_all: bool, parameters=None, config=None,
                        cwd: str | os.PathLike | None = None) -> dict[str, dict]:
@@ -216,10 +377,12 @@ def resolve_parameters(selected: Sequence[Study], *, all_studies: Sequence[Study
         True when no study was named (lenient rule for shared ``-p`` values).
     parameters : mapping or sequence of (name, value), optional
         Command-line/API values; names may be ``study.name``.
-    config : path or mapping, optional
-        A YAML config file, or an already loaded mapping of the same shape.
+    config : path, mapping or Config, or a sequence of them; optional
+        YAML config files (later ones override earlier ones), or already loaded mappings
+        of the same shape (see :func:`load_configs`).
     cwd : path, optional
-        Base for relative paths of ``parameters`` (default: the current directory).
+        Base for relative paths of ``parameters`` and of config mappings (default: the
+        current directory).
 
     Returns
     -------
@@ -230,36 +393,24 @@ def resolve_parameters(selected: Sequence[Study], *, all_studies: Sequence[Study
     Raises
     ------
     ParameterError
-        Listing every unknown, misplaced or reserved parameter.
+        Listing every unknown, misplaced or reserved parameter, or, once the names are
+        right, every value that breaks a rule of :mod:`clm_lib.run.checks` (each naming
+        the study and the parameter).
     StudyNotFoundError
         When a ``study.name`` value names no study.
     """
+    from clm_lib.run.checks import check_values
+
     names_all = [s.name for s in all_studies]
     by_name = {s.name: s for s in all_studies}
     base = Path(cwd) if cwd is not None else Path.cwd()
-    if config is None:
-        cfg_shared, cfg_sections = {}, {}
-    elif isinstance(config, Mapping):
-        cfg_shared = {k: v for k, v in config.items()
-                      if not (k in names_all and isinstance(v, Mapping))}
-        cfg_sections = {k: dict(v) for k, v in config.items()
-                        if k in names_all and isinstance(v, Mapping)}
-        cfg_shared = {k: _resolve_path(v, base) if k in PATH_PARAMETERS else v
-                      for k, v in cfg_shared.items()}
-    else:
-        cfg_shared, cfg_sections = load_config(config, names_all)
+    configs = load_configs(config, all_studies, cwd=base)
     cli_shared, cli_sections = _split_cli(parameters, base)
 
-    problems: list[str] = []
-    for name in list(cfg_shared) + list(cli_shared):
-        if name in RESERVED_PARAMETERS:
-            problems.append(f"'{name}' is set by the runner and cannot be given")
-    for name in cfg_shared:
-        if name not in RESERVED_PARAMETERS and not any(name in s.parameters for s in all_studies):
-            problems.append(f"config entry '{name}' is neither a parameter of any study "
-                            f"nor a study name (studies: {', '.join(names_all)})")
+    problems = _config_problems(configs, selected, all_studies, run_all)
     for name in cli_shared:
         if name in RESERVED_PARAMETERS:
+            problems.append(f"'{name}' is set by the runner and cannot be given")
             continue
         lacking = [s for s in selected if name not in s.parameters]
         if run_all:
@@ -267,8 +418,9 @@ def resolve_parameters(selected: Sequence[Study], *, all_studies: Sequence[Study
                 problems.append(f"unknown parameter '{name}': no study has it")
         else:
             problems += [f"unknown parameter '{name}' for study {_describe(s)}" for s in lacking]
-    for origin, sections in (("config section", cfg_sections), ("-p", cli_sections)):
-        for study_name, values in sections.items():
+    sections = [("config section", c.sections) for c in configs] + [("-p", cli_sections)]
+    for origin, per_study in sections:
+        for study_name, values in per_study.items():
             if study_name not in by_name:
                 raise StudyNotFoundError(
                     f"unknown study {study_name!r} in {origin} "
@@ -284,11 +436,16 @@ def resolve_parameters(selected: Sequence[Study], *, all_studies: Sequence[Study
 
     out: dict[str, dict] = {}
     for study in selected:
+        layers = [layer for c in configs if c.is_for(study.name)
+                  for layer in (c.shared, c.sections.get(study.name, {}))]
+        layers += [cli_shared, cli_sections.get(study.name, {})]
         values: dict = {}
-        for layer in (cfg_shared, cfg_sections.get(study.name, {}),
-                      cli_shared, cli_sections.get(study.name, {})):
+        for layer in layers:
             for name, value in layer.items():
                 if name in study.parameters:
                     values[name] = coerce_value(study, name, value)
         out[study.name] = values
+        problems += check_values(study.name, values, study.defaults())
+    if problems:
+        raise ParameterError("; ".join(dict.fromkeys(problems)))
     return out

@@ -124,3 +124,31 @@ def test_python_dash_m_entry_point():
                          text=True, timeout=60)
     assert out.returncode == 0
     assert "run" in out.stdout and "list" in out.stdout and "validate" in out.stdout
+
+
+@pytest.mark.parametrize("where", ["under", "is"])
+def test_out_that_cannot_be_written_is_one_line_exit_2(tmp_path, where):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    out = a_file / "run" if where == "under" else a_file
+    result = invoke("run", "failing", "--out", str(out), "--notebooks-dir", str(FIXTURES))
+    assert result.exit_code == 2
+    reason = ("a part of the path is a file, not a folder" if where == "under"
+              else "it is a file, not a folder")
+    assert result.output.strip().splitlines() == [
+        f"Error: ParameterError: cannot write the output folder {out}: {reason}"]
+
+
+def test_out_without_permission_is_one_line_exit_2(tmp_path, monkeypatch):
+    import clm_lib.run.execute as execute
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(execute.tempfile, "mkstemp", refuse)
+    out = tmp_path / "locked"
+    result = invoke("run", "failing", "--out", str(out), "--notebooks-dir", str(FIXTURES))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"Error: ParameterError: cannot write the output folder {out}: permission denied"]
+    assert not (out / "run.json").exists()

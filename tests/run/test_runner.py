@@ -117,6 +117,10 @@ def test_study_prefixed_parameter_and_priority_over_config(tmp_path, monkeypatch
     cfg.parent.mkdir()
     cfg.write_text("code: 00123\nsegment: 1998-06-30\ntransactions: data/tx.csv\n"
                    "n: 3\nfailing:\n  n: 9\n")
+    # input files must exist before a run starts
+    (cfg.parent / "data").mkdir()
+    (cfg.parent / "data" / "tx.csv").write_text("x\n")
+    (tmp_path / "x.csv").write_text("x\n")
     monkeypatch.chdir(tmp_path)
     out = _resolve(config=cfg)
     assert out["ok"]["code"] == "00123"                  # unquoted in YAML, still text
@@ -217,6 +221,8 @@ def cli_run(tmp_path_factory):
     """All fixture studies, run once through the CLI with a 5 s limit per study."""
     base = tmp_path_factory.mktemp("run")
     out = base / "out"
+    (base / "rel").mkdir()
+    (base / "rel" / "tx.csv").write_text("x\n")  # input files must exist before a run
     cwd = os.getcwd()
     os.chdir(base)
     try:
@@ -335,3 +341,150 @@ def test_default_output_folder_and_latest_link(tmp_path):
     assert latest.is_symlink() and not os.path.isabs(os.readlink(latest))
     assert latest.resolve() == result.out_dir
     assert (latest / "run.json").is_file() and (latest / "index.html").is_file()
+
+
+# --------------------------------------------------------------------------- config files
+
+def _configs(tmp_path, **texts):
+    paths = []
+    for name, text in texts.items():
+        path = tmp_path / f"{name}.yml"
+        path.write_text(text)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def no_kernel(monkeypatch):
+    """The studies the executor was asked to run (none is run)."""
+    import clm_lib.run.execute as execute
+
+    started = []
+
+    def fake(study, values, study_dir, timeout, run_started):
+        started.append((study.name, dict(values)))
+        return execute.StudyResult(name=study.name, title=study.title, status="ok",
+                                   parameters=dict(values), output_dir=study_dir)
+
+    monkeypatch.setattr(execute, "_execute", fake)
+    return started
+
+
+def test_a_config_with_studies_applies_to_those_studies_only(tmp_path):
+    from clm_lib.run.parameters import config_studies, load_configs
+
+    a, b = _configs(tmp_path, a="studies: [ok]\nn: 3\ncode: x\n",
+                    b="studies: [failing]\nn: 9\n")
+    studies = list_studies(FIXTURES)
+    assert config_studies(load_configs([a, b], studies), studies) == ["ok", "failing"]
+    assert config_studies(load_configs([b, a], studies), studies) == ["ok", "failing"]
+    out = _resolve(config=[a, b])
+    assert out == {"ok": {"n": 3, "code": "x"}, "failing": {"n": 9}, "slow": {}}
+    # a config without 'studies' is for every study: the run is then for all of them
+    c, = _configs(tmp_path, c="n: 5\n")
+    assert config_studies(load_configs([a, c], studies), studies) is None
+    assert config_studies([], studies) is None
+
+
+def test_later_config_files_override_earlier_ones_and_p_overrides_all(tmp_path):
+    a, b = _configs(tmp_path, a="n: 3\nok:\n  n: 4\n  code: first\n", b="n: 5\n")
+    out = _resolve(config=[a, b])
+    assert out["ok"] == {"n": 5, "code": "first"} and out["failing"] == {"n": 5}
+    out = _resolve(config=[b, a])
+    assert out["ok"] == {"n": 4, "code": "first"} and out["failing"] == {"n": 3}
+    out = _resolve(config=[a, b], parameters=[("n", RawValue("7"))])
+    assert out["ok"]["n"] == 7 and out["failing"]["n"] == 7
+
+
+def test_a_study_no_config_is_for_is_an_error(tmp_path):
+    a, b = _configs(tmp_path, a="studies: [ok]\nn: 3\n", b="studies: [failing]\n")
+    with pytest.raises(ParameterError) as err:
+        _resolve(["ok", "slow"], config=[a, b])
+    assert str(err.value) == (f"no config file is for slow ({a} is for ok; {b} is for "
+                              f"failing)")
+    # with a config for every study, any study may be named
+    c, = _configs(tmp_path, c="seconds: 1\n")
+    assert _resolve(["slow"], config=[a, c]) == {"slow": {"seconds": 1}}
+
+
+def test_config_values_must_belong_to_the_studies_it_is_for(tmp_path):
+    a, = _configs(tmp_path, a="studies: [slow]\nn: 1\n")   # n is ok's, not slow's
+    with pytest.raises(ParameterError, match=r"config entry 'n' of .*a\.yml is a parameter "
+                                             r"of none of the studies it is for \(slow\)"):
+        _resolve(config=[a])
+    b, = _configs(tmp_path, b="studies: [ok]\nfailing:\n  n: 2\n")
+    with pytest.raises(ParameterError, match=r"b\.yml has a section for failing but is for "
+                                             r"ok only"):
+        _resolve(config=[b])
+    c, = _configs(tmp_path, c="studies: [ok, nosuch]\n")
+    with pytest.raises(ParameterError, match="'studies' names unknown study nosuch"):
+        _resolve(config=[c])
+    d, = _configs(tmp_path, d="studies: {ok: 1}\n")
+    with pytest.raises(ParameterError, match="'studies' must be a list of study names"):
+        _resolve(config=[d])
+
+
+def test_run_without_study_names_runs_the_configs_studies(tmp_path, no_kernel):
+    a, b = _configs(tmp_path, a="studies: [slow]\nseconds: 2\n",
+                    b="studies: [ok]\nn: 4\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", "--config", str(a), "--config", str(b),
+                                      "--out", str(out), "--notebooks-dir", str(FIXTURES),
+                                      "-q"])
+    assert result.exit_code == 0, result.output
+    assert sorted(no_kernel) == [("ok", {"n": 4}), ("slow", {"seconds": 2})]
+    run = json.loads((out / "run.json").read_text())
+    assert list(run["studies"]) == ["ok", "slow"]
+    assert run["parameters"]["--config"] == [str(a.resolve()), str(b.resolve())]
+    # a study named on the command line that neither config is for
+    result = CliRunner().invoke(cli, ["run", "failing", "--config", str(a), "--config",
+                                      str(b), "--out", str(tmp_path / "o2"),
+                                      "--notebooks-dir", str(FIXTURES)])
+    assert result.exit_code == 2
+    assert "ParameterError: no config file is for failing" in result.output
+    assert not (tmp_path / "o2").exists()
+
+
+@pytest.mark.slow
+def test_values_of_several_configs_reach_the_notebook(tmp_path):
+    a, b = _configs(tmp_path, a="studies: [ok]\nn: 3\ncode: '007'\n",
+                    b="studies: [ok, slow]\nok:\n  n: 8\n")
+    result = run_studies(out_dir=tmp_path / "out", config=[a, b], notebooks_dir=FIXTURES,
+                         progress=False, timeout=60, names=["ok"])
+    assert result.ok
+    metrics = json.loads((tmp_path / "out" / "ok" / "metrics.json").read_text())
+    assert metrics["values"]["n"] == 8 and metrics["values"]["code"] == "007"
+
+
+# --------------------------------------------------------------------------- output folder
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_running(
+        tmp_path, no_kernel, monkeypatch):
+    import errno
+
+    import clm_lib.run.execute as execute
+
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    for out, reason in ((a_file / "sub", "a part of the path is a file, not a folder"),
+                        (a_file, "it is a file, not a folder")):
+        with pytest.raises(ParameterError) as err:
+            run_studies(["failing"], out_dir=out, notebooks_dir=FIXTURES, progress=False)
+        assert str(err.value) == f"cannot write the output folder {out}: {reason}"
+    # the default reports/ folder too
+    with pytest.raises(ParameterError, match="cannot write the output folder .*file/reports"):
+        run_studies(["failing"], reports_dir=a_file / "reports", notebooks_dir=FIXTURES,
+                    progress=False)
+
+    # a folder that exists but cannot be written (as root, permissions do not stop a
+    # write: the refusal of the file system is simulated)
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(execute.tempfile, "mkstemp", refuse)
+    with pytest.raises(ParameterError, match="cannot write the output folder .*ro: the "
+                                             "file system is read-only"):
+        run_studies(["failing"], out_dir=tmp_path / "ro", notebooks_dir=FIXTURES,
+                    progress=False)
+    assert no_kernel == []
+    assert not (tmp_path / "ro" / "run.json").exists()
