@@ -1,5 +1,6 @@
 # The two commands that matter on a fresh machine:
 #   make reports   set up .venv if needed, run every study on the bundled sample data
+#                  (their settings in examples/cdnow.yml and examples/telco.yml)
 #   make test      set up .venv if needed, run the whole test suite
 # Both install the exact versions of requirements.lock (every direct and transitive
 # dependency, with hashes); pyproject.toml keeps the ranges for library users.
@@ -11,7 +12,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 LATEST := .venv-latest
-# Extra arguments for `clm run`, e.g. make reports RUN_ARGS="clv -p as_of=1998-06-30"
+# The bundled samples' settings: the studies assume nothing about the data (examples/*.yml)
+EXAMPLES := --config examples/cdnow.yml --config examples/telco.yml
+# Extra arguments for `clm run`, e.g. make reports RUN_ARGS="clv -p horizon=26"
 RUN_ARGS ?=
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS="-k cohort"
 PYTEST_ARGS ?=
@@ -35,7 +38,7 @@ $(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 reports: $(STAMP)
-	$(BIN)/clm run $(RUN_ARGS)
+	$(BIN)/clm run $(EXAMPLES) $(RUN_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python $(PYTEST) $(PYTEST_ARGS)
