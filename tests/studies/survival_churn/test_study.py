@@ -321,7 +321,7 @@ def test_notebook_telco(run_notebook):
 @pytest.mark.slow
 def test_notebook_cdnow_inactivity(run_notebook):
     metrics, export = _outputs(run_notebook(
-        "20_survival_churn.ipynb", transactions="../data/cdnow_master.csv",
+        "20_survival_churn.ipynb", sample=False, transactions="../data/cdnow_master.csv",
         columns={"date": "timestamp", "dollars": "amount", "cds": "quantity"},
         as_of="1998-06-30", segment=None, covariates=["first_amount", "first_quantity"],
         revenue="spend_per_period"))
@@ -334,7 +334,8 @@ def test_notebook_cdnow_inactivity(run_notebook):
     # nobody churns before the 180-day window has passed: S = 1 at 1 and 3 months
     assert metrics["km_survival_at"]["1"] == metrics["km_survival_at"]["3"] == 1.0
     assert metrics["km_survival_at"]["6"] == pytest.approx(0.3678, abs=1e-4)
-    page = (run_notebook("20_survival_churn.ipynb", transactions="../data/cdnow_master.csv",
+    page = (run_notebook("20_survival_churn.ipynb", sample=False,
+                         transactions="../data/cdnow_master.csv",
                          columns={"date": "timestamp", "dollars": "amount", "cds": "quantity"},
                          as_of="1998-06-30", segment=None,
                          covariates=["first_amount", "first_quantity"],
