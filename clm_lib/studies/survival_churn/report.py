@@ -29,6 +29,7 @@ from clm_lib.studies.survival_churn.wording import (
     interval_text,
     median_text,
     money,
+    no_covariates_reason,
     no_covariates_sentence,
     observed_to,
     remaining_sentence,
@@ -311,11 +312,13 @@ def _value_columns(result) -> dict[str, str]:
 def value_table(result) -> dict:
     """Active customers, mean churn risk, remaining lifetime and value per segment value."""
     unit = result.time_unit
+    value = ("" if result.value_basis is None else
+             f" and discounted {value_label(result)} over them {money(result)}")
     return dict(df=result.value.rename(columns=_value_columns(result)),
                 caption=f"Active customers by {result.segment}: mean churn risk, expected "
                         f"{unit}s active over the next "
-                        f"{_fmt_period(result.remaining_horizon, unit)} (restricted mean) and "
-                        f"discounted {value_label(result)} over them {money(result)}")
+                        f"{_fmt_period(result.remaining_horizon, unit)} (restricted mean)"
+                        + value)
 
 
 def calibration_display_table(result) -> dict:
@@ -389,10 +392,9 @@ def show_drivers(result, figure) -> None:
     :func:`show_proportional_hazards`; without covariates one line that says why there is
     nothing to show."""
     if not result.has_covariates:
-        _markdown("No covariates (`covariates = []`, or none found among the columns: see "
-                  "*Method notes*): the Cox model has no hazard ratio to estimate, and "
-                  "proportional hazards nothing to test. The curves above and the segment "
-                  "tests are the whole story.")
+        _markdown(f"{no_covariates_reason(result)}: the Cox model has no hazard ratio to "
+                  "estimate, and proportional hazards nothing to test. The curves above and "
+                  "the segment tests are the whole story.")
         return
     from IPython.display import display
 

@@ -23,6 +23,7 @@ __all__ = [
     "adjusts_for_others",
     "covariates_note",
     "no_covariates_sentence",
+    "no_covariates_reason",
     "NO_VALUE",
 ]
 
@@ -32,11 +33,18 @@ NO_VALUE = ("No value basis: neither `margin` nor `revenue` was given, so the re
             "column or an amount per period).")
 
 
+def no_covariates_reason(result) -> str:
+    """Why the models have no covariates, in a few words."""
+    if result.covariates_source == "parameter":
+        return "No covariates (`covariates = []`)"
+    return "No covariates (none of the columns qualified: see *Method notes*)"
+
+
 def no_covariates_sentence(result) -> str:
     """What models without covariates can and cannot say (for the summary)."""
     tail = (" and, under churn by inactivity, by the time since their last purchase"
             if result.kind == "transactions" else "")
-    return ("No covariates (`covariates = []`, or none found among the columns): every "
+    return (f"{no_covariates_reason(result)}: every "
             "customer gets the same survival curve, so the holdout concordance is 0.5 by "
             "construction (no ranking), the Cox model has no hazard ratio to estimate and "
             "proportional hazards nothing to test. The risk scores differ only by how long "
@@ -66,6 +74,11 @@ def covariates_note(result) -> str:
     if result.covariates_left_out:
         text += " Left out: " + "; ".join(f"`{c}`: {why}" for c, why in
                                           result.covariates_left_out.items()) + "."
+    if result.kind == "transactions":
+        text += (" Under churn by inactivity the durations carry only what the study computes "
+                 "from the purchases, which restates the lifetime; `first_amount` (and "
+                 "`first_quantity`), known at the first purchase, can be named in "
+                 "`covariates`.")
     return text + " Name the covariates in `covariates` to choose others."
 
 

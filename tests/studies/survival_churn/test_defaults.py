@@ -157,6 +157,7 @@ def test_no_covariates_runs_every_section():
     assert st.segment_hr.loc["basic", "hr"] == pytest.approx(2.0, rel=0.25)
     lines = rp.summary_lines(st)
     assert "(no other covariate to adjust for)" in lines[1] and "adjusted" not in lines[1]
+    assert rp.no_covariates_sentence(st).startswith("No covariates (`covariates = []`): every")
     assert rp.no_covariates_sentence(st) in lines
     assert rp.headline(st)["basic vs pro"].endswith("x churn hazard (Cox)")
     assert "no covariates: one curve for everyone" in rp.comparison_table(st)["caption"]
@@ -165,6 +166,9 @@ def test_no_covariates_runs_every_section():
     assert m["cox"] == {} and m["covariates_chosen"] == []
     assert json.loads(json.dumps(m)) == m
     assert len(rp.risk_export(st)) == len(st.risk)
+    # no value basis: the table by segment holds risk and lifetime, and says no more
+    caption = rp.value_table(st)["caption"]
+    assert caption.endswith("(restricted mean)") and "value" not in caption
     # the sections render; the hazard-ratio figure is not drawn (nothing to draw)
     rp.show_segment_tests(st)
     rp.show_drivers(st, lambda result: pytest.fail("no hazard ratio to draw"))
@@ -198,6 +202,10 @@ def test_canonical_cdnow_by_inactivity_with_no_other_parameter(cdnow_canonical):
     assert m["km_survival_at"]["6"] == pytest.approx(0.3678, abs=1e-4)
     assert m["data_quality"]["rows_in"] == 69659
     assert "Observed to 1998-06-30, the last date in the data." in rp.summary_lines(st)
+    assert rp.no_covariates_sentence(st).startswith(
+        "No covariates (none of the columns qualified: see *Method notes*): every")
+    assert "`first_amount` (and `first_quantity`), known at the first purchase, can be named" \
+        in rp.covariates_note(st)
     given = du.load_churn_durations(None, cdnow_canonical, as_of="1998-06-30")
     derived = du.load_churn_durations(None, cdnow_canonical)
     assert given.as_of_source == "parameter" and derived.as_of_source == "data"
