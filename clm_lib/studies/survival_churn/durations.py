@@ -289,23 +289,22 @@ def load_churn_durations(subscriptions=None, transactions=None, columns=None, *,
         check_inactivity(as_of, inactivity_days, time_unit, as_of_required=False)
         tx, dq = eng.load_transactions(transactions, columns, as_of=as_of,
                                        **load_options("transactions", **read))
-        day, source = as_of_from_data(as_of, eng, tx)
-        spans = eng.purchase_spans(tx, as_of=day, lapse_days=inactivity_days)
+        end, source = _observation_end(as_of, eng, tx, ("timestamp",))
+        spans = eng.purchase_spans(tx, as_of=end, lapse_days=inactivity_days)
         dq2 = DataQuality(source=INACTIVITY_SOURCE, rows_in=dq.rows_used)
-        frame, dq2 = inactivity_rule(spans, dq2, as_of=day, inactivity_days=inactivity_days,
+        frame, dq2 = inactivity_rule(spans, dq2, as_of=end, inactivity_days=inactivity_days,
                                      time_unit=time_unit)
-        return Durations(frame, [dq, dq2], "transactions", day, source)
+        return Durations(frame, [dq, dq2], "transactions", pd.Timestamp(end), source)
     opts = _subscription_options(time_unit, load_options("subscriptions", **read))
-    day = source = None
+    source = None
     if as_of is not None:
-        day, source = as_of_from_data(as_of, eng, None)
+        as_of, source = _observation_end(as_of, eng, None, ())
     else:
         # interval subscriptions need an end of observation: the last day in the clean
         # data (a first, lazy pass of the contract); snapshots carry their own tenure
         probe, _ = eng.load_subscriptions(subscriptions, columns, **opts)
         if {"start", "end"} <= set(probe.columns):
-            day, source = as_of_from_data(None, eng, probe, ("start", "end"))
-            as_of = day
+            as_of, source = _observation_end(None, eng, probe, ("start", "end"))
     if isinstance(subscriptions, (str, os.PathLike)) and _takes(eng.subscription_durations,
                                                                 opts):
         # loaded and reduced in one go: the engine knows the contract was applied
@@ -315,7 +314,15 @@ def load_churn_durations(subscriptions=None, transactions=None, columns=None, *,
     else:
         subs, dq = eng.load_subscriptions(subscriptions, columns, as_of=as_of, **opts)
         frame = eng.subscription_durations(subs, as_of=as_of, time_unit=time_unit)
-    return Durations(frame, [dq], "subscriptions", day, source)
+    return Durations(frame, [dq], "subscriptions",
+                     None if as_of is None else pd.Timestamp(as_of), source)
+
+
+def _observation_end(as_of, eng, table, columns: tuple[str, ...]):
+    """``(as_of, "parameter")`` as given (checked to be a date; a time of day is kept), or
+    ``(the last day among columns of table, "data")``."""
+    day, source = as_of_from_data(as_of, eng, table, columns)
+    return (as_of if as_of is not None else day), source
 
 
 def prepare_durations(df: pd.DataFrame, *, covariates: Sequence[str] = (),

@@ -345,3 +345,16 @@ def test_notebook_on_a_canonical_log_with_one_parameter(run_notebook, cdnow_cano
     assert "Observed to 1998-06-30, the last date in the data." in page
     assert "No value basis: neither" in page
     assert "the Cox model has no hazard ratio to estimate" in page
+
+
+def test_an_as_of_with_a_time_of_day_is_kept():
+    """A given as_of is used as given (only a derived one is a whole day)."""
+    tx = pd.DataFrame({"customer_id": ["a", "a"], "amount": [1.0, 2.0],
+                       "timestamp": pd.to_datetime(["2020-01-01", "2020-01-11"])})
+    d = du.load_churn_durations(None, tx, as_of="2020-02-01 12:00", inactivity_days=60,
+                                time_unit="day")
+    assert (d.as_of, d.as_of_source) == (pd.Timestamp("2020-02-01 12:00"), "parameter")
+    assert d.frame["duration"].iloc[0] == 31.5 and not d.frame["event"].iloc[0]
+    derived = du.load_churn_durations(None, tx, inactivity_days=60, time_unit="day")
+    assert (derived.as_of, derived.frame["duration"].iloc[0]) == (pd.Timestamp("2020-01-11"),
+                                                                  10.0)
