@@ -26,8 +26,8 @@ import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import StatisticalResult
 
-from clm_lib.exceptions import ParameterError
 from clm_lib.io.quality import DataQuality
+from clm_lib.studies.survival_churn.covariates import choose_covariates
 from clm_lib.studies.survival_churn.durations import (
     default_rmst_horizon,
     encode_covariates,
@@ -51,6 +51,7 @@ from clm_lib.studies.survival_churn.models import (
     segment_hazard_ratios,
     select_model,
 )
+from clm_lib.studies.survival_churn.params import check_columns, check_values
 from clm_lib.studies.survival_churn.risk import (
     active_customers,
     customer_risk_table,
@@ -82,10 +83,14 @@ class SurvivalStudy:
     # what was asked
     kind: str  #: "subscriptions" or "transactions" (churn by inactivity)
     time_unit: str
-    as_of: pd.Timestamp | None
+    as_of: pd.Timestamp | None  #: end of observation (midnight of the day); None: snapshot
+    as_of_source: str | None  #: "parameter", "data" (the last day in the data) or None
     inactivity_days: float
     segment: str | None
-    covariates: tuple[str, ...]
+    covariates: tuple[str, ...]  #: used by the models (may be empty)
+    covariates_source: str  #: "parameter" (given) or "data" (chosen from the columns)
+    #: columns not chosen as covariates and why (when chosen from the data)
+    covariates_left_out: Mapping[str, str]
     horizons: tuple[float, ...]
     risk_thresholds: tuple[float, float]
     # durations
@@ -110,9 +115,11 @@ class SurvivalStudy:
     design: pd.DataFrame  #: :func:`.durations.encode_covariates`, every customer
     model_sample: int | None  #: customers the models are fitted on when sampled; None: all
     baselines: Mapping[str, Any]  #: reference level per categorical covariate
+    #: without covariates, lifelines' baseline-only fit (its survival is the Breslow
+    #: estimate, no hazard ratio)
     cox: CoxPHFitter
-    hazard_ratios: pd.DataFrame  #: :func:`.models.hazard_ratio_table` of ``cox``
-    ph: pd.DataFrame  #: :func:`.models.check_proportional_hazards`
+    hazard_ratios: pd.DataFrame  #: :func:`.models.hazard_ratio_table` of ``cox`` (empty: none)
+    ph: pd.DataFrame  #: :func:`.models.check_proportional_hazards` (empty: no covariate)
     strata: tuple[str, ...]  #: categorical covariates that violate proportional hazards
     cox_stratified: CoxPHFitter | None
     hazard_ratios_stratified: pd.DataFrame | None
@@ -138,6 +145,11 @@ class SurvivalStudy:
         """Horizon of the risk tiers (the longest risk horizon), periods."""
         return max(self.horizons)
 
+    @property
+    def has_covariates(self) -> bool:
+        """Whether the Cox and AFT models have covariates (else: intercept only)."""
+        return bool(self.covariates)
+
 
 def _segment_effects(data: pd.DataFrame, segment: str, covariates: Sequence[str],
                      ph: pd.DataFrame, strata: Sequence[str],
@@ -159,9 +171,11 @@ def _segment_effects(data: pd.DataFrame, segment: str, covariates: Sequence[str]
             "hazard_bands": cuts, "segment_hr_bands": banded}
 
 
-def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of=None,
+def survival_study(subscriptions=None, transactions=None, columns=None, *,
+                   date_format: str | None = None, encoding: str | None = None,
+                   delimiter: str | None = None, contract: Mapping | None = None, as_of=None,
                    inactivity_days: float = 180, time_unit: str = "month",
-                   segment: str | None = None, covariates: Sequence[str] = (),
+                   segment: str | None = None, covariates: Sequence[str] | None = None,
                    baselines: Mapping[str, Any] | None = None,
                    horizons: Sequence[float] = (1, 3, 6), rmst_horizon: float | None = 24,
                    margin: str | float | None = None, revenue: str | float | None = None,
@@ -177,20 +191,29 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
     Parameters
     ----------
     subscriptions, transactions : path, glob, table name, DataFrame or Ibis table
-        The input; ``transactions`` wins (churn by inactivity). See
+        The input, exactly one of them (``transactions``: churn by inactivity). See
         :func:`.durations.load_churn_durations`.
     columns : dict, optional
         Source name -> canonical name.
+    date_format, encoding, delimiter : str, optional
+        Reading options of the loader (None: its default).
+    contract : mapping, optional
+        Contract options of the loader (:func:`clm_lib.io.options.load_options`).
     as_of : str or Timestamp, optional
-        End of observation; required for transactions and interval subscriptions.
+        End of observation; default: the last day in the data after the contract (the last
+        purchase day, or the last start or end day of interval subscriptions; snapshots
+        need none). ``as_of_source`` of the result says which.
     inactivity_days : float
         Transactions: days without a purchase that define churn.
     time_unit : {"day", "week", "month", "year"}
         Period of durations, horizons and margin.
     segment : str, optional
         Column whose values get their own curves, log-rank tests and hazard ratios.
-    covariates : sequence of str
-        Columns of the Cox and AFT models.
+    covariates : sequence of str, optional
+        Columns of the Cox and AFT models; ``[]``: none (Kaplan-Meier, log-rank tests and
+        intercept-only models); None: chosen from the columns of the durations
+        (:func:`.covariates.choose_covariates`; the columns left out and why are in
+        ``covariates_left_out``).
     baselines : mapping, optional
         Reference level per categorical covariate (default: the most frequent).
     horizons : sequence of float
@@ -237,10 +260,38 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
     Returns
     -------
     SurvivalStudy
+
+    Raises
+    ------
+    ParameterError
+        A parameter of the wrong type or out of range, named (:func:`.params.check_values`);
+        neither or both of ``subscriptions`` and ``transactions``.
+    MissingColumnsError
+        A covariate, segment, margin or revenue column the durations lack, named with the
+        columns found.
     """
+    ok = check_values(time_unit=time_unit, horizons=horizons, risk_thresholds=risk_thresholds,
+                      rmst_horizon=rmst_horizon, remaining_horizon=remaining_horizon,
+                      discount_rate=discount_rate, holdout_fraction=holdout_fraction,
+                      seed=seed, max_model_customers=max_model_customers,
+                      hazard_bands=hazard_bands, covariates=covariates, baselines=baselines,
+                      margin=margin, revenue=revenue)
+    horizons, risk_thresholds = ok["horizons"], ok["risk_thresholds"]
+    hazard_bands = ok["hazard_bands"]
     loaded = load_churn_durations(subscriptions, transactions, columns, as_of=as_of,
                                   inactivity_days=inactivity_days, time_unit=time_unit,
-                                  engine=engine)
+                                  date_format=date_format, encoding=encoding,
+                                  delimiter=delimiter, contract=contract, engine=engine)
+    check_columns(loaded.frame, covariates=covariates, segment=segment, margin=margin,
+                  revenue=revenue, baselines=None)
+    left_out: dict[str, str] = {}
+    covariates_given = covariates is not None
+    if not covariates_given:
+        covariates, left_out = choose_covariates(
+            loaded.frame, value_columns=[v for v in (margin, revenue) if isinstance(v, str)])
+    covariates = list(covariates)
+    check_columns(loaded.frame, covariates=covariates, segment=segment, margin=margin,
+                  revenue=revenue, baselines=baselines)
     data, prep = prepare_durations(loaded.frame, covariates=covariates, segment=segment,
                                    source=MODEL_SOURCE)
     horizon = default_rmst_horizon(data, segment, rmst_horizon)
@@ -275,8 +326,6 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
                          ("revenue", revenue) if revenue is not None else (None, None))
     follow_up = float(data["duration"].max())
     ahead = horizon if remaining_horizon is None else float(remaining_horizon)
-    if ahead <= 0:
-        raise ParameterError(f"remaining_horizon must be > 0; got {remaining_horizon!r}")
     if ahead > follow_up and not extrapolate:
         ahead = follow_up  # extrapolation only on request
     active = active_customers(design, data, margin=per_period)
@@ -286,9 +335,11 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *, as_of
                                tier_thresholds=tuple(risk_thresholds))
     return SurvivalStudy(
         kind=loaded.kind, time_unit=time_unit,
-        as_of=None if as_of is None else pd.Timestamp(as_of),
+        as_of=loaded.as_of, as_of_source=loaded.as_of_source,
         inactivity_days=float(inactivity_days), segment=segment,
-        covariates=tuple(covariates), horizons=tuple(float(h) for h in horizons),
+        covariates=tuple(covariates), covariates_source="parameter" if covariates_given
+        else "data", covariates_left_out=dict(left_out),
+        horizons=tuple(float(h) for h in horizons),
         risk_thresholds=tuple(risk_thresholds),
         durations=data, qualities=(*loaded.qualities, prep),
         rmst_horizon=horizon, km_fits=kmfs, km=km_summary(kmfs, horizon=horizon),

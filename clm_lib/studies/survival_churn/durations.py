@@ -11,6 +11,8 @@ model-ready and :func:`encode_covariates` builds the design frame of the models.
 """
 from __future__ import annotations
 
+import inspect
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -21,8 +23,11 @@ import pandas as pd
 from clm_lib.checks import TIME_UNITS, unit_days
 from clm_lib.checks import require_columns as _require
 from clm_lib.exceptions import DataContractError, InsufficientDataError, ParameterError
+from clm_lib.io.options import CONTRACT_OPTIONS, load_options
 from clm_lib.io.quality import DataQuality
 from clm_lib.reduce import get_engine
+from clm_lib.reduce.customers import as_of_from_data
+from clm_lib.reduce.engine import Engine
 
 __all__ = [
     "TIME_UNIT_DAYS",
@@ -45,12 +50,16 @@ TIME_UNIT_DAYS = TIME_UNITS
 INACTIVITY_SOURCE = "transactions -> inactivity durations"
 
 
-def check_inactivity(as_of, inactivity_days: float, time_unit: str) -> float:
-    """Check the parameters of churn by inactivity; the length of ``time_unit`` in days."""
-    if as_of is None:
+def check_inactivity(as_of, inactivity_days: float, time_unit: str, *,
+                     as_of_required: bool = True) -> float:
+    """Check the parameters of churn by inactivity; the length of ``time_unit`` in days.
+    ``as_of_required=False``: ``as_of`` may be None (the study then takes it from the data)."""
+    if as_of is None and as_of_required:
         raise ParameterError("as_of is required for churn by inactivity (the observation end)")
-    if not inactivity_days or inactivity_days <= 0:
-        raise ParameterError(f"inactivity_days must be > 0; got {inactivity_days!r}")
+    if isinstance(inactivity_days, bool) or not isinstance(inactivity_days, numbers.Real) \
+            or not np.isfinite(inactivity_days) or inactivity_days <= 0:
+        raise ParameterError(f"inactivity_days must be a number of days > 0; "
+                             f"got {inactivity_days!r}")
     return unit_days(time_unit)
 
 
@@ -190,18 +199,51 @@ class Durations(NamedTuple):
     frame: pd.DataFrame  #: one row per customer or subscription
     qualities: list[DataQuality]  #: one data-quality record per step
     kind: str  #: "subscriptions" or "transactions"
+    #: end of observation (midnight of the day; None for snapshot subscriptions without one)
+    as_of: pd.Timestamp | None = None
+    #: where ``as_of`` came from: "parameter", "data" (the last day in the data) or None
+    as_of_source: str | None = None
+
+
+def _takes(function, options: Mapping) -> bool:
+    """Whether ``function`` takes every keyword of ``options``."""
+    params = inspect.signature(function).parameters
+    return all(k in params for k in options)
+
+
+def _default_max_tenure(time_unit: str) -> float:
+    """The plausibility limit of a subscription tenure: 100 years in periods of
+    ``time_unit`` (a longer tenure is a data error, not a customer)."""
+    return 100 * 365.25 / unit_days(time_unit)
+
+
+def _subscription_options(time_unit: str, options: Mapping) -> dict:
+    """The subscriptions loader's options with the default ``max_tenure`` added when the
+    user gave none and the loader takes that option (see :func:`_default_max_tenure`)."""
+    out = dict(options)
+    if "max_tenure" not in out and "max_tenure" in CONTRACT_OPTIONS["subscriptions"] \
+            and _takes(Engine.load_subscriptions, {"max_tenure": None}):
+        out["max_tenure"] = _default_max_tenure(time_unit)
+    return out
 
 
 def load_churn_durations(subscriptions=None, transactions=None, columns=None, *, as_of=None,
                          inactivity_days: float = 180, time_unit: str = "month",
+                         date_format: str | None = None, encoding: str | None = None,
+                         delimiter: str | None = None, contract: Mapping | None = None,
                          engine="duckdb") -> Durations:
     """Durations from subscriptions, or from transactions with churn by inactivity.
 
-    ``transactions`` wins when both are given. Subscriptions go through the subscriptions
-    data contract and the duration reduction in the engine (churn = end of the
-    subscription); transactions through the transactions contract and the per-customer
-    purchase spans in the engine, then :func:`inactivity_rule`. Only one row per
-    subscription or per customer comes back from the engine.
+    Exactly one of ``subscriptions`` and ``transactions`` is given. Subscriptions go
+    through the subscriptions data contract and the duration reduction in the engine
+    (churn = end of the subscription); transactions through the transactions contract and
+    the per-customer purchase spans in the engine, then :func:`inactivity_rule`. Only one
+    row per subscription or per customer comes back from the engine.
+
+    Without ``as_of`` the end of observation is the last day in the data, after the data
+    contract: the last purchase day for transactions, the last start or end day for
+    interval subscriptions (:func:`clm_lib.reduce.customers.as_of_from_data`); snapshot
+    subscriptions need none.
 
     Parameters
     ----------
@@ -209,11 +251,17 @@ def load_churn_durations(subscriptions=None, transactions=None, columns=None, *,
     columns : dict, optional
         Source name -> canonical name.
     as_of : str or Timestamp, optional
-        End of observation; required for transactions and interval subscriptions.
+        End of observation; default: the last day in the data (see above).
     inactivity_days : float
         Transactions: days without a purchase that define churn.
     time_unit : {"day", "week", "month", "year"}
         Unit of the durations.
+    date_format, encoding, delimiter : str, optional
+        Reading options of the loader (None: its default).
+    contract : mapping, optional
+        Contract options of the loader (:data:`clm_lib.io.options.CONTRACT_OPTIONS`);
+        subscriptions get ``max_tenure`` = 100 years (:func:`_default_max_tenure`) unless
+        given, once the loader takes that option.
     engine : str or Engine
         Where the data are loaded and reduced.
 
@@ -221,29 +269,60 @@ def load_churn_durations(subscriptions=None, transactions=None, columns=None, *,
     -------
     Durations
         ``frame`` (``customer_id``, ``duration``, ``event``, covariates), ``qualities``
-        (loading, then the inactivity rule for transactions), ``kind``.
+        (loading, then the inactivity rule for transactions), ``kind``, ``as_of`` and
+        ``as_of_source``.
+
+    Raises
+    ------
+    ParameterError
+        When neither or both inputs are given.
     """
+    if (subscriptions is None) == (transactions is None):
+        raise ParameterError(
+            "give exactly one of subscriptions and transactions (churn by inactivity); got "
+            + ("neither" if subscriptions is None else "both"))
     unit_days(time_unit)
     eng = get_engine(engine)
+    read = dict(date_format=date_format, encoding=encoding, delimiter=delimiter,
+                contract=contract)
     if transactions is not None:
-        check_inactivity(as_of, inactivity_days, time_unit)
-        tx, dq = eng.load_transactions(transactions, columns, as_of=as_of)
-        spans = eng.purchase_spans(tx, as_of=as_of, lapse_days=inactivity_days)
+        check_inactivity(as_of, inactivity_days, time_unit, as_of_required=False)
+        tx, dq = eng.load_transactions(transactions, columns, as_of=as_of,
+                                       **load_options("transactions", **read))
+        end, source = _observation_end(as_of, eng, tx, ("timestamp",))
+        spans = eng.purchase_spans(tx, as_of=end, lapse_days=inactivity_days)
         dq2 = DataQuality(source=INACTIVITY_SOURCE, rows_in=dq.rows_used)
-        frame, dq2 = inactivity_rule(spans, dq2, as_of=as_of, inactivity_days=inactivity_days,
+        frame, dq2 = inactivity_rule(spans, dq2, as_of=end, inactivity_days=inactivity_days,
                                      time_unit=time_unit)
-        return Durations(frame, [dq, dq2], "transactions")
-    if subscriptions is None:
-        raise ParameterError("give subscriptions or transactions")
-    if isinstance(subscriptions, (str, os.PathLike)):
+        return Durations(frame, [dq, dq2], "transactions", pd.Timestamp(end), source)
+    opts = _subscription_options(time_unit, load_options("subscriptions", **read))
+    source = None
+    if as_of is not None:
+        as_of, source = _observation_end(as_of, eng, None, ())
+    else:
+        # interval subscriptions need an end of observation: the last day in the clean
+        # data (a first, lazy pass of the contract); snapshots carry their own tenure
+        probe, _ = eng.load_subscriptions(subscriptions, columns, **opts)
+        if {"start", "end"} <= set(probe.columns):
+            as_of, source = _observation_end(None, eng, probe, ("start", "end"))
+    if isinstance(subscriptions, (str, os.PathLike)) and _takes(eng.subscription_durations,
+                                                                opts):
         # loaded and reduced in one go: the engine knows the contract was applied
         frame = eng.subscription_durations(subscriptions, as_of=as_of, time_unit=time_unit,
-                                           columns=columns)
+                                           columns=columns, **opts)
         dq = DataQuality(**frame.attrs.pop("data_quality"))
     else:
-        subs, dq = eng.load_subscriptions(subscriptions, columns, as_of=as_of)
+        subs, dq = eng.load_subscriptions(subscriptions, columns, as_of=as_of, **opts)
         frame = eng.subscription_durations(subs, as_of=as_of, time_unit=time_unit)
-    return Durations(frame, [dq], "subscriptions")
+    return Durations(frame, [dq], "subscriptions",
+                     None if as_of is None else pd.Timestamp(as_of), source)
+
+
+def _observation_end(as_of, eng, table, columns: tuple[str, ...]):
+    """``(as_of, "parameter")`` as given (checked to be a date; a time of day is kept), or
+    ``(the last day among columns of table, "data")``."""
+    day, source = as_of_from_data(as_of, eng, table, columns)
+    return (as_of if as_of is not None else day), source
 
 
 def prepare_durations(df: pd.DataFrame, *, covariates: Sequence[str] = (),

@@ -97,8 +97,15 @@ def check_proportional_hazards(cph: CoxPHFitter, design: pd.DataFrame, *,
     Returns
     -------
     DataFrame indexed by design column: ``statistic``, ``p``, ``violated`` (p < alpha),
-    ``covariate`` (the source column: ``"Contract"`` for ``"Contract: Two year"``).
+    ``covariate`` (the source column: ``"Contract"`` for ``"Contract: Two year"``); empty
+    for a model without covariates (nothing to test; lifelines' test would fail).
     """
+    if cph.params_.empty:
+        empty = pd.DataFrame({"statistic": pd.Series(dtype=float), "p": pd.Series(dtype=float),
+                              "violated": pd.Series(dtype=bool),
+                              "covariate": pd.Series(dtype=object)})
+        empty.index.name = "term"
+        return empty
     res = proportional_hazard_test(cph, design, time_transform="rank")
     s = res.summary
     out = pd.DataFrame({"statistic": s["test_statistic"].to_numpy(),

@@ -17,15 +17,21 @@ import pandas as pd
 
 from clm_lib.reporting import pseudonymise, show_table
 from clm_lib.studies.survival_churn.wording import (
+    NO_VALUE,
     _bin_name,
+    adjusts_for_others,
     _fmt_period,
     band_text,
     calibration_sentence,
     calibration_warning,
+    covariates_note,
     format_p,
     interval_text,
     median_text,
     money,
+    no_covariates_reason,
+    no_covariates_sentence,
+    observed_to,
     remaining_sentence,
     segment_effect_sentence,
     segment_headline,
@@ -66,7 +72,11 @@ __all__ = [
     "money",
     "km_survival_at",
     "show_segment_tests",
+    "show_drivers",
     "show_proportional_hazards",
+    "observed_to",
+    "covariates_note",
+    "no_covariates_sentence",
     "show_segment_value",
     "survival_metrics",
     "risk_export",
@@ -120,6 +130,9 @@ def summary_lines(result) -> list[str]:
         + (_fmt_period(med, unit) if np.isfinite(med) else
            f"not reached (more than half are still active after "
            f"{_fmt_period(overall['follow_up'], unit)}, the longest follow-up)") + ".")
+    if result.as_of is not None:
+        end = observed_to(result)
+        lines.append(end[0].upper() + end[1:] + ".")
     if seg_hr is not None and len(seg_hr) >= 2:
         fast = seg_hr.index[0]
         frow = km.loc[str(fast)] if str(fast) in km.index else None
@@ -137,6 +150,8 @@ def summary_lines(result) -> list[str]:
                  f"{r['concordance_uno_holdout']:.0%}) with an integrated Brier score of "
                  f"{r['integrated_brier_score']:.4f} (censoring weights G(T-), Graf et al.; "
                  f"{r['integrated_brier_score_sksurv']:.4f} with scikit-survival's G(T)).")
+    if not result.has_covariates:
+        lines.append(no_covariates_sentence(result))
     lines.append(calibration_sentence(result))
     if result.model_sample is not None:
         lines.append(f"The regression models were fitted on a random sample of "
@@ -162,6 +177,8 @@ def summary_lines(result) -> list[str]:
                          + ("" if result.value_basis == "margin" else
                             " This is revenue, not margin: no margin was given (set `margin` "
                             "to a margin column or amount per period)."))
+    if result.value_basis is None:
+        lines.append(NO_VALUE)
     lines.append(definition(result))
     return lines
 
@@ -229,7 +246,8 @@ def segment_hr_table(result) -> dict:
 
 
 def adjusted_hr_table(result) -> dict:
-    """The segment's hazard ratios adjusted for the covariates (same reference)."""
+    """The segment's hazard ratios adjusted for the covariates (same reference); shown
+    only when there are covariates besides the segment."""
     return dict(df=result.segment_hr_adjusted, float_format="{:,.3g}",
                 caption=f"Churn hazard by {result.segment}, relative to "
                         f"{result.segment_hr_adjusted.index[-1]}, adjusted for the other "
@@ -244,11 +262,11 @@ def banded_hr_table(result) -> dict:
     b.insert(0, "tenure", [band_text(r["band_start"], r["band_end"], unit)
                            for _, r in b.iterrows()])
     b = b.drop(columns=["band_start", "band_end"]).set_index(["tenure", "value"])
+    adjusted = ", adjusted for the other covariates" if adjusts_for_others(result) else ""
     return dict(df=b, float_format="{:,.3g}",
                 caption=f"Churn hazard by {result.segment} within tenure bands, relative to "
-                        f"{result.segment_hr_adjusted.index[-1]}, adjusted for the other "
-                        "covariates (a Cox model per band; '–' where a value or the reference "
-                        "has no churn in the band)")
+                        f"{result.segment_hr_adjusted.index[-1]}{adjusted} (a Cox model per "
+                        "band; '–' where a value or the reference has no churn in the band)")
 
 
 def pairwise_table(result) -> dict:
@@ -272,9 +290,12 @@ def stratified_hr_table(result) -> dict:
 
 def comparison_table(result) -> dict:
     """AIC, concordance and integrated Brier score per model."""
-    return dict(df=result.comparison, float_format="{:,.3f}",
-                caption=f"Model comparison (fitted on {len(result.train):,} customers, "
-                        f"validated on {len(result.test):,}); selected: {result.selected}")
+    caption = (f"Model comparison (fitted on {len(result.train):,} customers, validated on "
+               f"{len(result.test):,}); selected: {result.selected}")
+    if not result.has_covariates:
+        caption += ("; no covariates: one curve for everyone, concordance 0.5 by construction, "
+                    "Cox = the baseline (Breslow) curve")
+    return dict(df=result.comparison, float_format="{:,.3f}", caption=caption)
 
 
 def _value_columns(result) -> dict[str, str]:
@@ -291,11 +312,13 @@ def _value_columns(result) -> dict[str, str]:
 def value_table(result) -> dict:
     """Active customers, mean churn risk, remaining lifetime and value per segment value."""
     unit = result.time_unit
+    value = ("" if result.value_basis is None else
+             f" and discounted {value_label(result)} over them {money(result)}")
     return dict(df=result.value.rename(columns=_value_columns(result)),
                 caption=f"Active customers by {result.segment}: mean churn risk, expected "
                         f"{unit}s active over the next "
-                        f"{_fmt_period(result.remaining_horizon, unit)} (restricted mean) and "
-                        f"discounted {value_label(result)} over them {money(result)}")
+                        f"{_fmt_period(result.remaining_horizon, unit)} (restricted mean)"
+                        + value)
 
 
 def calibration_display_table(result) -> dict:
@@ -355,11 +378,28 @@ def show_segment_tests(result) -> None:
         _markdown(NO_SEGMENT)
         return
     show_table(**segment_hr_table(result))
-    show_table(**adjusted_hr_table(result))
+    if adjusts_for_others(result):
+        show_table(**adjusted_hr_table(result))
     if result.segment_hr_bands is not None:
         show_table(**banded_hr_table(result))
     _markdown(segment_effect_sentence(result))
     show_table(**pairwise_table(result))
+
+
+def show_drivers(result, figure) -> None:
+    """The section on what drives churn: ``figure(result)`` (the hazard-ratio figure, e.g.
+    :func:`clm_lib.plotting.survival.hazard_ratio_figure`) and
+    :func:`show_proportional_hazards`; without covariates one line that says why there is
+    nothing to show."""
+    if not result.has_covariates:
+        _markdown(f"{no_covariates_reason(result)}: the Cox model has no hazard ratio to "
+                  "estimate, and proportional hazards nothing to test. The curves above and "
+                  "the segment tests are the whole story.")
+        return
+    from IPython.display import display
+
+    display(figure(result))
+    show_proportional_hazards(result)
 
 
 def show_proportional_hazards(result) -> None:
@@ -396,7 +436,10 @@ def km_survival_at(result) -> dict[str, float | None]:
 def survival_metrics(result) -> dict:
     """The study's ``metrics.json`` content.
 
-    Keys: ``time_unit``, ``km_median_by_segment`` ({segment: median or None}),
+    Keys: ``time_unit``, ``as_of`` (ISO date or None) and ``as_of_source`` ("parameter",
+    "data" or None), ``covariates_chosen`` (the covariates of the models),
+    ``covariates_source`` ("parameter" or "data") and ``covariates_left_out`` ({column:
+    reason}, when chosen from the data), ``km_median_by_segment`` ({segment: median or None}),
     ``rmst_horizon``, ``rmst_by_segment`` ({segment: {rmst, ci_low, ci_high}}),
     ``logrank_p``, ``cox`` ({term: {hr, ci_low, ci_high, p}}), ``model_comparison``,
     ``selected_model``, ``concordance_holdout`` (Harrell's) and ``integrated_brier_score``
@@ -416,6 +459,11 @@ def survival_metrics(result) -> dict:
     counts = result.risk["risk_tier"].value_counts()
     return {
         "time_unit": result.time_unit,
+        "as_of": None if result.as_of is None else f"{result.as_of:%Y-%m-%d}",
+        "as_of_source": result.as_of_source,
+        "covariates_chosen": list(result.covariates),
+        "covariates_source": result.covariates_source,
+        "covariates_left_out": dict(result.covariates_left_out),
         "km_median_by_segment": {str(k): _float(v) for k, v in seg["median"].items()},
         "rmst_horizon": float(result.rmst_horizon),
         "rmst_by_segment": {str(k): {"rmst": float(r["rmst"]), "ci_low": float(r["rmst_ci_low"]),

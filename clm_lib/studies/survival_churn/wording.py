@@ -19,7 +19,83 @@ __all__ = [
     "segment_headline",
     "calibration_sentence",
     "calibration_warning",
+    "observed_to",
+    "adjusts_for_others",
+    "covariates_note",
+    "no_covariates_sentence",
+    "no_covariates_reason",
+    "NO_VALUE",
 ]
+
+#: Said once in the summary when neither ``margin`` nor ``revenue`` is given.
+NO_VALUE = ("No value basis: neither `margin` nor `revenue` was given, so the report shows "
+            "churn risk and remaining lifetime but no value (set `margin` or `revenue` to a "
+            "column or an amount per period).")
+
+
+def no_covariates_reason(result) -> str:
+    """Why the models have no covariates, in a few words."""
+    if result.covariates_source == "parameter":
+        return "No covariates (`covariates = []`)"
+    return "No covariates (none of the columns qualified: see *Method notes*)"
+
+
+def no_covariates_sentence(result) -> str:
+    """What models without covariates can and cannot say (for the summary)."""
+    tail = (" and, under churn by inactivity, by the time since their last purchase"
+            if result.kind == "transactions" else "")
+    return (f"{no_covariates_reason(result)}: every "
+            "customer gets the same survival curve, so the holdout concordance is 0.5 by "
+            "construction (no ranking), the Cox model has no hazard ratio to estimate and "
+            "proportional hazards nothing to test. The risk scores differ only by how long "
+            f"each customer has already stayed{tail}.")
+
+
+def covariates_note(result) -> str:
+    """The covariates of the models, and when chosen from the data which columns were left
+    out and why, as a Markdown paragraph for the method notes."""
+    from clm_lib.studies.survival_churn.covariates import (
+        MAX_DURATION_SPEARMAN,
+        MAX_LEVELS,
+        MAX_MISSING_SHARE,
+    )
+
+    used = ", ".join(f"`{c}`" for c in result.covariates) or "none"
+    if result.covariates_source == "parameter":
+        return f"**Covariates** (as given in `covariates`): {used}."
+    text = (f"**Covariates** (chosen from the columns of the data, `covariates = None`): "
+            f"{used}. Chosen are categorical columns with 2 to {MAX_LEVELS} levels and "
+            f"numeric columns; left out are dates, columns with more than "
+            f"{MAX_MISSING_SHARE:.0%} missing values, constant and near-unique (id) columns, "
+            f"columns with more levels, numeric columns that restate the duration "
+            f"(|Spearman correlation| with it above {MAX_DURATION_SPEARMAN:g}: they would "
+            "leak the outcome), the value basis and the columns the study computes from the "
+            "purchase history.")
+    if result.covariates_left_out:
+        text += " Left out: " + "; ".join(f"`{c}`: {why}" for c, why in
+                                          result.covariates_left_out.items()) + "."
+    if result.kind == "transactions":
+        text += (" Under churn by inactivity the durations carry only what the study computes "
+                 "from the purchases, which restates the lifetime; `first_amount` (and "
+                 "`first_quantity`), known at the first purchase, can be named in "
+                 "`covariates`.")
+    return text + " Name the covariates in `covariates` to choose others."
+
+
+def observed_to(result) -> str:
+    """Where observation ends, in words: ``"observed to 1998-06-30, the last date in the
+    data"`` (or ``"..., the as_of given"``); '' for snapshots without an end."""
+    if result.as_of is None:
+        return ""
+    where = ("the last date in the data" if result.as_of_source == "data"
+             else "the as_of given")
+    return f"observed to {result.as_of:%Y-%m-%d}, {where}"
+
+
+def adjusts_for_others(result) -> bool:
+    """Whether the segment's Cox models hold other covariates fixed (else the 'adjusted'
+    ratios are the segment's own, and are not called adjusted)."""
+    return any(c != result.segment for c in result.covariates)
 
 
 def format_p(p: float) -> str:
@@ -118,14 +194,17 @@ def segment_effect_sentence(result) -> str:
     adj, un = result.segment_hr_adjusted, result.segment_hr
     fast, slow = str(adj.index[0]), str(adj.index[-1])
     a = adj.iloc[0]
-    adjusted = (f"{a['hr']:.1f} times (adjusted Cox hazard ratio, 95 % interval "
-                f"{a['ci_low']:.1f}-{a['ci_high']:.1f})")
+    others = adjusts_for_others(result)
+    adjusted = (f"{a['hr']:.1f} times ({'adjusted ' if others else ''}Cox hazard ratio, 95 % "
+                f"interval {a['ci_low']:.1f}-{a['ci_high']:.1f})")
     unadjusted = f"{un.loc[fast, 'hr']:.1f} times" if fast in un.index else "n/a"
     if _ph_holds(result):
-        return (f"{fast} customers churn {adjusted} as fast as {slow} customers with the "
-                f"other covariates held fixed; proportional hazards holds for {seg} "
-                f"(p {format_p(result.segment_ph_p)}), so one ratio describes every tenure. "
-                f"Unadjusted: {unadjusted}.")
+        held = ("with the other covariates held fixed" if others else
+                "(no other covariate to adjust for)")
+        return (f"{fast} customers churn {adjusted} as fast as {slow} customers {held}; "
+                f"proportional hazards holds for {seg} "
+                f"(p {format_p(result.segment_ph_p)}), so one ratio describes every tenure."
+                + (f" Unadjusted: {unadjusted}." if others else ""))
     text = (f"How much faster {fast} customers churn than {slow} customers changes with "
             f"tenure (proportional hazards fails for {seg}, p "
             f"{format_p(result.segment_ph_p)}), so no single hazard ratio describes it.")
@@ -142,8 +221,11 @@ def segment_effect_sentence(result) -> str:
                              "estimated)")
             else:
                 parts.append(f"{where} no {fast} customer churned")
-        text += (" Adjusted for the other covariates, by tenure band: " + "; ".join(parts)
-                 + ".")
+        text += ((" Adjusted for the other covariates, by tenure band: " if others else
+                  " By tenure band: ") + "; ".join(parts) + ".")
+    if not others:
+        return text + (f" Averaged over tenure the ratio is {a['hr']:.1f}; read it as an "
+                       "average only.")
     return text + (f" Averaged over tenure the adjusted ratio is {a['hr']:.1f} and the "
                    f"unadjusted {unadjusted.split()[0]}; read those as averages only.")
 
@@ -157,16 +239,18 @@ def segment_headline(result) -> tuple[str, str] | None:
     unit = result.time_unit
     label = f"{adj.index[0]} vs {adj.index[-1]}"
     a = adj.iloc[0]
+    adjusted = "adjusted " if adjusts_for_others(result) else ""
     if _ph_holds(result):
-        return label, f"{a['hr']:.1f}x churn hazard (adjusted Cox)"
+        return label, f"{a['hr']:.1f}x churn hazard ({adjusted}Cox)"
     bands = _fast_bands(result) if result.segment_hr_bands is not None else pd.DataFrame()
     ok = bands[np.isfinite(bands["hr"])] if len(bands) else bands
     if len(ok):
         r = ok.loc[ok["churned"].idxmax()]
         return label, (f"{r['hr']:.1f}x churn hazard "
-                       f"{band_text(r['band_start'], r['band_end'], unit)} (adjusted, by "
-                       "tenure band: proportional hazards fails)")
-    return label, (f"{a['hr']:.1f}x churn hazard (adjusted Cox, averaged over tenure: "
+                       f"{band_text(r['band_start'], r['band_end'], unit)} ("
+                       f"{adjusted.strip() + ', ' if adjusted else ''}by tenure band: "
+                       "proportional hazards fails)")
+    return label, (f"{a['hr']:.1f}x churn hazard ({adjusted}Cox, averaged over tenure: "
                    "proportional hazards fails)")
 
 

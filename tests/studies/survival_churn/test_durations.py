@@ -256,8 +256,8 @@ def test_interval_csv_durations_and_record(files, engine):
     assert got["end"].isna().tolist() == [False, False, True, True, True]
     assert got["price"].tolist()[1:] == [10.0, 20.0, 10.0, 20.0]
 
-    frame, qualities, kind = du.load_churn_durations(path, None, INTERVAL_COLUMNS, as_of=AS_OF,
-                                                     time_unit="day")
+    frame, qualities, kind, *_ = du.load_churn_durations(path, None, INTERVAL_COLUMNS,
+                                                         as_of=AS_OF, time_unit="day")
     assert kind == "subscriptions" and len(qualities) == 1
     assert _record(qualities[0])["dropped"] == INTERVAL_DROPS
     # by hand, in days: 007 ended after 45.52 days; 42 is censored at as_of (midnight)
@@ -270,7 +270,7 @@ def test_interval_csv_durations_and_record(files, engine):
 
 def test_snapshot_csv_durations_and_record(files):
     path = str(files / "snapshot.csv")
-    frame, qualities, _ = du.load_churn_durations(path, None, SNAPSHOT_COLUMNS)
+    frame, qualities, _, *_ = du.load_churn_durations(path, None, SNAPSHOT_COLUMNS)
     q = _record(qualities[0])
     assert q["dropped"] == SNAPSHOT_DROPS
     assert q["warnings"] == {
@@ -286,7 +286,7 @@ def test_snapshot_csv_durations_and_record(files):
 
 
 def test_telco_durations_and_record():
-    frame, qualities, _ = du.load_churn_durations(str(TELCO_CHURN), None, TELCO_COLUMNS)
+    frame, qualities, _, *_ = du.load_churn_durations(str(TELCO_CHURN), None, TELCO_COLUMNS)
     assert len(frame) == 7043 and int(frame["event"].sum()) == 1869
     assert qualities[0].warnings[
         "blank values in numeric column 'TotalCharges' (kept, value NaN)"] == 11
@@ -310,8 +310,8 @@ def test_subscription_durations_of_a_path_drop_and_count(files, engine):
 
 def test_transactions_inactivity_from_a_file(files):
     path = str(files / "log.csv")
-    frame, q, kind = du.load_churn_durations(None, path, LOG_COLUMNS, as_of=AS_OF,
-                                             inactivity_days=30, time_unit="day")
+    frame, q, kind, *_ = du.load_churn_durations(None, path, LOG_COLUMNS, as_of=AS_OF,
+                                                 inactivity_days=30, time_unit="day")
     assert kind == "transactions"
     assert q[0].dropped == {"missing customer_id": 1, "timestamp after as_of": 1,
                             "negative amount (return/cancellation)": 1}
@@ -351,7 +351,8 @@ def test_purchase_spans_of_a_loaded_table(files, engine):
 def test_cdnow_inactivity():
     """69,659 purchases of 23,570 customers, none dropped."""
     cols = {"date": "timestamp", "dollars": "amount", "cds": "quantity"}
-    frame, q, _ = du.load_churn_durations(None, str(CDNOW_MASTER), cols, as_of="1998-06-30")
+    frame, q, _, *_ = du.load_churn_durations(None, str(CDNOW_MASTER), cols,
+                                              as_of="1998-06-30")
     assert len(frame) == 23570
     assert [x.rows_used for x in q] == [69659, 69659]
     assert frame["n_purchases"].sum() == 69659
@@ -409,9 +410,14 @@ def test_other_subscription_rules(engine, tmp_path):
     assert engine.to_pandas(got_t)["customer_id"].tolist() == ["1"]
 
 
-def test_load_churn_durations_needs_an_input():
-    with pytest.raises(ParameterError, match="subscriptions or transactions"):
+def test_load_churn_durations_needs_exactly_one_input(tmp_path):
+    with pytest.raises(ParameterError, match="exactly one of subscriptions and transactions.*"
+                                             "neither"):
         du.load_churn_durations()
+    # both given was "transactions win", silently: now an error naming both
+    with pytest.raises(ParameterError, match="exactly one of subscriptions and transactions.*"
+                                             "both"):
+        du.load_churn_durations(str(TELCO_CHURN), str(CDNOW_MASTER))
 
 
 def test_stratified_sample_keeps_churn_rate_and_order():

@@ -81,13 +81,19 @@ def test_report_of_the_study(study):
     assert head["basic vs pro"] == f"{adj:.1f}x churn hazard (adjusted Cox)"
     assert "proportional hazards holds for plan" in lines[1]
     m = rp.survival_metrics(study)
-    assert list(m) == ["time_unit", "km_median_by_segment", "rmst_horizon", "rmst_by_segment",
+    assert list(m) == ["time_unit", "as_of", "as_of_source", "covariates_chosen",
+                       "covariates_source", "covariates_left_out",
+                       "km_median_by_segment", "rmst_horizon", "rmst_by_segment",
                        "logrank_p", "cox", "model_comparison", "selected_model",
                        "concordance_holdout", "integrated_brier_score",
                        "integrated_brier_score_sksurv", "integrated_brier_score_convention",
                        "concordance_uno_holdout", "km_survival_at", "calibration",
                        "remaining_horizon", "follow_up", "value_basis", "currency",
                        "risk_tiers", "headline", "data_quality", "data_quality_steps"]
+    # a snapshot has no end of observation; the covariates were given
+    assert (m["as_of"], m["as_of_source"]) == (None, None)
+    assert (m["covariates_chosen"], m["covariates_source"], m["covariates_left_out"]) == (
+        ["plan", "price"], "parameter", {})
     # the overall Kaplan-Meier survival at each horizon, read off the curve by hand
     sf = study.km_fits["All"].survival_function_.iloc[:, 0]
     assert m["km_survival_at"] == {f"{h:g}": float(sf[sf.index <= h].iloc[-1])
@@ -315,7 +321,7 @@ def test_notebook_telco(run_notebook):
 @pytest.mark.slow
 def test_notebook_cdnow_inactivity(run_notebook):
     metrics, export = _outputs(run_notebook(
-        "20_survival_churn.ipynb", transactions="../data/cdnow_master.csv",
+        "20_survival_churn.ipynb", sample=False, transactions="../data/cdnow_master.csv",
         columns={"date": "timestamp", "dollars": "amount", "cds": "quantity"},
         as_of="1998-06-30", segment=None, covariates=["first_amount", "first_quantity"],
         revenue="spend_per_period"))
@@ -328,7 +334,8 @@ def test_notebook_cdnow_inactivity(run_notebook):
     # nobody churns before the 180-day window has passed: S = 1 at 1 and 3 months
     assert metrics["km_survival_at"]["1"] == metrics["km_survival_at"]["3"] == 1.0
     assert metrics["km_survival_at"]["6"] == pytest.approx(0.3678, abs=1e-4)
-    page = (run_notebook("20_survival_churn.ipynb", transactions="../data/cdnow_master.csv",
+    page = (run_notebook("20_survival_churn.ipynb", sample=False,
+                         transactions="../data/cdnow_master.csv",
                          columns={"date": "timestamp", "dollars": "amount", "cds": "quantity"},
                          as_of="1998-06-30", segment=None,
                          covariates=["first_amount", "first_quantity"],
