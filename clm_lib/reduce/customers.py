@@ -115,10 +115,11 @@ def instant(value, name: str = "as_of") -> dt.datetime:
 class CustomerReductions:
     """The per-customer methods of :class:`clm_lib.reduce.engine.Engine`."""
 
-    def observed_span(self, source, columns: tuple[str, ...] = ("timestamp",)
-                      ) -> tuple[pd.Timestamp, pd.Timestamp]:
+    def observed_span(self, source, columns: tuple[str, ...] = ("timestamp",), *,
+                      days: bool = True) -> tuple[pd.Timestamp, pd.Timestamp]:
         """The first and the last day in ``source``: the calendar days of the earliest and
-        the latest value among ``columns`` (missing values ignored).
+        the latest value among ``columns`` (missing values ignored); ``days=False``: the
+        earliest and latest instants themselves.
 
         A study whose ``as_of`` is not given observes the data to the end of the last day
         in them, after the data contract (:func:`as_of_from_data`).
@@ -147,7 +148,8 @@ class CustomerReductions:
                  if pd.notna(row[f"hi{i}"])]
         if not highs:
             raise InsufficientDataError(f"no date in {', '.join(columns)}: the data observe no day")
-        return min(lows).normalize(), max(highs).normalize()
+        first, last = min(lows), max(highs)
+        return (first.normalize(), last.normalize()) if days else (first, last)
 
     @contextmanager
     def kept_purchase_days(self, source, *, gaps: bool = False,

@@ -26,7 +26,7 @@ from clm_lib.exceptions import DataContractError, InsufficientDataError, Paramet
 from clm_lib.io.options import CONTRACT_OPTIONS, load_options
 from clm_lib.io.quality import DataQuality
 from clm_lib.reduce import get_engine
-from clm_lib.reduce.customers import as_of_from_data
+from clm_lib.reduce.customers import day
 from clm_lib.reduce.engine import Engine
 
 __all__ = [
@@ -240,10 +240,10 @@ def load_churn_durations(subscriptions=None, transactions=None, columns=None, *,
     the per-customer purchase spans in the engine, then :func:`inactivity_rule`. Only one
     row per subscription or per customer comes back from the engine.
 
-    Without ``as_of`` the end of observation is the last day in the data, after the data
-    contract: the last purchase day for transactions, the last start or end day for
-    interval subscriptions (:func:`clm_lib.reduce.customers.as_of_from_data`); snapshot
-    subscriptions need none.
+    Without ``as_of`` the end of observation is the last instant in the data, after the
+    data contract: the last purchase for transactions, the last start or end for interval
+    subscriptions (:meth:`clm_lib.reduce.Engine.observed_span`); snapshot subscriptions
+    need none.
 
     Parameters
     ----------
@@ -320,9 +320,13 @@ def load_churn_durations(subscriptions=None, transactions=None, columns=None, *,
 
 def _observation_end(as_of, eng, table, columns: tuple[str, ...]):
     """``(as_of, "parameter")`` as given (checked to be a date; a time of day is kept), or
-    ``(the last day among columns of table, "data")``."""
-    day, source = as_of_from_data(as_of, eng, table, columns)
-    return (as_of if as_of is not None else day), source
+    ``(the last instant among columns of table, "data")``: the data's own end, so that
+    a timestamped log's purchases on its last day are inside the observation (its
+    midnight would cut them; for date-only data the two are the same)."""
+    if as_of is not None:
+        day(as_of, "as_of")  # a date, else a ParameterError naming as_of
+        return as_of, "parameter"
+    return eng.observed_span(table, columns, days=False)[1], "data"
 
 
 def prepare_durations(df: pd.DataFrame, *, covariates: Sequence[str] = (),

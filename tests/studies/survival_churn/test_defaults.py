@@ -13,6 +13,7 @@ import pytest
 from clm_lib.config import CDNOW_MASTER, TELCO_CHURN
 from clm_lib.exceptions import MissingColumnsError, ParameterError
 from clm_lib.reduce.engine import Engine
+from clm_lib.studies.survival_churn.durations import load_churn_durations
 from clm_lib.studies.survival_churn import durations as du
 from clm_lib.studies.survival_churn import report as rp
 from clm_lib.studies.survival_churn.compute import survival_study
@@ -358,3 +359,16 @@ def test_an_as_of_with_a_time_of_day_is_kept():
     derived = du.load_churn_durations(None, tx, inactivity_days=60, time_unit="day")
     assert (derived.as_of, derived.frame["duration"].iloc[0]) == (pd.Timestamp("2020-01-11"),
                                                                   10.0)
+
+
+def test_derived_as_of_keeps_the_last_days_purchases():
+    """A timestamped log observed to its own end: the purchases later on the last day are
+    inside the observation (a midnight end would drop them as after as_of)."""
+    tx = pd.DataFrame({"customer_id": ["a", "a", "b", "c"],
+                       "timestamp": ["2024-01-01 10:00", "2024-03-01 15:30", "2024-03-01 18:00",
+                                     "2024-02-01 09:00"],
+                       "amount": [1.0, 2.0, 3.0, 4.0]})
+    d = load_churn_durations(transactions=tx, inactivity_days=30)
+    assert (d.as_of, d.as_of_source) == (pd.Timestamp("2024-03-01 18:00"), "data")
+    assert not d.qualities[1].dropped.get("purchase after as_of")
+    assert d.qualities[1].rows_used == 4 and sorted(d.frame["customer_id"]) == ["a", "b", "c"]
