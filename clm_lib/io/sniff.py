@@ -20,6 +20,7 @@ import io
 import lzma
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -228,8 +229,17 @@ def _values(sample: Sequence[Sequence], i: int) -> list[str]:
             and str(r[i]).strip() not in ("", "NA", "N/A", "NaN", "nan", "null", "None")]
 
 
-def _share(values: Sequence[str], ok) -> float:
-    return sum(1 for v in values if ok(v)) / len(values) if values else 1.0
+def _mostly(values: Sequence[str], ok, share: float = 0.9) -> bool:
+    """Whether ``ok`` holds for at least ``share`` of ``values``: each distinct value is
+    tested once, and the test stops as soon as too many fail (a text column of 5,000
+    rows is rejected as dates after a few values, not 75,000 parse attempts)."""
+    allowed, bad = len(values) * (1 - share), 0
+    for v, n in Counter(values).items():
+        if not ok(v):
+            bad += n
+            if bad > allowed:
+                return False
+    return True
 
 
 def _is_number(v: str) -> bool:
@@ -249,6 +259,8 @@ def _parses(v: str, fmt: str) -> bool:
 
 
 def _is_date(v: str) -> bool:
+    if len(v) > 40 or not any(ch.isdigit() for ch in v):
+        return False
     return bool(_ISO.match(v)) or any(_parses(v, f) for f in DATE_FORMATS)
 
 
@@ -270,7 +282,8 @@ def guess_date_format(values: Sequence[str]) -> tuple[str | None, str | None]:
     values = [v for v in values if v]
     if not values or all(_ISO.match(v) for v in values):
         return None, None
-    fits = [f for f in DATE_FORMATS if all(_parses(v, f) for v in values)]
+    distinct = set(values)
+    fits = [f for f in DATE_FORMATS if all(_parses(v, f) for v in distinct)]
     if not fits:
         return None, "the dates are neither ISO 8601 nor in a format tried; set date_format"
     first = fits[0]
@@ -285,11 +298,11 @@ def guess_date_format(values: Sequence[str]) -> tuple[str | None, str | None]:
 def _fits(canon: str, values: Sequence[str]) -> bool:
     """Whether a column's sample values can be the canonical column ``canon``."""
     if canon in _DATES:
-        return _share(values, _is_date) >= 0.9
+        return _mostly(values, _is_date)
     if canon in _NUMBERS:
-        return _share(values, _is_number) >= 0.9
+        return _mostly(values, _is_number)
     if canon in _FLAGS:
-        return _share(values, lambda v: v.lower() in _FLAG_VALUES) >= 0.9
+        return _mostly(values, lambda v: v.lower() in _FLAG_VALUES)
     return True
 
 
@@ -356,8 +369,8 @@ def guess_mapping(header: Sequence[str], sample: Sequence[Sequence] = (),
     if sample and kind == "transactions" and "timestamp" not in found.values():
         # no date column by name: the one column whose values are all dates
         dated = [header[i] for i in range(len(header)) if header[i] not in found
-                 and cols[i] and _share(cols[i], _is_date) == 1.0
-                 and not all(_is_number(v) for v in cols[i])]
+                 and cols[i] and not _mostly(cols[i], _is_number, 1.0)
+                 and _mostly(cols[i], _is_date, 1.0)]
         if len(dated) == 1:
             found[dated[0]] = "timestamp"
     return {h: found[h] for h in header if h in found}

@@ -238,10 +238,9 @@ _TMPDIR: list[str] = []
 
 
 #: Python codec name -> the charset Spark 4's CSV reader takes (it refuses others unless
-#: ``spark.sql.legacy.javaCharsets`` is set).
-_SPARK_ENCODINGS = {"utf-8": "UTF-8", "iso8859-1": "ISO-8859-1", "ascii": "US-ASCII",
-                    "utf-16": "UTF-16", "utf-16-le": "UTF-16LE", "utf-16-be": "UTF-16BE",
-                    "utf-32": "UTF-32"}
+#: ``spark.sql.legacy.javaCharsets`` is set). UTF-16 and UTF-32 are left out: Spark
+#: splits lines on the byte 0x0A, which cuts their characters (the values come out wrong).
+_SPARK_ENCODINGS = {"utf-8": "UTF-8", "iso8859-1": "ISO-8859-1", "ascii": "US-ASCII"}
 
 
 def _spark_charset(con, name: str) -> str:
@@ -398,8 +397,7 @@ def raw_table(con, source: Any, what: str, *, strict: bool = False, rows: bool =
 
     ``encoding`` (CSV): a codec name Python knows (None: UTF-8); DuckDB decodes UTF-8,
     latin-1 and UTF-16 itself, other encodings are transcoded to a temporary UTF-8 copy
-    first; Spark decodes UTF-8, latin-1, ASCII, UTF-16 and UTF-32 (others are a
-    :class:`ParameterError`). ``delimiter`` (CSV): one
+    first; Spark decodes UTF-8, latin-1 and ASCII (others are a :class:`ParameterError`). ``delimiter`` (CSV): one
     character (None: by the file name, see :func:`separator`). A local file whose first
     MiB does not decode, or whose header reads as one column holding ``;``, tab, ``|``
     or ``,`` (with no ``delimiter`` given), is a :class:`FileFormatError` that names the
