@@ -101,6 +101,10 @@ def config_yaml(s: Sniffed, source: str, config_name: str = "CONFIG.yml") -> str
     else:
         out.append("# date_format: none needed (ISO 8601 dates)" if not any(
             "date" in n for n in s.notes) else "# date_format: see the notes below")
+    if s.path.lower().endswith((".parquet", ".pq")):
+        out.append("# contract:                             # options of the data contract; "
+                   "uncomment to set")
+        return "\n".join(out + _contract_lines(s) + [f"# note: {n}" for n in s.notes]) + "\n"
     enc = show_encoding(s.encoding)
     if s.encoding != "utf-8":
         out.append(_line(f"encoding: {_q(enc)}", "the bytes are not UTF-8"))
@@ -114,6 +118,15 @@ def config_yaml(s: Sniffed, source: str, config_name: str = "CONFIG.yml") -> str
         out.append(f"# delimiter: {_q(s.delimiter)} (the default for this file name)")
     out.append("# contract:                             # options of the data contract; "
                "uncomment to set")
+    out += _contract_lines(s)
+    for note in s.notes:
+        out.append(f"# note: {note}")
+    return "\n".join(out) + "\n"
+
+
+def _contract_lines(s: Sniffed) -> list[str]:
+    """The commented options of the kind's contract, with the sample's suggestions."""
+    out = []
     for name, default, what in _CONTRACT[s.kind]:
         value = s.contract.get(name, default)
         note = what
@@ -121,6 +134,4 @@ def config_yaml(s: Sniffed, source: str, config_name: str = "CONFIG.yml") -> str
             note = f"suggested: {what} (the sample has such ids with negative values)"
         shown_value = _q(value) if value is not None else "..."
         out.append(_line(f"#   {name}: {shown_value}", note))
-    for note in s.notes:
-        out.append(f"# note: {note}")
-    return "\n".join(out) + "\n"
+    return out

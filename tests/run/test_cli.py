@@ -201,9 +201,7 @@ def test_init_telco_then_validate(tmp_path):
 
 def test_init_semicolon_latin1_then_validate(tmp_path):
     source = tmp_path / "orders.csv"
-    source.write_bytes("Kunde;Datum;Umsatz\nMüller;13/01/2024;3,5\nMüller;01/02/2024;4\n"
-                       .replace("3,5", "3.5").replace("Kunde", "customer")
-                       .replace("Datum", "date").replace("Umsatz", "revenue")
+    source.write_bytes("customer;date;revenue\nMüller;13/01/2024;3.5\nMüller;01/02/2024;4\n"
                        .encode("latin-1"))
     config, data = _init(tmp_path, source)
     assert data["delimiter"] == ";" and data["encoding"] == "latin-1"
@@ -234,6 +232,20 @@ def test_init_prints_without_output_and_refuses_to_overwrite(tmp_path):
     assert "subscriptions" in config.read_text()
     _, data = _init(tmp_path, DATA / "cdnow_master.csv", "c.yml", "--force")
     assert "transactions" in data
+
+
+def test_init_parquet(tmp_path):
+    import pandas as pd
+
+    source = tmp_path / "tx.parquet"
+    pd.DataFrame({"CustomerID": ["a", "b"], "OrderDate": pd.to_datetime(["2024-01-05",
+                                                                        "2024-02-01"]),
+                  "Sales": [1.5, 2.0]}).to_parquet(source)
+    config, data = _init(tmp_path, source)
+    assert data["columns"] == {"CustomerID": "customer_id", "OrderDate": "timestamp",
+                               "Sales": "amount"}
+    assert "delimiter" not in config.read_text()
+    assert _validate_config(config)["rows_used"] == 2
 
 
 def test_init_kind_option(tmp_path):
