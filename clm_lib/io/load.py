@@ -11,7 +11,12 @@ Reading
 CSV files (``.csv``, ``.csv.gz``, ``.csv.bz2``, ``.csv.zip``, ``.csv.xz``, ``.tsv``,
 ``.txt``) are read with every column as text, so identifiers keep their form (``"00123"``
 stays ``"00123"``); ``.txt`` takes the first of , tab ; | in its header line, else runs of
-whitespace. Parquet files (``.parquet``, ``.pq``) keep their stored types. Empty fields and
+whitespace; ``delimiter`` sets it. Files are UTF-8 unless ``encoding`` names another codec
+(``"latin-1"``, ``"cp1252"``, ...). A file read with the wrong ones fails with a
+:class:`~clm_lib.exceptions.FileFormatError` that says what to set: bytes that are not in
+the encoding (with the line and a likely encoding), or a header that reads as one column
+holding ``;``, tab or ``|``. ``clm init FILE`` guesses all of these from the file's head
+(:mod:`clm_lib.io.sniff`). Parquet files (``.parquet``, ``.pq``) keep their stored types. Empty fields and
 the tokens ``NA``, ``N/A``, ``NaN``, ``null``, ``None``, ``NaT`` (any case, surrounding
 spaces ignored) count as missing.
 
