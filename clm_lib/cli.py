@@ -1,4 +1,5 @@
-"""The ``clm`` command line: list the studies, run them, validate an input file.
+"""The ``clm`` command line: list the studies, run them, validate an input file, write a
+config for a new file (``clm init``).
 
 Exit codes: 0 success; 1 a study failed or timed out (``clm run``); 2 bad usage or a
 ``clm_lib`` error (unknown study or parameter, data contract broken), shown as one line
@@ -152,43 +153,129 @@ def _print_quality(kind: str, dq) -> None:
         click.echo(f"  note: {note}")
 
 
+_KINDS = ("transactions", "subscriptions", "leads")
+
+
+def _config_values(config: Path) -> dict:
+    """The reading values of a config file (``clm init`` writes them): paths resolved
+    against the file's folder."""
+    import yaml
+
+    from clm_lib.exceptions import ParameterError
+
+    try:
+        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ParameterError(f"cannot read config file {config.name}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ParameterError(f"config file {config.name} must be a mapping of name: value")
+    out = {}
+    for key in (*_KINDS, "columns", "date_format", "encoding", "delimiter", "contract",
+                "as_of", "tz"):
+        if data.get(key) is not None:
+            value = data[key]
+            if key in _KINDS:
+                p = Path(str(value)).expanduser()
+                value = p if p.is_absolute() else config.resolve().parent / p
+            elif key in ("columns", "contract") and not isinstance(value, dict):
+                raise ParameterError(f"config file {config.name}: {key} must be a mapping")
+            elif key not in ("columns", "contract"):
+                value = str(value)
+            out[key] = value
+    return out
+
+
+def _suggest(exc, path: Path, kind: str, options: dict, mapping: dict | None) -> str:
+    """The message of a missing-columns error with the mapping the file's sample
+    suggests, as -c options."""
+    from clm_lib.io.sniff import sniff_file
+
+    base = str(exc).split("; did you mean")[0]
+    try:
+        guess = sniff_file(path, kind=kind, encoding=options.get("encoding"),
+                           delimiter=options.get("delimiter")).mapping
+    except Exception:  # noqa: BLE001 - a hint only: without one the error stands
+        guess = {}
+    taken = set((mapping or {}).values())
+    pairs = [f"-c {src}={canon}" for src, canon in guess.items()
+             if canon in exc.missing and src not in (mapping or {}) and canon not in taken
+             and src != canon]
+    if not pairs:
+        pairs = [f"-c {src}={canon}" for src, canon in exc.suggestion.items()]
+    return f"{base}; did you mean {' '.join(pairs)}?" if pairs else base
+
+
 @cli.command("validate")
 @click.option("--transactions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Transactions file (CSV or Parquet).")
 @click.option("--subscriptions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Subscriptions file (CSV or Parquet).")
+@click.option("--leads", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Leads file (CSV or Parquet).")
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A config file (e.g. written by `clm init`): its files, columns, "
+                   "date_format, encoding, delimiter and contract; options given here win.")
 @click.option("-c", "--column", "columns", multiple=True, metavar="SOURCE=CANONICAL",
               help="Map a source column to a canonical name (repeatable), e.g. -c dollars=amount.")
 @click.option("--as-of", default=None, help="Observation end (ISO date); later rows are dropped.")
 @click.option("--date-format", default=None, help="strftime format of the date columns.")
 @click.option("--tz", default=None, help="Time zone of naive timestamps in the file.")
+@click.option("--encoding", default=None,
+              help="Encoding of CSV files, e.g. latin-1, cp1252 (default UTF-8).")
+@click.option("--delimiter", default=None,
+              help="Field delimiter of CSV files, one character, e.g. ';' or '\\t' "
+                   "(default: by the file name).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"rows_in", "rows_used", "dropped"} as JSON.')
-def validate_cmd(transactions, subscriptions, columns, as_of, date_format, tz, as_json):
+def validate_cmd(transactions, subscriptions, leads, config, columns, as_of, date_format, tz,
+                 encoding, delimiter, as_json):
     """Check an input file against the data contract and print its data-quality record.
 
-    With both --transactions and --subscriptions, each file is checked (the column
-    mapping applies to both) and --json prints {"transactions": {...}, "subscriptions": {...}}.
+    With several files, each is checked (the column mapping applies to all) and --json
+    prints {"transactions": {...}, "subscriptions": {...}}. With missing columns, the
+    error suggests the likely mapping (-c SOURCE=CANONICAL).
     """
+    from clm_lib.exceptions import MissingColumnsError, ParameterError
     from clm_lib.io import validate_file
+    from clm_lib.io.options import load_options
 
-    if transactions is None and subscriptions is None:
-        raise click.UsageError("give --transactions PATH and/or --subscriptions PATH")
-    mapping = _mapping(columns)
-    kwargs = {k: v for k, v in (("as_of", as_of), ("date_format", date_format), ("tz", tz))
-              if v is not None}
+    values = _config_values(config) if config is not None else {}
+    paths = {"transactions": transactions, "subscriptions": subscriptions, "leads": leads}
+    if not any(paths.values()):
+        paths = {k: values.get(k) for k in _KINDS}
+    if not any(paths.values()):
+        raise click.UsageError("give --transactions PATH, --subscriptions PATH, --leads PATH "
+                               "or --config FILE")
+    mapping = _mapping(columns) or values.get("columns") or None
+    given = {"as_of": as_of, "date_format": date_format, "tz": tz, "encoding": encoding,
+             "delimiter": delimiter}
+    merged = {k: v if v is not None else values.get(k) for k, v in given.items()}
     results = {}
-    for kind, path in (("transactions", transactions), ("subscriptions", subscriptions)):
-        if path is not None:
-            try:
-                results[kind] = validate_file(path, kind=kind, columns=mapping, **kwargs)
-            except ClmError:
+    for kind, path in paths.items():
+        if path is None:
+            continue
+        path = Path(path)
+        kwargs = load_options(kind, date_format=merged["date_format"],
+                              encoding=merged["encoding"], delimiter=merged["delimiter"],
+                              contract=values.get("contract"))
+        kwargs.update({k: merged[k] for k in ("as_of", "tz") if merged[k] is not None})
+        try:
+            results[kind] = validate_file(path, kind=kind, columns=mapping, **kwargs)
+        except MissingColumnsError as exc:
+            raise _CleanError(f"MissingColumnsError: {_suggest(exc, path, kind, kwargs, mapping)}"
+                              ) from None
+        except ClmError:
+            raise
+        except TypeError as exc:
+            if "unexpected keyword argument" not in str(exc):
                 raise
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                # unreadable or malformed file (e.g. a CSV parser error): one clean line
-                raise _CleanError(f"cannot read {path.name}: {type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0] if str(exc) else ''}"
-                                  ) from None
+            raise ParameterError(f"contract: an option the {kind} loader does not take "
+                                 f"({str(exc).split('argument')[-1].strip()})") from None
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            # unreadable or malformed file (e.g. a CSV parser error): one clean line
+            raise _CleanError(f"cannot read {path.name}: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}"
+                              ) from None
     if as_json:
         out = {k: {"rows_in": int(dq.rows_in), "rows_used": int(dq.rows_used),
                    "dropped": {str(r): int(n) for r, n in dq.dropped.items()}}
@@ -199,6 +286,48 @@ def validate_cmd(transactions, subscriptions, columns, as_of, date_format, tz, a
         if i:
             click.echo("")
         _print_quality(kind, dq)
+
+
+@cli.command("init")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the config here (default: print it).")
+@click.option("--kind", type=click.Choice(_KINDS), default=None,
+              help="What the file holds (default: guessed from its columns).")
+@click.option("--encoding", default=None, help="The file's encoding (default: guessed).")
+@click.option("--delimiter", default=None, help="The field delimiter (default: guessed).")
+@click.option("--force", is_flag=True, help="Overwrite an existing --output file.")
+def init_cmd(file, output, kind, encoding, delimiter, force):
+    """Write a commented config for FILE: the guessed column mapping, delimiter,
+    encoding and date format, and the studies the file can feed.
+
+    Reads the header and the first few thousand rows only (any file size). Check the
+    guesses with `clm validate --config CONFIG.yml`, then `clm run --config CONFIG.yml`.
+    """
+    import os
+
+    from clm_lib.io.config_text import config_yaml
+    from clm_lib.io.sniff import sniff_file
+
+    if output is not None and output.exists() and not force:
+        raise _CleanError(f"{output} exists; use --force to overwrite it")
+    sniffed = sniff_file(file, kind=kind, encoding=encoding, delimiter=delimiter)
+    if output is None:
+        text = config_yaml(sniffed, str(file.resolve()))
+        click.echo(text, nl=False)
+        return
+    here, folder = file.resolve(), output.resolve().parent
+    # relative when the two share a folder below the root (the config can move with
+    # the data), absolute otherwise
+    source = (os.path.relpath(here, folder) if os.path.commonpath([here, folder]) != os.sep
+              else str(here))
+    text = config_yaml(sniffed, source, config_name=str(output))
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _CleanError(f"cannot write {output}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {output} ({sniffed.kind}: {len(sniffed.mapping)} column(s) mapped); "
+               f"next: clm validate --config {output}", err=True)
 
 
 def _skip_slow_optional_imports() -> None:

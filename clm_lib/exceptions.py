@@ -1,7 +1,7 @@
 """The package's exceptions and warnings: one base class, specific subclasses with fields."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 class ClmError(Exception):
@@ -35,17 +35,34 @@ class DataContractError(ClmError, ValueError):
 class MissingColumnsError(DataContractError):
     """Required columns are absent; names what is missing and what was found."""
 
-    def __init__(self, missing: Sequence[str], found: Sequence[str], what: str = "input"):
+    def __init__(self, missing: Sequence[str], found: Sequence[str], what: str = "input",
+                 suggestion: Mapping[str, str] | None = None):
         self.missing = list(missing)
         self.found = list(found)
-        ClmError.__init__(
-            self,
-            f"{what} lacks required column(s) {self.missing}; found {self.found}",
-        )
+        #: {source name: canonical name}, the likely mapping of the missing columns
+        #: (:func:`clm_lib.io.sniff.suggest_columns`), quoted in the message.
+        self.suggestion = dict(suggestion or {})
+        msg = f"{what} lacks required column(s) {self.missing}; found {self.found}"
+        if self.suggestion:
+            pairs = ", ".join(f"{k}: {v}" for k, v in self.suggestion.items())
+            msg += f"; did you mean columns {{{pairs}}}?"
+        ClmError.__init__(self, msg)
         self.column = self.missing[0] if self.missing else None
         self.reason = "missing column"
         self.n_rows = 0
         self.rows = []
+
+
+class FileFormatError(ClmError, ValueError):
+    """A file cannot be read as the reading options say: its bytes are not in the
+    ``encoding`` given (UTF-8 by default), or its header reads as one column because the
+    ``delimiter`` is another. ``option`` names the option to set and ``value`` the likely
+    right value (None when no guess)."""
+
+    def __init__(self, message: str, *, option: str, value: str | None = None):
+        super().__init__(message)
+        self.option = option
+        self.value = value
 
 
 class _ModelFailure:

@@ -29,6 +29,7 @@ from clm_lib.exceptions import (
 )
 from clm_lib.io import parse
 from clm_lib.io.quality import DataQuality
+from clm_lib.io.sniff import suggest_columns
 from clm_lib.io.sources import ROW, _ibis, number_rows
 
 #: Accepted values of ``negative_amounts``.
@@ -88,7 +89,9 @@ def rename(t, columns: Mapping[str, str] | None, what: str):
 def require(t, names, what: str) -> None:
     missing = [c for c in names if c not in t.columns]
     if missing:
-        raise MissingColumnsError(missing, [c for c in t.columns if c != ROW], what=what)
+        found = [c for c in t.columns if c != ROW]
+        raise MissingColumnsError(missing, found, what=what,
+                                  suggestion=suggest_columns(missing, found))
 
 
 def counts(expr) -> dict[str, int]:

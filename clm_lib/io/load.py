@@ -11,7 +11,12 @@ Reading
 CSV files (``.csv``, ``.csv.gz``, ``.csv.bz2``, ``.csv.zip``, ``.csv.xz``, ``.tsv``,
 ``.txt``) are read with every column as text, so identifiers keep their form (``"00123"``
 stays ``"00123"``); ``.txt`` takes the first of , tab ; | in its header line, else runs of
-whitespace. Parquet files (``.parquet``, ``.pq``) keep their stored types. Empty fields and
+whitespace; ``delimiter`` sets it. Files are UTF-8 unless ``encoding`` names another codec
+(``"latin-1"``, ``"cp1252"``, ...). A file read with the wrong ones fails with a
+:class:`~clm_lib.exceptions.FileFormatError` that says what to set: bytes that are not in
+the encoding (with the line and a likely encoding), or a header that reads as one column
+holding ``;``, tab or ``|``. ``clm init FILE`` guesses all of these from the file's head
+(:mod:`clm_lib.io.sniff`). Parquet files (``.parquet``, ``.pq``) keep their stored types. Empty fields and
 the tokens ``NA``, ``N/A``, ``NaN``, ``null``, ``None``, ``NaT`` (any case, surrounding
 spaces ignored) count as missing.
 
@@ -41,6 +46,7 @@ from clm_lib.io.sources import (
     default_connection,
     file_kind,
     raw_table,
+    read_errors,
     source_name,
     to_pandas,
 )
@@ -49,7 +55,8 @@ __all__ = ["read_table", "load_transactions", "load_subscriptions", "load_leads"
            "validate_file"]
 
 
-def read_table(path: str | Path, columns_needed: list[str] | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, columns_needed: list[str] | None = None, *,
+               encoding: str | None = None, delimiter: str | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file, keeping identifiers as text.
 
     Parameters
@@ -59,6 +66,12 @@ def read_table(path: str | Path, columns_needed: list[str] | None = None) -> pd.
         or Parquet (``.parquet``, ``.pq``) file.
     columns_needed : list of str, optional
         Read only these columns; raises :class:`MissingColumnsError` first if any is absent.
+    encoding : str, optional
+        CSV: the file's encoding, a codec name Python knows (``"latin-1"``, ``"cp1252"``,
+        ``"utf-16"``, ...); None: UTF-8. Unknown names are a :class:`ParameterError`.
+    delimiter : str, optional
+        CSV: one character (``";"``, ``"|"``, ``"\\t"``); None: ``,``, tab for ``.tsv``,
+        sniffed for ``.txt``.
 
     Returns
     -------
@@ -66,28 +79,39 @@ def read_table(path: str | Path, columns_needed: list[str] | None = None) -> pd.
         CSV: every column as text (``string`` dtype), empty fields missing.
         Parquet: the stored types.
 
+    Raises
+    ------
+    FileFormatError
+        The file is not in ``encoding`` (the message names the line and a likely
+        encoding), or its header reads as one column holding ``;``, tab or ``|`` when no
+        ``delimiter`` is given (the message names the likely one).
+
     Examples
     --------
     >>> df = read_table(CDNOW_MASTER)           # doctest: +SKIP
     >>> df["customer_id"].iloc[0]               # doctest: +SKIP
     '00001'
     """
-    t = raw_table(default_connection(), path, Path(path).name, strict=True)
+    t = raw_table(default_connection(), path, Path(path).name, strict=True, encoding=encoding,
+                  delimiter=delimiter)
     if columns_needed is not None:
         missing = [c for c in columns_needed if c not in t.columns]
         if missing:
             raise MissingColumnsError(missing, list(t.columns), what=Path(path).name)
         t = t.select(*columns_needed)
-    return to_pandas(t)
+    with read_errors(path, encoding):
+        return to_pandas(t)
 
 
-def _raw(source: Any, what: str, rows: bool = True):
+def _raw(source: Any, what: str, rows: bool = True, encoding: str | None = None,
+         delimiter: str | None = None):
     if not isinstance(source, (str, Path, pd.DataFrame)):
         raise ParameterError(f"source must be a file path or a pandas DataFrame, "
                              f"not {type(source).__name__}")
     if isinstance(source, (str, Path)):
         file_kind(source)
-    return raw_table(default_connection(), source, what, strict=True, rows=rows)
+    return raw_table(default_connection(), source, what, strict=True, rows=rows,
+                     encoding=encoding, delimiter=delimiter)
 
 
 def _back(clean, order: list[str]) -> pd.DataFrame:
@@ -103,6 +127,8 @@ def load_transactions(
     date_format: str | None = None,
     tz: str | None = None,
     negative_amounts: str = "drop",
+    encoding: str | None = None,
+    delimiter: str | None = None,
 ) -> tuple[pd.DataFrame, DataQuality]:
     """Load purchases into the canonical transactions frame.
 
@@ -124,6 +150,8 @@ def load_transactions(
     negative_amounts : {"drop", "net", "error"}
         Returns/cancellations: drop and count; keep as negative rows (spend nets against
         purchases); or raise :class:`DataContractError`.
+    encoding, delimiter : str, optional
+        Reading a CSV file, as in :func:`read_table` (None: UTF-8; by the file name).
 
     Returns
     -------
@@ -138,7 +166,8 @@ def load_transactions(
 
     Raises
     ------
-    MissingColumnsError, DataContractError, InsufficientDataError, ParameterError
+    MissingColumnsError, DataContractError, InsufficientDataError, ParameterError,
+    FileFormatError (see :func:`read_table`)
 
     Examples
     --------
@@ -150,8 +179,8 @@ def load_transactions(
     from clm_lib.io.schemas import TransactionsSchema
     from clm_lib.io.transactions import check_transactions
 
-    raw = _raw(source, "transactions")
-    with scratch(default_connection()) as keep:
+    raw = _raw(source, "transactions", encoding=encoding, delimiter=delimiter)
+    with read_errors(source, encoding), scratch(default_connection()) as keep:
         clean, dq = check_transactions(raw, backend="duckdb", name=source_name(source),
                                        columns=columns, as_of=as_of, date_format=date_format,
                                        tz=tz, negative_amounts=negative_amounts, keep=keep)
@@ -168,6 +197,8 @@ def load_subscriptions(
     date_format: str | None = None,
     tz: str | None = None,
     churn_values: Mapping[Any, bool] | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
 ) -> tuple[pd.DataFrame, DataQuality]:
     """Load subscriptions (contractual customers) in interval or snapshot form.
 
@@ -188,6 +219,8 @@ def load_subscriptions(
     churn_values : dict, optional
         Snapshot form: source value -> bool, replacing the default reading (yes/no,
         true/false, y/n, t/f, 1/0, any case), e.g. ``{"Churned": True, "Stayed": False}``.
+    encoding, delimiter : str, optional
+        Reading a CSV file, as in :func:`read_table`.
 
     Returns
     -------
@@ -209,8 +242,8 @@ def load_subscriptions(
     from clm_lib.io import schemas
     from clm_lib.io.subscriptions import check_subscriptions
 
-    raw = _raw(source, "subscriptions")
-    with scratch(default_connection()) as keep:
+    raw = _raw(source, "subscriptions", encoding=encoding, delimiter=delimiter)
+    with read_errors(source, encoding), scratch(default_connection()) as keep:
         clean, dq = check_subscriptions(raw, backend="duckdb", name=source_name(source),
                                         columns=columns, as_of=as_of, date_format=date_format,
                                         tz=tz, churn_values=churn_values, keep=keep)
@@ -230,6 +263,8 @@ def load_leads(
     as_of: Any = None,
     date_format: str | None = None,
     tz: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
 ) -> tuple[pd.DataFrame, DataQuality]:
     """Load a leads table (before the first purchase: reach and conversion).
 
@@ -246,6 +281,8 @@ def load_leads(
         later than ``as_of`` are treated as not converted yet (counted as a warning).
     date_format, tz
         As in :func:`load_transactions`; ``date_format`` applies to both date columns.
+    encoding, delimiter : str, optional
+        Reading a CSV file, as in :func:`read_table`.
 
     Returns
     -------
@@ -258,8 +295,8 @@ def load_leads(
     """
     from clm_lib.io.leads import check_leads
 
-    raw = _raw(source, "leads")
-    with scratch(default_connection()) as keep:
+    raw = _raw(source, "leads", encoding=encoding, delimiter=delimiter)
+    with read_errors(source, encoding), scratch(default_connection()) as keep:
         clean, dq = check_leads(raw, backend="duckdb", name=source_name(source),
                                 columns=columns, as_of=as_of, date_format=date_format, tz=tz,
                                 keep=keep)
@@ -267,7 +304,8 @@ def load_leads(
 
 
 def validate_file(path: str | Path, kind: str = "transactions",
-                  columns: Mapping[str, str] | None = None, **kwargs: Any) -> DataQuality:
+                  columns: Mapping[str, str] | None = None, *, encoding: str | None = None,
+                  delimiter: str | None = None, **kwargs: Any) -> DataQuality:
     """Load a file with the contract of ``kind`` and return its data-quality record.
 
     Parameters
@@ -277,6 +315,8 @@ def validate_file(path: str | Path, kind: str = "transactions",
     kind : {"transactions", "subscriptions", "leads"}
     columns : dict, optional
         Source name -> canonical name.
+    encoding, delimiter : str, optional
+        Reading a CSV file, as in :func:`read_table`.
     **kwargs
         Passed to the loader (``as_of``, ``date_format``, ``tz``, ``negative_amounts``,
         ``churn_values``).
@@ -293,10 +333,10 @@ def validate_file(path: str | Path, kind: str = "transactions",
     # The record is complete once the contract has counted; the clean rows stay unread,
     # so the input needs no row numbers (an error that names rows numbers them itself),
     # and transactions without order ids need one pass only: nothing is kept.
-    raw = _raw(path, kind, rows=False)
+    raw = _raw(path, kind, rows=False, encoding=encoding, delimiter=delimiter)
     names = {(columns or {}).get(c, c) for c in raw.columns}
     one_pass = kind == "transactions" and "order_id" not in names
-    with scratch(default_connection()) as keep:
+    with read_errors(path, encoding), scratch(default_connection()) as keep:
         _, dq = checks[kind](raw, backend="duckdb", name=source_name(path), columns=columns,
                              keep=None if one_pass else keep, **kwargs)
     return dq

@@ -24,7 +24,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clm_lib.exceptions import ClmError, InsufficientDataError, MissingColumnsError, ParameterError
+from clm_lib.exceptions import (
+    ClmError,
+    FileFormatError,
+    InsufficientDataError,
+    MissingColumnsError,
+    ParameterError,
+)
+from clm_lib.io.encodings import (
+    DUCKDB_ENCODINGS,
+    check_head,
+    encoding_error,
+    read_errors,
+    spark_charset,
+    transcoded,
+)
+from clm_lib.io.sniff import normalize_delimiter, normalize_encoding, suggest_columns
 
 _counter = itertools.count()
 #: The column of input positions (0-based row order of the file or frame) that the
@@ -182,14 +197,14 @@ def _kind(path: str) -> str:
     return "table"
 
 
-def separator(path: str | Path) -> str:
+def separator(path: str | Path, encoding: str = "utf-8") -> str:
     """``\\t`` for .tsv; for .txt the first of , \\t ; | in the header line, else runs of
     whitespace (``\\s+``); "," otherwise."""
     name = Path(path).name.lower()
     if name.endswith(".tsv"):
         return "\t"
     if name.endswith(".txt"):
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with open(path, encoding=encoding, errors="replace") as fh:
             header = fh.readline()
         for sep in (",", "\t", ";", "|"):
             if sep in header:
@@ -198,29 +213,65 @@ def separator(path: str | Path) -> str:
     return ","
 
 
-def _pandas_csv(path: str, sep: str, usecols=None) -> pd.DataFrame:
+def _pandas_csv(path: str, sep: str, usecols=None, encoding: str = "utf-8") -> pd.DataFrame:
     """What DuckDB cannot read (whitespace-separated, bz2/zip/xz), read as text by pandas."""
     try:
         return pd.read_csv(path, sep=sep, engine="c", dtype=str, keep_default_na=False,
-                           na_values=[""], usecols=usecols)
+                           na_values=[""], usecols=usecols, encoding=encoding)
     except pd.errors.EmptyDataError as exc:
         raise InsufficientDataError(f"'{Path(path).name}' is empty (no header, no rows)") from exc
+    except UnicodeDecodeError:
+        raise encoding_error(path, encoding) from None
 
 
-def _csv(con, path: str, strict: bool):
+def _check_one_column(t, path: str, sep: str) -> None:
+    """A header read as one column that holds another delimiter: the delimiter is wrong."""
+    cols = [c for c in t.columns if c != ROW]
+    if len(cols) != 1:
+        return
+    for other in (";", "\t", "|", ","):
+        if other != sep and other in cols[0]:
+            shown = "\\t" if other == "\t" else other
+            raise FileFormatError(
+                f"the header of '{Path(path).name}' reads as one column ({cols[0][:60]!r}); "
+                f"is the delimiter {shown!r}? set delimiter='{shown}' (clm: -p "
+                f"\"delimiter={shown}\", clm validate --delimiter '{shown}')",
+                option="delimiter", value=other)
+
+
+def _csv(con, path: str, strict: bool, encoding: str | None = None,
+         delimiter: str | None = None):
     """A CSV file (or glob) with every column as text; empty fields are null."""
     if strict and "*" not in path and os.path.getsize(path) == 0:
         raise InsufficientDataError(f"'{Path(path).name}' is empty (no header, no rows)")
-    sep = separator(path) if "*" not in path else ","
+    enc = normalize_encoding(encoding)
+    sep = normalize_delimiter(delimiter)
+    if sep is None:
+        sep = separator(path, enc) if "*" not in path else ","
+    check_head(path, enc)
     if con.name == "duckdb":
         if sep == r"\s+" or path.lower().endswith(_PANDAS_ONLY):
-            return table_from_pandas(con, _pandas_csv(path, sep))
-        return con.read_csv(path, all_varchar=True, header=True, delim=sep, quote='"',
-                            escape='"', null_padding=True)
-    return con.read_csv(path, inferSchema=False, header=True, sep=sep)
+            t = table_from_pandas(con, _pandas_csv(path, sep, encoding=enc))
+        else:
+            paths: Any = path
+            if enc not in DUCKDB_ENCODINGS:
+                files = sorted(glob.glob(path)) if "*" in path else [path]
+                paths = [transcoded(f, enc) for f in files]
+                paths = paths[0] if len(paths) == 1 else paths
+            with read_errors(path, enc):
+                t = con.read_csv(paths, all_varchar=True, header=True, delim=sep, quote='"',
+                                 escape='"', null_padding=True,
+                                 encoding=DUCKDB_ENCODINGS.get(enc, "utf-8"))
+    else:
+        t = con.read_csv(path, inferSchema=False, header=True, sep=sep,
+                         encoding=spark_charset(con, enc))
+    if delimiter is None:
+        _check_one_column(t, path, sep)
+    return t
 
 
-def raw_table(con, source: Any, what: str, *, strict: bool = False, rows: bool = False):
+def raw_table(con, source: Any, what: str, *, strict: bool = False, rows: bool = False,
+              encoding: str | None = None, delimiter: str | None = None):
     """An Ibis table of ``source`` as it is: CSV columns all text, Parquet and DataFrame
     columns with their types, names as in the source.
 
@@ -228,6 +279,14 @@ def raw_table(con, source: Any, what: str, *, strict: bool = False, rows: bool =
     Parquet file; otherwise globs, Parquet directories and table names are read too.
     ``rows``: add :data:`ROW`, the position of each row in the input (files in name
     order), on DuckDB; Spark and Ibis tables get none.
+
+    ``encoding`` (CSV): a codec name Python knows (None: UTF-8); DuckDB decodes UTF-8,
+    latin-1 and UTF-16 itself, other encodings are transcoded to a temporary UTF-8 copy
+    first; Spark decodes UTF-8, latin-1 and ASCII (others are a :class:`ParameterError`). ``delimiter`` (CSV): one
+    character (None: by the file name, see :func:`separator`). A local file whose first
+    MiB does not decode, or whose header reads as one column holding ``;``, tab, ``|``
+    or ``,`` (with no ``delimiter`` given), is a :class:`FileFormatError` that names the
+    option to set.
     """
     ibis = _ibis()
     if isinstance(source, ibis.expr.types.Table):
@@ -250,7 +309,7 @@ def raw_table(con, source: Any, what: str, *, strict: bool = False, rows: bool =
         if "://" not in path and not (os.path.exists(path) or glob.glob(path)):
             raise FileNotFoundError(f"{what}: no file matches {path!r}")
     if kind == "csv":
-        t = _csv(con, path, strict)
+        t = _csv(con, path, strict, encoding, delimiter)
         return number_rows(t) if rows and ROW not in t.columns else t
     if con.name == "duckdb" and os.path.isdir(path):
         path = os.path.join(path, "**", "*.parquet")
@@ -295,11 +354,12 @@ def _read_parquet(con, path: str):
 
 
 def read_source(con, source: Any, columns: Mapping[str, str] | None, required: tuple[str, ...],
-                what: str, rows: bool = False):
+                what: str, rows: bool = False, encoding: str | None = None,
+                delimiter: str | None = None):
     """An Ibis table of ``source`` taken as already loaded: canonical names after
-    ``columns``; CSV text columns of timestamps and numbers cast to their types; ``rows``
-    as in :func:`raw_table`."""
-    t = raw_table(con, source, what, rows=rows)
+    ``columns``; CSV text columns of timestamps and numbers cast to their types; ``rows``,
+    ``encoding`` and ``delimiter`` as in :func:`raw_table`."""
+    t = raw_table(con, source, what, rows=rows, encoding=encoding, delimiter=delimiter)
     if isinstance(source, (str, Path)) and _kind(str(source)) == "csv":
         t = _typed_csv(t, columns)
     if columns:
@@ -308,7 +368,8 @@ def read_source(con, source: Any, columns: Mapping[str, str] | None, required: t
             t = t.rename({v: k for k, v in present.items()})
     missing = [c for c in required if c not in t.columns]
     if missing:
-        raise MissingColumnsError(missing, list(t.columns), what=what)
+        raise MissingColumnsError(missing, list(t.columns), what=what,
+                                  suggestion=suggest_columns(missing, list(t.columns)))
     return t
 
 

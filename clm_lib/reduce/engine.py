@@ -45,6 +45,7 @@ from clm_lib.io.sources import (
     java_available,
     local_spark_session,
     raw_table,
+    read_errors,
     read_source,
     source_name,
     table_from_pandas,
@@ -100,14 +101,18 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
 
     # ------------------------------------------------------------------ sources
     def table(self, source, columns: Mapping[str, str] | None = None,
-              required: Sequence[str] = TX_COLUMNS, what: str = "transactions"):
+              required: Sequence[str] = TX_COLUMNS, what: str = "transactions", *,
+              encoding: str | None = None, delimiter: str | None = None):
         """The Ibis table of ``source`` (path, glob, table name, DataFrame or Ibis table),
-        taken as already loaded (no data contract; see :meth:`load_transactions`)."""
-        return read_source(self.con, source, columns, tuple(required), what)
+        taken as already loaded (no data contract; see :meth:`load_transactions`);
+        ``encoding`` and ``delimiter`` of a CSV file as in :func:`clm_lib.io.read_table`."""
+        return read_source(self.con, source, columns, tuple(required), what,
+                           encoding=encoding, delimiter=delimiter)
 
     def load_transactions(self, source, columns: Mapping[str, str] | None = None, *,
                           as_of=None, date_format: str | None = None, tz: str | None = None,
-                          negative_amounts: str = "drop") -> tuple[Any, DataQuality]:
+                          negative_amounts: str = "drop", encoding: str | None = None,
+                          delimiter: str | None = None) -> tuple[Any, DataQuality]:
         """Apply the transactions data contract in the engine.
 
         The rules, drop reasons, warnings and errors of :func:`clm_lib.io.load_transactions`
@@ -118,8 +123,10 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
         ----------
         source : path, glob, directory of Parquet files, table name, DataFrame or Ibis table
             Raw transactions; CSV files are read as text and converted column by column.
-        columns, as_of, date_format, tz, negative_amounts
-            As in :func:`clm_lib.io.load_transactions`.
+        columns, as_of, date_format, tz, negative_amounts, encoding, delimiter
+            As in :func:`clm_lib.io.load_transactions`. Spark reads the encodings its
+            CSV reader knows (:func:`clm_lib.io.sources.raw_table`); a byte that is not
+            in the encoding past the first MiB becomes U+FFFD there, where DuckDB raises.
 
         Returns
         -------
@@ -130,14 +137,17 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
         """
         from clm_lib.io.transactions import check_transactions
 
-        raw = raw_table(self.con, source, "transactions", rows=True)
-        return check_transactions(raw, backend=self.backend, name=source_name(source),
-                                  columns=columns, as_of=as_of, date_format=date_format,
-                                  tz=tz, negative_amounts=negative_amounts)
+        raw = raw_table(self.con, source, "transactions", rows=True, encoding=encoding,
+                        delimiter=delimiter)
+        with read_errors(source, encoding):
+            return check_transactions(raw, backend=self.backend, name=source_name(source),
+                                      columns=columns, as_of=as_of, date_format=date_format,
+                                      tz=tz, negative_amounts=negative_amounts)
 
     def load_subscriptions(self, source, columns: Mapping[str, str] | None = None, *,
                            as_of=None, date_format: str | None = None, tz: str | None = None,
-                           churn_values: Mapping[Any, bool] | None = None
+                           churn_values: Mapping[Any, bool] | None = None,
+                           encoding: str | None = None, delimiter: str | None = None
                            ) -> tuple[Any, DataQuality]:
         """Apply the subscriptions data contract (interval or snapshot form) in the engine;
         the rules of :func:`clm_lib.io.load_subscriptions` (:mod:`clm_lib.io.subscriptions`).
@@ -145,21 +155,25 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
         data-quality record."""
         from clm_lib.io.subscriptions import check_subscriptions
 
-        raw = raw_table(self.con, source, "subscriptions")
-        return check_subscriptions(raw, backend=self.backend, name=source_name(source),
-                                   columns=columns, as_of=as_of, date_format=date_format,
-                                   tz=tz, churn_values=churn_values)
+        raw = raw_table(self.con, source, "subscriptions", encoding=encoding,
+                        delimiter=delimiter)
+        with read_errors(source, encoding):
+            return check_subscriptions(raw, backend=self.backend, name=source_name(source),
+                                       columns=columns, as_of=as_of, date_format=date_format,
+                                       tz=tz, churn_values=churn_values)
 
     def load_leads(self, source, columns: Mapping[str, str] | None = None, *, as_of=None,
-                   date_format: str | None = None, tz: str | None = None
+                   date_format: str | None = None, tz: str | None = None,
+                   encoding: str | None = None, delimiter: str | None = None
                    ) -> tuple[Any, DataQuality]:
         """Apply the leads data contract in the engine (the rules of
         :func:`clm_lib.io.load_leads`); returns the clean lazy table and the record."""
         from clm_lib.io.leads import check_leads
 
-        raw = raw_table(self.con, source, "leads")
-        return check_leads(raw, backend=self.backend, name=source_name(source),
-                           columns=columns, as_of=as_of, date_format=date_format, tz=tz)
+        raw = raw_table(self.con, source, "leads", encoding=encoding, delimiter=delimiter)
+        with read_errors(source, encoding):
+            return check_leads(raw, backend=self.backend, name=source_name(source),
+                               columns=columns, as_of=as_of, date_format=date_format, tz=tz)
 
     def _transactions(self, source, columns) -> tuple[Any, DataQuality | None]:
         """A file or table name goes through the data contract; a DataFrame or Ibis table

@@ -69,13 +69,16 @@ def _write_text(eng, text: str, path: str) -> None:
 
 
 def reduce(session, *, source: str, as_of: str, output: str, calibration_end: str | None = None,
-           time_unit: str = "week", columns: dict | None = None) -> dict:
+           time_unit: str = "week", columns: dict | None = None, encoding: str | None = None,
+           delimiter: str | None = None) -> dict:
     """Step 1: data contract, summary per customer (kept in ``output/summary``),
-    compressed tables and the data-quality record."""
+    compressed tables and the data-quality record; ``encoding`` and ``delimiter`` of CSV
+    sources as in :func:`clm_lib.io.read_table`."""
     eng = get_engine("spark", spark=session)
     import ibis
 
-    tx, quality = eng.load_transactions(source, columns, as_of=as_of)
+    tx, quality = eng.load_transactions(source, columns, as_of=as_of, encoding=encoding,
+                                        delimiter=delimiter)
     _write_text(eng, json.dumps(quality.to_dict(), indent=1), f"{output}/quality.json")
     summ = eng.summary_table(tx, as_of=as_of, calibration_end=calibration_end,
                              time_unit=time_unit)
@@ -118,6 +121,8 @@ def main(argv=None) -> int:
     r.add_argument("--calibration-end")
     r.add_argument("--time-unit", default="week", choices=["day", "week", "month"])
     r.add_argument("--output", required=True)
+    r.add_argument("--encoding", help="CSV sources: the files' encoding (default UTF-8)")
+    r.add_argument("--delimiter", help="CSV sources: one character (default: by the name)")
     s = sub.add_parser("score")
     s.add_argument("--output", required=True)
     s.add_argument("--predictions", required=True)
@@ -128,7 +133,8 @@ def main(argv=None) -> int:
     session.conf.set("spark.sql.session.timeZone", "UTC")
     if args.step == "reduce":
         info = reduce(session, source=args.source, as_of=args.as_of, output=args.output,
-                      calibration_end=args.calibration_end, time_unit=args.time_unit)
+                      calibration_end=args.calibration_end, time_unit=args.time_unit,
+                      encoding=args.encoding, delimiter=args.delimiter)
         print(f"{info['rows_in']} rows read, {info['rows_used']} used (dropped: "
               f"{info['dropped'] or 'none'}); {info['customers']} customers -> "
               f"{info['triples']} distinct triples, {info['spend_pairs']} spend pairs written "

@@ -23,7 +23,9 @@ class SubscriptionReductions:
     def subscription_durations(self, source, *, as_of=None, time_unit: str = "month",
                                columns: Mapping[str, str] | None = None,
                                date_format: str | None = None,
-                               churn_values: Mapping[Any, bool] | None = None) -> pd.DataFrame:
+                               churn_values: Mapping[Any, bool] | None = None,
+                               encoding: str | None = None,
+                               delimiter: str | None = None) -> pd.DataFrame:
         """Duration and event indicator per subscription.
 
         Parameters
@@ -41,7 +43,7 @@ class SubscriptionReductions:
         time_unit : {"day", "week", "month", "year"}
             Interval form: unit of ``duration`` (a month is 365.25/12 days). The snapshot
             form passes ``tenure`` through: its unit is that of the data.
-        date_format, churn_values
+        date_format, churn_values, encoding, delimiter
             Passed to :meth:`load_subscriptions` when a path or table name is loaded.
 
         Returns
@@ -64,7 +66,8 @@ class SubscriptionReductions:
         if isinstance(source, (str, os.PathLike)):
             source, dq = self.load_subscriptions(source, columns, as_of=as_of,
                                                  date_format=date_format,
-                                                 churn_values=churn_values)
+                                                 churn_values=churn_values,
+                                                 encoding=encoding, delimiter=delimiter)
             columns = None
         t = self.table(source, columns, required=("customer_id",), what="subscriptions")
         cols = [c for c in t.columns if not c.startswith("__clm_")]
