@@ -447,5 +447,10 @@ def resolve_parameters(selected: Sequence[Study], *, all_studies: Sequence[Study
         out[study.name] = values
         problems += check_values(study.name, values, study.defaults())
     if problems:
-        raise ParameterError("; ".join(dict.fromkeys(problems)))
+        text = "; ".join(dict.fromkeys(problems))
+        if any(" is required (a path" in p for p in problems):
+            text += (" -- give the input with -p transactions=FILE (or subscriptions=FILE), "
+                     "or a config written by `clm init FILE`; the bundled samples run with "
+                     "--config examples/cdnow.yml --config examples/telco.yml")
+        raise ParameterError(text)
     return out

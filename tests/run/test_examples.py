@@ -42,3 +42,16 @@ def test_example_config_values_are_parameters_of_its_studies(name):
         for key in ("transactions", "subscriptions", "leads"):
             if v.get(key):
                 assert (EXAMPLES_DIR / v[key]).resolve().exists()
+
+
+def test_a_run_without_input_says_how_to_give_one():
+    """The studies have no data of their own: a bare `clm run` stops before any kernel
+    with exit code 2, naming each study's missing input once and the ways to give it."""
+    from click.testing import CliRunner
+
+    from clm_lib.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", "-q"])
+    assert result.exit_code == 2
+    assert result.output.count("examples/cdnow.yml") == 1
+    assert "clv: transactions is required" in result.output and "clm init FILE" in result.output
