@@ -35,6 +35,7 @@ from typing import Any
 import pandas as pd
 
 from clm_lib.exceptions import MissingColumnsError, ParameterError
+from clm_lib.io.contract import DEFAULT_EARLIEST_DATE, DEFAULT_MAX_AMOUNT
 from clm_lib.io.quality import DataQuality
 from clm_lib.io.sources import (
     Materialized,
@@ -107,7 +108,11 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
 
     def load_transactions(self, source, columns: Mapping[str, str] | None = None, *,
                           as_of=None, date_format: str | None = None, tz: str | None = None,
-                          negative_amounts: str = "drop") -> tuple[Any, DataQuality]:
+                          negative_amounts: str = "drop",
+                          cancellation_prefix: str | None = None,
+                          max_amount: float = DEFAULT_MAX_AMOUNT,
+                          earliest_date: Any = DEFAULT_EARLIEST_DATE,
+                          id_numbers: str = "warn") -> tuple[Any, DataQuality]:
         """Apply the transactions data contract in the engine.
 
         The rules, drop reasons, warnings and errors of :func:`clm_lib.io.load_transactions`
@@ -118,7 +123,8 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
         ----------
         source : path, glob, directory of Parquet files, table name, DataFrame or Ibis table
             Raw transactions; CSV files are read as text and converted column by column.
-        columns, as_of, date_format, tz, negative_amounts
+        columns, as_of, date_format, tz, negative_amounts, cancellation_prefix, \
+max_amount, earliest_date, id_numbers
             As in :func:`clm_lib.io.load_transactions`.
 
         Returns
@@ -133,11 +139,16 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
         raw = raw_table(self.con, source, "transactions", rows=True)
         return check_transactions(raw, backend=self.backend, name=source_name(source),
                                   columns=columns, as_of=as_of, date_format=date_format,
-                                  tz=tz, negative_amounts=negative_amounts)
+                                  tz=tz, negative_amounts=negative_amounts,
+                                  cancellation_prefix=cancellation_prefix,
+                                  max_amount=max_amount, earliest_date=earliest_date,
+                                  id_numbers=id_numbers)
 
     def load_subscriptions(self, source, columns: Mapping[str, str] | None = None, *,
                            as_of=None, date_format: str | None = None, tz: str | None = None,
-                           churn_values: Mapping[Any, bool] | None = None
+                           churn_values: Mapping[Any, bool] | None = None,
+                           earliest_date: Any = DEFAULT_EARLIEST_DATE,
+                           max_tenure: float | None = None, id_numbers: str = "warn"
                            ) -> tuple[Any, DataQuality]:
         """Apply the subscriptions data contract (interval or snapshot form) in the engine;
         the rules of :func:`clm_lib.io.load_subscriptions` (:mod:`clm_lib.io.subscriptions`).
@@ -148,10 +159,13 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
         raw = raw_table(self.con, source, "subscriptions")
         return check_subscriptions(raw, backend=self.backend, name=source_name(source),
                                    columns=columns, as_of=as_of, date_format=date_format,
-                                   tz=tz, churn_values=churn_values)
+                                   tz=tz, churn_values=churn_values,
+                                   earliest_date=earliest_date, max_tenure=max_tenure,
+                                   id_numbers=id_numbers)
 
     def load_leads(self, source, columns: Mapping[str, str] | None = None, *, as_of=None,
-                   date_format: str | None = None, tz: str | None = None
+                   date_format: str | None = None, tz: str | None = None,
+                   earliest_date: Any = DEFAULT_EARLIEST_DATE, id_numbers: str = "warn"
                    ) -> tuple[Any, DataQuality]:
         """Apply the leads data contract in the engine (the rules of
         :func:`clm_lib.io.load_leads`); returns the clean lazy table and the record."""
@@ -159,7 +173,8 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
 
         raw = raw_table(self.con, source, "leads")
         return check_leads(raw, backend=self.backend, name=source_name(source),
-                           columns=columns, as_of=as_of, date_format=date_format, tz=tz)
+                           columns=columns, as_of=as_of, date_format=date_format, tz=tz,
+                           earliest_date=earliest_date, id_numbers=id_numbers)
 
     def _transactions(self, source, columns) -> tuple[Any, DataQuality | None]:
         """A file or table name goes through the data contract; a DataFrame or Ibis table
