@@ -109,12 +109,17 @@ def date_before(column: str, earliest: pd.Timestamp) -> str:
     return f"{column} before {earliest:%Y-%m-%d} (earliest_date)"
 
 
+def limit(x: float) -> str:
+    """A limit as the reasons write it: ``1e9``, ``1200``, ``2.5e10``."""
+    return f"{x:g}".replace("e+0", "e").replace("e+", "e")
+
+
 def amount_beyond(max_amount: float) -> str:
-    return f"amount beyond the plausible range (|amount| > {max_amount:g})"
+    return f"amount beyond the plausible range (|amount| > {limit(max_amount)})"
 
 
 def tenure_beyond(max_tenure: float) -> str:
-    return f"tenure beyond the plausible range (tenure > {max_tenure:g})"
+    return f"tenure beyond the plausible range (tenure > {limit(max_tenure)})"
 
 
 def cancellation(prefix: str) -> str:
