@@ -1,11 +1,13 @@
 """The leads contract: who was reached, from which source, and who converted.
 
 Drop reasons, in order: ``missing lead_id``, ``missing created``, ``unparseable created``,
+``created before <earliest_date>`` (default 1900-01-01),
 ``unparseable converted`` (a conversion that cannot be dated cannot be placed in time),
 ``created after as_of``, ``converted before created``, ``duplicate lead row`` (an exact
 repeat). A ``lead_id`` repeated with different values is a
 :class:`~clm_lib.exceptions.DataContractError`. Conversions after ``as_of`` are treated
-as not converted yet (a warning); an empty ``source`` becomes ``"(unknown)"``.
+as not converted yet (a warning); an empty ``source`` becomes ``"(unknown)"``; customer ids
+that spell the same number follow ``id_numbers`` (lead ids are left as read).
 """
 from __future__ import annotations
 

@@ -2,19 +2,23 @@
 interval form).
 
 Interval form (``customer_id``, ``start``, ``end``; an empty end means "active"): drops
-``missing customer_id``, ``missing start``, ``unparseable start``, ``unparseable end``,
+``missing customer_id``, ``missing start``, ``unparseable start``, ``start before
+<earliest_date>`` (default 1900-01-01), ``unparseable end``,
 ``start after as_of``, ``end before start``, ``duplicate subscription row``. An end after
 ``as_of`` is treated as active at ``as_of`` (censored) with a warning. A customer may hold
 several intervals (re-subscriptions); each is kept as its own spell, with a warning.
 
 Snapshot form (``customer_id``, ``tenure``, ``churned``): drops ``missing customer_id``,
-``missing tenure``, ``non-numeric tenure``, ``negative tenure``, ``missing churn flag``,
+``missing tenure``, ``non-numeric tenure``, ``tenure beyond the plausible range (tenure >
+<max_tenure>)`` (no limit by default), ``negative tenure``, ``missing churn flag``,
 ``unrecognised churn flag``, ``duplicate customer row``; the same customer twice with
 different values is a :class:`~clm_lib.exceptions.DataContractError`.
 
-Other columns are kept as covariates; a text column whose values all read as numbers
-becomes numbers (blanks counted as a warning, e.g. Telco ``TotalCharges``) unless its
-name ends in ``id`` or a value has a leading zero.
+Customer ids that spell the same number (``1``, ``1.0``, ``01``) follow ``id_numbers``
+(see :func:`clm_lib.io.contract.id_spellings`). Other columns are kept as covariates; a
+text column whose values all read as numbers becomes numbers (blanks counted as a
+warning, e.g. Telco ``TotalCharges``) unless its name ends in ``id`` or a value has a
+leading zero.
 """
 from __future__ import annotations
 

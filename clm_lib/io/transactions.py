@@ -1,19 +1,35 @@
 """The transactions contract: raw purchases -> canonical clean table + data-quality record.
 
 Drop reasons, in order (a row gets the first that applies): ``missing customer_id``,
-``missing timestamp``, ``unparseable timestamp``, ``missing amount``, ``non-numeric
-amount`` (text, or infinite), ``timestamp after as_of``, ``negative amount
-(return/cancellation)`` (policy ``"drop"``), ``duplicate order_id`` (an exact repeat of
-an earlier row with the same order id). Kept with a warning: zero amounts (a purchase for
-counting and retention, not a spend observation), negative amounts under ``"net"``,
-identical rows without an ``order_id`` (two identical purchases on the same day are
-plausible, so they are kept), non-numeric or missing ``quantity`` (set to NaN), blanks
-in other text columns that read as numbers (those become numbers).
+``missing timestamp``, ``unparseable timestamp``, ``timestamp before <earliest_date>``
+(default 1900-01-01), ``missing amount``, ``non-numeric amount`` (text, or infinite; with
+``unit_price`` instead of ``amount``: ``missing quantity``, ``non-numeric quantity``,
+``missing unit_price``, ``non-numeric unit_price``), ``amount beyond the plausible range
+(|amount| > <max_amount>)`` (default 1e9), ``timestamp after as_of``, ``cancellation
+(order id starts with <cancellation_prefix>)`` (policy ``"drop"``, whatever the sign),
+``negative amount (return/cancellation)`` (policy ``"drop"``), ``duplicate order_id`` (an
+exact repeat of an earlier line with the same order id). Kept with a warning: zero
+amounts (a purchase for counting and retention, not a spend observation), negative
+amounts under ``"net"``, identical rows without an ``order_id`` (two identical purchases
+on the same day are plausible, so they are kept), non-numeric or missing ``quantity`` (set
+to NaN), blanks in other text columns that read as numbers (those become numbers), lines
+of one order with different timestamps, customer ids that spell the same number as
+another (``id_numbers="warn"``) or were merged (``"merge"``).
+
+Order lines: with an ``order_id``, the rows sharing one are the lines of one order and
+the clean table has one row per order (amount and quantity summed, the earliest line's
+timestamp, ``lines``; no ``product`` or ``unit_price``; other columns from the first
+line). The record counts lines (``rows_in == rows_used + dropped``) and ``orders``.
 
 Errors (:class:`~clm_lib.exceptions.DataContractError`): no customer id at all; a date
 column mixing time-zone-aware and naive text; no date, or no amount, that can be read;
-negative amounts under ``negative_amounts="error"``; an ``order_id`` (with ``product``,
-when that column exists: one order may have many lines) repeated with different values.
+negative amounts or cancellations under ``negative_amounts="error"``; lines of one order
+with different customer ids; ids that spell one number two ways under
+``id_numbers="error"``.
+
+Passes: without an ``order_id``, one pass counts everything (a second only for dates in
+rarer ISO forms, or when two ids spell one number); with one, the parsed rows are kept
+and the order lines are read from them.
 """
 from __future__ import annotations
 
