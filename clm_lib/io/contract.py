@@ -34,6 +34,15 @@ from clm_lib.io.sources import ROW, _ibis, number_rows
 
 #: Accepted values of ``negative_amounts``.
 NEGATIVE_AMOUNT_POLICIES = ("drop", "net", "error")
+#: Accepted values of ``id_numbers`` (ids that differ only as numbers, ``1`` and ``1.0``).
+ID_NUMBER_POLICIES = ("warn", "merge", "error")
+#: Default plausible range: a line's |amount| above it is dropped (``max_amount``).
+DEFAULT_MAX_AMOUNT = 1e9
+#: Default earliest plausible date (``earliest_date``); earlier rows are dropped.
+DEFAULT_EARLIEST_DATE = "1900-01-01"
+# A bound larger than this would let sums of bounded values overflow float64 (1e300 times
+# 1e8 lines is still finite), which the bound is there to prevent.
+_MAX_BOUND = 1e300
 
 
 class NeedPositions(Exception):
@@ -48,6 +57,38 @@ def check_tz(tz: str | None) -> None:
         pd.Timestamp("2000-01-01", tz=tz)
     except Exception as exc:  # noqa: BLE001 - any failure means the name is unusable
         raise ParameterError(f"unknown time zone {tz!r}") from exc
+
+
+def check_choice(option: str, value: Any, choices: tuple) -> None:
+    """A :class:`ParameterError` naming ``option`` unless ``value`` is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ParameterError(f"{option} must be one of {choices}, not {value!r}")
+
+
+def check_bound(option: str, value: Any, none: bool = False) -> float | None:
+    """``value`` as a positive finite float no larger than 1e300 (None allowed when
+    ``none``); a :class:`ParameterError` naming ``option`` otherwise."""
+    if value is None and none:
+        return None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not 0 < float(value) <= _MAX_BOUND:
+        raise ParameterError(f"{option} must be a positive number no larger than "
+                             f"{_MAX_BOUND:g}{' or None' if none else ''}, not {value!r}")
+    return float(value)
+
+
+def parse_earliest(earliest_date: Any) -> pd.Timestamp | None:
+    """``earliest_date`` as a naive Timestamp (None: no limit); a :class:`ParameterError`
+    naming the option when it is not a date."""
+    if earliest_date is None:
+        return None
+    try:
+        ts = pd.Timestamp(earliest_date)
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(f"earliest_date is not a date: {earliest_date!r}") from exc
+    if ts is pd.NaT:
+        raise ParameterError("earliest_date is missing (NaT)")
+    return ts.tz_localize(None) if ts.tzinfo is not None else ts
 
 
 def parse_as_of(as_of: Any, tz: str | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
@@ -289,3 +330,88 @@ def scratch(con):
 
 def no_rows(what: str) -> InsufficientDataError:
     return InsufficientDataError(f"{what} have no rows")
+
+
+# --------------------------------------------------------------------------- id spellings
+_PLAIN_NUMBER = r"^[+-]?[0-9]+(?:\.[0-9]*)?$"
+
+
+def number_key(col):
+    """The number a plain decimal id spells, as canonical text, null for other ids: no
+    ``+``, no leading zeros, no trailing zeros after the point nor the point itself
+    (``"007"`` -> ``"7"``, ``"1.0"`` -> ``"1"``, ``"+1.50"`` -> ``"1.5"``). Ids with
+    exponents or other characters are not numbers here: they are never compared."""
+    ibis = _ibis()
+    negative = col.startswith("-")
+    body = col.re_replace(r"^[+-]", "")
+    body = ibis.ifelse(body.contains("."), body.re_replace("0+$", "").re_replace(r"\.$", ""),
+                       body)
+    body = body.re_replace("^0+", "")
+    body = ibis.ifelse((body == "") | body.startswith("."), "0" + body, body)
+    key = ibis.ifelse(negative & (body != "0"), "-" + body, body)
+    return ibis.ifelse(parse.flag(col.re_search(_PLAIN_NUMBER)), key, ibis.null("string"))
+
+
+def spelling_aggs(col, where) -> dict:
+    """Aggregations that tell whether two ids of ``col`` (rows where ``where`` holds) may
+    spell the same number: ``idn_ids`` distinct ids that read as numbers, ``idn_keys``
+    distinct numbers they read as. Equal counts: no two spellings of one number, and
+    :func:`id_spellings` has nothing to do. Counted within a contract's pass, so that
+    most data need no query of their own; the numbers are floats, cheaper than
+    :func:`number_key` on every row (a third of the pass on CDNOW), and ids that only
+    round alike (17 digits) merely send the ids to the exact comparison."""
+    number = col.try_cast("float64")
+    keep = parse.flag(where) & number.notnull()
+    return {"idn_ids": col.nunique(where=keep), "idn_keys": number.nunique(where=keep)}
+
+
+def id_spellings(t, column: str, policy: str, dq: DataQuality):
+    """Apply the ``id_numbers`` policy to the text ids of ``column`` in ``t`` (the kept
+    rows): ids that spell the same number (``1``, ``1.0``, ``01``) are kept apart with a
+    warning (``"warn"``), merged into the group's most frequent spelling, ties to the
+    first in sort order (``"merge"``), or refused (``"error"``). Ids that are not plain
+    numbers, and numbers spelled one way only (CDNOW's ``00001``), are left alone.
+    Returns ``t``, mapped under ``"merge"``; the counts (rows) and a note with up to three
+    example pairs go to ``dq``. One query over the distinct ids; a second one, on the
+    engine, only to merge."""
+    from clm_lib.io import wording
+    from clm_lib.io.sources import table_from_pandas, to_pandas
+
+    ids = t.group_by(column).aggregate(__clm_n=t.count())
+    ids = ids.mutate(__clm_key=number_key(ids[column])).view()
+    ids = ids.filter(ids.__clm_key.notnull())
+    per = ids.group_by("__clm_key").aggregate(__clm_k=ids.count())
+    clash = ids.semi_join(per.filter(per.__clm_k > 1), "__clm_key")
+    found = to_pandas(clash)
+    if found.empty:
+        return t
+    found = found.sort_values(["__clm_key", column], kind="stable", ignore_index=True)
+    found[column] = found[column].astype(str)
+    groups = found.groupby("__clm_key", sort=False)
+    examples = [tuple(g[column].iloc[:2]) for _, g in list(groups)[:3]]
+    n_rows, n_ids = int(found["__clm_n"].sum()), len(found)
+    if policy == "error":
+        pairs = ", ".join(f"{a!r} and {b!r}" for a, b in examples)
+        raise fail(t, column, f"{n_ids} ids differ only as numbers from another id (e.g. "
+                              f"{pairs}); pass id_numbers='merge' to merge them or 'warn' "
+                              "to keep them apart", n_rows,
+                   t[column].isin(found[column].tolist()))
+    if policy == "warn":
+        dq.warn(wording.id_numbers_warning(column, policy), n_rows)
+        dq.notes.append(wording.id_numbers_note(column, policy, n_ids, examples))
+        return t
+    # the most frequent spelling of each number; ties: the first in sort order
+    order = found.sort_values(["__clm_key", "__clm_n", column], ascending=[True, False, True],
+                              kind="stable")
+    winner = order.groupby("__clm_key", sort=False)[column].first()
+    found["__clm_to"] = found["__clm_key"].map(winner)
+    moved = found[found[column] != found["__clm_to"]]
+    dq.warn(wording.id_numbers_warning(column, policy), int(moved["__clm_n"].sum()))
+    dq.notes.append(wording.id_numbers_note(column, policy, len(moved),
+                                            list(zip(moved[column], moved["__clm_to"]))[:3]))
+    right = table_from_pandas(t._find_backend(), pd.DataFrame(
+        {"__clm_from": moved[column].astype(str).tolist(),
+         "__clm_to": moved["__clm_to"].astype(str).tolist()}))
+    j = t.left_join(right, t[column] == right.__clm_from)
+    return j.select(*[_ibis().coalesce(j.__clm_to, j[c]).name(c) if c == column else j[c]
+                      for c in t.columns]).view()

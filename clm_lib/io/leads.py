@@ -1,11 +1,13 @@
 """The leads contract: who was reached, from which source, and who converted.
 
 Drop reasons, in order: ``missing lead_id``, ``missing created``, ``unparseable created``,
+``created before <earliest_date>`` (default 1900-01-01),
 ``unparseable converted`` (a conversion that cannot be dated cannot be placed in time),
 ``created after as_of``, ``converted before created``, ``duplicate lead row`` (an exact
 repeat). A ``lead_id`` repeated with different values is a
 :class:`~clm_lib.exceptions.DataContractError`. Conversions after ``as_of`` are treated
-as not converted yet (a warning); an empty ``source`` becomes ``"(unknown)"``.
+as not converted yet (a warning); an empty ``source`` becomes ``"(unknown)"``; customer ids
+that spell the same number follow ``id_numbers`` (lead ids are left as read).
 """
 from __future__ import annotations
 
@@ -14,16 +16,21 @@ from typing import Any
 
 from clm_lib.io import parse, wording
 from clm_lib.io.contract import (
+    DEFAULT_EARLIEST_DATE,
+    ID_NUMBER_POLICIES,
     ROW,
+    check_choice,
     check_tz,
     counts,
     fail,
     finish,
     first_code,
     first_of_repeats,
+    id_spellings,
     mixed_zones,
     no_rows,
     parse_as_of,
+    parse_earliest,
     rename,
     repeated_keys,
     require,
@@ -40,7 +47,8 @@ LEADS_REQUIRED = ("lead_id", "created", "source", "converted")
 
 def check_leads(t, *, backend: str, name: str, columns: Mapping[str, str] | None = None,
                 as_of: Any = None, date_format: str | None = None,
-                tz: str | None = None, keep: Callable | None = None
+                tz: str | None = None, earliest_date: Any = DEFAULT_EARLIEST_DATE,
+                id_numbers: str = "warn", keep: Callable | None = None
                 ) -> tuple[Any, DataQuality]:
     """Apply the leads contract to the Ibis table ``t`` of the raw source.
 
@@ -56,12 +64,14 @@ def check_leads(t, *, backend: str, name: str, columns: Mapping[str, str] | None
         ``customer_id`` (text), other columns in the order of the source.
     quality : DataQuality
     """
+    check_choice("id_numbers", id_numbers, ID_NUMBER_POLICIES)
+    options = dict(earliest=parse_earliest(earliest_date), id_numbers=id_numbers)
     check_tz(tz)
     return with_positions(_check, t, backend=backend, name=name, columns=columns, as_of=as_of,
-                          date_format=date_format, tz=tz, keep=keep)
+                          date_format=date_format, tz=tz, options=options, keep=keep)
 
 
-def _check(t, *, backend, name, columns, as_of, date_format, tz, keep, rare=False):
+def _check(t, *, backend, name, columns, as_of, date_format, tz, options, keep, rare=False):
     ibis = _ibis()
     source_table = t
     as_of_ts, cutoff = parse_as_of(as_of, tz)
@@ -76,6 +86,9 @@ def _check(t, *, backend, name, columns, as_of, date_format, tz, keep, rare=Fals
     conditions = [lead_missing, created.missing, created.bad, converted.bad,
                   (created.value >= cut) if cut is not None else ibis.literal(False),
                   converted.value < created.value]
+    earliest = options["earliest"]
+    if earliest is not None:
+        conditions.insert(3, created.value < ibis.timestamp(earliest.to_pydatetime()))
     src = s.source if s.source.type().is_string() else s.source.cast("string")
     canon = {"lead_id": lead, "created": created.value, "converted": converted.value,
              "source": ibis.ifelse(parse.text_missing(src), "(unknown)", parse.strip(src))}
@@ -95,7 +108,7 @@ def _check(t, *, backend, name, columns, as_of, date_format, tz, keep, rare=Fals
         **{f"r{i + 1}": total(typed.__clm_reason == i + 1) for i in range(len(conditions))}))
     if not rare and (c["c_rare"] or c["v_rare"]):
         return _check(source_table, backend=backend, name=name, columns=columns, as_of=as_of,
-                      date_format=date_format, tz=tz, keep=keep, rare=True)
+                      date_format=date_format, tz=tz, options=options, keep=keep, rare=True)
 
     n = c["rows_in"]
     if n == 0:
@@ -116,10 +129,15 @@ def _check(t, *, backend, name, columns, as_of, date_format, tz, keep, rare=Fals
                        n, typed.__clm_c_missing)
 
     dq = DataQuality(source=name, rows_in=n)
-    reasons = wording.LEAD_REASONS
+    reasons = list(wording.LEAD_REASONS)
+    if earliest is not None:
+        reasons.insert(3, wording.date_before("created", earliest))
     for i, r in enumerate(reasons[:-1]):
         dq.drop(r, c[f"r{i + 1}"])
     clean = typed.filter(typed.__clm_reason == 0).select(*t.columns)
+    if "customer_id" in t.columns:
+        # lead ids stay as read: a lead is a record of this table, not a number to match
+        clean = id_spellings(clean, "customer_id", options["id_numbers"], dq)
     unique = first_of_repeats(clean, [x for x in t.columns if x != ROW]).select(*t.columns)
     conflict = repeated_keys(unique, ["lead_id"])
     late = parse.flag(unique.converted >= cut) if cut is not None else None

@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from clm_lib.exceptions import MissingColumnsError, ParameterError
-from clm_lib.io.contract import scratch
+from clm_lib.io.contract import DEFAULT_EARLIEST_DATE, DEFAULT_MAX_AMOUNT, scratch
 from clm_lib.io.quality import DataQuality
 from clm_lib.io.sources import (
     ROW,
@@ -129,6 +129,10 @@ def load_transactions(
     negative_amounts: str = "drop",
     encoding: str | None = None,
     delimiter: str | None = None,
+    cancellation_prefix: str | None = None,
+    max_amount: float = DEFAULT_MAX_AMOUNT,
+    earliest_date: Any = DEFAULT_EARLIEST_DATE,
+    id_numbers: str = "warn",
 ) -> tuple[pd.DataFrame, DataQuality]:
     """Load purchases into the canonical transactions frame.
 
@@ -136,8 +140,10 @@ def load_transactions(
     ----------
     source : str, Path or DataFrame
         CSV/Parquet file (see :func:`read_table`) or a DataFrame (not modified).
-        Needs columns ``customer_id``, ``timestamp``, ``amount`` (after ``columns``);
-        optional ``order_id``, ``quantity``, ``product``; other columns are kept.
+        Needs columns ``customer_id``, ``timestamp``, ``amount`` (after ``columns``), or
+        ``unit_price`` and ``quantity`` instead of ``amount`` (then each line's amount is
+        quantity times unit price); optional ``order_id``, ``quantity``, ``product``;
+        other columns are kept. Rows sharing an ``order_id`` are the lines of one order.
     columns : dict, optional
         Source name -> canonical name, e.g. CDNOW master
         ``{"date": "timestamp", "dollars": "amount", "cds": "quantity"}``.
@@ -152,6 +158,22 @@ def load_transactions(
         purchases); or raise :class:`DataContractError`.
     encoding, delimiter : str, optional
         Reading a CSV file, as in :func:`read_table` (None: UTF-8; by the file name).
+    cancellation_prefix : str, optional
+        Lines whose ``order_id`` starts with this text (Online Retail: ``"C"``) are
+        cancellations or returns and follow ``negative_amounts`` whatever their sign
+        ("drop": dropped and counted; "net": kept with a negative amount; "error":
+        refused). Needs an ``order_id`` column. None (default): no such rule.
+    max_amount : float, default 1e9
+        Plausible range of a line's amount (currency of the data): a line with
+        ``|amount| > max_amount`` is dropped and counted; a positive number, at most 1e300,
+        so that no sum of lines can overflow.
+    earliest_date : date-like or None, default "1900-01-01"
+        Rows timestamped before it are dropped and counted; None: no limit.
+    id_numbers : {"warn", "merge", "error"}, default "warn"
+        Customer ids that spell the same number (``1``, ``1.0``, ``01``; ``007`` and
+        ``7``): kept apart with a warning, merged into the most frequent spelling of the
+        number (ties: the first in sort order), or refused. Ids that are not numbers, and
+        numbers spelled one way only (``00001``), are never changed.
 
     Returns
     -------
@@ -159,7 +181,10 @@ def load_transactions(
         ``customer_id`` (string), ``timestamp`` (datetime64[ns], naive), ``amount``
         (float64, currency of the data), optional ``order_id`` (string), ``quantity``
         (float64), other columns; sorted by customer_id then timestamp (ties in input
-        order), index 0..n-1.
+        order), index 0..n-1. With ``order_id``: one row per order (amount and quantity
+        summed over its lines, the earliest line's timestamp, ``lines`` the number of
+        lines (int64); no ``product`` or ``unit_price``; other columns from the first
+        line); ``quality.orders`` is their number, ``quality.rows_used`` the lines.
     quality : DataQuality
         Rows in, used, dropped by reason, warnings, notes (see
         :mod:`clm_lib.io.transactions` for the rules).
@@ -183,7 +208,10 @@ def load_transactions(
     with read_errors(source, encoding), scratch(default_connection()) as keep:
         clean, dq = check_transactions(raw, backend="duckdb", name=source_name(source),
                                        columns=columns, as_of=as_of, date_format=date_format,
-                                       tz=tz, negative_amounts=negative_amounts, keep=keep)
+                                       tz=tz, negative_amounts=negative_amounts,
+                                       cancellation_prefix=cancellation_prefix,
+                                       max_amount=max_amount, earliest_date=earliest_date,
+                                       id_numbers=id_numbers, keep=keep)
         out = _back(clean, ["customer_id", "timestamp"])
     TransactionsSchema.validate(out)
     return out, dq
@@ -199,6 +227,9 @@ def load_subscriptions(
     churn_values: Mapping[Any, bool] | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    earliest_date: Any = DEFAULT_EARLIEST_DATE,
+    max_tenure: float | None = None,
+    id_numbers: str = "warn",
 ) -> tuple[pd.DataFrame, DataQuality]:
     """Load subscriptions (contractual customers) in interval or snapshot form.
 
@@ -221,6 +252,14 @@ def load_subscriptions(
         true/false, y/n, t/f, 1/0, any case), e.g. ``{"Churned": True, "Stayed": False}``.
     encoding, delimiter : str, optional
         Reading a CSV file, as in :func:`read_table`.
+    earliest_date : date-like or None, default "1900-01-01"
+        Interval form: subscriptions starting before it are dropped and counted; None: no
+        limit.
+    max_tenure : float, optional
+        Snapshot form: a tenure above it (in the periods of the data) is dropped and
+        counted; None (default): no limit.
+    id_numbers : {"warn", "merge", "error"}, default "warn"
+        As in :func:`load_transactions`, for ``customer_id``.
 
     Returns
     -------
@@ -246,7 +285,9 @@ def load_subscriptions(
     with read_errors(source, encoding), scratch(default_connection()) as keep:
         clean, dq = check_subscriptions(raw, backend="duckdb", name=source_name(source),
                                         columns=columns, as_of=as_of, date_format=date_format,
-                                        tz=tz, churn_values=churn_values, keep=keep)
+                                        tz=tz, churn_values=churn_values,
+                                        earliest_date=earliest_date, max_tenure=max_tenure,
+                                        id_numbers=id_numbers, keep=keep)
         interval = "start" in clean.columns
         out = _back(clean, ["customer_id", "start"] if interval else ["customer_id"])
     if interval:
@@ -265,6 +306,8 @@ def load_leads(
     tz: str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    earliest_date: Any = DEFAULT_EARLIEST_DATE,
+    id_numbers: str = "warn",
 ) -> tuple[pd.DataFrame, DataQuality]:
     """Load a leads table (before the first purchase: reach and conversion).
 
@@ -283,6 +326,11 @@ def load_leads(
         As in :func:`load_transactions`; ``date_format`` applies to both date columns.
     encoding, delimiter : str, optional
         Reading a CSV file, as in :func:`read_table`.
+    earliest_date : date-like or None, default "1900-01-01"
+        Leads created before it are dropped and counted; None: no limit.
+    id_numbers : {"warn", "merge", "error"}, default "warn"
+        As in :func:`load_transactions`, for ``customer_id`` when present (``lead_id``
+        is not changed).
 
     Returns
     -------
@@ -299,7 +347,7 @@ def load_leads(
     with read_errors(source, encoding), scratch(default_connection()) as keep:
         clean, dq = check_leads(raw, backend="duckdb", name=source_name(source),
                                 columns=columns, as_of=as_of, date_format=date_format, tz=tz,
-                                keep=keep)
+                                earliest_date=earliest_date, id_numbers=id_numbers, keep=keep)
         return _back(clean, ["created", "lead_id"]), dq
 
 
@@ -319,7 +367,8 @@ def validate_file(path: str | Path, kind: str = "transactions",
         Reading a CSV file, as in :func:`read_table`.
     **kwargs
         Passed to the loader (``as_of``, ``date_format``, ``tz``, ``negative_amounts``,
-        ``churn_values``).
+        ``cancellation_prefix``, ``max_amount``, ``earliest_date``, ``id_numbers``,
+        ``churn_values``, ``max_tenure``).
 
     Returns
     -------

@@ -29,6 +29,10 @@ class DataQuality:
         Conditions that were kept but deserve attention, with the number of rows concerned.
     notes : list[str]
         Policies applied (e.g. how negative amounts were treated), in plain language.
+    orders : int or None
+        Transactions with an ``order_id``: the number of orders (rows of the clean table)
+        that the ``rows_used`` lines form; None when the data have no ``order_id`` (each
+        row is then a purchase). ``rows_in``, ``rows_used`` and ``dropped`` count lines.
     """
 
     source: str = ""
@@ -37,6 +41,7 @@ class DataQuality:
     dropped: dict[str, int] = field(default_factory=dict)
     warnings: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    orders: int | None = None
 
     def drop(self, reason: str, n: int) -> None:
         """Record ``n`` rows dropped for ``reason`` (no-op for ``n == 0``)."""
@@ -62,8 +67,10 @@ class DataQuality:
         return self
 
     def to_dict(self) -> dict:
-        """JSON-ready form: ``{"rows_in", "rows_used", "dropped", "warnings", "notes"}``."""
-        return {
+        """JSON-ready form: ``{"source", "rows_in", "rows_used", "dropped", "warnings",
+        "notes"}``, and ``"orders"`` when the data have order ids (a record without them
+        reads as before)."""
+        out = {
             "source": self.source,
             "rows_in": int(self.rows_in),
             "rows_used": int(self.rows_used),
@@ -71,6 +78,9 @@ class DataQuality:
             "warnings": {k: int(v) for k, v in self.warnings.items()},
             "notes": list(self.notes),
         }
+        if self.orders is not None:
+            out["orders"] = int(self.orders)
+        return out
 
     def to_frame(self) -> pd.DataFrame:
         """One row per line of the record: kind, reason, rows."""

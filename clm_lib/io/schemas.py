@@ -34,7 +34,8 @@ def _non_empty(s):
 _ID = pa.Column("string", nullable=False,
                 checks=pa.Check(_non_empty, error="empty customer_id"))
 
-#: Canonical transactions: one row per purchase (or return, under ``negative_amounts="net"``).
+#: Canonical transactions: one row per purchase (or return, under ``negative_amounts="net"``);
+#: with order ids, one row per order and ``lines``, the number of its lines.
 TransactionsSchema = pa.DataFrameSchema(
     {
         "customer_id": _ID,
@@ -42,6 +43,8 @@ TransactionsSchema = pa.DataFrameSchema(
         "amount": pa.Column("float64", nullable=False,
                             checks=pa.Check(_finite, error="non-finite amount")),
         "quantity": pa.Column("float64", nullable=True, required=False),
+        "lines": pa.Column("int64", nullable=False, required=False,
+                           checks=pa.Check.ge(1)),
     },
     strict=False,
     name="transactions",

@@ -2,19 +2,23 @@
 interval form).
 
 Interval form (``customer_id``, ``start``, ``end``; an empty end means "active"): drops
-``missing customer_id``, ``missing start``, ``unparseable start``, ``unparseable end``,
+``missing customer_id``, ``missing start``, ``unparseable start``, ``start before
+<earliest_date>`` (default 1900-01-01), ``unparseable end``,
 ``start after as_of``, ``end before start``, ``duplicate subscription row``. An end after
 ``as_of`` is treated as active at ``as_of`` (censored) with a warning. A customer may hold
 several intervals (re-subscriptions); each is kept as its own spell, with a warning.
 
 Snapshot form (``customer_id``, ``tenure``, ``churned``): drops ``missing customer_id``,
-``missing tenure``, ``non-numeric tenure``, ``negative tenure``, ``missing churn flag``,
+``missing tenure``, ``non-numeric tenure``, ``tenure beyond the plausible range (tenure >
+<max_tenure>)`` (no limit by default), ``negative tenure``, ``missing churn flag``,
 ``unrecognised churn flag``, ``duplicate customer row``; the same customer twice with
 different values is a :class:`~clm_lib.exceptions.DataContractError`.
 
-Other columns are kept as covariates; a text column whose values all read as numbers
-becomes numbers (blanks counted as a warning, e.g. Telco ``TotalCharges``) unless its
-name ends in ``id`` or a value has a leading zero.
+Customer ids that spell the same number (``1``, ``1.0``, ``01``) follow ``id_numbers``
+(see :func:`clm_lib.io.contract.id_spellings`). Other columns are kept as covariates; a
+text column whose values all read as numbers becomes numbers (blanks counted as a
+warning, e.g. Telco ``TotalCharges``) unless its name ends in ``id`` or a value has a
+leading zero.
 """
 from __future__ import annotations
 
@@ -23,17 +27,23 @@ from typing import Any
 
 from clm_lib.io import parse, wording
 from clm_lib.io.contract import (
+    DEFAULT_EARLIEST_DATE,
+    ID_NUMBER_POLICIES,
     ROW,
+    check_bound,
+    check_choice,
     check_tz,
     counts,
     fail,
     finish,
     first_code,
     first_of_repeats,
+    id_spellings,
     infer_numeric,
     mixed_zones,
     no_rows,
     parse_as_of,
+    parse_earliest,
     rename,
     repeated_keys,
     require,
@@ -52,6 +62,8 @@ SNAPSHOT_REQUIRED = ("customer_id", "tenure", "churned")
 def check_subscriptions(t, *, backend: str, name: str, columns: Mapping[str, str] | None = None,
                         as_of: Any = None, date_format: str | None = None,
                         tz: str | None = None, churn_values: Mapping[Any, bool] | None = None,
+                        earliest_date: Any = DEFAULT_EARLIEST_DATE,
+                        max_tenure: float | None = None, id_numbers: str = "warn",
                         keep: Callable | None = None) -> tuple[Any, DataQuality]:
     """Apply the subscriptions contract to the Ibis table ``t`` of the raw source.
 
@@ -67,9 +79,14 @@ def check_subscriptions(t, *, backend: str, name: str, columns: Mapping[str, str
         (boolean), other columns, in the order of the source.
     quality : DataQuality
     """
+    check_choice("id_numbers", id_numbers, ID_NUMBER_POLICIES)
+    options = dict(earliest=parse_earliest(earliest_date),
+                   max_tenure=check_bound("max_tenure", max_tenure, none=True),
+                   id_numbers=id_numbers)
     check_tz(tz)
     return with_positions(_check, t, backend=backend, name=name, columns=columns, as_of=as_of,
-                          date_format=date_format, tz=tz, churn_values=churn_values, keep=keep)
+                          date_format=date_format, tz=tz, churn_values=churn_values,
+                          options=options, keep=keep)
 
 
 def _form(t, what: str) -> str:
@@ -81,7 +98,7 @@ def _form(t, what: str) -> str:
     return "snapshot"
 
 
-def _check(t, *, backend, name, columns, as_of, date_format, tz, churn_values, keep,
+def _check(t, *, backend, name, columns, as_of, date_format, tz, churn_values, options, keep,
            rare=False):
     ibis = _ibis()
     source = t
@@ -89,7 +106,14 @@ def _check(t, *, backend, name, columns, as_of, date_format, tz, churn_values, k
     what = f"subscriptions '{name}'"
     t = rename(t, columns, what)
     form = _form(t, what)
-    reasons = wording.SUBSCRIPTION_REASONS[form]
+    earliest, max_tenure = options["earliest"], options["max_tenure"]
+    reasons = list(wording.SUBSCRIPTION_REASONS[form])
+    if form == "interval" and earliest is not None:
+        reasons.insert(reasons.index("unparseable start") + 1, wording.date_before("start",
+                                                                                  earliest))
+    if form == "snapshot" and max_tenure is not None:
+        reasons.insert(reasons.index("non-numeric tenure") + 1,
+                       wording.tenure_beyond(max_tenure))
     s = t
     if form == "interval":
         s, start = parse.dates(s, "start", backend, date_format, tz, rare=rare)
@@ -102,6 +126,8 @@ def _check(t, *, backend, name, columns, as_of, date_format, tz, churn_values, k
         after = (start.value >= cut) if cut is not None else ibis.literal(False)
         conditions = [cid_missing, start.missing, start.bad, end.bad, after,
                       end.value < start.value]
+        if earliest is not None:
+            conditions.insert(3, start.value < ibis.timestamp(earliest.to_pydatetime()))
         late = parse.flag(end.value >= cut) if cut is not None else ibis.literal(False)
         values = {"start": start.value, "end": ibis.ifelse(late, ibis.null("timestamp"),
                                                            end.value)}
@@ -112,6 +138,8 @@ def _check(t, *, backend, name, columns, as_of, date_format, tz, churn_values, k
         tenure, t_missing, t_bad = parse.number_column(t.tenure, "tenure")
         churned, c_missing, c_unknown = parse.churn_column(t.churned, churn_values)
         conditions = [cid_missing, t_missing, t_bad, tenure < 0, c_missing, c_unknown]
+        if max_tenure is not None:
+            conditions.insert(3, tenure > max_tenure)
         values = {"tenure": tenure, "churned": churned}
         flags = {"t_missing": t_missing, "t_bad": t_bad, "c_missing": c_missing,
                  "c_unknown": c_unknown}
@@ -130,8 +158,8 @@ def _check(t, *, backend, name, columns, as_of, date_format, tz, churn_values, k
         **{f"r{i + 1}": total(typed.__clm_reason == i + 1) for i in range(len(conditions))}))
     if form == "interval" and not rare and (c["s_rare"] or c["e_rare"]):
         return _check(source, backend=backend, name=name, columns=columns, as_of=as_of,
-                      date_format=date_format, tz=tz, churn_values=churn_values, keep=keep,
-                      rare=True)
+                      date_format=date_format, tz=tz, churn_values=churn_values,
+                      options=options, keep=keep, rare=True)
 
     n = c["rows_in"]
     if n == 0:
@@ -162,7 +190,8 @@ def _check(t, *, backend, name, columns, as_of, date_format, tz, churn_values, k
     if form == "interval" and cutoff is not None:
         dq.warn(wording.END_AFTER_AS_OF, c["late"])
         dq.notes.append(wording.interval_as_of_note(as_of_ts))
-    clean = typed.filter(kept).select(*t.columns)
+    clean = id_spellings(typed.filter(kept).select(*t.columns), "customer_id",
+                         options["id_numbers"], dq)
     out_cols = [x for x in t.columns if x != ROW]
     # An exact repeat of a kept row (once ids, dates and numbers are read) is double-recorded.
     unique = first_of_repeats(clean, out_cols).select(*t.columns)

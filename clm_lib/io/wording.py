@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-#: Transactions drop reasons, in the order they are applied.
+#: Transactions drop reasons, in the order they are applied (see :func:`tx_reasons` for
+#: the reasons of the plausibility checks, the cancellations and the unit-price form).
 TX_REASONS = (
     "missing customer_id",
     "missing timestamp",
@@ -47,6 +48,10 @@ ZERO_TENURE = "zero tenure (kept; no time at risk yet)"
 CONVERTED_AFTER_AS_OF = "converted after as_of (treated as not converted yet)"
 
 
+ORDER_TIMES = "lines of one order with different timestamps (order dated at its earliest line)"
+ORDER_CUSTOMERS = "lines of one order have different customer ids"
+
+
 def blank_numeric(column: str) -> str:
     return f"blank values in numeric column '{column}' (kept, value NaN)"
 
@@ -79,10 +84,88 @@ def date_note(date_format: str | None) -> str:
     return "Dates were read as ISO 8601 (year-month-day)."
 
 
-def order_duplicates_note(key: list[str]) -> str:
-    return ("Duplicates: rows repeating an earlier row with the same "
-            f"{' and '.join(key)} were dropped as double-recorded; "
-            "a repeated order id with different values would have been an error.")
+def tx_reasons(*, unit_price: bool, earliest: pd.Timestamp | None, max_amount: float,
+               cancellation_prefix: str | None) -> tuple[str, ...]:
+    """The transactions drop reasons, in the order they are applied: those of
+    :data:`TX_REASONS`, a timestamp before ``earliest`` after the unparseable ones, an
+    amount beyond ``max_amount`` after the non-numeric ones, cancellations before the
+    negative amounts; with ``unit_price`` (the amount is quantity times unit price), the
+    two amount reasons are named for the two columns."""
+    r = list(TX_REASONS)
+    if unit_price:
+        r[3:5] = ["missing quantity", "non-numeric quantity", "missing unit_price",
+                  "non-numeric unit_price"]
+    at = r.index("non-numeric amount" if not unit_price else "non-numeric unit_price") + 1
+    r.insert(at, amount_beyond(max_amount))
+    if earliest is not None:
+        r.insert(r.index("unparseable timestamp") + 1, date_before("timestamp", earliest))
+    if cancellation_prefix is not None:
+        r.insert(r.index("negative amount (return/cancellation)"),
+                 cancellation(cancellation_prefix))
+    return tuple(r)
+
+
+def date_before(column: str, earliest: pd.Timestamp) -> str:
+    return f"{column} before {earliest:%Y-%m-%d} (earliest_date)"
+
+
+def limit(x: float) -> str:
+    """A limit as the reasons write it: ``1e9``, ``1200``, ``2.5e10``."""
+    return f"{x:g}".replace("e+0", "e").replace("e+", "e")
+
+
+def amount_beyond(max_amount: float) -> str:
+    return f"amount beyond the plausible range (|amount| > {limit(max_amount)})"
+
+
+def tenure_beyond(max_tenure: float) -> str:
+    return f"tenure beyond the plausible range (tenure > {limit(max_tenure)})"
+
+
+def cancellation(prefix: str) -> str:
+    return f"cancellation (order id starts with {prefix!r})"
+
+
+def cancellation_note(prefix: str, negative_amounts: str) -> str:
+    return (f"Cancellations: lines whose order id starts with {prefix!r} are cancellations "
+            "or returns; " + {"drop": "dropped and counted, whatever their sign.",
+                              "net": "kept, with their amount negative (they net against "
+                                     "spend).",
+                              }.get(negative_amounts, "not allowed (none found)."))
+
+
+ORDER_LINES_NOTE = (
+    "Order lines: rows sharing an order_id are the lines of one order, one row of the clean "
+    "table: amounts (and quantities) summed, the number of lines in 'lines', the order "
+    "dated at its earliest line; product and unit_price are not kept at order level, other "
+    "columns are the first line's. Rows without an order id are one order each. A line "
+    "repeating an earlier line exactly was dropped as double-recorded (duplicate order_id); "
+    "lines of one order with different customer ids would have been an error.")
+
+
+def orders_note(lines: int, orders: int) -> str:
+    return f"{lines:,} lines form {orders:,} orders."
+
+
+def id_numbers_warning(column: str, policy: str) -> str:
+    if policy == "merge":
+        return f"{column} merged into the most frequent spelling of the same number"
+    return f"{column} spelled as the same number as another id (e.g. 1 and 1.0; kept apart)"
+
+
+def id_numbers_note(column: str, policy: str, n_ids: int, examples: list[tuple[str, str]]
+                    ) -> str:
+    """``examples``: pairs of spellings of one number (``"merge"``: from, to)."""
+    many = "s" if n_ids != 1 else ""
+    if policy == "merge":
+        pairs = ", ".join(f"{a!r} -> {b!r}" for a, b in examples)
+        return (f"Ids that differ only as numbers: {n_ids:,} spelling{many} of {column} "
+                f"merged into the most frequent spelling of the same number, ties to the "
+                f"first in sort order (e.g. {pairs}).")
+    pairs = ", ".join(f"{a!r} and {b!r}" for a, b in examples)
+    return (f"Ids that differ only as numbers: {n_ids:,} value{many} of {column} spell the "
+            f"same number as another (e.g. {pairs}); kept apart (id_numbers='warn'); pass "
+            "id_numbers='merge' to merge them or 'error' to refuse them.")
 
 
 def amount_notes(negative_amounts: str, n_zero: int) -> list[str]:

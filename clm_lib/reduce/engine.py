@@ -35,6 +35,7 @@ from typing import Any
 import pandas as pd
 
 from clm_lib.exceptions import MissingColumnsError, ParameterError
+from clm_lib.io.contract import DEFAULT_EARLIEST_DATE, DEFAULT_MAX_AMOUNT
 from clm_lib.io.quality import DataQuality
 from clm_lib.io.sources import (
     Materialized,
@@ -112,7 +113,10 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
     def load_transactions(self, source, columns: Mapping[str, str] | None = None, *,
                           as_of=None, date_format: str | None = None, tz: str | None = None,
                           negative_amounts: str = "drop", encoding: str | None = None,
-                          delimiter: str | None = None) -> tuple[Any, DataQuality]:
+                          delimiter: str | None = None, cancellation_prefix: str | None = None,
+                          max_amount: float = DEFAULT_MAX_AMOUNT,
+                          earliest_date: Any = DEFAULT_EARLIEST_DATE,
+                          id_numbers: str = "warn") -> tuple[Any, DataQuality]:
         """Apply the transactions data contract in the engine.
 
         The rules, drop reasons, warnings and errors of :func:`clm_lib.io.load_transactions`
@@ -123,7 +127,8 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
         ----------
         source : path, glob, directory of Parquet files, table name, DataFrame or Ibis table
             Raw transactions; CSV files are read as text and converted column by column.
-        columns, as_of, date_format, tz, negative_amounts, encoding, delimiter
+        columns, as_of, date_format, tz, negative_amounts, encoding, delimiter, \
+cancellation_prefix, max_amount, earliest_date, id_numbers
             As in :func:`clm_lib.io.load_transactions`. Spark reads the encodings its
             CSV reader knows (:func:`clm_lib.io.sources.raw_table`); a byte that is not
             in the encoding past the first MiB becomes U+FFFD there, where DuckDB raises.
@@ -142,12 +147,17 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
         with read_errors(source, encoding):
             return check_transactions(raw, backend=self.backend, name=source_name(source),
                                       columns=columns, as_of=as_of, date_format=date_format,
-                                      tz=tz, negative_amounts=negative_amounts)
+                                      tz=tz, negative_amounts=negative_amounts,
+                                      cancellation_prefix=cancellation_prefix,
+                                      max_amount=max_amount, earliest_date=earliest_date,
+                                      id_numbers=id_numbers)
 
     def load_subscriptions(self, source, columns: Mapping[str, str] | None = None, *,
                            as_of=None, date_format: str | None = None, tz: str | None = None,
                            churn_values: Mapping[Any, bool] | None = None,
-                           encoding: str | None = None, delimiter: str | None = None
+                           encoding: str | None = None, delimiter: str | None = None,
+                           earliest_date: Any = DEFAULT_EARLIEST_DATE,
+                           max_tenure: float | None = None, id_numbers: str = "warn"
                            ) -> tuple[Any, DataQuality]:
         """Apply the subscriptions data contract (interval or snapshot form) in the engine;
         the rules of :func:`clm_lib.io.load_subscriptions` (:mod:`clm_lib.io.subscriptions`).
@@ -160,11 +170,14 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
         with read_errors(source, encoding):
             return check_subscriptions(raw, backend=self.backend, name=source_name(source),
                                        columns=columns, as_of=as_of, date_format=date_format,
-                                       tz=tz, churn_values=churn_values)
+                                       tz=tz, churn_values=churn_values,
+                                       earliest_date=earliest_date, max_tenure=max_tenure,
+                                       id_numbers=id_numbers)
 
     def load_leads(self, source, columns: Mapping[str, str] | None = None, *, as_of=None,
                    date_format: str | None = None, tz: str | None = None,
-                   encoding: str | None = None, delimiter: str | None = None
+                   encoding: str | None = None, delimiter: str | None = None,
+                   earliest_date: Any = DEFAULT_EARLIEST_DATE, id_numbers: str = "warn"
                    ) -> tuple[Any, DataQuality]:
         """Apply the leads data contract in the engine (the rules of
         :func:`clm_lib.io.load_leads`); returns the clean lazy table and the record."""
@@ -173,7 +186,8 @@ class Engine(CustomerReductions, CohortReductions, OrderReductions, Subscription
         raw = raw_table(self.con, source, "leads", encoding=encoding, delimiter=delimiter)
         with read_errors(source, encoding):
             return check_leads(raw, backend=self.backend, name=source_name(source),
-                               columns=columns, as_of=as_of, date_format=date_format, tz=tz)
+                               columns=columns, as_of=as_of, date_format=date_format, tz=tz,
+                               earliest_date=earliest_date, id_numbers=id_numbers)
 
     def _transactions(self, source, columns) -> tuple[Any, DataQuality | None]:
         """A file or table name goes through the data contract; a DataFrame or Ibis table

@@ -243,19 +243,31 @@ def test_duplicate_order_id_dropped():
     assert_invariant(dq)
 
 
-def test_order_lines_with_products_are_not_duplicates():
+def test_order_lines_with_products_form_one_order():
     df = tx(customer_id=["1", "1"], timestamp=["2020-01-01"] * 2, amount=["5", "5"],
             order_id=["A1", "A1"], product=["cd", "dvd"])
     out, dq = load_transactions(df)
-    assert len(out) == 2 and dq.dropped == {}
+    assert dq.dropped == {} and (dq.rows_used, dq.orders) == (2, 1)
+    assert out[["order_id", "amount", "lines"]].values.tolist() == [["A1", 10.0, 2]]
+    assert "product" not in out.columns
 
 
-def test_conflicting_order_id_is_an_error():
-    df = tx(customer_id=["1", "2", "1"], timestamp=["2020-01-01"] * 3, amount=["5", "5", "99.99"],
-            order_id=["A1", "B7", "A1"])
-    with pytest.raises(DataContractError) as exc:
+def test_order_lines_with_different_values_are_one_order():
+    """Once an error ("the same order id appears with different values"): ordinary lines."""
+    df = tx(customer_id=["1", "2", "1"], timestamp=["2020-01-01"] * 3,
+            amount=["5", "5", "99.99"], order_id=["A1", "B7", "A1"])
+    out, dq = load_transactions(df)
+    assert out.set_index("order_id")["amount"].to_dict() == {"A1": 104.99, "B7": 5.0}
+    assert dq.orders == 2 and dq.rows_used == 3
+
+
+def test_order_lines_of_two_customers_are_an_error():
+    df = tx(customer_id=["1", "2", "1"], timestamp=["2020-01-01"] * 3,
+            amount=["5", "5", "99.99"], order_id=["A1", "A1", "B7"])
+    with pytest.raises(DataContractError, match="lines of one order have different customer") \
+            as exc:
         load_transactions(df)
-    assert exc.value.column == "order_id" and exc.value.n_rows == 2 and exc.value.rows == [0, 2]
+    assert exc.value.column == "order_id" and exc.value.n_rows == 2 and exc.value.rows == [0, 1]
     assert "A1" not in str(exc.value) and "99.99" not in str(exc.value)
 
 

@@ -94,8 +94,9 @@ def test_messy_csv_record_and_rows(messy, duck):
     assert dq.dropped == EXPECTED_DROPS
     assert dq.warnings == EXPECTED_WARNINGS
     assert dq.rows_used == len(CLEAN)
-    assert dq.notes[0].startswith("Duplicates: rows repeating an earlier row with the same "
-                                  "order_id")
+    assert dq.notes[0].startswith("Order lines: rows sharing an order_id are the lines of one "
+                                  "order")
+    assert dq.orders == len(CLEAN)  # o1 and o2 have one line each (o1's repeat dropped)
     pd.testing.assert_frame_equal(_sorted(duck.to_pandas(table)), CLEAN, check_dtype=False)
     # the loader into pandas gives the same record and rows, sorted with ties in file order
     frame, dq2 = load_transactions(path, COLUMNS, as_of=AS_OF)
@@ -213,11 +214,11 @@ def test_mixed_aware_and_naive_is_refused(duck, tmp_path):
     assert (e.value.column, e.value.n_rows, e.value.rows) == ("timestamp", 2, [1, 2])
 
 
-def test_conflicting_order_ids(duck, tmp_path):
-    pd.DataFrame({"customer_id": ["a", "a", "b"], "timestamp": ["2024-01-01"] * 3,
+def test_order_lines_of_two_customers(duck, tmp_path):
+    pd.DataFrame({"customer_id": ["a", "b", "b"], "timestamp": ["2024-01-01"] * 3,
                   "amount": ["1", "2", "3"], "order_id": ["o1", "o1", "o2"]}).to_csv(
         tmp_path / "orders.csv", index=False)
-    with pytest.raises(DataContractError, match="same order id") as e:
+    with pytest.raises(DataContractError, match="lines of one order have different") as e:
         duck.load_transactions(str(tmp_path / "orders.csv"))
     assert (e.value.column, e.value.n_rows, e.value.rows) == ("order_id", 2, [0, 1])
 
