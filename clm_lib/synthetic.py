@@ -149,9 +149,10 @@ def simulate_order_lines(n_customers: int, *, seed: int = 0, guest_share: float 
         (empty for guests), ``Country``.
     truth : dict
         The answer key: ``lines`` (rows in), ``guest_lines``, ``cancelled_lines``,
-        ``repeated_lines`` (exact repeats), ``late_lines``, ``orders`` (invoices of known
-        customers that are not cancellations), ``customers``, ``revenue`` (sum of their
-        quantity x unit price).
+        ``repeated_lines`` (exact repeats of a known customer's purchase line: the one
+        recorded twice and those the draws made identical), ``late_lines``, ``orders`` (invoices of
+        known customers that are not cancellations), ``customers``, ``revenue`` (sum of
+        their lines' quantity x unit price, each line once).
     """
     rng = np.random.default_rng(seed)
     tx = simulate_transactions(n_customers, seed=seed, start=start, acquisition_days=180,
@@ -188,9 +189,14 @@ def simulate_order_lines(n_customers: int, *, seed: int = 0, guest_share: float 
     lines.loc[late_row, "time"] = lines.loc[late_row, "time"] + np.timedelta64(1, "m")
     out = pd.concat([lines, lines.loc[[repeat_row]], cancel], ignore_index=True)
     out = out.sort_values(["time", "InvoiceNo"], kind="stable").reset_index(drop=True)
-    paid = lines.loc[lines["customer"].notna()]
+    # exact repeats: the one recorded twice, and lines that the draws made identical (the
+    # same product and quantity twice in one invoice), which a contract cannot tell apart
+    exact = out.drop(columns="inv").duplicated()
+    known_paid = out["customer"].notna() & ~out["InvoiceNo"].str.startswith("C")
+    paid = out.loc[known_paid & ~exact]
     truth = {"lines": int(len(out)), "guest_lines": int(out["customer"].isna().sum()),
-             "cancelled_lines": int(len(cancel)), "repeated_lines": 1, "late_lines": 1,
+             "cancelled_lines": int(len(cancel)),
+             "repeated_lines": int((exact & known_paid).sum()), "late_lines": 1,
              "orders": int(paid["inv"].nunique()), "customers": int(paid["customer"].nunique()),
              "revenue": float((paid["Quantity"] * paid["UnitPrice"]).sum())}
     return pd.DataFrame({

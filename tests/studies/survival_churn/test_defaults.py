@@ -3,7 +3,6 @@ from the data, covariates chosen from the columns present (or none), no value un
 asked, exactly one input, and every bad parameter named."""
 from __future__ import annotations
 
-import inspect
 import json
 
 import numpy as np
@@ -12,7 +11,6 @@ import pytest
 
 from clm_lib.config import CDNOW_MASTER, TELCO_CHURN
 from clm_lib.exceptions import MissingColumnsError, ParameterError
-from clm_lib.reduce.engine import Engine
 from clm_lib.studies.survival_churn.durations import load_churn_durations
 from clm_lib.studies.survival_churn import durations as du
 from clm_lib.studies.survival_churn import report as rp
@@ -267,13 +265,10 @@ def test_default_max_tenure_is_a_hundred_years():
     assert du._default_max_tenure("year") == 100
     assert du._default_max_tenure("day") == pytest.approx(36525)
     # added only when the loader takes it, and never over the user's own limit
-    takes = "max_tenure" in inspect.signature(Engine.load_subscriptions).parameters
-    assert du._subscription_options("month", {}) == ({"max_tenure": 1200.0} if takes else {})
+    assert du._subscription_options("month", {}) == {"max_tenure": 1200.0}
     assert du._subscription_options("month", {"max_tenure": 5}) == {"max_tenure": 5}
 
 
-@pytest.mark.xfail(strict=False, reason="the subscriptions loader takes max_tenure once the "
-                                        "io helpers add it")
 def test_a_tenure_of_1e300_is_dropped():
     raw = _snapshot(50).astype({"tenure": float})
     raw.loc[0, "tenure"] = 1e300
