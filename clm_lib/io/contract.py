@@ -391,10 +391,9 @@ def id_spellings(t, column: str, policy: str, dq: DataQuality):
     examples = [tuple(g[column].iloc[:2]) for _, g in list(groups)[:3]]
     n_rows, n_ids = int(found["__clm_n"].sum()), len(found)
     if policy == "error":
-        pairs = ", ".join(f"{a!r} and {b!r}" for a, b in examples)
-        raise fail(t, column, f"{n_ids} ids differ only as numbers from another id (e.g. "
-                              f"{pairs}); pass id_numbers='merge' to merge them or 'warn' "
-                              "to keep them apart", n_rows,
+        raise fail(t, column, f"{n_ids} ids differ only as numbers from another id, by "
+                              f"{wording.spelling_kinds(examples)}; pass id_numbers='merge' "
+                              "to merge them or 'warn' to keep them apart", n_rows,
                    t[column].isin(found[column].tolist()))
     if policy == "warn":
         dq.warn(wording.id_numbers_warning(column, policy), n_rows)

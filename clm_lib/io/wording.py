@@ -153,19 +153,34 @@ def id_numbers_warning(column: str, policy: str) -> str:
     return f"{column} spelled as the same number as another id (e.g. 1 and 1.0; kept apart)"
 
 
+def spelling_kinds(pairs: list[tuple[str, str]]) -> str:
+    """How pairs of spellings of one number differ, in words, without quoting them (raw
+    ids never reach a record or a report): "a decimal part (1 and 1.0)", "leading zeros
+    (007 and 7)", "a sign (+5 and 5)"."""
+    kinds = []
+    for a, b in pairs:
+        if "." in a or "." in b:
+            kinds.append("a decimal part (as in 1 and 1.0)")
+        if any(x.lstrip("+-").startswith("0") and len(x.lstrip("+-")) > 1 for x in (a, b)):
+            kinds.append("leading zeros (as in 007 and 7)")
+        if any(x[:1] in "+-" for x in (a, b)):
+            kinds.append("a sign (as in +5 and 5)")
+    return " or ".join(dict.fromkeys(kinds)) or "their spelling"
+
+
 def id_numbers_note(column: str, policy: str, n_ids: int, examples: list[tuple[str, str]]
                     ) -> str:
-    """``examples``: pairs of spellings of one number (``"merge"``: from, to)."""
+    """``examples``: pairs of spellings of one number (``"merge"``: from, to); only how
+    they differ is said (:func:`spelling_kinds`), never the ids themselves."""
     many = "s" if n_ids != 1 else ""
+    how = spelling_kinds(examples)
     if policy == "merge":
-        pairs = ", ".join(f"{a!r} -> {b!r}" for a, b in examples)
         return (f"Ids that differ only as numbers: {n_ids:,} spelling{many} of {column} "
                 f"merged into the most frequent spelling of the same number, ties to the "
-                f"first in sort order (e.g. {pairs}).")
-    pairs = ", ".join(f"{a!r} and {b!r}" for a, b in examples)
+                f"first in sort order (they differed by {how}).")
     return (f"Ids that differ only as numbers: {n_ids:,} value{many} of {column} spell the "
-            f"same number as another (e.g. {pairs}); kept apart (id_numbers='warn'); pass "
-            "id_numbers='merge' to merge them or 'error' to refuse them.")
+            f"same number as another, differing by {how}; kept apart (id_numbers='warn'); "
+            "pass id_numbers='merge' to merge them or 'error' to refuse them.")
 
 
 def amount_notes(negative_amounts: str, n_zero: int) -> list[str]:

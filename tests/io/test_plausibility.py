@@ -101,12 +101,14 @@ def test_huge_tenure_dropped_with_max_tenure(engine):
 
 # --------------------------------------------------------------------------- id spellings
 def test_ids_one_and_one_point_zero_warn_by_default(engine):
-    df = tx(["1", "1.0", "1", "2", "007", "7", "x1", "X1"])
+    df = tx(["41", "41.0", "41", "2", "0093", "93", "x1", "X1"])
     table, dq = engine.load_transactions(df)
-    assert dq.warnings == {WARN_IDS: 5}   # 1, 1.0, 1, 007, 7: kept apart
+    assert dq.warnings == {WARN_IDS: 5}   # 41, 41.0, 41, 0093, 93: kept apart
     note = next(n for n in dq.notes if n.startswith("Ids that differ only as numbers"))
-    assert "4 values of customer_id" in note and "'007' and '7'" in note
-    assert "'1' and '1.0'" in note
+    assert "4 values of customer_id" in note
+    # how they differ is said, the ids themselves never (the record reaches the reports)
+    assert "a decimal part" in note and "leading zeros" in note
+    assert not any(i in note for i in ("41", "0093", "93"))
     assert engine.to_pandas(table)["customer_id"].nunique() == 7
 
 
@@ -121,9 +123,9 @@ def test_ids_merge_into_the_most_frequent_spelling(engine):
 
 def test_ids_error(engine):
     with pytest.raises(DataContractError, match="differ only as numbers") as e:
-        engine.load_transactions(tx(["1", "1.0", "2"]), id_numbers="error")
+        engine.load_transactions(tx(["41", "41.0", "2"]), id_numbers="error")
     assert e.value.column == "customer_id" and e.value.n_rows == 2 and e.value.rows == [0, 1]
-    assert "'1' and '1.0'" in str(e.value)
+    assert "a decimal part" in str(e.value) and "41" not in str(e.value)
     with pytest.raises(ParameterError, match="id_numbers"):
         engine.load_transactions(tx(["1"]), id_numbers="join")
 
