@@ -104,3 +104,23 @@ def test_order_lines_run_through_overview_clv_and_lifecycle(retail, tmp_path):
     assert m["revenue"] == pytest.approx(truth["revenue"], rel=1e-9)
     dq = m["data_quality"]
     assert dq["rows_in"] == dq["rows_used"] + sum(dq["dropped"].values()) == truth["lines"]
+
+
+def test_canonical_subscriptions_run_survival_and_cohorts_with_one_parameter(tmp_path):
+    """The Telco snapshot with the canonical names (customer_id, tenure, churned):
+    `-p subscriptions=FILE` alone runs survival (covariates chosen from the columns, no
+    value basis) and cohort retention (the snapshot's synthetic cohort)."""
+    from clm_lib.config import TELCO_CHURN
+
+    raw = pd.read_csv(TELCO_CHURN, dtype=str)
+    subs = tmp_path / "subs.csv"
+    raw.rename(columns={"customerID": "customer_id", "Churn": "churned"}).to_csv(subs, index=False)
+    out = tmp_path / "run"
+    code, text = _run("run", "survival_churn", "cohort_retention", "-p", f"subscriptions={subs}",
+                      "--out", str(out), "-q")
+    assert code == 0, text
+    assert all(s == ("ok", None) for s in _statuses(out).values()), _statuses(out)
+    surv = json.loads((out / "survival_churn" / "metrics.json").read_text())
+    assert surv["covariates_source"] == "data" and "TotalCharges" in surv["covariates_left_out"]
+    cohort = json.loads((out / "cohort_retention" / "metrics.json").read_text())
+    assert cohort["form"] == "snapshot" and cohort["as_of"] is None
