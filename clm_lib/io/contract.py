@@ -77,17 +77,24 @@ def check_bound(option: str, value: Any, none: bool = False) -> float | None:
     return float(value)
 
 
+def _date_option(value: Any, name: str) -> pd.Timestamp:
+    """``value`` as a Timestamp; a :class:`ParameterError` naming ``name`` when it is not a
+    date or is missing."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(f"{name} is not a date: {value!r}") from exc
+    if ts is pd.NaT:
+        raise ParameterError(f"{name} is missing (NaT)")
+    return ts
+
+
 def parse_earliest(earliest_date: Any) -> pd.Timestamp | None:
     """``earliest_date`` as a naive Timestamp (None: no limit); a :class:`ParameterError`
     naming the option when it is not a date."""
     if earliest_date is None:
         return None
-    try:
-        ts = pd.Timestamp(earliest_date)
-    except (ValueError, TypeError) as exc:
-        raise ParameterError(f"earliest_date is not a date: {earliest_date!r}") from exc
-    if ts is pd.NaT:
-        raise ParameterError("earliest_date is missing (NaT)")
+    ts = _date_option(earliest_date, "earliest_date")
     return ts.tz_localize(None) if ts.tzinfo is not None else ts
 
 
@@ -96,12 +103,7 @@ def parse_as_of(as_of: Any, tz: str | None) -> tuple[pd.Timestamp | None, pd.Tim
     ``as_of`` has no time of day. An aware ``as_of`` is converted to ``tz`` (UTC)."""
     if as_of is None:
         return None, None
-    try:
-        ts = pd.Timestamp(as_of)
-    except (ValueError, TypeError) as exc:
-        raise ParameterError(f"as_of is not a date: {as_of!r}") from exc
-    if ts is pd.NaT:
-        raise ParameterError("as_of is missing (NaT)")
+    ts = _date_option(as_of, "as_of")
     if ts.tzinfo is not None:
         ts = ts.tz_convert(tz or "UTC").tz_localize(None)
     # the engines hold microseconds: "after a time of day" starts one microsecond later

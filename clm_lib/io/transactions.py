@@ -70,6 +70,7 @@ from clm_lib.io.contract import (
     with_positions,
 )
 from clm_lib.io.quality import DataQuality
+from clm_lib.io.sniff import suggest_columns
 from clm_lib.io.sources import _ibis
 
 TX_REQUIRED = ("customer_id", "timestamp", "amount")
@@ -140,7 +141,8 @@ def _amount_form(t, what: str) -> bool:
         hint = "amount" not in t.columns and ("unit_price" in t.columns
                                               or "quantity" in t.columns)
         raise MissingColumnsError(missing, found, what=what + (
-            " (needs amount, or unit_price with quantity)" if hint else ""))
+            " (needs amount, or unit_price with quantity)" if hint else ""),
+            suggestion=suggest_columns(missing, found))
     return unit_price
 
 
