@@ -27,7 +27,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 
 from clm_lib.checks import TIME_UNITS
-from clm_lib.io.contract import NEGATIVE_AMOUNT_POLICIES
+from clm_lib.io.contract import ID_NUMBER_POLICIES, NEGATIVE_AMOUNT_POLICIES
 from clm_lib.io.options import CONTRACT_OPTIONS
 from clm_lib.reduce.engine import ENGINES
 from clm_lib.reduce.periods import COHORT_PERIODS
@@ -41,9 +41,6 @@ Rule = Callable[[str, object], list]
 
 #: Parameters naming an input file (a path, a glob, a Parquet folder or a URL).
 FILE_PARAMETERS = ("transactions", "subscriptions", "leads")
-#: Values of the contract option ``id_numbers`` (ids that differ only as numbers).
-#: The contract's own constant replaces this one once the contract takes the option.
-ID_NUMBER_POLICIES = ("warn", "merge", "error")
 
 
 # --------------------------------------------------------------------------- value tests
