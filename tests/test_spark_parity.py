@@ -319,7 +319,8 @@ _BUILD = _golden_build()
 _CASES = {c.name: c for c in _BUILD.CASES}
 #: The golden cases also run on Spark: one of each path of the contract (a CSV log, order
 #: lines with a time zone, aware timestamps with an offset as-of, net negative amounts,
-#: both errors that name rows, interval and snapshot subscriptions, leads). Every case runs
+#: the mixed-zone error that names rows, order lines of one order with different values
+#: (now one order), interval and snapshot subscriptions, leads). Every case runs
 #: on DuckDB in tests/io/test_golden.py; the Telco file (21 columns) runs on Spark in the
 #: survival section.
 _SPARK_CASES = ("cdnow_sample", "tx_orders_tz", "tx_aware_as_of_offset", "tx_orders_net",
