@@ -175,8 +175,8 @@ def summary_lines(result) -> list[str]:
                          f"{risk.loc[risk['risk_tier'] == 'high', 'value'].sum():,.0f} "
                          "of it sits with high-risk customers."
                          + ("" if result.value_basis == "margin" else
-                            " This is revenue, not margin: no margin was given (set `margin` "
-                            "to a margin column or amount per period)."))
+                            " This is revenue, not margin: no margin was given (set the "
+                            "parameter margin to a margin column or amount per period)."))
     if result.value_basis is None:
         lines.append(NO_VALUE)
     lines.append(definition(result))

@@ -28,16 +28,17 @@ __all__ = [
 ]
 
 #: Said once in the summary when neither ``margin`` nor ``revenue`` is given.
-NO_VALUE = ("No value basis: neither `margin` nor `revenue` was given, so the report shows "
-            "churn risk and remaining lifetime but no value (set `margin` or `revenue` to a "
-            "column or an amount per period).")
+NO_VALUE = ("No value basis: neither margin nor revenue was given, so the report shows "
+            "churn risk and remaining lifetime but no value (set the parameter margin or "
+            "revenue to a column or an amount per period).")
 
 
 def no_covariates_reason(result) -> str:
-    """Why the models have no covariates, in a few words."""
+    """Why the models have no covariates, in a few words (plain text: the summary shows
+    it as it is)."""
     if result.covariates_source == "parameter":
-        return "No covariates (`covariates = []`)"
-    return "No covariates (none of the columns qualified: see *Method notes*)"
+        return "No covariates (covariates = [] was given)"
+    return "No covariates (none of the columns qualified; see the method notes)"
 
 
 def no_covariates_sentence(result) -> str:

@@ -156,8 +156,11 @@ def test_no_covariates_runs_every_section():
     assert st.segment_hr.loc["basic", "hr"] == pytest.approx(2.0, rel=0.25)
     lines = rp.summary_lines(st)
     assert "(no other covariate to adjust for)" in lines[1] and "adjusted" not in lines[1]
-    assert rp.no_covariates_sentence(st).startswith("No covariates (`covariates = []`): every")
+    assert rp.no_covariates_sentence(st).startswith("No covariates (covariates = [] was given): "
+                                                    "every")
     assert rp.no_covariates_sentence(st) in lines
+    # the summary is shown as plain text: no Markdown markup that would show as it is
+    assert not [line for line in lines if "`" in line or "*" in line]
     assert rp.headline(st)["basic vs pro"].endswith("x churn hazard (Cox)")
     assert "no covariates: one curve for everyone" in rp.comparison_table(st)["caption"]
     assert rp.covariates_note(st) == "**Covariates** (as given in `covariates`): none."
@@ -202,7 +205,8 @@ def test_canonical_cdnow_by_inactivity_with_no_other_parameter(cdnow_canonical):
     assert m["data_quality"]["rows_in"] == 69659
     assert "Observed to 1998-06-30, the last date in the data." in rp.summary_lines(st)
     assert rp.no_covariates_sentence(st).startswith(
-        "No covariates (none of the columns qualified: see *Method notes*): every")
+        "No covariates (none of the columns qualified; see the method notes): every")
+    assert not [line for line in rp.summary_lines(st) if "`" in line or "*" in line]
     assert "`first_amount` (and `first_quantity`), known at the first purchase, can be named" \
         in rp.covariates_note(st)
     given = du.load_churn_durations(None, cdnow_canonical, as_of="1998-06-30")
