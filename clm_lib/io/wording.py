@@ -228,3 +228,12 @@ def snapshot_notes(churn_values: Mapping[Any, bool] | None, as_of_given: bool) -
 def leads_as_of_note(as_of_ts: pd.Timestamp) -> str:
     return (f"Observation end (as_of): {when(as_of_ts)}; leads created later "
             "dropped, later conversions treated as not converted yet.")
+
+
+def ends_after_last_start_note(n: int, as_of) -> str:
+    """The note of a study whose ``as_of`` came from interval subscriptions with ``n``
+    ends after the last start (:func:`clm_lib.reduce.customers.ends_after_last_start`)."""
+    return (f"Observation end {pd.Timestamp(as_of):%Y-%m-%d} is the last start or end date in "
+            f"the data, and {n:,} subscription{'s end' if n != 1 else ' ends'} after the last "
+            "start: if those are scheduled ends rather than ends that happened, they are "
+            "counted as churn here; set as_of to the date the data were extracted.")

@@ -102,6 +102,21 @@ def observation_window(engine, source, *, as_of=None, calibration_end=None,
             "calibration_end": cal, "calibration_end_source": cal_source, "first_day": first}
 
 
+def ends_after_last_start(engine, table) -> int:
+    """Interval subscriptions whose ``end`` is after the last ``start`` in ``table``.
+
+    When ``as_of`` comes from the data it is the last start or end; if the data hold
+    *scheduled* ends (a contract's end date beyond the extraction), the last of them
+    becomes ``as_of`` and every such subscription counts as ended by then. A study that
+    derives ``as_of`` says how many ends lie after the last start, so that a reader can
+    tell (:func:`clm_lib.io.wording.ends_after_last_start_note`)."""
+    import ibis
+
+    last_start = engine.observed_span(table, ("start",), days=False)[1].to_pydatetime()
+    late = table.filter(table.end.notnull() & (table.end > ibis.timestamp(last_start)))
+    return int(engine.to_pandas(late.aggregate(n=late.count()))["n"].iloc[0])
+
+
 def instant(value, name: str = "as_of") -> dt.datetime:
     """``value`` as a naive instant (aware ones in UTC)."""
     if value is None:

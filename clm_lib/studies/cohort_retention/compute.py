@@ -57,7 +57,7 @@ from clm_lib.exceptions import (
     ParameterError,
 )
 from clm_lib.reduce import ENGINES, Engine, get_engine
-from clm_lib.reduce.customers import as_of_from_data
+from clm_lib.reduce.customers import as_of_from_data, ends_after_last_start
 from clm_lib.reduce.periods import check_period, last_complete_period, period_labels
 from clm_lib.studies.cohort_retention import reduce as red
 from clm_lib.studies.cohort_retention.purchase import (
@@ -126,6 +126,7 @@ class _Input:
     as_of: dt.date | None  # None: a snapshot without a date
     last: int | None  # code of the last period complete by as_of
     as_of_source: str  # "parameter", "data" (the last date in the data) or "none"
+    ends_after_last_start: int  # intervals with as_of from the data: see the report's note
 
 
 def _input(data, cohort_period: str, as_of, engine, segment: str | None = None) -> _Input:
@@ -155,10 +156,11 @@ def _input(data, cohort_period: str, as_of, engine, segment: str | None = None) 
         table = red.with_zero_amount(table)
     if as_of is None and form == "snapshot":
         # tenure needs no calendar: the snapshot's date is only recorded when given
-        return _Input(eng, form, table, has_revenue, cohort_period, None, None, "none")
+        return _Input(eng, form, table, has_revenue, cohort_period, None, None, "none", 0)
     day, source = as_of_from_data(as_of, eng, table, _DATES.get(form, ()))
+    late = ends_after_last_start(eng, table) if source == "data" and form == "intervals" else 0
     return _Input(eng, form, table, has_revenue, cohort_period, day.date(),
-                  last_complete_period(day, cohort_period), source)
+                  last_complete_period(day, cohort_period), source, late)
 
 
 def _as_text(values: pd.Series, dtype) -> pd.Series:
@@ -658,6 +660,7 @@ def cohort_study(data, cohort_period: str = "month", *, as_of=None, inactivity_p
     params = {"cohort_period": cohort_period,
               "as_of": None if inp.as_of is None else str(inp.as_of),
               "as_of_source": inp.as_of_source,
+              "ends_after_last_start": inp.ends_after_last_start,
               "inactivity_periods": int(inactivity_periods),
               "holdout_periods": int(holdout_periods), "horizon_periods": int(horizon_periods),
               "discount_rate": float(discount_rate), "segment": segment, "form": form,

@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from clm_lib.io.wording import ends_after_last_start_note
 from clm_lib.studies.cohort_retention.compute import CohortStudy
 from clm_lib.studies.cohort_retention.snapshot import SYNTHETIC_COHORT
 
@@ -101,6 +102,9 @@ def summary_lines(study: CohortStudy) -> list[str]:
                      f"(data up to {study.parameters['as_of']}"
                      + (", the last date in the data)." if study.parameters.get("as_of_source") == "data"
                         else ")."))
+        if study.parameters.get("ends_after_last_start"):
+            lines.append(ends_after_last_start_note(study.parameters["ends_after_last_start"],
+                                                    study.parameters["as_of"]))
     first = t.sizes.index[0]
     if t.last_k.iloc[0] >= 1:
         b1 = t.bounded_rates.loc[first, 1]

@@ -26,7 +26,8 @@ from clm_lib.exceptions import DataContractError, InsufficientDataError, Paramet
 from clm_lib.io.options import CONTRACT_OPTIONS, load_options
 from clm_lib.io.quality import DataQuality
 from clm_lib.reduce import get_engine
-from clm_lib.reduce.customers import day
+from clm_lib.io.wording import ends_after_last_start_note
+from clm_lib.reduce.customers import day, ends_after_last_start
 from clm_lib.reduce.engine import Engine
 
 __all__ = [
@@ -296,7 +297,7 @@ def load_churn_durations(subscriptions=None, transactions=None, columns=None, *,
                                      time_unit=time_unit)
         return Durations(frame, [dq, dq2], "transactions", pd.Timestamp(end), source)
     opts = _subscription_options(time_unit, load_options("subscriptions", **read))
-    source = None
+    source, late = None, 0
     if as_of is not None:
         as_of, source = _observation_end(as_of, eng, None, ())
     else:
@@ -305,6 +306,7 @@ def load_churn_durations(subscriptions=None, transactions=None, columns=None, *,
         probe, _ = eng.load_subscriptions(subscriptions, columns, **opts)
         if {"start", "end"} <= set(probe.columns):
             as_of, source = _observation_end(None, eng, probe, ("start", "end"))
+            late = ends_after_last_start(eng, probe)
     if isinstance(subscriptions, (str, os.PathLike)) and _takes(eng.subscription_durations,
                                                                 opts):
         # loaded and reduced in one go: the engine knows the contract was applied
@@ -314,6 +316,8 @@ def load_churn_durations(subscriptions=None, transactions=None, columns=None, *,
     else:
         subs, dq = eng.load_subscriptions(subscriptions, columns, as_of=as_of, **opts)
         frame = eng.subscription_durations(subs, as_of=as_of, time_unit=time_unit)
+    if late:
+        dq.notes.append(ends_after_last_start_note(late, as_of))
     return Durations(frame, [dq], "subscriptions",
                      None if as_of is None else pd.Timestamp(as_of), source)
 

@@ -7,6 +7,7 @@ import pytest
 from clm_lib.exceptions import DataContractError, MissingColumnsError, ParameterError
 from clm_lib.reduce import get_engine
 from clm_lib.reduce.periods import last_complete_period, period_codes, period_labels, period_start
+from clm_lib.studies.cohort_retention import report
 from clm_lib.studies.cohort_retention.compute import (
     SYNTHETIC_COHORT,
     churn_rate,
@@ -509,3 +510,20 @@ def test_as_of_defaults_to_the_last_day_in_the_data():
     assert given.parameters["as_of_source"] == "parameter"
     pd.testing.assert_frame_equal(derived.tables.bounded_counts, given.tables.bounded_counts)
     assert str(derived.tables.sizes.index[-1]) == "2020-04"
+
+
+def test_derived_as_of_of_intervals_names_ends_after_the_last_start():
+    """Interval subscriptions without as_of are observed to their last start or end; the
+    ends after the last start may be scheduled ends, and the summary says how many."""
+    subs = pd.DataFrame({"customer_id": ["a", "b", "c", "d"],
+                         "start": pd.to_datetime(["2024-01-05", "2024-02-10", "2024-03-01",
+                                                  "2024-03-20"]),
+                         "end": pd.to_datetime(["2024-02-01", None, "2024-06-30", "2024-12-31"])})
+    derived = cohort_study(subs, "month", holdout_periods=0)
+    assert derived.parameters["as_of"] == "2024-12-31"
+    assert derived.parameters["ends_after_last_start"] == 2
+    assert any("2 subscriptions end after the last start" in line
+               for line in report.summary_lines(derived))
+    given = cohort_study(subs, "month", as_of="2024-12-31", holdout_periods=0)
+    assert given.parameters["ends_after_last_start"] == 0
+    assert not any("scheduled ends" in line for line in report.summary_lines(given))

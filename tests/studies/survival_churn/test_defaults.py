@@ -371,3 +371,15 @@ def test_derived_as_of_keeps_the_last_days_purchases():
     assert (d.as_of, d.as_of_source) == (pd.Timestamp("2024-03-01 18:00"), "data")
     assert not d.qualities[1].dropped.get("purchase after as_of")
     assert d.qualities[1].rows_used == 4 and sorted(d.frame["customer_id"]) == ["a", "b", "c"]
+
+
+def test_derived_as_of_of_intervals_notes_ends_after_the_last_start():
+    subs = pd.DataFrame({"customer_id": ["a", "b", "c", "d"],
+                         "start": pd.to_datetime(["2024-01-05", "2024-02-10", "2024-03-01",
+                                                  "2024-03-20"]),
+                         "end": pd.to_datetime(["2024-02-01", None, "2024-06-30", "2024-12-31"])})
+    d = load_churn_durations(subscriptions=subs)
+    assert (d.as_of, d.as_of_source) == (pd.Timestamp("2024-12-31"), "data")
+    assert any("2 subscriptions end after the last start" in n for n in d.qualities[0].notes)
+    given = load_churn_durations(subscriptions=subs, as_of="2024-12-31")
+    assert not any("scheduled ends" in n for n in given.qualities[0].notes)
