@@ -77,7 +77,7 @@ def check_bound(option: str, value: Any, none: bool = False) -> float | None:
     return float(value)
 
 
-def _date_option(value: Any, name: str) -> pd.Timestamp:
+def date_value(value: Any, name: str) -> pd.Timestamp:
     """``value`` as a Timestamp; a :class:`ParameterError` naming ``name`` when it is not a
     date or is missing."""
     try:
@@ -94,7 +94,7 @@ def parse_earliest(earliest_date: Any) -> pd.Timestamp | None:
     naming the option when it is not a date."""
     if earliest_date is None:
         return None
-    ts = _date_option(earliest_date, "earliest_date")
+    ts = date_value(earliest_date, "earliest_date")
     return ts.tz_localize(None) if ts.tzinfo is not None else ts
 
 
@@ -103,7 +103,7 @@ def parse_as_of(as_of: Any, tz: str | None) -> tuple[pd.Timestamp | None, pd.Tim
     ``as_of`` has no time of day. An aware ``as_of`` is converted to ``tz`` (UTC)."""
     if as_of is None:
         return None, None
-    ts = _date_option(as_of, "as_of")
+    ts = date_value(as_of, "as_of")
     if ts.tzinfo is not None:
         ts = ts.tz_convert(tz or "UTC").tz_localize(None)
     # the engines hold microseconds: "after a time of day" starts one microsecond later

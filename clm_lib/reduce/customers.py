@@ -38,6 +38,7 @@ from clm_lib.exceptions import (
     MissingColumnsError,
     ParameterError,
 )
+from clm_lib.io.contract import date_value
 from clm_lib.reduce import expressions as red
 
 HISTORY_COLUMNS = ("purchase_days", "spend", "first_purchase", "second_purchase",
@@ -48,13 +49,7 @@ HISTORY_COLUMNS = ("purchase_days", "spend", "first_purchase", "second_purchase"
 
 def day(value, name: str) -> dt.date:
     """``value`` as a calendar day; a :class:`ParameterError` naming ``name`` otherwise."""
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{name} is not a date: {value!r}") from exc
-    if ts is pd.NaT:
-        raise ParameterError(f"{name} is missing")
-    return ts.normalize().date()
+    return date_value(value, name).normalize().date()
 
 
 def as_of_from_data(as_of, engine, source, columns: tuple[str, ...] = ("timestamp",)
