@@ -139,6 +139,11 @@ def cdnow_basket(tmp_path_factory) -> tuple[str, str]:
     return str(csv), str(parquet)
 
 
+#: Seconds a test waits for a notebook kernel to start: papermill's 60 s default was seen
+#: to run out on a loaded machine before any of the notebook's code ran.
+KERNEL_START_TIMEOUT = 300
+
+
 def example_parameters(notebook: str) -> dict:
     """The parameters ``make reports`` gives the study of ``notebook`` (e.g.
     ``"30_clv.ipynb"``): those of the config in ``examples/`` that is for the study, as
@@ -185,7 +190,8 @@ def run_notebook(tmp_path_factory):
             papermill.execute_notebook(
                 str(NOTEBOOKS_DIR / name), str(folder / "run.ipynb"),
                 parameters={**base, **parameters, "output_dir": str(folder / "out")},
-                cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
+                cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False,
+                start_timeout=KERNEL_START_TIMEOUT)
             runs[key] = folder / "out"
         return runs[key]
 

@@ -50,20 +50,15 @@ def test_lifecycle_notebook_runs_on_cdnow(run_notebook):
 
 
 @pytest.mark.slow
-def test_lifecycle_notebook_with_leads(tmp_path):
-    papermill = pytest.importorskip("papermill")
+def test_lifecycle_notebook_with_leads(tmp_path, run_notebook):
     leads = tmp_path / "leads.csv"
     pd.DataFrame({"lead_id": range(6), "created": ["1997-01-01"] * 6,
                   "source": ["ads", "ads", "ads", "=mail", "=mail", "=mail"],
                   "converted": ["1997-01-05", "1997-02-01", None, "1997-01-02", None, None]}).to_csv(leads, index=False)
-    out = tmp_path / "out"
-    papermill.execute_notebook(str(NB), str(tmp_path / "run.ipynb"),
-                               parameters={"output_dir": str(out), "leads": str(leads),
-                                           "transactions": "../data/cdnow_sample.csv",
-                                           "columns": {"date": "timestamp", "dollars": "amount"},
-                                           "as_of": "1998-06-30", "new_days": 60,
-                                           "lapsed_days": 180, "what_if_points": [2]},
-                               cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
+    out = run_notebook(NB.name, sample=False, leads=str(leads),
+                       transactions="../data/cdnow_sample.csv",
+                       columns={"date": "timestamp", "dollars": "amount"}, as_of="1998-06-30",
+                       new_days=60, lapsed_days=180, what_if_points=[2])
     m = json.loads((out / "metrics.json").read_text())
     rates = {r["source"]: r["conversion_rate"] for r in m["leads"]}
     assert rates["ads"] == pytest.approx(2 / 3) and rates["=mail"] == pytest.approx(1 / 3)
