@@ -11,9 +11,7 @@ model-ready and :func:`encode_covariates` builds the design frame of the models.
 """
 from __future__ import annotations
 
-import inspect
 import numbers
-import os
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -23,12 +21,11 @@ import pandas as pd
 from clm_lib.checks import TIME_UNITS, unit_days
 from clm_lib.checks import require_columns as _require
 from clm_lib.exceptions import DataContractError, InsufficientDataError, ParameterError
-from clm_lib.io.options import CONTRACT_OPTIONS, load_options
+from clm_lib.io.options import load_options
 from clm_lib.io.quality import DataQuality
 from clm_lib.reduce import get_engine
 from clm_lib.io.wording import ends_after_last_start_note
 from clm_lib.reduce.customers import day, ends_after_last_start
-from clm_lib.reduce.engine import Engine
 
 __all__ = [
     "TIME_UNIT_DAYS",
@@ -206,12 +203,6 @@ class Durations(NamedTuple):
     as_of_source: str | None = None
 
 
-def _takes(function, options: Mapping) -> bool:
-    """Whether ``function`` takes every keyword of ``options``."""
-    params = inspect.signature(function).parameters
-    return all(k in params for k in options)
-
-
 def _default_max_tenure(time_unit: str) -> float:
     """The plausibility limit of a subscription tenure: 100 years in periods of
     ``time_unit`` (a longer tenure is a data error, not a customer)."""
@@ -220,12 +211,8 @@ def _default_max_tenure(time_unit: str) -> float:
 
 def _subscription_options(time_unit: str, options: Mapping) -> dict:
     """The subscriptions loader's options with the default ``max_tenure`` added when the
-    user gave none and the loader takes that option (see :func:`_default_max_tenure`)."""
-    out = dict(options)
-    if "max_tenure" not in out and "max_tenure" in CONTRACT_OPTIONS["subscriptions"] \
-            and _takes(Engine.load_subscriptions, {"max_tenure": None}):
-        out["max_tenure"] = _default_max_tenure(time_unit)
-    return out
+    user gave none (see :func:`_default_max_tenure`)."""
+    return {"max_tenure": _default_max_tenure(time_unit), **options}
 
 
 def load_churn_durations(subscriptions=None, transactions=None, columns=None, *, as_of=None,
@@ -300,21 +287,18 @@ def load_churn_durations(subscriptions=None, transactions=None, columns=None, *,
     source, late = None, 0
     if as_of is not None:
         as_of, source = _observation_end(as_of, eng, None, ())
+    subs, dq = eng.load_subscriptions(subscriptions, columns, as_of=as_of, **opts)
+    if as_of is None and {"start", "end"} <= set(subs.columns):
+        # interval subscriptions need an end of observation: the last instant in the clean
+        # data, which three queries read (kept once); snapshots carry their own tenure
+        kept = eng.materialize(subs)
+        try:
+            as_of, source = _observation_end(None, eng, kept.table, ("start", "end"))
+            late = ends_after_last_start(eng, kept.table)
+            frame = eng.subscription_durations(kept.table, as_of=as_of, time_unit=time_unit)
+        finally:
+            kept.drop()
     else:
-        # interval subscriptions need an end of observation: the last day in the clean
-        # data (a first, lazy pass of the contract); snapshots carry their own tenure
-        probe, _ = eng.load_subscriptions(subscriptions, columns, **opts)
-        if {"start", "end"} <= set(probe.columns):
-            as_of, source = _observation_end(None, eng, probe, ("start", "end"))
-            late = ends_after_last_start(eng, probe)
-    if isinstance(subscriptions, (str, os.PathLike)) and _takes(eng.subscription_durations,
-                                                                opts):
-        # loaded and reduced in one go: the engine knows the contract was applied
-        frame = eng.subscription_durations(subscriptions, as_of=as_of, time_unit=time_unit,
-                                           columns=columns, **opts)
-        dq = DataQuality(**frame.attrs.pop("data_quality"))
-    else:
-        subs, dq = eng.load_subscriptions(subscriptions, columns, as_of=as_of, **opts)
         frame = eng.subscription_durations(subs, as_of=as_of, time_unit=time_unit)
     if late:
         dq.notes.append(ends_after_last_start_note(late, as_of))
