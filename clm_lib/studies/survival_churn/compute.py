@@ -282,14 +282,13 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *,
                                   inactivity_days=inactivity_days, time_unit=time_unit,
                                   date_format=date_format, encoding=encoding,
                                   delimiter=delimiter, contract=contract, engine=engine)
-    check_columns(loaded.frame, covariates=covariates, segment=segment, margin=margin,
-                  revenue=revenue, baselines=None)
     left_out: dict[str, str] = {}
     covariates_given = covariates is not None
     if not covariates_given:
         covariates, left_out = choose_covariates(
             loaded.frame, value_columns=[v for v in (margin, revenue) if isinstance(v, str)])
     covariates = list(covariates)
+    # the columns given exist (those chosen do), and baselines name covariates
     check_columns(loaded.frame, covariates=covariates, segment=segment, margin=margin,
                   revenue=revenue, baselines=baselines)
     data, prep = prepare_durations(loaded.frame, covariates=covariates, segment=segment,
