@@ -157,31 +157,22 @@ _KINDS = ("transactions", "subscriptions", "leads")
 
 
 def _config_values(config: Path) -> dict:
-    """The reading values of a config file (``clm init`` writes them): paths resolved
-    against the file's folder."""
-    import yaml
-
+    """The reading values of a config file (``clm init`` writes them), read as the runner
+    reads config files (:func:`clm_lib.run.parameters.load_config`: paths against the
+    file's folder)."""
     from clm_lib.exceptions import ParameterError
+    from clm_lib.run.parameters import load_config
 
-    try:
-        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ParameterError(f"cannot read config file {config.name}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ParameterError(f"config file {config.name} must be a mapping of name: value")
+    shared, _ = load_config(config)
     out = {}
     for key in (*_KINDS, "columns", "date_format", "encoding", "delimiter", "contract",
                 "as_of", "tz"):
-        if data.get(key) is not None:
-            value = data[key]
-            if key in _KINDS:
-                p = Path(str(value)).expanduser()
-                value = p if p.is_absolute() else config.resolve().parent / p
-            elif key in ("columns", "contract") and not isinstance(value, dict):
-                raise ParameterError(f"config file {config.name}: {key} must be a mapping")
-            elif key not in ("columns", "contract"):
-                value = str(value)
-            out[key] = value
+        value = shared.get(key)
+        if value is None:
+            continue
+        if key in ("columns", "contract") and not isinstance(value, dict):
+            raise ParameterError(f"config file {config.name}: {key} must be a mapping")
+        out[key] = value
     return out
 
 
