@@ -146,26 +146,16 @@ KERNEL_START_TIMEOUT = 300
 
 def example_parameters(notebook: str) -> dict:
     """The parameters ``make reports`` gives the study of ``notebook`` (e.g.
-    ``"30_clv.ipynb"``): those of the config in ``examples/`` that is for the study, as
-    the runner resolves them (shared values, then the study's section; paths absolute)."""
+    ``"30_clv.ipynb"``): those of the configs in ``examples/`` that are for the study,
+    resolved by the runner (shared values, then the study's section; paths absolute)."""
     from clm_lib.config import EXAMPLES_DIR, NOTEBOOKS_DIR
     from clm_lib.run.discovery import list_studies
     from clm_lib.run.parameters import resolve_parameters
 
     studies = list_studies(NOTEBOOKS_DIR)
     study = next(s for s in studies if s.path.name == notebook)
-    configs = [c for c in map(_yaml_keys, sorted(EXAMPLES_DIR.glob("*.yml")))
-               if study.name in (c.get("studies") or ())]
-    assert len(configs) == 1, f"{study.name} is in {len(configs)} example configs"
-    config = {k: v for k, v in configs[0].items() if k != "studies"}
-    return resolve_parameters([study], all_studies=studies, run_all=False, config=config,
-                              cwd=EXAMPLES_DIR)[study.name]
-
-
-def _yaml_keys(path) -> dict:
-    import yaml
-
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return resolve_parameters([study], all_studies=studies, run_all=False,
+                              config=sorted(EXAMPLES_DIR.glob("*.yml")))[study.name]
 
 
 @pytest.fixture(scope="session")
