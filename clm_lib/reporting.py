@@ -7,26 +7,51 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import html
 import io
 import json
 import math
 import os
 import re
+import secrets
 import tempfile
 from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from clm_lib import format as fmt
 
 #: Characters that make a spreadsheet treat a cell as a formula (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def escape(text: object) -> str:
-    """HTML-escape any value for inclusion in report text."""
+    """HTML-escape any value for inclusion in report text (quotes included).
+
+    The one escaping helper: every data-derived string that reaches a report goes through
+    it (directly or through the display helpers below). Never pass data-derived text to
+    ``IPython.display.Markdown``: Markdown keeps raw HTML, so a value such as
+    ``<img src=x onerror=...>`` would become live markup.
+    """
     return html.escape(str(text), quote=True)
+
+
+# --------------------------------------------------------------------------- blocks
+#: Output metadata key under which the report builder (``clm_lib.run.html``) finds the
+#: blocks it places itself: the decision box (moved to the top of the page), charts, and
+#: sections left out (listed once in the appendix).
+ROLE_KEY = "clm"
+
+
+def _display_html(text: str, role: str | None = None, **meta) -> None:
+    from IPython.display import HTML, display
+
+    metadata = {ROLE_KEY: {"role": role, **meta}} if role else None
+    display(HTML(text), metadata=metadata)
 
 
 def summary_html(lines: Iterable[str], title: str = "Summary") -> str:
@@ -37,26 +62,307 @@ def summary_html(lines: Iterable[str], title: str = "Summary") -> str:
 
 def show_summary(lines: Iterable[str], title: str = "Summary") -> None:
     """Display :func:`summary_html` in the notebook."""
-    from IPython.display import HTML, display
+    _display_html(summary_html(lines, title))
 
-    display(HTML(summary_html(lines, title)))
+
+def show_note(*paragraphs: str) -> None:
+    """Display data-derived sentences as plain, escaped paragraphs (never as Markdown)."""
+    body = "".join(f"<p class='clm-note'>{escape(p)}</p>" for p in paragraphs if p)
+    if body:
+        _display_html(body)
+
+
+def show_notes(lines: Iterable[str], title: str | None = None) -> None:
+    """Display data-derived sentences as an escaped bullet list, with an optional title."""
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines if line)
+    if items:
+        head = f"<p class='clm-note'><strong>{escape(title)}</strong></p>" if title else ""
+        _display_html(f"{head}<ul class='clm-notes'>{items}</ul>")
+
+
+def omit_section(reason: str) -> None:
+    """Mark the current section (from its ``##`` heading to the next) as left out.
+
+    In a report the whole section disappears and ``reason`` (e.g. "needs the `segment`
+    parameter: give a column to compare customers by") is listed once in the appendix; in
+    JupyterLab the reason is shown in place.
+    """
+    _display_html(f"<p class='clm-omitted'>This section is left out: {escape(reason)}</p>",
+                  role="omit", reason=str(reason))
+
+
+#: The customer-lifecycle stages of the index page, in order, with their reader's names.
+STAGES = {
+    "reach": "Reach",
+    "acquisition": "Acquisition",
+    "conversion": "Conversion",
+    "retention": "Retention",
+    "loyalty": "Loyalty and advocacy",
+}
+
+
+def stage_figure(stage: str, label: str, value: str, detail: str = "") -> dict:
+    """One key figure of a lifecycle stage for the index page (``metrics["lifecycle"]``).
+
+    ``value`` is already formatted (``clm_lib.format``); ``detail`` says what it counts
+    and over which period, e.g. "customers with a first purchase 1997-01 to 1997-03".
+    """
+    if stage not in STAGES:
+        raise ValueError(f"stage_figure: unknown stage {stage!r}; one of {list(STAGES)}")
+    return {"stage": stage, "label": str(label), "value": str(value), "detail": str(detail)}
+
+
+@dataclass
+class Decision:
+    """What a stakeholder reads first: the report's decision box.
+
+    Parameters
+    ----------
+    findings : list of str
+        What matters: three or four findings computed from the results, plain words.
+    actions : list of str
+        What to do: the recommended actions, each with the value at stake.
+    confidence : str
+        How sure we are: the holdout or track record in words (error, interval coverage),
+        or why there is none.
+    source : str
+        The data source, by file name (never a full path).
+    as_of : str
+        The end of observation, ISO date, with how it was set ("the last date in the data").
+    """
+
+    findings: list[str]
+    actions: list[str]
+    confidence: str
+    source: str
+    as_of: str
+
+    def to_dict(self) -> dict:
+        """The decision as stored in ``metrics.json`` under ``decision``."""
+        return asdict(self)
+
+
+def decision_html(decision: Decision) -> str:
+    """The decision box as HTML; every string escaped."""
+    def items(lines):
+        return "".join(f"<li>{escape(x)}</li>" for x in lines if x)
+
+    return (
+        "<section class='clm-decision' aria-label='Summary and recommended actions'>"
+        "<div class='clm-decision-grid'>"
+        f"<div><p class='clm-kicker'>What matters</p><ul>{items(decision.findings)}</ul></div>"
+        f"<div><p class='clm-kicker'>What to do</p><ul>{items(decision.actions)}</ul></div>"
+        f"<div><p class='clm-kicker'>How sure we are</p><p>{escape(decision.confidence)}</p></div>"
+        "</div>"
+        f"<p class='clm-source'>Data: {escape(decision.source)} · observed to {escape(decision.as_of)}</p>"
+        "</section>"
+    )
+
+
+def show_decision(decision: Decision) -> None:
+    """Display the decision box; in a report it is moved to the top of the page."""
+    _display_html(decision_html(decision), role="decision")
+
+
+# --------------------------------------------------------------------------- figures
+def _figure_of(fig):
+    return fig.figure if hasattr(fig, "figure") and not hasattr(fig, "savefig") else fig
+
+
+def figure_html(fig, alt: str, caption: str | None = None, *, raster: bool = False) -> str:
+    """A matplotlib figure as an ``<img>`` with alt text: SVG (vector) by default, or a PNG
+    at twice the figure's resolution (``raster=True``, for dense images such as heatmaps
+    with thousands of cells). Shown at the figure's size, never wider than the page."""
+    import base64
+
+    import matplotlib
+
+    fig = _figure_of(fig)
+    buf = io.BytesIO()
+    if raster:
+        fig.savefig(buf, format="png", dpi=2 * fig.dpi, bbox_inches="tight")
+        mime = "image/png"
+    else:
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "clm"}):
+            fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+        mime = "image/svg+xml"
+    data = buf.getvalue()
+    w, h = _image_size(data, raster, fig.dpi)
+    src = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
+    return (f"<figure class='clm-figure'><img src='{src}' alt='{escape(alt)}' "
+            f"width='{w}' height='{h}' loading='eager'>{cap}</figure>")
+
+
+def _image_size(data: bytes, raster: bool, dpi: float) -> tuple[int, int]:
+    """CSS pixel size of the saved figure, as it would show at 100 dpi."""
+    if raster:
+        import struct
+
+        w, h = struct.unpack(">II", data[16:24])
+        return round(w / 2 * 100 / dpi), round(h / 2 * 100 / dpi)
+    head = data[:2000].decode("utf-8", "replace")
+    m = re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"', head)
+    if not m:
+        return 800, 500
+    return round(float(m.group(1)) * 100 / 72), round(float(m.group(2)) * 100 / 72)
+
+
+def show_figure(fig, alt: str, caption: str | None = None, *, raster: bool = False,
+                close: bool = True) -> None:
+    """Display a figure (or the figure of an Axes) with meaningful alt text, then close it.
+
+    ``alt`` says what the chart shows and its main message, e.g. "Share of customers still
+    active by month since first purchase; the One year plan keeps 90 % after 12 months".
+    """
+    import matplotlib.pyplot as plt
+
+    f = _figure_of(fig)
+    _display_html(figure_html(f, alt, caption, raster=raster), role="figure")
+    if close:
+        plt.close(f)
+
+
+def _script_json(obj) -> str:
+    """JSON safe inside ``<script type="application/json">``: no ``<``, ``>``, ``&``."""
+    text = json.dumps(_clean(obj), allow_nan=False, separators=(",", ":"), default=_json_default)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def chart_html(chart, alt: str, caption: str | None = None) -> str:
+    """An interactive Vega-Lite chart (an Altair chart or its spec dict) as HTML: the spec
+    as inert JSON, drawn by the report page's own Vega script (values on hover)."""
+    spec = chart.to_dict() if hasattr(chart, "to_dict") else dict(chart)
+    cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
+    return (f"<figure class='clm-chart'><div class='clm-vega' role='img' aria-label='{escape(alt)}'>"
+            f"<p class='clm-chart-alt'>{escape(alt)}</p></div>"
+            f"<script type='application/json' class='clm-vega-spec'>{_script_json(spec)}</script>"
+            f"{cap}</figure>")
+
+
+def show_chart(chart, alt: str, caption: str | None = None) -> None:
+    """Display an interactive chart. JupyterLab draws it with its own Vega-Lite renderer;
+    the HTML report draws it with the Vega scripts inlined into the page."""
+    from IPython.display import display
+
+    spec = chart.to_dict() if hasattr(chart, "to_dict") else dict(chart)
+    bundle = {"application/vnd.vegalite.v5+json": json.loads(_script_json(spec)),
+              "text/html": chart_html(spec, alt, caption), "text/plain": str(alt)}
+    display(bundle, raw=True, metadata={ROLE_KEY: {"role": "chart"}})
+
+
+# --------------------------------------------------------------------------- tables
+#: Tables with more rows than this get a search box in reports.
+SEARCH_ROWS = 15
+
+
+def _cell_text(v, float_format: str) -> str:
+    if fmt.is_missing(v):
+        return fmt.MISSING
+    if isinstance(v, (float, np.floating)):
+        if not math.isfinite(v):
+            return fmt.number(v)
+        return float_format.format(v).replace("-", "−")
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        return f"{int(v):,}"
+    if isinstance(v, pd.Timestamp):
+        return fmt.date(v)
+    return str(v)
+
+
+def _column_texts(s: pd.Series, float_format: str) -> list[str]:
+    if pd.api.types.is_float_dtype(s) and len(s):
+        finite = s[np.isfinite(s.to_numpy(dtype=float, na_value=np.nan))]
+        if len(finite) and np.all(finite == np.round(finite)) and finite.abs().max() >= 1:
+            return [fmt.count(v) for v in s]       # counts stored as floats: 7,846 not 7,846.00
+    return [_cell_text(v, float_format) for v in s.to_numpy(dtype=object)]
+
+
+def table_html(df: pd.DataFrame, caption: str | None = None, index: bool = True,
+               float_format: str = "{:,.2f}", *, formats: Mapping[str, object] | None = None,
+               rename: Mapping[str, str] | None = None, sortable: bool | None = None,
+               search: bool | None = None) -> str:
+    """A table as escaped HTML in its own scrolling box.
+
+    Columns named in ``formats`` are formatted by :func:`clm_lib.format.format_frame`;
+    other float columns holding whole numbers read as counts, the rest by
+    ``float_format``. ``rename`` gives the friendly column names. In a report the table
+    is sortable (numeric columns by their values) and, above ``SEARCH_ROWS`` rows,
+    searchable; ``sortable``/``search`` override that.
+    """
+    raw = df.reset_index() if index else df.reset_index(drop=True)
+    n_index = df.index.nlevels if index else 0
+    if index and n_index == 1 and df.index.name is None and "index" in raw.columns:
+        raw = raw.rename(columns={"index": ""})
+    shown = fmt.format_frame(raw, formats) if formats else raw
+    names = [str(rename.get(c, c)) if rename else str(c) for c in raw.columns]
+    texts = {c: (list(map(str, shown[c])) if formats and c in formats
+                 else _column_texts(raw[c], float_format)) for c in raw.columns}
+    numeric = {c: pd.api.types.is_numeric_dtype(raw[c]) and not pd.api.types.is_bool_dtype(raw[c])
+               for c in raw.columns}
+    if sortable is None:
+        sortable = len(raw) > 1 and not isinstance(df.columns, pd.MultiIndex)
+    if search is None:
+        search = len(raw) > SEARCH_ROWS
+    head = "".join(f"<th scope='col'>{escape(n)}</th>" for n in names)
+    rows = []
+    for i in range(len(raw)):
+        cells = []
+        for j, c in enumerate(raw.columns):
+            text = escape(texts[c][i])
+            order = ""
+            if numeric[c]:
+                v = raw[c].iloc[i]
+                if not fmt.is_missing(v):
+                    v = float(v)
+                    order = f" data-order='{v if math.isfinite(v) else (1e308 if v > 0 else -1e308)!r}'"
+            cls = " class='num'" if numeric[c] or (formats and c in formats and numeric.get(c)) else ""
+            tag = "th scope='row'" if j < n_index else "td"
+            cells.append(f"<{tag}{cls}{order}>{text}</{tag.split()[0]}>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    attrs = (" data-clm-sort='1'" if sortable else "") + (" data-clm-search='1'" if search else "")
+    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    return (f"<div class='clm-table-wrap'><table class='clm-table'{attrs}>{cap}"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def show_table(df: pd.DataFrame, caption: str | None = None, index: bool = True,
-               float_format: str = "{:,.2f}") -> None:
-    """Display a table with every value HTML-escaped."""
-    from IPython.display import HTML, display
-
-    body = df.to_html(index=index, escape=True, na_rep="–",
-                      float_format=float_format.format, border=0)
-    cap = f"<p><em>{escape(caption)}</em></p>" if caption else ""
-    display(HTML(cap + body))
+               float_format: str = "{:,.2f}", **kwargs) -> None:
+    """Display :func:`table_html` (every value escaped; keyword arguments as there)."""
+    _display_html(table_html(df, caption, index, float_format, **kwargs))
 
 
-def pseudonymise(ids: pd.Series | Iterable, salt: str = "clm", length: int = 10) -> pd.Series:
-    """Stable pseudonyms (salted SHA-256 prefixes) so reports never show raw customer ids."""
+# --------------------------------------------------------------------------- ids
+_RUN_KEY = secrets.token_bytes(32)
+
+#: Environment variable holding the secret key of the pseudonyms shown in reports.
+KEY_ENV = "CLM_PSEUDONYM_KEY"
+#: Environment variable choosing the ids in exports: "real" (default) or "pseudonymised".
+EXPORT_IDS_ENV = "CLM_EXPORT_IDS"
+#: The one name of the customer id column in every export.
+ID_COLUMN = "customer_id"
+
+
+def pseudonym_key() -> bytes:
+    """The key of this process's pseudonyms: ``$CLM_PSEUDONYM_KEY`` if set (the runner sets
+    it from the config's ``pseudonym_key`` or draws one per run), else a random key drawn
+    when the process started. Never a constant: a constant salt is reversed in a second by
+    hashing the raw ids."""
+    key = os.environ.get(KEY_ENV)
+    return key.encode("utf-8") if key else _RUN_KEY
+
+
+def pseudonymise(ids: pd.Series | Iterable, key: bytes | str | None = None,
+                 length: int = 12) -> pd.Series:
+    """Pseudonyms for report text: ``C-`` and a keyed hash (HMAC-SHA256) of the id.
+
+    The same id gets the same pseudonym under the same key (so within a run, across its
+    reports); without the key the pseudonyms cannot be linked back to the ids.
+    """
+    k = pseudonym_key() if key is None else (key.encode("utf-8") if isinstance(key, str) else key)
     s = pd.Series(ids, dtype="string")
-    return s.map(lambda v: "C-" + hashlib.sha256(f"{salt}:{v}".encode()).hexdigest()[:length])
+    return s.map(lambda v: "C-" + hmac.new(k, str(v).encode("utf-8"), hashlib.sha256)
+                 .hexdigest()[:length])
 
 
 def _json_default(obj):
@@ -225,12 +531,85 @@ def _fast_csv(df: pd.DataFrame) -> str | None:
     return ",".join(names) + "\n" + body.decode("utf-8")
 
 
-def save_export(df: pd.DataFrame, name: str, output_dir: str | os.PathLike | None) -> Path | None:
-    """Write ``exports/<name>.csv`` (formula-safe) into ``output_dir``; no-op when None."""
+@dataclass(frozen=True)
+class Column:
+    """One column of an export, as its data dictionary describes it.
+
+    ``unit`` is e.g. "USD", "months", "purchases", "probability (0-1)", "" for none;
+    ``digits`` the decimals a float column is rounded to (default 4; 2 suits money).
+    """
+
+    meaning: str
+    unit: str = ""
+    digits: int | None = None
+
+
+#: The data dictionary written next to the exports (one row per export column).
+DICTIONARY = "data_dictionary.csv"
+
+
+def _column_type(s: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(s):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(s):
+        return "integer"
+    if pd.api.types.is_float_dtype(s):
+        return "number"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "date"
+    return "text"
+
+
+def export_frame(df: pd.DataFrame, columns: Mapping[str, Column]) -> pd.DataFrame:
+    """The export as written: floats rounded (whole-number columns as integers), the
+    customer id pseudonymised only when ``$CLM_EXPORT_IDS`` is "pseudonymised"."""
+    missing = [c for c in df.columns if c not in columns]
+    if missing:
+        raise KeyError(f"save_export: no data-dictionary entry for column(s) {missing}")
+    out = df.copy()
+    for c in out.columns:
+        s = out[c]
+        if pd.api.types.is_float_dtype(s):
+            values = s.to_numpy(dtype=float, na_value=np.nan)
+            finite = values[np.isfinite(values)]
+            if columns[c].digits is None and len(finite) == len(values) and len(values) \
+                    and np.all(finite == np.round(finite)) and np.abs(finite).max() < 2 ** 53:
+                out[c] = values.astype(np.int64)
+            else:
+                out[c] = np.round(values, 4 if columns[c].digits is None else columns[c].digits)
+    if ID_COLUMN in out.columns and os.environ.get(EXPORT_IDS_ENV, "real") == "pseudonymised":
+        out[ID_COLUMN] = pseudonymise(out[ID_COLUMN]).to_numpy()
+    return out
+
+
+def _write_dictionary(folder: Path, name: str, frame: pd.DataFrame,
+                      columns: Mapping[str, Column]) -> None:
+    path = folder / DICTIONARY
+    rows = [{"export": f"{name}.csv", "column": c, "meaning": columns[c].meaning,
+             "unit": columns[c].unit, "type": _column_type(frame[c])} for c in frame.columns]
+    new = pd.DataFrame(rows, columns=["export", "column", "meaning", "unit", "type"])
+    if path.exists():
+        old = pd.read_csv(path, dtype=str, keep_default_na=False)
+        new = pd.concat([old[old["export"] != f"{name}.csv"], new], ignore_index=True)
+    _atomic_write(path, safe_for_spreadsheet(new).to_csv(index=False))
+
+
+def save_export(df: pd.DataFrame, name: str, output_dir: str | os.PathLike | None,
+                columns: Mapping[str, Column]) -> Path | None:
+    """Write ``exports/<name>.csv`` (formula-safe, rounded) and its rows of
+    ``exports/data_dictionary.csv`` into ``output_dir``; no-op when it is None.
+
+    ``columns`` documents every column (:class:`Column`); an undocumented column is an
+    error, so the dictionary is never behind the export. The customer id column is called
+    ``customer_id`` in every export and holds the real ids, for the CRM.
+    """
     if output_dir is None:
         return None
-    path = Path(output_dir) / "exports" / f"{name}.csv"
-    safe = safe_for_spreadsheet(df)
+    frame = export_frame(df, columns)
+    folder = Path(output_dir) / "exports"
+    path = folder / f"{name}.csv"
+    safe = safe_for_spreadsheet(frame)
     text = _fast_csv(safe)
     _atomic_write(path, text if text is not None else safe.to_csv(index=False))
+    _write_dictionary(folder, name, frame, columns)
     return path
