@@ -112,6 +112,24 @@ def stage_figure(stage: str, label: str, value: str, detail: str = "") -> dict:
     return {"stage": stage, "label": str(label), "value": str(value), "detail": str(detail)}
 
 
+def source_label(*sources) -> str:
+    """The data source(s) as readers see them: file names only (never a full path),
+    joined by " + "; accepts paths, text or :class:`~clm_lib.io.quality.DataQuality`.
+
+    >>> source_label("/data/in/CDNOW_master.txt", "leads.csv")
+    'CDNOW_master.txt + leads.csv'
+    """
+    names = []
+    for src in sources:
+        text = getattr(src, "source", src)
+        if text is None or text == "":
+            continue
+        name = os.path.basename(os.fspath(text).rstrip("/\\")) or os.fspath(text)
+        if name not in names:
+            names.append(name)
+    return " + ".join(names) if names else "the data given"
+
+
 @dataclass
 class Decision:
     """What a stakeholder reads first: the report's decision box.
