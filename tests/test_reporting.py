@@ -31,11 +31,34 @@ def test_pseudonymise_is_stable_keyed_and_not_the_old_constant_salt(monkeypatch)
 def test_the_runner_gives_each_run_its_own_key_unless_one_is_set(monkeypatch):
     from clm_lib.run.execute import _run_environment
 
+    from clm_lib.run.parameters import Config
+
     monkeypatch.delenv(reporting.KEY_ENV, raising=False)
+    monkeypatch.delenv(reporting.EXPORT_IDS_ENV, raising=False)
     a, b = _run_environment()[reporting.KEY_ENV], _run_environment()[reporting.KEY_ENV]
     assert a != b and len(a) >= 32
+    assert _run_environment()[reporting.EXPORT_IDS_ENV] == "real"
     monkeypatch.setenv(reporting.KEY_ENV, "team secret")
-    assert _run_environment() == {reporting.KEY_ENV: "team secret"}
+    assert _run_environment()[reporting.KEY_ENV] == "team secret"
+    cfg = Config("c.yml", run={"pseudonym_key": "from the config file", "export_ids": "pseudonymised"})
+    assert _run_environment([cfg]) == {reporting.KEY_ENV: "from the config file",
+                                       reporting.EXPORT_IDS_ENV: "pseudonymised"}
+
+
+def test_config_run_settings_are_checked(tmp_path):
+    from clm_lib.exceptions import ParameterError
+    from clm_lib.run.discovery import list_studies
+    from clm_lib.run.parameters import load_configs
+
+    good = tmp_path / "good.yml"
+    good.write_text("pseudonym_key: a-long-enough-secret\nexport_ids: real\n")
+    cfg, = load_configs(good, list_studies())
+    assert cfg.run == {"pseudonym_key": "a-long-enough-secret", "export_ids": "real"}
+    assert "pseudonym_key" not in cfg.shared                  # never a study parameter
+    bad = tmp_path / "bad.yml"
+    bad.write_text("pseudonym_key: short\nexport_ids: hashed\n")
+    with pytest.raises(ParameterError, match="at least 16 characters.*'export_ids' must be one of"):
+        load_configs(bad, list_studies())
 
 
 DOCS = {"customer_id": reporting.Column("the customer's id in the input data"),

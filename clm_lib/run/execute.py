@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clm_lib.reporting import KEY_ENV
+from clm_lib.reporting import EXPORT_IDS_ENV, KEY_ENV
 from clm_lib.run import html as report_html
 from clm_lib.run.index_page import index_html
 from clm_lib.config import REPORTS_DIR, available_cores
@@ -271,11 +271,17 @@ def _has_error(cell) -> bool:
         cell.get("metadata", {}).get("papermill", {}).get("exception"))
 
 
-def _run_environment() -> dict[str, str]:
+def _run_environment(configs: Sequence = ()) -> dict[str, str]:
     """What every kernel of one run gets in its environment: the key of the pseudonyms in
-    the reports (``$CLM_PSEUDONYM_KEY`` when the user set one, else drawn for this run, so
-    the reports of a run agree with each other and no two runs share a key)."""
-    return {KEY_ENV: os.environ.get(KEY_ENV) or secrets.token_hex(32)}
+    the reports (a config's ``pseudonym_key``, else ``$CLM_PSEUDONYM_KEY``, else drawn for
+    this run, so the reports of a run agree with each other and no two runs share a key),
+    and which ids the exports carry (a config's ``export_ids``, default the real ids)."""
+    settings: dict = {}
+    for cfg in configs:  # later config files override earlier ones
+        settings.update(getattr(cfg, "run", {}) or {})
+    key = settings.get("pseudonym_key") or os.environ.get(KEY_ENV) or secrets.token_hex(32)
+    ids = settings.get("export_ids") or os.environ.get(EXPORT_IDS_ENV) or "real"
+    return {KEY_ENV: key, EXPORT_IDS_ENV: ids}
 
 
 def _execute(study: Study, values: dict, study_dir: Path, timeout: float,
@@ -501,7 +507,7 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
     # HTML conversion is set up while the first kernels start rather than after them.
     threading.Thread(target=_quiet_warm_up, name="clm-warm-up", daemon=True).start()
     pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="clm-study")
-    env = _run_environment()
+    env = _run_environment(configs)
     futures = {pool.submit(_execute, s, values[s.name], run_dir / s.name, timeout,
                            run.started, env): s for s in selected}
     try:
