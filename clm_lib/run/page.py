@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 from functools import lru_cache
 from importlib import resources
+
+from clm_lib.reporting import escape as esc  # the one escaping helper
 
 __all__ = ["CSS", "page", "csp", "esc"]
 
@@ -115,11 +116,6 @@ INIT = """(function () {
 
 _TABLES = ("jquery.min.js", "dataTables.min.js")
 _CHARTS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "vega-interpreter.min.js")
-
-
-def esc(value: object) -> str:
-    """HTML-escape any value (quotes included)."""
-    return html.escape(str(value), quote=True)
 
 
 @lru_cache(maxsize=None)
