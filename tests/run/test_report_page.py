@@ -143,3 +143,21 @@ def test_index_is_the_lifecycle_page():
     assert "CDNOW_master.txt" in page and "1998-06-30" in page
     assert "href='clv/exports/data_dictionary.csv'" in page
     assert "no churn column" in page and "survival_churn/report.html" not in page
+
+
+def test_vendored_scripts_are_the_pinned_files_and_match_altair():
+    """The inlined libraries are byte for byte what scripts/vendor_assets.py fetched, and
+    Vega-Lite is the version Altair writes its specs for."""
+    import json
+    from importlib import resources
+
+    import altair as alt
+
+    assets = resources.files("clm_lib.run").joinpath("assets")
+    manifest = json.loads(assets.joinpath("manifest.json").read_text())
+    for name, info in manifest.items():
+        data = assets.joinpath(name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == info["sha256"], name
+        assert assets.joinpath(f"{name}.LICENSE.txt").read_bytes().strip(), name
+    assert manifest["vega-lite.min.js"]["version"] == alt.VEGALITE_VERSION
+    assert manifest["vega.min.js"]["version"].split(".")[0] == alt.VEGA_VERSION.lstrip("v").split(".")[0]
