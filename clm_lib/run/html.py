@@ -184,7 +184,7 @@ def arrange(nb):
         head = next((c for c in section if c.cell_type == "markdown"), None)
         title = _heading(head, 2) if head is not None else None
         if reasons and title is not None:
-            omitted.append((title, "; ".join(dict.fromkeys(r for r in reasons if r))))
+            omitted.append((title, "; ".join(dict.fromkeys(_help(r) for r in reasons if r))))
             continue
         cells.extend(section)
     for cell in cells:  # the title is the page's <h1>
@@ -295,10 +295,9 @@ def report_page(nb, *, title: str, study: str, run_date: str,
     appendix.append(_params_block(parameters, parameter_help or {}))
     appendix_html = "".join(a for a in appendix if a)
     meta = [f"Study {esc(study)}", f"run {esc(_human_date(run_date))}"]
-    if source:
-        meta.insert(0, f"Data {esc(source)}")
-    if as_of:
-        meta.insert(1 if source else 0, f"observed to {esc(as_of)}")
+    if not decision:  # the decision box names the data itself
+        meta = ([f"Data {esc(source)}"] if source else []) + (
+            [f"observed to {esc(as_of)}"] if as_of else []) + meta
     nav = (f"<nav class='clm-nav'><a href='{esc(index_href)}'>← All reports of this run</a></nav>"
            if index_href else "")
     header = (f"<header class='clm-header'>{nav}<h1>{esc(title)}</h1>"

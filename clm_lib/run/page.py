@@ -39,6 +39,7 @@ table { border-collapse: collapse; margin: .6rem 0 1rem; font-size: .92rem;
 th, td { border-bottom: 1px solid var(--line); padding: .3rem .6rem; text-align: left;
          vertical-align: top; }
 td.num, th.num { text-align: right; white-space: nowrap; }
+.clm-table td:first-child, .clm-table th:first-child { white-space: nowrap; }
 thead th { border-bottom: 2px solid var(--fg); }
 pre { white-space: pre-wrap; font-size: .88rem; background: #f6f7f9; padding: .5rem; overflow-x: auto; }
 .clm-table-wrap, .output_subarea, .jp-RenderedHTMLCommon, .jp-OutputArea-output { max-width: 100%; overflow-x: auto; }
@@ -46,7 +47,7 @@ pre { white-space: pre-wrap; font-size: .88rem; background: #f6f7f9; padding: .5
 .clm-meta { color: var(--muted); font-size: .9rem; }
 .clm-header { margin-bottom: 1rem; }
 .clm-decision { background: var(--soft); border-left: 5px solid var(--accent); padding: .8rem 1rem;
-                margin: .8rem 0 1.2rem; }
+                margin: .8rem 0 1.2rem; font-size: .95rem; }
 .clm-decision-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr));
                      gap: .4rem 1.4rem; }
 .clm-decision ul { margin: .2rem 0 .4rem; padding-left: 1.2rem; }

@@ -44,7 +44,7 @@ def _notebook():
         new_code_cell("show_table(...)", outputs=[_html_output(table)]),
         new_markdown_cell("## Needs a segment\n\nCompares segments."),
         new_code_cell("omit_section(...)", outputs=[
-            _html_output("<p>left out</p>", "omit", reason="needs the segment parameter")]),
+            _html_output("<p>left out</p>", "omit", reason="needs the `segment` parameter")]),
         new_code_cell("more", outputs=[_html_output("<p>segment output that must go</p>")]),
         new_markdown_cell("## Chart section"),
         new_code_cell("show_chart(...)", outputs=[_html_output(rp.chart_html(chart, "A bar chart"), "chart")]),
@@ -70,7 +70,7 @@ def test_decision_box_comes_first_then_contents_then_sections():
     first = body.index('id="First-section"')
     assert body.index("<h1>The title</h1>") < decision < toc < body.index("What this study answers") < first
     assert page.count("What matters") == 1           # moved, not copied
-    assert "href='../index.html'" in page and "Data tx.csv" in page and "observed to 1998-06-30" in page
+    assert "href='../index.html'" in page and "Data: tx.csv" in page and "observed to 1998-06-30" in page
 
 
 def test_omitted_section_is_dropped_and_listed_once_in_the_appendix():
