@@ -312,4 +312,4 @@ def chart_monthly_activity(monthly: pd.DataFrame, *, currency: str | None = None
             alt.Tooltip("total_revenue_text:N", title=f"All revenue{unit}"),
         ],
     ).properties(width="container", height=300,
-                 title=f"Customers who ordered, per {period_name}: new and returning")
+                 title=f"Customers who ordered, per {period_name}")
