@@ -170,6 +170,18 @@ def test_monthly_table_formats_for_display(tx, make_tx):
         "Customers, orders and revenue per calendar month (revenue in €, split")
 
 
+def test_show_monthly_sorts_by_the_numbers(tx, make_tx, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj.data))
+    report.show_monthly(overview_study(make_tx([("a", "2020-01-01", 1234.5),
+                                                ("b", "2020-02-01", 70.0)])), currency="€")
+    html = shown[0]
+    # the cell reads "€1,234" but sorts by 1234.5, so €70 sorts below it
+    assert "data-order='1234.5'>€1,234</td>" in html
+    assert "data-order='70.0'>€70</td>" in html
+    assert "<th scope='col'>Revenue</th>" in html
+
+
 def test_segment_table_and_caption(tx):
     r = overview_study(tx, segment="channel")
     shown = segment_table(r, currency="€")
