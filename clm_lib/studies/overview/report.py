@@ -13,7 +13,7 @@ import pandas as pd
 
 from clm_lib import format as fmt
 from clm_lib.exceptions import ParameterError
-from clm_lib.reporting import Column, omit_section, save_export, show_note, show_notes, show_table
+from clm_lib.reporting import Column, omit_section, save_export, show_table
 from clm_lib.studies.overview.compute import OverviewResult
 from clm_lib.studies.overview.decision import (  # noqa: F401  (the notebook's one module)
     _days,
@@ -49,7 +49,6 @@ __all__ = [
     "segment_caption",
     "segment_table",
     "show_monthly",
-    "show_quality",
     "show_segments",
 ]
 
@@ -187,21 +186,6 @@ def show_segments(result: OverviewResult, currency: str | None = "$") -> None:
     frame, formats, rename = _segment_spec(result, currency)
     show_table(frame, caption=segment_caption(result), index=False, formats=formats,
                rename=rename)
-
-
-def show_quality(result: OverviewResult) -> None:
-    """Display the data-quality record: what happened to the input rows (a table with
-    readers' column names) and the loading rules applied; a note when the transactions
-    were passed in as a loaded table (no record)."""
-    q = result.quality
-    if q is None:
-        show_note("The transactions were passed in as a loaded table: no loading record.")
-        return
-    show_table(q.to_frame(), caption=f"Rows of {q.source} while loading", index=False,
-               formats={"kind": "text", "reason": "text", "rows": "count"},
-               rename={"kind": "What happened", "reason": "Reason", "rows": "Rows"},
-               sortable=False)
-    show_notes(q.notes, title="Rules applied")
 
 
 # --------------------------------------------------------------------------- outputs

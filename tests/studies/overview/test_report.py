@@ -282,24 +282,6 @@ def test_exports_are_documented_and_rounded(tx, make_tx, tmp_path):
     assert report.save_exports(r, None) is None      # interactive use writes nothing
 
 
-def test_show_quality_table_speaks_plainly(tmp_path, tx, monkeypatch):
-    shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj.data))
-    src = tmp_path / "orders.csv"
-    pd.DataFrame({"customer_id": ["1", "2", "2"], "timestamp": ["2021-01-04"] * 3,
-                  "amount": ["5", "-1", "7"]}).to_csv(src, index=False)
-    r = overview_study(str(src))
-    report.show_quality(r)
-    table = shown[0]
-    assert "<caption>Rows of orders.csv while loading</caption>" in table
-    assert "<th scope='col'>What happened</th>" in table and ">kind<" not in table
-    assert ">dropped<" in table and ">rows in the input<" in table
-    assert all(f"<li>{n}</li>" in shown[1] for n in r.quality.notes[:1])
-    shown.clear()
-    report.show_quality(overview_study(tx))
-    assert "no loading record" in shown[0]
-
-
 # ----------------------------------------------------------------- the notebook, end to end
 NOTEBOOK = "00_overview.ipynb"
 
