@@ -234,7 +234,7 @@ def plot_revenue_concentration(conc, *, ax: Axes | None = None, **kwargs) -> Axe
 
 # --------------------------------------------------------------------------- interactive
 #: The two groups of the activity chart, in stacking order, as readers see them.
-_GROUPS = (("new", "new customers (first order)"), ("returning", "returning customers"))
+_GROUPS = (("new", "new customers"), ("returning", "returning customers"))
 
 
 def _activity_rows(monthly: pd.DataFrame, currency: str | None) -> pd.DataFrame:
@@ -298,8 +298,7 @@ def chart_monthly_activity(monthly: pd.DataFrame, *, currency: str | None = None
                 axis=alt.Axis(format=",d", tickMinStep=1)),
         color=alt.Color("group:N", title=None,
                         scale=alt.Scale(domain=[g for _, g in _GROUPS],
-                                        range=[_NEW, _RETURNING]),
-                        legend=alt.Legend(orient="top")),
+                                        range=[_NEW, _RETURNING])),
         order=alt.Order("stack:Q", sort="ascending"),
         tooltip=[
             alt.Tooltip("period:N", title=word),

@@ -145,7 +145,7 @@ def test_monthly_activity_chart_spec(result):
     rows = next(iter(spec["datasets"].values()))
     assert len(rows) == 2 * len(m)          # aggregated: one row per month and group
     by = {(r["period"], r["group"]): r for r in rows}
-    new, back = "new customers (first order)", "returning customers"
+    new, back = "new customers", "returning customers"
     # January: a and b new (15 and 30); March: a returns (20), nobody new
     assert by["2020-01", new]["customers"] == 2 and by["2020-01", back]["customers"] == 0
     assert by["2020-01", new]["revenue_text"] == "€45.00"
