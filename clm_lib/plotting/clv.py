@@ -185,4 +185,4 @@ def chart_tracking(tracking: pd.DataFrame, *, cumulative: bool = False, time_uni
             x="period:Q", text="label:N"))
     return alt.layer(*layers).properties(
         width="container", height=300,
-        title=title or f"Tracking: {kind}, actual vs model")
+        title=title or kind[0].upper() + kind[1:])   # short: the chart may be 400 px wide

@@ -103,9 +103,8 @@ def track_record(study: ClvStudy, key: str | None = None) -> str:
     span = f"{fmt.count(lo)}–{fmt.count(hi)}"
     if h["actual_inside"]:
         return text + f", inside its {level} predictive interval of {span}."
-    return (text + f", outside its {level} predictive interval of {span}: the miss is "
-            "larger than chance allows, so the model does not fully fit these customers (misfit), "
-            f"and its forecast may be {'too low' if err < 0 else 'too high'} in the same way.")
+    return (text + f", outside its {level} predictive interval of {span}: a misfit, not "
+            f"chance, so its forecast may be {'too low' if err < 0 else 'too high'} in the same way.")
 
 
 def window_sentence(study: ClvStudy) -> str:
@@ -153,9 +152,9 @@ def _choice_sentence(study: ClvStudy) -> str:
                 "takes customers without a repeat purchase to be active until they buy again.")
     others = "; ".join(f"{model_label(k)} {fmt.number(o['mae'], 3)}"
                        for k, o in study.holdout.items() if k != vm)
-    return (f"Customers are valued with the {model_label(vm)} model: of the models that do not take "
-            f"customers without a repeat purchase to be certainly active, it has the lowest "
-            f"per-customer holdout error ({fmt.number(h['mae'], 3)} purchases; {others}).")
+    return (f"Customers are valued with the {model_label(vm)} model, the lowest per-customer "
+            f"holdout error ({fmt.number(h['mae'], 3)} purchases; {others}) of the models that do "
+            "not take one-time buyers to be certainly active.")
 
 
 def _forecast_finding(study: ClvStudy, currency) -> str:
@@ -242,8 +241,8 @@ def decision(study: ClvStudy, dq: DataQuality | str | None = None,
     confidence = " ".join(x for x in [
         _choice_sentence(study),
         ("Track record: " + track_record(study)) if study.value_model in study.holdout else "",
-        ("The predictive intervals cover parameter uncertainty and the randomness of purchases "
-         "if the model is right; the value beyond the horizon is not counted.")
+        ("The intervals cover parameter uncertainty and the randomness of purchases, not "
+         "misfit; value beyond the horizon is not counted.")
         if v is not None and study.forecast.get("clv_total_predictive_interval") else
         ("No predictive intervals were drawn (n_draws = 0)." if v is not None else ""),
     ] if x)
