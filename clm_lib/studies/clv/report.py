@@ -260,20 +260,21 @@ def lifecycle(study: ClvStudy, currency: str | None = "$") -> list[dict]:
         return []
     n = fmt.count(len(v))
     span = f"the {study.horizon} {study.time_unit}s after {study.as_of}"
-    models = f"{model_label(study.value_model)} and Gamma-Gamma fitted on all data"
+    basis = (f"discounted margin ({fmt.percent(study.margin, 0)})" if study.value_basis == "margin"
+             else "discounted revenue")
+    total = fmt.money(study.forecast["clv_total"], currency)
     alive = int((v["p_alive"] >= 0.5).sum())
+    vm = model_label(study.value_model)
     return [
         stage_figure("loyalty", "Top 10 % share of expected value",
                      fmt.percent(study.top_decile_share, 0),
-                     f"share of the {_value_words(study)} of {n} customers over {span} held by "
-                     f"the most valuable 10 % ({models})"),
-        stage_figure("loyalty", f"Expected value, next {study.horizon} {study.time_unit}s",
-                     fmt.money(study.forecast["clv_total"], currency),
-                     f"{_value_words(study)} of {n} customers over {span}, in "
-                     f"{currency or 'the currency of the amounts'} ({models})"),
+                     f"of the {total} expected over {span}, held by the top 10 % of {n} customers "
+                     f"({basis})"),
+        stage_figure("loyalty", f"Expected value, next {study.horizon} {study.time_unit}s", total,
+                     f"{basis} of {n} customers over {span} ({vm} and Gamma-Gamma)"),
         stage_figure("retention", "Customers likely still active", fmt.count(alive),
-                     f"{fmt.percent(alive / len(v), 0)} of {n} customers with P(alive) ≥ 0.5 at "
-                     f"{study.as_of} ({model_label(study.value_model)} fitted on all data)"),
+                     f"{fmt.percent(alive / len(v), 0)} of {n} customers have P(alive) ≥ 0.5 at "
+                     f"{study.as_of} ({vm})"),
     ]
 
 

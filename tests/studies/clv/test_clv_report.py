@@ -177,7 +177,7 @@ def test_lifecycle_figures(study):
     assert figs[0]["value"] == f"{100 * study.top_decile_share:.0f} %"
     assert figs[1]["value"] == f"${study.forecast['clv_total']:,.0f}" and "52 weeks" in figs[1]["detail"]
     alive = int((v["p_alive"] >= 0.5).sum())
-    assert figs[2]["value"] == f"{alive:,}" and "P(alive) ≥ 0.5 at 1998-06-30" in figs[2]["detail"]
+    assert figs[2]["value"] == f"{alive:,}" and "have P(alive) ≥ 0.5 at 1998-06-30" in figs[2]["detail"]
     assert report.clv_metrics(study)["lifecycle"] == report.lifecycle(study)
 
 
