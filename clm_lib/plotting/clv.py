@@ -99,6 +99,7 @@ def plot_p_alive_matrix(grid: pd.DataFrame, *, ax: Axes | None = None, time_unit
     # every repeat-purchase count labelled; every other recency (21 labels overlap)
     sns.heatmap(grid.iloc[::-1] * 100, ax=ax, cmap=SEQUENTIAL, vmin=0, vmax=100,
                 xticklabels=2, yticklabels=1, cbar_kws={"label": "P(alive) (%)"})
+    ax.collections[0].set_edgecolor("face")   # no hairline seams between cells in SVG
     ax.tick_params(axis="x", labelrotation=0)
     ax.grid(False)
     ax.set_xlabel(f"recency: time of last purchase since the first ({time_unit}s)")
