@@ -292,7 +292,7 @@ def alt_texts(study: ClvStudy, currency: str | None = "$") -> dict[str, str]:
             f"Bar chart of the share of customers with 0, 1, 2, … repeat purchases in the calibration "
             f"period to {study.calibration_end}, actual as bars, each model's expectation as markers; "
             f"{fmt.percent(t['actual'].iloc[0], 1)} made no repeat purchase; the largest gap to the "
-            "actual shares is " + ", ".join(f"{fmt.points(g)} for the {labels[k]}" for k, g in gaps.items())
+            "actual shares is " + ", ".join(f"{fmt.number(100 * g, 1)} pts for the {labels[k]}" for k, g in gaps.items())
             + ".")
     tr = study.tracking
     if tr is not None:
