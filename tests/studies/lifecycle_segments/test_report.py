@@ -367,3 +367,26 @@ def test_action_value_note_without_customer_values():
     note = report.action_value_note(st)
     assert "without customer values (Gamma-Gamma not fitted (all data): no spend)" in note
     assert note.endswith("every customer gets the low-cost action.")
+
+
+def test_decision_without_customer_values_says_why(monkeypatch):
+    from clm_lib.config import CDNOW_SAMPLE
+    from clm_lib.exceptions import ConvergenceError
+    from clm_lib.io import load_transactions
+    from clm_lib.studies.lifecycle_segments import compute
+
+    def failing(full):
+        raise ConvergenceError(model="Gamma-Gamma", reason="made to fail")
+
+    monkeypatch.setattr(compute, "fit_spend_model", failing)
+    tx, _ = load_transactions(CDNOW_SAMPLE, {"date": "timestamp", "dollars": "amount", "cds": "quantity"})
+    st = compute.lifecycle_study(tx, as_of=AS_OF, horizon=26, what_if_points=[1])
+    assert st.values is None
+    d = report.decision(st)
+    assert "Expected values were not estimated" in d.confidence and "made to fail" in d.confidence
+    assert all("expected discounted" not in f for f in d.findings)
+    assert not any(a.startswith("Budget a retention programme") for a in d.actions)
+    reward = next(a for a in d.actions if a.startswith("Reward and involve"))
+    assert reward.endswith("(their value is not estimated).")
+    figures = {f["stage"]: f for f in report.lifecycle_figures(st)}
+    assert "of revenue to date" in figures["retention"]["detail"]
