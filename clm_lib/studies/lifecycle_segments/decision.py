@@ -86,10 +86,11 @@ def _action_line(study, key: str, groups: pd.DataFrame, currency) -> str | None:
     if "clv" not in a:
         return who + " (their value is not estimated)."
     p = groups.loc[key, "mean_p_alive"]
-    alive = f", mean P(alive) {fmt.percent(p, 0)}" if not fmt.is_missing(p) else ""
-    stake = ("saves the campaign cost; they hold only" if key == "suppress" else "at stake:")
-    return (f"{who} — {stake} {fmt.money(a.loc[key, 'clv'], currency)} of {_value_words(study)}"
-            f" ({fmt.percent(a.loc[key, 'clv_share'])} of the total{alive}).")
+    alive = f"; mean P(alive) {fmt.percent(p, 0)}" if not fmt.is_missing(p) else ""
+    value = f"{fmt.money(a.loc[key, 'clv'], currency)} ({fmt.percent(a.loc[key, 'clv_share'])})"
+    if key == "suppress":
+        return f"{who}: they hold only {value} of the expected value{alive}."
+    return f"{who}: {value} of the expected value at stake{alive}."
 
 
 def _signed_percent(x) -> str:
@@ -110,9 +111,9 @@ def _what_if_action(study, currency) -> str | None:
     if lo is not None and not fmt.is_missing(lo.loc[x]):
         interval = (f", {fmt.percent(w.attrs.get('level', 0.9), 0)} parameter interval "
                     f"{fmt.money(lo.loc[x], currency)} to {fmt.money(w['value_change_upper'].loc[x], currency)}")
-    return (f"Budget a retention programme by its worth: {x:g} point{'s' if x != 1 else ''} less churn "
-            f"({w.attrs['shown']} cut) would add {fmt.money(w.loc[x, 'value_change'], currency)} "
-            f"({_signed_percent(w.loc[x, 'value_change_pct'])}{interval}) of {_value_words(study)}, an upper bound for what it may cost.")
+    return (f"Spend at most {fmt.money(w.loc[x, 'value_change'], currency)} on a retention programme "
+            f"that lowers churn by {x:g} point{'s' if x != 1 else ''} ({w.attrs['shown']} cut): that is "
+            f"what it would add over the next {study.horizon} {study.time_unit}s ({_signed_percent(w.loc[x, 'value_change_pct'])}{interval}).")
 
 
 def decision(study, data_quality=None, currency: str | None = "$") -> Decision:
@@ -142,11 +143,13 @@ def decision(study, data_quality=None, currency: str | None = "$") -> Decision:
     vip_def = (f"purchase days and spend both in the top {fmt.percent(1 - th.vip_quantile, 0)} "
                "of repeat customers")
     line = (f"Loyal/VIP customers ({vip_def}) are {fmt.count(vip['customers'])} "
-            f"({fmt.percent(vip['customer_share'])} of customers) and brought "
+            f"({fmt.percent(vip['customer_share'])} of customers) but brought "
             f"{fmt.percent(vip['revenue_share'])} of revenue to date")
     if valued:
-        line += (f"; they hold {fmt.percent(vip['clv_share'])} of the {_value_words(study)} "
-                 f"({fmt.money(vip['clv'], currency)}).")
+        # the one place the box defines "expected value"; the actions below use the words
+        line += (f" and hold {fmt.percent(vip['clv_share'])} of the expected value "
+                 f"({fmt.money(vip['clv'], currency)} of the {_value_words(study)}, all customers "
+                 f"{fmt.money(s['clv'].sum(), currency)}).")
     else:
         line += "."
     findings.append(line)
@@ -156,7 +159,7 @@ def decision(study, data_quality=None, currency: str | None = "$") -> Decision:
             f"'at risk' (bought often or well, now silent for {th.at_risk_days}+ days)")
     if valued:
         line += (f" hold {fmt.money(slipping['clv'].sum(), currency)} "
-                 f"({fmt.percent(slipping['clv_share'].sum())}) of the {_value_words(study)}.")
+                 f"({fmt.percent(slipping['clv_share'].sum())}) of the expected value.")
     else:
         line += (f" brought {fmt.percent(slipping['revenue_share'].sum())} of revenue to date; their "
                  "expected value is not estimated.")

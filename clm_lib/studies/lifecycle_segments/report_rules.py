@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from clm_lib import format as fmt
+
 from clm_lib.studies.lifecycle_segments.report_actions import ACTION_TEXT
 from clm_lib.studies.lifecycle_segments.rfm import SEGMENT_ACTIONS, recency_cuts
 from clm_lib.studies.lifecycle_segments.stages import Thresholds
@@ -43,7 +45,7 @@ def threshold_sources(th: Thresholds) -> dict:
     for name in ("new_days", "at_risk_days", "lapsed_days"):
         q = th.quantiles.get(name)
         out[name] = ("parameter" if q is None
-                     else f"{q:.0%} quantile of {th.n_gaps:,} inter-purchase gaps")
+                     else f"{fmt.percent(q, 0)} quantile of {fmt.count(th.n_gaps)} inter-purchase gaps")
     if th.capped:
         out["at_risk_days"] += f", capped at lapsed_days ({th.lapsed_days})"
     return out
@@ -64,7 +66,7 @@ def thresholds_table(th: Thresholds) -> pd.DataFrame:
             ("lapsed: no purchase for more than", f"{th.lapsed_days} days", src["lapsed_days"]),
             ("reactivated: bought again after lapsing, within", f"{th.new_days} days",
              "same as new"),
-            ("loyal/VIP: purchase days and spend both in the top", f"{1 - th.vip_quantile:.0%}",
+            ("loyal/VIP: purchase days and spend both in the top", fmt.percent(1 - th.vip_quantile, 0),
              "of repeat customers (parameter)")]
     return pd.DataFrame(rows, columns=["rule", "threshold", "origin"]).set_index("rule")
 

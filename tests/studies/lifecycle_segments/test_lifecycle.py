@@ -81,7 +81,7 @@ def test_derive_thresholds_quantiles():
     th = stages.derive_thresholds(tx, as_of="2020-12-31")
     assert (th.new_days, th.at_risk_days, th.lapsed_days) == (25, 33, 37)
     th2 = stages.derive_thresholds(tx, as_of="2020-12-31", lapsed_days=90)
-    assert report.threshold_sources(th)["new_days"] == "50% quantile of 4 inter-purchase gaps"
+    assert report.threshold_sources(th)["new_days"] == "50 % quantile of 4 inter-purchase gaps"
     assert th2.lapsed_days == 90 and report.threshold_sources(th2)["lapsed_days"] == "parameter"
     assert "threshold" in report.thresholds_table(th).columns
     with pytest.raises(ParameterError):
@@ -89,7 +89,7 @@ def test_derive_thresholds_quantiles():
     capped = stages.derive_thresholds(tx, as_of="2020-12-31", lapsed_days=30)   # derived at risk 33
     assert capped.at_risk_days == 30 and capped.capped
     assert report.threshold_sources(capped)["at_risk_days"] == \
-        "75% quantile of 4 inter-purchase gaps, capped at lapsed_days (30)"
+        "75 % quantile of 4 inter-purchase gaps, capped at lapsed_days (30)"
 
 
 def test_missing_columns_named():

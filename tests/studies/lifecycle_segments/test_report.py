@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clm_lib.format import money
 from clm_lib.reporting import table_html
 from clm_lib.studies.lifecycle_segments import report
 from clm_lib.studies.lifecycle_segments.compute import lifecycle_study
@@ -33,10 +34,10 @@ def study():
 
 def test_threshold_words():
     th = Thresholds(10, 20, 30, quantiles={"new_days": 0.5}, n_gaps=1234)
-    assert report.threshold_sources(th) == {"new_days": "50% quantile of 1,234 inter-purchase gaps",
+    assert report.threshold_sources(th) == {"new_days": "50 % quantile of 1,234 inter-purchase gaps",
                                             "at_risk_days": "parameter", "lapsed_days": "parameter"}
     t = report.thresholds_table(th)
-    assert t.loc["loyal/VIP: purchase days and spend both in the top", "threshold"] == "20%"
+    assert t.loc["loyal/VIP: purchase days and spend both in the top", "threshold"] == "20 %"
     assert report.thresholds_dict(th)["source"]["at_risk_days"] == "parameter"
 
 
@@ -98,10 +99,10 @@ def test_decision_box(study):
     a = study.actions
     call = next(x for x in d.actions if x.startswith("Call or make a tailored offer"))
     assert f"the {int(a.loc['personal outreach', 'customers']):,} customers in 'can't lose'" in call
-    assert f"${a.loc['personal outreach', 'clv']:,.0f}" in call
+    assert f": {money(a.loc['personal outreach', 'clv'], '$')} (" in call
     assert f"at least ${study.action_value:,.2f} each" in call
     assert any(x.startswith("Stop paid campaigns to the ") for x in d.actions)
-    what_if = [x for x in d.actions if x.startswith("Budget a retention programme")]
+    what_if = [x for x in d.actions if x.startswith("Spend at most $")]
     assert len(what_if) == 1 and "90 % parameter interval" in what_if[0]
     assert "no holdout" in d.confidence and "parameter uncertainty only" in d.confidence
     assert d.as_of == f"{AS_OF} (as given)" and d.source == "the data given"
@@ -385,7 +386,7 @@ def test_decision_without_customer_values_says_why(monkeypatch):
     d = report.decision(st)
     assert "Expected values were not estimated" in d.confidence and "made to fail" in d.confidence
     assert all("expected discounted" not in f for f in d.findings)
-    assert not any(a.startswith("Budget a retention programme") for a in d.actions)
+    assert not any(a.startswith("Spend at most") for a in d.actions)
     reward = next(a for a in d.actions if a.startswith("Reward and involve"))
     assert reward.endswith("(their value is not estimated).")
     figures = {f["stage"]: f for f in report.lifecycle_figures(st)}
