@@ -16,14 +16,14 @@ from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES
 __all__ = ["ACTION_VERBS", "DECISION_ACTIONS", "decision", "lifecycle_figures", "as_of_text",
            "action_groups"]
 
-#: The start of each action's sentence in the decision box ("... the 59 'can't lose'
-#: customers ..."); the full wording per action is :data:`.report_actions.ACTION_TEXT`.
+#: The start of each action's sentence in the decision box ("... the 59 customers in
+#: 'can't lose' ..."); the full wording per action is :data:`.report_actions.ACTION_TEXT`.
 ACTION_VERBS = {
     "personal outreach": "Call or make a tailored offer to",
     "win-back offer": "Send a time-limited win-back offer to",
     "reward": "Reward and involve (early access, referrals, no discount)",
     "keep close": "Keep close (loyalty benefits, cross-sell)",
-    "build the habit": "Build the habit of (membership, recommendations)",
+    "build the habit": "Build the habit (membership offer, recommendations) of",
     "onboard": "Onboard (welcome series, second-purchase incentive)",
     "automated reminder": "Send an automated reminder, no discount, to",
     "low-cost reactivation": "Reactivate at low cost (content, seasonal offers)",
