@@ -14,9 +14,11 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Polygon
 from matplotlib.ticker import PercentFormatter
 
+from clm_lib import format as fmt
 from clm_lib.checks import require_columns as _need
+from clm_lib.plotting.style import PALETTE, SEQUENTIAL, integer_ticks
 
-__all__ = ["plot_stage_counts", "plot_transition_matrix", "plot_flows", "plot_rfm_segments",
+__all__ = ["chart_stages", "plot_stage_counts", "plot_transition_matrix", "plot_flows", "plot_rfm_segments",
            "plot_ladder", "plot_time_to_second_purchase", "plot_what_if", "plot_conversion"]
 
 
@@ -40,6 +42,69 @@ def _share_bars(table: pd.DataFrame, cols: dict, ax: Axes, title: str, ylabel: s
     ax.set_title(title)
     ax.legend(frameon=False)
     return ax
+
+
+#: The shares the stage chart compares, with their legend names.
+_SHARES = {"customer_share": "customers", "revenue_share": "revenue to date",
+           "clv_share": "expected value"}
+
+
+def chart_stages(stage_summary: pd.DataFrame, *, currency: str | None = None,
+                 value_label: str = "expected value", title: str | None = None):
+    """Interactive grouped bars: the share of customers, of revenue to date and (when
+    present) of expected value in each lifecycle stage; hovering a bar shows the stage,
+    its customers, revenue, expected value and the share.
+
+    Parameters
+    ----------
+    stage_summary : DataFrame
+        Indexed by stage: ``customers``, ``customer_share``, ``revenue``,
+        ``revenue_share`` and optionally ``clv``, ``clv_share`` (currency, fractions).
+    currency : str, optional
+        Shown with the amounts in the tooltips.
+    value_label : str
+        What ``clv`` is, e.g. "expected margin, next 52 weeks".
+
+    Returns
+    -------
+    altair.Chart
+        One row per stage and share (at most 7 x 3 rows).
+    """
+    import altair as alt
+
+    _need(stage_summary, ["customers", "customer_share", "revenue", "revenue_share"],
+          "stage summary")
+    shares = {k: v for k, v in _SHARES.items() if k in stage_summary}
+    valued = "clv" in stage_summary
+    rows = []
+    for stage, r in stage_summary.iterrows():
+        for col, name in shares.items():
+            row = {"stage": str(stage), "measure": f"share of {name}",
+                   "share": float(r[col]) if pd.notna(r[col]) else 0.0,
+                   "share_text": fmt.percent(r[col]),
+                   "customers": fmt.count(r["customers"]),
+                   "revenue": fmt.money(r["revenue"], currency)}
+            if valued:
+                row["value"] = fmt.money(r["clv"], currency)
+            rows.append(row)
+    data = pd.DataFrame(rows)
+    order = [str(s) for s in stage_summary.index]
+    measures = [f"share of {n}" for n in shares.values()]
+    tips = [alt.Tooltip("stage:N", title="stage"), alt.Tooltip("measure:N", title="bar"),
+            alt.Tooltip("share_text:N", title="share"),
+            alt.Tooltip("customers:N", title="customers"),
+            alt.Tooltip("revenue:N", title="revenue to date")]
+    if valued:
+        tips.append(alt.Tooltip("value:N", title=value_label))
+    return alt.Chart(data, title=title or "Lifecycle stages: share of customers, revenue and value").mark_bar().encode(
+        x=alt.X("stage:N", sort=order, title="lifecycle stage", axis=alt.Axis(labelAngle=-30)),
+        xOffset=alt.XOffset("measure:N", sort=measures),
+        y=alt.Y("share:Q", title="share of the total (%)", axis=alt.Axis(format="%")),
+        color=alt.Color("measure:N", sort=measures, title=None,
+                        scale=alt.Scale(domain=measures, range=PALETTE[:len(measures)]),
+                        legend=alt.Legend(orient="top")),
+        tooltip=tips,
+    ).properties(width="container", height=300)
 
 
 def plot_stage_counts(stage_summary: pd.DataFrame, *, ax: Axes | None = None,
@@ -69,7 +134,7 @@ def plot_transition_matrix(matrix: pd.DataFrame, *, ax: Axes | None = None,
     ax = _axes(ax, figsize=(9, 5.5))
     m = matrix.astype(float)
     share = m.div(m.sum(axis=1).replace(0, np.nan), axis=0).fillna(0) * 100
-    sns.heatmap(share, ax=ax, cmap="Blues", vmin=0, vmax=100, annot=matrix.to_numpy(), fmt=",d",
+    sns.heatmap(share, ax=ax, cmap=SEQUENTIAL, vmin=0, vmax=100, annot=matrix.to_numpy(), fmt=",d",
                 annot_kws={"fontsize": 8}, cbar_kws={"label": "share of the row (%)"})
     ax.tick_params(axis="x", labelrotation=25)
     for lab in ax.get_xticklabels():
@@ -108,7 +173,7 @@ def plot_flows(matrix: pd.DataFrame, *, ax: Axes | None = None, start_label: str
         return ax
     gap = 0.01 * total
     palette = dict(zip(list(dict.fromkeys(list(m.index) + list(m.columns))),
-                       sns.color_palette("tab10", len(set(m.index) | set(m.columns)))))
+                       [PALETTE[i % len(PALETTE)] for i in range(len(set(m.index) | set(m.columns)))]))
     x0, x1, w = 0.0, 1.0, 0.08
 
     def stack(names, sizes):
@@ -163,7 +228,7 @@ def plot_ladder(ladder: pd.DataFrame, *, ax: Axes | None = None,
     _need(ladder, ["p_next"], "ladder")
     ax = _axes(ax)
     vals = ladder["p_next"].to_numpy(float) * 100
-    bars = ax.bar([str(k) for k in ladder.index], vals, color="tab:blue")
+    bars = ax.bar([str(k) for k in ladder.index], vals, color=PALETTE[0])
     ax.bar_label(bars, labels=[f"{v:.0f}%" for v in vals], fontsize=8)
     ax.set_ylim(0, 100)
     ax.yaxis.set_major_formatter(PercentFormatter())
@@ -185,6 +250,7 @@ def plot_time_to_second_purchase(kmf, *, ax: Axes | None = None, time_unit: str 
                     step="post", alpha=0.25, label="95% interval")
     ax.yaxis.set_major_formatter(PercentFormatter())
     ax.set_xlabel(f"{time_unit}s since first purchase")
+    integer_ticks(ax)
     ax.set_ylabel("first-time buyers with a 2nd purchase (%)")
     ax.set_title(title)
     ax.legend(frameon=False)
@@ -210,7 +276,7 @@ def plot_what_if(what_if: pd.DataFrame | None, *, ax: Axes | None = None, curren
     names = sorted(names, key=lambda a: a != shown) or [None]
     x = np.arange(len(w))
     width = 0.8 / len(names)
-    colours = ("tab:green", "tab:gray")
+    colours = (PALETTE[2], PALETTE[7])
     for i, name in enumerate(names):
         sfx = f"_{name}" if name else ""
         v = w[f"value_change{sfx}"].to_numpy(dtype=float)
@@ -253,6 +319,7 @@ def plot_conversion(kms: dict | None, *, ax: Axes | None = None, time_unit: str 
                 lw=2.5 if name == "All" else 1.5)
     ax.yaxis.set_major_formatter(PercentFormatter())
     ax.set_xlabel(f"{time_unit}s since the lead was created")
+    integer_ticks(ax)
     ax.set_ylabel("leads converted (%)")
     ax.set_title(title)
     ax.legend(frameon=False)

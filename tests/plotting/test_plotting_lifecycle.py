@@ -8,6 +8,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from clm_lib.plotting import lifecycle as plots  # noqa: E402
+from clm_lib.plotting.style import PALETTE, SEQUENTIAL  # noqa: E402
 from clm_lib.studies.lifecycle_segments import flows, rfm, stages  # noqa: E402
 from clm_lib.studies.lifecycle_segments.leads import leads_conversion  # noqa: E402
 from clm_lib.studies.lifecycle_segments.repeat import time_to_second_purchase  # noqa: E402
@@ -91,3 +92,46 @@ def test_ladder_km_what_if_conversion(parts):
 def test_nothing_to_draw_without_models_or_leads():
     # the study holds None for the what-if (models not fitted) and the leads (none given)
     assert plots.plot_what_if(None) is None and plots.plot_conversion(None) is None
+
+
+def test_stage_chart_is_interactive_with_formatted_tooltips(parts):
+    _, end, _, _, _ = parts
+    table = stages.stage_table(end)
+    table["clv"] = np.arange(len(table)) * 1000.5
+    table["clv_share"] = table["clv"] / table["clv"].sum()
+    spec = plots.chart_stages(table, currency="$", value_label="expected value, next 52 weeks").to_dict()
+    rows = next(iter(spec["datasets"].values()))
+    assert len(rows) == 3 * len(table)                    # one bar per stage and share
+    assert spec["mark"]["type"] == "bar" and spec["width"] == "container"
+    enc = spec["encoding"]
+    assert (enc["x"]["field"], enc["y"]["field"], enc["xOffset"]["field"]) == ("stage", "share", "measure")
+    assert enc["x"]["sort"] == [str(s) for s in table.index]
+    assert [t["title"] for t in enc["tooltip"]] == ["stage", "bar", "share", "customers",
+                                                    "revenue to date", "expected value, next 52 weeks"]
+    lapsed = next(r for r in rows if r["stage"] == "lapsed" and r["measure"] == "share of customers")
+    n = int(table.loc["lapsed", "customers"])
+    assert lapsed["customers"] == f"{n:,}" and lapsed["share"] == pytest.approx(table.loc["lapsed", "customer_share"])
+    assert lapsed["share_text"].endswith(" %") and lapsed["value"].startswith("$")
+    assert enc["color"]["scale"]["range"] == PALETTE[:3]
+    # without customer values: two shares, no value tooltip
+    spec = plots.chart_stages(stages.stage_table(end)).to_dict()
+    assert len(next(iter(spec["datasets"].values()))) == 2 * len(table)
+    assert "expected value" not in [t["title"] for t in spec["encoding"]["tooltip"]]
+
+
+def test_colour_blind_safe_colours_and_whole_period_ticks(parts):
+    from matplotlib.colors import to_hex
+    from matplotlib.ticker import MaxNLocator
+
+    _, _, m, _, kmf = parts
+    ax = plots.plot_flows(m)
+    used = {to_hex(p.get_facecolor()) for p in ax.patches}
+    assert used and used <= {c.lower() for c in PALETTE}
+    plt.close(ax.figure)
+    ax = plots.plot_transition_matrix(m)
+    assert ax.collections[0].get_cmap().name == SEQUENTIAL
+    plt.close(ax.figure)
+    ax = plots.plot_time_to_second_purchase(kmf)
+    loc = ax.xaxis.get_major_locator()
+    assert isinstance(loc, MaxNLocator) and loc._integer
+    plt.close(ax.figure)

@@ -1,72 +1,75 @@
-"""The lifecycle report: every sentence, display table, caption, metric and export of
-:class:`~clm_lib.studies.lifecycle_segments.compute.LifecycleStudy`.
+"""The lifecycle report: every sentence, display table, caption, alt text, metric and
+export of :class:`~clm_lib.studies.lifecycle_segments.compute.LifecycleStudy`.
 
-Display functions return either text (Markdown) or a *table view*, a dict
-``{"df", "caption"[, "float_format"]}`` for :func:`clm_lib.reporting.show_table`;
-:func:`show` displays a sequence of them (and figures) in order, skipping ``None``.
+Display functions return either text (a plain sentence, shown escaped), a *table view*, a
+dict ``{"df", "caption"[, "formats", "rename", "float_format"]}`` for
+:func:`clm_lib.reporting.show_table`, or a *figure view* ``{"figure", "alt"}``;
+:func:`show` displays a sequence of them in order, skipping ``None``. The decision box is
+in :mod:`.decision`, the exports and their data dictionary in :mod:`.exports`.
 """
 from __future__ import annotations
 
-import numpy as np
+import re
+
 import pandas as pd
 
-from clm_lib.reporting import pseudonymise, show_table
+from clm_lib import format as fmt
+from clm_lib.reporting import show_figure, show_note, show_table
 from clm_lib.studies.clv.report import not_fitted_note
+from clm_lib.studies.lifecycle_segments.decision import (ACTION_VERBS, action_groups, as_of_text,
+                                                        decision, lifecycle_figures)
+from clm_lib.studies.lifecycle_segments.exports import (actions_export, customer_export,
+                                                       export_columns, segments_export,
+                                                       transitions_export)
 from clm_lib.studies.lifecycle_segments.report_actions import (ACTION_TEXT, PLAYBOOK, action_value_note,
-                                                             actions_line, quiet_customers_note)
+                                                             quiet_customers_note)
+from clm_lib.studies.lifecycle_segments.report_rules import (NO_LEADS, SEGMENT_RULES, STAGE_RULES, rule_table,
+                                                            score_rules_note, threshold_sources,
+                                                            thresholds_dict, thresholds_table)
 from clm_lib.studies.lifecycle_segments.report_whatif import (WHAT_IF_ASSUMPTIONS, what_if_line,
                                                              what_if_note)
-from clm_lib.studies.lifecycle_segments.rfm import (QUIET_P_ALIVE, SEGMENT_ACTIONS, recency_cuts,
-                                                   score_ranges)
-from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES, STAGES, Thresholds
+from clm_lib.studies.lifecycle_segments.rfm import QUIET_P_ALIVE, score_ranges
+from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES, STAGES
 
 __all__ = [
-    "ACTION_TEXT", "action_value_note", "quiet_customers_note", "actions_line", "reactivation_note", "actions_view", "actions_export", "PLAYBOOK", "SEGMENT_RULES", "STAGE_RULES", "NO_LEADS", "show", "percent_columns",
-    "threshold_sources", "thresholds_dict", "thresholds_table", "rule_table",
-    "summary_lines", "model_note", "what_if_note", "what_if_line", "WHAT_IF_ASSUMPTIONS", "quality_notes", "thresholds_view",
-    "stage_view", "stage_value_note", "stage_segments_view", "flows_figure",
-    "transitions_figure", "flows_view", "rules_view", "segments_view", "second_purchase_note",
-    "score_rules_note", "score_ranges_view", "new_segment_note", "ladder_view", "reactivation_view", "what_if_parts", "leads_view", "method_values_note",
-    "purchase_model_note",
-    "lifecycle_metrics", "customer_export", "transitions_export", "segments_export",
+    "ACTION_TEXT", "ACTION_VERBS", "action_value_note", "quiet_customers_note",
+    "reactivation_note", "actions_view", "actions_export", "PLAYBOOK", "SEGMENT_RULES",
+    "STAGE_RULES", "NO_LEADS", "show", "threshold_sources", "thresholds_dict",
+    "thresholds_table", "rule_table", "decision", "lifecycle_figures", "as_of_text",
+    "action_groups", "champions_note", "value_label", "model_note", "what_if_note", "what_if_line",
+    "WHAT_IF_ASSUMPTIONS", "quality_notes", "thresholds_view", "stage_view", "stage_value_note",
+    "stage_segments_view", "stage_chart_alt", "flows_figure", "flows_alt", "transitions_figure",
+    "transitions_alt", "segments_alt", "ladder_alt", "what_if_alt", "conversion_alt",
+    "figure_view", "flows_view", "flows_note", "rules_view", "segments_view",
+    "second_purchase_note", "score_rules_note", "score_ranges_view", "new_segment_note",
+    "ladder_view", "reactivation_view", "what_if_parts", "leads_view", "method_values_note",
+    "purchase_model_note", "lifecycle_metrics", "customer_export", "transitions_export",
+    "segments_export", "export_columns",
 ]
-
-#: (segment, rule in words), in the order :func:`~.rfm.assign_segments` evaluates them.
-SEGMENT_RULES = (
-    ("new", "first purchase within the new threshold (the stage 'new')"),
-    ("champions", "R ≥ 4 and F ≥ 4"),
-    ("loyal", "R ≥ 4 and F = 3"),
-    ("potential loyalists", "R ≥ 4 and F ≤ 2"),
-    ("can't lose", "R = 2–3 and F ≥ 4 and M ≥ 4"),
-    ("at risk", "R = 3"),
-    ("hibernating", "R = 2"),
-    ("lost", "R = 1"),
-)
-
-#: The stage rules in words (first match wins).
-STAGE_RULES = (
-    "Stage rules, first match wins: **lapsed** no purchase for more than the lapsed threshold; "
-    "**new** first purchase within the new threshold; **reactivated** bought again after a gap "
-    "longer than the lapsed threshold, within the new threshold; **at risk** no purchase for "
-    "more than the at-risk threshold; **loyal/VIP** 2+ purchase days with purchase days and "
-    "spend both in the top 20 % of repeat customers; **active repeat** 2+ purchase days; "
-    "**one-time buyer** the rest.")
-
-NO_LEADS = ("No leads table was given (parameter `leads`), so reach and conversion cannot be "
-            "measured from a transaction log.")
-
-
 # ---- display -----------------------------------------------------------------------------
 def _unit(currency: str | None) -> str:
     """`` ($)`` after a label, or nothing when the currency is not known."""
     return f" ({currency})" if currency else ""
 
 
+def _plain(text: str) -> str:
+    """Report text without its Markdown emphasis (``**x**``, backticks): sentences are shown
+    as escaped text, never as Markdown, so that no data value can become markup."""
+    return re.sub(r"\*\*|`", "", text)
+
+
+def figure_view(fig, alt: str) -> dict:
+    """A figure (or Axes) with its alt text, for :func:`show`."""
+    return {"figure": fig, "alt": alt}
+
+
 def show(*parts) -> None:
-    """Display ``parts`` in order: text as Markdown, a table view with
-    :func:`~clm_lib.reporting.show_table`, a Matplotlib figure or Axes as its figure (then
-    closed), lists one by one, anything else with ``display``; ``None`` is skipped."""
-    from IPython.display import Markdown, display
+    """Display ``parts`` in order: text as an escaped note, a table view with
+    :func:`~clm_lib.reporting.show_table`, a figure view with
+    :func:`~clm_lib.reporting.show_figure` (then closed), lists one by one, anything else
+    (the data-quality record) with ``display``; ``None`` is skipped. A bare figure is an
+    error: every figure needs its alt text."""
+    from IPython.display import display
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -76,92 +79,25 @@ def show(*parts) -> None:
         if isinstance(part, (list, tuple)):
             show(*part)
         elif isinstance(part, str):
-            display(Markdown(part))
+            show_note(_plain(part))
+        elif isinstance(part, dict) and "figure" in part:
+            if part["figure"] is not None:
+                show_figure(part["figure"], alt=part["alt"])
         elif isinstance(part, dict):
             show_table(**part)
         elif isinstance(part, (Axes, Figure)):
-            import matplotlib.pyplot as plt
-
-            fig = part.figure if isinstance(part, Axes) else part
-            display(fig)
-            plt.close(fig)
+            raise TypeError("show: a figure needs its alt text (use figure_view(fig, alt))")
         else:
             display(part)
 
 
-def percent_columns(df: pd.DataFrame, columns, digits: int = 1) -> pd.DataFrame:
-    """Display copy of ``df`` with ``columns`` (fractions) written as percentages and integer
-    columns with thousands separators."""
-    out = df.copy()
-    for c in columns:
-        if c in out:
-            out[c] = [("–" if pd.isna(v) else f"{v * 100:.{digits}f}%") for v in out[c]]
-    for c in out.columns:
-        if c not in columns and pd.api.types.is_integer_dtype(out[c]):
-            out[c] = [f"{v:,}" for v in out[c]]
-    return out
+def value_label(study, currency: str | None = None) -> str:
+    """``expected value, next 52 weeks ($)``."""
+    return _value_label(study, currency)
 
 
 def _value_label(study, currency: str) -> str:
     return f"expected value, next {study.horizon} {study.time_unit}s{_unit(currency)}"
-
-
-# ---- thresholds and rules ----------------------------------------------------------------
-def threshold_sources(th: Thresholds) -> dict:
-    """Where each threshold comes from, in words ("parameter" or the gap quantile)."""
-    out = {}
-    for name in ("new_days", "at_risk_days", "lapsed_days"):
-        q = th.quantiles.get(name)
-        out[name] = ("parameter" if q is None
-                     else f"{q:.0%} quantile of {th.n_gaps:,} inter-purchase gaps")
-    if th.capped:
-        out["at_risk_days"] += f", capped at lapsed_days ({th.lapsed_days})"
-    return out
-
-
-def thresholds_dict(th: Thresholds) -> dict:
-    """The thresholds for ``metrics.json``."""
-    return {"new_days": th.new_days, "at_risk_days": th.at_risk_days,
-            "lapsed_days": th.lapsed_days, "vip_quantile": th.vip_quantile,
-            "source": threshold_sources(th)}
-
-
-def thresholds_table(th: Thresholds) -> pd.DataFrame:
-    """Display table: threshold, days, origin."""
-    src = threshold_sources(th)
-    rows = [("new: first purchase within", f"{th.new_days} days", src["new_days"]),
-            ("at risk: no purchase for more than", f"{th.at_risk_days} days", src["at_risk_days"]),
-            ("lapsed: no purchase for more than", f"{th.lapsed_days} days", src["lapsed_days"]),
-            ("reactivated: bought again after lapsing, within", f"{th.new_days} days",
-             "same as new"),
-            ("loyal/VIP: purchase days and spend both in the top", f"{1 - th.vip_quantile:.0%}",
-             "of repeat customers (parameter)")]
-    return pd.DataFrame(rows, columns=["rule", "threshold", "origin"]).set_index("rule")
-
-
-def rule_table() -> pd.DataFrame:
-    """The segment rules and playbook as a display table: the action at or above the
-    action value and the one below it."""
-    rows = [(s, r, ACTION_TEXT[SEGMENT_ACTIONS[s][0]],
-             ACTION_TEXT[SEGMENT_ACTIONS[s][1]] if SEGMENT_ACTIONS[s][1] != SEGMENT_ACTIONS[s][0]
-             else "(same)") for s, r in SEGMENT_RULES]
-    return pd.DataFrame(rows, columns=["segment", "rule (scores 1–5)",
-                                       "action, expected value ≥ action value",
-                                       "action, below it"]).set_index("segment")
-
-
-def score_rules_note(th: Thresholds) -> str:
-    """How the R, F and M scores are given, with the recency cut-offs in days."""
-    c5, c4, c3, c2 = recency_cuts(th)
-    return (f"**Scores.** R (recency) on the stage thresholds, in days since the last purchase: "
-            f"5 = within {c5} days, 4 = within {c4} (active), 3 = within {c3} (at risk), "
-            f"2 = within {c2} (lapsed), 1 = longer ago (lapsed more than twice the lapsed "
-            "threshold). So R means the same number of days whatever the rest of the base does, "
-            "and a lapsed customer can never be a champion. F (purchase days) and M (spend to "
-            "date) are quantile groups of the distinct values: score k ends at the first value "
-            "where the cumulative share of customers reaches k/5, tied customers share a score and "
-            "every score is used when there are five distinct values (the table below gives the "
-            "values behind each score).")
 
 
 # ---- sentences ---------------------------------------------------------------------------
@@ -180,61 +116,32 @@ def quality_notes(study) -> list[str]:
     return notes
 
 
-def summary_lines(study, currency: str = "$") -> list[str]:
-    """Plain-language summary computed from the study."""
-    s = study.stage_summary
-    n = int(s["customers"].sum())
-    th = study.thresholds
-    top_stage = s["customers"].idxmax()
-    active = s.loc[list(ACTIVE_STAGES)]
+def champions_note(study) -> str:
+    """The champions' share of customers, revenue and value (a finding of the RFM section,
+    not of the decision box)."""
     seg = study.segments
     champs = seg.loc["champions"]
-    lad = study.ladder["p_next"]
-    f = study.flows
-    valued = "clv_share" in s
-    lines = [
-        f"{n:,} customers at {study.as_of}: {s.loc['lapsed', 'customer_share']:.0%} lapsed "
-        f"(no purchase for more than {th.lapsed_days} days), {s.loc['at risk', 'customer_share']:.0%} at risk, "
-        f"{active['customers'].sum() / n:.0%} active; the largest stage is '{top_stage}'.",
-    ]
-    if valued:
+    line = (f"RFM champions: {fmt.count(champs['customers'])} customers "
+            f"({fmt.percent(champs['customer_share'])}) with {fmt.percent(champs['revenue_share'])} "
+            "of revenue to date")
+    if "clv_share" in seg:
         risk_share = seg.loc[["at risk", "can't lose"], "clv_share"].sum()
-        lines += [
-            f"Loyal/VIP customers are {s.loc['loyal/VIP', 'customer_share']:.1%} of customers, brought "
-            f"{s.loc['loyal/VIP', 'revenue_share']:.0%} of revenue to date and hold "
-            f"{s.loc['loyal/VIP', 'clv_share']:.0%} of the expected value of the next {study.horizon} {study.time_unit}s.",
-            f"RFM champions: {int(champs['customers']):,} customers ({champs['customer_share']:.1%}) with "
-            f"{champs['revenue_share']:.0%} of revenue and {champs['clv_share']:.0%} of expected value; "
-            f"'at risk' and 'can't lose' together hold {risk_share:.1%} of expected value.",
-        ]
-        if study.action_value is not None:
-            lines.append(actions_line(study, currency))
+        line += (f" and {fmt.percent(champs['clv_share'])} of expected value; 'at risk' and "
+                 f"'can't lose' together hold {fmt.percent(risk_share)} of expected value.")
     else:
-        lines += [
-            f"Loyal/VIP customers are {s.loc['loyal/VIP', 'customer_share']:.1%} of customers and brought "
-            f"{s.loc['loyal/VIP', 'revenue_share']:.0%} of revenue to date; RFM champions are "
-            f"{int(champs['customers']):,} customers ({champs['customer_share']:.1%}) with "
-            f"{champs['revenue_share']:.0%} of revenue.",
-            "Expected value and the churn what-if are not available: " + model_note(study),
-        ]
-    if len(lad):
-        lines.append(f"Only {lad.iloc[0]:.0%} of customers made a second purchase day"
-                     + (f"; after two, {lad.iloc[1]:.0%} made a third" if len(lad) > 1 else "")
-                     + ": the first repeat is the biggest drop-off.")
-    acquired = (f"{f['newly acquired']:,} customers acquired, {f['new became repeat']:,} new customers "
-                "became repeat buyers" if f["newly acquired"] or f["new became repeat"]
-                else "no customers were acquired")
-    lines.append(f"Between {study.flow_start} and {study.as_of}: {acquired}, "
-                 f"{f['active became at risk or lapsed']:,} active ones became at risk or lapsed, "
-                 f"{f['lapsed were reactivated']:,} lapsed ones were reactivated.")
-    w = study.what_if.dropna(subset=["value"]) if study.what_if is not None else pd.DataFrame()
-    w = w.loc[w.index > 0]
-    if len(w):
-        lines.append(what_if_line(study, currency))
-    if study.leads_table is not None:
-        a = study.leads_table.loc["All"]
-        lines.append(f"Leads: {int(a['leads']):,}, of which {a['conversion_rate']:.0%} converted by {study.as_of}.")
-    return lines
+        line += ". Expected value is not available: " + model_note(study)
+    return line
+
+
+def flows_note(study) -> str:
+    """The headline flows between ``flow_start`` and ``as_of`` in one sentence."""
+    f = study.flows
+    acquired = (f"{fmt.count(f['newly acquired'])} customers acquired, "
+                f"{fmt.count(f['new became repeat'])} new customers became repeat buyers"
+                if f["newly acquired"] or f["new became repeat"] else "no customers were acquired")
+    return (f"Between {study.flow_start} and {study.as_of}: {acquired}, "
+            f"{fmt.count(f['active became at risk or lapsed'])} active ones became at risk or "
+            f"lapsed, {fmt.count(f['lapsed were reactivated'])} lapsed ones were reactivated.")
 
 
 def reactivation_note(study) -> str:
@@ -282,20 +189,41 @@ def method_values_note(study) -> str:
 
 
 # ---- table views -------------------------------------------------------------------------
+_MONEY_COLS = ("revenue", "clv", "mean_clv", "min_clv", "max_clv", "spend_per_customer",
+               "start_spend")
+
+
+def _formats(df: pd.DataFrame, currency, **extra) -> dict:
+    """Formats of the columns of ``df`` by their names: counts, shares, money."""
+    out = {}
+    for c in df.columns:
+        if c in ("customers", "reached_k", "reached_k_plus_1", "leads", "converted", "window_days"):
+            out[c] = "count"
+        elif str(c).endswith("_share") or c in ("p_next", "repurchase_rate", "conversion_rate",
+                                                "mean_p_alive"):
+            out[c] = "percent"
+        elif c in _MONEY_COLS:
+            out[c] = ("money", currency)
+    out.update(extra)
+    return out
+
+
 def thresholds_view(study) -> dict:
     """The stage thresholds and where they come from."""
-    return {"df": thresholds_table(study.thresholds), "float_format": "{:,.2f}",
+    return {"df": thresholds_table(study.thresholds),
+            "rename": {"rule": "Stage rule", "threshold": "Threshold", "origin": "Where it comes from"},
             "caption": "Stage rules: thresholds (days) and where they come from"}
 
 
-def stage_view(study, currency: str = "$") -> dict:
+def stage_view(study, currency: str | None = "$") -> dict:
     """Customers, revenue and expected value by stage."""
-    tab = study.stage_summary.rename(columns={
-        "revenue": f"revenue to date{_unit(currency)}", "customer_share": "share of customers",
-        "revenue_share": "share of revenue", "clv": _value_label(study, currency),
-        "clv_share": "share of expected value"})
-    return {"df": percent_columns(tab, ["share of customers", "share of revenue",
-                                        "share of expected value"]),
+    tab = study.stage_summary
+    return {"df": tab, "formats": _formats(tab, currency),
+            "rename": {"stage": "Stage", "customers": "Customers",
+                       "revenue": f"Revenue to date{_unit(currency)}",
+                       "customer_share": "Share of customers", "revenue_share": "Share of revenue",
+                       "clv": _value_label(study, currency).capitalize(),
+                       "clv_share": "Share of expected value"},
             "caption": f"Customers, revenue and expected value by stage at {study.as_of}"}
 
 
@@ -308,9 +236,25 @@ def stage_segments_view(study) -> dict | None:
     """Stages by segment at acquisition (None without a segment)."""
     if study.stage_segments is None:
         return None
-    return {"df": percent_columns(study.stage_segments, list(STAGES)),
+    t = study.stage_segments
+    return {"df": t, "formats": {c: "percent" for c in t.columns if c in STAGES},
             "caption": f"Stages by {study.segment} (at each customer's first purchase): "
                        "share of the segment's customers"}
+
+
+def stage_chart_alt(study) -> str:
+    """Alt text of the stage chart: what it shows and where customers and value sit."""
+    s = study.stage_summary
+    top = s["customer_share"].idxmax()
+    text = (f"Bars of the share of customers, revenue to date and expected value in each "
+            f"lifecycle stage at {study.as_of}. Most customers are {top} "
+            f"({fmt.percent(s.loc[top, 'customer_share'])})")
+    if "clv_share" in s:
+        v = s["clv_share"].idxmax()
+        text += (f"; the largest share of expected value is in {v} "
+                 f"({fmt.percent(s.loc[v, 'clv_share'])}, with {fmt.percent(s.loc[v, 'customer_share'])} "
+                 "of customers)")
+    return text + "."
 
 
 def flows_figure(study) -> dict:
@@ -319,44 +263,98 @@ def flows_figure(study) -> dict:
             "title": f"Customer flows between stages, {study.flow_start} to {study.as_of}"}
 
 
+def _largest_move(study):
+    m = study.transitions.copy()
+    for st in m.index:
+        if st in m.columns:
+            m.loc[st, st] = 0
+    stacked = m.stack()
+    return stacked.idxmax(), int(stacked.max())
+
+
+def flows_alt(study) -> str:
+    """Alt text of the flow chart: its largest move between two stages."""
+    (a, b), n = _largest_move(study)
+    move = (f" The largest move: {fmt.count(n)} customers from {a} to {b}." if n
+            else " No customer changed stage.")
+    return (f"Flow chart of customers from their stage at {study.flow_start} (left) to their stage "
+            f"at {study.as_of} (right); band height is the number of customers.{move}")
+
+
 def transitions_figure(study) -> dict:
     """Title of the transition heatmap."""
     return {"title": f"Stage transitions, {study.flow_start} → {study.as_of} (customers)"}
 
 
+def transitions_alt(study) -> str:
+    """Alt text of the transition matrix."""
+    m = study.transitions
+    stay = sum(int(m.loc[s, s]) for s in m.index if s in m.columns)
+    total = int(m.to_numpy().sum())
+    return (f"Matrix of customers by stage at {study.flow_start} (rows) and at {study.as_of} "
+            f"(columns), coloured by row share; {fmt.count(stay)} of {fmt.count(total)} customers "
+            "stayed in their stage.")
+
+
 def flows_view(study) -> dict:
     """The headline flows between the two dates."""
-    return {"df": percent_columns(pd.Series(study.flows, name="customers").to_frame(), []),
+    t = pd.Series(study.flows, name="customers").to_frame()
+    t.index.name = "flow"
+    return {"df": t, "formats": {"customers": "count"}, "rename": {"flow": "Flow", "customers": "Customers"},
             "caption": f"Headline flows, {study.flow_start} → {study.as_of} (customers)"}
 
 
 def rules_view() -> dict:
     """The segment rules and recommended actions."""
     return {"df": rule_table(),
+            "rename": {"segment": "Segment", "rule (scores 1–5)": "Rule (scores 1–5)",
+                       "action, expected value ≥ action value": "Action, expected value ≥ action value",
+                       "action, below it": "Action, below it"},
             "caption": "Segment rules (R, F, M scores 1–5) and recommended action (customers of the "
-                       f"active segments with P(alive) below {QUIET_P_ALIVE:.0%} get the actions of "
-                       "'at risk')"}
+                       f"active segments with P(alive) below {fmt.percent(QUIET_P_ALIVE, 0)} get the "
+                       "actions of 'at risk')"}
 
 
-def segments_view(study, currency: str = "$") -> dict:
+def segments_view(study, currency: str | None = "$") -> dict:
     """Customers, revenue and expected value by RFM segment."""
-    seg = study.segments.rename(columns={
-        "customer_share": "share of customers", "revenue": f"revenue to date{_unit(currency)}",
-        "revenue_share": "share of revenue", "clv": _value_label(study, currency),
-        "clv_share": "share of expected value", "mean_recency_days": "mean days since last purchase",
-        "mean_frequency": "mean purchase days", "mean_p_alive": "mean P(alive)"})
-    return {"df": percent_columns(seg, ["share of customers", "share of revenue",
-                                        "share of expected value", "mean P(alive)"]),
+    seg = study.segments
+    return {"df": seg,
+            "formats": _formats(seg, currency, mean_recency_days=("number", 0),
+                                mean_frequency=("number", 1)),
+            "rename": {"segment": "Segment", "customers": "Customers",
+                       "customer_share": "Share of customers",
+                       "revenue": f"Revenue to date{_unit(currency)}", "revenue_share": "Share of revenue",
+                       "clv": _value_label(study, currency).capitalize(),
+                       "clv_share": "Share of expected value",
+                       "mean_recency_days": "Mean days since last purchase",
+                       "mean_frequency": "Mean purchase days", "mean_p_alive": "Mean P(alive)"},
             "caption": f"RFM segments at {study.as_of}"}
 
 
-def score_ranges_view(study, currency: str = "$") -> dict:
+def segments_alt(study) -> str:
+    """Alt text of the segment bars."""
+    c = study.segments.loc["champions"]
+    text = (f"Bars of the share of customers, revenue to date and expected value in each RFM segment "
+            f"at {study.as_of}; champions are {fmt.percent(c['customer_share'])} of customers with "
+            f"{fmt.percent(c['revenue_share'])} of revenue")
+    if "clv_share" in c:
+        text += f" and {fmt.percent(c['clv_share'])} of expected value"
+    return text + "."
+
+
+def score_ranges_view(study, currency: str | None = "$") -> dict:
     """Customers and the values behind each R, F and M score."""
     t = score_ranges(study.rfm)
-    t.columns = pd.MultiIndex.from_tuples(
-        [({"R": "R: days since last purchase", "F": "F: purchase days",
-           "M": f"M: spend to date{_unit(currency)}"}[a], b) for a, b in t.columns])
-    return {"df": t, "float_format": "{:,.0f}",
+    names = {"R": "R: days since last purchase", "F": "F: purchase days",
+             "M": f"M: spend to date{_unit(currency)}"}
+    for (a, b) in list(t.columns):
+        if b in ("min", "max") and a == "M":
+            t[(a, b)] = [fmt.money(v, currency, 2) for v in t[(a, b)]]
+        elif b in ("min", "max", "customers"):
+            t[(a, b)] = [fmt.count(v) for v in t[(a, b)]]
+    # one header row: the page's sortable tables have one
+    t.columns = [f"{names[a]}: {b}" for a, b in t.columns]
+    return {"df": t,
             "caption": "Customers and range of values per score (a score no customer has is empty)"}
 
 
@@ -366,43 +364,61 @@ def new_segment_note(study) -> str | None:
         return None
     return (f"No customer is 'new': nobody made a first purchase in the {study.thresholds.new_days} "
             f"days to {study.as_of} (the last first purchase was on "
-            f"{study.stages['first_purchase'].max().date()}).")
+            f"{fmt.date(study.stages['first_purchase'].max())}).")
 
 
-def actions_view(study, currency: str = "$") -> dict:
+def actions_view(study, currency: str | None = "$") -> dict:
     """Customers and expected value at stake per recommended action."""
     t = study.actions.copy()
-    t.insert(0, "action", [ACTION_TEXT[a] for a in t.index])
+    t.insert(0, "recommended_action", [ACTION_TEXT[a] for a in t.index])
     t.index = t.index.astype(str)
-    t = t.rename(columns={"clv": f"{_value_label(study, currency)}, total",
-                          "clv_share": "share of expected value",
-                          "mean_clv": f"mean per customer{_unit(currency)}",
-                          "min_clv": f"lowest{_unit(currency)}", "max_clv": f"highest{_unit(currency)}"})
-    return {"df": percent_columns(t, ["share of expected value"]), "float_format": "{:,.2f}",
+    return {"df": t, "formats": _formats(t, currency),
+            "rename": {"action": "Action", "recommended_action": "What to do", "customers": "Customers",
+                       "clv": f"{_value_label(study, currency).capitalize()}, total",
+                       "clv_share": "Share of expected value",
+                       "mean_clv": f"Mean per customer{_unit(currency)}",
+                       "min_clv": f"Lowest{_unit(currency)}", "max_clv": f"Highest{_unit(currency)}"},
             "caption": "Recommended actions: customers and expected value at stake"}
 
 
 def ladder_view(study) -> dict:
     """The repeat ladder."""
-    lad = study.ladder.rename(columns={"reached_k": "customers with ≥ k purchase days",
-                                       "reached_k_plus_1": "with ≥ k+1", "p_next": "P(k+1 | k)"})
-    return {"df": percent_columns(lad, ["P(k+1 | k)"]),
-            "caption": "Repeat ladder (purchase days up to as_of)"}
+    lad = study.ladder
+    return {"df": lad, "formats": _formats(lad, None),
+            "rename": {"k": "k (purchase days)", "reached_k": "Customers with ≥ k purchase days",
+                       "reached_k_plus_1": "With ≥ k+1", "p_next": "P(k+1 | k)"},
+            "caption": f"Repeat ladder (purchase days up to {study.as_of})"}
 
 
-def reactivation_view(study, currency: str = "$") -> dict:
+def ladder_alt(study) -> str:
+    """Alt text of the ladder and time-to-second-purchase figure."""
+    lad = study.ladder["p_next"]
+    low = (f"; lowest at the first repeat ({fmt.percent(lad.iloc[0], 0)})" if len(lad)
+           and lad.idxmin() == lad.index[0] else "")
+    return (f"Left: bars of the chance of one more purchase day by purchase days so far{low}. "
+            f"Right: share of first-time buyers with a second purchase by {study.time_unit}s since "
+            f"the first, with its 95 % interval. {second_purchase_note(study)}")
+
+
+def reactivation_view(study, currency: str | None = "$") -> dict:
     """Reactivated vs new customers after their start."""
-    r = study.reactivation.rename(columns={
-        "repurchase_rate": "bought again in window",
-        "purchase_days_per_customer": "purchase days per customer in window",
-        "spend_per_customer": f"spend per customer in window{_unit(currency)}",
-        "start_spend": f"spend on the start day{_unit(currency)}", "window_days": "window (days)"})
-    return {"df": percent_columns(r, ["bought again in window"]),
+    r = study.reactivation
+    return {"df": r, "formats": _formats(r, currency, purchase_days_per_customer=("number", 2)),
+            "rename": {"group": "Group", "customers": "Customers",
+                       "repurchase_rate": "Bought again in window",
+                       "purchase_days_per_customer": "Purchase days per customer in window",
+                       "spend_per_customer": f"Spend per customer in window{_unit(currency)}",
+                       "start_spend": f"Spend on the start day{_unit(currency)}",
+                       "window_days": "Window (days)"},
             "caption": "Behaviour after the start (first purchase, or first purchase after "
                        "lapsing), per customer"}
 
 
-def what_if_parts(study, currency: str = "$") -> list:
+def _signed(v, digits: int = 2) -> str:
+    return fmt.MISSING if fmt.is_missing(v) else ("+" if v > 0 else "") + fmt.percent(v, digits)
+
+
+def what_if_parts(study, currency: str | None = "$") -> list:
     """The what-if table (both assumptions, the shown one first, with intervals) and its
     assumptions (or why it is missing)."""
     if study.what_if is None:
@@ -414,38 +430,68 @@ def what_if_parts(study, currency: str = "$") -> list:
     cols = {}
     for a in order:
         name = f"{a} cut{' (shown)' if a == shown else ''}"
-        cols[(name, "mean dropout")] = [("–" if pd.isna(v) else f"{v:.2%}") for v in w[f"mean_dropout_{a}"]]
+        cols[(name, "mean dropout")] = [fmt.percent(v, 2) for v in w[f"mean_dropout_{a}"]]
         cols[(name, f"value change{_unit(currency)}")] = [
-            ("–" if pd.isna(v) else f"{v:,.0f}") for v in w[f"value_change_{a}"]]
-        cols[(name, "change (%)")] = [("–" if pd.isna(v) else f"{v:+.2%}") for v in w[f"value_change_pct_{a}"]]
+            fmt.money(v, currency, 0) for v in w[f"value_change_{a}"]]
+        cols[(name, "change (%)")] = [_signed(v) for v in w[f"value_change_pct_{a}"]]
         if f"value_change_pct_{a}_lower" in w:
-            cols[(name, f"{level:.0%} interval (%)")] = [
-                ("–" if pd.isna(lo) else f"{lo:+.2%} to {hi:+.2%}")
+            cols[(name, f"{fmt.percent(level, 0)} interval (%)")] = [
+                (fmt.MISSING if fmt.is_missing(lo) else f"{_signed(lo)} to {_signed(hi)}")
                 for lo, hi in zip(w[f"value_change_pct_{a}_lower"], w[f"value_change_pct_{a}_upper"])]
     t = pd.DataFrame(cols, index=[f"{p:g}" for p in w.index])
-    t.columns = pd.MultiIndex.from_tuples(t.columns)
+    t.columns = [f"{a}: {b}" for a, b in t.columns]     # one header row, as the page sorts by it
     t.index.name = "churn reduction (points)"
     base = w.loc[0.0, "value"]
     return [{"df": t, "caption": f"Customer-base value by churn reduction under both readings (0 = as "
-                                 f"fitted: {currency or ''}{base:,.0f} over the next {study.horizon} "
+                                 f"fitted: {fmt.money(base, currency, 0)} over the next {study.horizon} "
                                  f"{study.time_unit}s)"},
-            "**Assumptions:** " + what_if_note(w, study.time_unit, study.value_basis)]
+            "Assumptions: " + what_if_note(w, study.time_unit, study.value_basis)]
+
+
+def what_if_alt(study, currency: str | None = "$") -> str:
+    """Alt text of the what-if bars."""
+    w = study.what_if
+    if w is None:
+        return ""
+    ok = w.loc[(w.index > 0) & w["value"].notna()]
+    if not len(ok):
+        return "Bars of the value of lowering churn; no reduction could be computed."
+    x = ok.index[-1]
+    return (f"Bars of the extra {study.value_basis} over the next {study.horizon} {study.time_unit}s "
+            f"by churn reduction, under both readings; {x:g} points less churn ({w.attrs['shown']} cut) "
+            f"adds {fmt.money(ok.loc[x, 'value_change'], currency, 0)} "
+            f"({_signed(ok.loc[x, 'value_change_pct'], 1)}).")
 
 
 def leads_view(study):
-    """Leads by source (or why there are none)."""
+    """Leads by source (None without leads: the section is left out)."""
     if study.leads_table is None:
-        return NO_LEADS
-    t = study.leads_table.rename(columns={"conversion_rate": "conversion rate",
-                                          "median_time_to_conversion": "median days to conversion (KM)"})
-    return {"df": percent_columns(t, ["conversion rate"]), "caption": "Leads by source"}
+        return None
+    t = study.leads_table
+    unit = f"{study.time_unit}s"
+    return {"df": t,
+            "formats": _formats(t, None, median_time_to_conversion=lambda v: (
+                "not reached" if fmt.is_missing(v) else fmt.duration(v, unit))),
+            "rename": {"source": "Lead source", "leads": "Leads", "converted": "Converted",
+                       "conversion_rate": "Conversion rate",
+                       "median_time_to_conversion": f"Median time to conversion ({unit}, Kaplan-Meier)"},
+            "caption": "Leads by source"}
+
+
+def conversion_alt(study) -> str:
+    """Alt text of the conversion curves."""
+    a = study.leads_table.loc["All"]
+    return (f"Share of leads converted by {study.time_unit}s since the lead was created, one line "
+            f"per lead source and one for all; overall {fmt.percent(a['conversion_rate'])} of "
+            f"{fmt.count(a['leads'])} leads converted by {study.as_of}.")
 
 
 # ---- metrics and exports -----------------------------------------------------------------
 def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
                       leads_data_quality=None) -> dict:
     """``metrics.json`` content; with ``data_quality`` (a DataQuality) its record under
-    ``data_quality`` and that of the leads (or None) under ``leads_data_quality``."""
+    ``data_quality`` and that of the leads (or None) under ``leads_data_quality``. The
+    decision box is under ``decision``, the index page's stage figures under ``lifecycle``."""
     s = study.stage_summary
     seg = study.segments
     w = study.what_if if study.what_if is not None else pd.DataFrame(
@@ -513,6 +559,8 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
                          if study.model is not None and study.model.name == "bgnbd" else None),
         "model_errors": study.model_errors,
         "headline": head,
+        "decision": decision(study, data_quality, currency).to_dict(),
+        "lifecycle": lifecycle_figures(study, currency),
     }
     if study.leads_table is not None:
         out["leads"] = study.leads_table.reset_index().to_dict(orient="records")
@@ -521,52 +569,3 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
         out["leads_data_quality"] = (leads_data_quality.to_dict()
                                      if leads_data_quality is not None else None)
     return out
-
-
-def customer_export(study) -> pd.DataFrame:
-    """CRM export: pseudonymised customer, stage, R/F/M scores, segment, CLV, P(alive),
-    action (key) and recommended action in words, which depends on the segment and on the
-    customer's expected value (raw ids never leave)."""
-    r = study.rfm
-    v = (study.values.reindex(r.index) if study.values is not None
-         else pd.DataFrame({"clv": np.nan, "p_alive": np.nan}, index=r.index))
-    customer = pseudonymise(pd.Series(r.index, dtype="string")).to_numpy(dtype=str)
-    out = pd.DataFrame({
-        "customer": customer.astype(object),
-        "stage": study.stages["stage"].reindex(r.index).astype(str).to_numpy(),
-        "recency_days": r["recency_days"].to_numpy(), "frequency": r["frequency"].to_numpy(),
-        "monetary": r["monetary"].to_numpy(), "R": r["R"].to_numpy(), "F": r["F"].to_numpy(),
-        "M": r["M"].to_numpy(), "segment": r["segment"].astype(str).to_numpy(),
-        "clv": v["clv"].to_numpy(), "p_alive": v["p_alive"].to_numpy(),
-        "action": r["action"].astype(str).to_numpy(),
-        "recommended_action": r["action"].astype(str).map(ACTION_TEXT).astype(object).to_numpy(),
-    })
-    if "segment_value" in r:
-        out["customer_segment"] = r["segment_value"].astype("string").to_numpy()
-    # highest value first, ties by pseudonym; NaN last (np.lexsort on fixed-width text is
-    # several times faster than a DataFrame sort on an object column of a million ids)
-    order = np.lexsort((customer, -out["clv"].to_numpy(dtype=float)))
-    return out.take(order).reset_index(drop=True)
-
-
-def transitions_export(study) -> pd.DataFrame:
-    """The transition matrix with its ``from`` column."""
-    return study.transitions.reset_index()
-
-
-def actions_export(study) -> pd.DataFrame:
-    """Customers and expected value at stake per action, with the action in words and the
-    action value used."""
-    t = study.actions.assign(recommended_action=[ACTION_TEXT[a] for a in study.actions.index],
-                             action_value=study.action_value)
-    t.index = t.index.astype(str)
-    return t.reset_index()
-
-
-def segments_export(study) -> pd.DataFrame:
-    """The segment table with the recommended action(s) of each segment and the action
-    value (currency) that splits them."""
-    t = study.segments.assign(action=[PLAYBOOK[s] for s in study.segments.index],
-                              action_value=study.action_value)
-    return t.reset_index()
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 from clm_lib.studies.clv.report import not_fitted_note
 from clm_lib.studies.lifecycle_segments.rfm import ACTIVE_SEGMENTS, QUIET_P_ALIVE, SEGMENT_ACTIONS
 
-__all__ = ["ACTION_TEXT", "PLAYBOOK", "action_value_note", "quiet_customers_note", "actions_line"]
+__all__ = ["ACTION_TEXT", "PLAYBOOK", "action_value_note", "quiet_customers_note"]
 
 #: Each recommended action in words (:data:`~.rfm.ACTIONS`).
 ACTION_TEXT = {
@@ -62,15 +62,3 @@ def quiet_customers_note(study) -> str:
             f"({', '.join(ACTIVE_SEGMENTS)}) {'have' if n != 1 else 'has'} P(alive) below "
             f"{QUIET_P_ALIVE:.0%}: silent for long by their own purchase rhythm though not yet by "
             "the stage thresholds, they get the actions of 'at risk' instead of their segment's.")
-
-
-def actions_line(study, currency: str = "$") -> str:
-    """The costly actions in one sentence: how many customers, how much expected value."""
-    a = study.actions
-    parts = [f"{words} for {int(a.loc[k, 'customers']):,} customers "
-             f"({currency or ''}{a.loc[k, 'clv']:,.0f} of expected value)"
-             for k, words in (("personal outreach", "a personal call or tailored offer"),
-                              ("win-back offer", "a time-limited win-back offer"))]
-    return (f"Costly actions only from {currency or ''}{study.action_value:,.2f} of expected value per "
-            f"customer: " + " and ".join(parts) + "; the others of those segments get low-cost "
-            "actions.")

@@ -43,7 +43,7 @@ def what_if_note(table: pd.DataFrame, time_unit: str, value_basis: str = "margin
                 "No intervals: " + (at.get("interval_error") or "not asked for") + ".")
     return (f"Churn = the {at.get('model', 'purchase model')} probability that a customer stops "
             f"after a purchase (fitted mean {p0:.1%}). 'x points less churn' can be read two ways, "
-            f"and the two give very different values: **{shown}** (shown first and in the summary): "
+            f"and the two give very different values: **{shown}** (shown first and in the decision box): "
             f"{WHAT_IF_ASSUMPTIONS[shown]}; **{other}**: {WHAT_IF_ASSUMPTIONS[other]}"
             f" ({rel:.1%} per point at this mean).{_why_different(table)} Everything else is kept "
             "fixed: purchase rates, spend "

@@ -93,7 +93,9 @@ def test_lifecycle_study_goes_on_without_value_models(case):
         assert bg_says in study.model_errors["bgnbd"]
     assert "clv_share" not in study.stage_summary and "clv" not in study.segments
     assert int(study.stage_summary["customers"].sum()) == data["customer_id"].nunique()
-    assert any("not available: " in line and "not fitted" in line for line in lcr.summary_lines(study))
+    confidence = lcr.decision(study).confidence
+    assert "Expected values were not estimated: " in confidence and "not fitted" in confidence
+    assert [f["stage"] for f in lcr.lifecycle_figures(study)] == ["loyalty", "retention"]
     metrics = lcr.lifecycle_metrics(study)
     assert metrics["model_errors"] == study.model_errors and metrics["what_if"] == {}
     assert metrics["bgnbd_params"] is None

@@ -38,10 +38,13 @@ def test_as_of_and_value_basis_from_the_data(cdnow, derived):
 
 def test_no_currency_no_symbol(derived):
     """Without a currency, amounts carry no unit and labels no empty brackets."""
-    text = " ".join(report.summary_lines(derived, currency=None))
+    d = report.decision(derived, currency=None)
+    figures = report.lifecycle_figures(derived, currency=None)
+    text = " ".join(d.findings + d.actions + [f["value"] + f["detail"] for f in figures])
     assert "None" not in text and "$" not in text and "()" not in text
     assert "discounted revenue" in text
-    labels = " ".join(map(str, report.stage_view(derived, currency=None)["df"].columns))
+    assert d.as_of == "1998-06-30 (the last date in the data)"
+    labels = " ".join(report.stage_view(derived, currency=None)["rename"].values())
     assert "()" not in labels and "None" not in labels
 
 

@@ -28,8 +28,17 @@ def test_lifecycle_notebook_runs_on_cdnow(run_notebook):
     assert one["absolute"]["value_change_pct"] > 3 * one["proportional"]["value_change_pct"]
     assert m["ladder"][0] == pytest.approx(11516 / 23570)   # CDNOW: 11,516 repeat buyers
     assert 2 <= len(m["headline"]) <= 4 and m["data_quality"]["rows_used"] > 0
-    ex = pd.read_csv(out / "exports" / "customer_lifecycle.csv", dtype={"customer": str})
-    assert len(ex) == 23570 and ex["customer"].str.startswith("C-").all()
+    assert m["decision"]["source"] == "cdnow_master.csv"
+    assert m["decision"]["as_of"] == "1998-06-30 (as given)"
+    assert 3 <= len(m["decision"]["findings"]) <= 4 and len(m["decision"]["actions"]) >= 3
+    assert [f["stage"] for f in m["lifecycle"]] == ["loyalty", "retention"]
+    ex = pd.read_csv(out / "exports" / "customer_lifecycle.csv", dtype={"customer_id": str})
+    # the CRM gets the real ids (CDNOW's are zero-padded numbers), in customer_id
+    assert len(ex) == 23570 and ex["customer_id"].nunique() == 23570
+    assert ex["customer_id"].str.fullmatch(r"\d+").all()
+    dictionary = pd.read_csv(out / "exports" / "data_dictionary.csv")
+    assert set(dictionary["export"]) == {"customer_lifecycle.csv", "transitions.csv",
+                                         "rfm_segments.csv", "actions.csv"}
     assert ex["recommended_action"].notna().all()
     # one story per customer on the bundled data: P(alive) below 1 for lapsed one-time
     # buyers (MBG/NBD), no lapsed or at-risk champion, every F score used, no call for
@@ -65,3 +74,6 @@ def test_lifecycle_notebook_with_leads(tmp_path, run_notebook):
     assert m["thresholds"]["new_days"] == 60 and m["thresholds"]["lapsed_days"] == 180
     assert set(m["what_if"]) == {"2"}
     assert m["leads_data_quality"]["rows_in"] == 6 and m["data_quality"]["rows_in"] > 0
+    stages = {f["stage"]: f["value"] for f in m["lifecycle"]}
+    assert stages["reach"] == "6" and stages["conversion"] == "50.0 %" and stages["acquisition"] == "3"
+    assert m["decision"]["source"] == "cdnow_sample.csv + leads.csv"

@@ -3,11 +3,14 @@ metrics and exports, read from one study on the CDNOW sample."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from clm_lib.format import money
+from clm_lib.reporting import table_html
 from clm_lib.studies.lifecycle_segments import report
 from clm_lib.studies.lifecycle_segments.compute import lifecycle_study
 from clm_lib.studies.lifecycle_segments.stages import STAGES, Thresholds
@@ -29,61 +32,133 @@ def study():
                            what_if_points=[1, 5])
 
 
-def test_percent_columns():
-    df = pd.DataFrame({"share": [0.1234, np.nan], "n": [1234, 5], "x": [1.5, 2.0]})
-    out = report.percent_columns(df, ["share"])
-    assert out["share"].tolist() == ["12.3%", "–"] and out["n"].tolist() == ["1,234", "5"]
-    assert out["x"].tolist() == [1.5, 2.0]
-    assert df["share"].iloc[0] == 0.1234      # the input is not changed
-
-
 def test_threshold_words():
     th = Thresholds(10, 20, 30, quantiles={"new_days": 0.5}, n_gaps=1234)
-    assert report.threshold_sources(th) == {"new_days": "50% quantile of 1,234 inter-purchase gaps",
+    assert report.threshold_sources(th) == {"new_days": "50 % quantile of 1,234 inter-purchase gaps",
                                             "at_risk_days": "parameter", "lapsed_days": "parameter"}
     t = report.thresholds_table(th)
-    assert t.loc["loyal/VIP: purchase days and spend both in the top", "threshold"] == "20%"
+    assert t.loc["loyal/VIP: purchase days and spend both in the top", "threshold"] == "20 %"
     assert report.thresholds_dict(th)["source"]["at_risk_days"] == "parameter"
+
+
+def _cells(view) -> tuple[list[str], list[list[str]]]:
+    """The header and body texts of a table view as the report shows it."""
+    import html
+    import re
+
+    page = table_html(**view)
+    head = re.findall(r"<th scope='col'>(.*?)</th>", page)
+    rows = [[html.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r)]
+            for r in re.findall(r"<tr>(.*?)</tr>", page.split("<tbody>")[1])]
+    return [html.unescape(h) for h in head], rows
 
 
 def test_table_views_rename_and_caption(study):
     v = report.stage_view(study)
     assert v["caption"] == f"Customers, revenue and expected value by stage at {AS_OF}"
-    assert {"share of customers", "revenue to date ($)", "expected value, next 26 weeks ($)"} <= set(v["df"])
-    assert v["df"]["share of customers"].str.endswith("%").all()
-    seg = report.segments_view(study, currency="€")["df"]
-    assert "revenue to date (€)" in seg and "mean purchase days" in seg and "action" not in seg
+    head, rows = _cells(v)
+    assert {"Share of customers", "Revenue to date ($)", "Expected value, next 26 weeks ($)"} <= set(head)
+    share = head.index("Share of customers")
+    assert all(r[share].endswith(" %") for r in rows)
+    lapsed = next(r for r in rows if r[0] == "lapsed")
+    assert lapsed[head.index("Customers")] == f"{int(study.stage_summary.loc['lapsed', 'customers']):,}"
+    assert lapsed[head.index("Revenue to date ($)")].startswith("$")
+    head, rows = _cells(report.segments_view(study, currency="€"))
+    assert "Revenue to date (€)" in head and "Mean purchase days" in head and "Action" not in head
+    assert not any("_" in h for h in head)       # no raw column names such as clv_share
     s = report.stage_segments_view(study)
     assert list(s["df"].index) == ["shop", "web"] and s["caption"].startswith("Stages by channel")
-    assert list(report.ladder_view(study)["df"].columns) == [
-        "customers with ≥ k purchase days", "with ≥ k+1", "P(k+1 | k)"]
-    assert "bought again in window" in report.reactivation_view(study)["df"]
+    head, rows = _cells(report.ladder_view(study))
+    assert head == ["k (purchase days)", "Customers with ≥ k purchase days", "With ≥ k+1", "P(k+1 | k)"]
+    assert rows[0][3] == f"{100 * study.ladder['p_next'].iloc[0]:.1f} %"
+    assert "Bought again in window" in _cells(report.reactivation_view(study))[0]
     table, note = report.what_if_parts(study)
     assert list(table["df"].index) == ["0", "1", "5"]
-    top = list(dict.fromkeys(c[0] for c in table["df"].columns))
-    assert top == ["absolute cut (shown)", "proportional cut"]
-    assert ("absolute cut (shown)", "90% interval (%)") in table["df"].columns
-    assert note.startswith("**Assumptions:** Churn = the MBG/NBD probability")
-    assert "**absolute** (shown first and in the summary)" in note
+    assert list(table["df"].columns[:4]) == [
+        "absolute cut (shown): mean dropout", "absolute cut (shown): value change ($)",
+        "absolute cut (shown): change (%)", "absolute cut (shown): 90 % interval (%)"]
+    assert note.startswith("Assumptions: Churn = the MBG/NBD probability")
+    assert "**absolute** (shown first and in the decision box)" in note
     assert "parameter uncertainty only" in note
     assert report.flows_figure(study)["title"] == f"Customer flows between stages, {study.flow_start} to {AS_OF}"
+    head, rows = _cells(report.leads_view(study))
     assert report.leads_view(study)["caption"] == "Leads by source"
+    assert head[:4] == ["Lead source", "Leads", "Converted", "Conversion rate"]
+    assert rows[-1][:4] == ["All", "3", "2", "66.7 %"]
     assert report.stage_value_note(study) is None
 
 
+def test_decision_box(study):
+    d = report.decision(study)
+    s = study.stage_summary
+    assert 3 <= len(d.findings) <= 4
+    assert d.findings[0].startswith(f"{len(study.stages):,} customers at {AS_OF}: ")
+    assert f"{100 * s.loc['lapsed', 'customer_share']:.1f} % lapsed" in d.findings[0]
+    assert f"top 20 % of repeat customers" in d.findings[1]
+    # each costly action with its customers and the value at stake, as in the actions table
+    a = study.actions
+    call = next(x for x in d.actions if x.startswith("Call or make a tailored offer"))
+    assert f"the {int(a.loc['personal outreach', 'customers']):,} customers in 'can't lose'" in call
+    assert f": {money(a.loc['personal outreach', 'clv'], '$')} (" in call
+    assert f"at least ${study.action_value:,.2f} each" in call
+    assert any(x.startswith("Stop paid campaigns to the ") for x in d.actions)
+    what_if = [x for x in d.actions if x.startswith("Spend at most $")]
+    assert len(what_if) == 1 and "90 % parameter interval" in what_if[0]
+    assert "no holdout" in d.confidence and "parameter uncertainty only" in d.confidence
+    assert d.as_of == f"{AS_OF} (as given)" and d.source == "the data given"
+    m = report.lifecycle_metrics(study)
+    assert m["decision"] == d.to_dict()
+    figures = {f["stage"]: f for f in m["lifecycle"]}
+    assert list(figures) == ["loyalty", "retention", "reach", "conversion", "acquisition"]
+    assert figures["reach"]["value"] == "3" and figures["conversion"]["value"] == "66.7 %"
+    assert figures["acquisition"]["value"] == "2"
+    assert figures["retention"]["value"].startswith(f"{int(s.loc['at risk', 'customers']):,} (")
+
+
+def test_decision_without_leads_has_no_lead_stages(study):
+    from dataclasses import replace
+
+    plain = replace(study, leads_table=None, leads_km=None, leads_quality=None)
+    assert [f["stage"] for f in report.lifecycle_figures(plain)] == ["loyalty", "retention"]
+
+
+def test_quiet_active_customers_are_named_in_the_decision(study):
+    g = report.action_groups(study)
+    r = study.rfm
+    quiet = r["segment"].isin(["champions", "loyal", "potential loyalists", "new"]) & \
+        (r["action"] == "win-back offer")
+    if quiet.any():
+        assert "(P(alive) below 50 %)" in g.loc["win-back offer", "segments"]
+    assert g.loc["reward", "segments"] == "'champions'"
+    p = study.values["p_alive"].groupby(r["action"].astype(str)).mean()
+    assert g.loc["reward", "mean_p_alive"] == pytest.approx(p["reward"])
+
+
 def test_sentences(study):
-    lines = report.summary_lines(study)
-    assert lines[0].startswith(f"{len(study.stages):,} customers at {AS_OF}: ")
-    what_if = [line for line in lines if line.startswith("What-if: lowering each active customer's "
-                                                          "dropout probability by 1 point (absolute cut")]
-    assert len(what_if) == 1 and "90% parameter interval" in what_if[0]
-    assert "read as a proportional cut" in what_if[0]
-    assert lines[-1].startswith("Leads: 3, of which 67% converted")
     assert report.second_purchase_note(study).startswith("Median time to a second purchase: ")
     assert report.method_values_note(study).startswith(
         f"Thresholds used: new {study.thresholds.new_days} days")
     assert "MBG/NBD parameters (weeks): r = " in report.method_values_note(study)
     assert report.quality_notes(study) == ["Leads: 1 excluded (leads created after as_of)."]
+    assert report.flows_note(study).startswith(f"Between {study.flow_start} and {AS_OF}: ")
+    assert report.champions_note(study).startswith(
+        f"RFM champions: {int(study.segments.loc['champions', 'customers']):,} customers")
+
+
+def test_alt_texts_say_what_and_the_main_message(study):
+    s = study.stage_summary
+    alt = report.stage_chart_alt(study)
+    assert f"Most customers are {s['customer_share'].idxmax()}" in alt
+    assert f"largest share of expected value is in {s['clv_share'].idxmax()}" in alt
+    m = study.transitions.copy()
+    for st in m.index:
+        if st in m.columns:
+            m.loc[st, st] = 0
+    (a, b), n = m.stack().idxmax(), int(m.stack().max())
+    assert f"The largest move: {n:,} customers from {a} to {b}." in report.flows_alt(study)
+    assert f"{100 * study.ladder['p_next'].iloc[0]:.0f} %" in report.ladder_alt(study)
+    assert "5 points less churn (absolute cut)" in report.what_if_alt(study)
+    assert "66.7 % of 3 leads" in report.conversion_alt(study)
 
 
 def test_metrics_and_exports(study):
@@ -108,21 +183,66 @@ def test_metrics_and_exports(study):
     assert tr.columns[0] == "from" and list(tr.columns[1:]) == list(STAGES)
     ex = report.customer_export(study)
     assert ex["clv"].is_monotonic_decreasing and set(ex["customer_segment"]) == {"web", "shop"}
+    assert ex.columns[0] == "customer_id" and set(ex["customer_id"]) == set(study.rfm.index.astype(str))
 
 
-def test_show_skips_none_and_displays_in_order(monkeypatch):
+def test_exports_documented_rounded_with_real_ids(study, tmp_path):
+    from clm_lib.reporting import save_export
+
+    for name, df in (("customer_lifecycle", report.customer_export(study)),
+                     ("transitions", report.transitions_export(study)),
+                     ("rfm_segments", report.segments_export(study)),
+                     ("actions", report.actions_export(study))):
+        cols = report.export_columns(df, study, "$")
+        assert list(cols) == list(df.columns)
+        save_export(df, name, tmp_path, columns=cols)
+    d = pd.read_csv(tmp_path / "exports" / "data_dictionary.csv")
+    assert set(d["export"]) == {"customer_lifecycle.csv", "transitions.csv", "rfm_segments.csv",
+                                "actions.csv"}
+    assert d["meaning"].notna().all()
+    unit = d.set_index(["export", "column"])["unit"]
+    assert unit["actions.csv", "clv"] == "$" and unit["customer_lifecycle.csv", "p_alive"] == "probability (0-1)"
+    ex = pd.read_csv(tmp_path / "exports" / "customer_lifecycle.csv", dtype={"customer_id": str})
+    assert set(ex["customer_id"]) == set(study.rfm.index.astype(str))
+    # money in cents, probabilities to four decimals: no float noise
+    assert (ex["clv"].dropna() == ex["clv"].dropna().round(2)).all()
+    assert (ex["p_alive"] == ex["p_alive"].round(4)).all()
+    act = pd.read_csv(tmp_path / "exports" / "actions.csv")
+    text = (tmp_path / "exports" / "actions.csv").read_text()
+    assert all(len(x.split(".")[1]) <= 4 for x in re.findall(r"\d+\.\d+", text))
+    assert act["clv"].round(2).equals(act["clv"])
+    with pytest.raises(KeyError):
+        report.export_columns(pd.DataFrame({"unknown": [1]}), study)
+
+
+def test_show_escapes_text_and_needs_alt_text(monkeypatch):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    monkeypatch.setattr(report, "show_table", lambda **kw: shown.append(kw["caption"]))
+    monkeypatch.setattr(report, "show_note", lambda text: shown.append(("note", text)))
+    monkeypatch.setattr(report, "show_table", lambda **kw: shown.append(("table", kw["caption"])))
+    monkeypatch.setattr(report, "show_figure", lambda fig, alt: shown.append(("figure", alt)))
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(("other", obj)))
     _, ax = plt.subplots()
-    report.show("text", None, {"df": pd.DataFrame(), "caption": "c"}, [ax, None], 42)
-    assert [type(x).__name__ for x in shown] == ["Markdown", "str", "Figure", "int"]
-    assert shown[1] == "c" and not plt.get_fignums()       # the figure was closed
+    report.show("**Bold.** `x`", None, {"df": pd.DataFrame(), "caption": "c"},
+                [report.figure_view(ax, "alt"), None], report.figure_view(None, ""), 42)
+    assert shown == [("note", "Bold. x"), ("table", "c"), ("figure", "alt"), ("other", 42)]
+    with pytest.raises(TypeError, match="alt text"):
+        report.show(ax)
+    plt.close("all")
+
+
+def test_no_markdown_display_in_the_report_modules():
+    """Sentences hold data (segment values, file names): none may reach Markdown."""
+    import inspect
+
+    from clm_lib.studies.lifecycle_segments import decision, exports
+
+    for mod in (report, decision, exports):
+        assert not re.search(r"import[^\n]*\bMarkdown\b|\bMarkdown\(", inspect.getsource(mod))
 
 
 def test_p_alive_of_long_silent_one_time_buyers_is_below_one(study):
@@ -169,8 +289,9 @@ def test_segments_agree_with_stages_and_p_alive(study):
     assert (study.rfm.loc[seg == "champions", "recency_days"] <= study.thresholds.at_risk_days).all()
     p = study.segments["mean_p_alive"]
     assert p["champions"] > p["hibernating"] > p["lost"]
-    shown = report.segments_view(study)["df"]
-    assert shown["mean P(alive)"].str.endswith("%").all() or shown["mean P(alive)"].isin(["–"]).any()
+    head, rows = _cells(report.segments_view(study))
+    col = head.index("Mean P(alive)")
+    assert all(r[col].endswith(" %") or r[col] == "–" for r in rows)
     assert list(report.score_ranges_view(study)["df"].index) == [1, 2, 3, 4, 5]
     assert report.score_rules_note(study.thresholds).startswith("**Scores.** R (recency) on the stage")
     assert f"within {study.thresholds.lapsed_days} (at risk)" in report.score_rules_note(study.thresholds)
@@ -196,11 +317,10 @@ def test_costly_actions_only_for_customers_worth_them(study):
     by_action = ex.groupby("action")["clv"].sum()
     for a, v in by_action.items():
         assert t.loc[a, "clv"] == pytest.approx(v)
-    view = report.actions_view(study)["df"]
-    assert "share of expected value" in view and view["action"].iloc[0].startswith("Personal outreach")
+    head, rows = _cells(report.actions_view(study))
+    assert "Share of expected value" in head and rows[0][1].startswith("Personal outreach")
     assert f"at least ${thr:,.2f}" in report.action_value_note(study)
     assert "90% quantile" in report.action_value_note(study)
-    assert any(line.startswith(f"Costly actions only from ${thr:,.2f}") for line in report.summary_lines(study))
     m = report.lifecycle_metrics(study)
     assert m["action_value"] == thr and m["actions"]["personal outreach"]["customers"] == \
         int(t.loc["personal outreach", "customers"])
@@ -248,3 +368,26 @@ def test_action_value_note_without_customer_values():
     note = report.action_value_note(st)
     assert "without customer values (Gamma-Gamma not fitted (all data): no spend)" in note
     assert note.endswith("every customer gets the low-cost action.")
+
+
+def test_decision_without_customer_values_says_why(monkeypatch):
+    from clm_lib.config import CDNOW_SAMPLE
+    from clm_lib.exceptions import ConvergenceError
+    from clm_lib.io import load_transactions
+    from clm_lib.studies.lifecycle_segments import compute
+
+    def failing(full):
+        raise ConvergenceError(model="Gamma-Gamma", reason="made to fail")
+
+    monkeypatch.setattr(compute, "fit_spend_model", failing)
+    tx, _ = load_transactions(CDNOW_SAMPLE, {"date": "timestamp", "dollars": "amount", "cds": "quantity"})
+    st = compute.lifecycle_study(tx, as_of=AS_OF, horizon=26, what_if_points=[1])
+    assert st.values is None
+    d = report.decision(st)
+    assert "Expected values were not estimated" in d.confidence and "made to fail" in d.confidence
+    assert all("expected discounted" not in f for f in d.findings)
+    assert not any(a.startswith("Spend at most") for a in d.actions)
+    reward = next(a for a in d.actions if a.startswith("Reward and involve"))
+    assert reward.endswith("(their value is not estimated).")
+    figures = {f["stage"]: f for f in report.lifecycle_figures(st)}
+    assert "of revenue to date" in figures["retention"]["detail"]
