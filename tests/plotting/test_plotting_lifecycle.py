@@ -112,7 +112,7 @@ def test_stage_chart_is_interactive_with_formatted_tooltips(parts):
     n = int(table.loc["lapsed", "customers"])
     assert lapsed["customers"] == f"{n:,}" and lapsed["share"] == pytest.approx(table.loc["lapsed", "customer_share"])
     assert lapsed["share_text"].endswith(" %") and lapsed["value"].startswith("$")
-    assert enc["color"]["scale"]["range"] == PALETTE[:3]
+    assert enc["color"]["scale"]["range"] == list(PALETTE[:3])
     # without customer values: two shares, no value tooltip
     spec = plots.chart_stages(stages.stage_table(end)).to_dict()
     assert len(next(iter(spec["datasets"].values()))) == 2 * len(table)
