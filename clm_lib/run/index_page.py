@@ -53,6 +53,14 @@ def _error_text(error: Mapping | None) -> str:
     return f"<div class='clm-error'>{esc(text)}</div>"
 
 
+def short_name(study: str) -> str:
+    """A study's name as a link text: ``clv`` -> ``CLV``, ``cohort_retention`` ->
+    ``Cohort retention``."""
+    words = study.split("_")
+    return " ".join(w.upper() if len(w) <= 3 else (w.capitalize() if i == 0 else w)
+                    for i, w in enumerate(words))
+
+
 def _stage_cards(studies: Mapping, metrics: Mapping, titles: Mapping) -> str:
     figures: dict[str, list[str]] = {s: [] for s in STAGES}
     for name, info in studies.items():
@@ -61,12 +69,13 @@ def _stage_cards(studies: Mapping, metrics: Mapping, titles: Mapping) -> str:
         for fig in (metrics.get(name) or {}).get("lifecycle") or []:
             if not isinstance(fig, Mapping) or fig.get("stage") not in figures:
                 continue
+            link = (f"<a href='{esc(name)}/report.html' title='{esc(titles.get(name) or name)}'>"
+                    f"{esc(short_name(name))} report</a>")
+            detail = f"{esc(fig['detail'])} · " if fig.get("detail") else ""
             figures[fig["stage"]].append(
                 f"<div class='clm-stage-figure'><p class='clm-figure-value'>{esc(fig.get('value', ''))}</p>"
-                f"<p><strong>{esc(fig.get('label', ''))}</strong></p>"
-                + (f"<p class='clm-meta'>{esc(fig['detail'])}</p>" if fig.get("detail") else "")
-                + f"<p class='clm-meta'>from <a href='{esc(name)}/report.html'>"
-                  f"{esc(titles.get(name) or name)}</a></p></div>")
+                f"<p class='clm-figure-label'>{esc(fig.get('label', ''))}</p>"
+                f"<p class='clm-figure-detail'>{detail}{link}</p></div>")
     cards = []
     for stage, label in STAGES.items():
         body = "".join(figures[stage])

@@ -72,8 +72,11 @@ details.clm-appendix-block > summary { cursor: pointer; font-weight: 600; }
               margin: 1rem 0 1.5rem; padding: 0; list-style: none; }
 .clm-stage { border: 1px solid var(--line); border-top: 4px solid var(--accent); padding: .6rem .8rem; }
 .clm-stage h3 { margin: 0 0 .3rem; font-size: 1rem; }
-.clm-stage .clm-figure-value { font-size: 1.35rem; font-weight: 700; }
-.clm-stage p { margin: .15rem 0; }
+.clm-stage .clm-figure-value { font-size: 1.3rem; font-weight: 700; line-height: 1.2; }
+.clm-stage p { margin: .1rem 0; }
+.clm-stage-figure { margin-bottom: .7rem; }
+.clm-figure-label { font-weight: 600; line-height: 1.3; }
+.clm-figure-detail { color: var(--muted); font-size: .8rem; line-height: 1.35; }
 .clm-stage-empty { border-top-color: var(--line); color: var(--muted); }
 .clm-error { color: #b42318; }
 dl.headline { display: grid; grid-template-columns: minmax(8rem, auto) 1fr; gap: .1rem .8rem; margin: 0; }
