@@ -56,6 +56,8 @@ def as_of_text(study: CohortStudy) -> str:
     if p.get("as_of") is None:
         return "no calendar date (snapshot data: tenure only)"
     how = "the last date in the data" if p.get("as_of_source") == "data" else "as given"
+    if study.form == "snapshot":    # the date given plays no part in tenure counts
+        how += "; the snapshot itself has no dates"
     return f"{fmt.date(p['as_of'])} ({how})"
 
 
