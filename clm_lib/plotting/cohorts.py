@@ -144,7 +144,7 @@ def plot_value_curves(curves: pd.DataFrame, *, ax: Axes | None = None, unit: str
 
 
 def plot_churn_rate(churn: pd.DataFrame, *, ax: Axes | None = None, unit: str = "month",
-                    title: str = "Churn rate per period") -> Axes:
+                    title: str = "Churn rate per period", xlabel: str | None = None) -> Axes:
     """Churn rate (lost / active at start) per calendar period (or tenure period);
     periods flagged ``provisional`` (window not over: upper bounds) are drawn hollow on a
     dashed line and named in the legend."""
@@ -168,7 +168,7 @@ def plot_churn_rate(churn: pd.DataFrame, *, ax: Axes | None = None, unit: str = 
     ax.set_xticklabels([str(i) for i in churn.index[::step]], rotation=45, ha="right")
     ax.yaxis.set_major_formatter(PercentFormatter())
     ax.set_ylim(bottom=0)
-    ax.set_xlabel(f"{churn.index.name or 'period'} ({unit})")
+    ax.set_xlabel(xlabel or f"{churn.index.name or 'period'} ({unit})")
     ax.set_ylabel(f"customers lost in the {unit} (% of active at start)")
     ax.set_title(title)
     return ax

@@ -115,6 +115,7 @@ def test_churn_and_segments():
     cr = churn_rate(tiny_log(), "month", as_of=AS_OF, inactivity_periods=1)
     ax = plot_churn_rate(cr)
     assert "%" in ax.get_ylabel() and "month" in ax.get_xlabel()
+    assert plot_churn_rate(cr, xlabel="tenure (months)").get_xlabel() == "tenure (months)"
     seg = retention_by_segment(tiny_log(), "channel", "month", as_of=AS_OF)
     ax = plot_segment_curves(seg)
     assert len(ax.get_legend().get_texts()) == 2

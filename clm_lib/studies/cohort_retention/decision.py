@@ -54,7 +54,7 @@ def as_of_text(study: CohortStudy) -> str:
     """The end of observation and how it was set, for the decision box."""
     p = study.parameters
     if p.get("as_of") is None:
-        return "no calendar date (snapshot data: tenure only)"
+        return "the snapshot's end (no calendar dates: tenure only)"
     how = "the last date in the data" if p.get("as_of_source") == "data" else "as given"
     if study.form == "snapshot":    # the date given plays no part in tenure counts
         how += "; the snapshot itself has no dates"

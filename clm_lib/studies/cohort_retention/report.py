@@ -24,7 +24,7 @@ from clm_lib.studies.cohort_retention.snapshot import SYNTHETIC_COHORT
 
 __all__ = ["DisplayTable", "churn_notes", "churn_rule", "churn_rule_text", "churn_table",
            "cohort_metrics", "cohort_sizes_table", "derl_table", "export_columns",
-           "export_frames", "holdout_table", "matrix_notes", "model_notes",
+           "export_frames", "holdout_table", "matrix_notes", "model_notes", "period_axis",
            "projection_labels", "projection_table", "sbg_error_text", "sbg_parameters_table",
            "summary_lines"]
 
@@ -287,6 +287,11 @@ def _churn_lines(study: CohortStudy) -> list[str]:
 # ---------------------------------------------------------------------------------------
 def _period_name(study: CohortStudy) -> str:
     return f"tenure ({study.unit}s)" if study.form == "snapshot" else study.unit
+
+
+def period_axis(study: CohortStudy) -> str:
+    """What the churn figure's periods are: tenure (snapshot) or calendar periods."""
+    return f"tenure ({study.unit}s)" if study.form == "snapshot" else f"calendar {study.unit}"
 
 
 def cohort_sizes_table(study: CohortStudy) -> DisplayTable:

@@ -78,7 +78,7 @@ def test_snapshot_decision_protects_early_tenure():
                          "tenure": np.minimum(T, 36), "churned": T <= 36})
     st = cohort_study(snap, "month", holdout_periods=0)
     d = decide.decision(st, "snap.csv")
-    assert d.as_of == "no calendar date (snapshot data: tenure only)"
+    assert d.as_of == "the snapshot's end (no calendar dates: tenure only)"
     c = st.churn
     early, late = c.iloc[:12], c.iloc[12:]
     r_e = early["lost"].sum() / early["active_start"].sum()
