@@ -169,7 +169,8 @@ def test_holdout_and_projection_tables_say_what_they_hold(study):
     assert h.frame["actual"].sum() == study.holdout_error["actual"]
     p = report.projection_table(study)
     assert p.frame.index[-1] == 29 and "parameter uncertainty" in p.caption
-    assert p.frame.iloc[-1, 0] == round(100 * study.projection.loc[29, "buying"], 1)
+    assert p.frame.iloc[-1, 0] == study.projection.loc[29, "buying"]
+    assert p.formats["buying"] == "percent"
 
 
 # ----------------------------------------------------------------- predictive coverage
