@@ -73,8 +73,8 @@ def curves_alt(study: CohortStudy) -> str:
 def revenue_alt(study: CohortStudy) -> str:
     """The revenue-retention matrix (transactions with amounts)."""
     u, rr = study.unit, study.tables.revenue_retention
-    text = (f"Heatmap of each of {_cohorts(study)}'s revenue in {u} k as a share of its "
-            f"acquisition-{u} revenue, k = 1 on (k = 0 left out).")
+    text = (f"Heatmap of each cohort's revenue in {u} k as a share of its acquisition-{u} "
+            f"revenue, for {_cohorts(study)}, k = 1 on (k = 0 left out).")
     top = _max_cell(rr)
     if top:
         cohort, k, v = top
