@@ -6,6 +6,7 @@
 # dependency, with hashes); pyproject.toml keeps the ranges for library users.
 #   make lock          re-resolve requirements.lock from pyproject.toml's ranges
 #   make test-latest   the suite on the newest releases inside those ranges (.venv-latest)
+#   make screenshots   the first screen of each report of `make reports` into docs/
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -22,7 +23,7 @@ PYTEST_ARGS ?=
 # all Spark tests on one of them (tests/conftest.py)
 PYTEST := -m pytest -n 2 --dist loadfile
 
-.PHONY: reports test test-latest lock lab data benchmarks clean-venv
+.PHONY: reports test test-latest lock lab data benchmarks screenshots browser clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +41,11 @@ $(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
 reports: $(STAMP)
 	$(BIN)/clm run $(EXAMPLES) $(RUN_ARGS)
 
-test: $(STAMP)
+# Debian's chromium for the browser tests of the reports (skipped where it cannot be installed)
+browser:
+	@sh scripts/ensure_chromium.sh
+
+test: $(STAMP) browser
 	$(BIN)/python $(PYTEST) $(PYTEST_ARGS)
 
 # Resolve the newest releases inside pyproject.toml's ranges (all extras, plus the build
@@ -54,7 +59,7 @@ lock: | $(BIN)/python
 	@echo "$(LOCK) re-resolved; run 'make test' before committing it"
 
 # Drift on purpose: a separate venv with the newest releases the ranges allow.
-test-latest:
+test-latest: browser
 	rm -rf $(LATEST)
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
@@ -69,6 +74,10 @@ lab: $(STAMP)
 
 data: $(STAMP)
 	$(BIN)/python scripts/fetch_sample_data.py
+
+# The first screen of every report of `make reports`, at 1400 px, into docs/ (for the README)
+screenshots: $(STAMP) browser
+	$(BIN)/python scripts/report_screenshots.py reports/latest docs
 
 benchmarks: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done

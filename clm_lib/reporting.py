@@ -247,10 +247,37 @@ def _script_json(obj) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+#: The colours of every chart, static or interactive: Okabe & Ito (2008) without black
+#: (blue, orange, bluish green, vermillion, reddish purple, sky blue, yellow, grey),
+#: distinguishable under the common colour-vision deficiencies.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#7F7F7F")
+#: The look of interactive charts, as for the matplotlib figures (clm_lib.plotting.style).
+CHART_CONFIG = {
+    "range": {"category": list(PALETTE)},
+    "axis": {"labelFontSize": 12, "titleFontSize": 12},
+    "legend": {"labelFontSize": 12, "titleFontSize": 12, "orient": "bottom"},
+    "title": {"fontSize": 14, "anchor": "start"},
+    "font": "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif",
+}
+
+
+def chart_spec(chart) -> dict:
+    """The Vega-Lite spec of an Altair chart (or a spec dict), with the workbench's look
+    where the chart does not set its own."""
+    spec = chart.to_dict() if hasattr(chart, "to_dict") else dict(chart)
+    config = dict(spec.get("config") or {})
+    for key, value in CHART_CONFIG.items():
+        if isinstance(value, dict):
+            config[key] = {**value, **(config.get(key) or {})}
+        else:
+            config.setdefault(key, value)
+    return {**spec, "config": config}
+
+
 def chart_html(chart, alt: str, caption: str | None = None) -> str:
     """An interactive Vega-Lite chart (an Altair chart or its spec dict) as HTML: the spec
     as inert JSON, drawn by the report page's own Vega script (values on hover)."""
-    spec = chart.to_dict() if hasattr(chart, "to_dict") else dict(chart)
+    spec = chart_spec(chart)
     cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
     return (f"<figure class='clm-chart'><div class='clm-vega' role='img' aria-label='{escape(alt)}'>"
             f"<p class='clm-chart-alt'>{escape(alt)}</p></div>"
@@ -263,7 +290,7 @@ def show_chart(chart, alt: str, caption: str | None = None) -> None:
     the HTML report draws it with the Vega scripts inlined into the page."""
     from IPython.display import display
 
-    spec = chart.to_dict() if hasattr(chart, "to_dict") else dict(chart)
+    spec = chart_spec(chart)
     bundle = {"application/vnd.vegalite.v5+json": json.loads(_script_json(spec)),
               "text/html": chart_html(spec, alt, caption), "text/plain": str(alt)}
     display(bundle, raw=True, metadata={ROLE_KEY: {"role": "chart"}})

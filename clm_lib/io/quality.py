@@ -5,7 +5,6 @@ asserts it and every loader calls it before returning.
 """
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -91,9 +90,12 @@ class DataQuality:
         return pd.DataFrame(rows, columns=["kind", "reason", "rows"])
 
     def _repr_html_(self) -> str:
-        title = f"<p><strong>Data quality: {html.escape(self.source)}</strong></p>"
-        frame = self.to_frame()
-        frame["rows"] = frame["rows"].map("{:,}".format)
-        table = frame.to_html(index=False, escape=True)
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        # the reports' own table and escaping helper (imported here: io is below reporting)
+        from clm_lib.reporting import escape, source_label, table_html
+
+        title = f"<p><strong>Data quality: {escape(source_label(self.source))}</strong></p>"
+        table = table_html(self.to_frame(), index=False, formats={"rows": "count"},
+                           rename={"kind": "What", "reason": "Reason", "rows": "Rows"},
+                           sortable=False)
+        notes = "".join(f"<li>{escape(n)}</li>" for n in self.notes)
         return title + table + (f"<ul>{notes}</ul>" if notes else "")

@@ -12,9 +12,13 @@ import seaborn as sns
 from matplotlib.axes import Axes
 
 from clm_lib.checks import require_columns as _need
+from clm_lib.plotting.style import PALETTE, SEQUENTIAL, integer_ticks, plain_log_axis
 
-__all__ = ["plot_tracking", "plot_frequency_fit", "plot_conditional_vs_holdout", "plot_p_alive_matrix",
-           "plot_clv_distribution"]
+__all__ = ["chart_tracking", "plot_tracking", "plot_frequency_fit", "plot_conditional_vs_holdout",
+           "plot_p_alive_matrix", "plot_clv_distribution"]
+
+#: Colours of what the figures compare: what happened, and what a model expects.
+_ACTUAL, _MODEL = "black", PALETTE[0]
 
 
 def _axes(ax, figsize=(9, 4.5)) -> Axes:
@@ -33,8 +37,8 @@ def plot_tracking(tracking: pd.DataFrame, *, ax: Axes | None = None, cumulative:
     ax = _axes(ax)
     a, p = (("actual_cumulative", "predicted_cumulative") if cumulative else ("actual", "predicted"))
     x = tracking.index.to_numpy()
-    ax.plot(x, tracking[a], color="black", label="actual")
-    ax.plot(x, tracking[p], color="tab:blue", linestyle="--", label=model_label)
+    ax.plot(x, tracking[a], color=_ACTUAL, label="actual")
+    ax.plot(x, tracking[p], color=_MODEL, linestyle="--", label=model_label)
     cal = tracking.attrs.get("calibration_periods")
     if cal is not None:
         ax.axvline(cal, color="grey", linestyle=":", label="end of calibration")
@@ -43,6 +47,7 @@ def plot_tracking(tracking: pd.DataFrame, *, ax: Axes | None = None, cumulative:
     ax.set_ylabel(f"{kind} (purchase days)")
     ax.set_title(title or f"Tracking: {kind}, actual vs model")
     ax.legend(frameon=False)
+    integer_ticks(ax, "x")
     return ax
 
 
@@ -56,8 +61,8 @@ def plot_frequency_fit(table: pd.DataFrame, *, models: dict, ax: Axes | None = N
     ax = _axes(ax, figsize=(9, 4.5))
     x = np.arange(len(table))
     ax.bar(x, 100 * table["actual"], color="lightgrey", edgecolor="black", label="actual")
-    for (col, label), marker in zip(models.items(), "osD^v"):
-        ax.plot(x, 100 * table[col], marker=marker, linestyle="none", label=label)
+    for (col, label), marker, colour in zip(models.items(), "osD^v", PALETTE):
+        ax.plot(x, 100 * table[col], marker=marker, linestyle="none", color=colour, label=label)
     ax.set_xticks(x, table.index.astype(str))
     ax.set_xlabel("repeat purchases in the calibration period (count)")
     ax.set_ylabel("customers (%)")
@@ -67,18 +72,19 @@ def plot_frequency_fit(table: pd.DataFrame, *, models: dict, ax: Axes | None = N
 
 
 def plot_conditional_vs_holdout(table: pd.DataFrame, *, ax: Axes | None = None,
-                                holdout_label: str = "holdout",
+                                holdout_label: str = "holdout", model_label: str = "predicted",
                                 title: str = "Holdout purchases by calibration frequency") -> Axes:
     """Mean holdout purchases per customer by calibration frequency, actual vs predicted
-    (:func:`clm_lib.studies.clv.compute.conditional_vs_holdout`)."""
+    (:func:`clm_lib.studies.clv.compute.conditional_vs_holdout`); ``model_label`` names the
+    model in the legend."""
     _need(table, ["actual", "predicted"], "calibration-vs-holdout table")
     ax = _axes(ax, figsize=(8, 4.5))
     x = np.arange(len(table))
-    ax.plot(x, table["actual"], marker="o", color="black", label="actual")
-    ax.plot(x, table["predicted"], marker="s", color="tab:blue", linestyle="--", label="predicted")
+    ax.plot(x, table["actual"], marker="o", color=_ACTUAL, label="actual")
+    ax.plot(x, table["predicted"], marker="s", color=_MODEL, linestyle="--", label=model_label)
     ax.set_xticks(x, table.index.astype(str))
     ax.set_xlabel("repeat purchases in the calibration period (count)")
-    ax.set_ylabel(f"mean purchases per customer in the {holdout_label} (count)")
+    ax.set_ylabel(f"purchases per customer, {holdout_label}\n(count, mean)")
     ax.set_title(title)
     ax.legend(frameon=False)
     return ax
@@ -87,10 +93,15 @@ def plot_conditional_vs_holdout(table: pd.DataFrame, *, ax: Axes | None = None,
 def plot_p_alive_matrix(grid: pd.DataFrame, *, ax: Axes | None = None, time_unit: str = "week",
                         title: str | None = None) -> Axes:
     """Heatmap of P(alive) by frequency (rows) and recency (columns)
-    (:func:`clm_lib.studies.clv.compute.p_alive_matrix`)."""
+    (:func:`clm_lib.studies.clv.compute.p_alive_matrix`), on the sequential colour map
+    (bright = likely active, dark = likely lost; no red-green contrast)."""
     ax = _axes(ax, figsize=(10, 6))
-    sns.heatmap(grid.iloc[::-1] * 100, ax=ax, cmap="RdYlGn", vmin=0, vmax=100,
-                cbar_kws={"label": "P(alive) (%)"})
+    # every repeat-purchase count labelled; every other recency (21 labels overlap)
+    sns.heatmap(grid.iloc[::-1] * 100, ax=ax, cmap=SEQUENTIAL, vmin=0, vmax=100,
+                xticklabels=2, yticklabels=1, cbar_kws={"label": "P(alive) (%)"})
+    ax.collections[0].set_edgecolor("face")   # no hairline seams between cells in SVG
+    ax.tick_params(axis="x", labelrotation=0)
+    ax.grid(False)
     ax.set_xlabel(f"recency: time of last purchase since the first ({time_unit}s)")
     ax.set_ylabel("repeat purchases (count)")
     ax.set_title(title or "Probability that a customer is still active")
@@ -106,8 +117,9 @@ def plot_clv_distribution(values: pd.DataFrame, *, ax: Axes | None = None, curre
     ``value_basis``: what the value is, "margin" or "revenue"; ``currency`` "" for none."""
     _need(values, ["clv"], "customer values")
     ax = _axes(ax)
-    ax.hist(values["clv"].to_numpy(), bins=60, color="tab:blue", alpha=0.8)
+    ax.hist(values["clv"].to_numpy(), bins=60, color=_MODEL, alpha=0.8)
     ax.set_yscale("log")
+    plain_log_axis(ax, "y")
     if top_decile is not None:
         ax.axvline(top_decile, color="black", linestyle=":",
                    label=f"top 10 % above {currency or ''}{top_decile:,.0f}")
@@ -119,3 +131,59 @@ def plot_clv_distribution(values: pd.DataFrame, *, ax: Axes | None = None, curre
     if top_decile is not None:
         ax.legend(frameon=False)
     return ax
+
+
+def chart_tracking(tracking: pd.DataFrame, *, cumulative: bool = False, time_unit: str = "week",
+                   model_label: str = "model", title: str | None = None):
+    """The tracking chart, interactive: repeat purchases per time unit (or cumulative),
+    actual vs model, the end of the calibration period marked by a rule; hovering shows the
+    period, its first day, the actual and the expected purchases.
+
+    ``tracking`` is :func:`clm_lib.studies.clv.compute.tracking_data` (one row per time
+    unit: aggregated, a few hundred rows at most). Returns an Altair chart (Vega-Lite 5)
+    as wide as its container.
+    """
+    import altair as alt
+
+    cols = ["start", "actual", "predicted", "actual_cumulative", "predicted_cumulative", "holdout"]
+    _need(tracking, cols, "tracking")
+    a, p = (("actual_cumulative", "predicted_cumulative") if cumulative else ("actual", "predicted"))
+    kind = "cumulative repeat purchases" if cumulative else f"repeat purchases per {time_unit}"
+    frame = pd.DataFrame({
+        "period": np.asarray(tracking.index, dtype=int),
+        "start": pd.to_datetime(tracking["start"]).dt.strftime("%Y-%m-%d"),
+        "phase": np.where(tracking["holdout"], "holdout", "calibration"),
+        "actual": tracking[a].round(1).to_numpy(), "expected": tracking[p].round(1).to_numpy(),
+    })
+    long = frame.melt(id_vars=["period", "start", "phase"], value_vars=["actual", "expected"],
+                      var_name="series", value_name="purchases")
+    long["series"] = long["series"].map({"actual": "actual", "expected": model_label})
+    x = alt.X("period:Q", title=f"{time_unit}s since the first acquisition",
+              axis=alt.Axis(tickMinStep=1, format="d"))
+    colour = alt.Color("series:N", title=None,
+                       scale=alt.Scale(domain=["actual", model_label], range=[_ACTUAL, _MODEL]),
+                       legend=alt.Legend(orient="top"))
+    lines = alt.Chart(long).mark_line().encode(
+        x=x, y=alt.Y("purchases:Q", title=f"{kind} (purchase days)"), color=colour,
+        strokeDash=alt.StrokeDash("series:N", legend=None,
+                                  scale=alt.Scale(domain=["actual", model_label], range=[[1, 0], [6, 3]])))
+    hover = alt.selection_point(fields=["period"], nearest=True, on="pointerover", empty=False)
+    points = alt.Chart(frame).mark_rule(color="grey", opacity=0.001, strokeWidth=8).encode(
+        x=x, tooltip=[alt.Tooltip("period:Q", title=f"{time_unit}s since the first acquisition"),
+                      alt.Tooltip("start:N", title="period starts"),
+                      alt.Tooltip("phase:N", title="period"),
+                      alt.Tooltip("actual:Q", title="actual (purchase days)", format=",.0f"),
+                      alt.Tooltip("expected:Q", title=f"expected, {model_label} (purchase days)",
+                                  format=",.1f")],
+    ).add_params(hover)
+    layers = [lines, points]
+    cal = tracking.attrs.get("calibration_periods")
+    if cal is not None:
+        end = pd.DataFrame({"period": [float(cal)], "label": ["end of calibration"]})
+        layers.append(alt.Chart(end).mark_rule(color="grey", strokeDash=[2, 2]).encode(
+            x="period:Q", tooltip=[alt.Tooltip("label:N", title="marker")]))
+        layers.append(alt.Chart(end).mark_text(align="left", dx=4, dy=-130, color="grey").encode(
+            x="period:Q", text="label:N"))
+    return alt.layer(*layers).properties(
+        width="container", height=300,
+        title=title or kind[0].upper() + kind[1:])   # short: the chart may be 400 px wide

@@ -13,9 +13,12 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from clm_lib import format as fmt
 from clm_lib.checks import require_columns as _need
+from clm_lib.plotting.style import PALETTE, integer_ticks
 
 __all__ = [
+    "chart_monthly_activity",
     "plot_interpurchase_times",
     "plot_monthly_activity",
     "plot_monthly_revenue",
@@ -23,8 +26,10 @@ __all__ = [
     "plot_revenue_concentration",
 ]
 
-_NEW = "#1f77b4"
-_RETURNING = "#9ecae1"
+# new and returning customers: Okabe-Ito blue and orange, told apart under every common
+# colour-vision deficiency (two blues were not)
+_NEW = PALETTE[0]
+_RETURNING = PALETTE[1]
 
 
 def _axes(ax: Axes | None, figsize=(9, 4)) -> Axes:
@@ -77,6 +82,7 @@ def plot_monthly_activity(monthly: pd.DataFrame, *, ax: Axes | None = None,
     ax.bar(x, returning, bottom=new, color=_RETURNING,
            label="returning customers", **kwargs)
     _period_ticks(ax, monthly["period"])
+    integer_ticks(ax, "y")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
     ax.set_title(f"Customers who ordered, per {period_name}")
     ax.set_xlabel(f"Calendar {period_name}")
@@ -176,6 +182,8 @@ def plot_interpurchase_times(gaps: pd.Series, *, ax: Axes | None = None,
         ax.axvline(median, color="black", linestyle="--", linewidth=1,
                    label=f"median: {median:,.0f} days")
         ax.legend(frameon=False)
+    integer_ticks(ax, "x")
+    integer_ticks(ax, "y")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
     if max_days is not None:
         ax.set_xlim(0, max_days)
@@ -222,3 +230,85 @@ def plot_revenue_concentration(conc, *, ax: Axes | None = None, **kwargs) -> Axe
     ax.legend(frameon=False, loc="lower right")
     sns.despine(ax=ax)
     return ax
+
+
+# --------------------------------------------------------------------------- interactive
+#: The two groups of the activity chart, in stacking order, as readers see them.
+_GROUPS = (("new", "new customers"), ("returning", "returning customers"))
+
+
+def _activity_rows(monthly: pd.DataFrame, currency: str | None) -> pd.DataFrame:
+    """The activity chart's data: one row per period and group (new, returning), with the
+    tooltip texts already formatted (counts, money with its currency, shares)."""
+    rows = []
+    for i, r in enumerate(monthly.itertuples(index=False)):
+        active = int(r.active_customers)
+        parts = {"new": (int(r.new_customers), float(r.revenue_new)),
+                 "returning": (active - int(r.new_customers), float(r.revenue_returning))}
+        for order, (key, label) in enumerate(_GROUPS):
+            n, rev = parts[key]
+            rows.append({
+                "period": str(r.period), "position": i, "group": label, "stack": order,
+                "customers": n, "revenue": round(rev, 2),
+                "customers_text": fmt.count(n),
+                "share_text": fmt.percent(n / active) if active else fmt.MISSING,
+                "revenue_text": fmt.money(rev, currency),
+                "active_text": fmt.count(active),
+                "orders_text": fmt.count(r.orders),
+                "total_revenue_text": fmt.money(r.revenue, currency),
+            })
+    return pd.DataFrame(rows)
+
+
+def chart_monthly_activity(monthly: pd.DataFrame, *, currency: str | None = None,
+                           period_name: str = "month"):
+    """Interactive chart of the customers who ordered per period, new and returning
+    stacked; hovering a bar shows its customers, their share of the period's active
+    customers and the revenue they brought, with the period's totals.
+
+    Parameters
+    ----------
+    monthly : DataFrame
+        ``OverviewResult.monthly`` (see
+        :func:`clm_lib.studies.overview.compute.monthly_activity`): ``period``,
+        ``new_customers``, ``active_customers``, ``orders``, ``revenue``, ``revenue_new``,
+        ``revenue_returning`` (currency units).
+    currency : str, optional
+        Currency symbol or code of the amounts in the tooltips.
+    period_name : str
+        Word for one period ("month", "quarter", "week").
+
+    Returns
+    -------
+    altair.Chart
+        Vega-Lite 5 stacked bars, as wide as the page, two rows of data per period.
+    """
+    import altair as alt
+
+    _need(monthly, ["period", "new_customers", "active_customers", "orders", "revenue",
+                    "revenue_new", "revenue_returning"], "monthly activity")
+    data = _activity_rows(monthly, currency)
+    unit = f" ({currency})" if currency else ""
+    word = period_name.capitalize()
+    order = [str(p) for p in monthly["period"]]
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("period:O", sort=order, title=f"Calendar {period_name}",
+                axis=alt.Axis(labelAngle=-45, labelOverlap=True)),
+        y=alt.Y("customers:Q", stack="zero", title="Customers who ordered (count)",
+                axis=alt.Axis(format=",d", tickMinStep=1)),
+        color=alt.Color("group:N", title=None,
+                        scale=alt.Scale(domain=[g for _, g in _GROUPS],
+                                        range=[_NEW, _RETURNING])),
+        order=alt.Order("stack:Q", sort="ascending"),
+        tooltip=[
+            alt.Tooltip("period:N", title=word),
+            alt.Tooltip("group:N", title="Customers"),
+            alt.Tooltip("customers_text:N", title="Count"),
+            alt.Tooltip("share_text:N", title=f"Share of the {period_name}'s active customers"),
+            alt.Tooltip("revenue_text:N", title=f"Revenue from them{unit}"),
+            alt.Tooltip("active_text:N", title="All active customers"),
+            alt.Tooltip("orders_text:N", title="All orders"),
+            alt.Tooltip("total_revenue_text:N", title=f"All revenue{unit}"),
+        ],
+    ).properties(width="container", height=300,
+                 title=f"Customers who ordered, per {period_name}")

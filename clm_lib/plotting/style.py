@@ -12,11 +12,10 @@ from __future__ import annotations
 import matplotlib as mpl
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from clm_lib.reporting import PALETTE  # one palette for figures and interactive charts
+
 __all__ = ["PALETTE", "SEQUENTIAL", "DIVERGING", "apply", "integer_ticks", "plain_log_axis"]
 
-#: Okabe & Ito (2008), without black: blue, orange, bluish green, vermillion, reddish
-#: purple, sky blue, yellow, grey.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#7F7F7F"]
 #: Colour map for magnitudes (shares, counts, probabilities).
 SEQUENTIAL = "viridis"
 #: Colour map for signed values around a midpoint.
@@ -26,7 +25,7 @@ DIVERGING = "RdBu"
 def apply() -> None:
     """Set the workbench's matplotlib defaults (palette, font sizes, light grid)."""
     mpl.rcParams.update({
-        "axes.prop_cycle": mpl.cycler(color=PALETTE),
+        "axes.prop_cycle": mpl.cycler(color=list(PALETTE)),
         "image.cmap": SEQUENTIAL,
         "font.size": 11,
         "axes.titlesize": 12,

@@ -27,6 +27,7 @@ import errno
 import json
 import logging
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -38,7 +39,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clm_lib.reporting import EXPORT_IDS_ENV, KEY_ENV
 from clm_lib.run import html as report_html
+from clm_lib.run.index_page import index_html
 from clm_lib.config import REPORTS_DIR, available_cores
 from clm_lib.exceptions import ClmError, ParameterError, StudyNotFoundError
 from clm_lib.run.discovery import Study, get_study, list_studies
@@ -59,14 +62,18 @@ for _name in ("papermill",):
 _KERNELS: "weakref.WeakSet" = weakref.WeakSet()
 
 
-def _tracked_kernel_manager_class():
+def _tracked_kernel_manager_class(env: Mapping[str, str] | None = None):
     """nbclient's default kernel manager, remembering its kernels so that Ctrl-C on a
     run can end them at once (kernels run in their own session and do not get the
-    terminal's SIGINT)."""
+    terminal's SIGINT), and starting them with ``env`` added to their environment."""
     from jupyter_client.manager import AsyncKernelManager, KernelManager
+
+    extra = dict(env or {})
 
     class TrackedKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw):
+            if extra:
+                kw["env"] = {**(kw.get("env") or os.environ), **extra}
             await KernelManager._async_start_kernel(self, **kw)
             _KERNELS.add(self)
 
@@ -264,8 +271,21 @@ def _has_error(cell) -> bool:
         cell.get("metadata", {}).get("papermill", {}).get("exception"))
 
 
+def _run_environment(configs: Sequence = ()) -> dict[str, str]:
+    """What every kernel of one run gets in its environment: the key of the pseudonyms in
+    the reports (a config's ``pseudonym_key``, else ``$CLM_PSEUDONYM_KEY``, else drawn for
+    this run, so the reports of a run agree with each other and no two runs share a key),
+    and which ids the exports carry (a config's ``export_ids``, default the real ids)."""
+    settings: dict = {}
+    for cfg in configs:  # later config files override earlier ones
+        settings.update(getattr(cfg, "run", {}) or {})
+    key = settings.get("pseudonym_key") or os.environ.get(KEY_ENV) or secrets.token_hex(32)
+    ids = settings.get("export_ids") or os.environ.get(EXPORT_IDS_ENV) or "real"
+    return {KEY_ENV: key, EXPORT_IDS_ENV: ids}
+
+
 def _execute(study: Study, values: dict, study_dir: Path, timeout: float,
-             run_started: str) -> StudyResult:
+             run_started: str, env: Mapping[str, str] | None = None) -> StudyResult:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -301,7 +321,7 @@ def _execute(study: Study, values: dict, study_dir: Path, timeout: float,
             shutdown_kernel="immediate",
             # the kernel's own start-up warnings (e.g. about TCP transport) are noise here
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            kernel_manager_class=_tracked_kernel_manager_class(),
+            kernel_manager_class=_tracked_kernel_manager_class(env),
         )
         result.status = "ok"
     except PapermillExecutionError as exc:
@@ -331,9 +351,13 @@ def _execute(study: Study, values: dict, study_dir: Path, timeout: float,
 
     if result.ok:
         try:
+            decision = (_read_metrics(study_dir) or {}).get("decision") or {}
             page = report_html.report_page(
                 nb, title=study.title, study=study.name, run_date=run_started,
-                parameters={**study.defaults(), **values})
+                parameters={**study.defaults(), **values},
+                parameter_help={p.name: p.help for p in study.parameters.values()},
+                exports=report_html.export_files(study_dir / "exports"),
+                source=decision.get("source"), as_of=decision.get("as_of"))
             report_html.atomic_write_text(study_dir / "report.html", page)
         except Exception as exc:  # noqa: BLE001
             result.status = "failed"
@@ -483,8 +507,9 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
     # HTML conversion is set up while the first kernels start rather than after them.
     threading.Thread(target=_quiet_warm_up, name="clm-warm-up", daemon=True).start()
     pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="clm-study")
+    env = _run_environment(configs)
     futures = {pool.submit(_execute, s, values[s.name], run_dir / s.name, timeout,
-                           run.started): s for s in selected}
+                           run.started, env): s for s in selected}
     try:
         for fut in as_completed(futures):
             study = futures[fut]
@@ -526,7 +551,8 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
     write_state()
     metrics = {n: _read_metrics(run_dir / n) for n, r in run.studies.items() if r.ok}
     titles = {n: r.title for n, r in run.studies.items()}
-    report_html.atomic_write_text(run.index, report_html.index_html(run.to_dict(), metrics, titles))
+    exports = {n: report_html.export_files(run_dir / n / "exports") for n, r in run.studies.items() if r.ok}
+    report_html.atomic_write_text(run.index, index_html(run.to_dict(), metrics, titles, exports))
     if out_dir is None:
         _point_latest(base, run_dir)
     return run

@@ -1,61 +1,46 @@
-"""Stakeholder HTML: one self-contained report per executed study, and the run's index.
+"""Stakeholder HTML: one self-contained report per executed study.
 
-Reports are built in-process with nbconvert's ``basic`` template (cell bodies only) inside
-our own small page, so the file loads nothing from the network: no require.js, MathJax,
-Mermaid or web fonts, and every image is embedded as a ``data:`` URI. Code cells, the
-injected-parameters cell, cells tagged ``remove``, error outputs (tracebacks), stderr
-streams and echoed path objects (a cell ending in ``save_export(...)``) are left out; everything a stakeholder reads is a markdown cell or a displayed
-output. Markdown maths is shown as TeX source (no MathJax).
+A report is built in-process with nbconvert's ``basic`` template (cell bodies only) inside
+the shared page frame (:mod:`clm_lib.run.page`: style, inlined scripts, CSP), so the file
+loads nothing from the network and every image is a ``data:`` URI. Its order is the
+reader's, not the notebook's:
 
-Every value that comes from parameters, metrics or errors is HTML-escaped here.
+1. a link back to the run's index, the title, the data source and as-of date;
+2. the decision box (what matters, what to do, how sure we are), which the notebook shows
+   with :func:`clm_lib.reporting.show_decision` and this module moves to the top;
+3. a table of contents of the sections;
+4. the sections; a section whose notebook cell called
+   :func:`clm_lib.reporting.omit_section` is left out entirely;
+5. an appendix: the exports with their data dictionary, the sections left out and why,
+   and the parameters used in readable form (collapsed).
+
+Code cells, the injected-parameters cell, cells tagged ``remove``, error outputs
+(tracebacks), stderr streams and echoed path objects are left out; everything a
+stakeholder reads is a markdown cell or a displayed output. Every value that comes from
+parameters, metrics or errors is escaped here; data-derived text in outputs is escaped by
+the notebook-side helpers (:mod:`clm_lib.reporting`), and the page's policy stops any
+script that slipped through.
 """
 from __future__ import annotations
 
 import copy
-import html
 import os
 import re
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from clm_lib.reporting import ROLE_KEY
+from clm_lib.run.page import esc, page
 from clm_lib.run.parameters import PATH_PARAMETERS
 
-__all__ = ["atomic_write_text", "index_html", "notebook_to_html", "report_page"]
+__all__ = ["atomic_write_text", "notebook_to_html", "report_page", "export_files"]
 
 #: Cells with these tags are not shown in reports.
 REMOVE_TAGS = frozenset({"remove", "remove_cell", "injected-parameters"})
-CSS = """
-:root { --fg: #1d2430; --muted: #5b6472; --line: #d9dde3; --accent: #1f5fa8; }
-* { box-sizing: border-box; }
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       color: var(--fg); line-height: 1.5; margin: 0; background: #fff; }
-main { max-width: 62rem; margin: 0 auto; padding: 1.5rem 1.25rem 4rem; }
-h1 { font-size: 1.8rem; margin: .2rem 0 .6rem; }
-h2 { font-size: 1.35rem; margin-top: 2rem; border-bottom: 1px solid var(--line); }
-h3 { font-size: 1.1rem; }
-a { color: var(--accent); }
-img { max-width: 100%; height: auto; }
-table { border-collapse: collapse; margin: .6rem 0 1rem; font-size: .92rem;
-        font-variant-numeric: tabular-nums; }
-th, td { border-bottom: 1px solid var(--line); padding: .3rem .7rem; text-align: right;
-         vertical-align: top; }
-th:first-child, td:first-child { text-align: left; }
-thead th { border-bottom: 2px solid var(--fg); }
-pre { white-space: pre-wrap; font-size: .88rem; background: #f6f7f9; padding: .5rem; }
-.clm-header { border-bottom: 2px solid var(--fg); margin-bottom: 1.2rem; padding-bottom: .6rem; }
-.clm-meta { color: var(--muted); font-size: .9rem; }
-.clm-meta table { font-size: .85rem; margin: .3rem 0; }
-.clm-meta td, .clm-meta th { text-align: left; padding: .15rem .6rem; }
-.clm-summary { background: #f3f7fc; border-left: 4px solid var(--accent);
-               padding: .6rem 1rem .6rem 2rem; }
-.status-ok { color: #1a7f37; font-weight: 600; }
-.status-failed, .status-timeout { color: #b42318; font-weight: 600; }
-dl.headline { display: grid; grid-template-columns: auto 1fr; gap: .1rem .8rem; margin: 0; }
-dl.headline dt { color: var(--muted); } dl.headline dd { margin: 0; font-weight: 600; }
-.output_area .prompt, .jp-OutputPrompt, .jp-InputPrompt, a.anchor-link { display: none; }
-"""
+#: Parameters never shown (where the run writes; secrets).
+HIDDEN_PARAMETERS = frozenset({"output_dir"})
 
 # Published files get the usual permissions (mkstemp creates them 0600); read the umask
 # once, since reading it means setting it, which is process-wide.
@@ -90,21 +75,23 @@ def warm_up() -> None:
     notebook_to_html(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# x")]))
 
 
-def esc(value: object) -> str:
-    """HTML-escape any value (quotes included)."""
-    return html.escape(str(value), quote=True)
-
-
 def display_value(name: str, value: object) -> str:
-    """A parameter value as shown in reports: paths reduced to their file name."""
+    """A parameter value as readers see it: paths reduced to their file name, None as
+    "not set", empty collections as "none", mappings as ``a → b`` pairs."""
     if value is None:
-        return "None"
+        return "not set"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, (str, os.PathLike)) and (
         name in PATH_PARAMETERS or (isinstance(value, str) and os.path.isabs(value))
     ):
         return os.path.basename(os.fspath(value).rstrip("/\\")) or os.fspath(value)
     if isinstance(value, str):
         return value
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} → {display_value(str(k), v)}" for k, v in value.items()) or "none"
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(display_value(name, v) for v in value) or "none"
     return repr(value)
 
 
@@ -145,23 +132,134 @@ def clean_notebook(nb):
 
 
 def notebook_to_html(nb) -> str:
-    """The body HTML (cells only) of a cleaned notebook."""
+    """The body HTML (cells only) of a cleaned notebook, in notebook order."""
     clean = clean_notebook(nb)
     with _lock:  # one exporter shared by the runner's threads
         body, _ = _get_exporter().from_notebook_node(clean)
     return body
 
 
-def _params_table(parameters: Mapping[str, object]) -> str:
+def _role(output) -> dict:
+    meta = output.get("metadata", {}) or {}
+    info = meta.get(ROLE_KEY)
+    return info if isinstance(info, Mapping) else {}
+
+
+def _heading(cell, level: int) -> str | None:
+    mark = "#" * level + " "
+    for line in cell.source.splitlines():
+        if line.startswith(mark):
+            return line[len(mark):].strip()
+    return None
+
+
+def arrange(nb):
+    """Split a cleaned notebook into what the page places itself.
+
+    Returns ``(nb, decision_html, omitted)``: the notebook without the decision output,
+    without the title line and without the sections marked by ``omit_section``;
+    the decision box's HTML ("" when the study shows none); and ``[(section, reason)]``.
+    """
+    nb = copy.deepcopy(nb)
+    decision = ""
+    sections: list[list] = [[]]
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and _heading(cell, 2) is not None:
+            sections.append([])
+        if cell.cell_type == "code":
+            kept = []
+            for out in cell.outputs:
+                if _role(out).get("role") == "decision" and not decision:
+                    decision = str(out.get("data", {}).get("text/html", ""))
+                    continue
+                kept.append(out)
+            cell.outputs = kept
+            if not kept:
+                continue
+        sections[-1].append(cell)
+    cells, omitted = [], []
+    for section in sections:
+        reasons = [str(_role(o).get("reason", "")) for c in section if c.cell_type == "code"
+                   for o in c.outputs if _role(o).get("role") == "omit"]
+        head = next((c for c in section if c.cell_type == "markdown"), None)
+        title = _heading(head, 2) if head is not None else None
+        if reasons and title is not None:
+            omitted.append((title, "; ".join(dict.fromkeys(_help(r) for r in reasons if r))))
+            continue
+        cells.extend(section)
+    for cell in cells:  # the title is the page's <h1>
+        if cell.cell_type == "markdown" and _heading(cell, 1) is not None:
+            cell.source = "\n".join(line for line in cell.source.splitlines()
+                                    if not line.startswith("# ")).strip()
+            break
+    nb.cells = [c for c in cells if not (c.cell_type == "markdown" and not c.source.strip())]
+    return nb, decision, omitted
+
+
+_H2 = re.compile(r"<h2 id=\"([^\"]+)\">(.*?)</h2>", re.S)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _toc(body: str, extra: Sequence[tuple[str, str]] = ()) -> str:
+    """A table of contents of the body's ``<h2>`` sections (ids made by nbconvert)."""
+    import html as _html
+
+    items = []
+    for anchor, inner in _H2.findall(body):
+        text = _html.unescape(_TAGS.sub("", inner)).replace("¶", "").strip()
+        items.append(f"<li><a href='#{esc(_html.unescape(anchor))}'>{esc(text)}</a></li>")
+    items += [f"<li><a href='#{esc(a)}'>{esc(t)}</a></li>" for a, t in extra]
+    if not items:
+        return ""
+    return f"<nav class='clm-toc' aria-label='Contents'><strong>Contents</strong><ol>{''.join(items)}</ol></nav>"
+
+
+def export_files(folder: str | os.PathLike) -> list[tuple[str, int]]:
+    """The CSV exports in ``folder`` (data dictionary first) with their number of data rows."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("*.csv"), key=lambda p: (p.name != "data_dictionary.csv", p.name)):
+        with open(path, "rb") as fh:
+            rows = sum(buf.count(b"\n") for buf in iter(lambda: fh.read(1 << 20), b""))
+        out.append((path.name, max(rows - 1, 0)))
+    return out
+
+
+def _exports_block(exports: Sequence[tuple[str, int]], href: str = "exports/") -> str:
+    if not exports:
+        return ""
+    items = []
+    for name, rows in exports:
+        what = ("what every column of the exports means, its unit and type"
+                if name == "data_dictionary.csv" else f"{rows:,} rows")
+        items.append(f"<li><a href='{esc(href + name)}'>{esc(name)}</a> · {esc(what)}</li>")
+    return ("<h3>Exports</h3><p>Files for the CRM and further analysis, next to this report "
+            "(customer ids as in the input data):</p>" f"<ul>{''.join(items)}</ul>")
+
+
+def _params_block(parameters: Mapping[str, object], help_text: Mapping[str, str]) -> str:
     rows = "".join(
-        f"<tr><th scope='row'>{esc(k)}</th><td>{esc(display_value(k, v))}</td></tr>"
-        for k, v in parameters.items()
-    )
-    return f"<table class='clm-params'><tbody>{rows}</tbody></table>" if rows else ""
+        f"<tr><th scope='row'>{esc(k)}</th><td>{esc(display_value(k, v))}</td>"
+        f"<td>{esc(_help(help_text.get(k, '')))}</td></tr>"
+        for k, v in parameters.items() if k not in HIDDEN_PARAMETERS)
+    if not rows:
+        return ""
+    return ("<details class='clm-appendix-block'><summary>Parameters used</summary>"
+            "<div class='clm-table-wrap'><table class='clm-params'><thead><tr><th>Setting</th>"
+            f"<th>Value</th><th>Meaning</th></tr></thead><tbody>{rows}</tbody></table></div></details>")
+
+
+def _help(text: str) -> str:
+    """A parameter's notebook comment as a sentence (without the code-style markup)."""
+    return text.replace("`", "").strip()
 
 
 def report_page(nb, *, title: str, study: str, run_date: str,
-                parameters: Mapping[str, object]) -> str:
+                parameters: Mapping[str, object], parameter_help: Mapping[str, str] | None = None,
+                exports: Sequence[tuple[str, int]] = (), index_href: str | None = "../index.html",
+                source: str | None = None, as_of: str | None = None) -> str:
     """A complete, self-contained HTML page for one executed study notebook.
 
     Parameters
@@ -177,17 +275,38 @@ def report_page(nb, *, title: str, study: str, run_date: str,
     parameters : mapping
         Parameters used (notebook defaults merged with the run's values); ``output_dir``
         is not shown, paths are reduced to file names.
+    parameter_help : mapping, optional
+        What each parameter means (the notebook's comments), shown beside its value.
+    exports : sequence of (file name, rows)
+        The study's exports (:func:`export_files`), linked from the appendix.
+    index_href : str or None
+        Link back to the run's index page; None for a page on its own.
+    source, as_of : str, optional
+        Data source and end of observation for the header (from the study's metrics).
     """
-    body = notebook_to_html(nb)
-    shown = {k: v for k, v in parameters.items() if k != "output_dir"}
-    header = (
-        "<header class='clm-header'>"
-        f"<div class='clm-meta'>Study <strong>{esc(study)}</strong> · run {esc(_human_date(run_date))}"
-        "</div>"
-        f"<details class='clm-meta' open><summary>Parameters used</summary>{_params_table(shown)}"
-        "</details></header>"
-    )
-    return _page(title, header + body)
+    clean, decision, omitted = arrange(clean_notebook(nb))
+    with _lock:  # one exporter shared by the runner's threads
+        body, _ = _get_exporter().from_notebook_node(clean)
+    appendix = [_exports_block(exports)]
+    if omitted:
+        appendix.append("<h3>Sections left out</h3><ul>" + "".join(
+            f"<li><strong>{esc(t)}</strong>: {esc(r or 'not applicable to these data')}</li>"
+            for t, r in omitted) + "</ul>")
+    appendix.append(_params_block(parameters, parameter_help or {}))
+    appendix_html = "".join(a for a in appendix if a)
+    meta = [f"Study {esc(study)}", f"run {esc(_human_date(run_date))}"]
+    if not decision:  # the decision box names the data itself
+        meta = ([f"Data {esc(source)}"] if source else []) + (
+            [f"observed to {esc(as_of)}"] if as_of else []) + meta
+    nav = (f"<nav class='clm-nav'><a href='{esc(index_href)}'>← All reports of this run</a></nav>"
+           if index_href else "")
+    header = (f"<header class='clm-header'>{nav}<h1>{esc(title)}</h1>"
+              f"<div class='clm-meta'>{' · '.join(meta)}</div></header>")
+    extra = [("appendix", "Appendix: exports and parameters")] if appendix_html else []
+    content = (header + decision + _toc(body, extra) + body
+               + (f"<section id='appendix'><h2>Appendix: exports and parameters</h2>{appendix_html}</section>"
+                  if appendix_html else ""))
+    return page(title, content)
 
 
 def _human_date(iso: str) -> str:
@@ -195,82 +314,6 @@ def _human_date(iso: str) -> str:
     if len(iso) in (20, 24) and iso.endswith("Z") and iso[10] == "T":
         return f"{iso[:10]} {iso[11:16]} UTC"
     return iso
-
-
-def _page(title: str, content: str) -> str:
-    return (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{esc(title)}</title><style>{CSS}</style></head>"
-        f"<body><main>{content}</main></body></html>\n"
-    )
-
-
-def _headline(metrics: Mapping | None) -> str:
-    head = (metrics or {}).get("headline") if isinstance(metrics, Mapping) else None
-    if not isinstance(head, Mapping) or not head:
-        return ""
-    items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in head.items())
-    return f"<dl class='headline'>{items}</dl>"
-
-
-def _error_text(error: Mapping | None) -> str:
-    if not error:
-        return ""
-    parts = []
-    if error.get("cell") is not None:
-        parts.append(f"cell {error['cell']}")
-    if error.get("ename"):
-        parts.append(str(error["ename"]))
-    text = " · ".join(parts)
-    if error.get("evalue"):
-        text += f": {error['evalue']}"
-    return f"<div class='clm-error'>{esc(text)}</div>"
-
-
-def index_html(run: Mapping, metrics: Mapping[str, Mapping | None],
-               titles: Mapping[str, str]) -> str:
-    """The run's index page: one row per study with status, duration and headline numbers.
-
-    ``run`` is the content of run.json; ``metrics`` maps study name to its metrics.json
-    content (or None); links are relative so the folder can be moved or served as is.
-    """
-    rows = []
-    for name, info in run.get("studies", {}).items():
-        status = info.get("status", "?")
-        if status == "ok":
-            link = f"<a href='{esc(name)}/report.html'>{esc(titles.get(name) or name)}</a>"
-        else:
-            link = (f"{esc(titles.get(name) or name)} "
-                    f"(<a href='{esc(name)}/notebook.ipynb'>executed notebook</a>)")
-        dur = info.get("duration_s")
-        dur_text = f"{dur:.1f} s" if isinstance(dur, (int, float)) else ""
-        detail = _headline(metrics.get(name)) if status == "ok" else _error_text(info.get("error"))
-        rows.append(
-            f"<tr><td>{link}<br><span class='clm-meta'>{esc(name)}</span></td>"
-            f"<td class='status-{esc(status)}'>{esc(status)}</td><td>{esc(dur_text)}</td>"
-            f"<td style='text-align:left'>{detail}</td></tr>"
-        )
-    n_ok = sum(1 for i in run.get("studies", {}).values() if i.get("status") == "ok")
-    n = len(run.get("studies", {}))
-    params = run.get("parameters") or {}
-    shared = {k: v for k, v in params.items() if not isinstance(v, Mapping)}
-    per_study = {k: v for k, v in params.items() if isinstance(v, Mapping)}
-    ptable = _params_table(shared)
-    for study, values in per_study.items():
-        ptable += f"<p>{esc(study)}</p>" + _params_table(values)
-    content = (
-        "<header class='clm-header'><h1>Customer-lifecycle reports</h1>"
-        f"<div class='clm-meta'>Run started {esc(_human_date(run.get('started') or ''))}, "
-        f"finished {esc(_human_date(run.get('finished') or ''))} · {n_ok} of {n} studies succeeded</div>"
-        + (f"<details class='clm-meta'><summary>Parameters given</summary>{ptable}</details>"
-           if ptable else "")
-        + "</header>"
-        "<table class='clm-index'><thead><tr><th>Study</th><th>Status</th><th>Time</th>"
-        "<th style='text-align:left'>Headline</th></tr></thead><tbody>"
-        + "".join(rows) + "</tbody></table>"
-    )
-    return _page("Customer-lifecycle reports", content)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -87,6 +87,12 @@ TEXT_PARAMETERS = frozenset(PATH_PARAMETERS | {
 RESERVED_PARAMETERS = frozenset({"output_dir"})
 #: The top-level key of a config file naming the studies the file is for.
 STUDIES_KEY = "studies"
+#: Top-level keys of a config file that set the run, not a study parameter:
+#: ``pseudonym_key`` the secret of the pseudonyms shown in reports (default: the
+#: ``CLM_PSEUDONYM_KEY`` environment variable, else a random key per run);
+#: ``export_ids`` "real" (default: the ids of the input, for the CRM) or "pseudonymised".
+RUN_KEYS = ("pseudonym_key", "export_ids")
+EXPORT_IDS = ("real", "pseudonymised")
 
 
 class RawValue(str):
@@ -242,6 +248,8 @@ class Config:
         The studies the config is for (its ``studies`` key); None: every study.
     path : str or None
         The file's absolute path; None for a mapping.
+    run : dict
+        The run settings it gives (``RUN_KEYS``), e.g. ``{"export_ids": "real"}``.
     """
 
     label: str
@@ -249,6 +257,7 @@ class Config:
     sections: dict = field(default_factory=dict)
     studies: tuple[str, ...] | None = None
     path: str | None = None
+    run: dict = field(default_factory=dict)
 
     def is_for(self, study: str) -> bool:
         return self.studies is None or study in self.studies
@@ -270,6 +279,12 @@ def _one_config(config, names_all: Sequence[str], base: Path) -> tuple[Config, l
         label, path = str(config), str(Path(config).resolve())
         shared, sections = load_config(config, names_all)
     problems = []
+    run = {k: shared.pop(k) for k in RUN_KEYS if k in shared}
+    if "pseudonym_key" in run and (not isinstance(run["pseudonym_key"], str) or len(run["pseudonym_key"]) < 16):
+        problems.append(f"{label}: 'pseudonym_key' must be a secret text of at least 16 characters")
+    if "export_ids" in run and run["export_ids"] not in EXPORT_IDS:
+        problems.append(f"{label}: 'export_ids' must be one of {', '.join(EXPORT_IDS)}, "
+                        f"got {run['export_ids']!r}")
     studies = shared.pop(STUDIES_KEY, None)
     if studies is not None:
         if isinstance(studies, str):  # "studies: clv" names one study
@@ -285,7 +300,7 @@ def _one_config(config, names_all: Sequence[str], base: Path) -> tuple[Config, l
                                 f"{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)} "
                                 f"(valid studies: {', '.join(names_all)})")
             studies = tuple(dict.fromkeys(n for n in studies if n in names_all))
-    return Config(label, shared, sections, studies, path), problems
+    return Config(label, shared, sections, studies, path, run), problems
 
 
 def load_configs(config, all_studies: Sequence[Study], cwd: str | os.PathLike | None = None

@@ -48,3 +48,55 @@ def test_plots_have_units():
         plots.plot_clv_distribution(pd.DataFrame({"x": [1]}))
     with pytest.raises(MissingColumnsError):
         plots.plot_frequency_fit(fit, models={"pareto_nbd": "Pareto/NBD"})
+
+
+def _tracking(n=10, cal=6):
+    tr = pd.DataFrame({"start": pd.date_range("2020-01-01", periods=n, freq="7D"),
+                       "actual": np.arange(n, dtype=float), "predicted": np.arange(n) + 0.5,
+                       "holdout": np.arange(n) >= cal}, index=pd.RangeIndex(n, name="period"))
+    tr["actual_cumulative"] = tr["actual"].cumsum()
+    tr["predicted_cumulative"] = tr["predicted"].cumsum()
+    tr.attrs["calibration_periods"] = float(cal)
+    return tr
+
+
+def test_colour_blind_safe_maps_and_honest_axes():
+    """The P(alive) heatmap uses the sequential map (no red-green); period and count axes
+    tick on whole numbers; the log axis reads 1, 10, 100, not powers of ten."""
+    ax = plots.plot_p_alive_matrix(p_alive_matrix(_Fixed(), T=39.0, max_frequency=5))
+    assert ax.collections[0].get_cmap().name == "viridis"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["5", "4", "3", "2", "1", "0"]
+    ax = plots.plot_tracking(_tracking(), time_unit="week")
+    ax.figure.canvas.draw()
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+    ax = plots.plot_clv_distribution(pd.DataFrame({"clv": np.random.default_rng(0).gamma(0.5, 10, 5000)}))
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and not any("^" in x or "$" in x for x in labels) and "1" in labels
+    plt.close("all")
+
+
+def test_tracking_chart_is_interactive_with_formatted_tooltips():
+    tr = _tracking()
+    spec = plots.chart_tracking(tr, time_unit="week", model_label="Pareto/NBD").to_dict()
+    assert spec["$schema"].split("/")[-1].startswith("v5") and spec["width"] == "container"
+    assert spec["height"] == 300
+    lines, hover, rule = spec["layer"][:3]
+    assert lines["encoding"]["x"]["field"] == "period" and lines["encoding"]["y"]["field"] == "purchases"
+    assert lines["encoding"]["color"]["scale"]["domain"] == ["actual", "Pareto/NBD"]
+    tips = {t["field"]: t for t in hover["encoding"]["tooltip"]}
+    assert set(tips) == {"period", "start", "phase", "actual", "expected"}
+    assert tips["actual"]["format"] == ",.0f" and "purchase days" in tips["expected"]["title"]
+    datasets = spec["datasets"]
+    rows = {len(v) for v in datasets.values()}
+    assert rows == {2 * len(tr), len(tr), 1}          # long lines, one row per period, the rule
+    per_period = next(v for v in datasets.values() if len(v) == len(tr))
+    assert [r["phase"] for r in per_period].count("holdout") == int(tr["holdout"].sum())
+    assert per_period[3] == {"period": 3, "start": "2020-01-22", "phase": "calibration",
+                             "actual": 3.0, "expected": 3.5}
+    assert rule["data"] and rule["mark"]["type"] == "rule"
+    cum = plots.chart_tracking(tr, cumulative=True).to_dict()
+    per_period = next(v for v in cum["datasets"].values() if len(v) == len(tr))
+    assert per_period[-1]["actual"] == tr["actual_cumulative"].iloc[-1]
+    with pytest.raises(MissingColumnsError):
+        plots.chart_tracking(tr.drop(columns="holdout"))

@@ -11,9 +11,13 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
+from matplotlib.colors import to_hex  # noqa: E402
+
 from clm_lib.exceptions import MissingColumnsError  # noqa: E402
+from clm_lib.plotting.style import PALETTE  # noqa: E402
 from clm_lib.studies.overview.compute import overview_study  # noqa: E402
 from clm_lib.plotting.overview import (  # noqa: E402
+    chart_monthly_activity,
     plot_interpurchase_times,
     plot_monthly_activity,
     plot_monthly_revenue,
@@ -49,6 +53,11 @@ def test_monthly_activity_plot(result):
     # stacked bars: new + returning heights add up to active customers
     heights = np.array([p.get_height() for p in ax.patches]).reshape(2, -1).sum(axis=0)
     assert heights.tolist() == m["active_customers"].tolist()
+    # colour-blind-safe: new and returning in the Okabe-Ito blue and orange
+    assert {to_hex(p.get_facecolor()) for p in ax.patches} == {PALETTE[0].lower(),
+                                                                PALETTE[1].lower()}
+    # a count axis: ticks on whole customers only
+    assert all(float(v).is_integer() for v in ax.get_yticks())
 
 
 def test_monthly_revenue_plot_on_given_axes(result):
@@ -80,6 +89,9 @@ def test_interpurchase_plot(result):
     assert "median: 19 days" in [t.get_text() for t in ax.get_legend().get_texts()]
     median_line = ax.get_lines()[0]
     assert list(median_line.get_xdata()) == [19.0, 19.0]
+    # three gaps on a 0-45 day axis: without integer ticks the counts read 0.5, 1.5, ...
+    assert all(float(v).is_integer() for v in ax.get_yticks())
+    assert all(float(v).is_integer() for v in ax.get_xticks())
 
 
 def test_interpurchase_plot_draws_the_median_it_is_given(result):
@@ -113,3 +125,39 @@ def test_plots_check_columns():
         plot_monthly_activity(pd.DataFrame({"period": ["2020-01"]}))
     with pytest.raises(MissingColumnsError):
         plot_orders_per_customer(pd.DataFrame({"orders": ["1"]}))
+
+
+def test_monthly_activity_chart_spec(result):
+    m = result.monthly
+    spec = chart_monthly_activity(m, currency="€").to_dict()
+    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v5")
+    assert spec["mark"]["type"] == "bar"
+    assert spec["width"] == "container" and spec["height"] == 300
+    enc = spec["encoding"]
+    assert enc["x"]["field"] == "period" and enc["x"]["sort"] == ["2020-01", "2020-02", "2020-03"]
+    assert enc["y"]["field"] == "customers" and enc["y"]["stack"] == "zero"
+    assert enc["y"]["title"] == "Customers who ordered (count)"
+    assert enc["color"]["scale"]["range"] == [PALETTE[0], PALETTE[1]]
+    titles = [t["title"] for t in enc["tooltip"]]
+    assert titles == ["Month", "Customers", "Count", "Share of the month's active customers",
+                      "Revenue from them (€)", "All active customers", "All orders",
+                      "All revenue (€)"]
+    rows = next(iter(spec["datasets"].values()))
+    assert len(rows) == 2 * len(m)          # aggregated: one row per month and group
+    by = {(r["period"], r["group"]): r for r in rows}
+    new, back = "new customers", "returning customers"
+    # January: a and b new (15 and 30); March: a returns (20), nobody new
+    assert by["2020-01", new]["customers"] == 2 and by["2020-01", back]["customers"] == 0
+    assert by["2020-01", new]["revenue_text"] == "€45.00"
+    assert by["2020-03", back]["customers"] == 1 and by["2020-03", new]["customers"] == 0
+    assert by["2020-03", back]["revenue_text"] == "€20.00"
+    assert by["2020-03", back]["share_text"] == "100.0 %"
+    assert by["2020-03", back]["total_revenue_text"] == "€20.00"
+    # the stacked heights add up to the active customers of each month
+    per = pd.DataFrame(rows).groupby("period")["customers"].sum()
+    assert per.tolist() == m["active_customers"].tolist()
+
+
+def test_monthly_activity_chart_checks_columns():
+    with pytest.raises(MissingColumnsError):
+        chart_monthly_activity(pd.DataFrame({"period": ["2020-01"], "new_customers": [1]}))

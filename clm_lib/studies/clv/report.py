@@ -1,7 +1,10 @@
-"""The words, display tables, metrics and exports of the CLV study.
+"""The words, metrics and exports of the CLV study: the decision box, the lifecycle
+figures of the index page, alt texts, metrics.json and the CSV exports with their data
+dictionary (display tables: :mod:`clm_lib.studies.clv.tables`).
 
 Everything here reads a :class:`~clm_lib.studies.clv.compute.ClvStudy` and computes
-nothing of its own beyond formatting: the notebook shows what these functions return.
+nothing of its own beyond formatting and counting: the notebook shows what these
+functions return.
 """
 from __future__ import annotations
 
@@ -10,32 +13,31 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from clm_lib.clv.gamma_gamma import GammaGammaModel
+from clm_lib import format as fmt
 from clm_lib.io import DataQuality
+from clm_lib.reporting import ID_COLUMN, Column, Decision, source_label, stage_figure
 from clm_lib.studies.clv.compute import MODELS, ClvStudy
+from clm_lib.studies.clv.tables import (  # noqa: F401  (the report's tables, one import for the notebook)
+    LABELS as _LABELS,
+    captions,
+    comparison_table,
+    cond_holdout_table,
+    frequency_fit_labels,
+    frequency_fit_table,
+    model_comparison,
+    model_label,
+    parameters_table,
+    segment_table,
+    top_customers,
+)
 
 __all__ = [
-    "summary_lines", "not_fitted_note", "section_note", "model_comparison", "comparison_table",
-    "parameters_table", "frequency_fit_table", "frequency_fit_labels", "cond_holdout_table",
-    "segment_table", "captions", "quantiles_sentence", "method_sentence", "model_label",
-    "track_record", "top_customers", "customer_export", "clv_metrics", "data_quality", "exports",
+    "decision", "lifecycle", "alt_texts", "not_fitted_note", "section_note", "model_comparison",
+    "comparison_table", "parameters_table", "frequency_fit_table", "frequency_fit_labels",
+    "cond_holdout_table", "segment_table", "captions", "quantiles_sentence", "method_sentence",
+    "model_label", "track_record", "top_customers", "customer_export", "clv_metrics",
+    "data_quality", "exports", "export_columns",
 ]
-
-#: Report names of the fitted models, keyed as in ``ClvStudy.models`` and ``model_errors``.
-_LABELS = {**{name: cls.label for name, cls in MODELS.items()},
-           **{f"{name}_all_data": f"{cls.label} on all data" for name, cls in MODELS.items()},
-           "gamma_gamma": GammaGammaModel.label,
-           "gamma_gamma_all_data": f"{GammaGammaModel.label} on all data"}
-
-_COMPARISON_COLUMNS = ["model", "parameters", "log-likelihood", "AIC", "holdout MAE per customer",
-                       "holdout predicted total", "predictive interval low",
-                       "predictive interval high", "holdout actual total", "aggregate error (%)",
-                       "actual inside interval"]
-
-
-def model_label(key: str | None) -> str:
-    """Report name of a model key (``"pareto_nbd"`` -> ``"Pareto/NBD"``)."""
-    return _LABELS.get(key, str(key))
 
 
 # ---- models that were not fitted -------------------------------------------------------
@@ -78,7 +80,7 @@ def section_note(study: ClvStudy, section: str) -> str:
     return not_fitted_note(study.model_errors, *keys)
 
 
-# ---- summary ---------------------------------------------------------------------------
+# ---- track record --------------------------------------------------------------------
 def track_record(study: ClvStudy, key: str | None = None) -> str:
     """The holdout track record of a model in plain words ("" when it has none): how far
     off its forecast of the holdout total was, and whether the actual total fell inside
@@ -91,17 +93,18 @@ def track_record(study: ClvStudy, key: str | None = None) -> str:
     err = h["aggregate_error"]
     way = "under-predicted" if err < 0 else "over-predicted"
     text = (f"Fitted to purchases up to {study.calibration_end}, the {model_label(key)} model {way} "
-            f"the {study.holdout_duration:.0f} {study.time_unit}s to {study.as_of} by {abs(err):.1%} "
-            f"({h['predicted_total']:,.0f} repeat purchases expected, {h['actual_total']:,.0f} happened)")
+            f"the {study.holdout_duration:.0f} {study.time_unit}s to {study.as_of} by "
+            f"{fmt.percent(abs(err), 1)} ({fmt.count(h['predicted_total'])} repeat purchases "
+            f"expected, {fmt.count(h['actual_total'])} happened)")
     if "interval" not in h:
         return text + "."
     lo, hi = h["interval"]
-    level = f"{h['level']:.0%}"
+    level = fmt.percent(h["level"], 0)
+    span = f"{fmt.count(lo)}–{fmt.count(hi)}"
     if h["actual_inside"]:
-        return text + f", inside its {level} predictive interval of {lo:,.0f}–{hi:,.0f}."
-    return (text + f", outside its {level} predictive interval of {lo:,.0f}–{hi:,.0f}: the miss is "
-            "larger than chance allows, so the model does not fully fit these customers (misfit), "
-            f"and its forecast below may be {'too low' if err < 0 else 'too high'} in the same way.")
+        return text + f", inside its {level} predictive interval of {span}."
+    return (text + f", outside its {level} predictive interval of {span}: a misfit, not "
+            f"chance, so its forecast may be {'too low' if err < 0 else 'too high'} in the same way.")
 
 
 def window_sentence(study: ClvStudy) -> str:
@@ -115,165 +118,232 @@ def window_sentence(study: ClvStudy) -> str:
             f"{study.time_unit}s after it.")
 
 
-def summary_lines(study: ClvStudy, currency: str = "$") -> list[str]:
-    """Plain-language summary computed from the study: which model values customers and
-    why, its holdout track record, then the forecast with its predictive interval.
+# ---- the decision box and the index figures --------------------------------------------
+def _as_of_text(study: ClvStudy) -> str:
+    how = "the last date in the data" if study.as_of_source == "data" else "as given"
+    return f"{study.as_of} ({how})"
 
-    Models the data could not support are named with the reason, first."""
-    u = study.time_unit
-    f = study.forecast
-    lines = []
-    lines += _not_fitted_sentences(study.model_errors)
-    if "data" in (study.as_of_source, study.calibration_end_source):
-        lines.append(window_sentence(study))
+
+def _span(study: ClvStudy) -> str:
+    return f"the next {study.horizon} {study.time_unit}s"
+
+
+def _value_words(study: ClvStudy) -> str:
+    return (f"discounted {study.value_basis}"
+            + (f" at a {fmt.percent(study.margin, 0)} margin" if study.value_basis == "margin"
+               else " (no margin was given)"))
+
+
+def _top_decile(v: pd.DataFrame) -> pd.DataFrame:
+    """The most valuable 10 % of customers, as :func:`~clm_lib.studies.clv.compute.top_share`
+    counts them (at least one)."""
+    k = max(int(np.ceil(0.1 * len(v))), 1)
+    return v.sort_values("clv", ascending=False).head(k)
+
+
+def _choice_sentence(study: ClvStudy) -> str:
     vm = study.value_model
     if vm not in study.holdout:
-        lines.append(f"No model could be tested on the holdout; customer values, where shown, come "
-                     f"from the {model_label(vm)} fitted on all data, without a track record.")
-    else:
-        h = study.holdout[vm]
-        if study.value_model_selected:
-            others = "; ".join(f"{model_label(k)} {o['mae']:.3f}"
-                               for k, o in study.holdout.items() if k != vm)
-            lines.append(
-                f"Customers are valued with the {model_label(vm)} model: of the models that do not "
-                f"take customers without a repeat purchase to be certainly active, it has the "
-                f"lowest per-customer holdout error ({h['mae']:.3f} purchases; {others}).")
-        else:
-            lines.append(f"Customers are valued with the {model_label(vm)} model, the only one fitted; "
-                         "it takes customers without a repeat purchase to be active until they buy again.")
-        lines.append("Track record: " + track_record(study))
-    v = study.values
-    if v is None:
-        lines.append("No customer value could be computed: it needs a purchase model and the "
-                     f"Gamma-Gamma model fitted on all data to {study.as_of} (see above).")
-        return lines
+        return (f"No model could be tested on a holdout period; customer values, where shown, come "
+                f"from the {model_label(vm)} fitted on all data, without a track record.")
+    h = study.holdout[vm]
+    if not study.value_model_selected:
+        return (f"Customers are valued with the {model_label(vm)} model, the only one fitted; it "
+                "takes customers without a repeat purchase to be active until they buy again.")
+    others = "; ".join(f"{model_label(k)} {fmt.number(o['mae'], 3)}"
+                       for k, o in study.holdout.items() if k != vm)
+    return (f"Customers are valued with the {model_label(vm)} model, the lowest per-customer "
+            f"holdout error ({fmt.number(h['mae'], 3)} purchases; {others}) of the models that do "
+            "not take one-time buyers to be certainly active.")
+
+
+def _forecast_finding(study: ClvStudy, currency) -> str:
+    f, v = study.forecast, study.values
+    level = fmt.percent(f["level"], 0)
     pi = f.get("expected_purchases_predictive_interval")
     vi = f.get("clv_total_predictive_interval")
-    level = f"{f['level']:.0%}"
-    lines.append(
-        f"Over the next {study.horizon} {u}s, {len(v):,} customers are expected to make "
-        f"{f['expected_purchases']:,.0f} purchases"
-        + (f" ({level} predictive interval {pi[0]:,.0f}–{pi[1]:,.0f})" if pi else "")
-        + f" worth {currency or ''}{f['clv_total']:,.0f} in discounted {study.value_basis}"
-        + (f" ({level} predictive interval {currency or ''}{vi[0]:,.0f}–{currency or ''}{vi[1]:,.0f})" if vi else "")
-        + (f" at a {study.margin:.0%} margin and" if study.value_basis == "margin" else
-           " (no margin was given: value is revenue) at a")
-        + f" {study.annual_discount_rate:.0%} annual discount rate."
-        + (" The intervals cover parameter uncertainty and the randomness of purchases if the "
-           "model is right; they do not cover the misfit the track record shows."
-           if pi and not study.holdout.get(vm, {}).get("actual_inside", True) else ""))
-    lines.append(f"The top 10 % of customers hold {study.top_decile_share:.0%} of that value; "
-                 f"the median customer is worth {currency or ''}{study.clv_quantiles['p50']:,.2f}.")
+    return (f"Over {_span(study)} after {study.as_of}, the {fmt.count(len(v))} customers are "
+            f"expected to make {fmt.count(f['expected_purchases'])} purchases"
+            + (f" ({level} predictive interval {fmt.count(pi[0])}–{fmt.count(pi[1])})" if pi else "")
+            + f" worth {fmt.money(f['clv_total'], currency)} in {_value_words(study)}"
+            + (f" ({level} predictive interval {fmt.money(vi[0], currency)}–{fmt.money(vi[1], currency)})"
+               if vi else "")
+            + f", at a {fmt.percent(study.annual_discount_rate, 0)} annual discount rate.")
+
+
+def _activity_finding(study: ClvStudy) -> str:
+    v = study.values
     rep = v["frequency"] > 0
-    lines.append(
-        f"At {study.as_of}, {(v.loc[rep, 'p_alive'] >= 0.5).mean():.0%} of the {int(rep.sum()):,} "
-        f"customers who bought again and {(v.loc[~rep, 'p_alive'] >= 0.5).mean():.0%} of the "
-        f"{int((~rep).sum()):,} who never did are more likely active than not (P(alive) ≥ 0.5, "
-        f"{model_label(vm)}).")
-    return lines
+    return (f"At {study.as_of}, {fmt.percent((v.loc[rep, 'p_alive'] >= 0.5).mean(), 0)} of the "
+            f"{fmt.count(rep.sum())} customers who bought again and "
+            f"{fmt.percent((v.loc[~rep, 'p_alive'] >= 0.5).mean(), 0)} of the "
+            f"{fmt.count((~rep).sum())} who never did are more likely active than not "
+            f"(P(alive) ≥ 0.5, {model_label(study.value_model)}).")
 
 
-# ---- display tables and their captions -------------------------------------------------
-def model_comparison(study: ClvStudy) -> pd.DataFrame:
-    """The purchase models fitted on the calibration period, side by side: parameters,
-    log-likelihood, AIC, holdout accuracy and the predictive interval of the holdout total
-    (indexed by the model key; also the export). The interval columns are empty without
-    draws."""
-    rows = []
-    for name, h in study.holdout.items():
-        m = study.models[name]
-        lo, hi = h.get("interval", (np.nan, np.nan))
-        rows.append({"model": name, "parameters": ", ".join(f"{k}={v:.3g}" for k, v in m.params_.items()),
-                     "log-likelihood": m.loglik_, "AIC": m.AIC_,
-                     "holdout MAE per customer": h["mae"],
-                     "holdout predicted total": h["predicted_total"],
-                     "predictive interval low": lo, "predictive interval high": hi,
-                     "holdout actual total": h["actual_total"],
-                     # in percent, as the report's reading guide states it
-                     "aggregate error (%)": 100 * h["aggregate_error"],
-                     "actual inside interval": h.get("actual_inside")})
-    return pd.DataFrame(rows, columns=_COMPARISON_COLUMNS).set_index("model")
+def decision(study: ClvStudy, dq: DataQuality | str | None = None,
+             currency: str | None = "$") -> Decision:
+    """The decision box of the CLV report, computed from the study.
 
+    Parameters
+    ----------
+    study : ClvStudy
+    dq : DataQuality or str, optional
+        The loading record (or the source's name): the box names the source by file name.
+    currency : str, optional
+        Symbol or code of the amounts ("$", "EUR"); None shows amounts without a unit.
 
-def comparison_table(study: ClvStudy) -> pd.DataFrame | None:
-    """:func:`model_comparison` for display: report names (the value model marked),
-    rounded, "yes"/"no" for the interval; None when no model was fitted."""
-    table = model_comparison(study)
-    if not len(table):
-        return None
-    table = table.round(3)
-    table["actual inside interval"] = table["actual inside interval"].map(
-        {True: "yes", False: "no"}).fillna("")
-    table.index = [model_label(k) + (" (values customers)" if k == study.value_model else "")
-                   for k in table.index]
-    return table.rename_axis("model")
-
-
-def parameters_table(study: ClvStudy) -> pd.DataFrame | None:
-    """Estimates of the value model on the calibration period, with standard errors and
-    95 % intervals (None without a value model)."""
-    m = study.models.get(study.value_model)
-    return None if m is None else m.summary.round(4)
-
-
-def frequency_fit_labels(study: ClvStudy) -> dict[str, str]:
-    """Model columns of :attr:`ClvStudy.frequency_fit` -> report names."""
-    return {k: model_label(k) for k in MODELS if study.frequency_fit is not None
-            and k in study.frequency_fit}
-
-
-def frequency_fit_table(study: ClvStudy) -> pd.DataFrame | None:
-    """The frequency-distribution check for display: customers and shares in percent,
-    actual and per model (None without a fitted purchase model)."""
-    t = study.frequency_fit
-    if t is None:
-        return None
-    out = pd.DataFrame({"customers": t["customers"], "actual (%)": 100 * t["actual"]})
-    for k, label in frequency_fit_labels(study).items():
-        out[f"{label} (%)"] = 100 * t[k]
-    return out.round(2)
-
-
-def cond_holdout_table(study: ClvStudy) -> pd.DataFrame | None:
-    """Mean holdout purchases per customer by calibration frequency, for display."""
-    if study.cond_holdout is None:
-        return None
-    return study.cond_holdout.round(3).rename_axis("calibration frequency")
-
-
-def segment_table(study: ClvStudy) -> pd.DataFrame | None:
-    """Value by segment at first purchase, for display (None without a segment)."""
-    return None if study.segments is None else study.segments.round(3)
-
-
-def captions(study: ClvStudy) -> dict[str, str]:
-    """Captions and titles of the report's tables and figures, keyed by what they label."""
+    Returns
+    -------
+    Decision
+        ``findings``: models that could not be fitted (with the reason), the value forecast
+        with its predictive interval, its concentration, and who is still active;
+        ``actions``: whom to keep and whom to win back, each with the value at stake, and
+        what to budget on; ``confidence``: the value model's holdout track record in words.
+    """
+    findings = [" ".join(_not_fitted_sentences(study.model_errors))]
+    actions: list[str] = []
+    v = study.values
     u = study.time_unit
-    return {
-        "comparison": (f"Model comparison (calibration to {study.calibration_end}, holdout to "
-                       f"{study.as_of}; purchases counted as purchase days)"),
-        "parameters": (f"{model_label(study.value_model)} parameters on the calibration period "
-                       f"(scale parameters in {u}s)"),
-        "frequency_fit": (f"Customers by repeat purchases in the calibration period to "
-                          f"{study.calibration_end}: actual and expected by each model"),
-        "holdout_label": f"holdout ({study.holdout_duration:.0f} {u}s)",
-        "cond_holdout": "Mean holdout purchases per customer by calibration frequency",
-        "p_alive": f"P(alive) at age {study.p_alive_age:.1f} {u}s",
-        "top_customers": (f"Top 15 customers by CLV (pseudonymised ids; {study.level:.0%} predictive "
-                          "intervals: parameter uncertainty and the randomness of purchases)"),
-        "segments": f"Value by segment ({study.segment}, at first purchase)",
-    }
+    if v is None:
+        findings.append("No customer value could be computed: it needs a purchase model and the "
+                        f"Gamma-Gamma model fitted on all data to {study.as_of}.")
+        actions.append("No customer can be ranked by value on these data: collect more repeat "
+                       "purchases (or a longer history) and run the study again; the model "
+                       "sections below show what could be fitted.")
+    else:
+        top = _top_decile(v)
+        findings.append(_forecast_finding(study, currency))
+        findings.append(f"The top 10 % of customers ({fmt.count(len(top))}) hold "
+                        f"{fmt.percent(study.top_decile_share, 0)} of that value; the median "
+                        f"customer is worth {fmt.money(study.clv_quantiles['p50'], currency, 2)}.")
+        findings.append(_activity_finding(study))
+        actions.append(f"Keep the {fmt.count(len(top))} most valuable customers (the top 10 %), "
+                       f"worth {fmt.money(top['clv'].sum(), currency)} in {study.value_basis} over "
+                       f"{_span(study)}: service and loyalty benefits rather than discounts; they "
+                       "head the customer_value export, with P(alive) and CLV per customer_id.")
+        lost = v[(v["frequency"] > 0) & (v["p_alive"] < 0.5)]
+        if len(lost):
+            spent = (lost["frequency"] * lost["monetary_value"]).sum()
+            actions.append(f"Win back the {fmt.count(len(lost))} repeat buyers who are now more "
+                           f"likely lost than active (P(alive) < 0.5): they spent "
+                           f"{fmt.money(spent, currency)} on repeat purchases to {study.as_of}, and "
+                           f"the model expects only {fmt.money(lost['clv'].sum(), currency)} "
+                           f"of {study.value_basis} from them over {_span(study)}.")
+        vi = study.forecast.get("clv_total_predictive_interval")
+        if vi:
+            inside = study.holdout.get(study.value_model, {}).get("actual_inside", True)
+            actions.append(f"Budget on {fmt.money(vi[0], currency)}–{fmt.money(vi[1], currency)} "
+                           f"(the {fmt.percent(study.forecast['level'], 0)} predictive interval), "
+                           f"not on the point forecast alone"
+                           + ("." if inside else ", and allow for more: the model missed its own "
+                              "holdout interval (see How sure we are)."))
+    confidence = " ".join(x for x in [
+        _choice_sentence(study),
+        ("Track record: " + track_record(study)) if study.value_model in study.holdout else "",
+        ("The intervals cover parameter uncertainty and the randomness of purchases, not "
+         "misfit; value beyond the horizon is not counted.")
+        if v is not None and study.forecast.get("clv_total_predictive_interval") else
+        ("No predictive intervals were drawn (n_draws = 0)." if v is not None else ""),
+    ] if x)
+    return Decision(findings=[x for x in findings if x], actions=actions, confidence=confidence,
+                    source=source_label(dq) if dq is not None else "the data given",
+                    as_of=_as_of_text(study))
 
 
-def quantiles_sentence(study: ClvStudy, currency: str = "$") -> str:
+def lifecycle(study: ClvStudy, currency: str | None = "$") -> list[dict]:
+    """The study's key figures for the index page (``metrics["lifecycle"]``): loyalty (the
+    top 10 % share of expected value, the total expected value over the horizon) and
+    retention (customers likely still active at ``as_of``); empty without values."""
+    v = study.values
+    if v is None:
+        return []
+    n = fmt.count(len(v))
+    span = f"the {study.horizon} {study.time_unit}s after {study.as_of}"
+    basis = (f"discounted margin ({fmt.percent(study.margin, 0)})" if study.value_basis == "margin"
+             else "discounted revenue")
+    total = fmt.money(study.forecast["clv_total"], currency)
+    alive = int((v["p_alive"] >= 0.5).sum())
+    vm = model_label(study.value_model)
+    return [
+        stage_figure("loyalty", "Top 10 % share of expected value",
+                     fmt.percent(study.top_decile_share, 0),
+                     f"of the {total} expected over {span}, held by the top 10 % of {n} customers "
+                     f"({basis})"),
+        stage_figure("loyalty", f"Expected value, next {study.horizon} {study.time_unit}s", total,
+                     f"{basis} of {n} customers over {span} ({vm} and Gamma-Gamma)"),
+        stage_figure("retention", "Customers likely still active", fmt.count(alive),
+                     f"{fmt.percent(alive / len(v), 0)} of {n} customers have P(alive) ≥ 0.5 at "
+                     f"{study.as_of} ({vm})"),
+    ]
+
+
+def alt_texts(study: ClvStudy, currency: str | None = "$") -> dict[str, str]:
+    """Alt texts of the report's figures and charts, computed from the results: what each
+    shows and its main message (keys as in the notebook; only those the study can draw)."""
+    u = study.time_unit
+    label = model_label(study.value_model)
+    out = {}
+    t = study.frequency_fit
+    if t is not None:
+        labels = frequency_fit_labels(study)
+        gaps = {k: float((t[k] - t["actual"]).abs().max()) for k in labels}
+        out["frequency_fit"] = (
+            f"Bar chart of the share of customers with 0, 1, 2, … repeat purchases in the calibration "
+            f"period to {study.calibration_end}, actual as bars, each model's expectation as markers; "
+            f"{fmt.percent(t['actual'].iloc[0], 1)} made no repeat purchase; the largest gap to the "
+            "actual shares is " + ", ".join(f"{fmt.number(100 * g, 1)} pts for the {labels[k]}" for k, g in gaps.items())
+            + ".")
+    tr = study.tracking
+    if tr is not None:
+        hold = tr[tr["holdout"]]
+        out["tracking"] = (
+            f"Line chart of repeat purchases per {u}, actual and expected by the {label} model, over "
+            f"{u}s 0 to {len(tr) - 1} since the first acquisition; calibration ends at "
+            f"{study.calibration_end}. Over the holdout {fmt.count(hold['actual'].sum())} repeat "
+            f"purchases happened and the model, from the first purchases alone, expected "
+            f"{fmt.count(hold['predicted'].sum())}.")
+        out["tracking_cumulative"] = (
+            f"Line chart of cumulative repeat purchases, actual and {label}: "
+            f"{fmt.count(tr['actual_cumulative'].iloc[-1])} actual and "
+            f"{fmt.count(tr['predicted_cumulative'].iloc[-1])} expected by {study.as_of}.")
+    c = study.cond_holdout
+    if c is not None:
+        last = c.index[-1]
+        out["cond_holdout"] = (
+            f"Line chart of mean holdout purchases per customer by repeat purchases in calibration, "
+            f"actual and {label}; customers with {last} repeat purchases made "
+            f"{fmt.number(c['actual'].iloc[-1], 2)} on average, the model expected "
+            f"{fmt.number(c['predicted'].iloc[-1], 2)}; those with none made "
+            f"{fmt.number(c['actual'].iloc[0], 2)} and it expected {fmt.number(c['predicted'].iloc[0], 2)}.")
+    g = study.p_alive_grid
+    if g is not None:
+        top = g.index[-1]
+        out["p_alive"] = (
+            f"Heatmap of P(alive) ({label}) by repeat purchases (0 to {top}) and recency (0 to "
+            f"{fmt.number(g.columns[-1], 0)} {u}s) at age {fmt.number(study.p_alive_age, 1)} {u}s; "
+            f"a customer with {top} repeat purchases is {fmt.percent(g.iloc[-1, -1], 0)} likely "
+            f"active if her last purchase was recent and {fmt.percent(g.iloc[-1, 0], 0)} if it "
+            "was right after her first.")
+    v = study.values
+    if v is not None:
+        q = study.clv_quantiles
+        out["clv"] = (
+            f"Histogram of CLV over {_span(study)} for {fmt.count(len(v))} customers, count on a log "
+            f"scale: the median customer is worth {fmt.money(q['p50'], currency, 2)}, the top 10 % "
+            f"are worth more than {fmt.money(q['p90'], currency, 2)} and hold "
+            f"{fmt.percent(study.top_decile_share, 0)} of the value.")
+    return out
+
+
+# ---- sentences of the sections ---------------------------------------------------------
+def quantiles_sentence(study: ClvStudy, currency: str | None = "$") -> str:
     """The CLV quantiles and the top-decile share in one sentence ("" without values)."""
     q = study.clv_quantiles
     if q is None:
         return ""
-    return (f"CLV quantiles: median {currency or ''}{q['p50']:,.2f}, 90th percentile {currency or ''}{q['p90']:,.2f}, "
-            f"99th percentile {currency or ''}{q['p99']:,.2f}; top 10 % of customers hold "
-            f"{study.top_decile_share:.0%} of the value.")
+    return (f"CLV quantiles: median {fmt.money(q['p50'], currency, 2)}, 90th percentile "
+            f"{fmt.money(q['p90'], currency, 2)}, 99th percentile {fmt.money(q['p99'], currency, 2)}.")
 
 
 def method_sentence(study: ClvStudy) -> str:
@@ -281,45 +351,6 @@ def method_sentence(study: ClvStudy) -> str:
     return (f"Per-{study.time_unit} discount rate used: {study.discount_rate_per_unit:.5f} "
             f"(from {study.annual_discount_rate:.1%} a year). Correlation of frequency and mean "
             f"spend among repeat customers: {study.spend_correlation:.2f}.")
-
-
-def _pseudo(index) -> np.ndarray:
-    from clm_lib.reporting import pseudonymise   # reporting helper; no I/O
-    return pseudonymise(pd.Series(index, dtype="string")).to_numpy()
-
-
-def customer_export(study: ClvStudy, n: int | None = None) -> pd.DataFrame:
-    """Per-customer table for export: pseudonymised id, frequency, recency, T, P(alive),
-    expected purchases with the predictive interval of her purchases (whole purchases),
-    expected spend and CLV with its predictive interval (raw ids never leave), most
-    valuable first; with ``n``, its first ``n`` rows (only those are pseudonymised).
-
-    Without fitted value models (see :class:`ClvStudy`) it holds the purchase summary
-    only (frequency, recency, T, mean spend)."""
-    v = study.values if study.values is not None else study.full
-    cols = [c for c in ["frequency", "recency", "T", "monetary_value", "p_alive",
-                        "expected_purchases", "purchases_lower", "purchases_upper",
-                        "expected_spend", "clv", "clv_lower", "clv_upper"] if c in v]
-    out = v[cols].sort_values("clv" if "clv" in v else "frequency", ascending=False)
-    if n is not None:
-        out = out.head(n)
-    out.insert(0, "customer", _pseudo(out.index))
-    return out.reset_index(drop=True)
-
-
-def top_customers(study: ClvStudy, n: int = 20) -> pd.DataFrame:
-    """The ``n`` most valuable customers (pseudonymised), for display."""
-    u = study.time_unit
-    e = customer_export(study, n)
-    ren = {"customer": "customer (pseudonym)", "frequency": "repeat purchases",
-           "recency": f"recency ({u}s)", "T": f"age ({u}s)", "monetary_value": "mean spend",
-           "p_alive": "P(alive)", "expected_purchases": f"expected purchases, next {study.horizon} {u}s",
-           "purchases_lower": "purchases lower", "purchases_upper": "purchases upper",
-           "expected_spend": "expected spend per purchase", "clv": "CLV",
-           "clv_lower": "CLV lower", "clv_upper": "CLV upper"}
-    keep = [c for c in ren if c in e]
-    return e[keep].rename(columns=ren).set_index("customer (pseudonym)")
-
 
 # ---- metrics, data quality, exports ----------------------------------------------------
 def _dropped(study: ClvStudy) -> dict:
@@ -339,7 +370,8 @@ def data_quality(study: ClvStudy, dq: DataQuality) -> DataQuality:
 def clv_metrics(study: ClvStudy, dq: DataQuality | None = None, currency: str = "$") -> dict:
     """metrics.json content of the study (papers' parameter names); models that were not
     fitted are listed in ``model_errors`` with the reason. With ``dq`` (the record of
-    :func:`data_quality`), its JSON form is the ``data_quality`` entry."""
+    :func:`data_quality`), its JSON form is the ``data_quality`` entry. ``decision`` is the
+    decision box (:func:`decision`), ``lifecycle`` the index figures (:func:`lifecycle`)."""
     def brief(m):
         return {kk: vv for kk, vv in m.to_metrics().items() if kk in ("params", "se", "loglik", "aic", "n")}
 
@@ -386,10 +418,33 @@ def clv_metrics(study: ClvStudy, dq: DataQuality | None = None, currency: str = 
         "frequency_spend_correlation": study.spend_correlation,
         "dropped": _dropped(study),
         "headline": headline,
+        "decision": decision(study, dq, currency).to_dict(),
+        "lifecycle": lifecycle(study, currency),
     }
     if dq is not None:
         out["data_quality"] = dq.to_dict()
     return out
+
+
+def customer_export(study: ClvStudy, n: int | None = None) -> pd.DataFrame:
+    """Per-customer table for the CRM: the real ``customer_id`` (the source's ids), frequency,
+    recency, T, P(alive), expected purchases with the predictive interval of her purchases
+    (whole purchases), expected spend and CLV with its predictive interval, most valuable
+    first; with ``n``, its first ``n`` rows. Exports keep the ids so that a CRM can load
+    them (``$CLM_EXPORT_IDS=pseudonymised`` replaces them when written); the report's
+    tables show keyed pseudonyms only.
+
+    Without fitted value models (see :class:`ClvStudy`) it holds the purchase summary
+    only (frequency, recency, T, mean spend)."""
+    v = study.values if study.values is not None else study.full
+    cols = [c for c in ["frequency", "recency", "T", "monetary_value", "p_alive",
+                        "expected_purchases", "purchases_lower", "purchases_upper",
+                        "expected_spend", "clv", "clv_lower", "clv_upper"] if c in v]
+    out = v[cols].sort_values("clv" if "clv" in v else "frequency", ascending=False)
+    if n is not None:
+        out = out.head(n)
+    out.insert(0, ID_COLUMN, pd.array(out.index.astype(str), dtype="string"))
+    return out.reset_index(drop=True)
 
 
 def exports(study: ClvStudy) -> dict[str, pd.DataFrame]:
@@ -402,3 +457,68 @@ def exports(study: ClvStudy) -> dict[str, pd.DataFrame]:
     if study.tracking is not None:
         out["tracking"] = study.tracking.reset_index()
     return out
+
+
+def export_columns(study: ClvStudy, currency: str | None = "$") -> dict[str, dict[str, Column]]:
+    """The data dictionary of each export (:func:`exports`): per column its meaning, unit
+    and decimals (money 2, probabilities 4)."""
+    u = f"{study.time_unit}s"
+    money = currency or "currency of the amounts"
+    span = f"over the {study.horizon} {u} after {study.as_of}"
+    level = fmt.percent(study.level, 0)
+    purchases = "purchases (purchase days)"
+    customer = {
+        ID_COLUMN: Column("the customer's id as in the source data"),
+        "frequency": Column(f"repeat purchase days to {study.as_of}", purchases),
+        "recency": Column("time from the first to the last purchase", u, 2),
+        "T": Column(f"age: time from the first purchase to {study.as_of}", u, 2),
+        "monetary_value": Column("mean spend of the repeat purchase days", money, 2),
+        "p_alive": Column(f"probability that the customer is still active at {study.as_of} "
+                          f"({model_label(study.value_model)})", "probability (0-1)", 4),
+        "expected_purchases": Column(f"expected purchases {span}", purchases, 4),
+        "purchases_lower": Column(f"lower end of the {level} predictive interval of the purchases {span}",
+                                  purchases),
+        "purchases_upper": Column(f"upper end of the {level} predictive interval of the purchases {span}",
+                                  purchases),
+        "expected_spend": Column("expected spend per purchase (Gamma-Gamma)", money, 2),
+        "clv": Column(f"customer lifetime value: {_value_words(study)} {span}", money, 2),
+        "clv_lower": Column(f"lower end of the {level} predictive interval of the CLV", money, 2),
+        "clv_upper": Column(f"upper end of the {level} predictive interval of the CLV", money, 2),
+    }
+    comparison = {
+        "model": Column("purchase model (bgnbd = BG/NBD, pareto_nbd = Pareto/NBD, mbgnbd = MBG/NBD)"),
+        "parameters": Column(f"estimates on the calibration period to {study.calibration_end}"),
+        "log-likelihood": Column("log-likelihood of the calibration fit", "", 2),
+        "AIC": Column("Akaike information criterion of the calibration fit (lower is better)", "", 2),
+        "holdout MAE per customer": Column("mean absolute error of the holdout purchases per customer",
+                                           purchases, 4),
+        "holdout predicted total": Column("holdout purchases expected by the model", purchases, 2),
+        "predictive interval low": Column(f"lower end of the {level} predictive interval of the holdout total",
+                                          purchases, 2),
+        "predictive interval high": Column(f"upper end of the {level} predictive interval of the holdout total",
+                                           purchases, 2),
+        "holdout actual total": Column("holdout purchases that happened", purchases),
+        "aggregate error (%)": Column("(expected - actual) / actual holdout purchases", "percent", 2),
+        "actual inside interval": Column("whether the actual holdout total is inside the interval"),
+    }
+    share = "share of customers (0-1)"
+    models = {k: Column(f"share of customers with this many repeat purchases expected by {model_label(k)}",
+                        share, 4) for k in MODELS}
+    frequency = {
+        "repeat purchases": Column(f"repeat purchases in the calibration period to {study.calibration_end} "
+                                   "(the last row pools the rest)", purchases),
+        "customers": Column("customers with this many repeat purchases", "customers"),
+        "actual": Column("share of customers with this many repeat purchases", share, 4),
+        **models,
+    }
+    tracking = {
+        "period": Column("time units since the first acquisition (0 = the first)", u),
+        "start": Column("first day of the period", "date"),
+        "actual": Column("repeat purchases that happened in the period", purchases),
+        "predicted": Column(f"repeat purchases expected by {model_label(study.value_model)}", purchases, 2),
+        "actual_cumulative": Column("repeat purchases to the end of the period", purchases),
+        "predicted_cumulative": Column("expected repeat purchases to the end of the period", purchases, 2),
+        "holdout": Column(f"whether the period starts after the calibration end {study.calibration_end}"),
+    }
+    return {"customer_value": customer, "model_comparison": comparison,
+            "frequency_fit": frequency, "tracking": tracking}

@@ -27,7 +27,7 @@ def test_window_from_the_data(cdnow):
     st = clv_study(cdnow, n_draws=0)
     assert (st.as_of, st.as_of_source) == ("1998-06-30", "data")
     assert (st.calibration_end, st.calibration_end_source) == ("1997-12-30", "data")
-    assert any("the last date in the data" in line for line in report.summary_lines(st))
+    assert report.decision(st).as_of == "1998-06-30 (the last date in the data)"
     m = report.clv_metrics(st)
     assert m["as_of_source"] == "data" and m["calibration_end_source"] == "data"
     given = clv_study(cdnow, as_of="1998-06-30", calibration_end="1997-12-30", n_draws=0)
@@ -52,9 +52,9 @@ def test_no_margin_means_revenue(cdnow):
     marg = clv_study(cdnow, margin=0.3, n_draws=0)
     assert (rev.value_basis, rev.margin, marg.value_basis) == ("revenue", 1.0, "margin")
     np.testing.assert_allclose(marg.values["clv"], 0.3 * rev.values["clv"], rtol=1e-12)
-    text = " ".join(report.summary_lines(rev))
+    text = " ".join(report.decision(rev).findings)
     assert "discounted revenue" in text and "no margin was given" in text
-    assert "discounted margin" in " ".join(report.summary_lines(marg))
+    assert "discounted margin at a 30 % margin" in " ".join(report.decision(marg).findings)
 
 
 @pytest.mark.parametrize("kw, match", [

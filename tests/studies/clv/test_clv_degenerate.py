@@ -64,15 +64,18 @@ def test_clv_study_reports_what_was_not_fitted_and_why(case):
         assert study.tracking is None and study.p_alive_grid is None
     # no value without a spend model; what can be shown is still shown
     assert study.values is None and study.final_spend_model is None
-    lines = report.summary_lines(study)
-    assert any(line.startswith(f"Gamma-Gamma on all data not fitted (all data to {AS_OF}): ")
-               and gg_says in line for line in lines)
-    assert "No customer value could be computed" in lines[-1]
+    d = report.decision(study)
+    assert f"Gamma-Gamma on all data not fitted (all data to {AS_OF}): " in d.findings[0]
+    assert gg_says in d.findings[0]
+    assert "No customer value could be computed" in d.findings[-1]
+    assert d.actions and report.lifecycle(study) == []
     metrics = report.clv_metrics(study)
     assert metrics["model_errors"] == errors and metrics["headline"]["Customer value"] == "not fitted"
     json.dumps(metrics)  # JSON-ready
     export = report.customer_export(study)
     assert len(export) == len(study.full) and "clv" not in export
+    cols = report.export_columns(study)["customer_value"]
+    assert set(export.columns) <= set(cols)
     note = report.not_fitted_note(errors, "gamma_gamma_all_data")
     assert note.startswith("Gamma-Gamma on all data not fitted (all data to ") and gg_says in note
     assert "cannot be fitted" not in note  # the model is not named twice

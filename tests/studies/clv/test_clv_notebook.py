@@ -30,9 +30,14 @@ def test_clv_notebook_runs(run_notebook):
     assert 2 <= len(m["headline"]) <= 4
     assert m["data_quality"]["rows_in"] == m["data_quality"]["rows_used"] == 69659
     export = (out / "exports" / "customer_value.csv").read_text().splitlines()
-    assert export[0].startswith("customer,") and export[1].startswith("C-")
+    # the real ids under the one id column name, for the CRM
+    assert export[0].startswith("customer_id,") and not export[1].startswith("C-")
+    assert m["decision"]["source"] == "cdnow_master.csv" and len(m["decision"]["findings"]) >= 3
+    assert m["decision"]["as_of"] == "1998-06-30 (as given)"
+    assert [x["stage"] for x in m["lifecycle"]] == ["loyalty", "loyalty", "retention"]
     assert len(export) == 23570 + 1
     assert {p.name for p in (out / "exports").glob("*.csv")} == {
-        "customer_value.csv", "model_comparison.csv", "tracking.csv", "frequency_fit.csv"}
+        "customer_value.csv", "model_comparison.csv", "tracking.csv", "frequency_fit.csv",
+        "data_dictionary.csv"}
     head = export[0].split(",")
     assert {"p_alive", "purchases_lower", "purchases_upper", "clv_lower", "clv_upper"} <= set(head)
