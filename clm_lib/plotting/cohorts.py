@@ -244,8 +244,10 @@ def chart_retention_curves(rates: pd.DataFrame, counts: pd.DataFrame, *,
                            title: str = "Retention curves by cohort",
                            share_label: str = "customers active (% of cohort)"):
     """Interactive retention curves: the share of each cohort active ``k`` periods after
-    acquisition, one line per cohort and the size-weighted average; hovering a point shows
-    the cohort, ``k``, the share and the customers behind it.
+    acquisition, one line per cohort and the size-weighted average, from ``k = 1`` on
+    (``k = 0`` is 100 % by definition and would squeeze every later share to the bottom);
+    hovering a point shows the cohort, ``k``, the share and the customers behind it;
+    clicking a cohort in the legend picks it out.
 
     Parameters
     ----------
@@ -268,6 +270,7 @@ def chart_retention_curves(rates: pd.DataFrame, counts: pd.DataFrame, *,
     long = (rates.rename_axis(index="cohort", columns="k").stack().rename("share").to_frame()
             .join(counts.rename_axis(index="cohort", columns="k").stack().rename("customers"))
             .reset_index().dropna(subset=["share"]))
+    long = long.loc[long["k"] >= 1]
     long["cohort"] = long["cohort"].astype(str)
     long["series"] = "cohort"
     order = [str(c) for c in rates.index]
@@ -283,6 +286,7 @@ def chart_retention_curves(rates: pd.DataFrame, counts: pd.DataFrame, *,
     if average is not None and len(rates) >= 2:
         _need(average, ("retention", "customers"), "average retention")
         avg = average.dropna(subset=["retention"])
+        avg = avg.loc[avg.index >= 1]
         long = pd.concat([long, pd.DataFrame({
             "cohort": AVERAGE_LABEL, "k": avg.index.to_numpy(dtype=int),
             "share": avg["retention"].to_numpy(dtype=float),
@@ -291,18 +295,22 @@ def chart_retention_curves(rates: pd.DataFrame, counts: pd.DataFrame, *,
         order = order + [AVERAGE_LABEL]
     long["k"] = long["k"].astype(int)
     long["customers"] = long["customers"].round().astype("Int64")
-    colours = (PALETTE[: len(order) - 1] + ["#000000"] if len(order) <= len(PALETTE)
+    colours = (list(PALETTE[: len(order) - 1]) + ["#000000"] if len(order) <= len(PALETTE)
                else None)
     scale = (alt.Scale(domain=order, range=colours) if colours
              else alt.Scale(scheme=SEQUENTIAL, domain=order))
     period = f"{unit}s since acquisition"
+    pick = alt.selection_point(fields=["cohort"], bind="legend")
     return (alt.Chart(long, title=title)
             .mark_line(point=True, strokeWidth=2)
+            .add_params(pick)
             .encode(
                 x=alt.X("k:Q", title=f"{period} (k)",
-                        axis=alt.Axis(format="d", tickMinStep=1)),
+                        axis=alt.Axis(format="d", tickMinStep=1),
+                        scale=alt.Scale(domain=[1, int(long["k"].max())], nice=False)),
                 y=alt.Y("share:Q", title=share_label, axis=alt.Axis(format="%"),
-                        scale=alt.Scale(domain=[0, 1])),
+                        scale=alt.Scale(zero=True)),
+                opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
                 color=alt.Color("cohort:N", sort=order, scale=scale,
                                 legend=alt.Legend(title=f"cohort ({unit})")),
                 strokeDash=alt.StrokeDash("series:N", legend=None,

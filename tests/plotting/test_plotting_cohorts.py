@@ -76,14 +76,16 @@ def test_period_axes_have_whole_number_ticks(tables):
 
 
 def test_retention_curves_chart(tables):
-    """The interactive chart: one row per observable (cohort, k) plus the average, with
-    the share, the customers behind it and formatted tooltips."""
+    """The interactive chart: one row per observable (cohort, k >= 1) plus the average,
+    with the share, the customers behind it and formatted tooltips; k = 0 (100 % by
+    definition) left out so that it does not set the scale."""
     avg = average_retention(tables.bounded_counts, tables.sizes)
     spec = chart_retention_curves(tables.bounded_rates, tables.bounded_counts, average=avg,
                                   unit="month").to_dict()
     rows = next(iter(spec["datasets"].values()))
-    n_cells = int(tables.bounded_rates.notna().sum().sum())
-    n_avg = int(avg["retention"].notna().sum())
+    n_cells = int(tables.bounded_rates.drop(columns=0).notna().sum().sum())
+    n_avg = int(avg["retention"].drop(index=0).notna().sum())
+    assert min(r["k"] for r in rows) == 1
     assert len(rows) == n_cells + n_avg
     jan2 = next(r for r in rows if r["cohort"] == "2020-01" and r["k"] == 2)
     assert jan2["share"] == 0.5 and jan2["customers"] == 1 and jan2["series"] == "cohort"
@@ -96,6 +98,7 @@ def test_retention_curves_chart(tables):
     assert set(tips) == {"cohort", "k", "share", "customers"}
     assert tips["share"]["format"] == ".1%" and tips["customers"]["format"] == ","
     assert spec["width"] == "container" and spec["height"] == 300
+    assert spec["params"][0]["bind"] == "legend" and "opacity" in enc
     # one cohort (a snapshot): no average line of its own
     one = chart_retention_curves(tables.bounded_rates.iloc[:1], tables.bounded_counts.iloc[:1],
                                  average=avg).to_dict()

@@ -67,7 +67,8 @@ def curves_alt(study: CohortStudy) -> str:
         k0, k1 = int(later.index[0]), int(later.index[-1])
         text += (f"; {'the average' if len(study.tables.sizes) >= 2 else 'it'} falls from {_pct(later.loc[k0, 'retention'])} at k = {k0} "
                  f"to {_pct(later.loc[k1, 'retention'])} at k = {k1}")
-    return text + ". Hover a point for the cohort, k, the share and the customers."
+    return text + (" (k = 0, always 100 %, left out). Hover a point for the cohort, k, the "
+                   "share and the customers.")
 
 
 def revenue_alt(study: CohortStudy) -> str:
