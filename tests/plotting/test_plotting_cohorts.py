@@ -16,6 +16,8 @@ from clm_lib.studies.cohort_retention.compute import (  # noqa: E402
 from clm_lib.studies.cohort_retention.tables import average_retention  # noqa: E402
 from clm_lib.exceptions import MissingColumnsError  # noqa: E402
 from clm_lib.plotting.cohorts import (  # noqa: E402
+    AVERAGE_LABEL,
+    chart_retention_curves,
     plot_churn_rate,
     plot_retention_curves,
     plot_retention_heatmap,
@@ -39,10 +41,68 @@ def _close():
 
 def test_heatmap(tables):
     ax = plot_retention_heatmap(tables.bounded_rates, unit="month")
-    assert ax.get_xlabel() == "months since acquisition (k)"
+    assert ax.get_xlabel() == "months since acquisition (k; k = 0 left out)"
     assert "cohort" in ax.get_ylabel() and ax.get_title()
-    # 3 cohorts x 4 k with 4 unobservable cells -> 8 annotated cells, none for NaN
-    assert len(ax.texts) == 8
+    # k = 0 (100 % by definition) left out: 3 cohorts x k = 1..3 with 4 unobservable
+    # cells -> 5 annotated cells, none for NaN, readable (>= 9 pt)
+    assert len(ax.texts) == 5
+    assert min(t.get_fontsize() for t in ax.texts) >= 9
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
+
+
+def test_heatmap_scale_is_set_without_the_acquisition_period():
+    """The colour scale ends at the largest share from k = 1 on (40 %), not at month 0's
+    100 %; a sequential, colour-blind-safe map; the cohort sizes beside the rows."""
+    rates = pd.DataFrame({0: [1.0, 1.0], 1: [0.4, 0.2], 2: [0.3, None]},
+                         index=pd.Index(["2020-01", "2020-02"], name="cohort"))
+    sizes = pd.Series([1200, 50], index=rates.index)
+    ax = plot_retention_heatmap(rates, sizes=sizes, unit="month")
+    mesh = ax.collections[0]
+    assert mesh.get_clim() == (0, pytest.approx(40))
+    assert mesh.get_cmap().name == "viridis"
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["2020-01  (n = 1,200)", "2020-02  (n = 50)"]
+    assert sorted(t.get_text() for t in ax.texts) == ["20", "30", "40"]
+
+
+def test_period_axes_have_whole_number_ticks(tables):
+    from matplotlib.ticker import MaxNLocator
+
+    avg = average_retention(tables.bounded_counts, tables.sizes)
+    for ax in (plot_retention_curves(tables.bounded_rates, average=avg),
+               plot_value_curves(tables.value_curves)):
+        loc = ax.xaxis.get_major_locator()
+        assert isinstance(loc, MaxNLocator) and loc._integer
+
+
+def test_retention_curves_chart(tables):
+    """The interactive chart: one row per observable (cohort, k >= 1) plus the average,
+    with the share, the customers behind it and formatted tooltips; k = 0 (100 % by
+    definition) left out so that it does not set the scale."""
+    avg = average_retention(tables.bounded_counts, tables.sizes)
+    spec = chart_retention_curves(tables.bounded_rates, tables.bounded_counts, average=avg,
+                                  unit="month").to_dict()
+    rows = next(iter(spec["datasets"].values()))
+    n_cells = int(tables.bounded_rates.drop(columns=0).notna().sum().sum())
+    n_avg = int(avg["retention"].drop(index=0).notna().sum())
+    assert min(r["k"] for r in rows) == 1
+    assert len(rows) == n_cells + n_avg
+    jan2 = next(r for r in rows if r["cohort"] == "2020-01" and r["k"] == 2)
+    assert jan2["share"] == 0.5 and jan2["customers"] == 1 and jan2["series"] == "cohort"
+    avg1 = next(r for r in rows if r["cohort"] == AVERAGE_LABEL and r["k"] == 1)
+    assert avg1["share"] == pytest.approx(avg.loc[1, "retention"]) and avg1["series"] == "average"
+    enc = spec["encoding"]
+    assert enc["x"]["field"] == "k" and enc["y"]["field"] == "share"
+    assert enc["x"]["axis"]["format"] == "d" and enc["y"]["axis"]["format"] == "%"
+    tips = {t["field"]: t for t in enc["tooltip"]}
+    assert set(tips) == {"cohort", "k", "share", "customers"}
+    assert tips["share"]["format"] == ".1%" and tips["customers"]["format"] == ","
+    assert spec["width"] == "container" and spec["height"] == 300
+    assert spec["params"][0]["bind"] == "legend" and "opacity" in enc
+    # one cohort (a snapshot): no average line of its own
+    one = chart_retention_curves(tables.bounded_rates.iloc[:1], tables.bounded_counts.iloc[:1],
+                                 average=avg).to_dict()
+    assert {r["cohort"] for r in next(iter(one["datasets"].values()))} == {"2020-01"}
 
 
 def test_curves_and_value(tables):
@@ -58,6 +118,7 @@ def test_churn_and_segments():
     cr = churn_rate(tiny_log(), "month", as_of=AS_OF, inactivity_periods=1)
     ax = plot_churn_rate(cr)
     assert "%" in ax.get_ylabel() and "month" in ax.get_xlabel()
+    assert plot_churn_rate(cr, xlabel="tenure (months)").get_xlabel() == "tenure (months)"
     seg = retention_by_segment(tiny_log(), "channel", "month", as_of=AS_OF)
     ax = plot_segment_curves(seg)
     assert len(ax.get_legend().get_texts()) == 2

@@ -1,31 +1,47 @@
-"""Wording and layout of the cohort-retention report: summary lines, the churn rule, display
-tables, ``metrics.json`` and the exports, all from a :class:`~.compute.CohortStudy`.
+"""Wording and layout of the cohort-retention report: the notes of each section, the churn
+rule, display tables, ``metrics.json`` and the exports, all from a
+:class:`~.compute.CohortStudy`. The decision box and the index figures are in
+:mod:`.decision`, the figures' alt texts in :mod:`.alt_text`.
 
-Display-table functions return a :class:`DisplayTable` ``(frame, caption)``, so that the
-notebook writes ``show_table(*report.churn_table(study))``.
+Display-table functions return a :class:`DisplayTable` (the values, a caption, how each
+column is formatted and what readers call it), so that the notebook writes
+``report.churn_table(study).show()``. Every sentence here is data-derived text: it is
+shown with the escaping helpers of :mod:`clm_lib.reporting`, never as Markdown.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from clm_lib import format as fmt
 from clm_lib.io.wording import ends_after_last_start_note
+from clm_lib.reporting import Column, show_table
 from clm_lib.studies.cohort_retention.compute import CohortStudy
 from clm_lib.studies.cohort_retention.snapshot import SYNTHETIC_COHORT
 
-__all__ = ["DisplayTable", "churn_rule", "churn_rule_text", "churn_table", "cohort_metrics",
-           "cohort_sizes_table", "derl_table", "export_frames", "holdout_table",
+__all__ = ["DisplayTable", "churn_notes", "churn_rule", "churn_rule_text", "churn_table",
+           "cohort_metrics", "cohort_sizes_table", "derl_table", "export_columns",
+           "export_frames", "holdout_table", "matrix_notes", "model_notes", "period_axis",
            "projection_labels", "projection_table", "sbg_error_text", "sbg_parameters_table",
            "summary_lines"]
 
 
 class DisplayTable(NamedTuple):
-    """A table ready to show and its caption."""
+    """A table ready to show: the values (numbers, unformatted), its caption, the format
+    of each column (:func:`clm_lib.format.format_frame` specs) and the readers' column
+    names with units."""
 
     frame: pd.DataFrame
     caption: str
+    formats: Mapping[str, object] | None = None
+    rename: Mapping[str, str] | None = None
+
+    def show(self) -> None:
+        """Display the table (escaped, sortable; :func:`clm_lib.reporting.show_table`)."""
+        show_table(self.frame, self.caption, formats=self.formats, rename=self.rename)
 
 
 def _pretty(label: str, unit: str) -> str:
@@ -38,7 +54,7 @@ def _pretty(label: str, unit: str) -> str:
 
 
 def _pct(x: float) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.1f} %"
+    return "n/a" if x is None or not np.isfinite(x) else fmt.percent(x)
 
 
 # ---------------------------------------------------------------------------------------
@@ -85,31 +101,33 @@ def sbg_error_text(study: CohortStudy) -> str | None:
     return None
 
 
-def summary_lines(study: CohortStudy) -> list[str]:
-    """Plain-language findings computed from the results (no hand-written numbers)."""
+def acquisition_line(study: CohortStudy) -> str:
+    """Who the cohorts are: how many customers, acquired when (decision box)."""
+    t, u = study.tables, study.unit
+    if t.form == "snapshot":
+        return (f"{fmt.count(t.sizes.iloc[0])} subscribers with tenure up to "
+                f"{int(t.last_k.iloc[0])} {u}s form one synthetic cohort (snapshot data "
+                "have no start dates).")
+    span = (f"one {u}ly cohort ({_pretty(t.sizes.index[0], u)})" if len(t.sizes) == 1
+            else f"{len(t.sizes)} {u}ly cohorts from {_pretty(t.sizes.index[0], u)} to "
+                 f"{_pretty(t.sizes.index[-1], u)}")
+    return f"{fmt.count(t.sizes.sum())} customers were acquired in {span}."
+
+
+def matrix_notes(study: CohortStudy) -> list[str]:
+    """What the retention matrix says of the oldest cohort, and how far the data reach
+    (shown under the matrix)."""
     t, u = study.tables, study.unit
     lines = []
     active = "bought" if t.form == "transactions" else "were still subscribed"
-    if t.form == "snapshot":
-        lines.append(f"{int(t.sizes.iloc[0]):,} subscribers with tenure up to "
-                     f"{int(t.last_k.iloc[0])} {u}s form one synthetic cohort (snapshot data "
-                     "have no start dates).")
-    else:
-        span = (f"one {u}ly cohort ({_pretty(t.sizes.index[0], u)})" if len(t.sizes) == 1
-                else f"{len(t.sizes)} {u}ly cohorts from {_pretty(t.sizes.index[0], u)} to "
-                     f"{_pretty(t.sizes.index[-1], u)}")
-        lines.append(f"{int(t.sizes.sum()):,} customers were acquired in {span} "
-                     f"(data up to {study.parameters['as_of']}"
-                     + (", the last date in the data)." if study.parameters.get("as_of_source") == "data"
-                        else ")."))
-        if study.parameters.get("ends_after_last_start"):
-            lines.append(ends_after_last_start_note(study.parameters["ends_after_last_start"],
-                                                    study.parameters["as_of"]))
+    if study.parameters.get("ends_after_last_start"):
+        lines.append(ends_after_last_start_note(study.parameters["ends_after_last_start"],
+                                                study.parameters["as_of"]))
     first = t.sizes.index[0]
     if t.last_k.iloc[0] >= 1:
         b1 = t.bounded_rates.loc[first, 1]
         u1 = t.unbounded_rates.loc[first, 1]
-        who = (f"Of the customers acquired in {_pretty(first, u)} ({int(t.sizes.iloc[0]):,})"
+        who = (f"Of the customers acquired in {_pretty(first, u)} ({fmt.count(t.sizes.iloc[0])})"
                if t.form != "snapshot" else "Of all subscribers")
         if t.form == "transactions":
             lines.append(f"{who}, {_pct(b1)} bought again in their second {u} and "
@@ -122,10 +140,28 @@ def summary_lines(study: CohortStudy) -> list[str]:
                 else "them were still subscribed")
         lines.append(f"{K} {u}s after acquisition (k = {K}, the latest observed), "
                      f"{_pct(t.bounded_rates.loc[first, K])} of {them}.")
+    return lines
+
+
+def cohort_trend(study: CohortStudy) -> str | None:
+    """The newest cohort against the oldest in their second period (None with fewer than
+    two cohorts observed there); see :func:`_cohort_trend`."""
+    t = study.tables
     obs1 = t.bounded_rates[1].dropna() if 1 in t.bounded_rates.columns else pd.Series(dtype=float)
-    if len(obs1) >= 2:
-        lines.append(_cohort_trend(t, obs1, u))
-    lines += _churn_lines(study)
+    return _cohort_trend(t, obs1, study.unit) if len(obs1) >= 2 else None
+
+
+def churn_notes(study: CohortStudy) -> list[str]:
+    """The pooled churn rate in full (which periods, what is left out or provisional) and
+    the rule (shown in the churn section)."""
+    return _churn_lines(study) + [f"Rule used: {churn_rule(study)}."]
+
+
+def model_notes(study: CohortStudy) -> list[str]:
+    """The retention model's projection, its holdout check or why there is none (shown in
+    the model section)."""
+    u = study.unit
+    lines = []
     error = sbg_error_text(study)
     if study.model is not None and study.projection is not None:
         H = int(study.projection.index.max())
@@ -151,22 +187,40 @@ def summary_lines(study: CohortStudy) -> list[str]:
                          f"a new cohort will still be active after {H} {u}s (95 % band "
                          f"{_pct(p['survival_lower'])} to {_pct(p['survival_upper'])}); a new "
                          f"customer's discounted expected lifetime at "
-                         f"{100 * study.parameters['discount_rate']:.1f} % per {u} is "
-                         f"{study.valuation['del']:.1f} {u}s.")
-        if study.holdout_error:
-            e = study.holdout_error
-            what = (f"customer-{u}s with a purchase" if study.retention_model == "bgnbd"
-                    else f"active customer-{u}s")
-            n = int(study.parameters["holdout_periods"])
-            held = f"the last {u}" if n == 1 else f"the last {n} {u}s"
-            lines.append(f"Checked on {held} held out of a refit, the model expected "
-                         f"{e['expected']:,.0f} {what} there against {e['actual']:,.0f} "
-                         f"observed ({100 * e['relative_error']:+.1f} %).")
+                         f"{fmt.percent(study.parameters['discount_rate'])} per {u} is "
+                         f"{fmt.duration(study.valuation['del'], u + 's')}.")
+        check = holdout_line(study)
+        if check:
+            lines.append(check)
         elif error:
             lines.append(f"The model could not be checked on held-out periods: {error}.")
     elif error:
         lines.append(f"The retention projection could not be fitted ({error}).")
     return lines
+
+
+def summary_lines(study: CohortStudy) -> list[str]:
+    """Every data-derived sentence of the report's sections, in page order: who the
+    cohorts are, :func:`matrix_notes`, :func:`cohort_trend`, the churn headline and
+    :func:`model_notes` (the decision box, :mod:`.decision`, picks from the same)."""
+    trend = cohort_trend(study)
+    return ([acquisition_line(study)] + matrix_notes(study) + ([trend] if trend else [])
+            + _churn_lines(study) + model_notes(study))
+
+
+def holdout_line(study: CohortStudy) -> str | None:
+    """The holdout check in words (None without one)."""
+    if not study.holdout_error:
+        return None
+    u, e = study.unit, study.holdout_error
+    what = (f"customer-{u}s with a purchase" if study.retention_model == "bgnbd"
+            else f"active customer-{u}s")
+    n = int(study.parameters["holdout_periods"])
+    held = f"the last {u}" if n == 1 else f"the last {n} {u}s"
+    return (f"Checked on {held} held out of a refit, the model expected "
+            f"{fmt.count(e['expected'])} {what} there against {fmt.count(e['actual'])} "
+            f"observed ({'+' if e['relative_error'] > 0 else ''}"
+            f"{fmt.percent(e['relative_error'])}).")
 
 
 def _cohort_trend(t, obs1: pd.Series, u: str) -> str:
@@ -231,33 +285,54 @@ def _churn_lines(study: CohortStudy) -> list[str]:
 # ---------------------------------------------------------------------------------------
 # Display tables
 # ---------------------------------------------------------------------------------------
+def _period_name(study: CohortStudy) -> str:
+    return f"tenure ({study.unit}s)" if study.form == "snapshot" else study.unit
+
+
+def period_axis(study: CohortStudy) -> str:
+    """What the churn figure's periods are: tenure (snapshot) or calendar periods."""
+    return f"tenure ({study.unit}s)" if study.form == "snapshot" else f"calendar {study.unit}"
+
+
 def cohort_sizes_table(study: CohortStudy) -> DisplayTable:
     """Customers acquired per cohort."""
-    return DisplayTable(study.tables.sizes.rename("customers acquired").to_frame(),
-                        f"Cohort sizes (customers acquired per {study.unit})")
+    return DisplayTable(study.tables.sizes.to_frame(),
+                        f"Cohort sizes (customers acquired per {study.unit})",
+                        {"customers": "count"},
+                        {"cohort": f"cohort ({study.unit})", "customers": "customers acquired"})
+
+
+#: Status of a period in the churn table and export.
+SETTLED, PROVISIONAL = "settled", "provisional (upper bound)"
 
 
 def churn_table(study: CohortStudy) -> DisplayTable:
-    """Active at start, lost, the churn rate in % (one decimal) and the status
-    (settled / provisional) per period."""
+    """Active at start, lost, the churn rate and the status (settled / provisional) per
+    period."""
     c = study.churn
-    counts = {k: c[k].round().astype("Int64") for k in ("active_start", "lost")
-              if np.allclose(c[k].dropna(), c[k].dropna().round())}
-    frame = (c.assign(churn_rate=(100 * c["churn_rate"]).round(1), **counts,
-                      provisional=np.where(c["provisional"].astype(bool),
-                                           "provisional (upper bound)", "settled"))
-             .rename(columns={"active_start": "active at start", "lost": "lost",
-                              "churn_rate": "churn rate (%)", "provisional": "status"}))
-    return DisplayTable(frame, f"Churn per {study.unit}")
+    frame = c.assign(provisional=np.where(c["provisional"].astype(bool), PROVISIONAL, SETTLED))
+    u = study.unit
+    return DisplayTable(frame, f"Churn per {u}",
+                        {"active_start": "count", "lost": "count", "churn_rate": "percent"},
+                        {"period": _period_name(study),
+                         "active_start": f"customers active at the start of the {u}",
+                         "lost": f"customers lost in the {u}",
+                         "churn_rate": f"churn rate (% of active, per {u})",
+                         "provisional": "status"})
 
 
 def sbg_parameters_table(study: CohortStudy) -> DisplayTable:
     """The retention model's parameter summary (4 decimals); requires a fitted model."""
     m = study.model
     unit = " (alpha in days)" if study.retention_model == "bgnbd" else ""
-    return DisplayTable(m.summary.round(4),
+    summary = m.summary
+    four = ("number", 4)
+    return DisplayTable(summary,
                         f"{m.label} parameters{unit} (all data; log-likelihood "
-                        f"{m.loglik_:,.2f})")
+                        f"{fmt.number(m.loglik_, 2)})",
+                        {c: four for c in summary.columns},
+                        {"estimate": "estimate", "se": "standard error",
+                         "lower 95%": "95 % interval: lower", "upper 95%": "95 % interval: upper"})
 
 
 def projection_labels(study: CohortStudy) -> dict:
@@ -274,35 +349,42 @@ def projection_labels(study: CohortStudy) -> dict:
             "title": "sBG survival (all data) vs actual"}
 
 
+def _signed_percent(x) -> str:
+    text = fmt.percent(x)
+    return "+" + text if not fmt.is_missing(x) and x > 0 else text
+
+
 def holdout_table(study: CohortStudy) -> DisplayTable | None:
     """BG/NBD only: expected vs actual customers buying in the held-out cells by ``k``."""
     if study.retention_model != "bgnbd" or study.holdout is None:
         return None
     h = study.holdout
-    frame = h.assign(error=(100 * (h["expected"] / h["actual"] - 1)).round(1),
-                     actual=h["actual"].round().astype("Int64"),
-                     expected=h["expected"].round().astype("Int64"))
-    frame = frame.rename(columns={
-        "actual": "customers buying (observed)", "expected": "expected by the model",
-        "cells": "cohorts", "error": "error (%)"})
+    u = study.unit
+    frame = h.assign(error=h["expected"] / h["actual"] - 1)
     return DisplayTable(frame, f"Holdout check: refitted on data to "
-                               f"{study.parameters['holdout_calibration_end']}, by {study.unit}s "
-                               "since acquisition (k)")
+                               f"{study.parameters['holdout_calibration_end']}, by {u}s "
+                               "since acquisition (k)",
+                        {"actual": "count", "expected": "count", "cells": "count",
+                         "error": _signed_percent},
+                        {"k": f"{u}s since acquisition (k)",
+                         "actual": "customers buying (observed)",
+                         "expected": "customers buying (expected by the model)",
+                         "cells": "cohorts", "error": "error (% of observed)"})
 
 
 def derl_table(study: CohortStudy) -> DisplayTable:
-    """DERL by number of renewals (3 decimals); requires a fitted model."""
+    """DERL by number of renewals; requires a fitted model."""
     u, d = study.unit, study.parameters["discount_rate"]
-    frame = study.derl.round(3).rename(columns={
-        "next_retention_rate": "chance of staying one more " + u,
-        "derl": f"DERL ({u}s, discounted at {100 * d:.1f} % per {u})"})
-    return DisplayTable(frame, "Discounted expected residual lifetime by number of renewals "
-                               f"({u}s already completed after the first)")
+    return DisplayTable(study.derl, "Discounted expected residual lifetime by number of "
+                                    f"renewals ({u}s already completed after the first)",
+                        {"next_retention_rate": "percent", "derl": ("number", 2)},
+                        {"next_retention_rate": "chance of staying one more " + u,
+                         "derl": f"DERL ({u}s, discounted at {fmt.percent(d)} per {u})"})
 
 
 def projection_table(study: CohortStudy) -> DisplayTable:
-    """The projection in % (one decimal) over the last ``horizon_periods + 1`` periods;
-    requires a fitted model."""
+    """The projection in % over the last ``horizon_periods + 1`` periods; requires a
+    fitted model."""
     u = study.unit
     if study.retention_model == "bgnbd":
         cols = ["buying", "buying_lower", "buying_upper", "buying_pred_lower",
@@ -323,9 +405,9 @@ def projection_table(study: CohortStudy) -> DisplayTable:
         names = {"survival": "projected % still active", "survival_lower": "lower 95 %",
                  "survival_upper": "upper 95 %"}
         caption = f"Projection for a new cohort ({u}s since acquisition)"
-    frame = ((100 * study.projection[cols]).round(1).rename(columns=names)
-             .tail(int(study.parameters["horizon_periods"]) + 1))
-    return DisplayTable(frame, caption)
+    frame = study.projection[cols].tail(int(study.parameters["horizon_periods"]) + 1)
+    return DisplayTable(frame, caption, {c: "percent" for c in cols},
+                        {"k": f"{u}s since acquisition (k)", **names})
 
 
 # ---------------------------------------------------------------------------------------
@@ -409,9 +491,55 @@ def cohort_metrics(study: CohortStudy) -> dict:
     }
 
 
+def _k_column(unit: str, k) -> str:
+    return f"{unit}_{int(k)}"
+
+
 def export_frames(study: CohortStudy) -> dict[str, pd.DataFrame]:
-    """The CSV exports by name: bounded and unbounded retention rates (one row per cohort,
-    one column per k) and the churn rate per period."""
-    return {"retention_bounded": study.tables.bounded_rates.reset_index(),
-            "retention_unbounded": study.tables.unbounded_rates.reset_index(),
-            "churn_rate": study.churn.reset_index()}
+    """The CSV exports by name: bounded and unbounded retention rates (one row per cohort:
+    its size, then one column ``<unit>_<k>`` per k, empty where not observable) and the
+    churn rate per period (with its status). Documented by :func:`export_columns`."""
+    t, u = study.tables, study.unit
+    out = {}
+    for name, rates in (("retention_bounded", t.bounded_rates),
+                        ("retention_unbounded", t.unbounded_rates)):
+        frame = rates.rename(columns=lambda k: _k_column(u, k))
+        frame.insert(0, "customers_acquired", t.sizes.reindex(frame.index))
+        out[name] = frame.rename_axis(index="cohort").reset_index()
+    c = study.churn
+    out["churn_rate"] = (c.assign(status=np.where(c["provisional"].astype(bool),
+                                                  "provisional", "settled"))
+                         .drop(columns="provisional").reset_index())
+    return out
+
+
+def export_columns(study: CohortStudy) -> dict[str, dict[str, Column]]:
+    """The data dictionary of each export of :func:`export_frames` (name -> column ->
+    :class:`~clm_lib.reporting.Column`)."""
+    t, u = study.tables, study.unit
+    snap = study.form == "snapshot"
+    cohort = Column("the synthetic cohort of all subscribers (snapshot data have no start "
+                    "dates)" if snap else f"acquisition cohort: the {u} of the first purchase "
+                    "or subscription start (ISO label)", u)
+    size = Column("customers acquired in the cohort", "customers")
+    out = {}
+    for name, what in (("retention_bounded", ""), ("retention_unbounded", " or any later one")):
+        cols = {"cohort": cohort, "customers_acquired": size}
+        for k in t.bounded_rates.columns:
+            meaning = (f"share of the subscribers still subscribed at {int(k)} {u}s of tenure"
+                       if snap else
+                       f"share of the cohort active in the {u} k = {int(k)} after its "
+                       f"acquisition {u}{what} (k = 0: the acquisition {u}, always 1)")
+            cols[_k_column(u, k)] = Column(meaning + "; empty: not observable yet",
+                                           "share (0-1)", 4)
+        out[name] = cols
+    out["churn_rate"] = {
+        "period": Column(f"the tenure {u} (snapshot data)" if snap else f"the calendar {u} "
+                         "(ISO label)", u),
+        "active_start": Column(f"customers active at the start of the {u}", "customers"),
+        "lost": Column(f"customers lost in the {u} (rule: {churn_rule(study)})", "customers"),
+        "churn_rate": Column(f"lost / active at the start of the {u}", f"share (0-1) per {u}", 4),
+        "status": Column("settled: final; provisional: the inactivity window is not over, "
+                         "the rate is an upper bound that can only fall as data arrive"),
+    }
+    return out

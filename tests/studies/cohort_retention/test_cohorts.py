@@ -412,7 +412,34 @@ def test_notebook_on_cdnow(run_notebook):
     assert 2 <= len(m["headline"]) <= 4
     assert m["data_quality"]["rows_in"] == 69659
     assert "Of the customers acquired in January 1997 (7,846)" in text
-    assert (out_dir / "exports" / "retention_bounded.csv").exists()
+    # the decision box first, computed from the results, stored in metrics.json
+    d = m["decision"]
+    assert set(d) == {"findings", "actions", "confidence", "source", "as_of"}
+    assert d["source"] == "cdnow_master.csv" and d["as_of"] == "1998-06-30 (as given)"
+    assert 3 <= len(d["findings"]) <= 4 and len(d["actions"]) == 2
+    assert d["findings"][1].startswith("33.2 % of active customers are lost per month")
+    assert d["actions"][0].startswith("Win back the 1,811 customers lapsing now")
+    assert "(+10.5 %)" in d["confidence"]
+    first = next(o for c in nb.cells if c.cell_type == "code" and "parameters" not in
+                 c.metadata.get("tags", []) for o in c.outputs)
+    assert first["metadata"]["clm"]["role"] == "decision"
+    assert [f["stage"] for f in m["lifecycle"]] == ["retention"] * 3
+    assert m["lifecycle"][2]["value"] == "33.2 %"
+    # one interactive chart; no section left empty (segment: left out with its reason)
+    roles = [o.get("metadata", {}).get("clm", {}).get("role") for c in nb.cells
+             for o in c.get("outputs", [])]
+    assert roles.count("chart") == 1 and roles.count("omit") == 1
+    # exports: documented, cohort sizes beside the shares, no float noise
+    exports = out_dir / "exports"
+    bounded = pd.read_csv(exports / "retention_bounded.csv", dtype={"cohort": str})
+    assert bounded["customers_acquired"].tolist() == [7846, 8476, 7248]
+    assert list(bounded.columns[2:4]) == ["month_0", "month_1"]
+    assert bounded["month_1"].tolist() == [round(m["retention_bounded"][c][1], 4)
+                                           for c in ("1997-01", "1997-02", "1997-03")]
+    dic = pd.read_csv(exports / "data_dictionary.csv")
+    for name in ("retention_bounded", "retention_unbounded", "churn_rate"):
+        cols = pd.read_csv(exports / f"{name}.csv", nrows=0).columns
+        assert set(dic.loc[dic["export"] == f"{name}.csv", "column"]) == set(cols)
     assert nb.cells[0].source.startswith("# ")
     assert not any(c.cell_type == "code" and ("def " in c.source or "class " in c.source)
                    for c in nb.cells)
@@ -431,6 +458,12 @@ def test_notebook_on_telco(run_notebook):
     assert len(m["retention_bounded"][SYNTHETIC_COHORT]) == 73  # tenure 0..72 months
     assert m["sbg"]["params"]["alpha"] > 0 and m["sbg"]["holdout"]["cells"] == 3
     assert "7,043 subscribers" in text
+    d = m["decision"]
+    assert d["as_of"] == "1998-06-30 (as given; the snapshot itself has no dates)"
+    assert d["source"] == "telco_churn.csv"
+    assert d["actions"][0].startswith("Protect subscribers in their first 12 months")
+    assert "(+10.6 %)" in d["confidence"]
+    assert m["lifecycle"][0]["label"] == "Active 1 month after acquisition"
 
 
 # ----------------------------------------------------------------- churn: known then

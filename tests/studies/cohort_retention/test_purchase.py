@@ -163,12 +163,14 @@ def test_holdout_error_on_the_held_out_cells(study):
 def test_holdout_and_projection_tables_say_what_they_hold(study):
     h = report.holdout_table(study)
     assert "refitted on data to 1998-03-31" in h.caption
-    assert list(h.frame.columns) == ["customers buying (observed)", "expected by the model",
-                                     "cohorts", "error (%)"]
-    assert h.frame["customers buying (observed)"].sum() == study.holdout_error["actual"]
+    assert [h.rename[c] for c in h.frame.columns] == [
+        "customers buying (observed)", "customers buying (expected by the model)", "cohorts",
+        "error (% of observed)"]
+    assert h.frame["actual"].sum() == study.holdout_error["actual"]
     p = report.projection_table(study)
     assert p.frame.index[-1] == 29 and "parameter uncertainty" in p.caption
-    assert p.frame.iloc[-1, 0] == round(100 * study.projection.loc[29, "buying"], 1)
+    assert p.frame.iloc[-1, 0] == study.projection.loc[29, "buying"]
+    assert p.formats["buying"] == "percent"
 
 
 # ----------------------------------------------------------------- predictive coverage

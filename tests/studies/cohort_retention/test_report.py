@@ -54,26 +54,52 @@ def test_display_tables(subscription_study):
     st = subscription_study
     sizes = report.cohort_sizes_table(st)
     assert sizes.caption == "Cohort sizes (customers acquired per year)"
-    assert sizes.frame["customers acquired"].tolist() == [500, 400]
+    assert sizes.frame["customers"].tolist() == [500, 400]
+    assert _shown(sizes)[0] == ["cohort (year)", "customers acquired"]
     churn = report.churn_table(st)
-    assert list(churn.frame.columns) == ["active at start", "lost", "churn rate (%)", "status"]
-    assert churn.frame.loc["2001", "churn rate (%)"] == 14.0  # 70 of 500
+    head, rows = _shown(churn)
+    assert head == ["year", "customers active at the start of the year",
+                    "customers lost in the year", "churn rate (% of active, per year)", "status"]
+    assert rows[0] == ["2001", "500", "70", "14.0 %", "settled"]  # 70 of 500
     assert churn.caption == "Churn per year"
     proj = report.projection_table(st)
     assert len(proj.frame) == 5 + 1 and proj.frame.index[-1] == 9
-    assert list(proj.frame.columns) == ["projected % still active", "lower 95 %", "upper 95 %"]
-    assert proj.frame.iloc[0, 0] == pytest.approx(round(100 * st.projection["survival"].iloc[4], 1))
+    head, rows = _shown(proj)
+    assert head == ["years since acquisition (k)", "projected % still active", "lower 95 %",
+                    "upper 95 %"]
+    assert rows[0][1] == f"{100 * st.projection['survival'].iloc[4]:.1f} %"
     derl = report.derl_table(st)
-    assert list(derl.frame.columns) == ["chance of staying one more year",
-                                        "DERL (years, discounted at 1.0 % per year)"]
+    assert _shown(derl)[0][1:] == ["chance of staying one more year",
+                                   "DERL (years, discounted at 1.0 % per year)"]
     assert len(derl.frame) == 6
     params = report.sbg_parameters_table(st)
-    assert params.caption.startswith("sBG parameters (all data; log-likelihood -")
+    assert params.caption.startswith("sBG parameters (all data; log-likelihood −")
+    head, rows = _shown(params)
+    assert head[2] == "standard error"
+    # standard errors with four decimals, never "0.00"
+    assert rows[0][2] == f"{st.model.summary['se'].iloc[0]:.4f}" and rows[0][2] != "0.00"
     frames = report.export_frames(st)
     assert list(frames) == ["retention_bounded", "retention_unbounded", "churn_rate"]
-    assert list(frames["retention_bounded"].columns[:2]) == ["cohort", 0]
+    assert list(frames["retention_bounded"].columns[:3]) == ["cohort", "customers_acquired",
+                                                             "year_0"]
+    assert frames["retention_bounded"]["customers_acquired"].tolist() == [500, 400]
     assert list(frames["churn_rate"].columns) == ["period", "active_start", "lost", "churn_rate",
-                                                  "provisional"]
+                                                  "status"]
+    columns = report.export_columns(st)
+    assert all(set(columns[n]) == set(f.columns) for n, f in frames.items())
+
+
+def _shown(table):
+    """The header and body cells of a display table as the report renders them."""
+    import re
+
+    from clm_lib.reporting import table_html
+
+    html = table_html(table.frame, table.caption, formats=table.formats, rename=table.rename)
+    cell = re.compile(r"<t[hd][^>]*>(.*?)</t[hd]>")
+    head = cell.findall(html.split("<tbody>")[0].split("<thead>")[1])
+    rows = [cell.findall(r) for r in html.split("<tbody>")[1].split("</tr>") if "<t" in r]
+    return head, rows
 
 
 def test_sbg_fit_table_drawn_without_holdout():
