@@ -83,6 +83,7 @@ dl.headline { display: grid; grid-template-columns: minmax(8rem, auto) 1fr; gap:
 dl.headline dt { color: var(--muted); } dl.headline dd { margin: 0; font-weight: 600; }
 .output_area .prompt, .jp-OutputPrompt, .jp-InputPrompt, a.anchor-link { display: none; }
 div.dt-container { max-width: 100%; }
+table.dataTable.clm-table { width: auto; margin: .2rem 0 .6rem; }
 div.dt-container .dt-search input { max-width: 12rem; }
 @media (max-width: 40rem) {
   main { padding: .7rem .8rem 3rem; }
