@@ -30,9 +30,10 @@ ACTION_VERBS = {
     "suppress": "Stop paid campaigns to",
 }
 
-#: The actions the decision box names, dearest first: the costly ones (a call, an offer),
-#: the most valuable group to keep, and the spend to stop.
-DECISION_ACTIONS = ("personal outreach", "win-back offer", "reward", "suppress")
+#: The actions the decision box names, dearest first: the costly ones (a call, an offer) and
+#: the most valuable group to keep; with the what-if, four lines a reader takes in at once
+#: (the spend to stop and the low-cost actions are in the actions table and export).
+DECISION_ACTIONS = ("personal outreach", "win-back offer", "reward")
 #: The actions given only to customers worth at least the action value.
 COSTLY = tuple(sorted({hi for hi, lo in SEGMENT_ACTIONS.values() if hi != lo}))
 
@@ -181,8 +182,8 @@ def decision(study, data_quality=None, currency: str | None = "$") -> Decision:
         level = study.what_if.attrs.get("level", 0.9) if study.what_if is not None else 0.9
         conf = (f"{exact} Expected values and P(alive) are estimates of the {study.model.label} and "
                 f"Gamma-Gamma models fitted on all purchases to {study.as_of}; this study keeps no "
-                "holdout, so their error is not measured here (the CLV study checks the same models "
-                "on a holdout period). The what-if"
+                "holdout, so their error is not measured here (the CLV report checks them on one). "
+                "The what-if"
                 + (f"'s {fmt.percent(level, 0)} interval covers the models' parameter uncertainty "
                    "only, not the chance in future purchases, nor whether a programme achieves the cut."
                    if study.what_if is not None and study.what_if.attrs.get("intervals")
