@@ -317,6 +317,25 @@ def test_notebook_telco(run_notebook):
     active = raw.loc[raw["Churn"] == "No", "customerID"]
     assert sorted(export["customer_id"]) == sorted(active)  # real ids, the CRM's key
     assert metrics["data_quality_steps"][-1]["warnings"] == {"duration 0 set to 0.5 period": 11}
+    # issue 16: the decision box is the first output after the introduction, and is
+    # stored with the index's retention figures
+    import nbformat
+
+    nb = nbformat.read(run_notebook("20_survival_churn.ipynb").parent / "run.ipynb", 4)
+    shown = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             if o.get("output_type") == "display_data"]
+    assert shown[0]["metadata"]["clm"]["role"] == "decision"
+    assert metrics["decision"]["findings"][0].startswith(
+        f"{metrics['lifecycle'][0]['value']} of customers are still active after 12 months")
+    assert metrics["decision"]["source"] == "telco_churn.csv"
+    assert [f["stage"] for f in metrics["lifecycle"]] == ["retention", "retention"]
+    assert metrics["lifecycle"][1]["value"] == "not reached (> 72 months)"
+    # one interactive chart (the curves); every figure with alt text from the results
+    roles = [o["metadata"]["clm"]["role"] for o in shown if "clm" in o.get("metadata", {})]
+    assert roles.count("chart") == 1 and roles.count("figure") >= 3
+    assert "alt='Bar chart of active customers by risk" in page
+    dd = pd.read_csv(run_notebook("20_survival_churn.ipynb") / "exports" / "data_dictionary.csv")
+    assert dd.loc[dd["export"] == "customer_risk.csv", "column"].tolist() == list(export.columns)
 
 
 @pytest.mark.slow
