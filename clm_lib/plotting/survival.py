@@ -277,6 +277,7 @@ def chart_km(result):
                        scale=alt.Scale(domain=curves, range=PALETTE[:len(curves)] if
                                        len(curves) <= len(PALETTE) else None))
     x = alt.X("time:Q", title=f"{unit.capitalize()}s since start",
+              scale=alt.Scale(domain=[0, float(data["time"].max())], nice=False),
               axis=alt.Axis(tickMinStep=1, format="d"))
     y = alt.Y("survival:Q", title="Still active (% of customers)",
               scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"))

@@ -44,9 +44,11 @@ def hazard_ratio_alt(result) -> str:
     if len(hr):
         top, low = hr["hr"].idxmax(), hr["hr"].idxmin()
         if hr.loc[top, "hr"] > 1:
-            text += f" Fastest churn: {top} ({fmt.ratio(hr.loc[top, 'hr'])})."
+            text += (f" Largest ratio: {top} ({fmt.ratio(hr.loc[top, 'hr'])}, churns faster "
+                     "than its reference).")
         if hr.loc[low, "hr"] < 1:
-            text += f" Slowest churn: {low} ({fmt.ratio(hr.loc[low, 'hr'])})."
+            text += (f" Smallest: {low} ({fmt.ratio(hr.loc[low, 'hr'])}, churns slower than "
+                     "its reference).")
     return text
 
 

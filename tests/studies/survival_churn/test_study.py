@@ -483,7 +483,7 @@ def test_figure_alt_texts_say_the_message(study):
     counts = study.risk["risk_tier"].astype(str).value_counts()
     assert f"high {fmt.count(counts.get('high', 0))}." in rp.risk_tier_alt(study)
     top = study.hazard_ratios["hr"].idxmax()
-    assert f"Fastest churn: {top}" in rp.hazard_ratio_alt(study)
+    assert f"Largest ratio: {top}" in rp.hazard_ratio_alt(study)
     assert study.selected in rp.calibration_alt(study)
     assert "highest" in rp.value_alt(study)
 
