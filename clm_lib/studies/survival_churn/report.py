@@ -118,6 +118,7 @@ __all__ = [
     "segment_lines",
     "model_lines",
     "risk_lines",
+    "REVENUE_NOT_MARGIN",
     "km_alt",
     "hazard_ratio_alt",
     "calibration_alt",
@@ -225,26 +226,36 @@ def model_lines(result) -> list[str]:
     return lines
 
 
-def risk_lines(result) -> list[str]:
-    """Findings of the section on active customers: the high-risk share, the remaining
-    lifetime, the value and where it sits, or that there is no value basis."""
+def _risk_value_lines(result) -> list[str]:
+    """The high-risk share and the value of the active customers (what the decision box
+    says in its own words: shown there, not again in the section)."""
     risk, unit = result.risk, result.time_unit
-    lines = []
-    if len(risk):
-        high = int((risk["risk_tier"] == "high").sum())
-        lines.append(f"Of {len(risk):,} active customers, {high:,} ({high / len(risk):.0%}) are "
-                     f"high risk of churning within {_fmt_period(result.tier_horizon, unit)}.")
-        lines.append(remaining_sentence(result))
-        if "value" in risk:
-            lines.append(f"The active customers' expected discounted {value_label(result)} "
-                         "over the next "
-                         f"{_fmt_period(result.remaining_horizon, unit)} totals "
-                         f"{risk['value'].sum():,.0f} {money(result)}; "
-                         f"{risk.loc[risk['risk_tier'] == 'high', 'value'].sum():,.0f} "
-                         "of it sits with high-risk customers."
-                         + ("" if result.value_basis == "margin" else
-                            " This is revenue, not margin: no margin was given (set the "
-                            "parameter margin to a margin column or amount per period)."))
+    if not len(risk):
+        return []
+    high = int((risk["risk_tier"] == "high").sum())
+    lines = [f"Of {len(risk):,} active customers, {high:,} ({high / len(risk):.0%}) are "
+             f"high risk of churning within {_fmt_period(result.tier_horizon, unit)}."]
+    if "value" in risk:
+        lines.append(f"The active customers' expected discounted {value_label(result)} "
+                     "over the next "
+                     f"{_fmt_period(result.remaining_horizon, unit)} totals "
+                     f"{risk['value'].sum():,.0f} {money(result)}; "
+                     f"{risk.loc[risk['risk_tier'] == 'high', 'value'].sum():,.0f} "
+                     "of it sits with high-risk customers.")
+    return lines
+
+
+#: Said in the risk section when the value is revenue.
+REVENUE_NOT_MARGIN = ("The value figures are revenue, not margin: no margin was given (set "
+                      "the parameter margin to a margin column or amount per period).")
+
+
+def risk_lines(result) -> list[str]:
+    """Findings of the section on active customers beyond the decision box: the
+    remaining lifetime, and what the value figures are (revenue, or no value basis)."""
+    lines = [remaining_sentence(result)] if len(result.risk) else []
+    if "value" in result.risk and result.value_basis == "revenue":
+        lines.append(REVENUE_NOT_MARGIN)
     if result.value_basis is None:
         lines.append(NO_VALUE)
     return lines
@@ -257,7 +268,7 @@ def summary_lines(result) -> list[str]:
     this is the whole list, e.g. for a plain-text summary."""
     return [_overall_line(result), *lifetime_lines(result)[:-1], *segment_lines(result),
             lifetime_lines(result)[-1], *model_lines(result), calibration_sentence(result),
-            *risk_lines(result), definition(result)]
+            *_risk_value_lines(result), *risk_lines(result), definition(result)]
 
 
 def headline(result) -> dict[str, str]:

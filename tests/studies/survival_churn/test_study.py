@@ -189,7 +189,10 @@ def test_remaining_lifetime_within_follow_up_and_value_basis(study):
     lines = rp.summary_lines(capped)
     text = " ".join(lines)
     assert "expected discounted revenue over the next" in text and "(EUR)" in text
-    assert "This is revenue, not margin" in text and "margin units" not in text
+    assert rp.REVENUE_NOT_MARGIN in lines and "margin units" not in text
+    assert rp.REVENUE_NOT_MARGIN in rp.risk_lines(capped)
+    # the total and the high-risk share are the decision box's, not repeated in the section
+    assert not any("totals" in line or "are high risk" in line for line in rp.risk_lines(capped))
     assert "Extrapolated" not in text
     export = rp.risk_export(capped)
     h = f"{capped.remaining_horizon:g}"
@@ -309,7 +312,7 @@ def test_notebook_telco(run_notebook):
     assert "not reached (&gt; 72 months)" in page and ">inf<" not in page
     assert "so no single hazard ratio describes it" in page
     assert "Averaged over tenure the adjusted ratio is 32.9 and the unadjusted 68.4" in page
-    assert "margin units" not in page and "This is revenue, not margin" in page
+    assert "margin units" not in page and "The value figures are revenue, not margin" in page
     from clm_lib.config import TELCO_CHURN
 
     raw = pd.read_csv(TELCO_CHURN, usecols=["customerID", "Churn"])
