@@ -17,7 +17,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
+from clm_lib import format as fmt
 from clm_lib.checks import require_columns as _need
+from clm_lib.plotting.style import PALETTE, integer_ticks, plain_log_axis
 
 __all__ = [
     "plot_km_curves",
@@ -30,9 +32,15 @@ __all__ = [
     "calibration_figure",
     "risk_tier_figure",
     "value_figures",
+    "km_chart_data",
+    "chart_km",
 ]
 
-_TIER_COLOURS = {"low": "#4daf4a", "medium": "#ff7f00", "high": "#e41a1c"}
+#: Risk tiers in the colour-blind-safe palette (blue, orange, vermillion; no red-green
+#: pair), the tier also named under each bar.
+_TIER_COLOURS = {"low": PALETTE[0], "medium": PALETTE[1], "high": PALETTE[3]}
+#: Points per curve above which the interactive chart reads the curve on a grid.
+MAX_CHART_POINTS = 400
 
 
 def _axes(ax: Axes | None, figsize=(9, 5)) -> Axes:
@@ -66,6 +74,7 @@ def plot_km_curves(kmfs: Mapping, *, ax: Axes | None = None, time_unit: str = "m
         add_at_risk_counts(*items.values(), ax=ax, rows_to_show=["At risk"])
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    integer_ticks(ax, "x")
     ax.set_xlabel(f"Time since start ({time_unit}s)")
     ax.set_ylabel("Still active (% of customers)")
     ax.set_title(title)
@@ -83,11 +92,12 @@ def plot_hazard_ratios(hr: pd.DataFrame, *, ax: Axes | None = None,
     ax = _axes(ax, figsize=(8, 0.45 * len(hr) + 1.5))
     y = np.arange(len(hr))[::-1]
     err = np.vstack([hr["hr"] - hr["ci_low"], hr["ci_high"] - hr["hr"]])
-    colours = np.where(hr["hr"] > 1, "#e41a1c", "#377eb8")
+    colours = np.where(hr["hr"] > 1, PALETTE[3], PALETTE[0])
     ax.errorbar(hr["hr"], y, xerr=err, fmt="none", ecolor="grey", capsize=3)
     ax.scatter(hr["hr"], y, c=colours, zorder=3)
     ax.axvline(1.0, color="black", lw=1, ls="--")
     ax.set_xscale("log")
+    plain_log_axis(ax, "x")  # 0.1, 1, 10, not 10^-1
     ax.set_yticks(y)
     ax.set_yticklabels([str(i) for i in hr.index])
     ax.set_xlabel("Hazard ratio vs baseline (log scale; > 1 = churns faster)")
@@ -131,6 +141,7 @@ def plot_risk_tiers(risk: pd.DataFrame, *, ax: Axes | None = None, horizon_label
     counts = counts.reindex(order)
     bars = ax.bar(order, counts.to_numpy(), color=[_TIER_COLOURS[t] for t in order])
     ax.bar_label(bars, labels=[f"{int(v):,}" for v in counts.to_numpy()])
+    integer_ticks(ax, "y")
     ax.set_xlabel(f"Risk tier{(' (' + horizon_label + ')') if horizon_label else ''}")
     ax.set_ylabel("Active customers (count)")
     ax.set_title(title)
@@ -148,7 +159,7 @@ def plot_value_by_segment(value: pd.DataFrame, *, ax: Axes | None = None,
     _need(value, ["mean_value"], "segment value table")
     ax = _axes(ax, figsize=(7, 4))
     v = value["mean_value"].sort_values()
-    ax.barh([str(i) for i in v.index], v.to_numpy(), color="#377eb8")
+    ax.barh([str(i) for i in v.index], v.to_numpy(), color=PALETTE[0])
     over = "" if horizon is None else f" over the next {horizon:g} {time_unit}s"
     ax.set_xlabel(f"Discounted {basis}{over} per customer ({currency or 'currency of the data'}; "
                   f"{basis} per {time_unit} x survival)")
@@ -208,3 +219,81 @@ def value_figures(result) -> list[Figure]:
                           title=f"Expected discounted {result.value_basis or 'value'} per active "
                                 "customer")
     return [_done(fig)]
+
+
+# ------------------------------------------------------------------ the interactive chart
+def km_chart_data(result) -> pd.DataFrame:
+    """The Kaplan-Meier curves as rows for :func:`chart_km`: one row per curve and time
+    (the curve's own step times, or a grid of :data:`MAX_CHART_POINTS` times when it has
+    more), with the share still active, its 95 % band, the customers still at risk and
+    the same values as text for the tooltip.
+
+    Columns: ``curve``, ``time`` (periods), ``survival``, ``lower``, ``upper`` (shares
+    0-1), ``at_risk`` (customers), ``time_text``, ``survival_text``, ``band_text``,
+    ``at_risk_text``.
+    """
+    unit = result.time_unit
+    fits = dict(result.km_fits)
+    if len(fits) > 1:
+        fits.pop("All", None)
+    d = result.durations
+    rows = []
+    for name, kmf in fits.items():
+        times = np.asarray(kmf.timeline, dtype=float)
+        if len(times) > MAX_CHART_POINTS:
+            times = np.unique(np.concatenate([[0.0], np.linspace(0, times.max(), MAX_CHART_POINTS)]))
+        sf = kmf.survival_function_at_times(times).to_numpy()
+        ci = kmf.confidence_interval_survival_function_
+        band = ci.reindex(ci.index.union(times)).ffill().loc[times].to_numpy()
+        who = d["duration"] if name == "All" else d.loc[d[result.segment].astype(str) == str(name),
+                                                        "duration"]
+        dur = np.sort(who.to_numpy(dtype=float))
+        at_risk = len(dur) - np.searchsorted(dur, times, side="left")
+        rows.append(pd.DataFrame({"curve": str(name), "time": times, "survival": sf,
+                                  "lower": band[:, 0], "upper": band[:, 1],
+                                  "at_risk": at_risk.astype(int)}))
+    out = pd.concat(rows, ignore_index=True)
+    out["time_text"] = [f"{fmt.number(t, 0 if float(t).is_integer() else 1)} "
+                        f"{unit}{'' if t == 1 else 's'}" for t in out["time"]]
+    out["survival_text"] = [fmt.percent(v) for v in out["survival"]]
+    out["band_text"] = [f"{fmt.percent(lo)} to {fmt.percent(hi)}"
+                        for lo, hi in zip(out["lower"], out["upper"])]
+    out["at_risk_text"] = [fmt.count(v) for v in out["at_risk"]]
+    return out
+
+
+def chart_km(result):
+    """The report's main chart: Kaplan-Meier step curves by segment (or of all customers)
+    with their 95 % bands; hovering shows the segment, the time, the share still active,
+    its band and the customers at risk. An Altair layered chart (Vega-Lite 5), aggregated
+    data only (:func:`km_chart_data`)."""
+    import altair as alt
+
+    data = km_chart_data(result)
+    unit = result.time_unit
+    legend = result.segment or "Customers"
+    curves = list(dict.fromkeys(data["curve"]))
+    colour = alt.Color("curve:N", title=legend, sort=curves,
+                       scale=alt.Scale(domain=curves, range=PALETTE[:len(curves)] if
+                                       len(curves) <= len(PALETTE) else None))
+    x = alt.X("time:Q", title=f"{unit.capitalize()}s since start",
+              scale=alt.Scale(domain=[0, float(data["time"].max())], nice=False),
+              axis=alt.Axis(tickMinStep=1, format="d"))
+    y = alt.Y("survival:Q", title="Still active (% of customers)",
+              scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"))
+    tooltip = [alt.Tooltip("curve:N", title=legend),
+               alt.Tooltip("time_text:N", title=f"{unit.capitalize()}s since start"),
+               alt.Tooltip("survival_text:N", title="Still active"),
+               alt.Tooltip("band_text:N", title="95 % interval"),
+               alt.Tooltip("at_risk_text:N", title="Customers at risk")]
+    base = alt.Chart(data)
+    band = base.mark_area(opacity=0.18, interpolate="step-after").encode(
+        x=x, y=alt.Y("lower:Q", scale=alt.Scale(domain=[0, 1])), y2="upper:Q", color=colour)
+    line = base.mark_line(interpolate="step-after", strokeWidth=2).encode(
+        x=x, y=y, color=colour)
+    hover = base.mark_point(size=80, opacity=0, filled=True).encode(
+        x=x, y=y, color=colour, tooltip=tooltip)
+    return (alt.layer(band, line, hover)
+            .properties(width="container", height=300,
+                        title="Share of customers still active (Kaplan-Meier, 95 % bands)")
+            .configure_legend(orient="bottom"))

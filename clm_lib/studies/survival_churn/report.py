@@ -2,11 +2,13 @@
 built from numbers are in :mod:`.wording`, re-exported here).
 
 Everything here reads a :class:`~clm_lib.studies.survival_churn.compute.SurvivalStudy`
-and computes no model: the summary lines and headline, the churn definition, the
-captions and column selections of the tables the report shows, ``metrics.json`` and the
-per-customer risk export. Table functions return ``dict(df=..., caption=...,
-float_format=...)`` for :func:`clm_lib.reporting.show_table`; the ``show_*`` functions
-display a section whose content depends on the result (a segment or none, strata or none).
+and computes no model: the findings of each section and the headline, the churn
+definition, ``metrics.json`` and the per-customer risk export with its data dictionary.
+The decision box is in :mod:`.decision`, the display tables (``dict(df=..., caption=...,
+formats=..., rename=...)`` for :func:`clm_lib.reporting.show_table`) in :mod:`.tables`,
+the figures' alt texts in :mod:`.alt_text`, all re-exported here. The ``show_*``
+functions display a section whose content depends on the result (a segment or none,
+strata or none) through the escaping display helpers, never as Markdown.
 """
 from __future__ import annotations
 
@@ -15,10 +17,38 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from clm_lib.reporting import pseudonymise, show_table
+from clm_lib import format as fmt
+from clm_lib.reporting import (
+    ID_COLUMN,
+    Column,
+    omit_section,
+    save_export,
+    show_figure,
+    show_note,
+    show_table,
+)
+from clm_lib.studies.survival_churn.alt_text import (
+    calibration_alt,
+    hazard_ratio_alt,
+    km_alt,
+    risk_tier_alt,
+    value_alt,
+)
+from clm_lib.studies.survival_churn.decision import decision, lifecycle
+from clm_lib.studies.survival_churn.tables import (
+    adjusted_hr_table,
+    banded_hr_table,
+    calibration_display_table,
+    comparison_table,
+    km_table,
+    pairwise_table,
+    ph_table,
+    segment_hr_table,
+    stratified_hr_table,
+    value_table,
+)
 from clm_lib.studies.survival_churn.wording import (
     NO_VALUE,
-    _bin_name,
     adjusts_for_others,
     _fmt_period,
     band_text,
@@ -80,6 +110,20 @@ __all__ = [
     "show_segment_value",
     "survival_metrics",
     "risk_export",
+    "risk_export_columns",
+    "export_risk",
+    "decision",
+    "lifecycle",
+    "lifetime_lines",
+    "segment_lines",
+    "model_lines",
+    "risk_lines",
+    "REVENUE_NOT_MARGIN",
+    "km_alt",
+    "hazard_ratio_alt",
+    "calibration_alt",
+    "risk_tier_alt",
+    "value_alt",
 ]
 
 #: What ``integrated_brier_score`` in metrics.json means (``..._sksurv`` is the other one).
@@ -87,8 +131,9 @@ IBS_CONVENTION = ("Graf et al. (1999): a churn at T weighted by 1/G(T-), G = Kap
                   "the training censoring; integrated_brier_score_sksurv: scikit-survival's "
                   "1/G(T), churns before censorings at tied times")
 
-#: Text shown where no segment was chosen.
-NO_SEGMENT = "No segment was chosen (`segment = None`): the curves are not split."
+#: Why the segment section is left out without a segment (listed in the appendix).
+NO_SEGMENT = ("needs the `segment` parameter: name a column (a plan, a contract type) whose "
+              "values get their own survival curves, tests and hazard ratios")
 
 
 def definition(result) -> str:
@@ -114,45 +159,62 @@ def definition(result) -> str:
 
 
 def definition_note(result) -> str:
-    """The churn definition as a Markdown paragraph for the method notes."""
-    return "**Churn definition.** " + definition(result)
+    """The churn definition as a plain paragraph for the method notes (shown escaped)."""
+    return "Churn definition. " + definition(result)
 
 
-def summary_lines(result) -> list[str]:
-    """Plain-language findings computed from the study's results (for ``show_summary``)."""
-    km, unit, seg_hr = result.km, result.time_unit, result.segment_hr
-    lines = []
+def _overall_line(result) -> str:
+    km, unit = result.km, result.time_unit
     overall = km.loc["All"]
     med = overall["median"]
-    lines.append(
-        f"{int(overall['customers']):,} customers, {int(overall['churned']):,} of whom churned "
-        f"({overall['churned'] / overall['customers']:.0%}); the median lifetime is "
-        + (_fmt_period(med, unit) if np.isfinite(med) else
-           f"not reached (more than half are still active after "
-           f"{_fmt_period(overall['follow_up'], unit)}, the longest follow-up)") + ".")
+    return (f"{fmt.count(overall['customers'])} customers, {fmt.count(overall['churned'])} of "
+            f"whom churned ({fmt.percent(overall['churned'] / overall['customers'], 0)}); the "
+            "median lifetime is "
+            + (_fmt_period(med, unit) if np.isfinite(med) else
+               f"not reached (more than half are still active after "
+               f"{_fmt_period(overall['follow_up'], unit)}, the longest follow-up)") + ".")
+
+
+def lifetime_lines(result) -> list[str]:
+    """Findings of the section on how long customers stay: the end of observation and the
+    restricted mean lifetime."""
+    unit, overall = result.time_unit, result.km.loc["All"]
+    lines = []
     if result.as_of is not None:
         end = observed_to(result)
         lines.append(end[0].upper() + end[1:] + ".")
-    if seg_hr is not None and len(seg_hr) >= 2:
-        fast = seg_hr.index[0]
-        frow = km.loc[str(fast)] if str(fast) in km.index else None
-        lines.append(segment_effect_sentence(result) + f" The median lifetime of {fast} "
-                     "customers is " + ("not known" if frow is None else median_text(
-                         frow["median"], frow["follow_up"], unit)) + ".")
     lines.append(f"Over the first {_fmt_period(result.rmst_horizon, unit)} an average customer "
                  f"stays {_fmt_period(overall['rmst'], unit)} (restricted mean).")
+    return lines
+
+
+def segment_lines(result) -> list[str]:
+    """The segment effect and the median lifetime of the fastest-churning value ([] without
+    a segment)."""
+    km, unit, seg_hr = result.km, result.time_unit, result.segment_hr
+    if seg_hr is None or len(seg_hr) < 2:
+        return []
+    fast = seg_hr.index[0]
+    frow = km.loc[str(fast)] if str(fast) in km.index else None
+    return [segment_effect_sentence(result) + f" The median lifetime of {fast} "
+            "customers is " + ("not known" if frow is None else median_text(
+                frow["median"], frow["follow_up"], unit)) + "."]
+
+
+def model_lines(result) -> list[str]:
+    """The selected model and its holdout record, what models without covariates can say,
+    and the model sample when the models were fitted on one."""
     r = result.comparison.loc[result.selected]
-    lines.append(f"Model of the risk scores: {result.selected} (among the parametric models "
-                 "that rank and score the holdout as well as the best, the best calibrated); "
-                 "on the holdout it "
-                 f"ranks pairs of customers correctly {r['concordance_holdout']:.0%} of the "
-                 f"time (Harrell's concordance; Uno's, weighted for censoring: "
-                 f"{r['concordance_uno_holdout']:.0%}) with an integrated Brier score of "
-                 f"{r['integrated_brier_score']:.4f} (censoring weights G(T-), Graf et al.; "
-                 f"{r['integrated_brier_score_sksurv']:.4f} with scikit-survival's G(T)).")
+    lines = [f"Model of the risk scores: {result.selected} (among the parametric models "
+             "that rank and score the holdout as well as the best, the best calibrated); "
+             "on the holdout it "
+             f"ranks pairs of customers correctly {fmt.percent(r['concordance_holdout'], 0)} "
+             f"of the time (Harrell's concordance; Uno's, weighted for censoring: "
+             f"{fmt.percent(r['concordance_uno_holdout'], 0)}) with an integrated Brier "
+             f"score of {r['integrated_brier_score']:.4f} (censoring weights G(T-), Graf et "
+             f"al.; {r['integrated_brier_score_sksurv']:.4f} with scikit-survival's G(T))."]
     if not result.has_covariates:
         lines.append(no_covariates_sentence(result))
-    lines.append(calibration_sentence(result))
     if result.model_sample is not None:
         lines.append(f"The regression models were fitted on a random sample of "
                      f"{result.model_sample:,} of the {len(result.durations):,} customers "
@@ -161,26 +223,52 @@ def summary_lines(result) -> list[str]:
                      f"about {np.sqrt(len(result.durations) / result.model_sample):.1f} times "
                      "those of a fit on every customer, and the intervals shown are the "
                      "sample's.")
-    risk = result.risk
-    if len(risk):
-        high = int((risk["risk_tier"] == "high").sum())
-        lines.append(f"Of {len(risk):,} active customers, {high:,} ({high / len(risk):.0%}) are "
-                     f"high risk of churning within {_fmt_period(result.tier_horizon, unit)}.")
-        lines.append(remaining_sentence(result))
-        if "value" in risk:
-            lines.append(f"The active customers' expected discounted {value_label(result)} "
-                         "over the next "
-                         f"{_fmt_period(result.remaining_horizon, unit)} totals "
-                         f"{risk['value'].sum():,.0f} {money(result)}; "
-                         f"{risk.loc[risk['risk_tier'] == 'high', 'value'].sum():,.0f} "
-                         "of it sits with high-risk customers."
-                         + ("" if result.value_basis == "margin" else
-                            " This is revenue, not margin: no margin was given (set the "
-                            "parameter margin to a margin column or amount per period)."))
+    return lines
+
+
+def _risk_value_lines(result) -> list[str]:
+    """The high-risk share and the value of the active customers (what the decision box
+    says in its own words: shown there, not again in the section)."""
+    risk, unit = result.risk, result.time_unit
+    if not len(risk):
+        return []
+    high = int((risk["risk_tier"] == "high").sum())
+    lines = [f"Of {len(risk):,} active customers, {high:,} ({high / len(risk):.0%}) are "
+             f"high risk of churning within {_fmt_period(result.tier_horizon, unit)}."]
+    if "value" in risk:
+        lines.append(f"The active customers' expected discounted {value_label(result)} "
+                     "over the next "
+                     f"{_fmt_period(result.remaining_horizon, unit)} totals "
+                     f"{risk['value'].sum():,.0f} {money(result)}; "
+                     f"{risk.loc[risk['risk_tier'] == 'high', 'value'].sum():,.0f} "
+                     "of it sits with high-risk customers.")
+    return lines
+
+
+#: Said in the risk section when the value is revenue.
+REVENUE_NOT_MARGIN = ("The value figures are revenue, not margin: no margin was given (set "
+                      "the parameter margin to a margin column or amount per period).")
+
+
+def risk_lines(result) -> list[str]:
+    """Findings of the section on active customers beyond the decision box: the
+    remaining lifetime, and what the value figures are (revenue, or no value basis)."""
+    lines = [remaining_sentence(result)] if len(result.risk) else []
+    if "value" in result.risk and result.value_basis == "revenue":
+        lines.append(REVENUE_NOT_MARGIN)
     if result.value_basis is None:
         lines.append(NO_VALUE)
-    lines.append(definition(result))
     return lines
+
+
+def summary_lines(result) -> list[str]:
+    """Every finding as plain text, in report order: the overall lifetime, the segment
+    effect, the lifetime, model, calibration and risk lines, the churn definition. The
+    report shows them where they belong (the decision box, then each section);
+    this is the whole list, e.g. for a plain-text summary."""
+    return [_overall_line(result), *lifetime_lines(result)[:-1], *segment_lines(result),
+            lifetime_lines(result)[-1], *model_lines(result), calibration_sentence(result),
+            *_risk_value_lines(result), *risk_lines(result), definition(result)]
 
 
 def headline(result) -> dict[str, str]:
@@ -220,84 +308,6 @@ def reference_levels(result) -> str:
 
 
 # ------------------------------------------------------------------ display tables
-def km_table(result) -> dict:
-    """Customers, churned, median lifetime and RMST per curve, medians and intervals in
-    words where the curve or its band does not fall to 50 %."""
-    unit, km = result.time_unit, result.km
-    df = pd.DataFrame({
-        "customers": km["customers"], "churned": km["churned"],
-        "median": [median_text(r["median"], r["follow_up"], unit) for _, r in km.iterrows()],
-        "median 95 % interval": [interval_text(r["median_ci_low"], r["median_ci_high"], unit)
-                                 for _, r in km.iterrows()],
-        "RMST": km["rmst"],
-        "RMST 95 % interval": [f"{r['rmst_ci_low']:.2f} to {r['rmst_ci_high']:.2f}"
-                               for _, r in km.iterrows()],
-    }, index=km.index)
-    return dict(df=df, caption=f"Lifetime by segment (median and RMST in {unit}s; RMST = "
-                               f"mean {unit}s stayed within the first "
-                               f"{_fmt_period(result.rmst_horizon, unit)}; 95 % intervals)")
-
-
-def segment_hr_table(result) -> dict:
-    """Unadjusted hazard ratio of each segment value against the slowest-churning one."""
-    return dict(df=result.segment_hr, float_format="{:,.3g}",
-                caption=f"Churn hazard by {result.segment}, relative to the slowest-churning "
-                        "value (unadjusted)")
-
-
-def adjusted_hr_table(result) -> dict:
-    """The segment's hazard ratios adjusted for the covariates (same reference); shown
-    only when there are covariates besides the segment."""
-    return dict(df=result.segment_hr_adjusted, float_format="{:,.3g}",
-                caption=f"Churn hazard by {result.segment}, relative to "
-                        f"{result.segment_hr_adjusted.index[-1]}, adjusted for the other "
-                        "covariates (Cox; averaged over tenure where proportional hazards "
-                        "fails)")
-
-
-def banded_hr_table(result) -> dict:
-    """The segment's adjusted hazard ratios by tenure band."""
-    b = result.segment_hr_bands.copy()
-    unit = result.time_unit
-    b.insert(0, "tenure", [band_text(r["band_start"], r["band_end"], unit)
-                           for _, r in b.iterrows()])
-    b = b.drop(columns=["band_start", "band_end"]).set_index(["tenure", "value"])
-    adjusted = ", adjusted for the other covariates" if adjusts_for_others(result) else ""
-    return dict(df=b, float_format="{:,.3g}",
-                caption=f"Churn hazard by {result.segment} within tenure bands, relative to "
-                        f"{result.segment_hr_adjusted.index[-1]}{adjusted} (a Cox model per "
-                        "band; '–' where a value or the reference has no churn in the band)")
-
-
-def pairwise_table(result) -> dict:
-    """Pairwise log-rank tests, the test of all segment values together in the caption."""
-    return dict(df=result.pairwise.summary[["test_statistic", "p"]], float_format="{:,.3g}",
-                caption=f"Pairwise log-rank tests (all {result.segment} values together: "
-                        f"p {format_p(result.logrank.p_value)})")
-
-
-def ph_table(result) -> dict:
-    """The proportional-hazards test per design column."""
-    return dict(df=result.ph, float_format="{:,.3g}",
-                caption="Proportional-hazards check (p < 0.01 = violated)")
-
-
-def stratified_hr_table(result) -> dict:
-    """Hazard ratios of the Cox model stratified on the violating covariates."""
-    return dict(df=result.hazard_ratios_stratified, float_format="{:,.3g}",
-                caption=f"Hazard ratios with {', '.join(result.strata)} as strata")
-
-
-def comparison_table(result) -> dict:
-    """AIC, concordance and integrated Brier score per model."""
-    caption = (f"Model comparison (fitted on {len(result.train):,} customers, validated on "
-               f"{len(result.test):,}); selected: {result.selected}")
-    if not result.has_covariates:
-        caption += ("; no covariates: one curve for everyone, concordance 0.5 by construction, "
-                    "Cox = the baseline (Breslow) curve")
-    return dict(df=result.comparison, float_format="{:,.3f}", caption=caption)
-
-
 def _value_columns(result) -> dict[str, str]:
     """Names that say what the remaining-lifetime and value columns hold."""
     unit, h = result.time_unit, f"{result.remaining_horizon:g}"
@@ -309,46 +319,17 @@ def _value_columns(result) -> dict[str, str]:
             "total_value": f"total_discounted_{basis}_next_{h}_{unit}s"}
 
 
-def value_table(result) -> dict:
-    """Active customers, mean churn risk, remaining lifetime and value per segment value."""
-    unit = result.time_unit
-    value = ("" if result.value_basis is None else
-             f" and discounted {value_label(result)} over them {money(result)}")
-    return dict(df=result.value.rename(columns=_value_columns(result)),
-                caption=f"Active customers by {result.segment}: mean churn risk, expected "
-                        f"{unit}s active over the next "
-                        f"{_fmt_period(result.remaining_horizon, unit)} (restricted mean)"
-                        + value)
-
-
-def calibration_display_table(result) -> dict:
-    """Predicted vs observed churn by fifth of predicted risk, per horizon (the holdout)."""
-    cal = result.calibration.copy()
-    n = int(cal["bin"].max())
-    cal["risk group"] = [_bin_name(int(b), n) if int(b) in (1, n) else f"{int(b)}"
-                         for b in cal["bin"]]
-    cal["gap (observed - predicted)"] = cal["observed"] - cal["predicted"]
-    unit = result.time_unit
-    cal["churn within"] = [_fmt_period(h, unit) for h in cal["horizon"]]
-    df = cal.set_index(["churn within", "risk group"])[
-        ["customers", "predicted", "observed", "gap (observed - predicted)"]]
-    return dict(df=df, float_format="{:.1%}",
-                caption=f"Calibration of the {result.selected} model on the holdout: mean "
-                        "predicted churn and observed churn (1 - Kaplan-Meier) per group of "
-                        "predicted risk (1 = least risky); a gap of more than 5 points in a "
-                        "group counts as poor calibration")
-
 
 def show_calibration(result) -> None:
     """The calibration table and what it means."""
     show_table(**calibration_display_table(result))
-    _markdown(calibration_sentence(result))
+    show_note(calibration_sentence(result))
 
 
 def show_risk_caveat(result) -> None:
     """Under the risk tiers: the calibration warning, when there is one."""
     if result.calibration_check["poor"]:
-        _markdown(f"**Risk tiers and churn probabilities: {calibration_warning(result)}** "
+        show_note(f"Risk tiers and churn probabilities: {calibration_warning(result)} "
                   "(see the calibration table above).")
 
 
@@ -366,48 +347,44 @@ def risk_tier_label(result) -> str:
 
 
 # ------------------------------------------------------------------ sections
-def _markdown(text: str) -> None:
-    from IPython.display import Markdown, display
-
-    display(Markdown(text))
-
-
+# Every data-derived sentence goes through show_note / show_table, which escape it: a
+# segment value or a column name such as "<img src=x onerror=...>" must stay text
+# (Markdown would keep it as live HTML).
 def show_segment_tests(result) -> None:
-    """Segment hazard ratios and log-rank tests, or a line saying there is no segment."""
+    """Segment hazard ratios and log-rank tests; without a segment the section is left
+    out (:func:`clm_lib.reporting.omit_section`)."""
     if result.segment is None:
-        _markdown(NO_SEGMENT)
+        omit_section(NO_SEGMENT)
         return
     show_table(**segment_hr_table(result))
     if adjusts_for_others(result):
         show_table(**adjusted_hr_table(result))
     if result.segment_hr_bands is not None:
         show_table(**banded_hr_table(result))
-    _markdown(segment_effect_sentence(result))
+    show_note(*segment_lines(result))
     show_table(**pairwise_table(result))
 
 
 def show_drivers(result, figure) -> None:
     """The section on what drives churn: ``figure(result)`` (the hazard-ratio figure, e.g.
-    :func:`clm_lib.plotting.survival.hazard_ratio_figure`) and
-    :func:`show_proportional_hazards`; without covariates one line that says why there is
-    nothing to show."""
+    :func:`clm_lib.plotting.survival.hazard_ratio_figure`) with its alt text and
+    :func:`show_proportional_hazards`; without covariates the section is left out, with
+    the reason."""
     if not result.has_covariates:
-        _markdown(f"{no_covariates_reason(result)}: the Cox model has no hazard ratio to "
-                  "estimate, and proportional hazards nothing to test. The curves above and "
-                  "the segment tests are the whole story.")
+        omit_section(f"{no_covariates_reason(result)}: the Cox model has no hazard ratio to "
+                     "estimate, and proportional hazards nothing to test; name columns in "
+                     "the `covariates` parameter")
         return
-    from IPython.display import display
-
-    display(figure(result))
+    show_figure(figure(result), alt=hazard_ratio_alt(result))
     show_proportional_hazards(result)
 
 
 def show_proportional_hazards(result) -> None:
     """Reference levels, the proportional-hazards check, what was done about it, and the
     stratified model's hazard ratios when there is one."""
-    _markdown(reference_levels(result))
+    show_note(reference_levels(result))
     show_table(**ph_table(result))
-    _markdown(ph_note(result.ph, result.strata))
+    show_note(ph_note(result.ph, result.strata))
     if result.cox_stratified is not None:
         show_table(**stratified_hr_table(result))
 
@@ -450,7 +427,9 @@ def survival_metrics(result) -> dict:
     ``warning`` or None, and its ``table``), ``remaining_horizon`` and ``follow_up``
     (periods), ``value_basis`` ("margin", "revenue" or None), ``currency``, ``risk_tiers``
     ({tier: count}), ``model_sample`` (customers the models were fitted on, only when they
-    were sampled), ``headline``, ``data_quality`` (the loading record) and
+    were sampled), ``headline``, ``decision`` (:func:`.decision.decision`, the decision
+    box), ``lifecycle`` (:func:`.decision.lifecycle`, the retention figures of the index),
+    ``data_quality`` (the loading record) and
     ``data_quality_steps`` (every record).
     """
     km = result.km
@@ -492,19 +471,21 @@ def survival_metrics(result) -> dict:
         "risk_tiers": {t: int(counts.get(t, 0)) for t in ("low", "medium", "high")},
         **({} if result.model_sample is None else {"model_sample": result.model_sample}),
         "headline": headline(result),
+        "decision": decision(result).to_dict(),
+        "lifecycle": lifecycle(result),
         "data_quality": result.qualities[0].to_dict(),
         "data_quality_steps": [q.to_dict() for q in result.qualities],
     }
 
 
 def risk_export(result) -> pd.DataFrame:
-    """The per-customer risk table for export, customer ids replaced by pseudonyms, with
-    the segment value after the id when the study has a segment, and a
+    """The per-customer risk table for export: the real customer id (for the CRM) in
+    ``customer_id``, the segment value after it when the study has a segment, and a
     ``calibration_warning`` column (:func:`calibration_warning`; empty when the model is
-    well calibrated on the holdout)."""
+    well calibrated on the holdout). Its data dictionary is :func:`risk_export_columns`."""
     out = result.risk.copy()
     if "customer_id" in out:
-        out["customer_id"] = pseudonymise(out["customer_id"]).to_numpy()
+        out = out.rename(columns={"customer_id": ID_COLUMN})
     if result.segment:
         segment = result.durations[result.segment]
         out.insert(1, "segment", segment.reindex(out.index).astype("string").to_numpy())
@@ -514,3 +495,45 @@ def risk_export(result) -> pd.DataFrame:
         out["currency"] = result.currency or ""
     out["calibration_warning"] = calibration_warning(result)
     return out.reset_index(drop=True)
+
+
+def risk_export_columns(result) -> dict[str, Column]:
+    """The data dictionary of :func:`risk_export`: meaning, unit and decimals of every
+    column (probabilities 4 decimals, money 2, periods 2)."""
+    unit, h = result.time_unit, _fmt_period(result.remaining_horizon, result.time_unit)
+    names = _value_columns(result)
+    basis = value_label(result)
+    cur = result.currency or "currency of the data"
+    lo, hi = result.risk_thresholds
+    cols = {
+        ID_COLUMN: Column("customer id as in the source data"),
+        "segment": Column(f"value of the segment column {result.segment}"),
+        "tenure": Column(f"{unit}s active so far (to the end of observation)", f"{unit}s", 2),
+        names["expected_remaining"]: Column(
+            f"expected {unit}s active of the next {h} (restricted mean, selected model "
+            f"{result.selected})", f"{unit}s", 2),
+        names["discounted_lifetime"]: Column(
+            f"discounted {unit}s active of the next {h} (discount rate per {unit} applied)",
+            f"{unit}s", 2),
+        names["value"]: Column(f"expected discounted {basis} of the next {h}", cur, 2),
+        "risk_tier": Column(f"low / medium / high: P(churn within "
+                            f"{_fmt_period(result.tier_horizon, unit)}) from {lo:.0%} medium, "
+                            f"from {hi:.0%} high"),
+        "currency": Column(f"currency of the {basis} column ('' = that of the data)"),
+        "calibration_warning": Column("empty when the model's probabilities match the "
+                                      "holdout; else read the risk as a ranking"),
+    }
+    for c in result.risk.columns:
+        if c.startswith("p_churn_"):
+            n = float(c.rsplit("_", 1)[1])
+            cols[c] = Column(f"probability of churning within the next "
+                             f"{_fmt_period(n, unit)} (selected model {result.selected})",
+                             "probability (0-1)", 4)
+    return cols
+
+
+def export_risk(result, output_dir) -> None:
+    """Write ``exports/customer_risk.csv`` with its rows of the data dictionary."""
+    frame = risk_export(result)
+    cols = risk_export_columns(result)
+    save_export(frame, "customer_risk", output_dir, columns={c: cols[c] for c in frame.columns})

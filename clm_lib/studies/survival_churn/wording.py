@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from clm_lib import format as fmt
+
 __all__ = [
     "format_p",
     "median_text",
@@ -54,17 +56,18 @@ def no_covariates_sentence(result) -> str:
 
 def covariates_note(result) -> str:
     """The covariates of the models, and when chosen from the data which columns were left
-    out and why, as a Markdown paragraph for the method notes."""
+    out and why, as a plain paragraph for the method notes (shown escaped: the column
+    names come from the data)."""
     from clm_lib.studies.survival_churn.covariates import (
         MAX_DURATION_SPEARMAN,
         MAX_LEVELS,
         MAX_MISSING_SHARE,
     )
 
-    used = ", ".join(f"`{c}`" for c in result.covariates) or "none"
+    used = ", ".join(f"'{c}'" for c in result.covariates) or "none"
     if result.covariates_source == "parameter":
-        return f"**Covariates** (as given in `covariates`): {used}."
-    text = (f"**Covariates** (chosen from the columns of the data, `covariates = None`): "
+        return f"Covariates (as given in the parameter covariates): {used}."
+    text = (f"Covariates (chosen from the columns of the data, covariates = None): "
             f"{used}. Chosen are categorical columns with 2 to {MAX_LEVELS} levels and "
             f"numeric columns; left out are dates, columns with more than "
             f"{MAX_MISSING_SHARE:.0%} missing values, constant and near-unique (id) columns, "
@@ -73,14 +76,14 @@ def covariates_note(result) -> str:
             "leak the outcome), the value basis and the columns the study computes from the "
             "purchase history.")
     if result.covariates_left_out:
-        text += " Left out: " + "; ".join(f"`{c}`: {why}" for c, why in
+        text += " Left out: " + "; ".join(f"'{c}': {why}" for c, why in
                                           result.covariates_left_out.items()) + "."
     if result.kind == "transactions":
         text += (" Under churn by inactivity the durations carry only what the study computes "
-                 "from the purchases, which restates the lifetime; `first_amount` (and "
-                 "`first_quantity`), known at the first purchase, can be named in "
-                 "`covariates`.")
-    return text + " Name the covariates in `covariates` to choose others."
+                 "from the purchases, which restates the lifetime; first_amount (and "
+                 "first_quantity), known at the first purchase, can be named in "
+                 "covariates.")
+    return text + " Name the covariates in the parameter covariates to choose others."
 
 
 def observed_to(result) -> str:
@@ -100,10 +103,12 @@ def adjusts_for_others(result) -> bool:
 
 
 def format_p(p: float) -> str:
-    """A p-value for report text: 3 significant digits, ``< 1e-300`` when it underflows."""
+    """A p-value for report text after "p": ``"= 0.031"``, ``"< 0.001"`` below the printing
+    precision (never ``4.94e-161``), ``"n/a"`` when there is none."""
     if p is None or not np.isfinite(p):
         return "n/a"
-    return "< 1e-300" if p < 1e-300 else f"= {p:.3g}"
+    text = fmt.p_value(p)
+    return text if text.startswith("<") else f"= {text}"
 
 
 def _fmt_period(x: float, unit: str) -> str:

@@ -132,8 +132,8 @@ def test_telco_study_with_covariates_from_the_data():
     assert m["covariates_source"] == "data"
     assert m["covariates_left_out"]["TotalCharges"].startswith("restates the duration")
     note = rp.covariates_note(st)
-    assert note.startswith("**Covariates** (chosen from the columns of the data")
-    assert "`TotalCharges`: restates the duration" in note
+    assert note.startswith("Covariates (chosen from the columns of the data")
+    assert "'TotalCharges': restates the duration" in note
     assert json.loads(json.dumps(m)) == m
 
 
@@ -163,7 +163,7 @@ def test_no_covariates_runs_every_section():
     assert not [line for line in lines if "`" in line or "*" in line]
     assert rp.headline(st)["basic vs pro"].endswith("x churn hazard (Cox)")
     assert "no covariates: one curve for everyone" in rp.comparison_table(st)["caption"]
-    assert rp.covariates_note(st) == "**Covariates** (as given in `covariates`): none."
+    assert rp.covariates_note(st) == "Covariates (as given in the parameter covariates): none."
     m = rp.survival_metrics(st)
     assert m["cox"] == {} and m["covariates_chosen"] == []
     assert json.loads(json.dumps(m)) == m
@@ -207,7 +207,7 @@ def test_canonical_cdnow_by_inactivity_with_no_other_parameter(cdnow_canonical):
     assert rp.no_covariates_sentence(st).startswith(
         "No covariates (none of the columns qualified; see the method notes): every")
     assert not [line for line in rp.summary_lines(st) if "`" in line or "*" in line]
-    assert "`first_amount` (and `first_quantity`), known at the first purchase, can be named" \
+    assert "first_amount (and first_quantity), known at the first purchase, can be named" \
         in rp.covariates_note(st)
     given = du.load_churn_durations(None, cdnow_canonical, as_of="1998-06-30")
     derived = du.load_churn_durations(None, cdnow_canonical)

@@ -89,7 +89,8 @@ def test_report_of_the_study(study):
                        "integrated_brier_score_sksurv", "integrated_brier_score_convention",
                        "concordance_uno_holdout", "km_survival_at", "calibration",
                        "remaining_horizon", "follow_up", "value_basis", "currency",
-                       "risk_tiers", "headline", "data_quality", "data_quality_steps"]
+                       "risk_tiers", "headline", "decision", "lifecycle", "data_quality",
+                       "data_quality_steps"]
     # a snapshot has no end of observation; the covariates were given
     assert (m["as_of"], m["as_of_source"]) == (None, None)
     assert (m["covariates_chosen"], m["covariates_source"], m["covariates_left_out"]) == (
@@ -109,11 +110,11 @@ def test_report_of_the_study(study):
         f"the first {study.rmst_horizon:.0f} months; 95 % intervals)")
     assert list(rp.km_table(study)["df"].columns) == [
         "customers", "churned", "median", "median 95 % interval", "RMST", "RMST 95 % interval"]
-    assert rp.pairwise_table(study)["df"].shape == (1, 2)
+    assert rp.pairwise_table(study)["df"].shape == (1, 3)
     export = rp.risk_export(study)
     assert list(export.columns[:2]) == ["customer_id", "segment"]
-    assert export["customer_id"].str.startswith("C-").all()
-    assert not export["customer_id"].isin(study.durations["customer_id"]).any()
+    # the real ids, for the CRM (was: pseudonyms from a constant salt)
+    assert export["customer_id"].tolist() == study.risk["customer_id"].tolist()
     assert export["risk_tier"].isin(["low", "medium", "high"]).all()
     # tenure floored to whole months (as Telco's): more churn within the first month than
     # any smooth model predicts, a gap beyond sampling noise: the warning is everywhere
@@ -188,7 +189,10 @@ def test_remaining_lifetime_within_follow_up_and_value_basis(study):
     lines = rp.summary_lines(capped)
     text = " ".join(lines)
     assert "expected discounted revenue over the next" in text and "(EUR)" in text
-    assert "This is revenue, not margin" in text and "margin units" not in text
+    assert rp.REVENUE_NOT_MARGIN in lines and "margin units" not in text
+    assert rp.REVENUE_NOT_MARGIN in rp.risk_lines(capped)
+    # the total and the high-risk share are the decision box's, not repeated in the section
+    assert not any("totals" in line or "are high risk" in line for line in rp.risk_lines(capped))
     assert "Extrapolated" not in text
     export = rp.risk_export(capped)
     h = f"{capped.remaining_horizon:g}"
@@ -226,8 +230,8 @@ def test_ph_note_and_format_p():
     note = rp.ph_note(ph, ["plan"])
     assert "plan, price" in note and "strata" in note and "time-averaged" in note
     assert "No covariate" in rp.ph_note(ph.assign(violated=False), [])
-    assert rp.format_p(0.0) == "< 1e-300"
-    assert rp.format_p(0.01234) == "= 0.0123"
+    assert rp.format_p(0.0) == rp.format_p(4.94e-161) == "< 0.001"
+    assert rp.format_p(0.01234) == "= 0.012"
     assert rp.format_p(float("nan")) == "n/a"
 
 
@@ -308,14 +312,33 @@ def test_notebook_telco(run_notebook):
     assert "not reached (&gt; 72 months)" in page and ">inf<" not in page
     assert "so no single hazard ratio describes it" in page
     assert "Averaged over tenure the adjusted ratio is 32.9 and the unadjusted 68.4" in page
-    assert "margin units" not in page and "This is revenue, not margin" in page
+    assert "margin units" not in page and "The value figures are revenue, not margin" in page
     from clm_lib.config import TELCO_CHURN
 
     raw = pd.read_csv(TELCO_CHURN, usecols=["customerID", "Churn"])
     assert sum(metrics["risk_tiers"].values()) == (raw["Churn"] == "No").sum() == len(export)
-    assert export["customer_id"].str.startswith("C-").all()
-    assert not export["customer_id"].isin(raw["customerID"]).any()
+    active = raw.loc[raw["Churn"] == "No", "customerID"]
+    assert sorted(export["customer_id"]) == sorted(active)  # real ids, the CRM's key
     assert metrics["data_quality_steps"][-1]["warnings"] == {"duration 0 set to 0.5 period": 11}
+    # issue 16: the decision box is the first output after the introduction, and is
+    # stored with the index's retention figures
+    import nbformat
+
+    nb = nbformat.read(run_notebook("20_survival_churn.ipynb").parent / "run.ipynb", 4)
+    shown = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             if o.get("output_type") == "display_data"]
+    assert shown[0]["metadata"]["clm"]["role"] == "decision"
+    assert metrics["decision"]["findings"][0].startswith(
+        f"{metrics['lifecycle'][0]['value']} of customers are still active after 12 months")
+    assert metrics["decision"]["source"] == "telco_churn.csv"
+    assert [f["stage"] for f in metrics["lifecycle"]] == ["retention", "retention"]
+    assert metrics["lifecycle"][1]["value"] == "not reached (> 72 months)"
+    # one interactive chart (the curves); every figure with alt text from the results
+    roles = [o["metadata"]["clm"]["role"] for o in shown if "clm" in o.get("metadata", {})]
+    assert roles.count("chart") == 1 and roles.count("figure") >= 3
+    assert "alt='Bar chart of active customers by risk" in page
+    dd = pd.read_csv(run_notebook("20_survival_churn.ipynb") / "exports" / "data_dictionary.csv")
+    assert dd.loc[dd["export"] == "customer_risk.csv", "column"].tolist() == list(export.columns)
 
 
 @pytest.mark.slow
@@ -342,7 +365,11 @@ def test_notebook_cdnow_inactivity(run_notebook):
                          revenue="spend_per_period").parent / "run.ipynb").read_text()
     assert "4,968 of the 21,788 churned customers came back" in page
     assert "For every active customer (" in page and "already longer than 0 months" not in page
-    assert export["customer_id"].str.startswith("C-").all()
+    assert not export["customer_id"].str.startswith("C-").any()
+    from clm_lib.config import CDNOW_MASTER
+
+    raw = pd.read_csv(CDNOW_MASTER, usecols=["customer_id"], dtype=str)
+    assert export["customer_id"].isin(raw["customer_id"]).all()
     assert metrics["data_quality"]["rows_in"] == 69659
 
 
@@ -367,3 +394,114 @@ def test_models_on_a_sample_curves_and_risk_on_everyone(study):
     ratio = f"about {(len(small.durations) / 600) ** 0.5:.1f} times"
     assert any(ratio in line for line in rp.summary_lines(small))
     assert "fitted on 420 customers, validated on 180" in rp.comparison_table(small)["caption"]
+
+
+# ---------------------------------------------------------------------------------------
+# What a stakeholder reads first (issue 16): the decision box, the index figures, tables
+# ---------------------------------------------------------------------------------------
+def test_decision_box_from_the_results(study):
+    from clm_lib import format as fmt
+    from clm_lib.reporting import Decision, source_label
+
+    d = rp.decision(study)
+    assert isinstance(d, Decision) and 3 <= len(d.findings) <= 4
+    s12 = float(study.km_fits["All"].survival_function_at_times(12.0).iloc[0])
+    assert d.findings[0].startswith(f"{fmt.percent(s12)} of customers are still active after "
+                                    "12 months (Kaplan-Meier")
+    # the segment that churns fastest, with the adjusted ratio against the slowest
+    adj = study.segment_hr_adjusted
+    assert d.findings[1].startswith(f"{adj.index[0]} customers (plan) churn fastest: "
+                                    f"{adj['hr'].iloc[0]:.1f}× the churn hazard of "
+                                    f"{adj.index[-1]}")
+    # the actions carry the customers and the value at stake, from the risk table
+    risk = study.risk
+    high = risk[risk["risk_tier"] == "high"]
+    assert d.actions[0] == (f"Contact the {fmt.count(len(high))} high-risk active customers "
+                            f"first, worth {fmt.money(high['value'].sum())} (currency of the "
+                            "data) of discounted margin over the next "
+                            f"{study.remaining_horizon:g} months (export customer_risk, "
+                            "column risk_tier).")
+    from clm_lib.studies.survival_churn.decision import worst_segment_gain
+
+    gain = worst_segment_gain(study)
+    worst = risk[study.durations.loc[risk.index, "plan"] == adj.index[0]]
+    assert gain["customers"] == len(worst) and gain["value"] > 0
+    assert any(a.startswith(f"Keep {adj.index[0]} customers (plan) longer") and
+               fmt.money(gain["value"]) in a for a in d.actions)
+    # how sure: the holdout record of the selected model and its calibration
+    c = study.comparison.loc[study.selected, "concordance_holdout"]
+    assert f"correctly {fmt.percent(c, 0)} of the time" in d.confidence
+    assert "poorly calibrated" in d.confidence  # whole-month tenures: see above
+    assert d.as_of.startswith("the date of the extract")
+    assert d.source == source_label(study.qualities[0]) == study.qualities[0].source
+    assert rp.survival_metrics(study)["decision"] == d.to_dict()
+
+
+def test_lifecycle_figures_for_the_index(study):
+    from clm_lib import format as fmt
+
+    figs = rp.lifecycle(study)
+    assert [f["stage"] for f in figs] == ["retention", "retention"]
+    s12 = float(study.km_fits["All"].survival_function_at_times(12.0).iloc[0])
+    assert figs[0]["label"] == "Still active after 12 months"
+    assert figs[0]["value"] == fmt.percent(s12)
+    assert "Kaplan-Meier" in figs[0]["detail"] and "(every plan)" in figs[0]["detail"]
+    overall = study.km.loc["All"]
+    assert figs[1]["value"] == rp.median_text(overall["median"], overall["follow_up"], "month")
+    assert rp.survival_metrics(study)["lifecycle"] == figs
+
+
+def test_tables_read_as_a_reader_expects(study):
+    """Counts as integers, p-values "< 0.001", ratios with intervals, no raw names."""
+    from clm_lib.reporting import table_html
+
+    pages = {name: table_html(**getattr(rp, name)(study)) for name in (
+        "km_table", "segment_hr_table", "adjusted_hr_table", "pairwise_table", "ph_table",
+        "comparison_table", "value_table", "calibration_display_table")}
+    every = " ".join(pages.values())
+    for raw in ("median_ci_low", "test_statistic", "p_churn_", "concordance_holdout",
+                "mean_value", ">inf<", ">nan<"):
+        assert raw not in every, raw
+    import re
+
+    assert not re.search(r"\de-\d", re.sub(r"<[^>]*>", " ", every))  # no 4.94e-161
+    churned = int(study.km.loc["All", "churned"])
+    assert f">{churned:,}<" in pages["km_table"] and f"{churned:,}.00" not in pages["km_table"]
+    p = study.segment_hr.loc["basic", "p"]
+    assert p < 0.001 and "&lt; 0.001" in pages["segment_hr_table"]
+    lo, hi = study.segment_hr.loc["basic", ["ci_low", "ci_high"]]
+    assert f"{lo:.2f}× to {hi:.2f}×" in pages["segment_hr_table"]
+    assert ">reference<" in pages["segment_hr_table"]
+    assert "Mean P(churn within 6 months)" in pages["value_table"]
+    assert "se 0.00" not in every
+
+
+def test_figure_alt_texts_say_the_message(study):
+    from clm_lib import format as fmt
+
+    s = {k: float(f.survival_function_at_times(12.0).iloc[0])
+         for k, f in study.km_fits.items() if k != "All"}
+    hi = max(s, key=s.get)
+    assert f"After 12 months {fmt.percent(s[hi])} of {hi} customers" in rp.km_alt(study)
+    counts = study.risk["risk_tier"].astype(str).value_counts()
+    assert f"high {fmt.count(counts.get('high', 0))}." in rp.risk_tier_alt(study)
+    top = study.hazard_ratios["hr"].idxmax()
+    assert f"Largest ratio: {top}" in rp.hazard_ratio_alt(study)
+    assert study.selected in rp.calibration_alt(study)
+    assert "highest" in rp.value_alt(study)
+
+
+def test_export_documents_every_column(study, tmp_path):
+    frame = rp.risk_export(study)
+    cols = rp.risk_export_columns(study)
+    assert set(frame.columns) <= set(cols)
+    rp.export_risk(study, tmp_path)
+    out = pd.read_csv(tmp_path / "exports" / "customer_risk.csv", dtype={"customer_id": str})
+    assert out["customer_id"].tolist() == study.risk["customer_id"].tolist()
+    # probabilities to 4 decimals, periods and money to 2: no float noise
+    assert (out["p_churn_6"].round(4) == out["p_churn_6"]).all()
+    value = [c for c in out.columns if c.startswith("discounted_margin")][0]
+    assert (out[value].round(2) == out[value]).all()
+    dd = pd.read_csv(tmp_path / "exports" / "data_dictionary.csv")
+    assert dd["column"].tolist() == list(frame.columns)
+    assert dd.set_index("column").loc["p_churn_6", "unit"] == "probability (0-1)"
