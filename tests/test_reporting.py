@@ -139,3 +139,28 @@ def test_exports_cannot_start_a_spreadsheet_formula(tmp_path, prefix):
     # numbers stay numbers, negative values included
     assert back["value"].tolist() == [-1.0, 2.0]
     assert not list((tmp_path / "exports").glob(".*.tmp"))  # atomic write left no temp file
+
+
+def test_no_study_sends_text_through_markdown_or_raw_html():
+    """Data-derived text reaches a report only through the escaping helpers: no notebook
+    code cell and no library module displays Markdown (which keeps raw HTML) or builds
+    an IPython HTML object itself (reporting._display_html is the one place)."""
+    import re
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).parents[1]
+    offending = []
+    for nb_path in sorted((root / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(nb_path, as_version=4).cells:
+            if cell.cell_type == "code" and re.search(r"\b(Markdown|HTML)\(", cell.source):
+                offending.append(f"{nb_path.name}: {cell.source[:60]!r}")
+    for py in sorted((root / "clm_lib").rglob("*.py")):
+        text = py.read_text()
+        for m in re.finditer(r"\b(Markdown|HTML)\(", text):
+            line = text[:m.start()].count("\n") + 1
+            if py.name == "reporting.py" and "display(HTML(text)" in text.splitlines()[line - 1]:
+                continue
+            offending.append(f"{py.relative_to(root)}:{line}")
+    assert not offending, offending
