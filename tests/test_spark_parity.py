@@ -59,7 +59,7 @@ def _assert_same_overview(a, b) -> None:
         assert b.segments is None
     else:
         pd.testing.assert_frame_equal(a.segments, b.segments, rtol=1e-9)
-    assert report.summary_lines(a) == report.summary_lines(b)
+    assert report.decision(a) == report.decision(b)
 
 
 @pytest.mark.spark
