@@ -61,26 +61,39 @@ def short_name(study: str) -> str:
                     for i, w in enumerate(words))
 
 
+def _figure_html(fig: Mapping, name: str, title: str, source: str) -> str:
+    link = (f"<a href='{esc(name)}/report.html' title='{esc(title)}'>"
+            f"{esc(short_name(name))} report</a>")
+    detail = f"{esc(fig['detail'])} · " if fig.get("detail") else ""
+    data = f"{esc(source)} · " if source else ""
+    return (f"<div class='clm-stage-figure'><p class='clm-figure-value'>{esc(fig.get('value', ''))}</p>"
+            f"<p class='clm-figure-label'>{esc(fig.get('label', ''))}</p>"
+            f"<p class='clm-figure-detail'>{detail}{data}{link}</p></div>")
+
+
 def _stage_cards(studies: Mapping, metrics: Mapping, titles: Mapping) -> str:
-    figures: dict[str, list[str]] = {s: [] for s in STAGES}
+    """One card per stage: each study's key figure for it (the first it lists), then its
+    other figures for the stage folded away, so a card stays short."""
+    lead: dict[str, list[str]] = {s: [] for s in STAGES}
+    more: dict[str, list[str]] = {s: [] for s in STAGES}
     for name, info in studies.items():
         if info.get("status") != "ok":
             continue
+        source = _decision(metrics.get(name)).get("source", "")
+        seen = set()
         for fig in (metrics.get(name) or {}).get("lifecycle") or []:
-            if not isinstance(fig, Mapping) or fig.get("stage") not in figures:
+            if not isinstance(fig, Mapping) or fig.get("stage") not in lead:
                 continue
-            link = (f"<a href='{esc(name)}/report.html' title='{esc(titles.get(name) or name)}'>"
-                    f"{esc(short_name(name))} report</a>")
-            detail = f"{esc(fig['detail'])} · " if fig.get("detail") else ""
-            figures[fig["stage"]].append(
-                f"<div class='clm-stage-figure'><p class='clm-figure-value'>{esc(fig.get('value', ''))}</p>"
-                f"<p class='clm-figure-label'>{esc(fig.get('label', ''))}</p>"
-                f"<p class='clm-figure-detail'>{detail}{link}</p></div>")
+            stage = fig["stage"]
+            html = _figure_html(fig, name, titles.get(name) or name, source)
+            (more if stage in seen else lead)[stage].append(html)
+            seen.add(stage)
     cards = []
     for stage, label in STAGES.items():
-        body = "".join(figures[stage])
-        if body:
-            cards.append(f"<li class='clm-stage'><h3>{esc(label)}</h3>{body}</li>")
+        if lead[stage]:
+            extra = (f"<details><summary>{len(more[stage])} more</summary>{''.join(more[stage])}</details>"
+                     if more[stage] else "")
+            cards.append(f"<li class='clm-stage'><h3>{esc(label)}</h3>{''.join(lead[stage])}{extra}</li>")
         else:
             cards.append(f"<li class='clm-stage clm-stage-empty'><h3>{esc(label)}</h3>"
                          f"<p>Not measured in this run: {esc(STAGE_HINTS[stage])}.</p></li>")
@@ -117,9 +130,12 @@ def index_html(run: Mapping, metrics: Mapping[str, Mapping | None], titles: Mapp
         dur = info.get("duration_s")
         dur_text = f"{dur:.0f} s" if isinstance(dur, (int, float)) else ""
         rows.append(
-            f"<tr><td>{link}</td><td class='status-{esc(status)}'>{esc(status)}</td>"
-            f"<td>{esc(d.get('source', ''))}</td><td>{esc(d.get('as_of', ''))}</td>"
-            f"<td>{detail}</td><td>{export_link}</td><td class='num'>{esc(dur_text)}</td></tr>")
+            f"<tr><td data-label='Study'>{link}</td>"
+            f"<td data-label='Status' class='status-{esc(status)}'>{esc(status)}</td>"
+            f"<td data-label='Data'>{esc(d.get('source', ''))}</td>"
+            f"<td data-label='Observed to'>{esc(d.get('as_of', ''))}</td>"
+            f"<td data-label='Key figures'>{detail}</td><td data-label='Exports'>{export_link}</td>"
+            f"<td data-label='Time' class='num'>{esc(dur_text)}</td></tr>")
     n_ok = sum(1 for i in studies.values() if i.get("status") == "ok")
     params = run.get("parameters") or {}
     shared = {k: v for k, v in params.items() if not isinstance(v, Mapping)}

@@ -77,6 +77,7 @@ details.clm-appendix-block > summary { cursor: pointer; font-weight: 600; }
 .clm-stage-figure { margin-bottom: .7rem; }
 .clm-figure-label { font-weight: 600; line-height: 1.3; }
 .clm-figure-detail { color: var(--muted); font-size: .8rem; line-height: 1.35; }
+.clm-stage details > summary { cursor: pointer; color: var(--accent); font-size: .85rem; margin-bottom: .4rem; }
 .clm-stage-empty { border-top-color: var(--line); color: var(--muted); }
 .clm-error { color: #b42318; }
 dl.headline { display: grid; grid-template-columns: minmax(8rem, auto) 1fr; gap: .1rem .8rem; margin: 0; }
@@ -87,6 +88,12 @@ table.dataTable.clm-table { width: auto; margin: .2rem 0 .6rem; }
 div.dt-container .dt-search input { max-width: 12rem; }
 @media (max-width: 40rem) {
   main { padding: .7rem .8rem 3rem; }
+  table.clm-index, .clm-index tbody, .clm-index tr, .clm-index td { display: block; }
+  .clm-index thead { display: none; }
+  .clm-index tr { border-bottom: 2px solid var(--line); padding: .4rem 0; }
+  .clm-index td { border: 0; padding: .1rem 0; text-align: left; }
+  .clm-index td:empty { display: none; }
+  .clm-index td::before { content: attr(data-label) ": "; color: var(--muted); font-size: .85rem; }
   h1 { font-size: 1.4rem; }
   table { font-size: .85rem; }
   th, td { padding: .25rem .4rem; }

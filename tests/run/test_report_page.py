@@ -132,7 +132,9 @@ def test_index_is_the_lifecycle_page():
     metrics = {"clv": {"headline": {"CLV": "$1"},
                        "decision": {"source": "CDNOW_master.txt", "as_of": "1998-06-30"},
                        "lifecycle": [rp.stage_figure("loyalty", "Top 10 % share of value", "62 %",
-                                                     "expected value over 52 weeks")]}}
+                                                     "expected value over 52 weeks"),
+                                     rp.stage_figure("loyalty", "Expected value", "$9",
+                                                     "over 52 weeks")]}}
     page = index_html(run, metrics, {"clv": "CLV", "survival_churn": "Survival"},
                       {"clv": [("data_dictionary.csv", 10), ("customer_value.csv", 5)]})
     stages = page[page.index("clm-stages"):page.index("</ol>")]
@@ -140,6 +142,9 @@ def test_index_is_the_lifecycle_page():
         assert label in stages
     assert stages.index("Retention") < stages.index("Loyalty and advocacy") < stages.index("62 %")
     assert "href='clv/report.html'" in stages and "Not measured in this run" in stages
+    assert "CDNOW_master.txt" in stages                          # which data each figure is from
+    # a study's first figure of a stage leads, its others are folded away
+    assert stages.index("62 %") < stages.index("<details><summary>1 more</summary>") < stages.index("$9")
     assert "CDNOW_master.txt" in page and "1998-06-30" in page
     assert "href='clv/exports/data_dictionary.csv'" in page
     assert "no churn column" in page and "survival_churn/report.html" not in page
