@@ -84,7 +84,8 @@ dl.headline { display: grid; grid-template-columns: minmax(8rem, auto) 1fr; gap:
 dl.headline dt { color: var(--muted); } dl.headline dd { margin: 0; font-weight: 600; }
 .output_area .prompt, .jp-OutputPrompt, .jp-InputPrompt, a.anchor-link { display: none; }
 div.dt-container { max-width: 100%; }
-table.dataTable.clm-table { width: auto; margin: .2rem 0 .6rem; }
+div.dt-container table.dataTable.clm-table { width: auto; margin: .2rem 0 .6rem; }
+div.dt-container div.dt-layout-full > table.clm-table:only-child { margin-left: 0; margin-right: 0; }
 div.dt-container .dt-search input { max-width: 12rem; }
 @media (max-width: 40rem) {
   main { padding: .7rem .8rem 3rem; }
@@ -161,7 +162,8 @@ def page(title: str, content: str) -> str:
     """A complete page: head with the policy and style, ``content`` in ``<main>``, then the
     scripts that content needs."""
     scripts = scripts_for(content)
-    css = CSS + (_asset("dataTables.dataTables.min.css") if "data-clm-sort" in content else "")
+    # the library's style first and ours after it, so that ours wins where both apply
+    css = (_asset("dataTables.dataTables.min.css") if "data-clm-sort" in content else "") + CSS
     tags = "".join(f"<script>{s}</script>" for s in scripts)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
