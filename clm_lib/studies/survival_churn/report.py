@@ -481,8 +481,9 @@ def survival_metrics(result) -> dict:
 def risk_export(result) -> pd.DataFrame:
     """The per-customer risk table for export: the real customer id (for the CRM) in
     ``customer_id``, the segment value after it when the study has a segment, and a
-    ``calibration_warning`` column (:func:`calibration_warning`; empty when the model is
-    well calibrated on the holdout). Its data dictionary is :func:`risk_export_columns`."""
+    ``probabilities_calibrated`` flag (False when the model's churn probabilities missed
+    the holdout; the data dictionary then says how, :func:`calibration_warning`, rather
+    than every row repeating it). Its data dictionary is :func:`risk_export_columns`."""
     out = result.risk.copy()
     if "customer_id" in out:
         out = out.rename(columns={"customer_id": ID_COLUMN})
@@ -493,7 +494,7 @@ def risk_export(result) -> pd.DataFrame:
     out = out.rename(columns=_value_columns(result))
     if result.value_basis is not None:
         out["currency"] = result.currency or ""
-    out["calibration_warning"] = calibration_warning(result)
+    out["probabilities_calibrated"] = not calibration_warning(result)
     return out.reset_index(drop=True)
 
 
@@ -520,8 +521,10 @@ def risk_export_columns(result) -> dict[str, Column]:
                             f"{_fmt_period(result.tier_horizon, unit)}) from {lo:.0%} medium, "
                             f"from {hi:.0%} high"),
         "currency": Column(f"currency of the {basis} column ('' = that of the data)"),
-        "calibration_warning": Column("empty when the model's probabilities match the "
-                                      "holdout; else read the risk as a ranking"),
+        "probabilities_calibrated": Column(
+            "True when the selected model's churn probabilities matched the holdout; False: "
+            + (f"{calibration_warning(result)} (this run)" if calibration_warning(result)
+               else "read the probabilities as a ranking of customers only")),
     }
     for c in result.risk.columns:
         if c.startswith("p_churn_"):

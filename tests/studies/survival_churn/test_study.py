@@ -122,7 +122,8 @@ def test_report_of_the_study(study):
     assert c["poor"] is True and c["worst_gap"] > 0.05 and c["worst_horizon"] == 1.0
     warning = rp.calibration_warning(study)
     assert warning.startswith("poorly calibrated: under-predicts churn (")
-    assert (export["calibration_warning"] == warning).all()
+    assert (~export["probabilities_calibrated"]).all()
+    assert warning in rp.risk_export_columns(study)["probabilities_calibrated"].meaning
     assert rp.risk_tier_label(study).endswith("[model poorly calibrated: a ranking]")
     assert any(line.startswith("Warning: calibration is poor. The model under-predicts churn")
                for line in lines)
@@ -141,7 +142,7 @@ def test_report_of_the_study(study):
                                                         "worst_gap": 0.03, "poor": False})
     assert rp.calibration_warning(good) == "" and rp.survival_metrics(good)["calibration"][
         "warning"] is None
-    assert (rp.risk_export(good)["calibration_warning"] == "").all()
+    assert rp.risk_export(good)["probabilities_calibrated"].all()
     assert not rp.risk_tier_label(good).endswith("a ranking]")
     assert any("more than 5 percentage points off beyond sampling noise" in line
                for line in rp.summary_lines(good))
@@ -294,7 +295,7 @@ def test_notebook_telco(run_notebook):
     cal = metrics["calibration"]
     assert cal["poor"] and cal["worst_bin"] == 5 and cal["worst_horizon"] == 1.0
     assert (round(cal["worst_predicted"], 3), round(cal["worst_observed"], 3)) == (0.065, 0.184)
-    assert export["calibration_warning"].str.startswith("poorly calibrated: under-predicts").all()
+    assert export["probabilities_calibrated"].eq(False).all()   # the how is in the data dictionary
     # remaining lifetime within the 24-month horizon (was 222 months for two-year customers,
     # extrapolated to 240), value called revenue (MonthlyCharges), not margin
     assert (metrics["remaining_horizon"], metrics["value_basis"]) == (24.0, "revenue")
