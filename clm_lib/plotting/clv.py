@@ -165,7 +165,8 @@ def chart_tracking(tracking: pd.DataFrame, *, cumulative: bool = False, time_uni
                        legend=alt.Legend(orient="top"))
     lines = alt.Chart(long).mark_line().encode(
         x=x, y=alt.Y("purchases:Q", title=f"{kind} (purchase days)"), color=colour,
-        strokeDash=alt.StrokeDash("series:N", legend=None,
+        # the same legend as the colour (one legend for the two channels of one field)
+        strokeDash=alt.StrokeDash("series:N", title=None, legend=alt.Legend(orient="top"),
                                   scale=alt.Scale(domain=["actual", model_label], range=[[1, 0], [6, 3]])))
     hover = alt.selection_point(fields=["period"], nearest=True, on="pointerover", empty=False)
     points = alt.Chart(frame).mark_rule(color="grey", opacity=0.001, strokeWidth=8).encode(
