@@ -124,9 +124,10 @@ def index_html(run: Mapping, metrics: Mapping[str, Mapping | None], titles: Mapp
             link = f"{title} (<a href='{esc(name)}/notebook.ipynb'>executed notebook</a>)"
             detail = _error_text(info.get("error"))
         files = exports.get(name) or []
-        export_link = (f"<a href='{esc(name)}/exports/data_dictionary.csv'>data dictionary</a> · "
-                       f"{len([f for f in files if f[0] != 'data_dictionary.csv'])} files"
-                       if any(f[0] == "data_dictionary.csv" for f in files) else "")
+        export_link = "<br>".join(
+            f"<a href='{esc(name)}/exports/{esc(f)}'>{esc(f)}</a>"
+            + ("" if f == "data_dictionary.csv" else f" <span class='clm-meta'>({rows:,} rows)</span>")
+            for f, rows in files)
         dur = info.get("duration_s")
         dur_text = f"{dur:.0f} s" if isinstance(dur, (int, float)) else ""
         rows.append(

@@ -3,7 +3,7 @@
 The pages are opened in headless Chromium (Debian's ``chromium`` package, which
 ``make test`` installs where it can; driven through Playwright) at 420 and 1400 px:
 
-* no console error and no script error (a script blocked by the page's policy is one);
+* no console error or warning and no script error (a script blocked by the policy is one);
 * no horizontal scrolling of the page (wide tables scroll in their own box);
 * each report's decision box within the first 1400 x 900 screen;
 * every interactive chart drawn and every sortable table made sortable, under the policy;
@@ -81,7 +81,7 @@ def browser():
 def _visit(browser, path: Path, width: int) -> dict:
     page = browser.new_page(viewport={"width": width, "height": FOLD})
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(path.as_uri(), wait_until="load")
     page.wait_for_function("() => [...document.querySelectorAll('figure.clm-chart')]"

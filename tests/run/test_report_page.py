@@ -147,6 +147,7 @@ def test_index_is_the_lifecycle_page():
     assert stages.index("62 %") < stages.index("<details><summary>1 more</summary>") < stages.index("$9")
     assert "CDNOW_master.txt" in page and "1998-06-30" in page
     assert "href='clv/exports/data_dictionary.csv'" in page
+    assert "href='clv/exports/customer_value.csv'" in page and "(5 rows)" in page
     assert "no churn column" in page and "survival_churn/report.html" not in page
 
 
