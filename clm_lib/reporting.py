@@ -36,8 +36,15 @@ def escape(text: object) -> str:
     it (directly or through the display helpers below). Never pass data-derived text to
     ``IPython.display.Markdown``: Markdown keeps raw HTML, so a value such as
     ``<img src=x onerror=...>`` would become live markup.
+
+    The space between a number and its "%" becomes a no-break space, so that a narrow
+    screen never puts the unit at the start of a line.
     """
-    return html.escape(str(text), quote=True)
+    return _NUMBER_UNIT.sub("\u00a0", html.escape(str(text), quote=True))
+
+
+#: The space in "33.2 %" (clm_lib.format's percentages).
+_NUMBER_UNIT = re.compile(r"(?<=\d) (?=%)")
 
 
 # --------------------------------------------------------------------------- blocks

@@ -164,3 +164,8 @@ def test_no_study_sends_text_through_markdown_or_raw_html():
                 continue
             offending.append(f"{py.relative_to(root)}:{line}")
     assert not offending, offending
+
+
+def test_a_percent_sign_never_starts_a_line():
+    assert reporting.escape("10.0 % of <b>") == "10.0\u00a0% of &lt;b&gt;"
+    assert "14.9\u00a0%" in reporting.decision_html(reporting.Decision(["14.9 %"], [], "", "", ""))

@@ -140,11 +140,11 @@ def test_index_is_the_lifecycle_page():
     stages = page[page.index("clm-stages"):page.index("</ol>")]
     for label in rp.STAGES.values():
         assert label in stages
-    assert stages.index("Retention") < stages.index("Loyalty and advocacy") < stages.index("62 %")
+    assert stages.index("Retention") < stages.index("Loyalty and advocacy") < stages.index("62\u00a0%")
     assert "href='clv/report.html'" in stages and "Not measured in this run" in stages
     assert "CDNOW_master.txt" in stages                          # which data each figure is from
     # a study's first figure of a stage leads, its others are folded away
-    assert stages.index("62 %") < stages.index("<details><summary>1 more</summary>") < stages.index("$9")
+    assert stages.index("62\u00a0%") < stages.index("<details><summary>1 more</summary>") < stages.index("$9")
     assert "CDNOW_master.txt" in page and "1998-06-30" in page
     assert "href='clv/exports/data_dictionary.csv'" in page
     assert "href='clv/exports/customer_value.csv'" in page and "(5 rows)" in page

@@ -192,7 +192,7 @@ def test_display_tables_read_like_a_report(study):
     assert f">{tables.significant(se.iloc[0])}<" in html
     html = table_html(**report.frequency_fit_table(study))
     share = study.frequency_fit["actual"].iloc[0]
-    assert f">{100 * share:.1f} %<" in html and f">{study.frequency_fit['customers'].iloc[0]:,}<" in html
+    assert f">{100 * share:.1f}\u00a0%<" in html and f">{study.frequency_fit['customers'].iloc[0]:,}<" in html
     top = report.top_customers(study, 5)
     assert len(top["df"]) == 5 and top["df"].index.str.startswith("C-").all()
     assert not set(top["df"].index) & set(study.values.index.astype(str))

@@ -90,12 +90,14 @@ def test_display_tables(subscription_study):
 
 
 def _shown(table):
-    """The header and body cells of a display table as the report renders them."""
+    """The header and body cells of a display table as the report renders them (no-break
+    spaces read as spaces: the typography is tested in tests/test_reporting.py)."""
     import re
 
     from clm_lib.reporting import table_html
 
-    html = table_html(table.frame, table.caption, formats=table.formats, rename=table.rename)
+    html = table_html(table.frame, table.caption, formats=table.formats,
+                      rename=table.rename).replace("\xa0", " ")
     cell = re.compile(r"<t[hd][^>]*>(.*?)</t[hd]>")
     head = cell.findall(html.split("<tbody>")[0].split("<thead>")[1])
     rows = [cell.findall(r) for r in html.split("<tbody>")[1].split("</tr>") if "<t" in r]

@@ -42,15 +42,16 @@ def test_threshold_words():
 
 
 def _cells(view) -> tuple[list[str], list[list[str]]]:
-    """The header and body texts of a table view as the report shows it."""
+    """The header and body texts of a table view as the report shows it (no-break spaces
+    read as spaces: the typography is tested in tests/test_reporting.py)."""
     import html
     import re
 
     page = table_html(**view)
     head = re.findall(r"<th scope='col'>(.*?)</th>", page)
-    rows = [[html.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r)]
+    rows = [[html.unescape(c).replace("\xa0", " ") for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r)]
             for r in re.findall(r"<tr>(.*?)</tr>", page.split("<tbody>")[1])]
-    return [html.unescape(h) for h in head], rows
+    return [html.unescape(h).replace("\xa0", " ") for h in head], rows
 
 
 def test_table_views_rename_and_caption(study):
