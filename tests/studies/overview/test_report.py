@@ -332,7 +332,7 @@ def test_notebook_on_cdnow_master(run_notebook):
     assert roles.count("chart") == 1 and roles.count("figure") == 4
     assert "<img src='data:image/png" not in html_text           # vector figures
     share = fmt.percent(metrics["one_time_buyer_share"], 0)
-    assert f"alt='Bar chart of the share of customers by number of orders: {share}" in html_text
+    assert f"alt='Bar chart of the share of customers by number of orders: {share}" in html_text.replace("\xa0", " ")
     dictionary = pd.read_csv(out_dir / "exports" / "data_dictionary.csv")
     assert set(dictionary["export"]) == {"monthly_activity.csv", "orders_per_customer.csv"}
     # the first cell is the report title; the first code cell is tagged parameters
