@@ -44,7 +44,14 @@ _LAZY = {
     "GammaGammaModel": "clm_lib.clv",
     "BetaGeoBetaBinomModel": "clm_lib.clv",
     "ShiftedBetaGeometric": "clm_lib.clv",
-    # notebook helpers
+    # notebook helpers (the report's building blocks)
+    "Decision": "clm_lib.reporting",
+    "show_decision": "clm_lib.reporting",
+    "show_figure": "clm_lib.reporting",
+    "show_chart": "clm_lib.reporting",
+    "show_note": "clm_lib.reporting",
+    "omit_section": "clm_lib.reporting",
+    "Column": "clm_lib.reporting",
     "show_summary": "clm_lib.reporting",
     "show_table": "clm_lib.reporting",
     "save_metrics": "clm_lib.reporting",

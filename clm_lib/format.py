@@ -192,12 +192,3 @@ def format_frame(df: pd.DataFrame, formats: Mapping[str, object], *,
         out = out.rename(columns=dict(rename))
     return out
 
-
-def sort_key(x):
-    """The value a sortable table orders a cell by (numbers as numbers; infinite last)."""
-    if isinstance(x, (bool, np.bool_)):
-        return int(x)
-    v = _real(x) if not isinstance(x, str) else None
-    if v is None:
-        return None
-    return v

@@ -17,7 +17,7 @@ import re
 import secrets
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -368,7 +368,7 @@ def table_html(df: pd.DataFrame, caption: str | None = None, index: bool = True,
                 if not fmt.is_missing(v):
                     v = float(v)
                     order = f" data-order='{v if math.isfinite(v) else (1e308 if v > 0 else -1e308)!r}'"
-            cls = " class='num'" if numeric[c] or (formats and c in formats and numeric.get(c)) else ""
+            cls = " class='num'" if numeric[c] else ""
             tag = "th scope='row'" if j < n_index else "td"
             cells.append(f"<{tag}{cls}{order}>{text}</{tag.split()[0]}>")
         rows.append("<tr>" + "".join(cells) + "</tr>")

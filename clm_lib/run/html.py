@@ -219,10 +219,12 @@ def export_files(folder: str | os.PathLike) -> list[tuple[str, int]]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
+    import csv
+
     out = []
     for path in sorted(folder.glob("*.csv"), key=lambda p: (p.name != "data_dictionary.csv", p.name)):
-        with open(path, "rb") as fh:
-            rows = sum(buf.count(b"\n") for buf in iter(lambda: fh.read(1 << 20), b""))
+        with open(path, newline="", encoding="utf-8") as fh:   # records, not lines
+            rows = sum(1 for _ in csv.reader(fh))
         out.append((path.name, max(rows - 1, 0)))
     return out
 
