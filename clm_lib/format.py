@@ -70,12 +70,14 @@ def number(x, digits: int = 2) -> str:
     return text.replace("-", "−")
 
 
-def percent(x, digits: int = 1) -> str:
-    """A share given as a fraction, shown in percent (``0.3318`` -> ``33.2 %``)."""
+def percent(x, digits: int = 1, signed: bool = False) -> str:
+    """A share given as a fraction, shown in percent (``0.3318`` -> ``33.2 %``); with
+    ``signed`` a change, positive ones with a plus sign (``+10.5 %``)."""
     v = _real(x)
     if v is None:
         return MISSING
-    return f"{number(100 * v, digits)} %"
+    sign = "+" if signed and v > 0 else ""
+    return f"{sign}{number(100 * v, digits)} %"
 
 
 def points(x, digits: int = 1) -> str:

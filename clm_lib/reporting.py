@@ -137,6 +137,18 @@ def source_label(*sources) -> str:
     return " + ".join(names) if names else "the data given"
 
 
+def as_of_label(as_of, source: str | None, note: str | None = None) -> str:
+    """The end of observation as the decision box states it, with how it was set:
+    ``1998-06-30 (the last date in the data)`` when ``source`` is "data", else
+    ``1998-06-30 (as given)``; ``note`` is added inside the brackets.
+
+    >>> as_of_label("1998-06-30", "data"), as_of_label("1998-06-30", "parameter", "a note")
+    ('1998-06-30 (the last date in the data)', '1998-06-30 (as given; a note)')
+    """
+    how = "the last date in the data" if source == "data" else "as given"
+    return f"{fmt.date(as_of)} ({how}{'; ' + note if note else ''})"
+
+
 @dataclass
 class Decision:
     """What a stakeholder reads first: the report's decision box.

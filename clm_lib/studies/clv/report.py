@@ -15,7 +15,7 @@ import pandas as pd
 
 from clm_lib import format as fmt
 from clm_lib.io import DataQuality
-from clm_lib.reporting import ID_COLUMN, Column, Decision, source_label, stage_figure
+from clm_lib.reporting import ID_COLUMN, Column, Decision, as_of_label, source_label, stage_figure
 from clm_lib.studies.clv.compute import MODELS, ClvStudy
 from clm_lib.studies.clv.tables import (  # noqa: F401  (the report's tables, one import for the notebook)
     LABELS as _LABELS,
@@ -119,11 +119,6 @@ def window_sentence(study: ClvStudy) -> str:
 
 
 # ---- the decision box and the index figures --------------------------------------------
-def _as_of_text(study: ClvStudy) -> str:
-    how = "the last date in the data" if study.as_of_source == "data" else "as given"
-    return f"{study.as_of} ({how})"
-
-
 def _span(study: ClvStudy) -> str:
     return f"the next {study.horizon} {study.time_unit}s"
 
@@ -248,7 +243,7 @@ def decision(study: ClvStudy, dq: DataQuality | str | None = None,
     ] if x)
     return Decision(findings=[x for x in findings if x], actions=actions, confidence=confidence,
                     source=source_label(dq) if dq is not None else "the data given",
-                    as_of=_as_of_text(study))
+                    as_of=as_of_label(study.as_of, study.as_of_source))
 
 
 def lifecycle(study: ClvStudy, currency: str | None = "$") -> list[dict]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from clm_lib import format as fmt
-from clm_lib.reporting import Decision, source_label, stage_figure
+from clm_lib.reporting import Decision, as_of_label, source_label, stage_figure
 from clm_lib.studies.cohort_retention.compute import CohortStudy
 from clm_lib.studies.cohort_retention.report import (
     _model_label,
@@ -55,10 +55,9 @@ def as_of_text(study: CohortStudy) -> str:
     p = study.parameters
     if p.get("as_of") is None:
         return "the snapshot's end (no calendar dates: tenure only)"
-    how = "the last date in the data" if p.get("as_of_source") == "data" else "as given"
-    if study.form == "snapshot":    # the date given plays no part in tenure counts
-        how += "; the snapshot itself has no dates"
-    return f"{fmt.date(p['as_of'])} ({how})"
+    # the date given plays no part in a snapshot's tenure counts
+    note = "the snapshot itself has no dates" if study.form == "snapshot" else None
+    return as_of_label(p["as_of"], p.get("as_of_source"), note)
 
 
 def _active_word(study: CohortStudy) -> str:

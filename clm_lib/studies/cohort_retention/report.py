@@ -349,11 +349,6 @@ def projection_labels(study: CohortStudy) -> dict:
             "title": "sBG survival (all data) vs actual"}
 
 
-def _signed_percent(x) -> str:
-    text = fmt.percent(x)
-    return "+" + text if not fmt.is_missing(x) and x > 0 else text
-
-
 def holdout_table(study: CohortStudy) -> DisplayTable | None:
     """BG/NBD only: expected vs actual customers buying in the held-out cells by ``k``."""
     if study.retention_model != "bgnbd" or study.holdout is None:
@@ -365,7 +360,7 @@ def holdout_table(study: CohortStudy) -> DisplayTable | None:
                                f"{study.parameters['holdout_calibration_end']}, by {u}s "
                                "since acquisition (k)",
                         {"actual": "count", "expected": "count", "cells": "count",
-                         "error": _signed_percent},
+                         "error": ("percent", 1, True)},
                         {"k": f"{u}s since acquisition (k)",
                          "actual": "customers buying (observed)",
                          "expected": "customers buying (expected by the model)",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from clm_lib import format as fmt
-from clm_lib.reporting import Decision, source_label, stage_figure
+from clm_lib.reporting import Decision, as_of_label, source_label, stage_figure
 from clm_lib.studies.clv.report import not_fitted_note
 from clm_lib.studies.lifecycle_segments.rfm import ACTIVE_SEGMENTS, QUIET_P_ALIVE, SEGMENT_ACTIONS
 from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES
@@ -40,8 +40,7 @@ COSTLY = tuple(sorted({hi for hi, lo in SEGMENT_ACTIONS.values() if hi != lo}))
 
 def as_of_text(study) -> str:
     """``1998-06-30 (the last date in the data)`` or ``... (as given)``."""
-    how = "the last date in the data" if study.as_of_source == "data" else "as given"
-    return f"{study.as_of} ({how})"
+    return as_of_label(study.as_of, study.as_of_source)
 
 
 def _value_words(study) -> str:
@@ -94,11 +93,6 @@ def _action_line(study, key: str, groups: pd.DataFrame, currency) -> str | None:
     return f"{who}: {value} of the expected value at stake{alive}."
 
 
-def _signed_percent(x) -> str:
-    """``+12.34 %`` for a change given as a fraction."""
-    return ("+" if x > 0 else "") + fmt.percent(x, 2)
-
-
 def _what_if_action(study, currency) -> str | None:
     w = study.what_if
     if w is None:
@@ -114,7 +108,7 @@ def _what_if_action(study, currency) -> str | None:
                     f"{fmt.money(lo.loc[x], currency)} to {fmt.money(w['value_change_upper'].loc[x], currency)}")
     return (f"Spend at most {fmt.money(w.loc[x, 'value_change'], currency)} on a retention programme "
             f"that lowers churn by {x:g} point{'s' if x != 1 else ''} ({w.attrs['shown']} cut): that is "
-            f"what it would add over the next {study.horizon} {study.time_unit}s ({_signed_percent(w.loc[x, 'value_change_pct'])}{interval}).")
+            f"what it would add over the next {study.horizon} {study.time_unit}s ({fmt.percent(w.loc[x, 'value_change_pct'], 2, signed=True)}{interval}).")
 
 
 def decision(study, data_quality=None, currency: str | None = "$") -> Decision:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from clm_lib import format as fmt
-from clm_lib.reporting import Decision, source_label, stage_figure
+from clm_lib.reporting import Decision, as_of_label, source_label, stage_figure
 from clm_lib.studies.overview.compute import PERIODS, OverviewResult
 
 __all__ = [
@@ -251,8 +251,7 @@ def _confidence(result: OverviewResult) -> str:
 def _as_of_text(result: OverviewResult) -> str:
     if result.as_of is None:
         return "not known"
-    how = "as given" if result.as_of_source == "parameter" else "the last date in the data"
-    return f"{fmt.date(result.as_of)} ({how})"
+    return as_of_label(result.as_of, result.as_of_source)
 
 
 def decision(result: OverviewResult, *, currency: str | None = None,
