@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clm_lib.reporting import EXPORT_IDS_ENV, KEY_ENV
+from clm_lib.exports import EXPORT_IDS_ENV, KEY_ENV
 from clm_lib.run import html as report_html
 from clm_lib.run.index_page import index_html
 from clm_lib.config import REPORTS_DIR, available_cores

@@ -26,11 +26,11 @@ from __future__ import annotations
 import copy
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from clm_lib.exports import atomic_write as atomic_write_text  # noqa: F401  (the runner's writer)
 from clm_lib.reporting import ROLE_KEY
 from clm_lib.run.page import esc, page
 from clm_lib.run.parameters import PATH_PARAMETERS
@@ -42,10 +42,6 @@ REMOVE_TAGS = frozenset({"remove", "remove_cell", "injected-parameters"})
 #: Parameters never shown (where the run writes; secrets).
 HIDDEN_PARAMETERS = frozenset({"output_dir"})
 
-# Published files get the usual permissions (mkstemp creates them 0600); read the umask
-# once, since reading it means setting it, which is process-wide.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 _lock = threading.Lock()
 _exporter = None
@@ -316,23 +312,3 @@ def _human_date(iso: str) -> str:
     if len(iso) in (20, 24) and iso.endswith("Z") and iso[10] == "T":
         return f"{iso[:10]} {iso[11:16]} UTC"
     return iso
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename,
-    so that a reader never sees a half-written file at the published path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
