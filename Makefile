@@ -23,7 +23,7 @@ PYTEST_ARGS ?=
 # all Spark tests on one of them (tests/conftest.py)
 PYTEST := -m pytest -n 2 --dist loadfile
 
-.PHONY: reports test test-latest lock lab data benchmarks screenshots browser clean-venv
+.PHONY: reports test test-latest lock lab data benchmarks screenshots browser postgresql clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,12 @@ reports: $(STAMP)
 browser:
 	@sh scripts/ensure_chromium.sh
 
-test: $(STAMP) browser
+# Debian's postgresql for the tests of the PostgreSQL history store (the tests start and
+# stop their own server; skipped where it cannot be installed)
+postgresql:
+	@sh scripts/ensure_postgresql.sh
+
+test: $(STAMP) browser postgresql
 	$(BIN)/python $(PYTEST) $(PYTEST_ARGS)
 
 # Resolve the newest releases inside pyproject.toml's ranges (all extras, plus the build
@@ -59,7 +64,7 @@ lock: | $(BIN)/python
 	@echo "$(LOCK) re-resolved; run 'make test' before committing it"
 
 # Drift on purpose: a separate venv with the newest releases the ranges allow.
-test-latest: browser
+test-latest: browser postgresql
 	rm -rf $(LATEST)
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade pip

@@ -186,3 +186,114 @@ def run_notebook(tmp_path_factory):
         return runs[key]
 
     return run
+
+
+# -- a PostgreSQL server for the history-store tests -----------------------------------
+def _postgres_bin() -> "Path | None":
+    import glob
+    import shutil
+    from pathlib import Path
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A PostgreSQL server of Debian's package (``make test`` installs it), started for the
+    session in a temporary data directory on a free local port, and stopped at the end.
+    PostgreSQL refuses to run as root: as root, the directory belongs to the ``postgres``
+    user and the server runs as that user. Skipped, saying why, where there is no server."""
+    import os
+    import pwd
+    import shutil
+    import subprocess
+
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server here (Debian's postgresql package; `make test` "
+                    "installs it as root): the PostgreSQL store tests need one")
+    as_root = os.geteuid() == 0
+    if as_root:
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run PostgreSQL as")
+    base = tmp_path_factory.mktemp("pg")
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    if as_root:
+        for path in (base, sock):
+            os.chown(path, user.pw_uid, user.pw_gid)
+        # the server must reach its directory through the pytest temp folders
+        p = base
+        while p != p.parent:
+            p = p.parent
+            mode = os.stat(p).st_mode
+            if not mode & 0o001:
+                os.chmod(p, mode | 0o001)
+
+    def run(args, **kw):
+        cmd = [str(a) for a in args]
+        if as_root:
+            cmd = ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(_quote(c) for c in cmd)]
+        return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+    port = _free_port()
+    try:
+        run([bindir / "initdb", "-D", data, "-U", "clm", "--auth=trust", "-E", "UTF8",
+             "--no-sync"])
+        run([bindir / "pg_ctl", "-D", data, "-w", "-t", "60", "-l", base / "server.log",
+             "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
+    except subprocess.CalledProcessError as exc:
+        log = (base / "server.log").read_text() if (base / "server.log").exists() else ""
+        pytest.fail(f"could not start PostgreSQL: {exc.stderr or exc.stdout}\n{log[-2000:]}")
+    url = f"postgresql://clm@127.0.0.1:{port}/postgres"
+    try:
+        yield url
+    finally:
+        try:
+            run([bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"])
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+@pytest.fixture
+def postgres_database(postgres_url):
+    """A new, empty database on the session's PostgreSQL server; its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"clm_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def history_url(request, tmp_path):
+    """The URL of an empty history store: a DuckDB file, then a PostgreSQL database (the
+    PostgreSQL case is skipped where there is no server)."""
+    if request.param == "duckdb":
+        return str(tmp_path / "history.duckdb")
+    return request.getfixturevalue("postgres_database")

@@ -1,0 +1,71 @@
+"""The history store on both databases: a DuckDB file and a PostgreSQL server (the
+``history_url`` fixture runs each test on both)."""
+import pandas as pd
+import pytest
+
+from clm_lib.history import (HistoryError, StudyRecord, earlier_runs, figure, ledger_frame,
+                             open_store, previous_run)
+
+
+def _record(as_of, n_customers=3, study="clv", source="clv|/data/tx.csv"):
+    fc = pd.concat([
+        ledger_frame("purchases", [10.0, 21.0], step=[1, 2], unit="week", lower=[8, 17],
+                     upper=[12, 25], level=0.9),
+        ledger_frame("purchases", range(n_customers), step=2, unit="week", scope="customer",
+                     key=[f"{i:05d}" for i in range(n_customers)]),
+    ])
+    return StudyRecord(study, source, as_of, {"files": {"transactions": "tx.csv"}},
+                       {"as_of": as_of}, {"total": figure("Total", 10.0, "money")},
+                       {"as_of": as_of}, fc)
+
+
+def test_a_run_lands_with_its_ledger_and_ids_as_text(history_url):
+    store = open_store(history_url)
+    assert store.record_run({"run_id": "r1", "ok": True}, [_record("1998-03-31")]) == 5
+    assert store.check() == []
+    runs = earlier_runs(history_url, "clv", "clv|/data/tx.csv", "1998-06-30")
+    assert [r.as_of for r in runs] == ["1998-03-31"]
+    keys = runs[0].rows("purchases", "customer")["key"].tolist()
+    assert keys == ["00000", "00001", "00002"]  # leading zeros kept
+    assert runs[0].figures["total"]["value"] == 10.0
+
+
+def test_only_earlier_as_of_dates_of_the_same_source_are_scored(history_url):
+    store = open_store(history_url)
+    store.record_run({"run_id": "r1", "ok": True}, [_record("1998-03-31")])
+    store.record_run({"run_id": "r2", "ok": True}, [_record("1998-06-30")])
+    store.record_run({"run_id": "r3", "ok": True},
+                     [_record("1998-01-31", source="clv|/other.csv")])
+    got = earlier_runs(history_url, "clv", "clv|/data/tx.csv", "1998-06-30")
+    assert [r.run_id for r in got] == ["r1"]
+    # a re-run of one as-of date replaces the earlier one in the track record
+    store.record_run({"run_id": "r4", "ok": True}, [_record("1998-03-31", n_customers=1)])
+    got = earlier_runs(history_url, "clv", "clv|/data/tx.csv", "1998-06-30")
+    assert [r.run_id for r in got] == ["r4"]
+    assert previous_run(history_url, "clv", "clv|/data/tx.csv")["run_id"] == "r4"
+    assert previous_run(history_url, "clv", "clv|/data/tx.csv", exclude="r4")["run_id"] == "r2"
+
+
+def test_a_failed_write_leaves_nothing(history_url):
+    store = open_store(history_url)
+    store.record_run({"run_id": "r1", "ok": True}, [_record("1998-03-31")])
+    with pytest.raises(HistoryError, match="not recorded"):
+        # the same run id again: the second insert fails, and none of its rows stay
+        store.record_run({"run_id": "r1", "ok": True}, [_record("1998-06-30")])
+    assert len(store.runs()) == 1 and len(store.studies()) == 1
+    assert store.check() == []
+
+
+def test_no_store_means_no_history(tmp_path):
+    assert open_store(None) is None and open_store("none") is None
+    assert earlier_runs(None, "clv", "k", "1998-01-01") == []
+    # reading a store that was never written finds nothing and creates nothing
+    path = tmp_path / "never.duckdb"
+    assert earlier_runs(str(path), "clv", "k", "1998-01-01") == []
+    assert not path.exists()
+
+
+def test_an_unreachable_server_is_one_clear_error():
+    store = open_store("postgresql://clm@127.0.0.1:1/none", lock_timeout=2)
+    with pytest.raises(HistoryError, match=r"127\.0\.0\.1:1/none: cannot connect"):
+        store.runs()
