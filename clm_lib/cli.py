@@ -1,9 +1,10 @@
 """The ``clm`` command line: list the studies, run them, validate an input file, write a
 config for a new file (``clm init``).
 
-Exit codes: 0 success; 1 a study failed or timed out (``clm run``); 2 bad usage or a
-``clm_lib`` error (unknown study or parameter, data contract broken), shown as one line
-without a traceback.
+Exit codes: 0 success; 1 a study failed or timed out, or the run could not be recorded
+in the run history (``clm run``, ``clm backtest``); 2 bad usage or a ``clm_lib`` error
+(unknown study or parameter, data contract broken), shown as one line without a traceback;
+3 an alert fired, with ``--fail-on-alert`` (every study succeeded).
 """
 from __future__ import annotations
 
@@ -34,6 +35,16 @@ _NOTEBOOKS_OPTION = click.option(
     "--notebooks-dir", type=click.Path(file_okay=False, path_type=Path),
     envvar="CLM_NOTEBOOKS_DIR", default=None,
     help="Folder of the study notebooks (default: the workbench's notebooks/).")
+
+
+_HISTORY_OPTION = click.option(
+    "--history", default=None, metavar="STORE",
+    help="Run-history store: a DuckDB file or a postgresql:// URL; 'none' for no history "
+         "(default: a config's history:, else $CLM_HISTORY, else history.duckdb beside the "
+         "run folders).")
+_FAIL_ON_ALERT_OPTION = click.option(
+    "--fail-on-alert", is_flag=True,
+    help="Exit with 3 when an alert of the config's alerts: rules fires (for cron or Airflow).")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,12 +98,16 @@ def list_cmd(notebooks_dir):
 @click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
               help="Time limit per study in seconds; a stuck kernel is stopped.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@_HISTORY_OPTION
+@_FAIL_ON_ALERT_OPTION
 @_NOTEBOOKS_OPTION
-def run_cmd(studies, out_dir, config, params, jobs, timeout, quiet, notebooks_dir):
+def run_cmd(studies, out_dir, config, params, jobs, timeout, quiet, history, fail_on_alert,
+            notebooks_dir):
     """Run STUDIES (all when none is named) and write their reports.
 
     Prints the path of the run's index.html; exits with 1 if any study failed or hit the
-    time limit, 2 if nothing ran: an unknown study or parameter, a value of the wrong
+    time limit (or the run could not be recorded in the run history), 3 with
+    --fail-on-alert if an alert fired, 2 if nothing ran: an unknown study or parameter, a value of the wrong
     type or range (every parameter is checked before any study starts), an --out folder
     that cannot be written.
 
@@ -122,12 +137,22 @@ def run_cmd(studies, out_dir, config, params, jobs, timeout, quiet, notebooks_di
     assignments = [parse_assignment(p) for p in params]
     result = run_studies(list(studies) or None, out_dir=out_dir, parameters=assignments,
                          config=list(config) or None, jobs=jobs, timeout=timeout,
-                         notebooks_dir=notebooks_dir, progress=not quiet)
-    if not result.ok:
+                         notebooks_dir=notebooks_dir, progress=not quiet, history=history)
+    _finish(result, fail_on_alert)
+
+
+def _finish(result, fail_on_alert: bool) -> None:
+    """Say what went wrong or fired, print the index path, exit with the run's code."""
+    if result.failed:
         click.echo(f"{len(result.failed)} of {len(result.studies)} studies did not succeed: "
                    f"{', '.join(result.failed)} (details in {result.run_json})", err=True)
+    if result.history_error:
+        click.echo(f"the run was not recorded in the run history: {result.history_error}",
+                   err=True)
+    for alert in result.alerts:
+        click.echo(f"alert {alert['name']} ({alert['study']}): {alert['message']}", err=True)
     click.echo(str(result.index))
-    sys.exit(0 if result.ok else 1)
+    sys.exit(result.exit_code(fail_on_alert))
 
 
 def _mapping(pairs) -> dict[str, str] | None:

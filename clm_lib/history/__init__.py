@@ -7,12 +7,12 @@ from clm_lib.history.ledger import (FORECASTS_FILE, covered_steps, ledger_frame,
 from clm_lib.history.scoring import (EarlierRun, calibration, coverage, earlier_runs,
                                      previous_run, score_keys, score_total, summary)
 from clm_lib.history.store import HistoryError, HistoryStore, StudyRecord, open_store
-from clm_lib.history.recording import fingerprint, study_inputs, study_record
+from clm_lib.history.recording import fingerprint, study_inputs, study_key, study_record
 
 __all__ = [
     "EarlierRun", "FORECASTS_FILE", "HistoryError", "HistoryStore", "StudyRecord",
     "calibration", "change_text", "changes", "coverage", "covered_steps", "earlier_runs",
     "figure", "ledger_frame", "open_store", "previous_run", "read_forecasts",
     "save_forecasts", "score_keys", "score_total", "source_key", "summary", "value_text",
-    "window_end", "fingerprint", "study_inputs", "study_record",
+    "window_end", "fingerprint", "study_inputs", "study_key", "study_record",
 ]

@@ -15,7 +15,7 @@ from pathlib import Path
 from clm_lib.history.ledger import read_forecasts, source_key
 from clm_lib.history.store import StudyRecord
 
-__all__ = ["INPUT_PARAMETERS", "fingerprint", "study_inputs", "study_record"]
+__all__ = ["INPUT_PARAMETERS", "fingerprint", "study_inputs", "study_key", "study_record"]
 
 #: The parameters that name a study's input files (what makes two runs comparable).
 INPUT_PARAMETERS = ("transactions", "subscriptions", "leads", "customers")
@@ -24,6 +24,12 @@ INPUT_PARAMETERS = ("transactions", "subscriptions", "leads", "customers")
 def study_inputs(parameters: Mapping) -> dict:
     """``{kind: path}`` of the input files among a study's parameters."""
     return {k: parameters[k] for k in INPUT_PARAMETERS if parameters.get(k) is not None}
+
+
+def study_key(study: str, parameters: Mapping) -> str:
+    """The source key of a study run with ``parameters`` (:func:`source_key` of its input
+    files; ``"<study>|"`` for a study without input files)."""
+    return source_key(study, study_inputs(parameters)) or f"{study}|"
 
 
 def fingerprint(parameters: Mapping, metrics: Mapping) -> dict:
@@ -53,7 +59,7 @@ def study_record(study: str, study_dir: str | os.PathLike, parameters: Mapping) 
         metrics = {}
     if not isinstance(metrics, dict):
         metrics = {}
-    key = source_key(study, study_inputs(parameters)) or f"{study}|"
+    key = study_key(study, parameters)
     as_of = metrics.get("as_of")
     return StudyRecord(
         study=study, source_key=key, as_of=None if as_of is None else str(as_of)[:10],

@@ -231,6 +231,7 @@ RULES: dict[str, Rule] = {
                    optional=True),
     "currency": _TEXT,
     "output_dir": _reserved,
+    "history": _reserved,
     # shared by several studies with one meaning
     "time_unit": _one_of(tuple(TIME_UNITS)),
     "horizon": _rule("a positive whole number of time units (time_unit)",

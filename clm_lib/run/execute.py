@@ -10,6 +10,14 @@ Output layout of one run (``DIR`` is ``out_dir``, or ``reports/<YYYYmmdd-HHMMSS>
     DIR/<study>/report.html      self-contained stakeholder report (only for successful runs)
     DIR/<study>/metrics.json     key results, written by the notebook (``save_metrics``)
     DIR/<study>/exports/         per-customer tables, written by the notebook (``save_export``)
+    DIR/<study>/forecasts.parquet  the study's forecasts for the ledger (``save_forecasts``)
+
+Every run is recorded in the run-history store (:mod:`clm_lib.history`; which store:
+:func:`clm_lib.run.history_run.history_url`) once all its studies have ended, in one
+transaction: the run, and per successful study its figures, metrics and forecasts. Studies
+that declare a ``history`` parameter get the store's URL, to score earlier forecasts; each
+report and the index show the change of the headline figures since the last run of the
+same study on the same data, and the alerts of the run's ``alerts:`` rules.
 
 Notebooks run in-process through :func:`papermill.execute_notebook` (no command-line
 start-up), each in its own kernel ``python3`` with the notebooks folder as working
@@ -40,6 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clm_lib.exports import EXPORT_IDS_ENV, KEY_ENV
+from clm_lib.history import HistoryError, open_store, study_record
+from clm_lib.run import history_run
 from clm_lib.run import html as report_html
 from clm_lib.run.index_page import index_html
 from clm_lib.config import REPORTS_DIR, available_cores
@@ -102,6 +112,9 @@ class StudyResult:
     parameters: dict = field(default_factory=dict)
     output_dir: Path | None = None
     started: str | None = None
+    #: the change of the figures since the last run (history_run.study_changes), or None
+    changes: dict | None = None
+    alerts: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -121,6 +134,8 @@ class StudyResult:
             "parameters": _jsonable(self.parameters),
             "notebook": f"{self.name}/notebook.ipynb",
             "report": f"{self.name}/report.html" if self.ok else None,
+            "changes": _jsonable(self.changes),
+            "alerts": _jsonable(self.alerts),
         }
 
 
@@ -133,11 +148,30 @@ class RunResult:
     finished: str | None
     studies: dict[str, StudyResult]
     parameters: dict = field(default_factory=dict)
+    run_id: str = ""
+    #: the history store (its name, a password hidden), None when switched off
+    history: str | None = None
+    #: why the run could not be recorded in the history store, None when it was
+    history_error: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True when every study succeeded."""
-        return all(r.ok for r in self.studies.values())
+        """True when every study succeeded and the run was recorded."""
+        return all(r.ok for r in self.studies.values()) and self.history_error is None
+
+    @property
+    def alerts(self) -> list[dict]:
+        """Every alert of the run's studies."""
+        return [a for r in self.studies.values() for a in r.alerts]
+
+    def exit_code(self, fail_on_alert: bool = False) -> int:
+        """0 success; 1 a study failed or the run was not recorded; with
+        ``fail_on_alert``, 3 (:data:`history_run.ALERT_EXIT_CODE`) when an alert fired."""
+        if not self.ok:
+            return 1
+        if fail_on_alert and self.alerts:
+            return history_run.ALERT_EXIT_CODE
+        return 0
 
     @property
     def failed(self) -> list[str]:
@@ -153,9 +187,13 @@ class RunResult:
 
     def to_dict(self) -> dict:
         return {
+            "run_id": self.run_id,
             "started": self.started,
             "finished": self.finished,
             "ok": self.ok,
+            "history": self.history,
+            "history_error": self.history_error,
+            "alerts": _jsonable(self.alerts),
             "parameters": _jsonable(self.parameters),
             "studies": {n: r.to_dict() for n, r in self.studies.items()},
         }
@@ -271,21 +309,48 @@ def _has_error(cell) -> bool:
         cell.get("metadata", {}).get("papermill", {}).get("exception"))
 
 
+def _run_settings(configs: Sequence = ()) -> dict:
+    """The run settings of the config files (``RUN_KEYS``), later files overriding."""
+    settings: dict = {}
+    for cfg in configs:
+        settings.update(getattr(cfg, "run", {}) or {})
+    return settings
+
+
 def _run_environment(configs: Sequence = ()) -> dict[str, str]:
     """What every kernel of one run gets in its environment: the key of the pseudonyms in
     the reports (a config's ``pseudonym_key``, else ``$CLM_PSEUDONYM_KEY``, else drawn for
     this run, so the reports of a run agree with each other and no two runs share a key),
     and which ids the exports carry (a config's ``export_ids``, default the real ids)."""
-    settings: dict = {}
-    for cfg in configs:  # later config files override earlier ones
-        settings.update(getattr(cfg, "run", {}) or {})
+    settings = _run_settings(configs)
     key = settings.get("pseudonym_key") or os.environ.get(KEY_ENV) or secrets.token_hex(32)
     ids = settings.get("export_ids") or os.environ.get(EXPORT_IDS_ENV) or "real"
     return {KEY_ENV: key, EXPORT_IDS_ENV: ids}
 
 
+@dataclass(frozen=True)
+class _History:
+    """What a study needs of the run's history: the store's URL and the alert rules."""
+
+    url: str | None = None
+    alerts: Mapping = field(default_factory=dict)
+
+
+def _since_last_run(result: StudyResult, study: Study, values: dict, metrics: Mapping,
+                    history: _History) -> str:
+    """Fill ``result.changes`` and ``result.alerts``; the HTML block that shows them."""
+    result.changes = history_run.study_changes(history.url, study.name,
+                                               {**study.defaults(), **values}, metrics)
+    result.alerts = history_run.evaluate_alerts(history.alerts, study.name, metrics,
+                                                result.changes)
+    currency = metrics.get("currency") if isinstance(metrics.get("currency"), str) else None
+    return (history_run.alerts_block(result.alerts)
+            + history_run.changes_block(result.changes, currency))
+
+
 def _execute(study: Study, values: dict, study_dir: Path, timeout: float,
-             run_started: str, env: Mapping[str, str] | None = None) -> StudyResult:
+             run_started: str, env: Mapping[str, str] | None = None,
+             history: _History | None = None) -> StudyResult:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -295,6 +360,9 @@ def _execute(study: Study, values: dict, study_dir: Path, timeout: float,
     _clear_previous(study_dir)
     nb_path = study_dir / "notebook.ipynb"
     params = dict(values, output_dir=str(study_dir.resolve()))
+    history = history or _History()
+    if "history" in study.parameters:
+        params["history"] = history.url
     t0 = time.monotonic()
     deadline = t0 + timeout
     current: list = []
@@ -351,13 +419,15 @@ def _execute(study: Study, values: dict, study_dir: Path, timeout: float,
 
     if result.ok:
         try:
-            decision = (_read_metrics(study_dir) or {}).get("decision") or {}
+            metrics = _read_metrics(study_dir) or {}
+            decision = metrics.get("decision") or {}
+            since = _since_last_run(result, study, values, metrics, history)
             page = report_html.report_page(
                 nb, title=study.title, study=study.name, run_date=run_started,
                 parameters={**study.defaults(), **values},
                 parameter_help={p.name: p.help for p in study.parameters.values()},
                 exports=report_html.export_files(study_dir / "exports"),
-                source=decision.get("source"), as_of=decision.get("as_of"))
+                source=decision.get("source"), as_of=decision.get("as_of"), since=since)
             report_html.atomic_write_text(study_dir / "report.html", page)
         except Exception as exc:  # noqa: BLE001
             result.status = "failed"
@@ -402,6 +472,20 @@ def _read_metrics(study_dir: Path) -> dict | None:
         return None
 
 
+def _record(store, run: RunResult, values: Mapping[str, dict],
+            defaults: Mapping[str, dict]) -> None:
+    """Put the run into the history store, in one transaction (nothing of it on failure:
+    ``run.history_error`` says why)."""
+    try:
+        records = [study_record(n, run.out_dir / n, {**defaults[n], **values[n]})
+                   for n, r in run.studies.items() if r.ok]
+        store.record_run({"run_id": run.run_id, "started": run.started,
+                          "finished": run.finished, "out_dir": str(run.out_dir),
+                          "ok": run.ok, "alerts": run.alerts}, records)
+    except HistoryError as exc:
+        run.history_error = str(exc)
+
+
 def default_jobs(n_studies: int) -> int:
     """Parallel studies by default: one per core available to this process."""
     return max(1, min(n_studies, available_cores()))
@@ -410,8 +494,8 @@ def default_jobs(n_studies: int) -> int:
 def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike | None = None,
                 parameters=None, config=None, jobs: int | None = None,
                 timeout: float = 600, notebooks_dir: str | os.PathLike | None = None,
-                progress: bool = True, reports_dir: str | os.PathLike | None = None
-                ) -> RunResult:
+                progress: bool = True, reports_dir: str | os.PathLike | None = None,
+                history: str | None = None) -> RunResult:
     """Run study notebooks and write their reports (see the module docstring).
 
     Parameters
@@ -440,6 +524,10 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
         Print one line per finished study on stderr.
     reports_dir : path, optional
         Base folder of timestamped runs (default ``reports/``).
+    history : str, optional
+        The run-history store (a DuckDB file or a ``postgresql://`` URL; ``"none"``: no
+        history); default a config's ``history``, else ``$CLM_HISTORY``, else
+        ``history.duckdb`` beside the run folders.
 
     Returns
     -------
@@ -479,6 +567,9 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
     else:
         run_dir = _writable_dir(Path(out_dir))
     run_dir = run_dir.resolve()
+    settings = _run_settings(configs)
+    url = history_run.history_url(history, settings, base if out_dir is None else run_dir.parent)
+    store = open_store(url)
 
     given = {}
     if parameters is not None:
@@ -492,7 +583,8 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
                                                  parameters=values[s.name],
                                                  output_dir=run_dir / s.name)
                              for s in selected},
-                    parameters=given)
+                    parameters=given, run_id=f"{run_dir.name}-{secrets.token_hex(4)}",
+                    history=None if store is None else store.label)
     n_jobs = max(1, min(len(selected), jobs or default_jobs(len(selected))))
     lock = threading.Lock()
     done = 0
@@ -508,8 +600,9 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
     threading.Thread(target=_quiet_warm_up, name="clm-warm-up", daemon=True).start()
     pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="clm-study")
     env = _run_environment(configs)
+    study_history = _History(url=url, alerts=settings.get("alerts") or {})
     futures = {pool.submit(_execute, s, values[s.name], run_dir / s.name, timeout,
-                           run.started, env): s for s in selected}
+                           run.started, env, study_history): s for s in selected}
     try:
         for fut in as_completed(futures):
             study = futures[fut]
@@ -548,6 +641,11 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
     pool.shutdown(wait=True)
 
     run.finished = _now()
+    if store is not None:
+        _record(store, run, values, {s.name: s.defaults() for s in selected})
+        if progress and run.history_error:
+            print(f"not recorded in the run history: {run.history_error}", file=sys.stderr,
+                  flush=True)
     write_state()
     metrics = {n: _read_metrics(run_dir / n) for n, r in run.studies.items() if r.ok}
     titles = {n: r.title for n, r in run.studies.items()}

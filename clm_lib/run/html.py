@@ -40,7 +40,7 @@ __all__ = ["atomic_write_text", "notebook_to_html", "report_page", "export_files
 #: Cells with these tags are not shown in reports.
 REMOVE_TAGS = frozenset({"remove", "remove_cell", "injected-parameters"})
 #: Parameters never shown (where the run writes; secrets).
-HIDDEN_PARAMETERS = frozenset({"output_dir"})
+HIDDEN_PARAMETERS = frozenset({"output_dir", "history"})
 
 
 _lock = threading.Lock()
@@ -257,7 +257,7 @@ def _help(text: str) -> str:
 def report_page(nb, *, title: str, study: str, run_date: str,
                 parameters: Mapping[str, object], parameter_help: Mapping[str, str] | None = None,
                 exports: Sequence[tuple[str, int]] = (), index_href: str | None = "../index.html",
-                source: str | None = None, as_of: str | None = None) -> str:
+                source: str | None = None, as_of: str | None = None, since: str = "") -> str:
     """A complete, self-contained HTML page for one executed study notebook.
 
     Parameters
@@ -281,6 +281,10 @@ def report_page(nb, *, title: str, study: str, run_date: str,
         Link back to the run's index page; None for a page on its own.
     source, as_of : str, optional
         Data source and end of observation for the header (from the study's metrics).
+    since : str
+        HTML of the run's alerts and of the change since the last run
+        (:mod:`clm_lib.run.history_run`), shown right after the decision box; built by the
+        runner from escaped values.
     """
     clean, decision, omitted = arrange(clean_notebook(nb))
     with _lock:  # one exporter shared by the runner's threads
@@ -301,7 +305,7 @@ def report_page(nb, *, title: str, study: str, run_date: str,
     header = (f"<header class='clm-header'>{nav}<h1>{esc(title)}</h1>"
               f"<div class='clm-meta'>{' · '.join(meta)}</div></header>")
     extra = [("appendix", "Appendix: exports and parameters")] if appendix_html else []
-    content = (header + decision + _toc(body, extra) + body
+    content = (header + decision + since + _toc(body, extra) + body
                + (f"<section id='appendix'><h2>Appendix: exports and parameters</h2>{appendix_html}</section>"
                   if appendix_html else ""))
     return page(title, content)

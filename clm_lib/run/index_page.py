@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from clm_lib.reporting import STAGES
+from clm_lib.run.history_run import alerts_block, changes_block
 from clm_lib.run.html import display_value, _human_date
 from clm_lib.run.page import esc, page
 
@@ -149,15 +150,32 @@ def index_html(run: Mapping, metrics: Mapping[str, Mapping | None], titles: Mapp
     params_block = (f"<details class='clm-appendix-block'><summary>Parameters given</summary>"
                     f"<div class='clm-table-wrap'><table><tbody>{prow}</tbody></table></div></details>"
                     if prow else "")
+    since = []
+    for name, info in studies.items():
+        m = metrics.get(name) or {}
+        block = changes_block(info.get("changes"), m.get("currency") if isinstance(
+            m.get("currency"), str) else None, heading="h3")
+        if block:
+            title = esc(titles.get(name) or name)
+            since.append(block.replace("<h3>Since the last run</h3>", f"<h3>{title}</h3>", 1))
+    since_html = ("<h2 id='since'>Since the last run</h2><div class='clm-since'>" + "".join(since)
+                  + "</div>") if since else ""
+    if run.get("history_error"):
+        recorded = f" · <span class='clm-error'>not recorded in the run history: {esc(run['history_error'])}</span>"
+    elif run.get("history"):
+        recorded = " · recorded in the run history"
+    else:
+        recorded = ""
     content = (
         "<header class='clm-header'><h1>Customer lifecycle</h1>"
         f"<div class='clm-meta'>Run started {esc(_human_date(run.get('started') or ''))}, "
         f"finished {esc(_human_date(run.get('finished') or ''))} · "
-        f"{n_ok} of {len(studies)} studies succeeded</div></header>"
+        f"{n_ok} of {len(studies)} studies succeeded{recorded}</div></header>"
+        + alerts_block(run.get("alerts") or []) +
         "<p>The key figure of each stage of the customer lifecycle, from the studies of this run; "
         "each links to the report that explains it. Studies may use different data: the table "
         "below gives each one's source and as-of date.</p>"
-        + _stage_cards(studies, metrics, titles)
+        + _stage_cards(studies, metrics, titles) + since_html
         + "<h2>Studies of this run</h2><div class='clm-table-wrap'><table class='clm-index'>"
         "<thead><tr><th>Study</th><th>Status</th><th>Data</th><th>Observed to</th>"
         "<th>Key figures</th><th>Exports</th><th class='num'>Time</th></tr></thead><tbody>"

@@ -80,6 +80,13 @@ details.clm-appendix-block > summary { cursor: pointer; font-weight: 600; }
 .clm-stage details > summary { cursor: pointer; color: var(--accent); font-size: .85rem; margin-bottom: .4rem; }
 .clm-stage-empty { border-top-color: var(--line); color: var(--muted); }
 .clm-error { color: #b42318; }
+.clm-alerts { border-left: 5px solid #b42318; background: #fdf0ee; padding: .6rem 1rem; margin: 1rem 0; }
+.clm-alerts-title { font-weight: 600; margin: 0 0 .3rem; }
+.clm-alerts ul { margin: 0; padding-left: 1.2rem; }
+.clm-changes { margin: 1rem 0; }
+.clm-changes p { margin: .2rem 0 .4rem; }
+td.clm-good { color: #1a7f37; }
+td.clm-bad { color: #b42318; }
 dl.headline { display: grid; grid-template-columns: minmax(8rem, auto) 1fr; gap: .1rem .8rem; margin: 0; }
 dl.headline dt { color: var(--muted); } dl.headline dd { margin: 0; font-weight: 600; }
 .output_area .prompt, .jp-OutputPrompt, .jp-InputPrompt, a.anchor-link { display: none; }

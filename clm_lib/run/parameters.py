@@ -84,14 +84,18 @@ TEXT_PARAMETERS = frozenset(PATH_PARAMETERS | {
     "as_of", "calibration_end", "flow_start", "time_unit", "segment", "engine", "currency",
     "date_format", "encoding", "delimiter"})
 #: Set by the runner for every study; users cannot set it.
-RESERVED_PARAMETERS = frozenset({"output_dir"})
+RESERVED_PARAMETERS = frozenset({"output_dir", "history"})
 #: The top-level key of a config file naming the studies the file is for.
 STUDIES_KEY = "studies"
 #: Top-level keys of a config file that set the run, not a study parameter:
 #: ``pseudonym_key`` the secret of the pseudonyms shown in reports (default: the
 #: ``CLM_PSEUDONYM_KEY`` environment variable, else a random key per run);
-#: ``export_ids`` "real" (default: the ids of the input, for the CRM) or "pseudonymised".
-RUN_KEYS = ("pseudonym_key", "export_ids")
+#: ``export_ids`` "real" (default: the ids of the input, for the CRM) or "pseudonymised";
+#: ``history`` the run-history store (a DuckDB file, relative to the config's folder, or a
+#: ``postgresql://`` URL; ``none`` switches it off; :mod:`clm_lib.run.history_run`);
+#: ``alerts`` the thresholds of the alerts for schedulers
+#: (:data:`clm_lib.run.history_run.ALERT_RULES`).
+RUN_KEYS = ("pseudonym_key", "export_ids", "history", "alerts")
 EXPORT_IDS = ("real", "pseudonymised")
 
 
@@ -285,6 +289,22 @@ def _one_config(config, names_all: Sequence[str], base: Path) -> tuple[Config, l
     if "export_ids" in run and run["export_ids"] not in EXPORT_IDS:
         problems.append(f"{label}: 'export_ids' must be one of {', '.join(EXPORT_IDS)}, "
                         f"got {run['export_ids']!r}")
+    if "history" in run:
+        value = run["history"]
+        if value is not None and not isinstance(value, str):
+            problems.append(f"{label}: 'history' must be a file path or a postgresql:// URL, "
+                            f"got {value!r}")
+        elif (isinstance(value, str) and "://" not in value
+              and value.strip().lower() not in ("", "none", "off", "false")):
+            # relative to the config file's folder, like its data files
+            run["history"] = _resolve_path(value, Path(path).parent if path else base)
+    if "alerts" in run:
+        from clm_lib.run.history_run import check_alert_rules
+
+        try:
+            run["alerts"] = check_alert_rules(run["alerts"], label)
+        except ParameterError as exc:
+            problems.append(str(exc))
     studies = shared.pop(STUDIES_KEY, None)
     if studies is not None:
         if isinstance(studies, str):  # "studies: clv" names one study
