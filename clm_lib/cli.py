@@ -155,6 +155,74 @@ def _finish(result, fail_on_alert: bool) -> None:
     sys.exit(result.exit_code(fail_on_alert))
 
 
+@cli.command("backtest")
+@click.argument("studies", nargs=-1)
+@click.option("--origins", default=None, metavar="DATES",
+              help="As-of dates to replay, comma-separated ISO dates, e.g. "
+                   "1997-09-30,1997-12-31,1998-03-31,1998-06-30.")
+@click.option("--every", type=click.Choice(["month", "quarter", "half-year", "year"]),
+              default=None, help="Instead of --origins: month ends this far apart, from "
+                                 "--first to --last.")
+@click.option("--first", default=None, metavar="DATE", help="First origin with --every.")
+@click.option("--last", default=None, metavar="DATE", help="Last origin with --every.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Output folder (default: reports/backtest-<timestamp>/).")
+@click.option("--config", "config", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML file of parameters, as for clm run (repeatable).")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Set a parameter, as for clm run (not as_of: the origins set it).")
+@click.option("--history", default=None, metavar="STORE",
+              help="The store to fill (default: history.duckdb in the backtest's folder); "
+                   "name the scheduled runs' store to start their track record at once.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Studies run at the same time within one origin.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
+              help="Time limit per study and origin in seconds.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@_FAIL_ON_ALERT_OPTION
+@_NOTEBOOKS_OPTION
+def backtest_cmd(studies, origins, every, first, last, out_dir, config, params, history,
+                 jobs, timeout, quiet, fail_on_alert, notebooks_dir):
+    """Replay the log at several past as-of dates (rolling origin), as if the runs had been
+    scheduled, and report every forecast against what happened.
+
+    \b
+    One run per origin, oldest first, with as_of = the origin, all into one history store:
+    each run scores the forecasts of the earlier origins that its data cover, so the last
+    run's CLV, cohort and survival reports hold the whole track record. The backtest's
+    index.html lists the scored forecasts with their errors, intervals and coverage.
+        clm backtest clv --config examples/cdnow.yml \\
+            --origins 1997-09-30,1997-12-31,1998-03-31,1998-06-30
+        clm backtest clv --config examples/cdnow.yml --every quarter \\
+            --first 1997-09-30 --last 1998-06-30
+    Exit codes as for clm run.
+    """
+    from clm_lib.run.backtest import origins_every, run_backtest
+    from clm_lib.run.parameters import parse_assignment
+
+    if (origins is None) == (every is None):
+        raise click.UsageError("give --origins DATES or --every with --first and --last")
+    if every is not None:
+        if not first or not last:
+            raise click.UsageError("--every needs --first and --last")
+        dates = origins_every(every, first, last)
+    else:
+        dates = origins
+    result = run_backtest(list(studies) or None, dates, out_dir=out_dir,
+                          parameters=[parse_assignment(p) for p in params],
+                          config=list(config) or None, history=history, jobs=jobs,
+                          timeout=timeout, notebooks_dir=notebooks_dir, progress=not quiet)
+    for origin, run in result.runs.items():
+        if not run.ok:
+            click.echo(f"origin {origin}: {', '.join(run.failed) or 'not recorded'} did not "
+                       f"succeed (details in {run.run_json})", err=True)
+    for alert in result.alerts:
+        click.echo(f"alert {alert['name']} ({alert['study']}): {alert['message']}", err=True)
+    click.echo(str(result.index))
+    sys.exit(result.exit_code(fail_on_alert))
+
+
 def _mapping(pairs) -> dict[str, str] | None:
     out = {}
     for pair in pairs:

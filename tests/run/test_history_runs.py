@@ -176,3 +176,34 @@ def test_two_runs_at_once_both_land(tmp_path, history_url, tx):
     assert len(store.runs()) == 2 and store.check() == []
     assert sorted(json.loads((tmp_path / n / "run.json").read_text())["run_id"]
                   for n in ("a", "b")) == sorted(store.runs()["run_id"])
+
+
+def test_a_backtest_replays_the_origins_into_one_store_and_reports_the_track_record(tmp_path, tx):
+    res = CliRunner().invoke(cli, [
+        "backtest", "ledger", "--notebooks-dir", str(NOTEBOOKS), "-q", "--out",
+        str(tmp_path / "bt"), "-p", f"transactions={tx}", "-p", "actual=11",
+        "--every", "month", "--first", "2020-01-31", "--last", "2020-03-31"])
+    assert res.exit_code == 0, res.output
+    folder = tmp_path / "bt"
+    data = json.loads((folder / "backtest.json").read_text())
+    assert data["origins"] == ["2020-01-31", "2020-02-29", "2020-03-31"]
+    store = open_store(folder / "history.duckdb")
+    assert sorted(store.studies("ledger")["as_of"]) == data["origins"] and store.check() == []
+    # the last origin scores both earlier ones: step 2 (14 days) is covered for each;
+    # forecast 20, interval 15-25, actual 11 a week -> 22, inside, error -9.1 %
+    record = data["track_record"]["ledger"]
+    assert record["origin"] == "2020-03-31" and record["scored"] == 2
+    assert [e["as_of"] for e in record["entries"]] == ["2020-01-31", "2020-02-29"]
+    assert all(e["step"] == 2 and e["actual"] == pytest.approx(22) for e in record["entries"])
+    assert record["coverage"] == 1.0
+    assert record["mean_abs_error"] == pytest.approx(2 / 22)
+    page = (folder / "index.html").read_text().replace("\u00a0", " ")
+    assert "2 forecasts scored; mean absolute error 9.1 %" in page
+    assert "100 % of the actuals fell inside their predictive intervals" in page
+    assert "2020-01-31 to 2020-02-14" in page and "−9.1 %" in page
+    for origin in data["origins"]:
+        assert (folder / origin / "ledger" / "report.html").exists()
+    # as_of is the backtest's own
+    res = CliRunner().invoke(cli, ["backtest", "ledger", "--notebooks-dir", str(NOTEBOOKS),
+                                   "--origins", "2020-01-31", "-p", "as_of=2020-01-01"])
+    assert res.exit_code == 2 and "sets as_of itself" in res.output
