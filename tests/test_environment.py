@@ -18,7 +18,7 @@ def _name_and_spec(req: str) -> tuple[str, str]:
 def _pyproject_requirements() -> dict[str, str]:
     meta = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     extras = meta["optional-dependencies"]
-    reqs = list(meta["dependencies"]) + list(extras["test"]) + list(extras["bench"])
+    reqs = [*meta["dependencies"], *(r for extra in extras.values() for r in extra)]
     return dict(_name_and_spec(r) for r in reqs)
 
 

@@ -313,7 +313,7 @@ def planned(tmp_path, monkeypatch):
     """(notebooks folder, the studies the executor was asked to run)."""
     started = []
 
-    def no_kernel(study, values, study_dir, timeout, run_started, env=None):
+    def no_kernel(study, values, study_dir, timeout, run_started, env=None, history=None):
         started.append(study.name)
         return execute.StudyResult(name=study.name, title=study.title, status="ok",
                                    parameters=dict(values), output_dir=study_dir)

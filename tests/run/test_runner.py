@@ -364,7 +364,7 @@ def no_kernel(monkeypatch):
 
     started = []
 
-    def fake(study, values, study_dir, timeout, run_started, env=None):
+    def fake(study, values, study_dir, timeout, run_started, env=None, history=None):
         started.append((study.name, dict(values)))
         return execute.StudyResult(name=study.name, title=study.title, status="ok",
                                    parameters=dict(values), output_dir=study_dir)
