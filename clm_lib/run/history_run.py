@@ -46,6 +46,16 @@ ALERT_RULES = {
 }
 
 
+#: How each alert is titled in the reports (``run.json`` keeps the names).
+ALERT_TITLES = {
+    "churn_up": "Churn rising",
+    "figure_change": "Large change",
+    "track_record_error": "Forecast missed",
+    "coverage_below": "Intervals too narrow",
+    "data_quality_drop": "Rows dropped",
+}
+
+
 def check_alert_rules(rules: object, label: str = "config") -> dict:
     """The ``alerts:`` mapping of a config, checked: known rule names, positive numbers."""
     if rules is None:
@@ -165,7 +175,8 @@ def alerts_block(alerts: Sequence[Mapping]) -> str:
     """The alerts of a page, as a warning box (empty without alerts)."""
     if not alerts:
         return ""
-    items = "".join(f"<li><strong>{escape(a['name'])}</strong>: {escape(a['message'])}</li>"
+    items = "".join(f"<li><strong>{escape(ALERT_TITLES.get(a['name'], a['name']))}</strong> "
+                    f"({escape(a['study'])}): {escape(a['message'])}</li>"
                     for a in alerts)
     n = len(alerts)
     return (f"<aside class='clm-alerts' role='alert'><p class='clm-alerts-title'>"

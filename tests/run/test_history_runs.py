@@ -90,7 +90,7 @@ def test_changes_since_the_last_run_and_alerts(tmp_path, history_url, tx):
         text = page.replace("\u00a0", " ")  # numbers and their units do not part
         assert "Since the last run" in text and "+5.0 pts" in text and "+$100.00 (+10.0 %)" in text
         assert "Value &lt;b&gt;next year&lt;/b&gt;" in page and "<b>next year" not in page
-        assert "churn_up" in page and "data_quality_drop" in page
+        assert "Churn rising" in page and "Rows dropped" in page
     # the report shows the change after the decision box, before the sections
     assert report.index("Since the last run") < report.index("<h2")
     res = runner.invoke(cli, [*args, "--out", str(tmp_path / "c"), "-p", "churn=0.2",
