@@ -13,6 +13,7 @@ from clm_lib.studies.clv.bridge import PARTS, bridge_parts
 from clm_lib.studies.clv.compute import forecast_steps, window_forecasts
 from clm_lib.studies.clv.history_report import track_metrics
 from clm_lib.studies.clv.track import track_record, window_actuals
+from tests.conftest import example_parameters
 
 SOURCE = "clv|transactions=/data/log.csv"
 
@@ -172,8 +173,6 @@ def _cdnow_actuals(path, start, end):
 def test_second_run_scores_the_first(run_notebook, history_url):
     """CDNOW: a run as of 1998-03-31 is recorded; a run as of 1998-06-30 scores its 13-week
     forecast against the repeat purchases that happened (counted here with pandas)."""
-    from conftest import example_parameters
-
     params = example_parameters("30_clv.ipynb")
     out1 = run_notebook("30_clv.ipynb", as_of="1998-03-31", history=None)
     m1 = json.loads((out1 / "metrics.json").read_text())
