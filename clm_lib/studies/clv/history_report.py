@@ -67,17 +67,20 @@ def track_sentence(tr: TrackRecord, study: ClvStudy) -> str:
     if not pur:
         return ""
     last = pur[-1]
-    ago = len(pur)
     way = "over-predicted" if (last.get("error") or 0) > 0 else "under-predicted"
-    text = (f"The repeat purchases forecast made {ago} run{'s' if ago > 1 else ''} ago, as of "
-            f"{last['as_of']}, {way} the {last['step']:g} {last['unit']}s to {last['window'][1]} "
-            f"by {fmt.percent(abs(last['error']), 1) if last.get('error') is not None else fmt.MISSING} "
+    text = (f"The repeat purchases forecast of the run as of {last['as_of']} {way} the "
+            f"{last['step']:g} {last['unit']}s to {last['window'][1]} by "
+            f"{fmt.percent(abs(last['error']), 1) if last.get('error') is not None else fmt.MISSING} "
             f"({fmt.count(last['predicted'])} expected, {fmt.count(last['actual'])} happened)")
     cust = last.get("customers")
     if cust:
         text += (f"; per customer it was off by {fmt.number(cust['mae'], 2)} purchases on "
                  "average")
     text += "."
+    if len(pur) > 1:
+        errors = [abs(e["error"]) for e in pur if e.get("error") is not None]
+        text += (f" Over the {len(pur)} earlier runs scored, purchase forecasts were off by "
+                 f"{fmt.percent(sum(errors) / len(errors), 1)} on average." if errors else "")
     intervals = [e for e in tr.entries if e.get("inside") is not None]
     if intervals:
         inside = sum(bool(e["inside"]) for e in intervals)

@@ -9,9 +9,9 @@ import pytest
 from clm_lib.clv.bgnbd import BetaGeoModel, simulate_bgnbd
 from clm_lib.clv.gamma_gamma import GammaGammaModel, simulate_gamma_gamma
 from clm_lib.history import StudyRecord, ledger_frame, open_store, study_record
-from clm_lib.studies.clv.bridge import PARTS, bridge_parts
+from clm_lib.studies.clv.bridge import PARTS, bridge_parts, equity_bridge
 from clm_lib.studies.clv.compute import forecast_steps, window_forecasts
-from clm_lib.studies.clv.history_report import track_metrics
+from clm_lib.studies.clv.history_report import track_metrics, track_sentence, track_table
 from clm_lib.studies.clv.track import track_record, window_actuals
 from tests.conftest import example_parameters
 
@@ -115,6 +115,13 @@ def test_track_record_scores_a_hand_filled_store(tmp_path):
     assert "customers" not in pur
     m = track_metrics(tr, None)
     assert m["scored"] == 2 and m["coverage"] == 0.5
+    text = track_sentence(tr, None)
+    assert text.startswith("The repeat purchases forecast of the run as of 2020-01-10 "
+                           "under-predicted the 14 days to 2020-01-24 by 16.7")
+    assert "1 of 2 actual totals (purchases and value) fell inside their 90" in text
+    assert m["text"] == text
+    table = track_table(tr)["df"]
+    assert len(table) == 2 and list(table["inside"]) == ["no", "yes"]
 
 
 def test_track_record_per_customer_and_nothing_to_score(tmp_path):
@@ -157,6 +164,24 @@ def test_bridge_parts_by_hand():
     assert p["total_before"] == 20.0 and p["total_now"] == 23.0
     assert sum(p[k] for k in PARTS) == pytest.approx(p["change"]) and p["change"] == 3.0
     assert p["customers"] == {"new": 1, "lost": 1, "behaviour": 2, "parameters": 2, "gone": 1}
+
+
+def test_bridge_not_computed_across_valuation_settings(tmp_path):
+    url = str(tmp_path / "h.duckdb")
+    metrics = {"as_of": "2020-01-10", "forecast": {"model": "mbgnbd"}, "time_unit": "week",
+               "horizon": 52, "margin": 0.3, "annual_discount_rate": 0.15}
+    open_store(url).record_run({"run_id": "r1", "ok": True}, [StudyRecord(
+        study="clv", source_key=SOURCE, as_of="2020-01-10", fingerprint={}, parameters={},
+        figures={}, metrics=metrics, forecasts=None)])
+    study = SimpleNamespace(values=pd.DataFrame({"clv": [1.0]}), value_model="pareto_nbd",
+                            time_unit="week", horizon=26, margin=0.3, annual_discount_rate=0.15)
+    b = equity_bridge(study, url, SOURCE)
+    assert b.parts is None and b.run_id == "r1"
+    assert b.reason == ("the previous run valued customers differently (value model mbgnbd "
+                        "then, pareto_nbd now; horizon 52 then, 26 now), so its values are "
+                        "not compared")
+    assert equity_bridge(study, url, "clv|other").reason == "no earlier run on this data"
+    assert equity_bridge(study, None, SOURCE).reason == "no run history was given (history)"
 
 
 def _cdnow_actuals(path, start, end):
