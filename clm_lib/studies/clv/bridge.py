@@ -81,7 +81,7 @@ def bridge_parts(before: pd.DataFrame, now: pd.DataFrame, *,
         "lost": float((n.loc[lost, "clv"] - b.loc[lost, "clv"]).sum()),
         "behaviour": float((n.loc[stay, "clv_previous_parameters"] - b.loc[stay, "clv"]).sum()),
         "parameters": float((n.loc[stay, "clv"] - n.loc[stay, "clv_previous_parameters"]).sum()),
-        "gone": -float(before.loc[gone, "clv"].sum()),
+        "gone": 0.0 - float(before.loc[gone, "clv"].sum()),
     }
     total_before, total_now = float(before["clv"].sum()), float(now["clv"].sum())
     return {"total_before": total_before, "total_now": total_now,

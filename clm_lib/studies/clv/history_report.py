@@ -137,7 +137,8 @@ def bridge_sentence(b: EquityBridge, currency: str | None = "$") -> str:
             f"{fmt.money(abs(p['change']), currency)} (from {fmt.money(p['total_before'], currency)} "
             f"to {fmt.money(p['total_now'], currency)}); the largest part: "
             f"{_PART_LABELS[big].split(' (')[0].lower()} ({fmt.money(p[big], currency)}). A customer "
-            f"counts as lost when her P(alive) fell below {fmt.number(p['threshold'], 2)}.")
+            f"counts as lost when her P(alive) was at least {fmt.number(p['threshold'], 2)} then "
+            "and is below it now.")
 
 
 def bridge_metrics(b: EquityBridge) -> dict:
