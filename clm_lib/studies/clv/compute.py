@@ -23,7 +23,7 @@ import pandas as pd
 
 from clm_lib.checks import require_columns as _check
 from clm_lib.checks import unit_days
-from clm_lib.clv.base import MLEModel
+from clm_lib.clv.base import MLEModel, distinct_pairs
 from clm_lib.clv.bgnbd import BetaGeoModel
 from clm_lib.clv.gamma_gamma import GammaGammaModel, frequency_spend_correlation
 from clm_lib.clv.mbgnbd import ModifiedBetaGeoModel
@@ -45,7 +45,7 @@ from clm_lib.reduce.customers import observation_window
 __all__ = [
     "MODELS", "VALUE_CANDIDATES", "ClvStudy", "clv_study", "holdout_errors", "holdout_interval",
     "select_value_model", "frequency_distribution", "tracking_data", "conditional_vs_holdout",
-    "p_alive_matrix", "top_share", "per_unit_discount_rate",
+    "p_alive_matrix", "top_share", "per_unit_discount_rate", "forecast_steps", "window_forecasts",
 ]
 
 #: The purchase models compared on the holdout, keyed as in ``ClvStudy.models``.
@@ -238,6 +238,83 @@ def top_share(values, fraction: float = 0.1) -> float:
     return float(v[:k].sum() / v.sum()) if v.sum() > 0 else float("nan")
 
 
+#: About a quarter and a half-year in each time unit: the steps of the per-customer
+#: forecasts (with the horizon) and of the predictive intervals of the window totals.
+_QUARTER_STEPS = {"day": (91, 182), "week": (13, 26), "month": (3, 6)}
+
+
+def forecast_steps(time_unit: str, horizon: int) -> tuple[int, ...]:
+    """The steps (time units after ``as_of``) of the per-customer forecasts and of the
+    predictive intervals of the window totals: about a quarter, a half-year and the
+    horizon, those within the horizon.
+
+    >>> forecast_steps("week", 52), forecast_steps("month", 4)
+    ((13, 26, 52), (3, 4))
+    """
+    unit_days(time_unit, _UNITS)
+    return tuple(sorted({s for s in _QUARTER_STEPS[time_unit] if s < horizon} | {int(horizon)}))
+
+
+def window_forecasts(model, spend_model, data: pd.DataFrame, *, horizon: int, margin: float,
+                     time_unit: str = "week", n_draws: int = 0, seed: int | None = 42, level: float = 0.9) -> pd.DataFrame:
+    """What the customers of ``data`` are expected to buy in the windows (as_of, as_of + k]
+    for k = 1..``horizon`` time units: totals over customers, **undiscounted**, the basis
+    a later run can score against the purchases and spend that then happen.
+
+    Parameters
+    ----------
+    model : fitted purchase model (``p_alive``,
+        ``conditional_expected_purchases_if_alive_table``)
+    spend_model : fitted Gamma-Gamma model
+    data : DataFrame
+        ``frequency``, ``recency``, ``T`` (time units), ``monetary_value`` (and
+        ``spend_frequency`` when present), one row per customer.
+    horizon : int
+        Last window, in time units.
+    margin : float
+        Fraction of spend that is value (1 for revenue).
+    time_unit : {"day", "week", "month"}
+        The unit of ``data`` and of the steps.
+    n_draws, seed, level
+        Predictive draws (parameters and purchase randomness,
+        :func:`clm_lib.clv.predictive.predictive_draws`) for the intervals at the steps of
+        :func:`forecast_steps`; 0: none.
+
+    Returns
+    -------
+    DataFrame indexed by ``step`` (1..horizon): ``purchases`` (expected repeat purchases in
+    the window), ``value`` (expected spend x margin in the window, currency, undiscounted)
+    and, at the steps of :func:`forecast_steps` with ``n_draws``, their predictive interval
+    ``purchases_lower``/``purchases_upper`` and ``value_lower``/``value_upper`` (NaN
+    elsewhere). ``attrs["level"]`` the interval level.
+    """
+    _check(data, ["frequency", "recency", "T", "monetary_value"], "window forecast data")
+    steps = np.arange(1, int(horizon) + 1, dtype=float)
+    pairs, codes = distinct_pairs(data["frequency"], data["T"])
+    cum = model.conditional_expected_purchases_if_alive_table(
+        steps, {"frequency": pairs[:, 0], "T": pairs[:, 1]})
+    alive = np.asarray(model.p_alive(data), float)
+    spend = np.asarray(spend_model.conditional_expected_spend(spend_frame(data)), float)
+    # sum over customers of alive_i * cum[pair_i, k], grouped by pair
+    w_pur = np.bincount(codes, weights=alive, minlength=len(pairs))
+    w_val = np.bincount(codes, weights=alive * spend, minlength=len(pairs))
+    out = pd.DataFrame({"purchases": w_pur @ cum, "value": margin * (w_val @ cum)},
+                       index=pd.Index(steps.astype(int), name="step"))
+    for c in ("purchases_lower", "purchases_upper", "value_lower", "value_upper"):
+        out[c] = np.nan
+    if n_draws:
+        for k in forecast_steps(time_unit, int(horizon)):
+            pred = predictive_draws(
+                model, data, float(k), params=model.sample_params(n_draws, seed=seed), seed=seed,
+                level=level, spend_model=spend_model,
+                spend_params=spend_model.sample_params(n_draws, seed=seed + 1),
+                spend_data=spend_frame(data), discount_rate=0.0, margin=margin)
+            out.loc[k, ["purchases_lower", "purchases_upper"]] = pred.interval("purchases")
+            out.loc[k, ["value_lower", "value_upper"]] = pred.interval("value")
+    out.attrs["level"] = float(level)
+    return out
+
+
 # ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClvStudy:
@@ -301,6 +378,10 @@ class ClvStudy:
     spend_correlation: float
     segments: pd.DataFrame | None
     dropped: dict
+    #: undiscounted expected purchases and value per window (as_of, as_of + k], k = 1 ..
+    #: horizon, with predictive intervals at :func:`forecast_steps`
+    #: (:func:`window_forecasts`); None without the value models
+    windows: pd.DataFrame | None = None
 
 
 def _as_table(eng, transactions):
@@ -420,8 +501,10 @@ def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str 
     final_spend = fit_or_reason(lambda: fit_spend_model(full), errors,
                                 "gamma_gamma_all_data", full_period)
     forecast = {"model": chosen, "horizon": int(horizon), "time_unit": time_unit, "level": level}
-    values = clv_q = top = seg_table = None
+    values = clv_q = top = seg_table = windows = None
     if final is not None and final_spend is not None:
+        windows = window_forecasts(final, final_spend, full, horizon=horizon, margin=margin,
+                                   time_unit=time_unit, n_draws=n_draws, seed=seed, level=level)
         # the expectations; their intervals are predictive (parameter-only intervals say
         # where a customer's expectation is, not where her purchases will fall)
         values = customer_value(final, final_spend, full, horizon=horizon, discount_rate=d_unit,
@@ -469,4 +552,5 @@ def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str 
         spend_correlation=frequency_spend_correlation(spend_frame(cal)), segments=seg_table,
         dropped={"calibration": dict(cal.attrs.get("dropped", {})),
                  "full": dict(full.attrs.get("dropped", {}))},
+        windows=windows,
     )
