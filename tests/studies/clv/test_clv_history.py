@@ -195,9 +195,12 @@ def _cdnow_actuals(path, start, end):
     return days.groupby(level=0).size(), float(days.sum())
 
 
-def test_second_run_scores_the_first(run_notebook, history_url):
+def test_second_run_scores_the_first(run_notebook, postgres_database):
     """CDNOW: a run as of 1998-03-31 is recorded; a run as of 1998-06-30 scores its 13-week
-    forecast against the repeat purchases that happened (counted here with pandas)."""
+    forecast against the repeat purchases that happened (counted here with pandas). On a
+    PostgreSQL store: tests/run/test_history_cdnow.py runs the same case on a DuckDB file
+    through the runner."""
+    history_url = postgres_database
     params = example_parameters("30_clv.ipynb")
     out1 = run_notebook("30_clv.ipynb", as_of="1998-03-31", history=None)
     m1 = json.loads((out1 / "metrics.json").read_text())
