@@ -190,13 +190,29 @@ class HistoryStore:
         file that does not exist yet when only reading."""
         con = self._connect_postgres() if self.postgres else self._connect_duckdb(read_only)
         try:
-            if con is not None and not read_only and not self._ready:
-                self._create_schema(con)
-                self._ready = True
+            if con is not None and not self._ready:
+                if not read_only:
+                    self._create_schema(con)
+                    self._ready = True
+                elif self._has_schema(con):
+                    self._ready = True
+                else:
+                    # a new PostgreSQL database, or a file whose first writer was killed
+                    # before its tables were committed: nothing recorded yet
+                    yield None
+                    return
             yield con
         finally:
             if con is not None:
                 con.close()
+
+    def _has_schema(self, con) -> bool:
+        """Whether the three tables are there (they are created together, in one
+        transaction)."""
+        found = self._query(con, """SELECT COUNT(*) AS n FROM information_schema.tables
+            WHERE table_schema = current_schema()
+              AND table_name IN ('runs', 'studies', 'forecasts')""")
+        return int(found["n"].iloc[0]) == 3
 
     def _create_schema(self, con) -> None:
         if self.postgres:
