@@ -215,13 +215,22 @@ class HistoryStore:
         return int(found["n"].iloc[0]) == 3
 
     def _create_schema(self, con) -> None:
+        """Create the tables unless they are there. No DDL on an existing schema: on
+        PostgreSQL, ``CREATE INDEX IF NOT EXISTS`` locks its table even when the index
+        exists, and so deadlocked with another process's run being written."""
         if self.postgres:
             with con.transaction():
+                if self._has_schema(con):
+                    return
                 # one creator at a time: two first runs at once must not both create
                 con.execute("SELECT pg_advisory_xact_lock(734201)")
+                if self._has_schema(con):  # the other one did, while this one waited
+                    return
                 for stmt in _SCHEMA:
                     con.execute(stmt)
         else:
+            if self._has_schema(con):
+                return
             con.execute("BEGIN")
             for stmt in _SCHEMA:
                 con.execute(stmt)

@@ -23,15 +23,35 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Ledger rows of one run (three quarters clv, one quarter cohort_retention): big enough
 #: that a write takes a good part of a second, so kills land inside it.
 ROWS = 200_000
-STUDIES = {"clv": ROWS - ROWS // 4, "cohort_retention": ROWS // 4}
+#: Ledger rows of a run of the concurrency tests (many reads and writes: smaller).
+SMALL = 40_000
 
 
-def _start(url: str, prefix: str, rows: int = ROWS, count: int | None = None):
+def _studies(rows: int) -> dict[str, int]:
+    """Ledger rows per study of a run of ``rows`` (as ``writer_child.py`` splits them)."""
+    return {"clv": rows - rows // 4, "cohort_retention": rows // 4}
+
+
+STUDIES = _studies(ROWS)
+
+
+def _start(url: str, prefix: str, rows: int = ROWS, count: int | None = None, go=True):
+    """A writer process (``writer_child.py``); it writes once told to (``go``, or
+    :func:`_go` later)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    return subprocess.Popen([sys.executable, str(CHILD), url, prefix, str(rows),
+    proc = subprocess.Popen([sys.executable, str(CHILD), url, prefix, str(rows),
                              *([str(count)] if count is not None else [])],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    if go:
+        _go(proc)
+    return proc
+
+
+def _go(proc) -> None:
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
 
 
 def _wait_for(proc, word: str) -> str:
@@ -53,7 +73,7 @@ def _kill(proc) -> list[str]:
     return [line.split()[1] for line in out.splitlines() if line.startswith("done ")]
 
 
-def _assert_whole(url: str, done=(), begun=None) -> set[str]:
+def _assert_whole(url: str, done=(), begun=None, rows: int = ROWS) -> set[str]:
     """The store opens and is consistent; each run has both studies and all their ledger
     rows; runs said done are there, and no run that was never begun. Its run ids."""
     store = open_store(url, lock_timeout=30)
@@ -66,7 +86,7 @@ def _assert_whole(url: str, done=(), begun=None) -> set[str]:
     for run_id in runs:
         # check() compared each study's ledger rows with its n_forecasts
         mine = studies[studies["run_id"] == run_id] if len(studies) else studies
-        assert dict(zip(mine["study"], mine["n_forecasts"])) == STUDIES, run_id
+        assert dict(zip(mine["study"], mine["n_forecasts"])) == _studies(rows), run_id
     return runs
 
 
@@ -87,7 +107,7 @@ def _fresh(url: str, tmp_path: Path, name: str) -> str:
 def test_a_writer_killed_at_random_moments_leaves_whole_runs(history_url):
     rng = random.Random(17)
     # one write untouched, to time it; the kills then land before, inside and at the end
-    # of the next writes (the last fifth of a write is its commit)
+    # of the next writes (the commit is the last part of a write)
     proc = _start(history_url, "w0", count=1)
     _wait_for(proc, "ready")
     _wait_for(proc, "begin")
@@ -98,20 +118,30 @@ def test_a_writer_killed_at_random_moments_leaves_whole_runs(history_url):
     done, begun = {"w0-0"}, {"w0-0"}
     fractions = [0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0, 1.3]
     rng.shuffle(fractions)
-    for k, frac in enumerate(fractions, start=1):
-        proc = _start(history_url, f"w{k}")
+    nxt = _start(history_url, "w1", go=False)
+    for k, frac in enumerate([*fractions, None], start=1):
+        proc = nxt
         _wait_for(proc, "ready")
+        _go(proc)
         begun.add(_wait_for(proc, "begin"))
-        time.sleep(took * frac * rng.uniform(0.9, 1.1))
-        done |= set(_kill(proc))
+        if frac is not None:  # the next writer imports while this one writes
+            nxt = _start(history_url, f"w{k + 1}", go=False)
+            time.sleep(took * frac * rng.uniform(0.9, 1.1))
+        else:  # the last one just after a commit, as the next write begins
+            _wait_for(proc, "done")
+            _wait_for(proc, "begin")
+        landed = set(_kill(proc))
+        if frac is not None and frac >= 1 and not landed:
+            took *= 1.5  # writes take longer than the first did (a loaded machine)
+        done |= landed
         begun |= {f"w{k}-{i}" for i in range(len(done) + 2)}  # at most one more begun
         _assert_whole(history_url, done, begun)
     runs = _assert_whole(history_url, done)
     for study, n in STUDIES.items():  # and counted them the same way as this
         assert len(open_store(history_url).forecasts(sorted(runs)[-1:], study)) == n
-    # some kills came too early and some too late (the run landed) ...
-    assert 1 < len(runs) < 1 + len(fractions)
-    # ... and the store takes the next run as if nothing had happened
+    assert f"w{len(fractions) + 1}-0" in runs
+    assert len(runs) < 2 + len(fractions)  # some kills came before the commit
+    # the store takes the next run as if nothing had happened
     proc = _start(history_url, "after", count=1)
     assert proc.wait(timeout=60) == 0, proc.stderr.read()
     assert "after-0" in _assert_whole(history_url)
@@ -119,10 +149,11 @@ def test_a_writer_killed_at_random_moments_leaves_whole_runs(history_url):
 
 def test_a_writer_killed_while_creating_the_schema(history_url, tmp_path):
     rng = random.Random(3)
-    for k in range(6):
-        url = _fresh(history_url, tmp_path, f"new{k}")
-        proc = _start(url, "s", rows=1000, count=1)
+    urls = [_fresh(history_url, tmp_path, f"new{k}") for k in range(6)]
+    procs = [_start(url, "s", rows=1000, count=1, go=False) for url in urls]
+    for url, proc in zip(urls, procs):
         _wait_for(proc, "ready")
+        _go(proc)
         time.sleep(rng.uniform(0.0, 0.03))
         _kill(proc)
         store = open_store(url, lock_timeout=30)
@@ -152,16 +183,25 @@ def test_a_store_without_its_tables_reads_as_empty(history_url):
 
 
 def test_two_writers_at_once_both_land(history_url):
-    a, b = _start(history_url, "a", count=2), _start(history_url, "b", count=2)
+    a, b = (_start(history_url, name, rows=SMALL, count=3, go=False) for name in "ab")
+    for proc in (a, b):  # both ready, then both told at once
+        _wait_for(proc, "ready")
+    for proc in (a, b):
+        _go(proc)
     for proc in (a, b):
         assert proc.wait(timeout=120) == 0, proc.stderr.read()
-    assert _assert_whole(history_url) == {"a-0", "a-1", "b-0", "b-1"}
+    assert _assert_whole(history_url, rows=SMALL) == {"a-0", "a-1", "a-2", "b-0", "b-1", "b-2"}
 
 
 def test_two_first_writers_create_the_schema_at_once(history_url, tmp_path):
-    for k in range(3):
-        url = _fresh(history_url, tmp_path, f"first{k}")
-        procs = [_start(url, name, rows=1000, count=1) for name in ("x", "y")]
+    urls = [_fresh(history_url, tmp_path, f"first{k}") for k in range(3)]
+    started = [[_start(url, name, rows=1000, count=1, go=False) for name in ("x", "y")]
+               for url in urls]
+    for url, procs in zip(urls, started):
+        for proc in procs:
+            _wait_for(proc, "ready")
+        for proc in procs:
+            _go(proc)
         for proc in procs:
             assert proc.wait(timeout=120) == 0, proc.stderr.read()
         store = open_store(url)
@@ -169,16 +209,16 @@ def test_two_first_writers_create_the_schema_at_once(history_url, tmp_path):
 
 
 def test_readers_see_whole_runs_while_a_writer_writes(history_url):
-    proc = _start(history_url, "r", count=4)
+    proc = _start(history_url, "r", rows=SMALL, count=6)
     _wait_for(proc, "ready")
     seen = set()
     while proc.poll() is None:
         for run in earlier_runs(history_url, "clv", "clv|/data/tx.csv", "2000-01-01"):
-            assert len(run.forecasts) == STUDIES["clv"], run.run_id
+            assert len(run.forecasts) == _studies(SMALL)["clv"], run.run_id
             seen.add(run.run_id)
         time.sleep(0.05)
     assert proc.returncode == 0, proc.stderr.read()
     # the writer alternates two as-of dates: the latest run of each is scored
     last = earlier_runs(history_url, "clv", "clv|/data/tx.csv", "2000-01-01")
-    assert [r.run_id for r in last] == ["r-2", "r-3"]
+    assert [r.run_id for r in last] == ["r-4", "r-5"]
     assert seen  # some reads came while the writer was still at it

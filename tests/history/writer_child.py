@@ -1,8 +1,10 @@
 """A writer process for the store robustness tests (run as a script, not collected):
-``python writer_child.py URL PREFIX ROWS [COUNT]`` records runs ``PREFIX-0``,
-``PREFIX-1``, ... (COUNT of them, or until killed), each with two studies and ``ROWS``
-ledger rows in all, and says on stdout (flushed) ``begin <run id>`` before and
-``done <run id>`` after each write, so that the parent can time its kills."""
+``python writer_child.py URL PREFIX ROWS [COUNT]`` says ``ready`` on stdout once it has
+imported and built its records, waits for a line on stdin (so that a parent can start the
+next writer while it tests the last), then records runs ``PREFIX-0``, ``PREFIX-1``, ...
+(COUNT of them, or until killed), each with two studies and ``ROWS`` ledger rows in all,
+saying (flushed) ``begin <run id>`` before and ``done <run id>`` after each write, so that
+the parent can time its kills."""
 import sys
 
 import numpy as np
@@ -29,6 +31,7 @@ def main(argv: list[str]) -> None:
     # the records are built before the first write, so a kill lands in the store's code
     recs = [records(rows, i) for i in range(2)]
     print("ready", flush=True)
+    sys.stdin.readline()
     i = 0
     while count is None or i < count:
         run_id = f"{prefix}-{i}"
