@@ -195,22 +195,47 @@ class HistoryStore:
                 con.close()
                 con = None
         try:
-            if con is not None and not read_only and not self._ready:
-                self._create_schema(con)
-                self._ready = True
+            if con is not None and not self._ready:
+                if not read_only:
+                    self._create_schema(con)
+                    self._ready = True
+                elif self._has_schema(con):
+                    self._ready = True
+                else:
+                    # a new PostgreSQL database, or a file whose first writer was killed
+                    # before its tables were committed: nothing recorded yet
+                    yield None
+                    return
             yield con
         finally:
             if con is not None:
                 con.close()
 
+    def _has_schema(self, con) -> bool:
+        """Whether the three tables are there (they are created together, in one
+        transaction)."""
+        found = self._query(con, """SELECT COUNT(*) AS n FROM information_schema.tables
+            WHERE table_schema = current_schema()
+              AND table_name IN ('runs', 'studies', 'forecasts')""")
+        return int(found["n"].iloc[0]) == 3
+
     def _create_schema(self, con) -> None:
+        """Create the tables unless they are there. No DDL on an existing schema: on
+        PostgreSQL, ``CREATE INDEX IF NOT EXISTS`` locks its table even when the index
+        exists, and so deadlocked with another process's run being written."""
         if self.postgres:
             with con.transaction():
+                if self._has_schema(con):
+                    return
                 # one creator at a time: two first runs at once must not both create
                 con.execute("SELECT pg_advisory_xact_lock(734201)")
+                if self._has_schema(con):  # the other one did, while this one waited
+                    return
                 for stmt in _SCHEMA:
                     con.execute(stmt)
         else:
+            if self._has_schema(con):
+                return
             con.execute("BEGIN")
             for stmt in _SCHEMA:
                 con.execute(stmt)

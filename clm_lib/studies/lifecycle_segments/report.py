@@ -14,6 +14,7 @@ import re
 import pandas as pd
 
 from clm_lib import format as fmt
+from clm_lib.history import figure
 from clm_lib.reporting import show_figure, show_note, show_table
 from clm_lib.studies.clv.report import not_fitted_note
 from clm_lib.studies.lifecycle_segments.decision import (ACTION_VERBS, action_groups, as_of_text,
@@ -491,7 +492,8 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
                       leads_data_quality=None) -> dict:
     """``metrics.json`` content; with ``data_quality`` (a DataQuality) its record under
     ``data_quality`` and that of the leads (or None) under ``leads_data_quality``. The
-    decision box is under ``decision``, the index page's stage figures under ``lifecycle``."""
+    decision box is under ``decision``, the index page's stage figures under ``lifecycle``,
+    the headline as numbers (:func:`clm_lib.history.figure`) under ``figures``."""
     s = study.stage_summary
     seg = study.segments
     w = study.what_if if study.what_if is not None else pd.DataFrame(
@@ -499,23 +501,34 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
     trans = {str(a): {str(b): int(v) for b, v in row.items()} for a, row in study.transitions.iterrows()}
     wi = {f"{p:g}": (None if pd.isna(w.loc[p, "value_change"]) else float(w.loc[p, "value_change"]))
           for p in w.index if p > 0}
-    head = {
-        "Customers lapsed / active": f"{s.loc['lapsed', 'customer_share']:.0%} / "
-                                     f"{s.loc[list(ACTIVE_STAGES), 'customer_share'].sum():.0%}",
-    }
+    lapsed, active = s.loc["lapsed", "customer_share"], s.loc[list(ACTIVE_STAGES), "customer_share"].sum()
+    head = {"Customers lapsed / active": f"{lapsed:.0%} / {active:.0%}"}
+    figs = {"lapsed_share": figure("Lapsed customers, share of customers", lapsed, "percent",
+                                   good="down", churn=False),
+            "active_share": figure("Active customers, share of customers", active, "percent",
+                                   good="up"),
+            "champions_share": figure("RFM champions, share of customers",
+                                      seg.loc["champions", "customer_share"], "percent")}
     if "clv_share" in seg:
         head["Champions: customers / value share"] = \
             f"{seg.loc['champions', 'customer_share']:.1%} / {seg.loc['champions', 'clv_share']:.0%}"
+        figs["champions_value_share"] = figure("RFM champions, share of customer value",
+                                               seg.loc["champions", "clv_share"], "percent")
     else:
         head["Customer value"] = "not fitted"
     if len(study.ladder):
         head["P(2nd purchase | 1st)"] = f"{study.ladder['p_next'].iloc[0]:.0%}"
+        figs["second_purchase"] = figure("P(2nd purchase | 1st purchase)",
+                                         study.ladder["p_next"].iloc[0], "percent", good="up")
     valid = w.loc[w.index > 0].dropna(subset=["value"])
     if len(valid):
         x = valid.index[0]
-        head[f"Value of {x:g} pt less churn ({study.horizon} {study.time_unit}s, "
-             f"{w.attrs['shown']} cut)"] = \
+        what = f"{x:g} pt less churn ({study.horizon} {study.time_unit}s, {w.attrs['shown']} cut)"
+        head[f"Value of {what}"] = \
             f"{currency or ''}{valid.loc[x, 'value_change']:,.0f} ({valid.loc[x, 'value_change_pct']:+.1%})"
+        figs["value_of_less_churn"] = figure(
+            f"Value of {what}" + (f", {currency}" if currency else ""),
+            valid.loc[x, "value_change"], "money")
     out = {
         "as_of": study.as_of, "as_of_source": study.as_of_source, "flow_start": study.flow_start,
         "time_unit": study.time_unit, "margin": study.margin, "value_basis": study.value_basis,
@@ -559,6 +572,7 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
                          if study.model is not None and study.model.name == "bgnbd" else None),
         "model_errors": study.model_errors,
         "headline": head,
+        "figures": figs,
         "decision": decision(study, data_quality, currency).to_dict(),
         "lifecycle": lifecycle_figures(study, currency),
     }

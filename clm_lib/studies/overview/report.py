@@ -13,6 +13,7 @@ import pandas as pd
 
 from clm_lib import format as fmt
 from clm_lib.exceptions import ParameterError
+from clm_lib.history import figure
 from clm_lib.reporting import Column, omit_section, save_export, show_table
 from clm_lib.studies.overview.compute import OverviewResult
 from clm_lib.studies.overview.decision import (  # noqa: F401  (the notebook's one module)
@@ -43,6 +44,7 @@ __all__ = [
     "monthly_caption",
     "monthly_table",
     "orders_alt",
+    "overview_figures",
     "overview_metrics",
     "revenue_alt",
     "save_exports",
@@ -189,6 +191,22 @@ def show_segments(result: OverviewResult, currency: str | None = "$") -> None:
 
 
 # --------------------------------------------------------------------------- outputs
+def overview_figures(result: OverviewResult, currency: str | None = "$") -> dict:
+    """``metrics["figures"]``: the headline as numbers (:func:`clm_lib.history.figure`):
+    ``customers`` (count), ``revenue`` (money, in ``currency``), ``one_time_buyer_share``
+    and ``top10_revenue_share`` (fractions)."""
+    s = result.summary
+    unit = f", {currency}" if currency else ""
+    return {
+        "customers": figure("Customers with a purchase", s["customers"], "count", good="up"),
+        "revenue": figure(f"Revenue{unit}", s["revenue"], "money", good="up"),
+        "one_time_buyer_share": figure("One-time buyers, share of customers",
+                                       s["one_time_buyer_share"], "percent", good="down"),
+        "top10_revenue_share": figure("Revenue share of the top 10 % of customers",
+                                      s["top10_revenue_share"], "percent"),
+    }
+
+
 def overview_metrics(result: OverviewResult, *, currency: str | None = "$",
                      source=None) -> dict:
     """The study's ``metrics.json`` content.
@@ -198,7 +216,7 @@ def overview_metrics(result: OverviewResult, *, currency: str | None = "$",
     ``top10_revenue_share``, ``median_days_between_purchases``,
     ``mean_days_between_purchases`` (days), ``monthly`` (one dict per period,
     ``period_start`` as ISO date), ``headline`` (4 formatted entries for the index
-    page), ``gini``, ``decision`` (the decision box, :func:`.decision.decision`;
+    page; ``figures`` the same as numbers, :func:`overview_figures`), ``gini``, ``decision`` (the decision box, :func:`.decision.decision`;
     ``source`` as there), ``lifecycle`` (the index page's stage figures,
     :func:`.decision.lifecycle`) and, when the study loaded the data, ``data_quality``.
     """
@@ -229,6 +247,7 @@ def overview_metrics(result: OverviewResult, *, currency: str | None = "$",
             "One-time buyers": format_share(s["one_time_buyer_share"]),
             "Top 10 % revenue share": format_share(s["top10_revenue_share"]),
         },
+        "figures": overview_figures(result, currency),
         "gini": float(result.concentration.gini),
         "decision": decision(result, currency=currency, source=source).to_dict(),
         "lifecycle": lifecycle(result),

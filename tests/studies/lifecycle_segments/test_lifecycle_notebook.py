@@ -6,6 +6,7 @@ import pytest
 
 from clm_lib.config import NOTEBOOKS_DIR
 from clm_lib.studies.lifecycle_segments import report
+from tests.studies.lifecycle_segments.test_report import assert_figures_match
 
 NB = NOTEBOOKS_DIR / "40_lifecycle_segments.ipynb"
 
@@ -28,6 +29,7 @@ def test_lifecycle_notebook_runs_on_cdnow(run_notebook):
     assert one["absolute"]["value_change_pct"] > 3 * one["proportional"]["value_change_pct"]
     assert m["ladder"][0] == pytest.approx(11516 / 23570)   # CDNOW: 11,516 repeat buyers
     assert 2 <= len(m["headline"]) <= 4 and m["data_quality"]["rows_used"] > 0
+    assert_figures_match(m)
     assert m["decision"]["source"] == "cdnow_master.csv"
     assert m["decision"]["as_of"] == "1998-06-30 (as given)"
     assert 3 <= len(m["decision"]["findings"]) <= 4 and len(m["decision"]["actions"]) >= 3

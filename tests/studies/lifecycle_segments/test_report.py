@@ -13,7 +13,7 @@ from clm_lib.format import money
 from clm_lib.reporting import table_html
 from clm_lib.studies.lifecycle_segments import report
 from clm_lib.studies.lifecycle_segments.compute import lifecycle_study
-from clm_lib.studies.lifecycle_segments.stages import STAGES, Thresholds
+from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES, STAGES, Thresholds
 
 AS_OF = "1998-06-30"
 
@@ -163,6 +163,31 @@ def test_alt_texts_say_what_and_the_main_message(study):
     assert "66.7 % of 3 leads" in report.conversion_alt(study)
 
 
+def assert_figures_match(m):
+    """The figures are the headline's numbers: each equals the metrics value it comes
+    from, with the kinds and good directions the run's alerts and comparisons read."""
+    figs, counts = m["figures"], m["stage_counts"]
+    n = sum(counts.values())
+    active = sum(counts[s] for s in ACTIVE_STAGES)
+    champions = m["rfm_segments"]["champions"]
+    expect = {"lapsed_share": counts["lapsed"] / n, "active_share": active / n,
+              "champions_share": champions["customers"] / n,
+              "champions_value_share": champions["clv_share"],
+              "second_purchase": m["ladder"][0], "value_of_less_churn": m["what_if"]["1"]}
+    assert set(figs) == set(expect)
+    for key, value in expect.items():
+        assert figs[key]["value"] == pytest.approx(value), key
+    assert {k: (f["kind"], f["good"]) for k, f in figs.items()} == {
+        "lapsed_share": ("percent", "down"), "active_share": ("percent", "up"),
+        "champions_share": ("percent", None), "champions_value_share": ("percent", None),
+        "second_purchase": ("percent", "up"), "value_of_less_churn": ("money", None)}
+    assert not any(f["churn"] for f in figs.values())
+    assert m["headline"]["Customers lapsed / active"] == \
+        f"{figs['lapsed_share']['value']:.0%} / {figs['active_share']['value']:.0%}"
+    assert m["headline"]["P(2nd purchase | 1st)"] == f"{figs['second_purchase']['value']:.0%}"
+    assert figs["value_of_less_churn"]["label"].startswith("Value of 1 pt less churn (")
+
+
 def test_metrics_and_exports(study):
     m = report.lifecycle_metrics(study)
     json.dumps(m)
@@ -174,6 +199,7 @@ def test_metrics_and_exports(study):
         by["absolute"]["1"]["pct_upper"]
     assert by["proportional"]["1"]["value_change_pct"] < by["absolute"]["1"]["value_change_pct"]
     assert any(k.startswith("Value of 1 pt less churn (26 weeks, absolute cut)") for k in m["headline"])
+    assert_figures_match(m)
     assert m["thresholds"]["source"] == report.threshold_sources(study.thresholds)
     assert sum(m["stage_counts"].values()) == len(study.stages)
     assert [r["source"] for r in m["leads"]] == ["a", "b", "All"]

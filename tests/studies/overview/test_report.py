@@ -194,6 +194,21 @@ def test_segment_table_and_caption(tx):
         segment_table(overview_study(tx))
 
 
+def _assert_figures_match(metrics):
+    """The figures are the headline's numbers: the metrics values they come from, with
+    the kinds and good directions the run's alerts and comparisons read."""
+    figs = metrics["figures"]
+    assert set(figs) == {"customers", "revenue", "one_time_buyer_share", "top10_revenue_share"}
+    for key, fig in figs.items():
+        assert fig["value"] == pytest.approx(metrics[key]), key
+        assert fig["churn"] is False
+    assert [figs[k]["kind"] for k in figs] == ["count", "money", "percent", "percent"]
+    assert [figs[k]["good"] for k in figs] == ["up", "up", "down", None]
+    assert metrics["headline"]["Customers"] == f"{int(figs['customers']['value']):,}"
+    assert metrics["headline"]["One-time buyers"] == format_share(
+        figs["one_time_buyer_share"]["value"])
+
+
 def test_overview_metrics_json_ready(tx):
     out = overview_metrics(overview_study(tx), currency="€")
     assert out["customers"] == 4 and out["orders"] == 8
@@ -211,6 +226,8 @@ def test_overview_metrics_json_ready(tx):
     assert out["headline"] == {"Customers": "4", "Revenue": "€150.00",
                                "One-time buyers": "50 %",
                                "Top 10 % revenue share": "33 %"}
+    _assert_figures_match(out)
+    assert out["figures"]["revenue"]["label"] == "Revenue, €"
     assert "data_quality" not in out  # a frame passed in as loaded has no record
     json.dumps(out)  # serialisable as is
 
@@ -312,6 +329,8 @@ def test_notebook_on_cdnow_master(run_notebook):
     assert len(metrics["monthly"]) == 18
     assert sum(m["new_customers"] for m in metrics["monthly"]) == 23570
     assert 3 <= len(metrics["headline"]) <= 4
+    _assert_figures_match(metrics)
+    assert metrics["figures"]["customers"]["value"] == 23570
     dq = metrics["data_quality"]
     assert dq["rows_in"] == dq["rows_used"] + sum(dq["dropped"].values()) == 69659
     assert (out_dir / "exports" / "monthly_activity.csv").exists()
