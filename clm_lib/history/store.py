@@ -189,11 +189,6 @@ class HistoryStore:
         """A connection with the schema in place, closed afterwards; None for a DuckDB
         file that does not exist yet when only reading."""
         con = self._connect_postgres() if self.postgres else self._connect_duckdb(read_only)
-        if con is not None and self.postgres and read_only and not self._ready:
-            # a database no run has written to yet has no tables: nothing to read
-            if con.execute("SELECT to_regclass('forecasts')").fetchone()[0] is None:
-                con.close()
-                con = None
         try:
             if con is not None and not self._ready:
                 if not read_only:
