@@ -41,13 +41,11 @@ def track_table(tr: TrackRecord, currency: str | None = "$") -> dict | None:
         cust = e.get("customers") or {}
         rows.append({
             "as_of": e["as_of"], "forecast": _FORECASTS.get(n, n),
-            "window": f"{e['window'][0]} to {e['window'][1]} ({e['step']:g} {e['unit']}s)",
+            "window": f"{e['step']:g} {e['unit']}s to {e['window'][1]}",
             "predicted": _amount(n, e["predicted"], currency), "interval": interval,
             "actual": _amount(n, e["actual"], currency),
             "error": fmt.percent(e.get("error"), 1, signed=True), "inside": inside,
-            "mae": (fmt.MISSING if not cust else
-                    f"{fmt.number(cust['mae'], 3)} ({fmt.count(cust['n'])} customers, "
-                    f"{e['customer_step']:g} {e['unit']}s)"),
+            "mae": fmt.MISSING if not cust else fmt.number(cust["mae"], 2),
         })
     level = next((e["level"] for e in tr.entries if e.get("level") is not None), None)
     lv = fmt.percent(level, 0) if level is not None else ""
@@ -55,10 +53,10 @@ def track_table(tr: TrackRecord, currency: str | None = "$") -> dict | None:
     return {"df": df, "index": True,
             "caption": "Earlier forecasts of this study on the same data, scored on the current data",
             "rename": {"as_of": "Forecast made as of", "forecast": "Forecast",
-                       "window": "Window (after the as-of date, to)", "predicted": "Predicted",
-                       "interval": f"{lv} predictive interval".strip(), "actual": "Actual",
-                       "error": "Error (predicted / actual − 1)", "inside": "Actual inside",
-                       "mae": "Per-customer error (mean absolute, purchases)"}}
+                       "window": "Window", "predicted": "Predicted",
+                       "interval": f"{lv} interval".strip(), "actual": "Actual",
+                       "error": "Error", "inside": "Inside",
+                       "mae": "Error per customer (purchases)"}}
 
 
 def track_sentence(tr: TrackRecord, study: ClvStudy) -> str:
@@ -121,9 +119,12 @@ def bridge_table(b: EquityBridge, currency: str | None = "$") -> dict | None:
     rows.append({"part": "Total value now", "value": p["total_now"], "customers": None})
     df = pd.DataFrame(rows).set_index("part")
     return {"df": df, "caption": "What changed the total customer value since the previous run",
-            "formats": {"value": ("money", currency), "customers": "count"},
+            "formats": {"value": lambda v: fmt.money(v, currency, 0), "customers": "count"},
             "rename": {"part": "", "value": "Value (discounted, as the CLV above)",
-                       "customers": "Customers"}}
+                       "customers": "Customers"},
+            # the rows are a bridge from the total before to the total now: their order is
+            # the meaning, so the table does not sort
+            "sortable": False}
 
 
 def bridge_sentence(b: EquityBridge, currency: str | None = "$") -> str:
