@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from clm_lib.checks import require_columns as _need
 from clm_lib.plotting.style import PALETTE, SEQUENTIAL, integer_ticks, plain_log_axis
 
-__all__ = ["chart_tracking", "plot_tracking", "plot_frequency_fit", "plot_conditional_vs_holdout",
+__all__ = ["chart_tracking", "chart_track_record", "plot_tracking", "plot_frequency_fit", "plot_conditional_vs_holdout",
            "plot_p_alive_matrix", "plot_clv_distribution"]
 
 #: Colours of what the figures compare: what happened, and what a model expects.
@@ -188,3 +188,48 @@ def chart_tracking(tracking: pd.DataFrame, *, cumulative: bool = False, time_uni
     return alt.layer(*layers).properties(
         width="container", height=300,
         title=title or kind[0].upper() + kind[1:])   # short: the chart may be 400 px wide
+
+
+def chart_track_record(entries, *, name: str = "purchases", unit_label: str = "repeat purchases",
+                       title: str | None = None):
+    """The track record, interactive: for each earlier run (its as-of date on the x axis),
+    the forecast for its window with its predictive interval (a bar) and what happened
+    (a black dot); hovering shows the window, the numbers and the error.
+
+    ``entries`` are the scored entries of a track record (``metrics["track_record"]
+    ["entries"]``: ``name``, ``as_of``, ``window``, ``predicted``, ``actual``, ``lower``,
+    ``upper``, ``error``); only those of forecast ``name`` are drawn. Returns an Altair chart
+    (Vega-Lite 5) as wide as its container, or None when there is nothing to draw.
+    """
+    import altair as alt
+
+    rows = [e for e in entries if e.get("name") == name]
+    if not rows:
+        return None
+    frame = pd.DataFrame({
+        "as_of": [e["as_of"] for e in rows],
+        "window": [f"{e['window'][0]} to {e['window'][1]}" for e in rows],
+        "forecast": [e["predicted"] for e in rows], "actual": [e["actual"] for e in rows],
+        "lower": [e.get("lower") if e.get("lower") is not None else e["predicted"] for e in rows],
+        "upper": [e.get("upper") if e.get("upper") is not None else e["predicted"] for e in rows],
+        "error": [e.get("error") for e in rows],
+    })
+    x = alt.X("as_of:N", title="forecast made as of", axis=alt.Axis(labelAngle=0))
+    tooltip = [alt.Tooltip("as_of:N", title="forecast made as of"),
+               alt.Tooltip("window:N", title="window"),
+               alt.Tooltip("forecast:Q", title=f"forecast ({unit_label})", format=",.0f"),
+               alt.Tooltip("lower:Q", title="interval from", format=",.0f"),
+               alt.Tooltip("upper:Q", title="interval to", format=",.0f"),
+               alt.Tooltip("actual:Q", title=f"actual ({unit_label})", format=",.0f"),
+               alt.Tooltip("error:Q", title="error", format="+.1%")]
+    band = alt.Chart(frame).mark_bar(size=18, color=_MODEL, opacity=0.35).encode(
+        x=x, y=alt.Y("lower:Q", title=unit_label, scale=alt.Scale(zero=False)),
+        y2="upper:Q", tooltip=tooltip)
+    tick = alt.Chart(frame).mark_tick(color=_MODEL, thickness=2, size=22).encode(
+        x=x, y="forecast:Q", tooltip=tooltip)
+    dot = alt.Chart(frame).mark_point(color=_ACTUAL, filled=True, size=70).encode(
+        x=x, y="actual:Q", tooltip=tooltip)
+    chart = (band + tick + dot).properties(width="container", height=260)
+    if title:
+        chart = chart.properties(title=title)
+    return chart
