@@ -241,7 +241,8 @@ def _step_end(as_of, rows, cohort_period) -> pd.Timestamp:
     """The day from which the first step of ``rows`` can be scored: its window's end or
     the end of its period, whichever is later."""
     step = float(rows["step"].min())
-    code = last_complete_period(as_of, cohort_period) + int(round(step / ledger_unit(cohort_period)[1]))
+    per = ledger_unit(cohort_period)[1]
+    code = last_complete_period(as_of, cohort_period) + int(round(step / per))
     end = period_start([code + 1], cohort_period)[0] - pd.Timedelta(days=1)
     return max(end, hl.window_end(as_of, step, rows["unit"].iloc[0]))
 

@@ -9,11 +9,12 @@ probabilities (a Poisson-binomial count): its interval is the normal approximati
 mean ± z·sqrt(sum p(1 - p)), and covers the outcome noise only (the model's parameters
 are taken as known, so it is too narrow when they are uncertain).
 
-Track record: a later run on a source with dates (transactions with churn by inactivity,
-or interval subscriptions) takes each earlier run's forecast customers and marks who of
-them churned by the end of each covered window, by the study's own definition and dating
-(the churn date of :func:`.durations.inactivity_rule`: the first lapse; a subscription's
-end); customers the later run does not know count as not churned. It scores the churners
+Track record: a later run on a source with dates (transactions with churn by inactivity;
+interval subscriptions once their durations keep the end date) takes each earlier run's
+forecast customers and marks who of them churned by the end of each covered window, by
+the study's own definition and dating (the churn date of
+:func:`.durations.inactivity_rule`: the first lapse; a subscription's end); customers
+the later run does not know count as not churned. It scores the churners
 total (:func:`clm_lib.history.score_total`) and, at the same horizon, the customers'
 probabilities: calibration by decile with the Brier score
 (:func:`clm_lib.history.calibration`) and the AUC (concordance of the probabilities with
@@ -153,10 +154,14 @@ def track_record(result, history, inputs: Mapping) -> TrackRecord:
     if history is None:
         return none("no run history was given (history)")
     dates = churn_dates(result)
-    if dates is None:
+    if dates is None and result.as_of is None:
         return none("the data are a snapshot without dates (tenure and a churn flag): a later "
                     "run cannot tell when customers churned, so earlier forecasts cannot be "
-                    "scored; a transaction log or subscriptions with start and end dates can")
+                    "scored; a transaction log can")
+    if dates is None:
+        return none("the subscriptions' durations keep no churn dates here (only tenure and "
+                    "a churn flag per subscription), so a later run cannot tell who churned "
+                    "in an earlier forecast's window; a transaction log can be scored")
     key = hl.source_key(STUDY, study_inputs(inputs))
     runs = [r for r in hs.earlier_runs(history, STUDY, key, result.as_of)
             if len(r.rows("churners", "total"))]
@@ -177,7 +182,8 @@ def _sentence(entries, unit) -> str:
     c = last["customers"]
     parts = [f"Of the customers active on {last['as_of']}, "
              f"{fmt.count(last['actual'])} churned within {fmt.count(last['step'])} "
-             f"{unit}{'' if last['step'] == 1 else 's'}, against {fmt.number(last['predicted'], 1)} forecast "
+             f"{unit}{'' if last['step'] == 1 else 's'}, against "
+             f"{fmt.number(last['predicted'], 1)} forecast "
              f"({fmt.percent(last['error'], signed=True)})"]
     inside = [e["inside"] for e in entries if e.get("inside") is not None]
     if inside:

@@ -120,6 +120,10 @@ def test_nothing_to_score_says_why(tmp_path):
     snap = track.track_record(snapshot, url, {"subscriptions": "/data/telco.csv"})
     assert "snapshot without dates" in snap.reason
     assert snap.summary == {**snap.summary, "scored": 0, "text": snap.reason}
+    intervals = SimpleNamespace(durations=snapshot.durations, as_of=pd.Timestamp("2020-04-30"),
+                                time_unit="month")
+    kept = track.track_record(intervals, url, {"subscriptions": "/data/subs.csv"})
+    assert "keep no churn dates" in kept.reason
 
 
 def test_ledger_churners_interval_is_the_poisson_binomial_normal():
