@@ -9,8 +9,10 @@ periods (``active``, scope ``total``). Both carry a predictive interval: paramet
 the fitted model followed by binomial draws of the buyers among the customers acquired on
 each day (parameter and outcome noise; what a period not yet observed is checked against).
 
-Subscriptions (sBG) and snapshot tables get no ledger here: the sBG projection is a single
-curve by tenure, and a snapshot has no calendar to score against later.
+Interval subscriptions (sBG): each cohort's subscribers in its last observed period are
+carried forward by the model's survival, ``n * S(k + j) / S(k)``, with the binomial outcome
+noise of those survivors as the interval (parameters taken as known). Snapshot tables get
+no ledger: their one synthetic cohort has no calendar to score against later.
 
 Track record: a later run on the same source takes each earlier run's ledger, reads the
 actual bounded counts of the same cohorts in the forecast periods from its own retention
@@ -76,10 +78,12 @@ def ledger(study, *, periods: int | None = None, draws: int = 200, level: float 
     level : float
         Level of the intervals.
     """
-    if study.purchase_fit is None or study.parameters.get("as_of") is None:
-        return []
     H = int(periods if periods is not None else study.parameters["horizon_periods"])
-    if H < 1:
+    if H < 1 or study.parameters.get("as_of") is None:
+        return []
+    if study.form == "intervals" and study.model is not None:
+        return _sbg_ledger(study, H, level)
+    if study.purchase_fit is None:
         return []
     unit, per = ledger_unit(study.unit)
     fit = study.purchase_fit
@@ -126,6 +130,42 @@ def ledger(study, *, periods: int | None = None, draws: int = 200, level: float 
                      ignore_index=True)
     total = hl.ledger_frame("active", (share * sizes[:, None]).sum(axis=0), step=steps,
                             unit=unit, lower=tlo, upper=thi, level=lvl)
+    return [rows, total]
+
+
+def _sbg_ledger(study, H: int, level: float) -> list[pd.DataFrame]:
+    """Interval subscriptions: each cohort's subscribers of its last observed period
+    carried forward by the sBG survival, ``n * S(k + j) / S(k)``; the interval is the
+    binomial outcome noise of those survivors (normal approximation; parameters taken as
+    known)."""
+    from scipy import stats
+
+    t = study.tables
+    unit, per = ledger_unit(study.unit)
+    last = last_complete_period(study.parameters["as_of"], study.unit)
+    lk = t.last_k.to_numpy(dtype=np.int64)
+    codes = last - lk
+    n0 = np.array([float(t.unbounded_counts.loc[c, k]) for c, k in zip(t.last_k.index, lk)])
+    j = np.arange(1, H + 1)
+    S = study.model.survival
+    ratio = S(lk[:, None] + j[None, :]) / S(lk)[:, None]
+    mean = n0[:, None] * ratio
+    sd = np.sqrt(n0[:, None] * ratio * (1 - ratio))
+    z = stats.norm.ppf((1 + level) / 2)
+    sizes = t.sizes.to_numpy(dtype=float)[:, None]
+    lo = np.clip(mean - z * sd, 0, None) / sizes
+    hi = np.minimum(mean + z * sd, n0[:, None]) / sizes
+    keys = [d.date().isoformat() for d in period_start(codes, study.unit)]
+    steps = j * per
+    rows = pd.concat([hl.ledger_frame("retention", mean[:, h] / sizes[:, 0], step=steps[h],
+                                      unit=unit, scope="cohort", key=keys, lower=lo[:, h],
+                                      upper=hi[:, h], level=level) for h in range(H)],
+                     ignore_index=True)
+    tsd = np.sqrt((sd ** 2).sum(axis=0))
+    tot = mean.sum(axis=0)
+    total = hl.ledger_frame("active", tot, step=steps, unit=unit,
+                            lower=np.clip(tot - z * tsd, 0, None), upper=tot + z * tsd,
+                            level=level)
     return [rows, total]
 
 
@@ -219,9 +259,9 @@ def track_record(study, history, inputs: Mapping) -> TrackRecord:
 
     if history is None:
         return none("no run history was given (history)")
-    if study.form != "transactions":
-        return none("the track record scores the transaction cohorts' BG/NBD forecasts; "
-                    "this study reads subscriptions")
+    if study.form == "snapshot":
+        return none("the data are a snapshot without dates (tenure and a churn flag): its "
+                    "one synthetic cohort has no calendar periods to score forecasts in")
     as_of = study.parameters.get("as_of")
     key = hl.source_key(STUDY, study_inputs(inputs))
     runs = hs.earlier_runs(history, STUDY, key, as_of, scope=None)

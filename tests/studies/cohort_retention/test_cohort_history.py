@@ -152,3 +152,37 @@ def test_cdnow_second_run_scores_the_first(run_notebook, history_url):
     june = raw.loc[raw["date"].dt.to_period("M") == pd.Period("1998-06", "M"), "customer_id"]
     assert e["actual"] == june.nunique()
     assert e["error"] == pytest.approx((pred - june.nunique()) / june.nunique())
+
+
+def _subscriptions(seed=5, n=900):
+    """Subscriptions started Jan-Mar 2020, each lasting a geometric number of months."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 91, n), unit="D")
+    theta = rng.beta(2.0, 6.0, n)
+    months = rng.geometric(theta)
+    end = pd.Series([s + pd.DateOffset(months=int(m)) for s, m in zip(start, months)])
+    end = end.where(end <= pd.Timestamp("2020-12-31"))
+    return pd.DataFrame({"customer_id": pd.array([f"s{i}" for i in range(n)], dtype="string"),
+                         "start": start, "end": pd.to_datetime(end)})
+
+
+def test_subscription_cohorts_scored_against_independent_counts(tmp_path):
+    subs = _subscriptions()
+    first = cohort_study(subs, "month", as_of="2020-06-30", holdout_periods=0,
+                         horizon_periods=3)
+    assert first.model is not None
+    rows = track.ledger(first)
+    assert {"retention", "active"} == {r["name"].iloc[0] for r in rows}
+    url = str(tmp_path / "h.duckdb")
+    _store(url, rows, "2020-06-30")
+    later = cohort_study(subs, "month", as_of="2020-09-30", holdout_periods=0)
+    rec = track.track_record(later, url, {"transactions": SOURCE})
+    e = rec.entries[0]
+    assert e["step"] == 3 and e["window"] == ["2020-06-30", "2020-09-30"]
+    # subscribed during (part of) September 2020: started by its end, not ended by its start
+    sep0, sep1 = pd.Timestamp("2020-09-01"), pd.Timestamp("2020-10-01")
+    on = (subs["start"] < sep1) & (subs["end"].isna() | (subs["end"] > sep0))
+    assert e["actual"] == int(on.sum())
+    total = rows[1].set_index("step")
+    assert e["predicted"] == pytest.approx(total.loc[3.0, "value"])
+    assert e["inside"] == (total.loc[3.0, "lower"] <= on.sum() <= total.loc[3.0, "upper"])
