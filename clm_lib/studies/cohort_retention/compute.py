@@ -481,6 +481,8 @@ class CohortStudy:
     model_failure, holdout_failure : ClmError or None
         Why the model, or its holdout check, could not be fitted.
     parameters : dict
+    purchase_fit : PurchaseFit or None
+        BG/NBD only: the all-data fit with its acquisition days (:mod:`.track`).
     """
 
     tables: CohortTables
@@ -500,6 +502,7 @@ class CohortStudy:
     model_failure: ClmError | None
     holdout_failure: ClmError | None
     parameters: dict
+    purchase_fit: object | None = None
 
     @property
     def unit(self) -> str:
@@ -548,15 +551,14 @@ def _sbg_part(tables, avg_u, *, holdout_periods, horizon_periods, discount_rate)
                .assign(actual=avg_u["retention"], actual_lower=avg_u["lower"],
                        actual_upper=avg_u["upper"]))
         fit["in_fit"] = fit.index <= int(tables.last_k.max())
-    return model, hmodel, holdout, herr, proj, fit, derl, valuation, failure, hfailure
+    return model, hmodel, holdout, herr, proj, fit, derl, valuation, failure, hfailure, None
 
 
 def _bgnbd_part(inp, tables, avg_b, *, holdout_periods, horizon_periods):
     """Transactions: the BG/NBD model on every purchase up to ``as_of``, its projection
     and figure table, and the holdout refit on purchases up to the end of the period
     ``holdout_periods`` before the last complete one."""
-    model = hmodel = holdout = herr = proj = fit = None
-    failure = hfailure = None
+    model = hmodel = holdout = herr = proj = fit = failure = hfailure = pfit = None
     try:
         pfit = fit_purchase_retention(inp.eng, inp.table, calibration_end=inp.as_of,
                                       cohort_period=inp.cohort_period, last_period=inp.last)
@@ -597,7 +599,7 @@ def _bgnbd_part(inp, tables, avg_b, *, holdout_periods, horizon_periods):
         # k = 0 is 100 % by definition, not a fit
         fit = fit.drop(index=0)
         fit["in_fit"] = fit.index <= int(tables.last_k.max())
-    return model, hmodel, holdout, herr, proj, fit, None, {}, failure, hfailure
+    return model, hmodel, holdout, herr, proj, fit, None, {}, failure, hfailure, pfit
 
 
 def cohort_study(data, cohort_period: str = "month", *, as_of=None, inactivity_periods: int = 3,
@@ -669,7 +671,5 @@ def cohort_study(data, cohort_period: str = "month", *, as_of=None, inactivity_p
               "holdout_calibration_end": (
                   str(period_end(inp.last - int(holdout_periods), cohort_period))
                   if form == "transactions" and int(holdout_periods) else None)}
-    model, hmodel, holdout, herr, proj, fit, derl, valuation, failure, hfailure = parts
     return CohortStudy(tables, churn, churn_summary(churn, tables), avg_b, avg_u, segs,
-                       model, hmodel, holdout, herr, proj, fit, derl, valuation, failure,
-                       hfailure, params)
+                       *parts[:10], params, parts[10])

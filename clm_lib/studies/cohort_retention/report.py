@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from clm_lib import format as fmt
+from clm_lib.history.changes import figure
 from clm_lib.io.wording import ends_after_last_start_note
 from clm_lib.reporting import Column, show_table
 from clm_lib.studies.cohort_retention.compute import CohortStudy
@@ -428,7 +429,8 @@ def cohort_metrics(study: CohortStudy) -> dict:
     "bgnbd") and under that name {params, se, loglik, aic, projection [{k, survival,
     lower, upper, (bgnbd) buying, buying_lower, buying_upper, buying_pred_lower,
     buying_pred_upper}], holdout, (sbg) del,
-    expected_lifetime_horizon, error}, ``headline``.
+    expected_lifetime_horizon, error}, ``headline`` and ``figures`` (its numbers,
+    :func:`clm_lib.history.changes.figure`).
     """
     t, u = study.tables, study.unit
     bg = study.retention_model == "bgnbd"
@@ -452,12 +454,19 @@ def cohort_metrics(study: CohortStudy) -> dict:
     cr = study.churn["churn_rate"]
     cs = study.churn_summary
     headline = {"Customers in cohorts": f"{int(t.sizes.sum()):,}"}
+    figures = {"customers": figure("Customers in cohorts (count)", int(t.sizes.sum()), "count")}
     if 1 in avg.index and np.isfinite(avg.loc[1, "retention"]):
         headline[f"Active in 2nd {u} (avg)"] = _pct(avg.loc[1, "retention"])
+        figures["active_k1"] = figure(f"Active in the {u} after acquisition (share of the "
+                                      "cohort, size-weighted average)",
+                                      avg.loc[1, "retention"], "percent", good="up")
     if cs["periods"]:
         which = "settled, after acquisition" if cs["basis"] == "after acquisition" \
             else "settled"
         headline[f"Churn rate per {u} (pooled, {which})"] = _pct(cs["rate"])
+        figures["churn_rate"] = figure(f"Churn rate per {u} (pooled, {which}; share of the "
+                                       "customers active at the start)", cs["rate"],
+                                       "percent", good="down", churn=True)
     if study.model is not None:
         H = int(study.projection.index.max())
         if bg:
@@ -483,6 +492,7 @@ def cohort_metrics(study: CohortStudy) -> dict:
         "retention_model": study.retention_model,
         study.retention_model: sbg,
         "headline": headline,
+        "figures": figures,
     }
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from clm_lib import format as fmt
+from clm_lib.history.changes import figure
 from clm_lib.reporting import (
     ID_COLUMN,
     Column,
@@ -69,6 +70,7 @@ from clm_lib.studies.survival_churn.wording import (
 )
 
 __all__ = [
+    "figures",
     "format_p",
     "definition",
     "median_text",
@@ -285,6 +287,32 @@ def headline(result) -> dict[str, str]:
     return out
 
 
+def figures(result) -> dict[str, dict]:
+    """The headline as numbers (:func:`clm_lib.history.changes.figure`): the share of
+    customers churned by 12 periods (Kaplan-Meier; when the follow-up reaches it), the
+    segment hazard ratio, the holdout concordance and the high-risk active customers."""
+    unit = result.time_unit
+    out = {}
+    kmf = result.km_fits["All"]
+    if 12 <= float(kmf.timeline.max()):
+        out["churned_12"] = figure(f"Share churned by 12 {unit}s (Kaplan-Meier)",
+                                   1 - float(kmf.survival_function_at_times(12.0).iloc[0]),
+                                   "percent", good="down", churn=True)
+    adj = result.segment_hr_adjusted
+    if adj is not None and len(adj) >= 2:
+        out["segment_hr"] = figure(f"Churn hazard ratio, {adj.index[0]} vs {adj.index[-1]} "
+                                   "(times the reference; Cox, whole period)",
+                                   float(adj.iloc[0]["hr"]), "ratio")
+    out["concordance"] = figure("Holdout concordance (Harrell's C; 0.5 = a coin toss)",
+                                float(result.comparison.loc[result.selected,
+                                                            "concordance_holdout"]),
+                                "number", good="up")
+    out["high_risk"] = figure("High-risk active customers (count)",
+                              int((result.risk["risk_tier"] == "high").sum()), "count",
+                              good="down")
+    return out
+
+
 def ph_note(ph: pd.DataFrame, strata: Sequence[str]) -> str:
     """One sentence on the proportional-hazards check and what was done about it."""
     bad = list(dict.fromkeys(ph.loc[ph["violated"], "covariate"]))
@@ -427,8 +455,8 @@ def survival_metrics(result) -> dict:
     ``warning`` or None, and its ``table``), ``remaining_horizon`` and ``follow_up``
     (periods), ``value_basis`` ("margin", "revenue" or None), ``currency``, ``risk_tiers``
     ({tier: count}), ``model_sample`` (customers the models were fitted on, only when they
-    were sampled), ``headline``, ``decision`` (:func:`.decision.decision`, the decision
-    box), ``lifecycle`` (:func:`.decision.lifecycle`, the retention figures of the index),
+    were sampled), ``headline``, ``figures`` (:func:`figures`), ``decision``
+    (:func:`.decision.decision`, the decision box), ``lifecycle`` (:func:`.decision.lifecycle`, the retention figures of the index),
     ``data_quality`` (the loading record) and
     ``data_quality_steps`` (every record).
     """
@@ -471,6 +499,7 @@ def survival_metrics(result) -> dict:
         "risk_tiers": {t: int(counts.get(t, 0)) for t in ("low", "medium", "high")},
         **({} if result.model_sample is None else {"model_sample": result.model_sample}),
         "headline": headline(result),
+        "figures": figures(result),
         "decision": decision(result).to_dict(),
         "lifecycle": lifecycle(result),
         "data_quality": result.qualities[0].to_dict(),

@@ -425,10 +425,15 @@ def test_notebook_on_cdnow(run_notebook):
     assert first["metadata"]["clm"]["role"] == "decision"
     assert [f["stage"] for f in m["lifecycle"]] == ["retention"] * 3
     assert m["lifecycle"][2]["value"] == "33.2 %"
-    # one interactive chart; no section left empty (segment: left out with its reason)
+    # one interactive chart; no section left empty (segment and, without a run history,
+    # the track record: left out with their reasons)
     roles = [o.get("metadata", {}).get("clm", {}).get("role") for c in nb.cells
              for o in c.get("outputs", [])]
-    assert roles.count("chart") == 1 and roles.count("omit") == 1
+    assert roles.count("chart") == 1 and roles.count("omit") == 2
+    reasons = [o["metadata"]["clm"]["reason"] for c in nb.cells for o in c.get("outputs", [])
+               if o.get("metadata", {}).get("clm", {}).get("role") == "omit"]
+    assert reasons[1] == "no run history was given (history)"
+    assert m["track_record"]["scored"] == 0 and m["track_record"]["text"] == reasons[1]
     # exports: documented, cohort sizes beside the shares, no float noise
     exports = out_dir / "exports"
     bounded = pd.read_csv(exports / "retention_bounded.csv", dtype={"cohort": str})

@@ -89,8 +89,11 @@ def test_report_of_the_study(study):
                        "integrated_brier_score_sksurv", "integrated_brier_score_convention",
                        "concordance_uno_holdout", "km_survival_at", "calibration",
                        "remaining_horizon", "follow_up", "value_basis", "currency",
-                       "risk_tiers", "headline", "decision", "lifecycle", "data_quality",
-                       "data_quality_steps"]
+                       "risk_tiers", "headline", "figures", "decision", "lifecycle",
+                       "data_quality", "data_quality_steps"]
+    # the headline's numbers: the ratio of the headline, the high-risk count
+    assert m["figures"]["segment_hr"]["value"] == pytest.approx(adj)
+    assert m["figures"]["high_risk"]["value"] == m["risk_tiers"]["high"]
     # a snapshot has no end of observation; the covariates were given
     assert (m["as_of"], m["as_of_source"]) == (None, None)
     assert (m["covariates_chosen"], m["covariates_source"], m["covariates_left_out"]) == (
