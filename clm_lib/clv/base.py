@@ -493,7 +493,14 @@ class MLEModel:
         cov = self.cov_log_params_.to_numpy()
         if not np.all(np.isfinite(cov)):
             raise ConvergenceError(model=self.label, reason="no covariance to sample from")
-        return np.exp(rng.multivariate_normal(mean, cov, size=n, method="cholesky"))
+        with np.errstate(over="ignore"):
+            draws = np.exp(rng.multivariate_normal(mean, cov, size=n, method="cholesky"))
+        if not np.all(np.isfinite(draws) & (draws > 0)):
+            # a log-parameter so uncertain that its draws overflow (or underflow to 0):
+            # no interval can be drawn from such a fit
+            raise ConvergenceError(model=self.label, reason="the parameters are too uncertain "
+                                   "to draw intervals from (their draws overflow)")
+        return draws
 
     def to_metrics(self) -> dict:
         """JSON-ready ``{"params", "se", "loglik", "aic", "bic", "n"}``."""

@@ -20,7 +20,7 @@ FIGURE_KINDS = ("percent", "money", "count", "number", "ratio")
 
 
 def figure(label: str, value, kind: str, *, good: str | None = None,
-           churn: bool = False) -> dict:
+           churn: bool = False, basis: str | None = None) -> dict:
     """One headline figure for ``metrics["figures"]``.
 
     Parameters
@@ -35,13 +35,18 @@ def figure(label: str, value, kind: str, *, good: str | None = None,
     churn : bool
         The figure is a churn rate (a share of customers lost): the ``churn_up_points``
         alert watches it.
+    basis : str, optional
+        What the figure is measured on when that can differ between runs (``"k = 29"`` for
+        a projection to the cohorts' last period): figures of different bases are shown
+        side by side but not compared.
     """
     if kind not in FIGURE_KINDS:
         raise ValueError(f"figure kind must be one of {FIGURE_KINDS}, got {kind!r}")
     if good not in (None, "up", "down"):
         raise ValueError(f"good must be 'up', 'down' or None, got {good!r}")
     v = None if fmt.is_missing(value) else float(value)
-    return {"label": str(label), "value": v, "kind": kind, "good": good, "churn": bool(churn)}
+    return {"label": str(label), "value": v, "kind": kind, "good": good, "churn": bool(churn),
+            "basis": basis}
 
 
 def value_text(fig: Mapping, currency: str | None = None) -> str:
@@ -73,7 +78,11 @@ def changes(current: Mapping[str, Mapping], previous: Mapping[str, Mapping] | No
         now, before = fig.get("value"), prev.get("value")
         entry = {"key": key, "label": fig.get("label", key), "kind": fig.get("kind"),
                  "current": now, "previous": before, "change": None, "relative": None,
-                 "direction": None, "news": None, "churn": bool(fig.get("churn"))}
+                 "direction": None, "news": None, "churn": bool(fig.get("churn")),
+                 "basis": fig.get("basis"), "previous_basis": prev.get("basis")}
+        if prev and fig.get("basis") != prev.get("basis"):
+            out.append(entry)  # measured on another basis then: not comparable
+            continue
         if now is not None and before is not None:
             change = float(now) - float(before)
             entry["change"] = change
@@ -92,6 +101,8 @@ def change_text(entry: Mapping, currency: str | None = None) -> str:
     if entry.get("previous") is None:
         return "new figure"
     if entry.get("change") is None:
+        if entry.get("basis") != entry.get("previous_basis") and entry.get("previous_basis"):
+            return f"not comparable (then {entry['previous_basis']}, now {entry.get('basis')})"
         return "not comparable"
     if entry.get("direction") == "same":
         return "no change"

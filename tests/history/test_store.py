@@ -69,3 +69,17 @@ def test_an_unreachable_server_is_one_clear_error():
     store = open_store("postgresql://clm@127.0.0.1:1/none", lock_timeout=2)
     with pytest.raises(HistoryError, match=r"127\.0\.0\.1:1/none: cannot connect"):
         store.runs()
+
+
+def test_figures_on_another_basis_are_shown_but_not_compared():
+    from clm_lib.history import change_text, changes
+
+    now = {"p": figure("Projection end", 0.054, "percent", basis="k = 29"),
+           "c": figure("Churn", 0.332, "percent", churn=True, good="down")}
+    before = {"p": figure("Projection end", 0.057, "percent", basis="k = 26"),
+              "c": figure("Churn", 0.331, "percent", churn=True, good="down")}
+    p, c = changes(now, before)
+    assert p["change"] is None and p["previous"] == 0.057
+    assert change_text(p) == "not comparable (then k = 26, now k = 29)"
+    assert c["change"] == pytest.approx(0.001) and c["news"] == "bad"
+    assert change_text(c) == "+0.1 pts"

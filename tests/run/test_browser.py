@@ -155,7 +155,9 @@ def hostile_run(tmp_path_factory):
              "transactions": str(tx_path), "segment": IMG,
              "columns": {"date": "timestamp", SVG: "amount", "cds": "quantity"},
              "as_of": "1998-06-30", "currency": "$",
-             "clv": {"calibration_end": "1997-09-30", "margin": 0.3}}
+             "clv": {"calibration_end": "1997-09-30", "margin": 0.3},
+             # alerts that fire, so that their box is on the pages checked
+             "alerts": {"figure_change_pct": 1, "track_record_error_pct": 5}}
     telco = {"studies": ["survival_churn"], "subscriptions": str(subs_path),
              "columns": {"customerID": "customer_id", "Churn": "churned"}, "time_unit": "month",
              "segment": "Contract", "revenue": "MonthlyCharges",
@@ -165,9 +167,17 @@ def hostile_run(tmp_path_factory):
         path = folder / f"{name}.yml"
         path.write_text(json.dumps(cfg))     # JSON is YAML
         configs.append(path)
+    # an earlier run on the same files into the same history store (history.duckdb beside
+    # the run folders), so that the run checked shows its track record, the change since
+    # the last run and the CLV equity bridge, all with the hostile strings in them
+    earlier = run_studies(out_dir=folder / "earlier", config=configs, progress=False,
+                          parameters={"cohort_retention.as_of": "1998-03-31",
+                                      "clv.as_of": "1998-03-31"})
+    assert earlier.ok, {n: r.error for n, r in earlier.studies.items() if not r.ok}
     out = folder / "run"
     run = run_studies(out_dir=out, config=configs, progress=False)
     assert run.ok, {n: r.error for n, r in run.studies.items() if not r.ok}
+    assert {a["name"] for a in run.alerts} >= {"figure_change", "track_record_error"}
     return out
 
 
@@ -184,6 +194,10 @@ def test_hostile_data_stays_text_in_every_report(browser, hostile_run):
     assert IMG in survival and SVG in survival          # a segment level and a covariate name
     clv = seen["clv@1400"]["text"]
     assert any(s in clv for s in (IMG, SVG, LINK))       # the segment values
+    for section in ("Track record", "What changed since the last run", "Since the last run",
+                    "Forecast missed"):
+        assert section in clv, section
+    assert "Since the last run" in seen["run@1400"]["text"]
 
 
 def test_the_probes_see_a_live_handler_and_the_policy_stops_it(browser, tmp_path):

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from clm_lib.cli import cli
+from clm_lib.run.parameters import RESERVED_PARAMETERS
 from clm_lib.run.discovery import list_studies
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "notebooks"
@@ -30,9 +31,10 @@ def test_list_real_notebooks():
     for study in studies:
         assert f"{study.name}  —  {study.title}" in result.output
         for name, p in study.parameters.items():
-            if name != "output_dir":
+            if name not in RESERVED_PARAMETERS:
                 assert f"{name}" in result.output and p.default_text in result.output
-    assert "output_dir" not in result.output
+    # set by the runner, not by users: not listed
+    assert "output_dir" not in result.output and "history =" not in result.output
     if not studies:
         assert "No study notebooks" in result.output
 

@@ -38,7 +38,7 @@ from clm_lib.clv.valuation import (
     per_unit_discount_rate,
     spend_frame,
 )
-from clm_lib.exceptions import ParameterError
+from clm_lib.exceptions import ConvergenceError, ParameterError
 from clm_lib.reduce import get_engine
 from clm_lib.reduce.customers import observation_window
 
@@ -474,7 +474,11 @@ def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str 
             models[name] = m
             holdout[name] = holdout_errors(m, cal)
             if n_draws:
-                holdout[name].update(holdout_interval(m, cal, n_draws=n_draws, seed=seed, level=level))
+                try:
+                    holdout[name].update(holdout_interval(m, cal, n_draws=n_draws, seed=seed,
+                                                          level=level))
+                except ConvergenceError as exc:  # the errors stand without their interval
+                    holdout[name]["interval_error"] = str(exc)
     spend_cal = fit_or_reason(lambda: fit_spend_model(cal), errors, "gamma_gamma", cal_period)
     if spend_cal is not None:
         models["gamma_gamma"] = spend_cal

@@ -469,12 +469,21 @@ def cohort_metrics(study: CohortStudy) -> dict:
                                        "percent", good="down", churn=True)
     if study.model is not None:
         H = int(study.projection.index.max())
+        # the projection ends at the cohorts' last period, which moves on with the data:
+        # its figure is compared with a previous run's only at the same k
         if bg:
             headline[f"Expected buying in {u} k = {H} (BG/NBD)"] = _pct(
                 study.projection.loc[H, "buying"])
+            figures["projection_end"] = figure(
+                f"Expected buying at the end of the projection (BG/NBD; share of a cohort "
+                f"active in its {u} k)", study.projection.loc[H, "buying"], "percent",
+                good="up", basis=f"k = {H}")
         else:
             headline[f"Projected survival after {H} {u}s"] = _pct(
                 study.projection.loc[H, "survival"])
+            figures["projection_end"] = figure(
+                f"Projected survival at the end of the projection (share of a cohort, {u} k)",
+                study.projection.loc[H, "survival"], "percent", good="up", basis=f"k = {H}")
     return {
         "cohort_period": u, "as_of": study.parameters["as_of"],
         "as_of_source": study.parameters.get("as_of_source"), "form": t.form,
