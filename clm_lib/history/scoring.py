@@ -94,9 +94,12 @@ def previous_run(history, study: str, source_key: str | None, exclude: str | Non
     return rows.iloc[-1].to_dict()
 
 
-def score_total(rows: pd.DataFrame, actual, forecast_as_of, data_as_of) -> dict | None:
+def score_total(rows: pd.DataFrame, actual, forecast_as_of, data_as_of, *,
+                prefer_interval: bool = True) -> dict | None:
     """Score a total forecast (its ledger rows, one per step) at the longest step whose
-    window the data cover in full.
+    window the data cover in full; with ``prefer_interval``, the longest such step that
+    has a predictive interval, when one has (a forecast whose intervals are stored at some
+    steps only is then scored where its coverage can be judged).
 
     Parameters
     ----------
@@ -112,7 +115,9 @@ def score_total(rows: pd.DataFrame, actual, forecast_as_of, data_as_of) -> dict 
     dict or None
         ``step``, ``unit``, ``window`` (start, end as ISO dates), ``predicted``, ``actual``,
         ``error`` (relative: (predicted - actual) / actual), ``lower``, ``upper``,
-        ``level``, ``inside``, ``full_horizon`` (the step scored is the forecast's last);
+        ``level``, ``inside``, ``full_horizon`` (the step scored is the forecast's last),
+        ``longest_covered`` (the longest step the data cover, which may be later than the
+        step scored when that has no interval);
         None when no step is covered yet.
     """
     if rows is None or not len(rows):
@@ -121,7 +126,12 @@ def score_total(rows: pd.DataFrame, actual, forecast_as_of, data_as_of) -> dict 
     steps = covered_steps(rows["step"], unit, forecast_as_of, data_as_of)
     if not steps:
         return None
-    step = steps[-1]
+    if prefer_interval:
+        has = rows[rows["lower"].notna() & rows["upper"].notna()]["step"].astype(float)
+        with_interval = [s for s in steps if s in set(has)]
+        step = with_interval[-1] if with_interval else steps[-1]
+    else:
+        step = steps[-1]
     row = rows[rows["step"] == step].iloc[0]
     start = pd.Timestamp(forecast_as_of)
     end = window_end(forecast_as_of, step, unit)
@@ -135,6 +145,7 @@ def score_total(rows: pd.DataFrame, actual, forecast_as_of, data_as_of) -> dict 
         "error": (pred - got) / got if got else None,
         "lower": lower, "upper": upper, "level": _num(row.get("level")), "inside": inside,
         "full_horizon": bool(step == float(rows["step"].max())),
+        "longest_covered": steps[-1],
     }
 
 

@@ -83,3 +83,17 @@ def test_figures_on_another_basis_are_shown_but_not_compared():
     assert change_text(p) == "not comparable (then k = 26, now k = 29)"
     assert c["change"] == pytest.approx(0.001) and c["news"] == "bad"
     assert change_text(c) == "+0.1 pts"
+
+
+def test_a_total_is_scored_where_its_interval_is_when_it_has_one():
+    from clm_lib.history import score_total
+
+    rows = ledger_frame("purchases", [10.0, 20.0, 30.0], step=[1, 2, 3], unit="week",
+                        lower=[8.0, None, None], upper=[12.0, None, None], level=0.9)
+    happened = lambda start, end: 9.0 * (end - start).days / 7  # noqa: E731
+    got = score_total(rows, happened, "2020-01-01", "2020-01-20")  # weeks 1 and 2 covered
+    assert got["step"] == 1 and got["inside"] is True and got["longest_covered"] == 2
+    assert got["actual"] == pytest.approx(9.0) and got["error"] == pytest.approx(1 / 9)
+    got = score_total(rows, happened, "2020-01-01", "2020-01-20", prefer_interval=False)
+    assert got["step"] == 2 and got["inside"] is None
+    assert score_total(rows, happened, "2020-01-01", "2020-01-05") is None  # nothing covered

@@ -240,16 +240,17 @@ def top_share(values, fraction: float = 0.1) -> float:
 
 #: About a quarter and a half-year in each time unit: the steps of the per-customer
 #: forecasts (with the horizon) and of the predictive intervals of the window totals.
-_QUARTER_STEPS = {"day": (91, 182), "week": (13, 26), "month": (3, 6)}
+_QUARTER_STEPS = {"day": (91, 182, 273), "week": (13, 26, 39), "month": (3, 6, 9)}
 
 
 def forecast_steps(time_unit: str, horizon: int) -> tuple[int, ...]:
     """The steps (time units after ``as_of``) of the per-customer forecasts and of the
-    predictive intervals of the window totals: about a quarter, a half-year and the
-    horizon, those within the horizon.
+    predictive intervals of the window totals: the quarters of the first year and the
+    horizon, those within the horizon (a later run a quarter on scores a forecast at an
+    interval, whichever quarter its data reach).
 
     >>> forecast_steps("week", 52), forecast_steps("month", 4)
-    ((13, 26, 52), (3, 4))
+    ((13, 26, 39, 52), (3, 4))
     """
     unit_days(time_unit, _UNITS)
     return tuple(sorted({s for s in _QUARTER_STEPS[time_unit] if s < horizon} | {int(horizon)}))

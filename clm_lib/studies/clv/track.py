@@ -170,7 +170,8 @@ def track_record(study: ClvStudy, transactions, history, source: str | None, *,
     Returns
     -------
     TrackRecord
-        The totals are scored at the longest step the data cover; a value forecast with
+        The totals are scored at the longest step the data cover that has an interval (else
+        the longest covered); a value forecast with
         the earlier run's own margin; each customer's purchases at the longest covered
         step of the per-customer forecast, a customer without a purchase counting 0.
     """

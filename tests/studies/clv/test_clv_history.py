@@ -30,10 +30,10 @@ def fitted():
 
 
 def test_forecast_steps():
-    assert forecast_steps("week", 52) == (13, 26, 52)
+    assert forecast_steps("week", 52) == (13, 26, 39, 52)
     assert forecast_steps("week", 20) == (13, 20)
-    assert forecast_steps("month", 12) == (3, 6, 12)
-    assert forecast_steps("day", 365) == (91, 182, 365)
+    assert forecast_steps("month", 12) == (3, 6, 9, 12)
+    assert forecast_steps("day", 365) == (91, 182, 273, 365)
 
 
 def test_window_forecasts_sum_the_customers(fitted):
