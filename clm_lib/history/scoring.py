@@ -19,7 +19,7 @@ of ``metrics.json``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ import pandas as pd
 from clm_lib.history.ledger import covered_steps, window_end
 from clm_lib.history.store import HistoryStore, open_store
 
-__all__ = ["EarlierRun", "earlier_runs", "previous_run", "score_total", "score_keys",
+__all__ = ["EarlierRun", "TrackRecord", "earlier_runs", "previous_run", "score_total", "score_keys",
            "calibration", "coverage", "summary"]
 
 
@@ -230,3 +230,22 @@ def summary(entries: Sequence[Mapping], text: str | None = None) -> dict:
         "entries": list(entries),
         "text": text,
     }
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """A study's scored earlier runs, as its report shows them.
+
+    ``entries``: one dict per earlier run (and forecast) scored: the :func:`score_total`
+    fields plus ``run_id``, ``as_of``, ``name`` and the study's per-key scores (each
+    study's ``track_record`` says which); ``reason``: why nothing was scored (None when
+    something was); ``text``: the sentence for the report; ``summary``: the
+    ``track_record`` entry of ``metrics.json`` (:func:`summary`); ``runs``: how many
+    earlier runs were found.
+    """
+
+    entries: list = field(default_factory=list)
+    reason: str | None = None
+    text: str | None = None
+    summary: dict = field(default_factory=dict)
+    runs: int = 0

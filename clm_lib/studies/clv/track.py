@@ -25,12 +25,11 @@ transactions.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from clm_lib.history import (covered_steps, earlier_runs, ledger_frame, score_keys,
+from clm_lib.history import (TrackRecord, covered_steps, earlier_runs, ledger_frame, score_keys,
                              score_total, window_end)
 from clm_lib.reduce import expressions as red
 from clm_lib.reduce import get_engine
@@ -123,20 +122,6 @@ def _window_spend(eng, t, start, end) -> pd.Series:
     return frame.set_index("customer_id")["spend"].astype(float)
 
 
-@dataclass(frozen=True)
-class TrackRecord:
-    """The scored earlier forecasts of the study (:func:`track_record`).
-
-    ``entries``: one dict per earlier run and forecast (``name`` ``purchases`` or
-    ``value``), :func:`clm_lib.history.score_total`'s fields plus ``run_id``, ``as_of`` and,
-    for purchases, ``customers`` (:func:`clm_lib.history.score_keys` of the per-customer
-    forecast at its longest covered step, with that ``customer_step``). ``reason``: why
-    nothing was scored (None when something was). ``runs``: earlier runs found.
-    """
-
-    entries: list = field(default_factory=list)
-    reason: str | None = None
-    runs: int = 0
 
 
 def _not_covered_reason(runs, as_of) -> str:
@@ -170,7 +155,10 @@ def track_record(study: ClvStudy, transactions, history, source: str | None, *,
     Returns
     -------
     TrackRecord
-        The totals are scored at the longest step the data cover that has an interval (else
+        One entry per earlier run and forecast (``name`` ``purchases`` or ``value``):
+        :func:`clm_lib.history.score_total`'s fields plus ``run_id``, ``as_of`` and, for
+        purchases, ``customers`` (:func:`clm_lib.history.score_keys` of the per-customer
+        forecast, with its ``customer_step``). The totals are scored at the longest step the data cover that has an interval (else
         the longest covered); a value forecast with
         the earlier run's own margin; each customer's purchases at the longest covered
         step of the per-customer forecast, a customer without a purchase counting 0.

@@ -23,7 +23,6 @@ matrix (complete periods only), and scores the total at the longest covered step
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,6 +31,7 @@ from clm_lib import format as fmt
 from clm_lib.exceptions import ClmError
 from clm_lib.history import ledger as hl
 from clm_lib.history import scoring as hs
+from clm_lib.history.scoring import TrackRecord
 from clm_lib.history.recording import study_inputs
 from clm_lib.reduce.periods import last_complete_period, period_codes, period_labels, period_start
 from clm_lib.studies.cohort_retention.purchase import cohort_expectations
@@ -201,18 +201,6 @@ def actual_shares(study, keys, forecast_as_of, steps) -> pd.DataFrame:
                          "share": share})
 
 
-@dataclass(frozen=True)
-class TrackRecord:
-    """The scored earlier runs: ``entries`` (one per earlier run scored: the
-    :func:`~clm_lib.history.score_total` dict of the total plus ``run_id``, ``as_of``,
-    ``name``, ``cohorts`` (:func:`~clm_lib.history.score_keys` at the same step)),
-    ``reason`` (why nothing was scored, else None), ``text`` (the sentence) and
-    ``summary`` (the ``track_record`` entry of ``metrics.json``)."""
-
-    entries: list = field(default_factory=list)
-    reason: str | None = None
-    text: str | None = None
-    summary: dict = field(default_factory=dict)
 
 
 def _score_run(study, run) -> dict | None:
@@ -253,7 +241,11 @@ def _num(x) -> float | None:
 
 def track_record(study, history, inputs: Mapping) -> TrackRecord:
     """Score the earlier runs of this study on the same source (``inputs``: the input
-    parameters, e.g. ``{"transactions": path}``) stored in ``history``."""
+    parameters, e.g. ``{"transactions": path}``) stored in ``history``.
+
+    Each entry is the :func:`~clm_lib.history.score_total` dict of the total actives
+    plus ``run_id``, ``as_of``, ``name`` and ``cohorts`` (:func:`~clm_lib.history.score_keys`
+    of the cohorts at the same step)."""
     def none(reason):
         return TrackRecord([], reason, reason, hs.summary([], reason))
 

@@ -28,7 +28,6 @@ be scored, which the section and ``metrics.json`` say.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -37,6 +36,7 @@ from scipy import stats
 from clm_lib import format as fmt
 from clm_lib.history import ledger as hl
 from clm_lib.history import scoring as hs
+from clm_lib.history.scoring import TrackRecord
 from clm_lib.history.recording import study_inputs
 
 __all__ = ["STUDY", "LEVEL", "ledger", "churn_dates", "churned_by", "auc", "TrackRecord",
@@ -108,18 +108,6 @@ def auc(predicted: pd.Series, outcome: pd.Series) -> float | None:
     return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-@dataclass(frozen=True)
-class TrackRecord:
-    """The scored earlier runs: ``entries`` (one per earlier run scored: the
-    :func:`~clm_lib.history.score_total` dict of the churners plus ``run_id``,
-    ``as_of``, ``name`` and ``customers``: ``n``, ``brier``, ``auc``, ``calibration``
-    table at the same horizon), ``reason`` (why nothing was scored, else None), ``text``
-    (the sentence) and ``summary`` (the ``track_record`` entry of ``metrics.json``)."""
-
-    entries: list = field(default_factory=list)
-    reason: str | None = None
-    text: str | None = None
-    summary: dict = field(default_factory=dict)
 
 
 def _score_run(result, dates, run) -> dict | None:
@@ -147,7 +135,11 @@ def _score_run(result, dates, run) -> dict | None:
 
 def track_record(result, history, inputs: Mapping) -> TrackRecord:
     """Score the earlier runs of this study on the same source (``inputs``: the input
-    parameters, e.g. ``{"transactions": path}``) stored in ``history``."""
+    parameters, e.g. ``{"transactions": path}``) stored in ``history``.
+
+    Each entry is the :func:`~clm_lib.history.score_total` dict of the churners plus
+    ``run_id``, ``as_of``, ``name`` and ``customers`` (``n``, ``brier``, ``auc`` and the
+    ``calibration`` table at the same horizon)."""
     def none(reason):
         return TrackRecord([], reason, reason, hs.summary([], reason))
 
