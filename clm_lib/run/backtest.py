@@ -31,7 +31,7 @@ from clm_lib import format as fmt
 from clm_lib.config import REPORTS_DIR
 from clm_lib.exceptions import ParameterError
 from clm_lib.reporting import escape, table_html
-from clm_lib.run.execute import RunResult, _writable_dir, run_studies
+from clm_lib.run.execute import RunResult, _writable_dir, plan_run, run_studies
 from clm_lib.run.html import atomic_write_text
 from clm_lib.run.index_page import short_name
 from clm_lib.run.page import page
@@ -176,12 +176,19 @@ def run_backtest(names: Sequence[str] | None, origins: Sequence[str], *,
     """Run ``names`` once per origin (``as_of`` = the origin), oldest first, into one store
     (see the module docstring). ``parameters``, ``config`` and the rest are those of
     :func:`clm_lib.run.execute.run_studies`; ``as_of`` cannot be among the parameters.
+    Every origin's run is checked (:func:`~clm_lib.run.execute.plan_run`) before the
+    first one starts.
     """
     origins = parse_origins(origins)
     items = list(parameters.items() if isinstance(parameters, Mapping) else parameters or [])
     if any(str(k).split(".")[-1] == "as_of" for k, _ in items):
         raise ParameterError("a backtest sets as_of itself (one run per origin): leave "
                              "-p as_of out")
+    # every origin's run checked before the first starts: a bad value found at the k-th
+    # origin would otherwise come after k - 1 finished runs
+    for origin in origins:
+        plan_run(names, parameters=[*items, ("as_of", origin)], config=config,
+                 timeout=timeout, notebooks_dir=notebooks_dir)
     if out_dir is None:
         base = Path(reports_dir) if reports_dir is not None else REPORTS_DIR
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")

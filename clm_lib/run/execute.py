@@ -57,7 +57,7 @@ from clm_lib.exceptions import ClmError, ParameterError, StudyNotFoundError
 from clm_lib.run.discovery import Study, get_study, list_studies
 from clm_lib.run.parameters import RawValue, config_studies, load_configs, resolve_parameters
 
-__all__ = ["RunResult", "StudyResult", "run_studies"]
+__all__ = ["RunResult", "StudyResult", "plan_run", "run_studies"]
 
 KERNEL_NAME = "python3"
 
@@ -491,6 +491,37 @@ def default_jobs(n_studies: int) -> int:
     return max(1, min(n_studies, available_cores()))
 
 
+def plan_run(names: Sequence[str] | None = None, *, parameters=None, config=None,
+             timeout: float = 600, notebooks_dir: str | os.PathLike | None = None):
+    """What :func:`run_studies` would run, checked and resolved, without running it.
+
+    Returns ``(configs, selected, values)``: the loaded config files, the studies chosen
+    and each study's parameter values. Raises the errors :func:`run_studies` raises before
+    any kernel starts (an unknown study, a bad parameter or config value), so a caller
+    that runs several times (a backtest) can check every run first.
+    """
+    if isinstance(names, str):
+        names = [names]
+    all_studies = list_studies(notebooks_dir)
+    run_all = not names
+    if not all_studies and run_all:
+        where = notebooks_dir if notebooks_dir is not None else "notebooks/"
+        raise StudyNotFoundError(f"no study notebooks (NN_name.ipynb) found in {where}")
+    configs = load_configs(config, all_studies)
+    if run_all:
+        chosen = config_studies(configs, all_studies)
+        selected = [s for s in all_studies if chosen is None or s.name in chosen]
+        if not selected:
+            raise ParameterError("the config files are for no study ('studies: []')")
+    else:
+        selected = [get_study(n, notebooks_dir) for n in dict.fromkeys(names)]
+    if timeout is None or timeout <= 0:
+        raise ParameterError("timeout must be a positive number of seconds")
+    values = resolve_parameters(selected, all_studies=all_studies, run_all=run_all,
+                                parameters=parameters, config=configs)
+    return configs, selected, values
+
+
 def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike | None = None,
                 parameters=None, config=None, jobs: int | None = None,
                 timeout: float = 600, notebooks_dir: str | os.PathLike | None = None,
@@ -541,25 +572,8 @@ def run_studies(names: Sequence[str] | None = None, out_dir: str | os.PathLike |
         rule of :mod:`clm_lib.run.checks` (every problem in one error), an output folder
         that cannot be written.
     """
-    if isinstance(names, str):
-        names = [names]
-    all_studies = list_studies(notebooks_dir)
-    run_all = not names
-    if not all_studies and run_all:
-        where = notebooks_dir if notebooks_dir is not None else "notebooks/"
-        raise StudyNotFoundError(f"no study notebooks (NN_name.ipynb) found in {where}")
-    configs = load_configs(config, all_studies)
-    if run_all:
-        chosen = config_studies(configs, all_studies)
-        selected = [s for s in all_studies if chosen is None or s.name in chosen]
-        if not selected:
-            raise ParameterError("the config files are for no study ('studies: []')")
-    else:
-        selected = [get_study(n, notebooks_dir) for n in dict.fromkeys(names)]
-    if timeout is None or timeout <= 0:
-        raise ParameterError("timeout must be a positive number of seconds")
-    values = resolve_parameters(selected, all_studies=all_studies, run_all=run_all,
-                                parameters=parameters, config=configs)
+    configs, selected, values = plan_run(names, parameters=parameters, config=config,
+                                         timeout=timeout, notebooks_dir=notebooks_dir)
 
     base = Path(reports_dir) if reports_dir is not None else REPORTS_DIR
     if out_dir is None:

@@ -207,3 +207,9 @@ def test_a_backtest_replays_the_origins_into_one_store_and_reports_the_track_rec
     res = CliRunner().invoke(cli, ["backtest", "ledger", "--notebooks-dir", str(NOTEBOOKS),
                                    "--origins", "2020-01-31", "-p", "as_of=2020-01-01"])
     assert res.exit_code == 2 and "sets as_of itself" in res.output
+    # every origin's run is checked before any starts: nothing is written
+    res = CliRunner().invoke(cli, ["backtest", "ledger", "--notebooks-dir", str(NOTEBOOKS),
+                                   "--out", str(tmp_path / "bad"), "--origins",
+                                   "2020-01-31,2020-02-29", "-p", "no_such_parameter=1"])
+    assert res.exit_code == 2 and "no_such_parameter" in res.output
+    assert not (tmp_path / "bad").exists()
