@@ -303,16 +303,21 @@ def window_forecasts(model, spend_model, data: pd.DataFrame, *, horizon: int, ma
                        index=pd.Index(steps.astype(int), name="step"))
     for c in ("purchases_lower", "purchases_upper", "value_lower", "value_upper"):
         out[c] = np.nan
+    out.attrs["level"] = float(level)
     if n_draws:
+        try:
+            params = model.sample_params(n_draws, seed=seed)
+            spend_params = spend_model.sample_params(n_draws, seed=seed + 1)
+        except ConvergenceError as exc:  # the expectations stand without their intervals
+            out.attrs["interval_error"] = str(exc)
+            return out
         for k in forecast_steps(time_unit, int(horizon)):
             pred = predictive_draws(
-                model, data, float(k), params=model.sample_params(n_draws, seed=seed), seed=seed,
-                level=level, spend_model=spend_model,
-                spend_params=spend_model.sample_params(n_draws, seed=seed + 1),
+                model, data, float(k), params=params, seed=seed, level=level,
+                spend_model=spend_model, spend_params=spend_params,
                 spend_data=spend_frame(data), discount_rate=0.0, margin=margin)
             out.loc[k, ["purchases_lower", "purchases_upper"]] = pred.interval("purchases")
             out.loc[k, ["value_lower", "value_upper"]] = pred.interval("value")
-    out.attrs["level"] = float(level)
     return out
 
 
@@ -517,12 +522,19 @@ def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str 
         values = values.join(full[["frequency", "recency", "T", "monetary_value"]])
         forecast.update({"expected_purchases": float(values["expected_purchases"].sum()),
                          "clv_total": float(values["clv"].sum())})
+        pred = None
         if n_draws:
-            pred = predictive_draws(
-                final, full, float(horizon), params=final.sample_params(n_draws, seed=seed),
-                seed=seed, level=level, spend_model=final_spend,
-                spend_params=final_spend.sample_params(n_draws, seed=seed + 1),
-                spend_data=spend_frame(full), discount_rate=d_unit, margin=margin)
+            try:
+                params = final.sample_params(n_draws, seed=seed)
+                spend_params = final_spend.sample_params(n_draws, seed=seed + 1)
+            except ConvergenceError as exc:  # the expectations stand without their intervals
+                forecast["interval_error"] = str(exc)
+            else:
+                pred = predictive_draws(
+                    final, full, float(horizon), params=params, seed=seed, level=level,
+                    spend_model=final_spend, spend_params=spend_params,
+                    spend_data=spend_frame(full), discount_rate=d_unit, margin=margin)
+        if pred is not None:
             forecast["expected_purchases_predictive_interval"] = pred.interval("purchases")
             forecast["clv_total_predictive_interval"] = pred.interval("value")
             forecast["expected_purchases_parameter_interval"] = pred.interval("expected purchases")

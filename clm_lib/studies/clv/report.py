@@ -152,6 +152,14 @@ def _choice_sentence(study: ClvStudy) -> str:
             "not take one-time buyers to be certainly active.")
 
 
+def _no_interval_sentence(study: ClvStudy) -> str:
+    """Why the value forecast has no predictive interval."""
+    error = study.forecast.get("interval_error")
+    if error:
+        return f"No predictive intervals: {error}."
+    return "No predictive intervals were drawn (n_draws = 0)."
+
+
 def _forecast_finding(study: ClvStudy, currency) -> str:
     f, v = study.forecast, study.values
     level = fmt.percent(f["level"], 0)
@@ -239,7 +247,7 @@ def decision(study: ClvStudy, dq: DataQuality | str | None = None,
         ("The intervals cover parameter uncertainty and the randomness of purchases, not "
          "misfit; value beyond the horizon is not counted.")
         if v is not None and study.forecast.get("clv_total_predictive_interval") else
-        ("No predictive intervals were drawn (n_draws = 0)." if v is not None else ""),
+        (_no_interval_sentence(study) if v is not None else ""),
     ] if x)
     return Decision(findings=[x for x in findings if x], actions=actions, confidence=confidence,
                     source=source_label(dq) if dq is not None else "the data given",

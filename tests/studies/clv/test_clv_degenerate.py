@@ -132,3 +132,32 @@ def test_lifecycle_report_says_not_fitted(run_notebook, tmp_path):
                           new_days=30, at_risk_days=60, lapsed_days=90)
     assert "no customer has a repeat purchase" in metrics["model_errors"]["bgnbd"]
     assert "BG/NBD not fitted (all data to 2020-06-30): no customer has a repeat purchase" in shown
+
+
+def test_a_fit_too_uncertain_to_draw_from_keeps_its_expectations(monkeypatch):
+    """When no parameter draws can be made (ConvergenceError from sample_params), the
+    holdout keeps its errors, the value forecast and the window forecasts keep their
+    expectations, and the report says why there is no interval."""
+    from clm_lib.clv.base import MLEModel
+    from clm_lib.exceptions import ConvergenceError
+
+    def refuse(self, n, seed=0):
+        raise ConvergenceError(model=self.label, reason="the parameters are too uncertain "
+                               "to draw from")
+
+    from clm_lib.config import CDNOW_SAMPLE
+    d = pd.read_csv(CDNOW_SAMPLE, dtype={"customer_id": str})
+    data = pd.DataFrame({"customer_id": d["customer_id"].astype("string"),
+                         "timestamp": pd.to_datetime(d["date"]), "amount": d["dollars"]})
+    monkeypatch.setattr(MLEModel, "sample_params", refuse)
+    study = clv_study(data, calibration_end="1997-09-30", as_of="1998-06-30", n_draws=20)
+    assert study.values is not None and study.forecast["clv_total"] > 0
+    assert "too uncertain to draw from" in study.forecast["interval_error"]
+    assert "clv_total_predictive_interval" not in study.forecast
+    assert "clv_lower" not in study.values
+    assert "too uncertain" in study.windows.attrs["interval_error"]
+    assert study.windows["purchases"].gt(0).all() and study.windows["value_lower"].isna().all()
+    assert all("interval_error" in h for h in study.holdout.values())
+    confidence = report.decision(study).confidence
+    assert "No predictive intervals: " in confidence and "too uncertain" in confidence
+    json.dumps(report.clv_metrics(study), default=str)
