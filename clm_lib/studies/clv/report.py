@@ -18,10 +18,13 @@ from clm_lib.io import DataQuality
 from clm_lib.reporting import ID_COLUMN, Column, Decision, as_of_label, source_label, stage_figure
 from clm_lib.studies.clv.compute import MODELS, ClvStudy
 from clm_lib.studies.clv.report_checks import (  # noqa: F401  (model checks: one import for the notebook)
+    bands_alt,
     bands_sentence,
+    bands_sentences,
     bands_table,
     checks_metrics,
     chi_square_sentence,
+    chi_square_sentences,
     chi_square_table,
     distribution_column_names,
     distribution_columns,

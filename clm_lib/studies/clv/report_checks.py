@@ -13,7 +13,8 @@ from clm_lib.studies.clv.tables import model_label
 
 __all__ = ["FIT_ALPHA", "chi_square_sentence", "chi_square_table", "bands_sentence",
            "bands_table", "log_score_sentence", "new_customer_sentence", "checks_metrics",
-           "distribution_columns", "distribution_column_names"]
+           "distribution_columns", "distribution_column_names", "chi_square_sentences",
+           "bands_sentences", "bands_alt"]
 
 #: A histogram "does not fit" below this p-value.
 FIT_ALPHA = 0.05
@@ -25,16 +26,17 @@ def chi_square_sentence(label: str, chi: dict | None) -> str:
     if chi is None:
         return ""
     head = (f"{label}: chi-square {fmt.number(chi['statistic'], 1)} on {chi['df']} degrees of "
-            f"freedom ({len(chi['cells'])} cells pooled so that each expects at least 5 customers)")
+            f"freedom ({len(chi['cells'])} cells, each expecting at least 5 customers after pooling)")
     p = chi["p_value"]
     if p is None:
         return f"{head}: too few cells for a test after pooling."
     if p >= FIT_ALPHA:
         return (f"{head}, p = {fmt.p_value(p)}: the calibration histogram fits; a gap this large "
                 f"would arise by chance {fmt.percent(p, 0)} of the time if the model were right.")
+    chance = "less than 0.1 %" if p < 0.001 else fmt.percent(p, 1)
     return (f"{head}, p {'= ' if p >= 0.001 else ''}{fmt.p_value(p)}: the calibration histogram does "
-            f"not fit; a gap this large would arise by chance less than {fmt.percent(FIT_ALPHA, 0)} "
-            "of the time if the model were right.")
+            f"not fit; a gap this large would arise by chance {chance} of the time if the model "
+            "were right.")
 
 
 def chi_square_table(study: ClvStudy) -> dict | None:
@@ -121,7 +123,7 @@ def new_customer_sentence(study: ClvStudy, currency: str | None = "$") -> str:
         return ""
     u = f"{study.time_unit}s"
     worth = "discounted margin" if study.value_basis == "margin" else "discounted revenue"
-    return (f"A customer acquired today is expected to make {fmt.number(nc['purchases'], 2)} repeat "
+    return (f"A customer acquired now is expected to make {fmt.number(nc['purchases'], 2)} repeat "
             f"purchases in her first {nc['horizon']} {u} ({model_label(study.value_model)}), worth "
             f"{fmt.money(nc['value'], currency, 2)} in {worth} at the Gamma-Gamma mean spend of "
             f"{fmt.money(nc['mean_spend'], currency, 2)} per purchase (repeat purchases "
@@ -175,3 +177,24 @@ def distribution_columns(study: ClvStudy) -> dict[str, Column]:
         "p_purchases_2": Column(f"probability of exactly 2 purchases {span} {by}", prob, 4),
         "p_purchases_3plus": Column(f"probability of 3 or more purchases {span} {by}", prob, 4),
     }
+
+
+def chi_square_sentences(study: ClvStudy) -> list[str]:
+    """:func:`chi_square_sentence` of every checked model, in report order."""
+    c = study.checks or {"models": {}}
+    return [s for s in (chi_square_sentence(model_label(k), m["chi_square"]) for k, m in c["models"].items()) if s]
+
+
+def bands_sentences(study: ClvStudy) -> list[str]:
+    """:func:`bands_sentence` of every checked model, in report order."""
+    c = study.checks or {"models": {}}
+    return [bands_sentence(study, k) for k in c["models"]]
+
+
+def bands_alt(study: ClvStudy, name: str) -> str:
+    """Alt text of the holdout-bands figure of model ``name``."""
+    b = (study.checks or {"models": {}})["models"].get(name, {}).get("holdout_bands")
+    if b is None:
+        return ""
+    return (f"Mean holdout purchases per customer by calibration frequency, actual against "
+            f"{model_label(name)}'s expectation and predictive band; " + bands_sentence(study, name))
