@@ -188,8 +188,12 @@ def conditional_pmf_at(model, data: pd.DataFrame, counts, t, params=None) -> np.
     keys = np.column_stack([np.asarray(data["frequency"], float), np.asarray(data["T"], float), t, y])
     u, inv = np.unique(keys, axis=0, return_inverse=True)
     post = alive_params(model, u[:, 0], u[:, 1], params)
-    pk = np.array([_future_pmf_rows(model, post[i:i + 1], [int(yy)], tt)[0, 0]
-                   for i, (tt, yy) in enumerate(zip(u[:, 2], u[:, 3]))])
+    pk = np.empty(len(u))
+    ty, group = np.unique(u[:, 2:], axis=0, return_inverse=True)
+    group = group.ravel()
+    for g, (tt, yy) in enumerate(ty):                 # one call per distinct (t, y)
+        rows = np.flatnonzero(group == g)
+        pk[rows] = _future_pmf_rows(model, post[rows], [int(yy)], tt)[:, 0]
     return alive * pk[inv.ravel()] + (1.0 - alive) * (y == 0)
 
 

@@ -141,7 +141,8 @@ def model_checks(models: dict, data: pd.DataFrame, frequency_fit: pd.DataFrame |
                  *, n_draws: int, seed: int | None, level: float) -> dict:
     """All checks of the fitted purchase models (``models``: name -> model, in report
     order) on the calibration/holdout summary ``data``: per model ``chi_square``,
-    ``holdout_bands`` (a DataFrame) and ``log_score``; ``preferred_by_score`` (highest
+    ``holdout_bands`` (a DataFrame; None with ``n_draws`` 0: no draws, no band) and
+    ``log_score``; ``preferred_by_score`` (highest
     score), ``preferred_by_mae`` (lowest holdout MAE of ``holdout``, the errors the report
     shows) and whether they ``agree``."""
     if not models:
@@ -152,7 +153,8 @@ def model_checks(models: dict, data: pd.DataFrame, frequency_fit: pd.DataFrame |
         per[name] = {
             "chi_square": (None if frequency_fit is None or name not in frequency_fit
                            else chi_square_fit(frequency_fit, name, len(m.param_names))),
-            "holdout_bands": holdout_bands(m, data, n_draws=n_draws, seed=seed, level=level),
+            "holdout_bands": (holdout_bands(m, data, n_draws=n_draws, seed=seed, level=level)
+                              if n_draws else None),
             "log_score": scores[name],
         }
     by_score = max(scores, key=lambda k: scores[k]["total"])

@@ -65,7 +65,7 @@ def chi_square_table(study: ClvStudy) -> dict | None:
 def bands_sentence(study: ClvStudy, name: str) -> str:
     """How many frequency groups' actual holdout mean lies inside the model's band."""
     c = study.checks
-    if not c or name not in c["models"]:
+    if not c or name not in c["models"] or c["models"][name]["holdout_bands"] is None:
         return ""
     b = c["models"][name]["holdout_bands"]
     level = fmt.percent(b.attrs.get("level", study.level), 0)
@@ -82,7 +82,7 @@ def bands_sentence(study: ClvStudy, name: str) -> str:
 def bands_table(study: ClvStudy, name: str) -> dict | None:
     """One model's holdout bands for display."""
     c = study.checks
-    if not c or name not in c["models"]:
+    if not c or name not in c["models"] or c["models"][name]["holdout_bands"] is None:
         return None
     b = c["models"][name]["holdout_bands"]
     level = fmt.percent(b.attrs.get("level", study.level), 0)
@@ -145,7 +145,7 @@ def checks_metrics(study: ClvStudy) -> dict | None:
             "chi_square": None if chi is None else {
                 **chi, "fits": None if chi["p_value"] is None else chi["p_value"] >= FIT_ALPHA,
                 "text": chi_square_sentence(model_label(name), chi)},
-            "holdout_bands": {
+            "holdout_bands": None if b is None else {
                 "level": b.attrs.get("level"), "parameter_draws": b.attrs.get("parameter_draws"),
                 "groups": {str(i): {k: (bool(v) if k == "inside" else float(v)) for k, v in row.items()}
                            for i, row in b.iterrows()},
@@ -188,7 +188,7 @@ def chi_square_sentences(study: ClvStudy) -> list[str]:
 def bands_sentences(study: ClvStudy) -> list[str]:
     """:func:`bands_sentence` of every checked model, in report order."""
     c = study.checks or {"models": {}}
-    return [bands_sentence(study, k) for k in c["models"]]
+    return [s for s in (bands_sentence(study, k) for k in c["models"]) if s]
 
 
 def bands_alt(study: ClvStudy, name: str) -> str:

@@ -144,3 +144,15 @@ def test_new_customer_in_forecast_and_sentence(study):
     assert nc["mean_spend"] == pytest.approx(study.final_spend_model.population_mean_spend())
     text = report_checks.new_customer_sentence(study, "$")
     assert f"{nc['purchases']:.2f}" in text and f"${nc['value']:.2f}" in text
+
+
+def test_no_draws_no_bands_and_no_band_sentence(study):
+    models = {k: study.models[k] for k in ("bgnbd", "pareto_nbd", "mbgnbd")}
+    c = checks.model_checks(models, study.calibration, study.frequency_fit, study.holdout,
+                            n_draws=0, seed=1, level=0.9)
+    assert all(m["holdout_bands"] is None for m in c["models"].values())
+    no_bands = replace(study, checks=c)
+    assert report_checks.bands_sentences(no_bands) == []
+    assert report_checks.bands_table(no_bands, "bgnbd") is None
+    assert report_checks.checks_metrics(no_bands)["models"]["bgnbd"]["holdout_bands"] is None
+    assert c["preferred_by_score"] == study.checks["preferred_by_score"]
