@@ -17,13 +17,17 @@ __all__ = ["plot_holdout_bands"]
 
 
 def plot_holdout_bands(bands: pd.DataFrame, *, ax: Axes | None = None, model_label: str = "model",
-                       band_label: str = "predictive band", holdout_label: str = "holdout",
-                       title: str = "Holdout purchases by calibration frequency, with the model's predictive band") -> Axes:
+                       band_label: str | None = None, holdout_label: str = "holdout",
+                       title: str = "Holdout purchases by calibration frequency") -> Axes:
     """Mean holdout purchases per customer by calibration frequency: actual (points), the
     model's expectation (line) and its predictive band of the group mean (shaded);
-    ``bands`` is :func:`clm_lib.studies.clv.checks.holdout_bands`."""
+    ``bands`` is :func:`clm_lib.studies.clv.checks.holdout_bands` (the band's legend names
+    the level in ``bands.attrs["level"]`` unless ``band_label`` is given)."""
     _need(bands, ["actual", "expected", "lower", "upper"], "holdout-bands table")
     ax = _axes(ax, figsize=(8, 4.5))
+    if band_label is None:
+        level = bands.attrs.get("level")
+        band_label = "predictive band of the mean" if level is None else f"{level:.0%} predictive band of the mean"
     x = np.arange(len(bands))
     ax.fill_between(x, bands["lower"], bands["upper"], color=_MODEL, alpha=0.2, label=band_label)
     ax.plot(x, bands["expected"], color=_MODEL, linestyle="--", marker="s", label=f"{model_label}, expected")
