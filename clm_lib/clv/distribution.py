@@ -19,9 +19,12 @@ Hence ``P(Y(t) = k | x, t_x, T) = P(alive) P_new(X(t) = k; updated) + (1 - P(ali
 and ``P(no purchase in (T, T + t]) = P(alive) P_new(X(t) = 0; updated) + 1 - P(alive)``: the
 models' own closed forms of P(X(t) = k) (``probability_of_purchases``: FHL 2005 eq. 8, the
 MBG/NBD paper, SMC 1987 / Fader-Hardie) evaluated at the updated parameters, once per distinct
-(x, T). lifetimes' ``conditional_probability_of_n_purchases_up_to_time`` (BG/NBD) writes the
-same quantity as one long closed form; the tests check ours against simulation from the
-models' generative stories. Times are in the model's time unit (the fit's: e.g. weeks).
+(x, T); for the Pareto/NBD by quadrature over her lifetime (:func:`pareto_nbd_pmf_rows`).
+For the Pareto/NBD, Fader & Hardie's note 028 ("The Pareto/NBD conditional PMF", eq. 16, the
+form lifetimes' ``conditional_probability_of_n_purchases_up_to_time`` evaluates) writes the
+same quantity as one closed form: the tests check ours against it, and every model against
+event-level simulation of its generative story. Times are in the model's time unit (the
+fit's: e.g. weeks).
 """
 from __future__ import annotations
 
