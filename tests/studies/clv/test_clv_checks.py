@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from clm_lib.clv.bgnbd import BetaGeoModel, simulate_bgnbd
+from clm_lib.clv.bgnbd import BetaGeoModel
 from clm_lib.config import CDNOW_SAMPLE
 from clm_lib.studies.clv import checks, report, report_checks
 from clm_lib.studies.clv.compute import clv_study, frequency_distribution
@@ -83,11 +83,33 @@ def test_log_score_by_hand():
     assert s["per_customer"] == pytest.approx(s["total"] / 2)
 
 
+def bgnbd_split(params, T, t, seed):
+    """BG/NBD customers simulated purchase by purchase: the calibration summary at age T
+    and the purchases in (T, T + t]."""
+    rng = np.random.default_rng(seed)
+    r, alpha, a, b = params
+    n = len(T)
+    lam, p = rng.gamma(r, 1.0 / alpha, n), rng.beta(a, b, n)
+    x, tx, y, now = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    alive = np.ones(n, bool)
+    while alive.any():
+        i = np.flatnonzero(alive)
+        now[i] += rng.exponential(1.0, i.size) / lam[i]
+        over = now[i] > T[i] + t
+        alive[i[over]] = False
+        k = i[~over]
+        cal = now[k] <= T[k]
+        x[k[cal]] += 1
+        tx[k[cal]] = now[k[cal]]
+        y[k[~cal]] += 1
+        alive[k[rng.random(k.size) < p[k]]] = False     # dropout after a purchase
+    return pd.DataFrame({"frequency": x, "recency": tx, "T": T}), y
+
+
 def test_holdout_bands_cover_simulated_truth():
     params = (0.8, 6.0, 0.8, 2.4)
     T = np.random.default_rng(3).uniform(20, 40, 4000)
-    from tests.clv.test_distribution import simulate_split   # the event-level simulator
-    data, y = simulate_split("bgnbd", params, T, 26.0, seed=5)
+    data, y = bgnbd_split(params, T, 26.0, seed=5)
     m = BetaGeoModel().fit(data)
     data = data.assign(frequency_holdout=y, duration_holdout=26.0)
     bands = checks.holdout_bands(m, data, n_draws=200, seed=2, level=0.9)
