@@ -40,6 +40,7 @@ from clm_lib.clv.valuation import (
 )
 from clm_lib.exceptions import ConvergenceError, ParameterError
 from clm_lib.reduce import get_engine
+from clm_lib.studies.clv.checks import model_checks, new_customer, purchase_distribution_columns
 from clm_lib.reduce.customers import observation_window
 
 __all__ = [
@@ -388,6 +389,8 @@ class ClvStudy:
     #: horizon, with predictive intervals at :func:`forecast_steps`
     #: (:func:`window_forecasts`); None without the value models
     windows: pd.DataFrame | None = None
+    #: model checks on the calibration/holdout split (:func:`checks.model_checks`)
+    checks: dict | None = None
 
 
 def _as_table(eng, transactions):
@@ -490,6 +493,8 @@ def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str 
         models["gamma_gamma"] = spend_cal
     purchase_models = {k: models[k] for k in MODELS if k in models}
     freq_fit = frequency_distribution(purchase_models, cal) if purchase_models else None
+    checks = model_checks(purchase_models, cal, freq_fit, holdout, n_draws=n_draws, seed=seed,
+                          level=level)
 
     # the holdout's choice; else the BG/NBD if it alone was fitted; else (nothing could be
     # fitted on the calibration period) the first candidate, tried on all data unvalidated
@@ -520,6 +525,9 @@ def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str 
         values = customer_value(final, final_spend, full, horizon=horizon, discount_rate=d_unit,
                                 margin=margin, n_draws=0, level=level)
         values = values.join(full[["frequency", "recency", "T", "monetary_value"]])
+        values = values.join(purchase_distribution_columns(final, full, horizon))
+        forecast["new_customer"] = new_customer(final, final_spend, horizon=horizon,
+                                                discount_rate=d_unit, margin=margin)
         forecast.update({"expected_purchases": float(values["expected_purchases"].sum()),
                          "clv_total": float(values["clv"].sum())})
         pred = None
@@ -569,5 +577,5 @@ def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str 
         spend_correlation=frequency_spend_correlation(spend_frame(cal)), segments=seg_table,
         dropped={"calibration": dict(cal.attrs.get("dropped", {})),
                  "full": dict(full.attrs.get("dropped", {}))},
-        windows=windows,
+        windows=windows, checks=checks,
     )

@@ -17,6 +17,20 @@ from clm_lib import format as fmt
 from clm_lib.io import DataQuality
 from clm_lib.reporting import ID_COLUMN, Column, Decision, as_of_label, source_label, stage_figure
 from clm_lib.studies.clv.compute import MODELS, ClvStudy
+from clm_lib.studies.clv.report_checks import (  # noqa: F401  (model checks: one import for the notebook)
+    bands_alt,
+    bands_sentence,
+    bands_sentences,
+    bands_table,
+    checks_metrics,
+    chi_square_sentence,
+    chi_square_sentences,
+    chi_square_table,
+    distribution_column_names,
+    distribution_columns,
+    log_score_sentence,
+    new_customer_sentence,
+)
 from clm_lib.studies.clv.tables import (  # noqa: F401  (the report's tables, one import for the notebook)
     LABELS as _LABELS,
     captions,
@@ -423,6 +437,7 @@ def clv_metrics(study: ClvStudy, dq: DataQuality | None = None, currency: str = 
         "headline": headline,
         "decision": decision(study, dq, currency).to_dict(),
         "lifecycle": lifecycle(study, currency),
+        "model_checks": checks_metrics(study),
     }
     if dq is not None:
         out["data_quality"] = dq.to_dict()
@@ -442,7 +457,8 @@ def customer_export(study: ClvStudy, n: int | None = None) -> pd.DataFrame:
     v = study.values if study.values is not None else study.full
     cols = [c for c in ["frequency", "recency", "T", "monetary_value", "p_alive",
                         "expected_purchases", "purchases_lower", "purchases_upper",
-                        "expected_spend", "clv", "clv_lower", "clv_upper"] if c in v]
+                        "expected_spend", "clv", "clv_lower", "clv_upper",
+                        *distribution_column_names(study)] if c in v]
     out = v[cols].sort_values("clv" if "clv" in v else "frequency", ascending=False)
     if n is not None:
         out = out.head(n)
@@ -487,6 +503,7 @@ def export_columns(study: ClvStudy, currency: str | None = "$") -> dict[str, dic
         "clv": Column(f"customer lifetime value: {_value_words(study)} {span}", money, 2),
         "clv_lower": Column(f"lower end of the {level} predictive interval of the CLV", money, 2),
         "clv_upper": Column(f"upper end of the {level} predictive interval of the CLV", money, 2),
+        **distribution_columns(study),
     }
     comparison = {
         "model": Column("purchase model (bgnbd = BG/NBD, pareto_nbd = Pareto/NBD, mbgnbd = MBG/NBD)"),
