@@ -3,7 +3,9 @@
 In the spirit of statsmodels' ``GenericLikelihoodModel`` and lifelines' fitters, a model
 declares only
 
-* ``param_names``: the papers' parameter names, all strictly positive;
+* ``param_names``: the papers' parameter names, strictly positive unless
+  ``_positive_mask`` says otherwise (regression coefficients, e.g. the covariate models
+  of :mod:`clm_lib.clv.covariates`);
 * ``required_columns``: the columns of the (reduced) data its likelihood needs;
 * ``_loglik(params, data)``: a *pure, vectorised* per-observation log-likelihood, where
   ``params`` is a 1-d array in the order of ``param_names`` and ``data`` a dict of
@@ -36,6 +38,12 @@ returns ``self``; fitted attributes end in ``_``.
 Weights (``weights=`` a column name or array) let identical rows be fitted once with a
 count — the compressed fit equals the uncompressed one exactly, since the log-likelihood
 is a sum over customers.
+
+Parameters that may take any sign (``_positive_mask`` False) are fitted as they are,
+divided by ``_working_scale`` (e.g. a coefficient per unit of a covariate, times the
+covariate's spread), so that the optimiser sees parameters of similar size; their
+intervals are symmetric on the natural scale. With every parameter positive (all the
+models without covariates) the arithmetic is exactly the log-parameter fit above.
 """
 from __future__ import annotations
 
@@ -164,6 +172,32 @@ class MLEModel:
         parameters; the default asks for :data:`MIN_CUSTOMERS` observations."""
         require_customers(self.label, weights)
 
+    def _positive_mask(self) -> np.ndarray:
+        """Which parameters are strictly positive (fitted on the log scale); the others
+        (coefficients) are fitted as they are. Default: all positive."""
+        return np.ones(len(self.param_names), dtype=bool)
+
+    def _working_scale(self, data: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The optimiser's parameter is the log-parameter (or the coefficient) times
+        this; default 1 for all."""
+        return np.ones(len(self.param_names))
+
+    def _natural(self, ls: np.ndarray) -> np.ndarray:
+        """Natural parameters from the log scale of the positive ones (the others as
+        they are); rows of a 2-d array are parameter vectors."""
+        pos = self._positive_mask()
+        if pos.all():
+            return np.exp(ls)
+        with np.errstate(over="ignore"):
+            return np.where(pos, np.exp(np.where(pos, ls, 0.0)), ls)
+
+    def _log_scale(self, theta: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`_natural`."""
+        pos = self._positive_mask()
+        if pos.all():
+            return np.log(theta)
+        return np.where(pos, np.log(np.where(pos, theta, 1.0)), theta)
+
     # ---- data handling ---------------------------------------------------------------
     def _prepare(self, data: pd.DataFrame | Mapping, weights=None):
         cols = list(data.columns) if isinstance(data, pd.DataFrame) else list(data)
@@ -233,6 +267,8 @@ class MLEModel:
         )
 
         n_total = float(w.sum())
+        pos = self._positive_mask()
+        scale = self._working_scale(arrays)
         total_vg = self._total_value_and_grad(arrays, w)
         if getattr(self, "_weighted_value_and_grad", None) is not None:
             def total_ll(theta):  # the weighted total is the cheaper way to the value too
@@ -241,8 +277,12 @@ class MLEModel:
             def total_ll(theta):
                 return float(np.dot(w, self._loglik(theta, arrays)))
 
+        def natural(u: np.ndarray) -> np.ndarray:
+            # u: the optimiser's parameters (log-parameters, coefficients times their scale)
+            return self._natural(u / scale)
+
         def negll(logp: np.ndarray) -> float:
-            total = total_ll(np.exp(logp))
+            total = total_ll(natural(logp))
             return -total if np.isfinite(total) else 1e300
 
         def mean_negll(logp: np.ndarray) -> float:
@@ -255,9 +295,9 @@ class MLEModel:
             # Analytic gradient, chain rule to the log-parameters; value and gradient in
             # one pass.
             def fun_and_grad(logp: np.ndarray):
-                theta = np.exp(logp)
+                theta = natural(logp)
                 total, g = total_vg(theta)
-                g = np.asarray(g, dtype=float) * theta
+                g = np.asarray(g, dtype=float) * np.where(pos, theta, 1.0) / scale
                 if not (np.isfinite(total) and np.all(np.isfinite(g))):
                     return 1e300 / n_total, np.zeros_like(g)
                 return -total / n_total, -g / n_total
@@ -266,7 +306,7 @@ class MLEModel:
                 return fun_and_grad(logp)[1]
 
         if fun_and_grad is None:
-            res = optimize.minimize(mean_negll, np.log(x0), method="L-BFGS-B",
+            res = optimize.minimize(mean_negll, self._log_scale(x0) * scale, method="L-BFGS-B",
                                     options={"maxiter": maxiter, "ftol": tol, "gtol": 1e-9})
             # Newton polish with central-difference derivatives: quasi-Newton stops with
             # finite-difference gradients leave ~1e-5 relative error in the estimates; two
@@ -275,7 +315,8 @@ class MLEModel:
             polish: dict = {}
             res.x = self._newton_polish(mean_negll, res.x, info=polish)
         else:
-            res = optimize.minimize(fun_and_grad, np.log(x0), method="L-BFGS-B", jac=True,
+            res = optimize.minimize(fun_and_grad, self._log_scale(x0) * scale, method="L-BFGS-B",
+                                    jac=True,
                                     options={"maxiter": maxiter, "ftol": tol, "gtol": 1e-10})
             # Newton polish on the finite-differenced analytic gradient, always: a small
             # gradient is not enough, since on an ill-conditioned likelihood (Gamma-Gamma's
@@ -287,10 +328,11 @@ class MLEModel:
         res.fun = negll(logp)
         if not np.isfinite(res.fun) or res.fun >= 1e299:
             raise ConvergenceError(model=self.label, reason="log-likelihood not finite at the optimum")
-        if np.any(logp < _LOG_BOUND[0]) or np.any(logp > _LOG_BOUND[1]):
+        ls = logp / scale
+        off = pos & ((ls < _LOG_BOUND[0]) | (ls > _LOG_BOUND[1]))
+        if off.any():
             bad = [f"{n} → {'0' if v < _LOG_BOUND[0] else '∞'} ({np.exp(v):.3g})"
-                   for n, v in zip(self.param_names, logp)
-                   if v < _LOG_BOUND[0] or v > _LOG_BOUND[1]]
+                   for n, v, o in zip(self.param_names, ls, off) if o]
             raise ConvergenceError(
                 model=self.label, reason=f"{', '.join(bad)} ran off to a degenerate boundary "
                 f"(outside {_BOUNDS[0]:g}..{_BOUNDS[1]:g}); the model does not fit these data, "
@@ -304,7 +346,7 @@ class MLEModel:
         self._data_ = arrays
         self._weights_ = w
         self.n_obs_ = float(w.sum())
-        self.params_ = pd.Series(np.exp(logp), index=list(self.param_names), name="estimate")
+        self.params_ = pd.Series(natural(logp), index=list(self.param_names), name="estimate")
         self.loglik_ = -float(res.fun)
         self.AIC_ = 2 * len(self.param_names) - 2 * self.loglik_
         self.BIC_ = len(self.param_names) * np.log(self.n_obs_) - 2 * self.loglik_
@@ -313,7 +355,8 @@ class MLEModel:
         if fun_and_grad is None and "hess" in polish and np.max(np.abs(logp - polish["at"])) < 1e-4:
             # the polish Hessian was taken within 1e-4 (log scale) of the optimum: reuse it
             hess = polish["hess"] * n_total
-        self._compute_covariance(negll, logp, grad=mean_negll_grad, scale=n_total, hess=hess)
+        self._compute_covariance(negll, logp, grad=mean_negll_grad, scale=n_total, hess=hess,
+                                 working_scale=scale)
         return self
 
     def _total_value_and_grad(self, arrays, w):
@@ -399,9 +442,11 @@ class MLEModel:
         return (hess + hess.T) / 2
 
     def _compute_covariance(self, negll, logp: np.ndarray, grad=None, scale: float = 1.0,
-                            hess: np.ndarray | None = None) -> None:
-        # Observed information in log-parameters, then the delta method to the natural
-        # scale: cov(theta) = J cov(log theta) J with J = diag(theta).
+                            hess: np.ndarray | None = None, working_scale=None) -> None:
+        # Observed information in the optimiser's parameters u, then back to the log
+        # scale (u = ls * working_scale) and the delta method to the natural scale:
+        # cov(theta) = J cov(log theta) J with J = diag(theta) for the positive
+        # parameters (1 for coefficients).
         if hess is not None:
             pass
         elif grad is None:
@@ -416,9 +461,13 @@ class MLEModel:
                 f"along {', '.join(self._flat_directions(hess))} (a flat likelihood: the data do "
                 "not pin these parameters down); the model does not fit these data")
         cov_log = np.linalg.inv(hess)
-        theta = np.exp(logp)
+        if working_scale is not None:
+            cov_log = cov_log / np.outer(working_scale, working_scale)
+            logp = logp / working_scale
+        theta = self._natural(logp)
         self.cov_log_params_ = pd.DataFrame(cov_log, index=self.param_names, columns=self.param_names)
-        cov = cov_log * np.outer(theta, theta)
+        jac = np.where(self._positive_mask(), theta, 1.0)
+        cov = cov_log * np.outer(jac, jac)
         self.variance_matrix_ = pd.DataFrame(cov, index=self.param_names, columns=self.param_names)
         self.se_ = pd.Series(np.sqrt(np.diag(cov)), index=list(self.param_names), name="se")
 
@@ -465,18 +514,19 @@ class MLEModel:
 
     @property
     def summary(self) -> pd.DataFrame:
-        """Estimates, standard errors and 95 % intervals (computed on the log scale, so
-        that they stay positive)."""
+        """Estimates, standard errors and 95 % intervals (computed on the log scale for
+        the positive parameters, so that they stay positive; symmetric for coefficients)."""
         self._check_fitted()
         z = stats.norm.ppf(0.975)
         se_log = np.sqrt(np.diag(self.cov_log_params_.to_numpy()))
         est = self.params_.to_numpy()
+        pos = self._positive_mask()
         return pd.DataFrame(
             {
                 "estimate": est,
                 "se": self.se_.to_numpy(),
-                "lower 95%": est * np.exp(-z * se_log),
-                "upper 95%": est * np.exp(z * se_log),
+                "lower 95%": np.where(pos, est * np.exp(-z * se_log), est - z * se_log),
+                "upper 95%": np.where(pos, est * np.exp(z * se_log), est + z * se_log),
             },
             index=pd.Index(self.param_names, name="parameter"),
         )
@@ -485,17 +535,18 @@ class MLEModel:
         """Draw ``n`` parameter vectors from the asymptotic normal of the log-parameters.
 
         Returns an ``(n, k)`` array in the natural scale; used for intervals of
-        forecasts and per-customer values.
+        forecasts and per-customer values. (Coefficients, ``_positive_mask`` False, are
+        drawn from the normal of their estimate.)
         """
         self._check_fitted()
         rng = np.random.default_rng(seed)
-        mean = np.log(self.params_.to_numpy())
+        mean = self._log_scale(self.params_.to_numpy())
         cov = self.cov_log_params_.to_numpy()
         if not np.all(np.isfinite(cov)):
             raise ConvergenceError(model=self.label, reason="no covariance to sample from")
         with np.errstate(over="ignore"):
-            draws = np.exp(rng.multivariate_normal(mean, cov, size=n, method="cholesky"))
-        if not np.all(np.isfinite(draws) & (draws > 0)):
+            draws = self._natural(rng.multivariate_normal(mean, cov, size=n, method="cholesky"))
+        if not np.all(np.isfinite(draws) & ((draws > 0) | ~self._positive_mask())):
             # a log-parameter so uncertain that its draws overflow (or underflow to 0):
             # no interval can be drawn from such a fit
             raise ConvergenceError(model=self.label, reason="the parameters are too uncertain "
