@@ -29,7 +29,11 @@ def _log_f(params, x, y):
     """log of 2F1(r+s+x, b2; r+s+x+1; diff/(big+y)) / (big+y)^(r+s+x) (one A0 end point)."""
     r, alpha, s, beta = params
     rsx = r + s + x
-    if alpha >= beta:
+    if np.ndim(alpha) or np.ndim(beta):
+        # per-customer parameters (covariates): the branch customer by customer
+        ge = alpha >= beta
+        big, b2, diff = np.where(ge, alpha, beta), np.where(ge, s + 1.0, r + x), np.abs(alpha - beta)
+    elif alpha >= beta:
         big, b2, diff = alpha, s + 1.0, alpha - beta
     else:
         big, b2, diff = beta, r + x, beta - alpha
