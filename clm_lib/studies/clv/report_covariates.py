@@ -49,6 +49,8 @@ _PROCESS_WORDS = {"purchase": "how often they buy", "dropout": "when they stop b
 
 def _subject(term: dict, source: str) -> str:
     if term["kind"] == "numeric":
+        if term["column"] == "quantity" and source == "transactions":
+            return "Customers whose first purchase day had one more item (quantity)"
         where = ("on their first purchase day" if source == "transactions"
                  else "in the customer table")
         return f"Customers with one more unit of {term['column']} {where}"
@@ -112,6 +114,12 @@ def lrt_sentence(study: ClvStudy) -> str:
     return " ".join(out)
 
 
+def _loglik(model) -> float:
+    # the covariate models name it log_likelihood_, the base models loglik_
+    ll = getattr(model, "log_likelihood_", None)
+    return float(model.loglik_ if ll is None else ll)
+
+
 def _p(p) -> str:
     s = fmt.p_value(p)
     return s if s.startswith("<") else f"= {s}"
@@ -153,7 +161,7 @@ def fit_table(study: ClvStudy) -> dict | None:
                 continue
             h = c.holdout.get(key, {}) if part == "purchase" else {}
             rows.append({"model": f"{label}, {word}", "parameters": len(m.params_),
-                         "loglik": float(m.log_likelihood_), "aic": float(m.AIC_),
+                         "loglik": _loglik(m), "aic": float(m.AIC_),
                          "mae": h.get("mae", np.nan), "rmse": h.get("rmse", np.nan),
                          "agg": 100 * h.get("aggregate_error", np.nan)})
     if not rows:
