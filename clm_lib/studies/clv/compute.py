@@ -525,7 +525,9 @@ def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str 
     cov_fits = None
     if any(spec.values()):
         cov_fits = cov.covariate_fits(eng, t, cal, full, model_key=chosen, model_cls=MODELS[chosen],
-                                      spec=spec, as_of=as_of, customers=customers, columns=columns)
+                                      spec=spec, as_of=as_of, customers=customers, columns=columns,
+                                      horizon=horizon, discount_rate=d_unit, margin=margin,
+                                      spend_model=final_spend)
     forecast = {"model": chosen, "horizon": int(horizon), "time_unit": time_unit, "level": level}
     values = clv_q = top = seg_table = windows = None
     if final is not None and final_spend is not None:

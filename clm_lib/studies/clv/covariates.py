@@ -270,6 +270,41 @@ def _fit_spend(data, design, *, with_covariates: bool):
     return CovariateModel(GammaGammaModel, spend=design["spend"]).fit(spend)
 
 
+def covariate_values(model, spend_model, data: pd.DataFrame, design: dict, *, horizon: int,
+                     discount_rate: float, margin: float) -> pd.DataFrame:
+    """Per-customer value from the covariate models: ``p_alive``, ``expected_purchases``
+    (undiscounted, over ``horizon`` time units), ``expected_spend`` (per purchase) and
+    ``clv`` = margin x expected spend x discounted expected purchases, purchases in unit
+    k discounted by (1 + ``discount_rate``)^-k (as :func:`clm_lib.clv.valuation.customer_value`).
+
+    Each customer's own parameters depend on her covariates, so the expectations are
+    computed once per distinct (frequency, recency, T, covariates) and joined back."""
+    from clm_lib.clv.valuation import spend_frame
+
+    z = list(dict.fromkeys(design["purchase"] + design["dropout"]))
+    hist = data[["frequency", "recency", "T"] + z].astype(float)
+    key = hist.columns.tolist()
+    u = hist.drop_duplicates().reset_index(drop=True)
+    codes = hist.merge(u.reset_index(), on=key, how="left")["index"].to_numpy()
+    cum = np.zeros(len(u))
+    det = np.zeros(len(u))
+    for k in range(1, int(horizon) + 1):
+        now = np.asarray(model.conditional_expected_purchases(float(k), u), float)
+        det += (now - cum) / (1.0 + discount_rate) ** k
+        cum = now
+    alive = np.asarray(model.p_alive(u), float)
+    spend = spend_frame(data)
+    spend.index = data.index
+    if design["spend"]:
+        spend = spend.join(data[list(design["spend"])])
+        e_spend = np.asarray(spend_model.conditional_expected_spend(spend), float)
+    else:
+        e_spend = np.asarray(spend_model.conditional_expected_spend(spend), float)
+    return pd.DataFrame({"p_alive": alive[codes], "expected_purchases": cum[codes],
+                         "expected_spend": e_spend,
+                         "clv": margin * e_spend * det[codes]}, index=data.index)
+
+
 def _try(fit, errors: dict, key: str):
     try:
         return fit()
@@ -280,7 +315,9 @@ def _try(fit, errors: dict, key: str):
 
 def covariate_fits(eng, transactions, cal: pd.DataFrame, full: pd.DataFrame, *, model_key: str,
                    model_cls, spec: dict, as_of, customers=None, columns=None,
-                   level: float = 0.95, max_levels: int = MAX_LEVELS) -> CovariateFits:
+                   level: float = 0.95, max_levels: int = MAX_LEVELS, horizon: int | None = None,
+                   discount_rate: float = 0.0, margin: float = 1.0,
+                   spend_model=None) -> CovariateFits:
     """Fit the purchase model ``model_cls`` (the one that values customers) and the
     Gamma-Gamma with and without the covariates of ``spec`` (:func:`covariate_spec`).
 
@@ -298,6 +335,10 @@ def covariate_fits(eng, transactions, cal: pd.DataFrame, full: pd.DataFrame, *, 
         The customer table (:func:`read_customers`).
     level : float
         Level of the effects' intervals.
+    horizon, discount_rate, margin
+        With ``horizon`` (time units), every customer with the covariates is also valued
+        by the covariate models (:func:`covariate_values`; ``discount_rate`` per unit);
+        ``spend_model`` is the Gamma-Gamma to use when no spend covariate is given.
     """
     from clm_lib.studies.clv.compute import holdout_errors
 
@@ -338,6 +379,12 @@ def covariate_fits(eng, transactions, cal: pd.DataFrame, full: pd.DataFrame, *, 
             lrt["spend"] = dict(spend["with"].likelihood_ratio_test(spend["without"]))
     parts = [m["with"].effects(level=level) for m in (purchase, spend) if "with" in m]
     effects = pd.concat(parts, ignore_index=True) if parts else None
+    values = None
+    spend_value_model = spend.get("with") if design["spend"] else spend_model
+    if horizon is not None and "with" in purchase and spend_value_model is not None:
+        values = covariate_values(purchase["with"], spend_value_model, f, design,
+                                  horizon=horizon, discount_rate=discount_rate, margin=margin)
     return CovariateFits(spec=dict(spec), design=design, terms=terms, record=record,
                          model=model_key, purchase=purchase, spend=spend, lrt=lrt, aic=aic,
-                         holdout=holdout, effects=effects, level=float(level), errors=errors)
+                         holdout=holdout, effects=effects, level=float(level), errors=errors,
+                         values=values)

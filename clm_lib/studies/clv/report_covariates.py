@@ -16,7 +16,7 @@ from clm_lib import format as fmt
 from clm_lib.studies.clv.compute import MODELS, ClvStudy
 
 __all__ = ["effect_sentences", "lrt_sentence", "effects_table", "fit_table",
-           "covariate_notes", "covariate_metrics", "none_sentence", "SIGNIFICANCE"]
+           "covariate_notes", "covariate_metrics", "value_sentence", "none_sentence", "SIGNIFICANCE"]
 
 #: The p-value below which a test says the covariates improve the fit.
 SIGNIFICANCE = 0.05
@@ -215,9 +215,32 @@ def covariate_notes(study: ClvStudy) -> list[str]:
         notes.append(f"The customer values of this report come from the {_model_label(c.model)} "
                      "and the Gamma-Gamma with covariates.")
     else:
-        notes.append(f"The customer values of this report come from the models without "
-                     "covariates; the covariate fits are shown for what drives purchasing.")
+        notes.append("The customer values, their predictive intervals, the track record and "
+                     "the exports of this report come from the models without covariates (the "
+                     "intervals and the scoring of earlier runs are built for them); the value "
+                     "with covariates is compared above.")
     return notes
+
+
+def value_sentence(study: ClvStudy, currency: str | None = "$") -> str:
+    """The total value of the customers with covariates beside the one without ("" when
+    either is missing)."""
+    c = study.covariates
+    v = getattr(study, "values", None)
+    if c is None or c.values is None or v is None:
+        return ""
+    ids = v.index.astype("string")
+    base = v.set_axis(ids)["clv"].reindex(c.values.index)
+    with_cov = float(c.values["clv"].sum())
+    without = float(base.sum())
+    rho = float(pd.Series(c.values["clv"].to_numpy()).corr(pd.Series(base.to_numpy()),
+                                                           method="spearman"))
+    u = study.time_unit
+    return (f"Valued with the covariates, the {fmt.count(len(c.values))} customers are worth "
+            f"{fmt.money(with_cov, currency)} over the next {study.horizon} {u}s "
+            f"({fmt.money(without, currency)} without covariates, "
+            f"{fmt.percent(with_cov / without - 1, 1, signed=True) if without else 'n/a'}); "
+            f"the two rank the customers alike to a rank correlation of {fmt.number(rho, 3)}.")
 
 
 def covariate_metrics(study: ClvStudy) -> dict:
@@ -233,4 +256,6 @@ def covariate_metrics(study: ClvStudy) -> dict:
                       "dropped": dict(c.record["dropped"])},
         "effects": eff, "lrt": {k: {kk: float(vv) for kk, vv in v.items()} for k, v in c.lrt.items()},
         "aic": dict(c.aic), "holdout": {k: dict(v) for k, v in c.holdout.items()},
+        "clv_total_with_covariates": (float(c.values["clv"].sum()) if c.values is not None
+                                      else None),
         "valued_by_covariates": bool(c.valued_by_covariates), "errors": dict(c.errors)}}
