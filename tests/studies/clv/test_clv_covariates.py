@@ -291,3 +291,26 @@ def test_cdnow_end_to_end():
     assert len(m["covariates"]["effects"]) == 3
     exports = report.exports(study)
     assert len(exports["customer_value"]) == 23570
+
+
+def test_covariate_values_equal_customer_value_without_effects():
+    """With covariates that change nothing (a model that ignores them), the per-history
+    valuation equals the study's own customer_value."""
+    from clm_lib.clv.bgnbd import simulate_bgnbd
+    from clm_lib.clv.gamma_gamma import GammaGammaModel
+    from clm_lib.clv.pareto_nbd import ParetoNBDModel
+    from clm_lib.clv.valuation import customer_value
+    from clm_lib.studies.clv.covariates import covariate_values
+
+    rng = np.random.default_rng(5)
+    sim = simulate_bgnbd((0.5, 5.0, 1.3, 3.0), rng.integers(20, 40, 800), seed=6)
+    sim["monetary_value"] = np.where(sim["frequency"] > 0, rng.gamma(5, 4, len(sim)), 0.0)
+    sim["spend_frequency"] = sim["frequency"]
+    sim["z"] = rng.integers(0, 3, len(sim)).astype(float)
+    pn = ParetoNBDModel().fit(sim[["frequency", "recency", "T"]])
+    gg = GammaGammaModel().fit(sim.loc[sim.frequency > 0, ["frequency", "monetary_value"]])
+    got = covariate_values(pn, gg, sim, {"purchase": ("z",), "dropout": (), "spend": ()},
+                           horizon=12, discount_rate=0.01, margin=0.3)
+    want = customer_value(pn, gg, sim, horizon=12, discount_rate=0.01, margin=0.3, n_draws=0)
+    for col in ("p_alive", "expected_purchases", "expected_spend", "clv"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-8, err_msg=col)
