@@ -71,8 +71,11 @@ def read_customers(path, columns=None) -> pd.DataFrame:
         p = str(path)
         if not os.path.exists(p):
             raise ParameterError(f"customers: no such file {p}")
+        # the id is text (leading zeros kept), under its source name
+        src_id = next((k for k, v in dict(columns or {}).items() if v == "customer_id"),
+                      "customer_id")
         df = (pd.read_parquet(p) if p.lower().endswith((".parquet", ".pq"))
-              else pd.read_csv(p, dtype={"customer_id": str}))
+              else pd.read_csv(p, dtype={src_id: str}))
     else:
         raise ParameterError(f"customers must be a path to a CSV or Parquet file, got {path!r}")
     if columns:

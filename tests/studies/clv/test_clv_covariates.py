@@ -314,3 +314,17 @@ def test_covariate_values_equal_customer_value_without_effects():
     want = customer_value(pn, gg, sim, horizon=12, discount_rate=0.01, margin=0.3, n_draws=0)
     for col in ("p_alive", "expected_purchases", "expected_spend", "clv"):
         np.testing.assert_allclose(got[col], want[col], rtol=1e-8, err_msg=col)
+
+
+def test_read_customers_csv_with_mapping(tmp_path):
+    from clm_lib.studies.clv.covariates import read_customers
+
+    p = tmp_path / "customers.csv"
+    p.write_text("id,src\n007,referral\n42,web\n")
+    df = read_customers(str(p), {"id": "customer_id", "src": "channel"})
+    assert df["customer_id"].tolist() == ["007", "42"]  # ids stay text: zeros kept
+    assert df["channel"].tolist() == ["referral", "web"]
+    with pytest.raises(MissingColumnsError, match="customer_id"):
+        read_customers(str(p))
+    with pytest.raises(ParameterError, match="no such file"):
+        read_customers(str(tmp_path / "nope.csv"))
