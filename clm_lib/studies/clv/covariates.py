@@ -308,6 +308,14 @@ def covariate_values(model, spend_model, data: pd.DataFrame, design: dict, *, ho
                          "clv": margin * e_spend * det[codes]}, index=data.index)
 
 
+def _models_available() -> bool:
+    try:
+        import clm_lib.clv.covariates  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _try(fit, errors: dict, key: str):
     try:
         return fit()
@@ -359,6 +367,14 @@ def covariate_fits(eng, transactions, cal: pd.DataFrame, full: pd.DataFrame, *, 
     c.index = c.index.astype("string")
     c = c.join(x, how="inner")
     errors, purchase, spend, lrt, aic, holdout = {}, {}, {}, {}, {}, {}
+    if not _models_available():
+        # the covariate models ship separately (issue 18); without them the study says so
+        # and keeps the data record, and nothing is fitted
+        errors["models"] = ("the covariate models (clm_lib.clv.covariates) are not part of "
+                            "this installation")
+        return CovariateFits(spec=dict(spec), design=design, terms=terms, record=record,
+                             model=model_key, purchase={}, spend={}, lrt={}, aic={},
+                             holdout={}, effects=None, level=float(level), errors=errors)
     if design["purchase"] or design["dropout"]:
         for key, wc in (("with", True), ("without", False)):
             m = _try(lambda: _fit_purchase(model_cls, f, design, with_covariates=wc),

@@ -210,15 +210,18 @@ def covariate_notes(study: ClvStudy) -> list[str]:
     else:
         notes.append(f"All {fmt.count(r['customers_in'])} customers have every covariate.")
     for key, reason in c.errors.items():
-        notes.append(f"Not fitted ({key.replace('_', ' ')} covariates): {reason}")
+        what = "the models with covariates" if key == "models" else \
+            f"{key.replace('_', ' ')} covariates"
+        notes.append(f"Not fitted ({what}): {reason}.")
     if c.valued_by_covariates:
         notes.append(f"The customer values of this report come from the {_model_label(c.model)} "
                      "and the Gamma-Gamma with covariates.")
     else:
         notes.append("The customer values, their predictive intervals, the track record and "
                      "the exports of this report come from the models without covariates (the "
-                     "intervals and the scoring of earlier runs are built for them); the value "
-                     "with covariates is compared above.")
+                     "intervals and the scoring of earlier runs are built for them)"
+                     + ("; the value with covariates is compared above." if c.values is not None
+                        else "."))
     return notes
 
 
