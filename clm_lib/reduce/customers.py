@@ -307,6 +307,25 @@ class CustomerReductions:
         out = self.to_pandas(red.first_values(t, column).order_by("customer_id"))
         return out.set_index("customer_id")["value"].rename(column)
 
+    def first_purchase_values(self, source, columns: list[str], *, as_of,
+                              text: tuple[str, ...] = ()) -> pd.DataFrame:
+        """Each customer's ``columns`` on her first purchase day up to ``as_of``: numbers
+        summed over the rows of that day (e.g. the CDs of the first order), the columns of
+        ``text`` (and every non-numeric column) the smallest value of that day
+        (:func:`clm_lib.reduce.expressions.first_day_values`). Indexed by ``customer_id``
+        (sorted), one row per customer with a purchase up to ``as_of``; a value is missing
+        when every row of that day misses it."""
+        t, _ = self._transactions(source, None)
+        missing = [c for c in columns if c not in t.columns]
+        if missing:
+            raise MissingColumnsError(missing, list(t.columns), what="transactions")
+        schema = t.schema()
+        txt = [c for c in columns if c in text or not schema[c].is_numeric()]
+        num = [c for c in columns if c not in txt]
+        expr = red.first_day_values(t, num, txt, as_of=day(as_of, "as_of"))
+        out = self.to_pandas(expr.order_by("customer_id")).set_index("customer_id")
+        return out[list(columns)]
+
     def purchase_spans(self, source, *, as_of, columns: Mapping[str, str] | None = None,
                        lapse_days: float | None = None) -> pd.DataFrame:
         """Each customer's first and last purchase, purchase count and spend up to ``as_of``

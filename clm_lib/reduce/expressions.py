@@ -487,3 +487,23 @@ def customer_histories(t, *, date: dt.date, lapsed_days: int, window_days: int):
         new_window_spend=j.amount.sum(where=in_new).fill_null(0.0),
         react_window_days=j.count(where=in_react),
         react_window_spend=j.amount.sum(where=in_react).fill_null(0.0))
+
+
+def first_day_values(t, numeric, text, *, as_of: dt.date):
+    """Each customer's attributes on her first purchase day up to ``as_of`` (the calendar
+    day of her earliest purchase, as the purchase-day summary counts it): the ``numeric``
+    columns summed over the rows of that day (missing values add nothing; null when every
+    value of the day is missing), the ``text`` columns the smallest value of that day (so
+    the result never depends on row order; null when the day has none).
+
+    Returns ``customer_id`` and one column per name of ``numeric`` and ``text``.
+    """
+    ibis = _ibis()
+    d = t.mutate(_day=t.timestamp.cast("date"))
+    d = d.filter(d._day <= ibis.date(as_of))
+    firsts = d.group_by("customer_id").agg(_first=d._day.min())
+    j = d.inner_join(firsts, "customer_id")
+    j = j.filter(j._day == j._first)
+    aggs = {c: j[c].cast("float64").sum() for c in numeric}
+    aggs.update({c: j[c].cast("string").min() for c in text})
+    return j.group_by("customer_id").agg(**aggs)

@@ -183,6 +183,14 @@ def _covariates(name: str, value) -> list:
             f"[]: none), got {_show(value)}"]
 
 
+def _process_covariates(name: str, value) -> list:
+    # None: the same as `covariates`; []: none on this process
+    if value is None or _list_of(lambda c: isinstance(c, str) and c != "")(value):
+        return []
+    return [f"{name} must be a list of column names (None: the same as covariates, "
+            f"[]: none), got {_show(value)}"]
+
+
 def _baselines(name: str, value) -> list:
     if isinstance(value, Mapping) and all(
             isinstance(k, str) and (v is None or isinstance(v, (str, int, float, bool)))
@@ -274,6 +282,10 @@ RULES: dict[str, Rule] = {
     "calibration_end": _rule("an ISO date (YYYY-MM-DD; None: derived from the data)",
                              _is_date, optional=True),
     "n_draws": _rule("a whole number >= 0 (0: no intervals)", lambda v: _is_int(v) and v >= 0),
+    "covariates_purchase": _process_covariates,
+    "covariates_dropout": _process_covariates,
+    "covariates_spend": _process_covariates,
+    "customers": _file,
     # lifecycle and segments
     "flow_start": _rule("an ISO date (YYYY-MM-DD)", _is_date, optional=True),
     "new_days": _POSITIVE_DAYS,

@@ -78,7 +78,7 @@ __all__ = [
 ]
 
 #: Parameters holding file paths: relative values are made absolute before a run.
-PATH_PARAMETERS = frozenset({"transactions", "subscriptions", "leads"})
+PATH_PARAMETERS = frozenset({"transactions", "subscriptions", "leads", "customers"})
 #: Shared names whose values are text even when a notebook's default is None.
 TEXT_PARAMETERS = frozenset(PATH_PARAMETERS | {
     "as_of", "calibration_end", "flow_start", "time_unit", "segment", "engine", "currency",

@@ -391,6 +391,9 @@ class ClvStudy:
     windows: pd.DataFrame | None = None
     #: model checks on the calibration/holdout split (:func:`checks.model_checks`)
     checks: dict | None = None
+    #: the fits with and without covariates (:mod:`clm_lib.studies.clv.covariates`);
+    #: None when no covariate was given
+    covariates: object | None = None
 
 
 def _as_table(eng, transactions):
@@ -407,7 +410,9 @@ def _as_table(eng, transactions):
 def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str = "week",
               horizon: int = 52, discount_rate: float = 0.15, margin: float | None = None,
               n_draws: int = 200, seed: int = 42, segment: str | None = None,
-              level: float = 0.9, engine="duckdb") -> ClvStudy:
+              level: float = 0.9, engine="duckdb", covariates=(), covariates_purchase=None,
+              covariates_dropout=None, covariates_spend=None, customers=None,
+              columns=None) -> ClvStudy:
     """The CLV study: holdout validation of BG/NBD, Pareto/NBD and MBG/NBD, then per-customer
     value from the model the holdout selects (:func:`select_value_model`) and the
     Gamma-Gamma, both refitted on all data up to ``as_of``.
@@ -443,6 +448,10 @@ def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str 
     engine : {"duckdb", "spark"} or Engine
         Where the transactions are reduced (per-customer summaries, repeat purchases per
         day, segment at first purchase); models are fitted on the reduced data in pandas.
+    covariates, covariates_purchase, covariates_dropout, covariates_spend, customers, columns
+        Covariates of the value model and the Gamma-Gamma (columns of the transactions at
+        the first purchase day, or of the customer table ``customers`` renamed by
+        ``columns``): :func:`clm_lib.studies.clv.covariates.covariate_fits`; none by default.
 
     Returns
     -------
@@ -452,8 +461,11 @@ def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str 
         not fitted; the reason is in ``model_errors`` and the study goes on with the
         rest (see :class:`ClvStudy` for what is then None).
     """
+    from clm_lib.studies.clv import covariates as cov
+
     eng = get_engine(engine)
     t = _as_table(eng, transactions)
+    spec = cov.covariate_spec(covariates, covariates_purchase, covariates_dropout, covariates_spend)
     _check(t, ["customer_id", "timestamp", "amount"] + ([segment] if segment is not None else []),
            "transactions")
     if margin is not None and not 0 < margin <= 1:
@@ -515,6 +527,12 @@ def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str 
                           f"{chosen}_all_data", full_period)
     final_spend = fit_or_reason(lambda: fit_spend_model(full), errors,
                                 "gamma_gamma_all_data", full_period)
+    cov_fits = None
+    if any(spec.values()):
+        cov_fits = cov.covariate_fits(eng, t, cal, full, model_key=chosen, model_cls=MODELS[chosen],
+                                      spec=spec, as_of=as_of, customers=customers, columns=columns,
+                                      horizon=horizon, discount_rate=d_unit, margin=margin,
+                                      spend_model=final_spend)
     forecast = {"model": chosen, "horizon": int(horizon), "time_unit": time_unit, "level": level}
     values = clv_q = top = seg_table = windows = None
     if final is not None and final_spend is not None:
@@ -577,5 +595,5 @@ def clv_study(transactions, *, calibration_end=None, as_of=None, time_unit: str 
         spend_correlation=frequency_spend_correlation(spend_frame(cal)), segments=seg_table,
         dropped={"calibration": dict(cal.attrs.get("dropped", {})),
                  "full": dict(full.attrs.get("dropped", {}))},
-        windows=windows, checks=checks,
+        windows=windows, checks=checks, covariates=cov_fits,
     )
