@@ -37,6 +37,7 @@ from clm_lib.studies.survival_churn.durations import (
     stratified_sample,
 )
 from clm_lib.studies.survival_churn.km import kaplan_meier, km_summary, logrank_tests
+from clm_lib.studies.survival_churn.metrics import horizon_metrics
 from clm_lib.studies.survival_churn.models import (
     PH_ALPHA,
     adjusted_segment_hazard_ratios,
@@ -127,7 +128,10 @@ class SurvivalStudy:
     train: pd.DataFrame
     test: pd.DataFrame
     fits: Mapping[str, Any]  #: "Cox" and the AFT models that converged
-    comparison: pd.DataFrame  #: :func:`.validation.compare_models`
+    comparison: pd.DataFrame  #: :func:`.validation.compare_models`, plus ``mean_auc``
+    #: time-dependent AUC and calibration slope per model and horizon on the holdout
+    #: (:func:`.metrics.horizon_metrics`)
+    horizon_metrics: pd.DataFrame
     selected: str  #: the AFT model chosen by holdout calibration (:func:`.models.select_model`)
     calibration: pd.DataFrame  #: :func:`.validation.calibration_table` of the selected model
     calibration_check: Mapping[str, Any]  #: :func:`.validation.calibration_summary` of it
@@ -317,6 +321,8 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *,
     train, test = split_holdout(fit_design, holdout_fraction, seed=seed)
     fits = {"Cox": fit_cox(train), **fit_aft_models(train)}
     comparison = compare_models(fits, train, test, calibration_horizons=horizons)
+    by_horizon, mean_auc = horizon_metrics(fits, train, test, horizons)
+    comparison["mean_auc"] = pd.Series(mean_auc, dtype=float)
     selected = select_model(comparison)
 
     calibration = calibration_table(fits[selected], test, horizons)
@@ -350,7 +356,8 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *,
         cox_stratified=cox_stratified,
         hazard_ratios_stratified=(None if cox_stratified is None
                                   else hazard_ratio_table(cox_stratified)),
-        train=train, test=test, fits=fits, comparison=comparison, selected=selected,
+        train=train, test=test, fits=fits, comparison=comparison,
+        horizon_metrics=by_horizon, selected=selected,
         calibration=calibration, calibration_check=calibration_summary(calibration),
         model=model, remaining_horizon=float(ahead), follow_up=follow_up,
         value_basis=basis, currency=currency, risk=risk,

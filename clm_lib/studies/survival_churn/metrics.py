@@ -168,7 +168,8 @@ def calibration_slope(predicted, durations, events, horizon: float, *,
     -------
     dict: ``slope``, ``slope_ci_low``, ``slope_ci_high``, ``intercept``, ``customers``
     (with a known status at ``horizon``), ``churned`` (by it); the numbers are NaN when
-    everyone or no one with a known status churned, or the fit fails.
+    everyone or no one with a known status churned, when every prediction is the same (a
+    model without covariates), or the fit fails.
     """
     p = np.asarray(predicted, float)
     T, E = _arrays(durations, events, len(p))
@@ -186,11 +187,11 @@ def calibration_slope(predicted, durations, events, horizon: float, *,
            "intercept": np.nan, "customers": int(known.sum()),
            "churned": int((case & known).sum())}
     y = case[known].astype(float)
-    if y.min(initial=1) == y.max(initial=0):
-        return out
+    x = logit(np.clip(p[known], PROBABILITY_CLIP, 1 - PROBABILITY_CLIP))
+    if len(y) == 0 or y.min() == y.max() or np.ptp(x) <= TIED_TOL:
+        return out  # one outcome only, or one prediction for everyone: no slope
     with np.errstate(divide="ignore"):
         w = np.where(case, 1.0 / g_t, 1.0 / g_h)[known]
-    x = logit(np.clip(p[known], PROBABILITY_CLIP, 1 - PROBABILITY_CLIP))
     X = np.column_stack([np.ones_like(x), x])
     try:
         with warnings.catch_warnings():

@@ -115,6 +115,9 @@ def test_calibration_slope_without_both_outcomes_and_bad_input():
     T, E = [1.0, 2.0, 3.0], [True, True, True]
     out = mt.calibration_slope([0.2, 0.5, 0.7], T, E, 5.0)
     assert np.isnan(out["slope"]) and out["churned"] == 3
+    # one prediction for everyone (no covariates): no slope
+    out = mt.calibration_slope([0.4] * 4, [1.0, 2.0, 6.0, 7.0], [True] * 4, 5.0)
+    assert np.isnan(out["slope"]) and out["customers"] == 4
     with pytest.raises(ParameterError, match="probabilities"):
         mt.calibration_slope([0.2, 1.5, 0.7], T, E, 5.0)
 
@@ -138,3 +141,72 @@ def test_horizon_metrics_of_fitted_models():
     assert mean["Cox"] == pytest.approx(sk_mean, abs=1e-6)
     assert cox["slope"].between(0.85, 1.15).all()
     assert (cox["cases"] + cox["controls"] <= len(test)).all()
+
+
+# ---------------------------------------------------------------------------------------
+# In the study: result, wording and metrics.json
+# ---------------------------------------------------------------------------------------
+
+def _snapshot(n=1500, seed=3):
+    """Monthly tenure (whole months, as Telco); 'basic' churns at twice the rate of 'pro'."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["pro", "basic"], n)
+    t = rng.exponential(1 / (0.04 * np.where(plan == "basic", 2.0, 1.0)))
+    c = rng.uniform(0, 48, n)
+    return pd.DataFrame({"customer_id": [f"{i:05d}" for i in range(n)],
+                         "tenure": np.floor(np.minimum(t, c)).astype(int),
+                         "churned": np.where(t <= c, "Yes", "No"), "plan": plan})
+
+
+@pytest.fixture(scope="module")
+def study():
+    from clm_lib.studies.survival_churn.compute import survival_study
+
+    return survival_study(_snapshot(), covariates=["plan"], horizons=[1, 3, 6])
+
+
+def test_study_metrics_match_scikit_survival_and_read_in_words(study):
+    from clm_lib.studies.survival_churn import report as rp
+    from clm_lib.studies.survival_churn import report_metrics as rm
+
+    t = study.horizon_metrics
+    assert len(t) == 3 * len(study.fits)
+    sel = t[t["model"] == study.selected].sort_values("horizon")
+    # the AUC of the selected model's P(churn by h), recomputed by scikit-survival
+    tr, te = study.train, study.test
+    p = 1 - np.column_stack([study.fits[study.selected].predict_survival_function(
+        te, times=[h]).to_numpy().ravel() for h in (1.0, 3.0, 6.0)])
+    sk, sk_mean = sk_cumulative_dynamic_auc(Surv.from_arrays(tr["event"], tr["duration"]),
+                                            Surv.from_arrays(te["event"], te["duration"]),
+                                            p, [1.0, 3.0, 6.0])
+    np.testing.assert_allclose(sel["auc"], sk, atol=1e-6)
+    assert study.comparison.loc[study.selected, "mean_auc"] == pytest.approx(sk_mean, abs=1e-6)
+    lines = rm.horizon_lines(study)
+    six = sel.iloc[-1]
+    assert (f"ranks a customer who churned by a horizon above one still active after it "
+            f"{round(100 * sel.iloc[0]['auc'])} % of the time at 1 month") in lines[0]
+    assert f"and {round(100 * six['auc'])} % of the time at 6 months" in lines[0]
+    assert f"{round(100 * sk_mean)} %" in lines[0]
+    assert "Harrell's" in lines[1] and "Uno's" in lines[1]
+    assert f"6 months: {six['slope']:.2f} (95 % interval" in lines[2]
+    # the one binary covariate gives two predictions: the slope is estimated, near 1
+    assert 0.6 < six["slope"] < 1.4
+    m = rp.survival_metrics(study)
+    assert m["time_dependent_auc"][study.selected]["6"] == pytest.approx(sk[-1])
+    assert m["time_dependent_auc"][study.selected]["mean"] == pytest.approx(sk_mean)
+    assert m["uno_c"][study.selected] == m["concordance_uno_holdout"]
+    assert m["calibration_slope"][study.selected]["6"]["slope"] == pytest.approx(six["slope"])
+    assert m["calibration_slope"]["method"].startswith("IPCW")
+    table = rm.horizon_table(study)
+    assert list(table["df"].columns)[:3] == ["model", "horizon", "auc"]
+
+
+def test_without_covariates_the_slope_is_said_not_estimable():
+    from clm_lib.studies.survival_churn import report_metrics as rm
+    from clm_lib.studies.survival_churn.compute import survival_study
+
+    s = survival_study(_snapshot(600, 9), covariates=[], horizons=[3, 6])
+    assert s.horizon_metrics["slope"].isna().all()
+    assert np.allclose(s.horizon_metrics["auc"], 0.5)
+    text = rm.slope_sentence(s)
+    assert "3 months: not estimable" in text and "no slope to estimate" in text
