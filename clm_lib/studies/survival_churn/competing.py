@@ -1,9 +1,8 @@
 """Competing churn reasons: the cumulative incidence of each reason (Aalen-Johansen) and
 cause-specific Cox models (each reason with the others censored).
 
-Not yet wired into the study: the subscriptions contract has no canonical ``reason``
-column so far, so :func:`.compute.survival_study` does not call these functions; they take
-a duration frame with a ``reason`` column (empty / NaN for the customers still active).
+:func:`.compute.survival_study` calls these with its ``reason`` parameter (the column of
+the churn reason, renamed ``reason`` here; empty / NaN for the customers still active).
 
 References
 ----------
@@ -102,6 +101,9 @@ def cause_specific_cox(design: pd.DataFrame, codes: np.ndarray,
     """
     require_columns(design, ["duration", "event"], "design frame")
     rows = []
+    if len(design.columns) <= 2:  # no covariate: nothing to estimate
+        return pd.DataFrame(rows, columns=["reason", "covariate", "coef", "se", "hr",
+                                           "ci_low", "ci_high", "p", "events"])
     for k, name in enumerate(levels, start=1):
         d = design.assign(event=(np.asarray(codes) == k))
         cph = CoxPHFitter().fit(d, "duration", "event")

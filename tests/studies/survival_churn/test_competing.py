@@ -76,3 +76,62 @@ def test_bad_reasons_are_counted_and_named():
     df.loc[df.index[~df["event"]][:2], "reason"] = "voluntary"
     with pytest.raises(DataContractError, match=r"'reason': 3 churned rows .* 2 active"):
         cr.encode_reasons(df)
+
+
+def _snapshot(n=3000, seed=5):
+    """The simulation as a subscriptions snapshot: whole months (ties, as Telco), x as a
+    plan ('pro' = 1), the reason empty for the customers still active."""
+    df = _simulate(n, seed)
+    return pd.DataFrame({"customer_id": [f"{i:05d}" for i in range(n)],
+                         "tenure": np.floor(df["duration"]).astype(int) + 1,
+                         "churned": np.where(df["event"], "Yes", "No"),
+                         "plan": np.where(df["x"] == 1, "pro", "basic"),
+                         "why_left": df["reason"].fillna("")})
+
+
+def test_study_with_a_reason_column_reports_each_reason():
+    from sksurv.nonparametric import cumulative_incidence_competing_risks
+
+    from clm_lib.studies.survival_churn import report as rp
+    from clm_lib.studies.survival_churn import report_competing as rc
+    from clm_lib.studies.survival_churn.compute import survival_study
+
+    raw = _snapshot()
+    s = survival_study(raw, reason="why_left", horizons=[3, 6, 12], baselines={"plan": "basic"})
+    assert "why_left" not in s.covariates and s.covariates == ("plan",)
+    assert s.covariates_left_out["why_left"].startswith("the churn reason")
+    c = s.competing
+    assert c["reasons"] == ("involuntary", "voluntary")
+    inc = c["incidence"].set_index(["reason", "time"])["incidence"]
+    # scikit-survival on the raw tenure, by hand (no zero tenure here: every duration >= 1)
+    codes = np.select([raw["why_left"] == "involuntary", raw["why_left"] == "voluntary"],
+                      [1, 2], 0)
+    grid, cif = cumulative_incidence_competing_risks(codes, raw["tenure"].to_numpy(float))
+    for k, name in enumerate(c["reasons"], start=1):
+        for t in (3.0, 6.0, 12.0):
+            assert inc[(name, t)] == pytest.approx(cif[k, np.searchsorted(grid, t, "right") - 1])
+            # whole months shift the truth by up to one month: a loose check against it
+            assert inc[(name, t)] == pytest.approx(_true_cif(name, t), abs=0.03)
+    hr = c["hazard_ratios"].set_index("reason")
+    assert set(hr["covariate"]) == {"plan: pro"}
+    for name, (_, b) in RATES.items():
+        assert abs(hr.loc[name, "coef"] - b) < 3 * hr.loc[name, "se"]
+    lines = rc.competing_lines(s)
+    vol = inc[("voluntary", 12.0)]
+    assert lines[1].startswith("Churned for reason voluntary: ")
+    assert f"{100 * vol:.1f} % by 12 months" in lines[1]
+    assert "overstates the incidence of one reason when others compete" in lines[2]
+    m = rp.survival_metrics(s)["competing_risks"]
+    assert m["estimated"] and m["reasons"] == ["involuntary", "voluntary"]
+
+
+def test_without_a_reason_the_report_says_so():
+    from clm_lib.studies.survival_churn import report as rp
+    from clm_lib.studies.survival_churn.compute import survival_study
+
+    s = survival_study(_snapshot(600, 2).drop(columns="why_left"), horizons=[3, 6])
+    assert s.competing is None
+    m = rp.survival_metrics(s)["competing_risks"]
+    assert m == {"estimated": False, "why": (
+        "no churn reason in the data: competing risks not estimated (map a reason column to "
+        "get them: the `reason` parameter)")}

@@ -66,8 +66,8 @@ def test_auc_mean_and_uno_match_scikit_survival(whole_periods, rounding):
 def test_auc_by_hand_and_edge_cases():
     """Churns at 1 and 3, censorings at 2 and 5, one churn at 4. At t = 3.5: cases are the
     churns at 1 (G = 1) and 3 (G(3) = 3/4 after the censoring at 2, 4 at risk: weight 4/3);
-    controls are the customers at 4 and 5. Risks 5, 1, 2, 3, 0: the churn at 1 outranks both controls,
-    the one at 3 (risk 2) only the customer at 5 (risk 0)."""
+    controls are the customers at 4 and 5. Risks 5, 1, 2, 3, 0: the churn at 1 outranks
+    both controls, the one at 3 (risk 2) only the customer at 5 (risk 0)."""
     T = [1.0, 2.0, 3.0, 4.0, 5.0]
     E = [True, False, True, True, False]
     risk = [5.0, 1.0, 2.0, 3.0, 0.0]
