@@ -275,6 +275,7 @@ RULES: dict[str, Rule] = {
     "holdout_fraction": _rule("a fraction in [0, 1)", lambda v: _is_number(v) and 0 <= v < 1),
     "max_model_customers": _rule("a whole number >= 1 (None: every customer)",
                                  lambda v: _is_int(v) and v >= 1, optional=True),
+    "reason": _COLUMN,
     "hazard_bands": _rule("a list of increasing positive numbers of periods",
                           lambda v: _list_of(lambda x: _is_number(x) and x > 0)(v)
                           and _increasing(list(v)), optional=True),

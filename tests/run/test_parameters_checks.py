@@ -37,7 +37,7 @@ PLANNED: dict[str, dict] = {
         "rmst_horizon": 24, "margin": None, "revenue": None, "currency": None,
         "remaining_horizon": None, "extrapolate": False, "discount_rate": 0.01,
         "risk_thresholds": [0.1, 0.3], "holdout_fraction": 0.3, "seed": 42,
-        "max_model_customers": 100000, "hazard_bands": None, **_READING},
+        "max_model_customers": 100000, "hazard_bands": None, "reason": None, **_READING},
     "clv": {
         "transactions": None, "calibration_end": None, "time_unit": "week", "horizon": 52,
         "discount_rate": 0.15, "margin": None, "n_draws": 200, "seed": 42, **_READING},

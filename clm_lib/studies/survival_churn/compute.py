@@ -26,7 +26,13 @@ import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import StatisticalResult
 
+from clm_lib.exceptions import ParameterError
 from clm_lib.io.quality import DataQuality
+from clm_lib.studies.survival_churn.competing import (
+    cause_specific_cox,
+    cumulative_incidence,
+    encode_reasons,
+)
 from clm_lib.studies.survival_churn.covariates import choose_covariates
 from clm_lib.studies.survival_churn.durations import (
     default_rmst_horizon,
@@ -37,6 +43,7 @@ from clm_lib.studies.survival_churn.durations import (
     stratified_sample,
 )
 from clm_lib.studies.survival_churn.km import kaplan_meier, km_summary, logrank_tests
+from clm_lib.studies.survival_churn.metrics import horizon_metrics
 from clm_lib.studies.survival_churn.models import (
     PH_ALPHA,
     adjusted_segment_hazard_ratios,
@@ -127,7 +134,10 @@ class SurvivalStudy:
     train: pd.DataFrame
     test: pd.DataFrame
     fits: Mapping[str, Any]  #: "Cox" and the AFT models that converged
-    comparison: pd.DataFrame  #: :func:`.validation.compare_models`
+    comparison: pd.DataFrame  #: :func:`.validation.compare_models`, plus ``mean_auc``
+    #: time-dependent AUC and calibration slope per model and horizon on the holdout
+    #: (:func:`.metrics.horizon_metrics`)
+    horizon_metrics: pd.DataFrame
     selected: str  #: the AFT model chosen by holdout calibration (:func:`.models.select_model`)
     calibration: pd.DataFrame  #: :func:`.validation.calibration_table` of the selected model
     calibration_check: Mapping[str, Any]  #: :func:`.validation.calibration_summary` of it
@@ -139,6 +149,11 @@ class SurvivalStudy:
     currency: str | None
     risk: pd.DataFrame  #: :func:`.risk.customer_risk_table`
     value: pd.DataFrame | None  #: :func:`.risk.segment_value` (with a segment)
+    #: with a churn reason: ``column``, ``reasons``, ``incidence``
+    #: (:func:`.competing.cumulative_incidence` at the horizons, every customer) and
+    #: ``hazard_ratios`` (:func:`.competing.cause_specific_cox`, the model customers); None
+    #: without one
+    competing: Mapping[str, Any] | None = None
 
     @property
     def tier_horizon(self) -> float:
@@ -185,7 +200,7 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *,
                    holdout_fraction: float = 0.3, seed: int = 42,
                    max_model_customers: int | None = MAX_MODEL_CUSTOMERS,
                    hazard_bands: Sequence[float] | None = None,
-                   engine="duckdb") -> SurvivalStudy:
+                   reason: str | None = None, engine="duckdb") -> SurvivalStudy:
     """The survival churn study (the parameters are those of the study notebook).
 
     Parameters
@@ -254,6 +269,10 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *,
         Cut points (periods) of the tenure bands in which the segment's hazard ratios are
         estimated when it fails proportional hazards; default: the tertiles of the churn
         times (:func:`.models.default_hazard_bands`).
+    reason : str, optional
+        Column of the churn reason (text, e.g. voluntary / involuntary; empty for the
+        customers still active): cumulative incidence per reason and cause-specific Cox
+        models (:mod:`.competing`); never a covariate. None: no competing risks.
     engine : str or Engine
         Where the input is checked and reduced to durations.
 
@@ -288,9 +307,14 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *,
         covariates, left_out = choose_covariates(
             loaded.frame, value_columns=[v for v in (margin, revenue) if isinstance(v, str)])
     covariates = list(covariates)
+    if reason and reason in covariates:
+        if covariates_given:
+            raise ParameterError(f"the churn reason column {reason!r} cannot be a covariate")
+        covariates.remove(reason)
+        left_out[reason] = "the churn reason (competing risks), known only after churn"
     # the columns given exist (those chosen do), and baselines name covariates
     check_columns(loaded.frame, covariates=covariates, segment=segment, margin=margin,
-                  revenue=revenue, baselines=baselines)
+                  revenue=revenue, baselines=baselines, reason=reason)
     data, prep = prepare_durations(loaded.frame, covariates=covariates, segment=segment,
                                    source=MODEL_SOURCE)
     horizon = default_rmst_horizon(data, segment, rmst_horizon)
@@ -317,6 +341,8 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *,
     train, test = split_holdout(fit_design, holdout_fraction, seed=seed)
     fits = {"Cox": fit_cox(train), **fit_aft_models(train)}
     comparison = compare_models(fits, train, test, calibration_horizons=horizons)
+    by_horizon, mean_auc = horizon_metrics(fits, train, test, horizons)
+    comparison["mean_auc"] = pd.Series(mean_auc, dtype=float)
     selected = select_model(comparison)
 
     calibration = calibration_table(fits[selected], test, horizons)
@@ -332,6 +358,13 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *,
                                margin="margin" if isinstance(per_period, str) else per_period,
                                discount_rate=discount_rate, max_horizon=ahead,
                                tier_thresholds=tuple(risk_thresholds))
+    competing = None
+    if reason:
+        named = data.rename(columns={reason: "reason"})
+        codes, levels = encode_reasons(named.loc[fit_design.index])
+        competing = {"column": reason, "reasons": levels,
+                     "incidence": cumulative_incidence(named, horizons),
+                     "hazard_ratios": cause_specific_cox(fit_design, codes, levels)}
     return SurvivalStudy(
         kind=loaded.kind, time_unit=time_unit,
         as_of=loaded.as_of, as_of_source=loaded.as_of_source,
@@ -350,9 +383,11 @@ def survival_study(subscriptions=None, transactions=None, columns=None, *,
         cox_stratified=cox_stratified,
         hazard_ratios_stratified=(None if cox_stratified is None
                                   else hazard_ratio_table(cox_stratified)),
-        train=train, test=test, fits=fits, comparison=comparison, selected=selected,
+        train=train, test=test, fits=fits, comparison=comparison,
+        horizon_metrics=by_horizon, selected=selected,
         calibration=calibration, calibration_check=calibration_summary(calibration),
         model=model, remaining_horizon=float(ahead), follow_up=follow_up,
         value_basis=basis, currency=currency, risk=risk,
         value=segment_value(risk, data[segment]) if segment else None,
+        competing=competing,
     )

@@ -92,7 +92,8 @@ def check_values(*, time_unit, horizons, risk_thresholds, rmst_horizon, remainin
 
 
 def check_columns(frame: pd.DataFrame, *, covariates: Sequence[str] | None,
-                  segment: str | None, margin, revenue, baselines) -> None:
+                  segment: str | None, margin, revenue, baselines,
+                  reason: str | None = None) -> None:
     """The columns the parameters name exist in the durations.
 
     Raises
@@ -105,7 +106,8 @@ def check_columns(frame: pd.DataFrame, *, covariates: Sequence[str] | None,
     found = list(frame.columns)
     named = [("covariates", list(covariates or ())), ("segment", [segment] if segment else []),
              ("margin", [margin] if isinstance(margin, str) else []),
-             ("revenue", [revenue] if isinstance(revenue, str) else [])]
+             ("revenue", [revenue] if isinstance(revenue, str) else []),
+             ("reason", [reason] if reason else [])]
     for name, cols in named:
         missing = [c for c in cols if c not in frame.columns]
         if missing:

@@ -36,6 +36,8 @@ from clm_lib.studies.survival_churn.alt_text import (
     value_alt,
 )
 from clm_lib.studies.survival_churn.decision import decision, lifecycle
+from clm_lib.studies.survival_churn.report_competing import competing_json
+from clm_lib.studies.survival_churn.report_metrics import horizon_metrics_json
 from clm_lib.studies.survival_churn.tables import (
     adjusted_hr_table,
     banded_hr_table,
@@ -451,6 +453,9 @@ def survival_metrics(result) -> dict:
     (Graf et al.'s weights) of the selected model, ``integrated_brier_score_sksurv``
     (scikit-survival's weights), ``integrated_brier_score_convention`` (the two in words),
     ``concordance_uno_holdout``, ``km_survival_at`` (:func:`km_survival_at`),
+    ``time_dependent_auc``, ``uno_c``, ``harrell_c`` and ``calibration_slope`` (every
+    model, :func:`.report_metrics.horizon_metrics_json`), ``competing_risks``
+    (:func:`.report_competing.competing_json`),
     ``calibration`` (:func:`.validation.calibration_summary` of the selected model, its
     ``warning`` or None, and its ``table``), ``remaining_horizon`` and ``follow_up``
     (periods), ``value_basis`` ("margin", "revenue" or None), ``currency``, ``risk_tiers``
@@ -490,6 +495,8 @@ def survival_metrics(result) -> dict:
         "integrated_brier_score_convention": IBS_CONVENTION,
         "concordance_uno_holdout": float(comparison.loc[selected, "concordance_uno_holdout"]),
         "km_survival_at": km_survival_at(result),
+        **horizon_metrics_json(result),
+        "competing_risks": competing_json(result),
         "calibration": {**result.calibration_check,
                         "warning": calibration_warning(result) or None,
                         "table": result.calibration.to_dict(orient="records")},

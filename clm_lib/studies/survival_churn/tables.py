@@ -156,7 +156,8 @@ def _gap_points(v) -> str:
 
 
 def comparison_table(result) -> dict:
-    """AIC, concordance and integrated Brier score per model."""
+    """AIC, concordance (Harrell's and Uno's), integrated Brier score, calibration gaps and
+    the mean time-dependent AUC per model."""
     caption = (f"Model comparison (fitted on {len(result.train):,} customers, validated on "
                f"{len(result.test):,}); selected: {result.selected}")
     if not result.has_covariates:
@@ -168,7 +169,8 @@ def comparison_table(result) -> dict:
                "concordance_holdout": concord, "concordance_uno_holdout": concord,
                "integrated_brier_score": ("number", 4),
                "integrated_brier_score_sksurv": ("number", 4),
-               "calibration_error": _gap_points, "calibration_worst_gap": _gap_points}
+               "calibration_error": _gap_points, "calibration_worst_gap": _gap_points,
+               "mean_auc": concord}
     return dict(df=c, formats={k: v for k, v in formats.items() if k in c}, caption=caption,
                 rename={"model": "Model", "AIC": "AIC (lower is better)",
                         "AIC_kind": "AIC kind", "concordance_train": "Concordance, training",
@@ -177,7 +179,8 @@ def comparison_table(result) -> dict:
                         "integrated_brier_score": "Integrated Brier score (Graf)",
                         "integrated_brier_score_sksurv": "Integrated Brier score (scikit-survival)",
                         "calibration_error": "Mean calibration gap",
-                        "calibration_worst_gap": "Largest calibration gap"})
+                        "calibration_worst_gap": "Largest calibration gap",
+                        "mean_auc": "Time-dependent AUC, mean over the horizons"})
 
 
 def value_table(result) -> dict:

@@ -204,17 +204,22 @@ def integrated_brier_score(survival: pd.DataFrame, durations, events, **kwargs) 
 
 
 def uno_concordance(durations, risk, events, *, censoring_durations=None,
-                    censoring_events=None, tau: float | None = None) -> float:
+                    censoring_events=None, tau: float | None = None,
+                    tied_tol: float = 1e-8) -> float:
     """Uno's concordance index (Uno, Cai, Pencina, D'Agostino & Wei 2011, eq. 6): the
     share of comparable pairs ordered correctly, each pair weighted by ``1 / G(T_i)**2``.
 
-    A pair (i, j) is comparable when i churned at ``T_i < T_j`` and ``T_i < tau``; it is
-    concordant when ``risk_i > risk_j`` (ties in risk count one half). ``G`` is the
+    A pair (i, j) is comparable when i churned at ``T_i < tau`` and j was still observed
+    after it: ``T_j > T_i``, or ``T_j = T_i`` with j censored (at a tied time a censoring
+    is taken to come after the churn); it is concordant when ``risk_i > risk_j`` (risks
+    within ``tied_tol`` of each other count one half). ``G`` is the
     Kaplan-Meier estimate of the censoring survival function of the censoring sample
     (default: the evaluated subjects) with scikit-survival's conventions (value at
     ``T_i``; churns at a tied time before censorings), so the figure matches
-    ``sksurv.metrics.concordance_index_ipcw``. Unlike Harrell's index it does not depend on
-    the censoring distribution of the sample it is computed on.
+    ``sksurv.metrics.concordance_index_ipcw`` (the censored-at-a-tied-time pairs are its
+    rule too; with durations in whole months they move the index by about 0.003).
+    Unlike Harrell's index it does not depend on the censoring distribution of the sample
+    it is computed on.
 
     Parameters
     ----------
@@ -225,6 +230,8 @@ def uno_concordance(durations, risk, events, *, censoring_durations=None,
     censoring_durations, censoring_events : array-like, optional
     tau : float, optional
         Truncation time (periods); default: no truncation beyond ``G(T_i) > 0``.
+    tied_tol : float
+        Risks this close count as tied (scikit-survival's default).
 
     Returns
     -------
@@ -245,8 +252,9 @@ def uno_concordance(durations, risk, events, *, censoring_durations=None,
     num = den = 0.0
     for start in range(0, len(idx), 512):  # bounded memory: (chunk x n) comparisons
         part = idx[start:start + 512]
-        later = T[None, :] > T[part, None]
-        conc = (r[None, :] < r[part, None]) + 0.5 * (r[None, :] == r[part, None])
+        later = (T[None, :] > T[part, None]) | ((T[None, :] == T[part, None]) & ~E[None, :])
+        tied = np.abs(r[None, :] - r[part, None]) <= tied_tol
+        conc = ((r[None, :] < r[part, None]) & ~tied) + 0.5 * tied
         wp = w[start:start + 512]
         num += float(np.sum(wp * np.sum(later * conc, axis=1)))
         den += float(np.sum(wp * np.sum(later, axis=1)))

@@ -87,7 +87,9 @@ def test_report_of_the_study(study):
                        "logrank_p", "cox", "model_comparison", "selected_model",
                        "concordance_holdout", "integrated_brier_score",
                        "integrated_brier_score_sksurv", "integrated_brier_score_convention",
-                       "concordance_uno_holdout", "km_survival_at", "calibration",
+                       "concordance_uno_holdout", "km_survival_at", "time_dependent_auc",
+                       "uno_c", "harrell_c", "calibration_slope", "competing_risks",
+                       "calibration",
                        "remaining_horizon", "follow_up", "value_basis", "currency",
                        "risk_tiers", "headline", "figures", "decision", "lifecycle",
                        "data_quality", "data_quality_steps"]
