@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from clm_lib.checks import require_columns as _check
+from clm_lib.clv.covariates import CovariateModel
 from clm_lib.exceptions import ConvergenceError, InsufficientDataError, ParameterError
 
 __all__ = ["MAX_LEVELS", "PROCESSES", "CovariateFits", "covariate_spec", "read_customers",
@@ -248,7 +249,6 @@ def _compressed(data: pd.DataFrame, cols) -> pd.DataFrame:
 
 
 def _fit_purchase(cls, data, design, *, with_covariates: bool):
-    from clm_lib.clv.covariates import CovariateModel
 
     cols = ["frequency", "recency", "T"] + (list(design["purchase"] + design["dropout"])
                                             if with_covariates else [])
@@ -260,7 +260,6 @@ def _fit_purchase(cls, data, design, *, with_covariates: bool):
 
 
 def _fit_spend(data, design, *, with_covariates: bool):
-    from clm_lib.clv.covariates import CovariateModel
     from clm_lib.clv.gamma_gamma import GammaGammaModel
     from clm_lib.clv.valuation import spend_frame
 
@@ -300,20 +299,10 @@ def covariate_values(model, spend_model, data: pd.DataFrame, design: dict, *, ho
     spend.index = data.index
     if design["spend"]:
         spend = spend.join(data[list(design["spend"])])
-        e_spend = np.asarray(spend_model.conditional_expected_spend(spend), float)
-    else:
-        e_spend = np.asarray(spend_model.conditional_expected_spend(spend), float)
+    e_spend = np.asarray(spend_model.conditional_expected_spend(spend), float)
     return pd.DataFrame({"p_alive": alive[codes], "expected_purchases": cum[codes],
                          "expected_spend": e_spend,
                          "clv": margin * e_spend * det[codes]}, index=data.index)
-
-
-def _models_available() -> bool:
-    try:
-        import clm_lib.clv.covariates  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _try(fit, errors: dict, key: str):
@@ -367,14 +356,6 @@ def covariate_fits(eng, transactions, cal: pd.DataFrame, full: pd.DataFrame, *, 
     c.index = c.index.astype("string")
     c = c.join(x, how="inner")
     errors, purchase, spend, lrt, aic, holdout = {}, {}, {}, {}, {}, {}
-    if not _models_available():
-        # the covariate models ship separately (issue 18); without them the study says so
-        # and keeps the data record, and nothing is fitted
-        errors["models"] = ("the covariate models (clm_lib.clv.covariates) are not part of "
-                            "this installation")
-        return CovariateFits(spec=dict(spec), design=design, terms=terms, record=record,
-                             model=model_key, purchase={}, spend={}, lrt={}, aic={},
-                             holdout={}, effects=None, level=float(level), errors=errors)
     if design["purchase"] or design["dropout"]:
         for key, wc in (("with", True), ("without", False)):
             m = _try(lambda: _fit_purchase(model_cls, f, design, with_covariates=wc),

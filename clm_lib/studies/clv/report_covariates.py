@@ -210,9 +210,7 @@ def covariate_notes(study: ClvStudy) -> list[str]:
     else:
         notes.append(f"All {fmt.count(r['customers_in'])} customers have every covariate.")
     for key, reason in c.errors.items():
-        what = "the models with covariates" if key == "models" else \
-            f"{key.replace('_', ' ')} covariates"
-        notes.append(f"Not fitted ({what}): {reason}.")
+        notes.append(f"Not fitted ({key.replace('_', ' ')} covariates): {reason}.")
     if c.valued_by_covariates:
         notes.append(f"The customer values of this report come from the {_model_label(c.model)} "
                      "and the Gamma-Gamma with covariates.")
