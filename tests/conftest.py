@@ -169,6 +169,9 @@ def run_notebook(tmp_path_factory):
     its exports, its parity with another engine) share one execution. Read-only."""
     papermill = pytest.importorskip("papermill")
     from clm_lib.config import NOTEBOOKS_DIR
+    # the runner's kernel manager: Unix sockets, so that the kernels of the two test
+    # workers cannot take each other's TCP ports
+    from clm_lib.run.execute import _tracked_kernel_manager_class
 
     runs: dict = {}
 
@@ -181,7 +184,8 @@ def run_notebook(tmp_path_factory):
                 str(NOTEBOOKS_DIR / name), str(folder / "run.ipynb"),
                 parameters={**base, **parameters, "output_dir": str(folder / "out")},
                 cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False,
-                start_timeout=KERNEL_START_TIMEOUT)
+                start_timeout=KERNEL_START_TIMEOUT,
+                kernel_manager_class=_tracked_kernel_manager_class())
             runs[key] = folder / "out"
         return runs[key]
 

@@ -72,16 +72,44 @@ for _name in ("papermill",):
 _KERNELS: "weakref.WeakSet" = weakref.WeakSet()
 
 
+_IPC_DIR: list = []
+
+
+def _ipc_address() -> str | None:
+    """A fresh Unix-socket address prefix for one kernel, or None where there are none.
+
+    Kernels talk over Unix sockets where the platform has them: over TCP the manager picks
+    five free ports and the kernel binds them a moment later, and a kernel started by
+    another process in between (a second run, a parallel test worker) can take one of them
+    ("Address already in use"; the kernel dies before it answers). A socket file in a folder
+    of this process cannot be taken. The folder is short-named (socket paths are limited to
+    about 100 characters) and removed when the process ends."""
+    if os.name != "posix":
+        return None
+    if not _IPC_DIR:
+        import atexit
+
+        folder = tempfile.mkdtemp(prefix="clm-kernels-")
+        atexit.register(shutil.rmtree, folder, True)
+        _IPC_DIR.append(folder)
+    address = os.path.join(_IPC_DIR[0], secrets.token_hex(6))
+    return address if len(address) + 3 <= 100 else None
+
+
 def _tracked_kernel_manager_class(env: Mapping[str, str] | None = None):
     """nbclient's default kernel manager, remembering its kernels so that Ctrl-C on a
     run can end them at once (kernels run in their own session and do not get the
-    terminal's SIGINT), and starting them with ``env`` added to their environment."""
+    terminal's SIGINT), starting them with ``env`` added to their environment, and
+    connecting to them over Unix sockets where there are some (:func:`_ipc_address`)."""
     from jupyter_client.manager import AsyncKernelManager, KernelManager
 
     extra = dict(env or {})
 
     class TrackedKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw):
+            address = _ipc_address()
+            if address is not None and not self._connection_file_written:
+                self.transport, self.ip, self.cache_ports = "ipc", address, False
             if extra:
                 kw["env"] = {**(kw.get("env") or os.environ), **extra}
             await KernelManager._async_start_kernel(self, **kw)

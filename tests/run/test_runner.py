@@ -302,6 +302,38 @@ def test_time_limit_stops_the_kernel(cli_run):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets are a POSIX transport")
+def test_a_study_runs_when_every_free_tcp_port_is_taken_before_its_kernel_binds(
+        tmp_path, monkeypatch):
+    """The race of parallel runs, made certain: every port the kernel manager would hand
+    out over TCP is held by another socket. Over Unix sockets the kernel never needs one."""
+    import socket
+
+    from jupyter_client.connect import LocalPortCache
+
+    held = []
+
+    def taken_port(self, ip):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        held.append(s)
+        return s.getsockname()[1]
+
+    monkeypatch.setattr(LocalPortCache, "find_available_port", taken_port)
+    try:
+        result = run_studies(["ok"], out_dir=tmp_path / "out", notebooks_dir=FIXTURES,
+                             timeout=60, progress=False, history="off")
+    finally:
+        for s in held:
+            s.close()
+    assert result.studies["ok"].status == "ok", result.studies["ok"].error
+    assert not held  # no TCP port was asked for
+    metrics = json.loads((tmp_path / "out" / "ok" / "metrics.json").read_text())
+    assert metrics["values"]["code"] == "abc"
+
+
+@pytest.mark.slow
 def test_report_is_self_contained_and_escaped(cli_run):
     _, out, _ = cli_run
     page = (out / "ok" / "report.html").read_text()
