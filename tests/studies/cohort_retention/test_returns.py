@@ -461,3 +461,51 @@ def test_returns_spark_parity(spark, rand):
         pd.testing.assert_frame_equal(a.counts, b.counts, check_exact=True)
         pd.testing.assert_frame_equal(a.base_counts, b.base_counts, check_exact=True)
         pd.testing.assert_series_equal(a.sizes, b.sizes, check_exact=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Views for the report
+# ---------------------------------------------------------------------------------------
+def test_matrix_view(hand):
+    from clm_lib.reporting import table_html
+    from clm_lib.studies.cohort_retention import report_returns as rv
+
+    t = return_retention(hand, as_of=AS_OF, windows=["1-7", "8-30", "31-90"],
+                         min_purchases=2)
+    v = rv.return_matrix_table(t)
+    assert list(v.frame.columns) == ["new customers", "days 1\u20137", "days 8\u201330",
+                                     "days 31\u201390"]
+    pd.testing.assert_series_equal(v.frame["new customers"], t.sizes)
+    np.testing.assert_array_equal(v.frame.iloc[:, 1:].to_numpy(), t.rates.to_numpy())
+    assert v.caption.startswith(t.rule_text) and "2020-04-30" in v.caption
+    assert set(v.formats) == set(v.frame.columns)
+    html = table_html(v.frame, v.caption, formats=v.formats, rename=v.rename)
+    assert "cohort (month)" in html and "cohort&#x27;s" in html and "<script" not in html
+    cal = rv.return_matrix_table(return_retention(hand, as_of=AS_OF, base="previous"))
+    assert [cal.rename[c] for c in cal.frame.columns[1:3]] == ["month 0", "month 1"]
+
+
+def test_comparison_views(rand, hand):
+    from clm_lib.studies.cohort_retention import report_returns as rv
+
+    cmp = return_comparison(rand, as_of=RAND_AS_OF)
+    v = rv.comparison_table(cmp)
+    assert list(v.frame.columns) == ["first", "recurring", "previous", "min_purchases_2",
+                                     "cohorts"]
+    for name in ("first", "recurring", "previous", "min_purchases_2"):
+        want = cmp[name].average()["retention"]
+        pd.testing.assert_series_equal(v.frame[name], want.loc[v.frame.index], check_names=False)
+    assert v.frame.loc[1, "cohorts"] == cmp["first"].counts[1].notna().sum()
+    text = rv.comparison_sentence(cmp)
+    assert fmt_pct(v.frame.loc[1, "first"]) in text and fmt_pct(v.frame.loc[2, "previous"]) in text
+    assert text.count(".") >= 1 and text.endswith(".")
+    # one complete month only: no k = 1 yet
+    jan = hand.loc[hand["timestamp"].between("2020-01-01", "2020-02-01", inclusive="left")]
+    early = return_comparison(jan, as_of="2020-01-31")
+    assert "cannot be measured yet" in rv.comparison_sentence(early)
+
+
+def fmt_pct(x):
+    from clm_lib import format as fmt
+
+    return fmt.percent(x)
