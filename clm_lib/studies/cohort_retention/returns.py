@@ -313,9 +313,10 @@ def _join(items: list[str]) -> str:
 def rule_text(rule: dict) -> str:
     """One sentence saying what a cell of the matrix is, from a :attr:`ReturnTable.rule`.
 
-    >>> rule_text({"start": "first", "windows": ["8-30"], "window_kind": "brackets",
-    ...            "min_purchases": 2, "base": "cohort", "cohort_period": "month"})
-    'Share of customers (first purchase in the month) with at least 2 purchase days in days 8–30 after their first purchase'
+    >>> print(rule_text({"start": "first", "windows": ["8-30"], "window_kind": "brackets",
+    ...                  "min_purchases": 2, "base": "cohort", "cohort_period": "month"}))
+    Share of customers (first purchase in the month) with at least 2 purchase days in
+    days 8–30 after their first purchase
     """
     u = rule["cohort_period"]
     m = int(rule["min_purchases"])
