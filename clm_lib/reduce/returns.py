@@ -205,14 +205,24 @@ def return_counts(t, *, cohort_period: str, as_of: dt.date, last_period: int,
     else:
         raise ParameterError(f"start must be one of {STARTS}, got {start!r}")
     s = s.filter(s.c <= int(last_period))
-    j = s.inner_join(d, "customer_id")
-    j = j.filter(j.day >= j.s_day)
     if windows.kind == CALENDAR:
-        j = j.filter(j.p <= int(last_period))
+        # a calendar window is a period: join the starts with the customer's periods (their
+        # purchase days counted), not with every purchase day; the period's first day is
+        # on or after the start day exactly when the period is the start's or later
+        u = d.filter(d.p <= int(last_period))
+        u = u.group_by(["customer_id", "p"]).agg(day=u.day.min(), n_days=u.count())
+    else:
+        u = d.mutate(n_days=_ibis().literal(1, type="int64"))
+    j = s.inner_join(u, "customer_id")
+    j = j.filter(j.day >= j.s_day)
     diff = j.day.delta(j.s_day, unit="day").cast("int64")
-    j = j.select("customer_id", "c", window=_window_index(diff, j.p, j.c, windows))
+    j = j.select("customer_id", "c", "n_days",
+                 window=_window_index(diff, j.p, j.c, windows))
     j = j.filter(j.window.notnull())
-    per = j.group_by(["customer_id", "c", "window"]).agg(days=j.count())
+    if windows.kind == CALENDAR:
+        per = j.select("customer_id", "c", "window", days=j.n_days)  # one row per window
+    else:
+        per = j.group_by(["customer_id", "c", "window"]).agg(days=j.n_days.sum())
     r = per.filter(per.days >= int(min_purchases)).select("customer_id", "c", "window")
 
     def counted(x, what):
