@@ -509,3 +509,15 @@ def fmt_pct(x):
     from clm_lib import format as fmt
 
     return fmt.percent(x)
+
+
+def test_no_complete_cohort_and_bad_level(hand):
+    from clm_lib.exceptions import InsufficientDataError
+
+    with pytest.raises(InsufficientDataError):
+        return_retention(hand, as_of="2019-12-25")  # December 2019 is not over
+    with pytest.raises(ParameterError, match="level"):
+        return_retention(hand, as_of=AS_OF).average(level=95)
+    # "pandas" is the DuckDB engine's other name
+    pd.testing.assert_frame_equal(return_retention(hand, as_of=AS_OF, engine="pandas").counts,
+                                  return_retention(hand, as_of=AS_OF).counts)
