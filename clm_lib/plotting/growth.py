@@ -14,10 +14,11 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from clm_lib import format as fmt
 from clm_lib.checks import require_columns as _need
 from clm_lib.plotting.style import PALETTE, integer_ticks
 
-__all__ = ["LIFECYCLE_GROUPS", "plot_active_ratios", "plot_lifecycle", "plot_quick_ratio",
+__all__ = ["LIFECYCLE_GROUPS", "chart_lifecycle", "plot_active_ratios", "plot_lifecycle", "plot_quick_ratio",
            "plot_stickiness"]
 
 #: (column, legend label, colour) of the lifecycle bars, bottom to top; dormant is drawn
@@ -82,6 +83,62 @@ def plot_lifecycle(growth: pd.DataFrame, *, ax: Axes | None = None,
     ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     sns.despine(ax=ax)
     return ax
+
+
+def _lifecycle_rows(growth: pd.DataFrame) -> pd.DataFrame:
+    """The lifecycle chart's data: one row per period and status, dormant negative, with
+    the tooltip texts already formatted."""
+    rows = []
+    for i, (period, r) in enumerate(growth.iterrows()):
+        qr = r.get("quick_ratio", np.nan)
+        for order, (col, label, _) in enumerate(LIFECYCLE_GROUPS):
+            n = int(r[col])
+            rows.append({"period": str(period), "position": i, "group": label,
+                         "stack": order, "customers": -n if col == "dormant" else n,
+                         "customers_text": fmt.count(n),
+                         "active_text": fmt.count(r.get("active", np.nan)),
+                         "quick_ratio_text": fmt.number(qr, 2)})
+    return pd.DataFrame(rows)
+
+
+def chart_lifecycle(growth: pd.DataFrame, *, period_name: str = "month"):
+    """Interactive version of :func:`plot_lifecycle`: new, returning and resurrecting
+    customers stacked above zero, dormant below; hovering a bar shows its count, the
+    period's active customers and quick ratio.
+
+    Parameters
+    ----------
+    growth : DataFrame
+        Indexed by period label, with ``new``, ``returning``, ``resurrecting``,
+        ``dormant``, ``active`` (customers) and ``quick_ratio``.
+
+    Returns
+    -------
+    altair.Chart
+        Vega-Lite 5 stacked bars, as wide as the page, four rows of data per period.
+    """
+    import altair as alt
+
+    _need(growth, [g for g, _, _ in LIFECYCLE_GROUPS] + ["active", "quick_ratio"],
+          "growth accounting")
+    data = _lifecycle_rows(growth)
+    order = [str(p) for p in growth.index]
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("period:O", sort=order, title=f"Calendar {period_name}",
+                axis=alt.Axis(labelAngle=-45, labelOverlap=True)),
+        y=alt.Y("customers:Q", stack="zero", title="Customers (count; dormant below 0)",
+                axis=alt.Axis(format=",d", tickMinStep=1)),
+        color=alt.Color("group:N", title=None,
+                        scale=alt.Scale(domain=[g for _, g, _ in LIFECYCLE_GROUPS],
+                                        range=[c for _, _, c in LIFECYCLE_GROUPS])),
+        order=alt.Order("stack:Q", sort="ascending"),
+        tooltip=[alt.Tooltip("period:N", title=period_name.capitalize()),
+                 alt.Tooltip("group:N", title="Customers"),
+                 alt.Tooltip("customers_text:N", title="Count"),
+                 alt.Tooltip("active_text:N", title="All active customers"),
+                 alt.Tooltip("quick_ratio_text:N", title="Quick ratio")],
+    ).properties(width="container", height=300,
+                 title=f"Customers per {period_name} by lifecycle status")
 
 
 def plot_quick_ratio(growth: pd.DataFrame, *, ax: Axes | None = None,

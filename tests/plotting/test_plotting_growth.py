@@ -68,3 +68,20 @@ def test_stickiness_bars_and_ratio_lines():
     assert ax.get_ylabel() == "Share of the month's active customers (%)"
     np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), s.ratios["dau_mau"] * 100)
     assert isinstance(s.ratios, pd.DataFrame)
+
+
+def test_lifecycle_chart_spec(growth):
+    from clm_lib.plotting.growth import LIFECYCLE_GROUPS, chart_lifecycle
+
+    spec = chart_lifecycle(growth).to_dict()
+    assert spec["mark"]["type"] == "bar" and spec["width"] == "container"
+    enc = spec["encoding"]
+    assert enc["x"]["sort"] == growth.index.tolist() and enc["y"]["stack"] == "zero"
+    assert enc["color"]["scale"]["range"] == [c for _, _, c in LIFECYCLE_GROUPS]
+    rows = pd.DataFrame(next(iter(spec["datasets"].values())))
+    assert len(rows) == 4 * len(growth)
+    apr = rows[rows["period"] == "2020-04"].set_index("stack")
+    assert apr["customers"].tolist() == [0, 1, 1, -2]          # dormant negative
+    assert set(apr["quick_ratio_text"]) == {"0.50"} and set(apr["active_text"]) == {"2"}
+    with pytest.raises(MissingColumnsError):
+        chart_lifecycle(growth.drop(columns="quick_ratio"))

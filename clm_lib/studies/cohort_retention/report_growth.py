@@ -11,10 +11,10 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from clm_lib import format as fmt
-from clm_lib.plotting.growth import plot_lifecycle, plot_quick_ratio
+from clm_lib.plotting.growth import chart_lifecycle, plot_lifecycle, plot_quick_ratio
 from clm_lib.studies.cohort_retention.report import DisplayTable
 
-__all__ = ["growth_notes", "lifecycle_figure", "lifecycle_line", "lifecycle_table",
+__all__ = ["growth_notes", "lifecycle_chart", "lifecycle_figure", "lifecycle_line", "lifecycle_table",
            "quick_ratio_figure", "quick_ratio_line", "quick_ratio_table", "revenue_bridge_table",
            "revenue_line"]
 
@@ -76,6 +76,11 @@ def lifecycle_table(g: pd.DataFrame) -> DisplayTable:
 def lifecycle_figure(g: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     """New, returning and resurrecting customers stacked up, dormant down, per period."""
     return plot_lifecycle(g, ax=ax, period_name=_unit(g))
+
+
+def lifecycle_chart(g: pd.DataFrame):
+    """The interactive (Vega-Lite) lifecycle bars, with counts and quick ratio on hover."""
+    return chart_lifecycle(g, period_name=_unit(g))
 
 
 def revenue_bridge_table(g: pd.DataFrame, currency: str | None = None) -> DisplayTable:

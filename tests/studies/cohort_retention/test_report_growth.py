@@ -69,6 +69,7 @@ def test_growth_tables(g):
     assert q.frame.loc["2020-04", "revenue_lost"] == 53.0
     assert len(rg.growth_notes(g)) == 4
     assert rg.lifecycle_figure(g).get_title() and rg.quick_ratio_figure(g).get_title()
+    assert rg.lifecycle_chart(g).to_dict()["mark"]["type"] == "bar"
 
 
 def test_stickiness_views(s):
