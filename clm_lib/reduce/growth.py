@@ -1,7 +1,8 @@
 """Growth accounting (lifecycle) and stickiness of a transaction log, written once as Ibis
 expressions (DuckDB by default, Spark too). Only one small row per period, per
 (month, n) or per week comes back; the studies
-(:mod:`clm_lib.studies.cohort_retention.growth`, :mod:`~.stickiness`) shape the tables.
+(:mod:`clm_lib.studies.cohort_retention.growth`,
+:mod:`clm_lib.studies.cohort_retention.stickiness`) shape the tables.
 
 Definitions (a customer is *active* in a calendar period when she has a purchase row in
 it, whatever its amount; purchases after ``as_of`` and in periods after ``last_period``
