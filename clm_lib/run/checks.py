@@ -104,6 +104,28 @@ def _increasing(v) -> bool:
     return all(a < b for a, b in zip(v, v[1:]))
 
 
+def _day_brackets(v) -> bool:
+    """Day ranges since the start day, e.g. ``"1-7,8-30"``, ``["1-7", "8-30"]`` or
+    ``[[1, 7], [8, 30]]``:
+    whole days, each range low <= high, the ranges increasing and not overlapping."""
+    if isinstance(v, str):
+        v = [b.strip() for b in v.split(",")]
+    if not isinstance(v, (list, tuple)) or not v:
+        return False
+    pairs = []
+    for b in v:
+        if isinstance(b, str):
+            lo, sep, hi = b.partition("-")
+            if not sep:
+                return False
+            b = (int(lo), int(hi))
+        if not (isinstance(b, (list, tuple)) and len(b) == 2 and all(_is_int(x) for x in b)):
+            return False
+        pairs.append(tuple(b))
+    return all(0 <= lo <= hi for lo, hi in pairs) and all(
+        a[1] < b[0] for a, b in zip(pairs, pairs[1:]))
+
+
 def _encoding(v) -> bool:
     try:
         codecs.lookup(v)
@@ -254,6 +276,18 @@ RULES: dict[str, Rule] = {
     "holdout_periods": _rule("a whole number of periods >= 0", lambda v: _is_int(v) and v >= 0),
     "horizon_periods": _rule("a whole number of periods >= 1", lambda v: _is_int(v) and v >= 1),
     "discount_rate": _discount("per period"),
+    "return_start": _one_of(("first", "recurring")),
+    "return_windows": _rule(
+        "'calendar' (or None: calendar periods), a whole number of days >= 1 (rolling "
+        "windows) or increasing day ranges such as '1-7,8-30' or ['1-7', '8-30']",
+        lambda v: v == "calendar" or (_is_int(v) and v >= 1) or _day_brackets(v),
+        optional=True),
+    "return_min_purchases": _rule("a whole number of purchase days >= 1",
+                                  lambda v: _is_int(v) and v >= 1),
+    "return_base": _one_of(("cohort", "previous")),
+    "segment_bins": _rule("a list of increasing numbers (the lower edges of the bins)",
+                          lambda v: len(v) > 0 and _list_of(_is_number)(v) and _increasing(list(v)),
+                          optional=True),
     # survival
     "inactivity_days": _rule("a positive number of days", lambda v: _is_number(v) and v > 0),
     "covariates": _covariates,
