@@ -503,6 +503,12 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
         head["P(2nd purchase | 1st)"] = f"{study.ladder['p_next'].iloc[0]:.0%}"
         figs["second_purchase"] = figure("P(2nd purchase | 1st purchase)",
                                          study.ladder["p_next"].iloc[0], "percent", good="up")
+    f = study.leads_funnel
+    if f is not None and not pd.isna(f.by_source.loc["All", "window_rate"]):
+        # measured on the leads of the complete periods: runs to other dates differ in basis
+        figs["lead_conversion"] = figure(
+            f"Leads converted within {f.window_days} days, share", f.by_source.loc["All", "window_rate"],
+            "percent", good="up", basis=f"leads created to {f.complete_through}")
     valid = w.loc[w.index > 0].dropna(subset=["value"])
     if len(valid):
         x = valid.index[0]

@@ -107,14 +107,10 @@ def funnel_reading(study) -> str:
     return " ".join(parts)
 
 
-def _rate_cells(t: pd.DataFrame, level: float, missing: str) -> list[str]:
-    return [missing if fmt.is_missing(r) else
-            f"{fmt.percent(r)} ({fmt.percent(lo)} to {fmt.percent(hi)})"
-            for r, lo, hi in zip(t["window_rate"], t["window_rate_lower"], t["window_rate_upper"])]
-
-
 def _interval_cells(lo, hi) -> list[str]:
-    return [fmt.MISSING if fmt.is_missing(a) else f"{fmt.percent(a)} to {fmt.percent(b)}"
+    # no-break spaces: an interval is read as one item, never split over two lines
+    return [fmt.MISSING if fmt.is_missing(a) else
+            f"{fmt.percent(a)} to {fmt.percent(b)}".replace(" ", "\u00a0")
             for a, b in zip(lo, hi)]
 
 
@@ -161,16 +157,20 @@ def funnel_period_view(study) -> dict | None:
     t = f.by_period
     w = f.window_days
     out = pd.DataFrame({
-        "leads": t["leads"],
-        "window_converted": [fmt.count(k) + ("" if c else " so far")
-                             for k, c in zip(t["window_converted"], t["complete"])],
-        "rate": _rate_cells(t, f.level, "—"),
-        "status": ["complete" if c else f"not complete (window ends {fmt.date(e)})"
-                   for c, e in zip(t["complete"], t["window_end"])]}, index=t.index)
-    return {"df": out, "formats": {"leads": "count"},
+        "leads": t["leads"], "window_converted": t["window_converted"],
+        "window_rate": t["window_rate"],
+        "interval": _interval_cells(t["window_rate_lower"], t["window_rate_upper"]),
+        "status": ["complete" if c else f"not complete: window ends {fmt.date(e)}, "
+                   f"{fmt.count(k)} converted so far"
+                   for c, e, k in zip(t["complete"], t["window_end"], t["window_converted"])]},
+        index=t.index)
+    out.loc[~t["complete"].to_numpy(), "window_converted"] = None
+    return {"df": out, "formats": {"leads": "count", "window_converted": "count",
+                                   "window_rate": "percent"},
             "rename": {"period": f"Created ({f.period})", "leads": "Leads",
-                       "window_converted": f"Converted within {w} days",
-                       "rate": f"Rate within {w} days ({fmt.percent(f.level, 0)} Wilson interval)",
+                       "window_converted": f"Within {w} days",
+                       "window_rate": f"Rate within {w} days",
+                       "interval": f"{fmt.percent(f.level, 0)} interval",
                        "status": "Status"},
             "caption": f"Reach → conversion by creation {f.period}: a rate is shown once every "
                        f"lead of the {f.period} has had {w} days"}

@@ -236,3 +236,48 @@ def test_the_sample_gives_back_its_generating_parameters():
         for days, truth in ((90, mod.converted_within(source, 90)), (365, p)):
             share = f.milestones_table.loc[source, f"share_{days}d"]
             assert abs(share - truth) < 4 * math.sqrt(truth * (1 - truth) / n), (source, days)
+
+
+def test_a_shown_rate_never_changes_as_the_observation_end_moves():
+    """On the sample, month after month: once a creation month's rate is shown it stays
+    the same, and every month's rate appears one window after the month ends."""
+    raw = pd.read_csv(LEADS_SYNTHETIC, dtype=str, keep_default_na=False)
+    raw = raw[raw["created"] != "not recorded"]
+    raw = raw[(raw["converted"] == "") | (raw["converted"] >= raw["created"])]
+    raw = raw.replace({"converted": {"": None}})
+    shown: dict = {}
+    for as_of in pd.date_range("1997-03-15", "1998-07-15", freq="19D"):
+        t = lead_funnel(raw, as_of=as_of, window_days=30).by_period
+        for period, r in t.iterrows():
+            assert r["complete"] == (r["window_end"] <= as_of)
+            if r["complete"]:
+                got = (r["leads"], r["window_converted"], r["window_rate"])
+                assert shown.setdefault(period, got) == got, (period, as_of)
+            else:
+                assert np.isnan(r["window_rate"])
+    assert len(shown) >= 15
+
+
+def test_the_period_table_as_the_report_shows_it(funnel):
+    from dataclasses import dataclass
+
+    from clm_lib.studies.lifecycle_segments import report
+    from tests.studies.lifecycle_segments.test_report import _cells
+
+    @dataclass
+    class Study:                      # the two attributes the funnel views read
+        leads_funnel: object
+        leads_note: str | None = "synthetic"
+
+    head, rows = _cells(report.funnel_period_view(Study(funnel)))
+    assert head == ["Created (month)", "Leads", "Within 30 days", "Rate within 30 days",
+                    "95 % interval", "Status"]
+    assert rows[0][:5] == ["2021-01", "5", "3", "60.0 %", "23.1 % to 88.2 %"]
+    from clm_lib.format import MISSING
+
+    assert rows[2][3] == MISSING and rows[2][5] == "not complete: window ends 2021-04-30, 1 converted so far"
+    assert rows[2][2] == rows[2][4] == MISSING
+    text = report.funnel_reading(Study(funnel))
+    assert text.startswith("Reach → conversion: 11 leads created to 2021-03-31 from 3 source(s); 7 converted")
+    assert "The last month is not complete" in text
+    assert report.leads_note_text(Study(funnel)) == "About these leads: synthetic."

@@ -125,6 +125,12 @@ def test_decision_without_leads_has_no_lead_stages(study):
 
     plain = replace(study, leads_table=None, leads_km=None, leads_quality=None, leads_funnel=None)
     assert [f["stage"] for f in report.lifecycle_figures(plain)] == ["loyalty", "retention"]
+    # without the funnel line the box keeps the slipping segments
+    d = report.decision(plain)
+    assert len(d.findings) == 4 and d.findings[0].startswith(f"{len(study.stages):,} customers")
+    assert any("'can't lose' and 'at risk'" in x for x in d.findings)
+    assert "lead_conversion" not in report.lifecycle_metrics(plain)["figures"]
+    assert "leads_funnel" not in report.lifecycle_metrics(plain)
 
 
 def test_quiet_active_customers_are_named_in_the_decision(study):
@@ -177,13 +183,18 @@ def assert_figures_match(m):
               "champions_share": champions["customers"] / n,
               "champions_value_share": champions["clv_share"],
               "second_purchase": m["ladder"][0], "value_of_less_churn": m["what_if"]["1"]}
+    kinds = {"lead_conversion": ("percent", "up")} if "leads_funnel" in m else {}
+    if kinds:
+        every = next(r for r in m["leads_funnel"]["by_source"] if r["source"] == "All")
+        expect["lead_conversion"] = every["window_rate"]
+        assert figs["lead_conversion"]["basis"] == f"leads created to {m['leads_funnel']['complete_through']}"
     assert set(figs) == set(expect)
     for key, value in expect.items():
         assert figs[key]["value"] == pytest.approx(value), key
     assert {k: (f["kind"], f["good"]) for k, f in figs.items()} == {
         "lapsed_share": ("percent", "down"), "active_share": ("percent", "up"),
         "champions_share": ("percent", None), "champions_value_share": ("percent", None),
-        "second_purchase": ("percent", "up"), "value_of_less_churn": ("money", None)}
+        "second_purchase": ("percent", "up"), "value_of_less_churn": ("money", None), **kinds}
     assert not any(f["churn"] for f in figs.values())
     assert m["headline"]["Customers lapsed / active"] == \
         f"{figs['lapsed_share']['value']:.0%} / {figs['active_share']['value']:.0%}"
