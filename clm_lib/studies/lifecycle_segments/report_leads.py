@@ -132,6 +132,13 @@ def leads_view(study):
         "median_days_converted": [_days(v) for v in t["median_days_converted"]],
         "median_days": ["not reached" if fmt.is_missing(v) else fmt.number(v, 0)
                         for v in t["median_days"]]}, index=t.index)
+    km = (f"median days to convert of the leads converted within {w} days, and of all leads "
+          "by Kaplan-Meier")
+    if t["median_days"].isna().all():
+        # a column of "not reached" only widens the table: said once in the caption instead
+        out = out.drop(columns="median_days")
+        km = (f"median days to convert of the leads converted within {w} days (the Kaplan-Meier "
+              "median is not reached: fewer than half of any source's leads have converted)")
     return {"df": out,
             "formats": {"leads": "count", "converted": "count", "window_leads": "count",
                         "window_converted": "count", "window_rate": "percent"},
@@ -145,8 +152,7 @@ def leads_view(study):
                        "median_days": "Median days (Kaplan-Meier)"},
             "caption": f"Reach → conversion by lead source, {_what(study)}: leads created and "
                        f"converted to {f.as_of}; rate within {w} days over the leads {_through(f)} "
-                       f"(Wilson interval); median days to convert of the leads converted within "
-                       f"{w} days, and of all leads by Kaplan-Meier"}
+                       f"(Wilson interval); {km}"}
 
 
 def funnel_period_view(study) -> dict | None:

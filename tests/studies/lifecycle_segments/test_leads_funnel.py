@@ -281,3 +281,23 @@ def test_the_period_table_as_the_report_shows_it(funnel):
     assert text.startswith("Reach → conversion: 11 leads created to 2021-03-31 from 3 source(s); 7 converted")
     assert "The last month is not complete" in text
     assert report.leads_note_text(Study(funnel)) == "About these leads: synthetic."
+
+
+def test_the_source_table_says_once_when_no_median_is_reached(funnel):
+    from dataclasses import dataclass, replace
+
+    from clm_lib.studies.lifecycle_segments import report
+    from tests.studies.lifecycle_segments.test_report import _cells
+
+    @dataclass
+    class Study:
+        leads_funnel: object
+        leads_note: str | None = None
+
+    head, rows = _cells(report.leads_view(Study(funnel)))
+    assert head[-1] == "Median days (Kaplan-Meier)" and rows[-1][-1] == "30"
+    assert rows[-1][:8] == ["All", "11", "7", "8", "4", "50.0 %", "21.5 % to 78.5 %", "4"]
+    none = replace(funnel, by_source=funnel.by_source.assign(median_days=np.nan))
+    view = report.leads_view(Study(none))
+    assert "Median days (Kaplan-Meier)" not in _cells(view)[0]
+    assert "the Kaplan-Meier median is not reached" in view["caption"]
