@@ -79,6 +79,7 @@ lab: $(STAMP)
 
 data: $(STAMP)
 	$(BIN)/python scripts/fetch_sample_data.py
+	$(BIN)/python scripts/make_leads_sample.py
 
 # The first screen of every report of `make reports`, at 1400 px, into docs/ (for the README)
 screenshots: $(STAMP) browser

@@ -19,6 +19,8 @@ CDNOW_MASTER = DATA_DIR / "cdnow_master.csv"
 CDNOW_SAMPLE = DATA_DIR / "cdnow_sample.csv"
 TELCO_CHURN = DATA_DIR / "telco_churn.csv"
 DONATIONS = DATA_DIR / "donations.csv"
+#: SYNTHETIC leads (scripts/make_leads_sample.py): not real data, not linked to CDNOW.
+LEADS_SYNTHETIC = DATA_DIR / "leads_synthetic.csv"
 
 
 def available_cores() -> int:

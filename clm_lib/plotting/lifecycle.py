@@ -19,7 +19,8 @@ from clm_lib.checks import require_columns as _need
 from clm_lib.plotting.style import PALETTE, SEQUENTIAL, integer_ticks
 
 __all__ = ["chart_stages", "plot_stage_counts", "plot_transition_matrix", "plot_flows", "plot_rfm_segments",
-           "plot_ladder", "plot_time_to_second_purchase", "plot_what_if", "plot_conversion"]
+           "plot_ladder", "plot_time_to_second_purchase", "plot_what_if", "plot_conversion",
+           "plot_funnel_periods"]
 
 
 def _axes(ax, figsize=(9, 4.5)) -> Axes:
@@ -307,9 +308,11 @@ def plot_what_if(what_if: pd.DataFrame | None, *, ax: Axes | None = None, curren
 
 
 def plot_conversion(kms: dict | None, *, ax: Axes | None = None, time_unit: str = "day",
+                    max_time: float | None = None,
                     title: str = "Time to conversion by lead source (Kaplan-Meier)") -> Axes | None:
     """Cumulative conversion (1 - KM) per source; ``kms`` as from ``leads_conversion``
-    (``LifecycleStudy.leads_km``); None for no fitters (no leads)."""
+    (``LifecycleStudy.leads_km``); None for no fitters (no leads). ``max_time``: the x axis
+    ends there (time units; None: the longest follow-up)."""
     if kms is None:
         return None
     ax = _axes(ax)
@@ -321,6 +324,43 @@ def plot_conversion(kms: dict | None, *, ax: Axes | None = None, time_unit: str 
     ax.set_xlabel(f"{time_unit}s since the lead was created")
     integer_ticks(ax)
     ax.set_ylabel("leads converted (%)")
+    if max_time is not None:
+        ax.set_xlim(0, max_time)
     ax.set_title(title)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return ax
+
+
+def plot_funnel_periods(by_period: pd.DataFrame | None, *, ax: Axes | None = None,
+                        window_days: int = 30, level: float = 0.95, period: str = "month",
+                        title: str | None = None) -> Axes | None:
+    """The share of leads converted within ``window_days`` per creation period, with its
+    interval; periods that are not complete (``complete`` False) are shaded and carry no
+    point. ``by_period`` as ``LeadFunnel.by_period``; None draws nothing."""
+    if by_period is None:
+        return None
+    _need(by_period, ["complete", "window_rate", "window_rate_lower", "window_rate_upper"],
+          "funnel by period")
+    ax = _axes(ax)
+    x = np.arange(len(by_period))
+    r = by_period["window_rate"].to_numpy(float) * 100
+    lo = by_period["window_rate_lower"].to_numpy(float) * 100
+    hi = by_period["window_rate_upper"].to_numpy(float) * 100
+    ok = ~np.isnan(r)
+    ax.errorbar(x[ok], r[ok], yerr=[r[ok] - lo[ok], hi[ok] - r[ok]], fmt="o", color=PALETTE[0],
+                ecolor=PALETTE[0], elinewidth=1, capsize=2, ms=4,
+                label=f"converted within {window_days} days ({fmt.percent(level, 0)} interval)")
+    open_ = np.flatnonzero(~by_period["complete"].to_numpy(bool))
+    if len(open_):
+        ax.axvspan(open_.min() - 0.5, open_.max() + 0.5, color="0.85", zorder=0,
+                   label="not complete: window not over")
+    ax.set_xlim(-0.5, len(x) - 0.5)
+    step = max(1, int(np.ceil(len(x) / 12)))
+    ax.set_xticks(x[::step], [str(p) for p in by_period.index[::step]], rotation=30, ha="right")
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(PercentFormatter())
+    ax.set_xlabel(f"creation {period}")
+    ax.set_ylabel(f"leads converted within {window_days} days (%)")
+    ax.set_title(title or f"Lead conversion within {window_days} days by creation {period}")
+    ax.legend(frameon=False, loc="lower left", fontsize=8)
     return ax

@@ -334,6 +334,16 @@ RULES: dict[str, Rule] = {
                           optional=True),
     "action_value_quantile": _rule("a fraction in (0, 1)",
                                    lambda v: _is_number(v) and 0 < v < 1),
+    # the leads funnel (lifecycle)
+    "leads_period": _one_of(COHORT_PERIODS),
+    "conversion_window_days": _rule("a whole number of days >= 0",
+                                    lambda v: _is_int(v) and v >= 0),
+    "conversion_level": _rule("a fraction in (0, 1), e.g. 0.95",
+                              lambda v: _is_number(v) and 0 < v < 1),
+    "conversion_milestones": _rule("a list of increasing whole numbers of days >= 0, e.g. [7, 30, 90]",
+                                   lambda v: _list_of(lambda x: _is_int(x) and x >= 0)(v)
+                                   and _increasing(list(v))),
+    "leads_note": _TEXT,
 }
 
 #: Where a study gives a name another meaning: ``{study: {name: rule}}``.

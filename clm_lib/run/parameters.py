@@ -82,7 +82,7 @@ PATH_PARAMETERS = frozenset({"transactions", "subscriptions", "leads", "customer
 #: Shared names whose values are text even when a notebook's default is None.
 TEXT_PARAMETERS = frozenset(PATH_PARAMETERS | {
     "as_of", "calibration_end", "flow_start", "time_unit", "segment", "engine", "currency",
-    "date_format", "encoding", "delimiter"})
+    "date_format", "encoding", "delimiter", "leads_note"})
 #: Set by the runner for every study; users cannot set it.
 RESERVED_PARAMETERS = frozenset({"output_dir", "history"})
 #: The top-level key of a config file naming the studies the file is for.

@@ -89,6 +89,27 @@ def test_ladder_km_what_if_conversion(parts):
     _check(ax)
 
 
+def test_funnel_by_period_marks_the_periods_that_are_not_complete():
+    from clm_lib.studies.lifecycle_segments.leads import lead_funnel
+
+    leads = pd.DataFrame({"lead_id": range(4), "created": ["2020-01-05", "2020-01-20", "2020-02-10", "2020-03-01"],
+                          "source": ["a", "b", "a", "b"],
+                          "converted": ["2020-01-09", None, "2020-02-12", None]})
+    f = lead_funnel(leads, as_of="2020-03-20", window_days=30)
+    ax = plots.plot_funnel_periods(f.by_period, window_days=30, level=0.95)
+    assert ax.get_ylabel() == "leads converted within 30 days (%)"
+    assert ax.get_xlabel() == "creation month"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert set(labels) == {"not complete: window not over", "converted within 30 days (95 % interval)"}
+    shaded = list(ax.patches)                              # Feb and Mar are not complete
+    assert len(shaded) == 1 and shaded[0].get_x() == pytest.approx(0.5)
+    _check(ax)
+    ax = plots.plot_conversion(f.km, time_unit="day", max_time=20)
+    assert ax.get_xlim() == (0, 20) and ax.get_xlabel() == "days since the lead was created"
+    _check(ax)
+    assert plots.plot_funnel_periods(None) is None
+
+
 def test_nothing_to_draw_without_models_or_leads():
     # the study holds None for the what-if (models not fitted) and the leads (none given)
     assert plots.plot_what_if(None) is None and plots.plot_conversion(None) is None

@@ -26,7 +26,8 @@ from clm_lib.reduce.customers import as_of_from_data
 from clm_lib.clv.valuation import per_unit_discount_rate
 from clm_lib.studies.lifecycle_segments import rfm as rfm_mod
 from clm_lib.studies.lifecycle_segments.flows import default_flow_start, flow_counts, transition_matrix
-from clm_lib.studies.lifecycle_segments.leads import leads_conversion
+from clm_lib.studies.lifecycle_segments.leads import (DEFAULT_LEVEL, DEFAULT_MILESTONES,
+                                                      DEFAULT_WINDOW_DAYS, lead_funnel)
 from clm_lib.studies.lifecycle_segments.repeat import reactivation_comparison, time_to_second_purchase
 from clm_lib.studies.lifecycle_segments.stages import (
     TRANSACTION_COLUMNS,
@@ -105,8 +106,14 @@ class LifecycleStudy:
         Why the MBG/NBD was not fitted when the BG/NBD stands in for it (None otherwise).
     model_dropped : dict
         Reason -> count of what the model summary left out.
+    leads_funnel : LeadFunnel or None
+        Reach → acquisition → conversion of the leads by source and creation period
+        (:func:`~clm_lib.studies.lifecycle_segments.leads.lead_funnel`; None without leads).
     leads_table, leads_durations, leads_km
-        Leads conversion by source (None without leads).
+        Its table by source, durations (days) and Kaplan-Meier fitters (None without leads).
+    leads_note : str or None
+        What the leads are, said wherever the report shows them (e.g. that they are
+        synthetic).
     data_quality, leads_quality : DataQuality or None
         The loading records of the transactions and the leads when the study loaded them
         from a path itself.
@@ -149,6 +156,8 @@ class LifecycleStudy:
     leads_table: pd.DataFrame | None = None
     leads_durations: pd.DataFrame | None = None
     leads_km: dict | None = None
+    leads_funnel: object | None = None
+    leads_note: str | None = None
     data_quality: object | None = None
     leads_quality: object | None = None
     #: where ``as_of`` came from: "parameter" or "data" (the last date in the data)
@@ -196,7 +205,9 @@ def lifecycle_study(transactions, *, as_of=None, flow_start=None, leads=None,
                     what_if_points=(1, 5, 10), what_if_assumption="absolute",
                     what_if_intervals=True, horizon=52, discount_rate=0.15, margin=None,
                     segment=None, action_value=None, action_value_quantile=0.9,
-                    leads_options=None,
+                    leads_options=None, leads_period="month",
+                    conversion_window_days=DEFAULT_WINDOW_DAYS, conversion_level=DEFAULT_LEVEL,
+                    conversion_milestones=DEFAULT_MILESTONES, leads_note=None,
                     engine="duckdb") -> LifecycleStudy:
     """The lifecycle and segments study: stages, flows, RFM, ladder, reactivation, what-if.
 
@@ -248,6 +259,18 @@ def lifecycle_study(transactions, *, as_of=None, flow_start=None, leads=None,
     leads_options : mapping, optional
         Keyword arguments of :func:`clm_lib.io.load_leads` when ``leads`` is a path: the
         reading and contract options (:func:`clm_lib.io.options.load_options`).
+    leads_period : {"week", "month", "quarter", "year"}
+        Calendar period of a lead's ``created`` date for the funnel by period.
+    conversion_window_days : int
+        A lead counts as converted in the rates when it converted within this many days of
+        creation; a period's rate is shown once every lead of it has had the whole window.
+    conversion_level : float
+        Level of the Wilson intervals of the rates and the Greenwood intervals of the
+        Kaplan-Meier shares.
+    conversion_milestones : sequence of int
+        Days after creation at which the Kaplan-Meier share converted is given.
+    leads_note : str, optional
+        What the leads are (e.g. "synthetic"), shown with them in the report.
     engine : {"duckdb", "spark"} or Engine
         Where the transactions are reduced (gaps, per-customer histories at both dates,
         the purchase-model summary, segments): only one row per customer or per gap length comes
@@ -299,9 +322,14 @@ def lifecycle_study(transactions, *, as_of=None, flow_start=None, leads=None,
         rfm["segment_value"] = first_seg.reindex(rfm.index)
         by_segment = stages_by_segment(stages)
     sp_df, sp_km = time_to_second_purchase(history, as_of=as_of_ts, time_unit=time_unit)
-    leads_parts = (dict(zip(("leads_table", "leads_durations", "leads_km"),
-                            leads_conversion(leads, as_of=as_of_ts, time_unit="day")))
-                   if leads is not None else {})
+    leads_parts = {}
+    if leads is not None:
+        funnel = lead_funnel(leads, as_of=as_of_ts, period=leads_period,
+                             window_days=conversion_window_days, level=conversion_level,
+                             milestones=conversion_milestones)
+        leads_parts = dict(leads_funnel=funnel, leads_table=funnel.by_source,
+                           leads_durations=funnel.durations, leads_km=funnel.km,
+                           leads_note=leads_note or None)
     return LifecycleStudy(
         as_of=str(as_of_ts.date()), flow_start=str(fs.date()), time_unit=time_unit,
         horizon=int(horizon), segment=segment or None, thresholds=th, stages=stages,

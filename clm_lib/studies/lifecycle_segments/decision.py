@@ -10,6 +10,7 @@ import pandas as pd
 from clm_lib import format as fmt
 from clm_lib.reporting import Decision, as_of_label, source_label, stage_figure
 from clm_lib.studies.clv.report import not_fitted_note
+from clm_lib.studies.lifecycle_segments.report_leads import funnel_finding, interval_text
 from clm_lib.studies.lifecycle_segments.rfm import ACTIVE_SEGMENTS, QUIET_P_ALIVE, SEGMENT_ACTIONS
 from clm_lib.studies.lifecycle_segments.stages import ACTIVE_STAGES
 
@@ -158,13 +159,18 @@ def decision(study, data_quality=None, currency: str | None = "$") -> Decision:
     else:
         line += (f" brought {fmt.percent(slipping['revenue_share'].sum())} of revenue to date; their "
                  "expected value is not estimated.")
-    findings.append(line)
+    # with leads, the funnel line (reach and conversion, the first stages) leads the box and
+    # this one gives way: the actions below name these segments with the value at stake
+    if study.leads_funnel is None:
+        findings.append(line)
     lad = study.ladder["p_next"]
     if len(lad):
         findings.append(
             f"Only {fmt.percent(lad.iloc[0], 0)} of customers made a second purchase day"
             + (f"; of those, {fmt.percent(lad.iloc[1], 0)} made a third" if len(lad) > 1 else "")
             + ": the first repeat is the biggest drop-off.")
+    if study.leads_funnel is not None:
+        findings.insert(0, funnel_finding(study))
     groups = action_groups(study)
     actions = [a for a in (_action_line(study, k, groups, currency) for k in DECISION_ACTIONS) if a]
     what_if = _what_if_action(study, currency)
@@ -194,7 +200,8 @@ def decision(study, data_quality=None, currency: str | None = "$") -> Decision:
 def lifecycle_figures(study, currency: str | None = "$") -> list[dict]:
     """The index page's lifecycle figures: ``loyalty`` (loyal/VIP customers and their
     share of value), ``retention`` (at-risk customers and their value) and, with a leads
-    table, ``reach``, ``conversion`` and ``acquisition``."""
+    table, ``reach`` (leads), ``acquisition`` (leads converted) and ``conversion`` (the share
+    converted within the window, over the complete creation periods)."""
     s = study.stage_summary
     th = study.thresholds
     valued = "clv" in s
@@ -215,19 +222,26 @@ def lifecycle_figures(study, currency: str | None = "$") -> list[dict]:
                      + (f"; {fmt.money(risk['clv'], currency)} of {_value_words(study)}" if valued
                         else f"; {fmt.money(risk['revenue'], currency)} of revenue to date")),
     ]
-    if study.leads_table is not None:
-        a = study.leads_table.loc["All"]
-        med = a["median_time_to_conversion"]
+    f = study.leads_funnel
+    if f is not None:
+        a = f.by_source.loc["All"]
+        what = "leads" + (f" ({study.leads_note})" if study.leads_note else "")
+        first = fmt.date(f.durations["created"].min())
+        rate = a["window_rate"]
         out += [
             stage_figure("reach", "Leads", fmt.count(a["leads"]),
-                         f"leads created up to {study.as_of}, from "
-                         f"{fmt.count(len(study.leads_table) - 1)} source(s)"),
-            stage_figure("conversion", "Lead conversion rate", fmt.percent(a["conversion_rate"]),
-                         f"{fmt.count(a['converted'])} of {fmt.count(a['leads'])} leads converted by "
-                         f"{study.as_of}; median time to conversion "
-                         + (fmt.duration(med, study.time_unit + "s") if not fmt.is_missing(med)
-                            else "not reached")),
-            stage_figure("acquisition", "New customers from leads", fmt.count(a["converted"]),
-                         f"leads converted into customers by {study.as_of}"),
+                         f"{what} created {first} to {f.as_of}, from "
+                         f"{fmt.count(len(f.by_source) - 1)} source(s)"),
+            stage_figure("acquisition", "Leads converted", fmt.count(a["converted"]),
+                         f"{what} converted by {f.as_of}; "
+                         f"{fmt.count(a['window_converted'])} of the "
+                         f"{fmt.count(a['window_leads'])} leads created to "
+                         f"{f.complete_through or f.as_of} within {f.window_days} days"),
+            stage_figure("conversion", f"Leads converted within {f.window_days} days",
+                         fmt.percent(rate) if not fmt.is_missing(rate) else "not complete yet",
+                         (f"{what} created {first} to {f.complete_through} "
+                          f"({interval_text(a['window_rate_lower'], a['window_rate_upper'], f.level)}, Wilson)"
+                          if f.complete_through else
+                          f"no creation {f.period} has had its {f.window_days} days by {f.as_of}")),
         ]
     return out

@@ -24,6 +24,13 @@ from clm_lib.studies.lifecycle_segments.exports import (actions_export, customer
                                                        transitions_export)
 from clm_lib.studies.lifecycle_segments.report_actions import (ACTION_TEXT, PLAYBOOK, action_value_note,
                                                              quiet_customers_note)
+from clm_lib.studies.lifecycle_segments.report_leads import (conversion_alt, conversion_figure,
+                                                            funnel_definitions,
+                                                            funnel_finding, funnel_metrics,
+                                                            funnel_milestones_view, funnel_period_alt,
+                                                            funnel_period_view, funnel_reading,
+                                                            leads_note_text, leads_quality_notes,
+                                                            leads_view)
 from clm_lib.studies.lifecycle_segments.report_rules import (NO_LEADS, SEGMENT_RULES, STAGE_RULES, rule_table,
                                                             score_rules_note, threshold_sources,
                                                             thresholds_dict, thresholds_table)
@@ -45,7 +52,9 @@ __all__ = [
     "second_purchase_note", "score_rules_note", "score_ranges_view", "new_segment_note",
     "ladder_view", "reactivation_view", "what_if_parts", "leads_view", "method_values_note",
     "purchase_model_note", "lifecycle_metrics", "customer_export", "transitions_export",
-    "segments_export", "export_columns",
+    "segments_export", "export_columns", "conversion_figure", "funnel_definitions", "funnel_finding", "funnel_metrics",
+    "funnel_milestones_view", "funnel_period_alt", "funnel_period_view", "funnel_reading",
+    "leads_note_text", "leads_quality_notes",
 ]
 # ---- display -----------------------------------------------------------------------------
 def _unit(currency: str | None) -> str:
@@ -109,10 +118,7 @@ def model_note(study) -> str:
 
 def quality_notes(study) -> list[str]:
     """Data-quality notes of the study: leads and model rows it left out."""
-    notes = []
-    if study.leads_table is not None:
-        notes += [f"Leads: {n:,} excluded ({reason})."
-                  for reason, n in study.leads_table.attrs.get("dropped", {}).items() if n]
+    notes = leads_quality_notes(study)
     notes += [f"Models: {n:,} excluded ({reason})." for reason, n in study.model_dropped.items()]
     return notes
 
@@ -464,29 +470,6 @@ def what_if_alt(study, currency: str | None = "$") -> str:
             f"({_signed(ok.loc[x, 'value_change_pct'], 1)}).")
 
 
-def leads_view(study):
-    """Leads by source (None without leads: the section is left out)."""
-    if study.leads_table is None:
-        return None
-    t = study.leads_table
-    unit = f"{study.time_unit}s"
-    return {"df": t,
-            "formats": _formats(t, None, median_time_to_conversion=lambda v: (
-                "not reached" if fmt.is_missing(v) else fmt.duration(v, unit))),
-            "rename": {"source": "Lead source", "leads": "Leads", "converted": "Converted",
-                       "conversion_rate": "Conversion rate",
-                       "median_time_to_conversion": f"Median time to conversion ({unit}, Kaplan-Meier)"},
-            "caption": "Leads by source"}
-
-
-def conversion_alt(study) -> str:
-    """Alt text of the conversion curves."""
-    a = study.leads_table.loc["All"]
-    return (f"Share of leads converted by {study.time_unit}s since the lead was created, one line "
-            f"per lead source and one for all; overall {fmt.percent(a['conversion_rate'])} of "
-            f"{fmt.count(a['leads'])} leads converted by {study.as_of}.")
-
-
 # ---- metrics and exports -----------------------------------------------------------------
 def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
                       leads_data_quality=None) -> dict:
@@ -520,6 +503,12 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
         head["P(2nd purchase | 1st)"] = f"{study.ladder['p_next'].iloc[0]:.0%}"
         figs["second_purchase"] = figure("P(2nd purchase | 1st purchase)",
                                          study.ladder["p_next"].iloc[0], "percent", good="up")
+    f = study.leads_funnel
+    if f is not None and not pd.isna(f.by_source.loc["All", "window_rate"]):
+        # measured on the leads of the complete periods: runs to other dates differ in basis
+        figs["lead_conversion"] = figure(
+            f"Leads converted within {f.window_days} days, share", f.by_source.loc["All", "window_rate"],
+            "percent", good="up", basis=f"leads created to {f.complete_through}")
     valid = w.loc[w.index > 0].dropna(subset=["value"])
     if len(valid):
         x = valid.index[0]
@@ -576,8 +565,8 @@ def lifecycle_metrics(study, currency: str = "$", *, data_quality=None,
         "decision": decision(study, data_quality, currency).to_dict(),
         "lifecycle": lifecycle_figures(study, currency),
     }
-    if study.leads_table is not None:
-        out["leads"] = study.leads_table.reset_index().to_dict(orient="records")
+    if study.leads_funnel is not None:
+        out["leads_funnel"] = funnel_metrics(study)
     if data_quality is not None:
         out["data_quality"] = data_quality.to_dict()
         out["leads_data_quality"] = (leads_data_quality.to_dict()

@@ -1,5 +1,5 @@
 """No script from data: hostile values in the segment column, the column names, the lead
-sources and the file names reach the lifecycle report only escaped."""
+sources, the leads note and the file names reach the lifecycle report only escaped."""
 import json
 
 import nbformat
@@ -28,10 +28,12 @@ def test_hostile_values_are_escaped_in_the_report(tmp_path, run_notebook):
                   "converted": ["1997-01-05", None, "1997-02-01"]}).to_csv(leads, index=False)
     parameters = dict(transactions=str(tx), columns={"date": "timestamp", amount: "amount"},
                       as_of="1998-06-30", segment=HOSTILE[2], leads=str(leads),
-                      what_if_points=[1], what_if_intervals=False)
+                      leads_note='<svg onload=alert(7)>', what_if_points=[1],
+                      what_if_intervals=False)
     out = run_notebook(NB.name, sample=False, **parameters)
     m = json.loads((out / "metrics.json").read_text())
-    assert {r["source"] for r in m["leads"]} >= set(HOSTILE)          # the values did arrive
+    assert {r["source"] for r in m["leads_funnel"]["by_source"]} >= set(HOSTILE)  # they did arrive
+    assert m["leads_funnel"]["note"] == '<svg onload=alert(7)>'
     nb = nbformat.read(out.parent / "run.ipynb", as_version=4)
     page = report_page(nb, title="Lifecycle", study="lifecycle_segments",
                        run_date="2026-01-01T00:00:00Z", parameters=parameters)

@@ -11,6 +11,40 @@ from tests.studies.lifecycle_segments.test_report import assert_figures_match
 NB = NOTEBOOKS_DIR / "40_lifecycle_segments.ipynb"
 
 
+def assert_bundled_funnel(m, out):
+    """The funnel of the bundled (synthetic) leads: rows in = used + dropped by reason, the
+    three first stages on the index, the leads said to be synthetic in the report."""
+    import nbformat
+
+    q = m["leads_data_quality"]
+    assert q["source"] == "leads_synthetic.csv"
+    assert q["dropped"] == {"unparseable created": 3, "created after as_of": 157,
+                            "converted before created": 2}
+    assert q["rows_in"] == 5617 == q["rows_used"] + sum(q["dropped"].values())
+    f = m["leads_funnel"]
+    assert f["window_days"] == 30 and f["period"] == "month" and f["interval_level"] == 0.95
+    every = {r["source"]: r for r in f["by_source"]}["All"]
+    assert every["leads"] == q["rows_used"] == 5455
+    periods = f["by_period"]
+    assert [p["period"] for p in periods][:2] == ["1997-01", "1997-02"] and len(periods) == 18
+    assert [p["complete"] for p in periods] == [True] * 17 + [False]    # 1998-06 is not over
+    assert periods[-1]["window_rate"] is None and f["complete_through"] == "1998-05-31"
+    assert sum(p["leads"] for p in periods) == every["leads"]
+    assert sum(p["window_converted"] for p in periods if p["complete"]) == every["window_converted"]
+    assert [x["stage"] for x in m["lifecycle"]] == ["loyalty", "retention", "reach",
+                                                     "acquisition", "conversion"]
+    stages = {x["stage"]: x for x in m["lifecycle"]}
+    assert stages["reach"]["value"] == "5,455" and "synthetic" in stages["reach"]["detail"]
+    assert stages["conversion"]["value"] == f"{100 * every['window_rate']:.1f} %"
+    assert "synthetic" in m["decision"]["findings"][0]
+    text = "\n".join(str(o.get("data", {}).get("text/html", "")) for c in
+                     nbformat.read(out.parent / "run.ipynb", as_version=4).cells
+                     if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "About these leads: synthetic, not CDNOW data." in text
+    assert "Reach → conversion by creation month" in text
+    assert "unparseable created" in text and "converted before created" in text
+
+
 @pytest.mark.slow
 def test_lifecycle_notebook_runs_on_cdnow(run_notebook):
     out = run_notebook(NB.name)
@@ -30,10 +64,10 @@ def test_lifecycle_notebook_runs_on_cdnow(run_notebook):
     assert m["ladder"][0] == pytest.approx(11516 / 23570)   # CDNOW: 11,516 repeat buyers
     assert 2 <= len(m["headline"]) <= 4 and m["data_quality"]["rows_used"] > 0
     assert_figures_match(m)
-    assert m["decision"]["source"] == "cdnow_master.csv"
+    assert m["decision"]["source"] == "cdnow_master.csv + leads_synthetic.csv"
     assert m["decision"]["as_of"] == "1998-06-30 (as given)"
     assert 3 <= len(m["decision"]["findings"]) <= 4 and len(m["decision"]["actions"]) >= 3
-    assert [f["stage"] for f in m["lifecycle"]] == ["loyalty", "retention"]
+    assert_bundled_funnel(m, out)
     ex = pd.read_csv(out / "exports" / "customer_lifecycle.csv", dtype={"customer_id": str})
     # the CRM gets the real ids (CDNOW's are zero-padded numbers), in customer_id
     assert len(ex) == 23570 and ex["customer_id"].nunique() == 23570
@@ -71,11 +105,12 @@ def test_lifecycle_notebook_with_leads(tmp_path, run_notebook):
                        columns={"date": "timestamp", "dollars": "amount"}, as_of="1998-06-30",
                        new_days=60, lapsed_days=180, what_if_points=[2])
     m = json.loads((out / "metrics.json").read_text())
-    rates = {r["source"]: r["conversion_rate"] for r in m["leads"]}
-    assert rates["ads"] == pytest.approx(2 / 3) and rates["=mail"] == pytest.approx(1 / 3)
+    # within the default 30 days: ads converted after 4 and 31 days, =mail after 1
+    rates = {r["source"]: r["window_rate"] for r in m["leads_funnel"]["by_source"]}
+    assert rates["ads"] == pytest.approx(1 / 3) and rates["=mail"] == pytest.approx(1 / 3)
     assert m["thresholds"]["new_days"] == 60 and m["thresholds"]["lapsed_days"] == 180
     assert set(m["what_if"]) == {"2"}
     assert m["leads_data_quality"]["rows_in"] == 6 and m["data_quality"]["rows_in"] > 0
     stages = {f["stage"]: f["value"] for f in m["lifecycle"]}
-    assert stages["reach"] == "6" and stages["conversion"] == "50.0 %" and stages["acquisition"] == "3"
+    assert stages["reach"] == "6" and stages["conversion"] == "33.3 %" and stages["acquisition"] == "3"
     assert m["decision"]["source"] == "cdnow_sample.csv + leads.csv"

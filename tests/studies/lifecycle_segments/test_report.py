@@ -83,9 +83,10 @@ def test_table_views_rename_and_caption(study):
     assert "parameter uncertainty only" in note
     assert report.flows_figure(study)["title"] == f"Customer flows between stages, {study.flow_start} to {AS_OF}"
     head, rows = _cells(report.leads_view(study))
-    assert report.leads_view(study)["caption"] == "Leads by source"
-    assert head[:4] == ["Lead source", "Leads", "Converted", "Conversion rate"]
-    assert rows[-1][:4] == ["All", "3", "2", "66.7 %"]
+    assert report.leads_view(study)["caption"].startswith("Reach → conversion by lead source, leads:")
+    assert head[:6] == ["Lead source", "Leads", "Converted", "Leads, complete periods",
+                        "Within 30 days", "Rate within 30 days"]
+    assert rows[-1][:6] == ["All", "3", "2", "3", "2", "66.7 %"]
     assert report.stage_value_note(study) is None
 
 
@@ -93,9 +94,11 @@ def test_decision_box(study):
     d = report.decision(study)
     s = study.stage_summary
     assert 3 <= len(d.findings) <= 4
-    assert d.findings[0].startswith(f"{len(study.stages):,} customers at {AS_OF}: ")
-    assert f"{100 * s.loc['lapsed', 'customer_share']:.1f} % lapsed" in d.findings[0]
-    assert f"top 20 % of repeat customers" in d.findings[1]
+    # with leads the funnel leads the box (reach and conversion are the first stages)
+    assert d.findings[0].startswith(f"3 leads to {AS_OF}, 2 converted; 66.7 % converted within 30 days")
+    assert d.findings[1].startswith(f"{len(study.stages):,} customers at {AS_OF}: ")
+    assert f"{100 * s.loc['lapsed', 'customer_share']:.1f} % lapsed" in d.findings[1]
+    assert f"top 20 % of repeat customers" in d.findings[2]
     # each costly action with its customers and the value at stake, as in the actions table
     a = study.actions
     call = next(x for x in d.actions if x.startswith("Call or make a tailored offer"))
@@ -111,7 +114,7 @@ def test_decision_box(study):
     m = report.lifecycle_metrics(study)
     assert m["decision"] == d.to_dict()
     figures = {f["stage"]: f for f in m["lifecycle"]}
-    assert list(figures) == ["loyalty", "retention", "reach", "conversion", "acquisition"]
+    assert list(figures) == ["loyalty", "retention", "reach", "acquisition", "conversion"]
     assert figures["reach"]["value"] == "3" and figures["conversion"]["value"] == "66.7 %"
     assert figures["acquisition"]["value"] == "2"
     assert figures["retention"]["value"].startswith(f"{int(s.loc['at risk', 'customers']):,} (")
@@ -120,8 +123,14 @@ def test_decision_box(study):
 def test_decision_without_leads_has_no_lead_stages(study):
     from dataclasses import replace
 
-    plain = replace(study, leads_table=None, leads_km=None, leads_quality=None)
+    plain = replace(study, leads_table=None, leads_km=None, leads_quality=None, leads_funnel=None)
     assert [f["stage"] for f in report.lifecycle_figures(plain)] == ["loyalty", "retention"]
+    # without the funnel line the box keeps the slipping segments
+    d = report.decision(plain)
+    assert len(d.findings) == 4 and d.findings[0].startswith(f"{len(study.stages):,} customers")
+    assert any("'can't lose' and 'at risk'" in x for x in d.findings)
+    assert "lead_conversion" not in report.lifecycle_metrics(plain)["figures"]
+    assert "leads_funnel" not in report.lifecycle_metrics(plain)
 
 
 def test_quiet_active_customers_are_named_in_the_decision(study):
@@ -160,7 +169,7 @@ def test_alt_texts_say_what_and_the_main_message(study):
     assert f"The largest move: {n:,} customers from {a} to {b}." in report.flows_alt(study)
     assert f"{100 * study.ladder['p_next'].iloc[0]:.0f} %" in report.ladder_alt(study)
     assert "5 points less churn (absolute cut)" in report.what_if_alt(study)
-    assert "66.7 % of 3 leads" in report.conversion_alt(study)
+    assert "2 of 3 leads converted by 1998-06-30" in report.conversion_alt(study)
 
 
 def assert_figures_match(m):
@@ -174,13 +183,18 @@ def assert_figures_match(m):
               "champions_share": champions["customers"] / n,
               "champions_value_share": champions["clv_share"],
               "second_purchase": m["ladder"][0], "value_of_less_churn": m["what_if"]["1"]}
+    kinds = {"lead_conversion": ("percent", "up")} if "leads_funnel" in m else {}
+    if kinds:
+        every = next(r for r in m["leads_funnel"]["by_source"] if r["source"] == "All")
+        expect["lead_conversion"] = every["window_rate"]
+        assert figs["lead_conversion"]["basis"] == f"leads created to {m['leads_funnel']['complete_through']}"
     assert set(figs) == set(expect)
     for key, value in expect.items():
         assert figs[key]["value"] == pytest.approx(value), key
     assert {k: (f["kind"], f["good"]) for k, f in figs.items()} == {
         "lapsed_share": ("percent", "down"), "active_share": ("percent", "up"),
         "champions_share": ("percent", None), "champions_value_share": ("percent", None),
-        "second_purchase": ("percent", "up"), "value_of_less_churn": ("money", None)}
+        "second_purchase": ("percent", "up"), "value_of_less_churn": ("money", None), **kinds}
     assert not any(f["churn"] for f in figs.values())
     assert m["headline"]["Customers lapsed / active"] == \
         f"{figs['lapsed_share']['value']:.0%} / {figs['active_share']['value']:.0%}"
@@ -202,7 +216,7 @@ def test_metrics_and_exports(study):
     assert_figures_match(m)
     assert m["thresholds"]["source"] == report.threshold_sources(study.thresholds)
     assert sum(m["stage_counts"].values()) == len(study.stages)
-    assert [r["source"] for r in m["leads"]] == ["a", "b", "All"]
+    assert [r["source"] for r in m["leads_funnel"]["by_source"]] == ["a", "b", "All"]
     seg = report.segments_export(study)
     assert seg.columns[0] == "segment" and list(seg.columns[-2:]) == ["action", "action_value"]
     assert (seg["action_value"] == study.action_value).all()
