@@ -340,7 +340,7 @@ def rule_text(rule: dict) -> str:
     else:
         ranges = [w.replace("-", "\u2013") for w in rule["windows"]]
         where = (f"in days {ranges[0]} after {since}" if len(ranges) == 1 else
-                 f"in each of days {_join(ranges)} after {since}")
+                 f"in days {_join(ranges)} after {since}, each range on its own")
     text = f"{who} with {what} {where}"
     if m > 1 and kind != rr.BRACKETS:
         text += " (the start day counts as one)"

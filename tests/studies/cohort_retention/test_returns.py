@@ -234,8 +234,8 @@ def test_hand_brackets(hand):
     assert _row(t, "counts", "2020-01") == [3, 1, 1]  # a: 5, 29, 75; b: 1; k: 1
     # February (d: 2, 10, 51; e: 1 leap day.., 6, 7): days 31-90 end after 30 April
     assert _row(t, "counts", "2020-02") == [2, 1, None]
-    assert t.rule_text.endswith("in each of days 1\u20137, 8\u201330 and 31\u201390 after "
-                                "their first purchase")
+    assert t.rule_text.endswith("in days 1\u20137, 8\u201330 and 31\u201390 after "
+                                "their first purchase, each range on its own")
     m = return_retention(hand, as_of=AS_OF, windows=[(1, 7), (8, 30), (31, 90)],
                          min_purchases=2)
     assert _row(m, "counts", "2020-02") == [1, 0, None]  # e: days 6 and 7
