@@ -52,7 +52,8 @@ its Holm-adjusted p-value is below ``alpha``, otherwise ``"noise at this size"``
 The ``mdd`` column is the minimum detectable difference of the row: the true difference
 the test would call real with 80 % power at the strictest Holm threshold
 ``alpha / m`` (``m`` the family size), ``(z_{1 - alpha/(2m)} + z_{0.8}) × SE_0`` with
-``SE_0`` the standard error under no difference (normal approximation).
+``SE_0`` the standard error under no difference (shares: the pooled binomial one;
+Kaplan-Meier: the Greenwood one of the observed curves), a normal approximation.
 """
 from __future__ import annotations
 
@@ -393,6 +394,7 @@ def segment_differences(data: pd.DataFrame, *, form: str, cohort_period: str | N
                       "pairs": int(out[["segment", "reference"]].drop_duplicates().shape[0]),
                       "form": form, "kind": kind if form != "snapshot" else "km",
                       "method": method, "max_k": max_k, "min_base": int(min_base),
+                      "ks": None if ks is None else [int(k) for k in ks],
                       "segment_sizes": {str(k): float(v) for k, v in sizes.items()},
                       "skipped": skipped, "unit": cohort_period})
     return out
