@@ -362,3 +362,24 @@ def test_logrank_input_contract():
     with pytest.raises(InsufficientDataError):
         logrank_differences(pd.DataFrame({"segment": ["a"], "tenure": [1], "churned": [True],
                                           "customers": [3]}))
+
+
+def test_interval_subscriptions_use_the_unbounded_study_curve():
+    subs = pd.DataFrame({"customer_id": pd.array(list("xyzuv"), dtype="string"),
+                         "start": pd.to_datetime(["2020-01-15", "2020-01-20", "2020-02-01",
+                                                  "2020-01-03", "2020-02-11"]),
+                         "end": pd.to_datetime(["2020-03-01", "2020-01-25", None, None,
+                                                "2020-02-20"]),
+                         "plan": ["a", "b", "a", "b", "b"]})
+    d = retention_differences(subs, "plan", as_of=AS_OF, min_base=1).differences
+    assert d.attrs["kind"] == "unbounded"
+    # b (3 customers) is the reference; a: x (Jan, active to Feb), z (Feb, still active)
+    curves = retention_by_segment(subs, "plan", as_of=AS_OF, kind="unbounded").set_index(
+        ["segment", "k"])
+    for _, row in d.iterrows():
+        assert (row.segment, row.reference) == ("a", "b")
+        assert row.retention == pytest.approx(curves.loc[("a", row.k), "retention"])
+        assert row.reference_retention == pytest.approx(curves.loc[("b", row.k), "retention"])
+    # k = 1 by hand: a: x in Feb, z in Mar -> 2 of 2; b: u in Feb, y and v gone -> 1 of 3
+    first = d.set_index("k").loc[1]
+    assert (first.retained, first.n, first.retained_reference, first.n_reference) == (2, 2, 1, 3)
