@@ -132,8 +132,9 @@ def _logrank_lines(lr: pd.DataFrame) -> list[str]:
              f"{int(first.df)} degrees of freedom, p {_p(first.p_value)}: {verdict}."]
     pairs = lr.iloc[1:]
     if n_seg:
-        parts = [f"“{r.segment}” vs “{r.reference}” {'real' if r.verdict == REAL else 'noise'}"
-                 f" (χ² {fmt.number(r.chi2, 1)}, adjusted p {_p(r.p_adjusted)})"
+        parts = [f"“{r.segment}” vs “{r.reference}” "
+                 f"{'real' if r.verdict == REAL else 'noise at this size'} "
+                 f"(χ² {fmt.number(r.chi2, 1)}, adjusted p {_p(r.p_adjusted)})"
                  for r in pairs.itertuples()]
         lines.append(f"By pair, Holm-corrected over {n_seg} log-rank tests: "
                      + "; ".join(parts) + ".")

@@ -228,7 +228,8 @@ def test_km_difference_and_greenwood_interval():
             n_, d_ = et["at_risk"].to_numpy(float), et["observed"].to_numpy(float)
             ok = n_ > d_
             v.append(s[-1] ** 2 * np.sum(d_[ok] / (n_[ok] * (n_[ok] - d_[ok]))))
-        assert row.retention == pytest.approx(s[0]) and row.reference_retention == pytest.approx(s[1])
+        assert row.retention == pytest.approx(s[0])
+        assert row.reference_retention == pytest.approx(s[1])
         se = np.sqrt(sum(v))
         assert row.lower == pytest.approx(s[0] - s[1] - z * se)
         assert row.upper == pytest.approx(s[0] - s[1] + z * se)
@@ -237,8 +238,8 @@ def test_km_difference_and_greenwood_interval():
 
 
 def test_greenwood_tiny_by_hand():
-    counts = pd.DataFrame({"segment": "x", "tenure": [1, 2, 2, 3], "churned": [True, True, False, True],
-                           "customers": [1, 1, 1, 1]})
+    counts = pd.DataFrame({"segment": "x", "tenure": [1, 2, 2, 3],
+                           "churned": [True, True, False, True], "customers": [1, 1, 1, 1]})
     km = snapshot_segment_survival(counts).set_index("k")
     # at risk 4, 3, 1; deaths 1, 1, 1: S = 3/4, 1/2, 0
     assert km.loc[2, "survival"] == pytest.approx(0.5)

@@ -6,7 +6,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
 
 from clm_lib.format import format_frame  # noqa: E402
 from clm_lib.studies.cohort_retention.differences import (  # noqa: E402
