@@ -60,12 +60,14 @@ from clm_lib.reduce import ENGINES, Engine, get_engine
 from clm_lib.reduce.customers import as_of_from_data, ends_after_last_start
 from clm_lib.reduce.periods import check_period, last_complete_period, period_labels
 from clm_lib.studies.cohort_retention import reduce as red
+from clm_lib.studies.cohort_retention.differences import differences_from_counts
 from clm_lib.studies.cohort_retention.purchase import (
     fit_purchase_retention,
     period_end,
     purchase_holdout,
     purchase_projection,
 )
+from clm_lib.studies.cohort_retention.segment_bins import bin_segment
 from clm_lib.studies.cohort_retention.snapshot import (
     SYNTHETIC_COHORT,
     snapshot_churn,
@@ -503,6 +505,8 @@ class CohortStudy:
     holdout_failure: ClmError | None
     parameters: dict
     purchase_fit: object | None = None
+    #: with a segment: the tested differences (RetentionDifferences), or why there are none
+    differences: object | None = None
 
     @property
     def unit(self) -> str:
@@ -605,7 +609,7 @@ def _bgnbd_part(inp, tables, avg_b, *, holdout_periods, horizon_periods):
 def cohort_study(data, cohort_period: str = "month", *, as_of=None, inactivity_periods: int = 3,
                  holdout_periods: int = 3, horizon_periods: int = 12,
                  discount_rate: float = 0.01, segment: str | None = None,
-                 engine="duckdb") -> CohortStudy:
+                 segment_bins=None, engine="duckdb") -> CohortStudy:
     """Compute the cohort-retention study.
 
     Parameters
@@ -628,26 +632,40 @@ def cohort_study(data, cohort_period: str = "month", *, as_of=None, inactivity_p
         Per period, for the discounted expected lifetime (DEL) of a new subscriber (sBG).
     segment : str, optional
         Column for the segment split (value at acquisition; see
-        :func:`retention_by_segment`).
+        :func:`retention_by_segment`); the segments' curves come with tested differences
+        (:func:`.differences.differences_from_counts`: Newcombe intervals, z or log-rank
+        tests, Holm's correction).
+    segment_bins : sequence of numbers, optional
+        A numeric ``segment`` in bins by their lower edges (:func:`.segment_bins.bin_segment`),
+        e.g. ``[1, 2, 3]``: "quantity 1", "quantity 2", "quantity ≥ 3".
     engine : {"duckdb", "spark", "pandas"} or Engine
         Where the data are reduced (tables, churn counts, segment curves, per-customer
         purchase summaries); the models are fitted on the reduced tables.
     """
+    if segment_bins is not None and segment is None:
+        raise ParameterError("segment_bins needs a numeric segment column (the segment "
+                             "parameter)")
     inp = _input(data, cohort_period, as_of, engine, segment)
     form = inp.form
-    segs = None
+    segs = diffs = None
     if form == "snapshot":
         counts = _snapshot_counts(inp, segment)
+        if segment is not None:
+            by_segment = _binned(counts, segment, segment_bins)
+            segs = snapshot_segments(by_segment)
+            diffs = _differences(by_segment, form=form, segment=segment,
+                                 cohort_period=cohort_period, as_of=inp.as_of, bins=segment_bins)
         tables = snapshot_tables(counts, cohort_period, inp.as_of)
         churn = _churn(inp, inactivity_periods, counts)
-        if segment is not None:
-            segs = snapshot_segments(counts)
     else:
         # one pass over the data: the counts split by segment add up to the cohort counts
         act = _activity(inp, segment)
         if segment is not None:
+            act = _binned(act, segment, segment_bins)
             segs = segment_curves(act, cohort_period, inp.as_of,
                                   kind="bounded" if form == "transactions" else "unbounded")
+            diffs = _differences(act, form=form, segment=segment,
+                                 cohort_period=cohort_period, as_of=inp.as_of, bins=segment_bins)
             act = total_activity(act)
         tables = _tables(inp, act)
         churn = _churn(inp, inactivity_periods, activity=act)
@@ -665,11 +683,27 @@ def cohort_study(data, cohort_period: str = "month", *, as_of=None, inactivity_p
               "ends_after_last_start": inp.ends_after_last_start,
               "inactivity_periods": int(inactivity_periods),
               "holdout_periods": int(holdout_periods), "horizon_periods": int(horizon_periods),
-              "discount_rate": float(discount_rate), "segment": segment, "form": form,
+              "discount_rate": float(discount_rate), "segment": segment,
+              "segment_bins": None if segment_bins is None else [float(b) for b in segment_bins],
+              "form": form,
               "retention_model": "bgnbd" if form == "transactions" else "sbg",
               # transactions: the refit for the holdout check uses purchases up to this day
               "holdout_calibration_end": (
                   str(period_end(inp.last - int(holdout_periods), cohort_period))
                   if form == "transactions" and int(holdout_periods) else None)}
     return CohortStudy(tables, churn, churn_summary(churn, tables), avg_b, avg_u, segs,
-                       *parts[:10], params, parts[10])
+                       *parts[:10], params, parts[10], diffs)
+
+
+def _differences(counts: pd.DataFrame, **kw):
+    """The tested segment differences, or the reason there are none (one segment, no
+    ``k`` with enough customers in both bases): a study with segments still runs."""
+    try:
+        return differences_from_counts(counts, **kw)
+    except InsufficientDataError as err:
+        return str(err)
+
+
+def _binned(counts: pd.DataFrame, segment: str, bins) -> pd.DataFrame:
+    """Counts split by ``segment``, in the bins of a numeric segment when given."""
+    return counts if bins is None else bin_segment(counts, bins, name=segment)

@@ -73,7 +73,7 @@ from clm_lib.studies.cohort_retention.snapshot import snapshot_survival
 from clm_lib.studies.cohort_retention.tables import ACTIVITY_COLUMNS, MISSING_SEGMENT
 
 __all__ = ["DEFAULT_MAX_K", "DEFAULT_MIN_BASE", "MAX_SEGMENTS_FOR_PAIRS", "NOISE", "REAL",
-           "RetentionDifferences", "holm", "logrank_differences",
+           "RetentionDifferences", "differences_from_counts", "holm", "logrank_differences",
            "newcombe_interval", "pooled_segment_retention", "retention_differences",
            "segment_differences", "snapshot_segment_survival", "two_proportion_ztest"]
 
@@ -530,12 +530,26 @@ def retention_differences(data, segment: str, cohort_period: str = "month", *, a
     inp = _input(data, cohort_period, as_of, engine, segment)
     counts = _snapshot_counts(inp, segment) if inp.form == "snapshot" else _activity(inp,
                                                                                      segment)
-    order = None
     if bins is not None:
         counts = bin_segment(counts, bins, name=segment)
-        order = counts.attrs["segment_order"]
-    diffs = segment_differences(counts, form=inp.form, cohort_period=cohort_period,
-                                as_of=inp.as_of, kind=kind, alpha=alpha, level=level,
+    return differences_from_counts(
+        counts, form=inp.form, segment=segment, cohort_period=cohort_period, as_of=inp.as_of,
+        bins=bins, kind=kind, alpha=alpha, level=level, reference=reference,
+        comparisons=comparisons, max_k=max_k, min_base=min_base, ks=ks)
+
+
+def differences_from_counts(counts: pd.DataFrame, *, form: str, segment: str,
+                            cohort_period: str, as_of, bins=None, kind: str | None = None,
+                            alpha: float = 0.05, level: float = 0.95,
+                            reference: str | None = None, comparisons: str = "auto",
+                            max_k: int | None = DEFAULT_MAX_K,
+                            min_base: int = DEFAULT_MIN_BASE, ks=None) -> RetentionDifferences:
+    """:func:`retention_differences` from counts already read (and binned with
+    :func:`bin_segment` when ``bins`` are given): the cohort study's own segment counts,
+    so that its curves and its tests come from one pass over the data."""
+    order = counts.attrs.get("segment_order") if bins is not None else None
+    diffs = segment_differences(counts, form=form, cohort_period=cohort_period,
+                                as_of=as_of, kind=kind, alpha=alpha, level=level,
                                 reference=reference, comparisons=comparisons, max_k=max_k,
                                 min_base=min_base, ks=ks)
     sizes = pd.Series(diffs.attrs["segment_sizes"], name="customers")
@@ -543,9 +557,9 @@ def retention_differences(data, segment: str, cohort_period: str = "month", *, a
         sizes = sizes.reindex([s for s in order if s in sizes.index])
     segs = sizes.rename_axis("segment").reset_index()
     segs["share"] = segs["customers"] / segs["customers"].sum()
-    lr = logrank_differences(counts, alpha=alpha) if inp.form == "snapshot" else None
+    lr = logrank_differences(counts, alpha=alpha) if form == "snapshot" else None
     params = {"segment": segment, "cohort_period": cohort_period,
-              "as_of": None if inp.as_of is None else str(inp.as_of), "form": inp.form,
+              "as_of": None if as_of is None else str(as_of), "form": form,
               "bins": None if bins is None else [float(b) for b in bins],
               "kind": diffs.attrs["kind"], "alpha": float(alpha), "level": float(level),
               "reference": reference, "comparisons": comparisons, "max_k": max_k,

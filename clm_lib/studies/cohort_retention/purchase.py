@@ -253,6 +253,10 @@ def purchase_projection(fit, tables: CohortTables, *, horizon_periods: int,
     sims, realised = [], []
     for th in thetas:
         e = cohort_expectations(fit, ks, tables.cohort_period, params=th, by_day=True)
+        if not np.isfinite(e["buying_by_day"]).all():
+            # a draw of the normal approximation outside the parameter space (near a
+            # boundary, e.g. a and b in the hundreds): not a model, left out of the bands
+            continue
         sims.append(_pooled(e, sizes, seen))
         # outcome noise: given the parameters, customers are independent draws of the
         # population, so the buyers among those acquired on one day are binomial

@@ -234,7 +234,7 @@ def differences_table(res, *, unit: str | None = None) -> DisplayTable:
     kk = f"tenure ({u}s)" if df.attrs.get("form") == "snapshot" else f"{u}s since acquisition"
     caption = (f"Difference in retention between segments (segment − reference) by {kk}; "
                f"{level} intervals per row; p-values Holm-adjusted over all {len(df)} rows.")
-    return DisplayTable(df[cols].reset_index(drop=True), caption,
+    return DisplayTable(df[cols].set_index("segment"), caption,
                         {"retention": "percent", "reference_retention": "percent",
                          "difference": "points", "lower": "points", "upper": "points",
                          "p_value": "p_value", "p_adjusted": "p_value", "n": "count",
@@ -253,7 +253,7 @@ def logrank_table(res) -> DisplayTable | None:
     if lr is None:
         return None
     frame = lr.assign(reference=lr["reference"].replace("", fmt.MISSING))
-    return DisplayTable(frame.reset_index(drop=True),
+    return DisplayTable(frame.set_index("segment"),
                         "Log-rank tests: all segments together (first row, not adjusted), "
                         f"then each pair, Holm-adjusted over the {len(lr) - 1} pairs.",
                         {"chi2": ("number", 1), "p_value": "p_value", "p_adjusted": "p_value",

@@ -89,8 +89,13 @@ def bin_segment(table: pd.DataFrame, bins, *, name: str | None = None) -> pd.Dat
     values = pd.to_numeric(text.where(~missing), errors="coerce")
     bad = ~missing & values.isna()
     if bad.any():
-        raise DataContractError("segment", f"{int(text[bad].nunique())} segment value(s) are "
-                                "not numbers, so they cannot be binned", int(bad.sum()))
+        # counted in customers (at acquisition), not in rows of the count table
+        first = table["period"] == 0 if "period" in table.columns else True
+        customers = int(table["customers"].where(bad & first, 0).sum())
+        raise DataContractError(name or "segment",
+                                f"{int(text[bad].nunique())} distinct value(s) are not "
+                                "numbers, so segment_bins cannot bin them; counted below in customers",
+                                customers)
     v = values.to_numpy(dtype=float)
     integral = bool(np.all(np.mod(v[~np.isnan(v)], 1) == 0))
     labels = _bin_labels(cuts, integral, name)

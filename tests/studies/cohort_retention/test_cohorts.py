@@ -425,15 +425,37 @@ def test_notebook_on_cdnow(run_notebook):
     assert first["metadata"]["clm"]["role"] == "decision"
     assert [f["stage"] for f in m["lifecycle"]] == ["retention"] * 3
     assert m["lifecycle"][2]["value"] == "33.2 %"
-    # one interactive chart; no section left empty (segment and, without a run history,
-    # the track record: left out with their reasons)
+    # two interactive charts (curves, lifecycle); no section left empty (without a run
+    # history, the track record: left out with its reason)
     roles = [o.get("metadata", {}).get("clm", {}).get("role") for c in nb.cells
              for o in c.get("outputs", [])]
-    assert roles.count("chart") == 1 and roles.count("omit") == 2
+    assert roles.count("chart") == 2 and roles.count("omit") == 1
     reasons = [o["metadata"]["clm"]["reason"] for c in nb.cells for o in c.get("outputs", [])
                if o.get("metadata", {}).get("clm", {}).get("role") == "omit"]
-    assert reasons[1] == "no run history was given (history)"
-    assert m["track_record"]["scored"] == 0 and m["track_record"]["text"] == reasons[1]
+    assert reasons[0] == "no run history was given (history)"
+    assert m["track_record"]["scored"] == 0 and m["track_record"]["text"] == reasons[0]
+    # the options of the example config: day brackets since the first purchase ...
+    assert [w["label"] for w in m["returns"]["average"]] == [
+        "days 1–30", "days 31–90", "days 91–180", "days 181–365"]
+    assert "each range on its own" in m["returns"]["text"] and "days 1–30" in text
+    assert set(m["return_comparison"]) == {"first", "recurring", "previous", "min_purchases_2"}
+    # ... the same k = 1 as the bounded matrix under the default rule
+    assert m["return_comparison"]["first"][1]["retention"] == pytest.approx(
+        sum(m["retention_bounded"][c][1] * n for c, n in m["cohort_sizes"].items())
+        / sum(m["cohort_sizes"].values()))
+    # growth accounting: its identities in every month, and the dormant of June 1998 are
+    # the losses the churn table counts for it
+    g = pd.DataFrame(m["growth_accounting"]).set_index("period")
+    assert (g["active"] == g["new"] + g["returning"] + g["resurrecting"]).all()
+    assert (g["dormant"] == g["previous_active"] - g["returning"]).all()
+    assert g.loc["1998-06", "active"] == 1506 and g.loc["1998-06", "dormant"] == 1042
+    assert len(m["stickiness"]) == 18
+    # the CDs of the first purchase in three bins, every difference tested
+    diffs = pd.DataFrame(m["segment_differences"])
+    assert set(diffs["segment"]) | set(diffs["reference"]) == {
+        "quantity 1", "quantity 2", "quantity ≥ 3"}
+    assert len(diffs) == 36 and set(diffs["verdict"]) <= {"real", "noise at this size"}
+    assert "Holm" in text
     # exports: documented, cohort sizes beside the shares, no float noise
     exports = out_dir / "exports"
     bounded = pd.read_csv(exports / "retention_bounded.csv", dtype={"cohort": str})
@@ -456,8 +478,8 @@ def test_notebook_on_telco(run_notebook):
 
     out_dir = run_notebook("10_cohort_retention.ipynb", subscriptions="../data/telco_churn.csv",
                            columns={"customerID": "customer_id", "Churn": "churned"},
-                           segment="Contract")
-    _, text = _text(out_dir)
+                           segment="Contract", segment_bins=None)
+    nb, text = _text(out_dir)
     m = json.loads((out_dir / "metrics.json").read_text())
     assert m["form"] == "snapshot" and m["cohort_sizes"] == {SYNTHETIC_COHORT: 7043}
     assert len(m["retention_bounded"][SYNTHETIC_COHORT]) == 73  # tenure 0..72 months
@@ -469,6 +491,14 @@ def test_notebook_on_telco(run_notebook):
     assert d["actions"][0].startswith("Protect subscribers in their first 12 months")
     assert "(+10.6 %)" in d["confidence"]
     assert m["lifecycle"][0]["label"] == "Active 1 month after acquisition"
+    # contract types differ for real (log-rank and per month); the purchase-based sections
+    # are left out with their reasons
+    assert "Log-rank test over all segments" in text
+    assert {d["verdict"] for d in m["segment_differences"]} >= {"real"}
+    reasons = [o["metadata"]["clm"]["reason"] for c in nb.cells for o in c.get("outputs", [])
+               if o.get("metadata", {}).get("clm", {}).get("role") == "omit"]
+    assert sum(r.startswith("needs transactions") for r in reasons) == 4  # + revenue
+    assert "returns" not in m and "growth_accounting" not in m
 
 
 # ----------------------------------------------------------------- churn: known then

@@ -384,3 +384,52 @@ def test_interval_subscriptions_use_the_unbounded_study_curve():
     # k = 1 by hand: a: x in Feb, z in Mar -> 2 of 2; b: u in Feb, y and v gone -> 1 of 3
     first = d.set_index("k").loc[1]
     assert (first.retained, first.n, first.retained_reference, first.n_reference) == (2, 2, 1, 3)
+
+
+# ---------------------------------------------------------------------------------------
+# In the cohort study: one pass gives the curves and their tests, in the same bins
+# ---------------------------------------------------------------------------------------
+AS_OF_RANDOM = "2021-06-30"
+
+
+def random_transactions(seed, n):
+    """n customers acquired in 2020, each buying again with a monthly chance that rises
+    with their first order's quantity (1-4)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        q = int(rng.integers(1, 5))
+        day = pd.Timestamp("2020-01-01") + pd.Timedelta(days=int(rng.integers(0, 366)))
+        rows.append((f"c{i}", day, float(q)))
+        while True:
+            day += pd.Timedelta(days=int(rng.exponential(60 / q)) + 1)
+            if day > pd.Timestamp(AS_OF_RANDOM) or rng.random() < 0.15:
+                break
+            rows.append((f"c{i}", day, float(rng.integers(1, 5))))
+    out = pd.DataFrame(rows, columns=["customer_id", "timestamp", "quantity"])
+    out["amount"] = 10.0
+    return out
+
+def test_cohort_study_tests_the_segments_it_draws_in_their_bins():
+    from clm_lib.studies.cohort_retention.compute import cohort_study
+
+    log = random_transactions(seed=5, n=2400)
+    study = cohort_study(log, "month", as_of=AS_OF_RANDOM, segment="quantity",
+                         segment_bins=[1, 2, 3], holdout_periods=0)
+    alone = retention_differences(log, "quantity", as_of=AS_OF_RANDOM, bins=[1, 2, 3])
+    pd.testing.assert_frame_equal(study.differences.differences, alone.differences)
+    # the curves drawn are those of the bins tested, and add up to every customer
+    assert set(study.segments["segment"]) == set(alone.segments["segment"])
+    assert int(alone.segments["customers"].sum()) == int(study.tables.sizes.sum())
+    assert study.parameters["segment_bins"] == [1.0, 2.0, 3.0]
+
+
+def test_cohort_study_with_one_segment_says_why_there_is_no_test():
+    from clm_lib.studies.cohort_retention.compute import cohort_study
+
+    log = random_transactions(seed=6, n=400).assign(channel="web")
+    study = cohort_study(log, "month", as_of=AS_OF_RANDOM, segment="channel",
+                         holdout_periods=0)
+    assert isinstance(study.differences, str) and "two or more" in study.differences
+    with pytest.raises(ParameterError, match="segment_bins"):
+        cohort_study(log, "month", as_of=AS_OF_RANDOM, segment_bins=[1, 2])

@@ -74,8 +74,9 @@ def test_k_ranges():
 def test_table_and_notes():
     t = differences_table(hand_frame())
     shown = format_frame(t.frame, t.formats, rename=t.rename)
-    assert shown.loc[2, "difference"] == "+6.1 pts"
-    assert shown.loc[2, "p (Holm)"] == "< 0.001"
+    assert t.frame.index.name == "segment"  # the segment leads each row, no row numbers
+    assert shown.iloc[2]["difference"] == "+6.1 pts"
+    assert shown.iloc[2]["p (Holm)"] == "< 0.001"
     assert "Holm-adjusted over all 10 rows" in t.caption
     notes = differences_notes(hand_frame())
     assert any("any dependence" in n for n in notes)
@@ -88,7 +89,7 @@ def test_snapshot_words_and_logrank_table():
     assert lines[-2].startswith("Log-rank test over all segments: χ² ")
     assert lines[-1].startswith("By pair, Holm-corrected over 3 log-rank tests")
     lt = logrank_table(res)
-    assert len(lt.frame) == 4 and lt.frame.loc[0, "segment"] == "all"
+    assert len(lt.frame) == 4 and lt.frame.index[0] == "all"
     assert "Greenwood" in differences_notes(res)[0]
 
 
